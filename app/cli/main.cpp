@@ -1,0 +1,67 @@
+// dmoe — the headless DMoE Workbench. A thin shell over dmoe_core: it parses
+// arguments, picks the event sink, runs one command, and maps the outcome to
+// the exit code (0 ok, 1 failed, 2 bad usage or bad input).
+#include <unistd.h>
+
+#include <iostream>
+
+#include "cli_context.h"
+#include "events/stream_sinks.h"
+#include "util/error.h"
+
+namespace dmoe::cli {
+
+std::ostream& CliContext::out() {
+  static std::ostream null(nullptr);
+  return jsonl() ? null : std::cout;
+}
+
+}  // namespace dmoe::cli
+
+int main(int argc, char** argv) {
+  using namespace dmoe;
+  cli::CliContext ctx;
+  CLI::App app{"dmoe — grow a multilingual LM into a language-group mixture of experts (headless DMoE Workbench)",
+               "dmoe"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.set_version_flag("--version", "dmoe 0.1.0");
+  app.add_option("--events", ctx.events, "How to report progress: text (for people) or jsonl (one JSON event per line on stdout, for the GUI)")
+      ->check(CLI::IsMember({"text", "jsonl"}));
+  app.footer("Exit codes: 0 ok, 1 failed, 2 bad usage or bad input.\nEvents: see docs/events.md.");
+  app.parse_complete_callback([&] {
+    if (ctx.jsonl())
+      ctx.sink = std::make_unique<JsonLinesSink>(std::cout);
+    else
+      ctx.sink = std::make_unique<TerminalSink>(std::cerr, ::isatty(2));
+  });
+
+  cli::addInfoCommand(app, ctx);
+  cli::addProjectCommands(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+    return 0;
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const ValidationError& e) {
+    if (ctx.sink) ctx.reporter("dmoe").error(e.what(), e.problems());
+    else std::cerr << "error: " << e.what() << '\n';
+    return 2;
+  } catch (const InputError& e) {
+    if (ctx.sink) ctx.reporter("dmoe").error(e.what());
+    else std::cerr << "error: " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    if (ctx.sink) ctx.reporter("dmoe").error(e.what());
+    else std::cerr << "error: " << e.what() << '\n';
+    return 1;
+  }
+}

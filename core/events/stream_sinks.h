@@ -1,0 +1,45 @@
+// The two sinks the CLI chooses between.
+//   JsonLinesSink — `--events jsonl`: one JSON object per line, flushed at once
+//                   (the GUI reads this through a pipe).
+//   TerminalSink  — people: stage headers, log lines, warnings, and on a TTY a
+//                   progress bar with rate and ETA redrawn in place.
+#pragma once
+#include <chrono>
+#include <ostream>
+#include <string>
+
+#include "events/event_sink.h"
+
+namespace dmoe {
+
+class JsonLinesSink : public EventSink {
+ public:
+  explicit JsonLinesSink(std::ostream& out) : out_(out) {}
+  void write(const Json& event) override;
+
+ private:
+  std::ostream& out_;
+};
+
+class TerminalSink : public EventSink {
+ public:
+  // `interactive`: draw the progress bar with carriage returns (stderr is a TTY).
+  TerminalSink(std::ostream& out, bool interactive) : out_(out), interactive_(interactive) {}
+  void write(const Json& event) override;
+
+  // "1:05", "12:00:03"
+  static std::string formatDuration(double seconds);
+  // "[########------------]  40%  4/10 languages  0.5/s  ETA 0:12"
+  static std::string progressLine(std::int64_t done, std::int64_t total, const std::string& unit,
+                                  double elapsedSeconds, int width = 24);
+
+ private:
+  void endBar();
+  std::ostream& out_;
+  bool interactive_;
+  bool barOpen_ = false;
+  std::string barStage_;
+  std::chrono::steady_clock::time_point barStart_;
+};
+
+}  // namespace dmoe

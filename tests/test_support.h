@@ -1,0 +1,27 @@
+// Helpers shared by the test suites: scratch folders, fixture writing,
+// running the `dmoe` binary, and the locations ctest passes in.
+#pragma once
+#include <QTemporaryDir>
+#include <QString>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace dmoe::test {
+
+std::filesystem::path sourceDir();  // DMOE_SOURCE_DIR
+std::filesystem::path outputDir();  // DMOE_TEST_OUTPUT (created)
+std::filesystem::path cliPath();    // DMOE_CLI
+
+void writeText(const std::filesystem::path& file, const std::string& text);
+std::string readText(const std::filesystem::path& file);
+
+struct CliResult {
+  int exitCode = -1;
+  std::string out, err;
+};
+// Runs `dmoe args...` (no shell), waits up to `timeoutMs`.
+CliResult runCli(const std::vector<std::string>& args, const std::filesystem::path& workdir = {},
+                 int timeoutMs = 120000);
+
+}  // namespace dmoe::test
