@@ -23,6 +23,11 @@ struct CliContext {
 // Each adds its subcommand(s) to `app`; the callbacks throw on failure
 // (InputError → exit 2, anything else → exit 1).
 void addInfoCommand(CLI::App& app, CliContext& ctx);
+void addRunCommand(CLI::App& app, CliContext& ctx);
 void addProjectCommands(CLI::App& app, CliContext& ctx);
+void addInspectCommand(CLI::App& app, CliContext& ctx);
+void addCorpusCommands(CLI::App& app, CliContext& ctx);
+void addTokenizerCommands(CLI::App& app, CliContext& ctx);  // after addCorpusCommands: adds `corpus tokenize`
+void addTrainCommands(CLI::App& app, CliContext& ctx);  // pretrain, eval-ppl
 
 }  // namespace dmoe::cli

@@ -37,7 +37,12 @@ int main(int argc, char** argv) {
   });
 
   cli::addInfoCommand(app, ctx);
+  cli::addRunCommand(app, ctx);
   cli::addProjectCommands(app, ctx);
+  cli::addInspectCommand(app, ctx);
+  cli::addCorpusCommands(app, ctx);
+  cli::addTokenizerCommands(app, ctx);
+  cli::addTrainCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

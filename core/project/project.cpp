@@ -44,24 +44,6 @@ TrainingSettings readTraining(const Json& j) {
   return t;
 }
 
-Json writeTraining(const TrainingSettings& t) {
-  return Json{{"steps", t.steps},
-              {"learning_rate", t.learning_rate},
-              {"schedule", t.schedule},
-              {"warmup_fraction", t.warmup_fraction},
-              {"weight_decay", t.weight_decay},
-              {"grad_clip", t.grad_clip},
-              {"adam_beta1", t.adam_beta1},
-              {"adam_beta2", t.adam_beta2},
-              {"adam_eps", t.adam_eps},
-              {"seq_len", t.seq_len},
-              {"batch_sequences", t.batch_sequences},
-              {"micro_batch", t.micro_batch},
-              {"seed", t.seed},
-              {"checkpoint_every", t.checkpoint_every},
-              {"router_loss_weight", t.router_loss_weight},
-              {"balance_loss_weight", t.balance_loss_weight}};
-}
 
 Json writeLanguage(const Language& l) {
   Json j = l.extra.is_object() ? l.extra : Json::object();
@@ -379,8 +361,8 @@ Json Project::toJson() const {
                           {"rope_theta", m.rope_theta},
                           {"rms_norm_eps", m.rms_norm_eps},
                           {"tie_word_embeddings", m.tie_word_embeddings}}},
-                        {"pretrain", writeTraining(base_model.pretrain)}};
-  full["deviation"] = writeTraining(deviation);
+                        {"pretrain", dmoe::toJson(base_model.pretrain)}};
+  full["deviation"] = dmoe::toJson(deviation);
   full["similarity"] = {{"layer_set", similarity.layer_set},       {"last_n", similarity.last_n},
                         {"layers", similarity.layers},             {"sketch_dim", similarity.sketch_dim},
                         {"sketch_seed", similarity.sketch_seed},   {"sketch_check_pairs", similarity.sketch_check_pairs}};
@@ -388,13 +370,13 @@ Json Project::toJson() const {
                       {"seed", grouping.seed},     {"exhaustive_limit", grouping.exhaustive_limit}};
   full["layer_selection"] = {{"epsilon", layer_selection.epsilon}, {"mode", layer_selection.mode}};
   full["merge"] = {{"init", merge.init}, {"top_k", merge.top_k}, {"router_init_std", merge.router_init_std}};
-  full["train"] = {{"stage1", writeTraining(train_stage1)}, {"stage2", writeTraining(train_stage2)}};
+  full["train"] = {{"stage1", dmoe::toJson(train_stage1)}, {"stage2", dmoe::toJson(train_stage2)}};
   full["evaluation"] = {{"window", evaluation.window},
                         {"max_documents_per_language", evaluation.max_documents_per_language}};
   full["baselines"] = {{"dense_continue", baselines.dense_continue},
                        {"random_groups", baselines.random_groups},
                        {"branch_train_mix", baselines.branch_train_mix}};
-  full["adaptation"] = writeTraining(adaptation);
+  full["adaptation"] = dmoe::toJson(adaptation);
   full["runs_dir"] = runs_dir;
   full["device"] = device;
   full["threads"] = threads;
@@ -426,6 +408,25 @@ const Language* Project::findLanguage(const std::string& id) const {
     for (const Language& l : *list)
       if (l.id == id) return &l;
   return nullptr;
+}
+
+Json toJson(const TrainingSettings& t) {
+  return Json{{"steps", t.steps},
+              {"learning_rate", t.learning_rate},
+              {"schedule", t.schedule},
+              {"warmup_fraction", t.warmup_fraction},
+              {"weight_decay", t.weight_decay},
+              {"grad_clip", t.grad_clip},
+              {"adam_beta1", t.adam_beta1},
+              {"adam_beta2", t.adam_beta2},
+              {"adam_eps", t.adam_eps},
+              {"seq_len", t.seq_len},
+              {"batch_sequences", t.batch_sequences},
+              {"micro_batch", t.micro_batch},
+              {"seed", t.seed},
+              {"checkpoint_every", t.checkpoint_every},
+              {"router_loss_weight", t.router_loss_weight},
+              {"balance_loss_weight", t.balance_loss_weight}};
 }
 
 Json describeProjectSettings() { return Schema::project().leaves(); }

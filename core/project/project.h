@@ -150,6 +150,9 @@ class Project {
   std::int64_t threads = 0;
 };
 
+// The settings as the project file spells them (saved into run folders and manifests).
+Json toJson(const TrainingSettings& settings);
+
 // Every leaf setting with type, default, range and help (from the schema): CLI and GUI forms.
 Json describeProjectSettings();
 

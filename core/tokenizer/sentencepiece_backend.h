@@ -8,6 +8,7 @@
 // through this abstract interface (vtables, no symbol lookups); no exception
 // crosses it — errors come back as strings.
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,8 +35,9 @@ class SentencePieceModel {
 class SentencePieceBackend {
  public:
   virtual ~SentencePieceBackend() = default;
-  // `arguments`: sentencepiece trainer flags ("--input=... --model_prefix=..."). "" on success.
-  virtual std::string train(const std::string& arguments) = 0;
+  // `options`: sentencepiece trainer flags without the dashes ({"input", path},
+  // {"model_prefix", prefix}, ...); a map, so paths may contain spaces. "" on success.
+  virtual std::string train(const std::map<std::string, std::string>& options) = 0;
   // nullptr on failure, with the reason in `error`.
   virtual SentencePieceModel* load(const std::string& path, std::string& error) = 0;
 };

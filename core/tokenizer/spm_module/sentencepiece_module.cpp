@@ -4,6 +4,8 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <unordered_map>
+
 #include "tokenizer/sentencepiece_backend.h"
 
 namespace {
@@ -34,8 +36,9 @@ class Model final : public dmoe::SentencePieceModel {
 
 class Backend final : public dmoe::SentencePieceBackend {
  public:
-  std::string train(const std::string& arguments) override {
-    auto status = sentencepiece::SentencePieceTrainer::Train(arguments);
+  std::string train(const std::map<std::string, std::string>& options) override {
+    const std::unordered_map<std::string, std::string> kwargs(options.begin(), options.end());
+    auto status = sentencepiece::SentencePieceTrainer::Train(kwargs);
     return status.ok() ? std::string() : status.ToString();
   }
   dmoe::SentencePieceModel* load(const std::string& path, std::string& error) override {

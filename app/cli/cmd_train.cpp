@@ -1,0 +1,72 @@
+// `dmoe pretrain <project>`: train the small base model from scratch.
+// `dmoe eval-ppl <project> [--model DIR]`: held-out perplexity per language.
+#include <cmath>
+#include <iomanip>
+
+#include "cli_context.h"
+#include "project/project.h"
+#include "runtime/device.h"
+#include "train/heldout_perplexity.h"
+#include "train/load_model.h"
+#include "train/pretrain.h"
+
+namespace dmoe::cli {
+
+namespace {
+
+Project loadProject(const std::string& file, Reporter& r) {
+  Project p = Project::load(file);
+  for (const Problem& w : p.warnings) r.warning(w.message, w.where);
+  configureThreads(static_cast<int>(p.threads));
+  return p;
+}
+
+}  // namespace
+
+void addTrainCommands(CLI::App& app, CliContext& ctx) {
+  auto* pretrain = app.add_subcommand(
+      "pretrain", "Pretrain the project's small Llama-family base model on every project language (base_model.kind pretrain)");
+  pretrain->footer("Writes <runs_dir>/pretrain/: metrics.jsonl, checkpoints/step-N/, model/ (a Hugging Face checkpoint).");
+  auto file = std::make_shared<std::string>();
+  auto options = std::make_shared<PretrainOptions>();
+  pretrain->add_option("project", *file, "Project file (*.dmoe.json)")->required();
+  pretrain->add_flag("--resume", options->resume, "Continue from the newest complete checkpoint of an interrupted run");
+  pretrain->add_flag("--force", options->force, "Delete the earlier run folder and train from scratch");
+  pretrain->add_option("--log-every", options->logEvery, "Report metrics every N steps")->check(CLI::PositiveNumber);
+  pretrain->callback([&ctx, file, options] {
+    Reporter r = ctx.reporter("pretrain");
+    Project p = loadProject(*file, r);
+    std::filesystem::path model = runPretrain(p, r, *options);
+    ctx.out() << "model: " << model.string() << '\n';
+  });
+
+  auto* eval = app.add_subcommand("eval-ppl", "Held-out perplexity per language (sliding window, SPEC 1.7)");
+  auto evalFile = std::make_shared<std::string>();
+  auto modelDir = std::make_shared<std::string>();
+  eval->add_option("project", *evalFile, "Project file (*.dmoe.json)")->required();
+  eval->add_option("--model", *modelDir, "Checkpoint folder to evaluate (default: <runs_dir>/pretrain/model)");
+  eval->callback([&ctx, evalFile, modelDir] {
+    Reporter r = ctx.reporter("eval-ppl");
+    Project p = loadProject(*evalFile, r);
+    std::filesystem::path dir = modelDir->empty() ? pretrainedModelDir(p) : std::filesystem::path(*modelDir);
+    r.started({{"model", dir.string()}});
+    auto model = loadCausalLM(dir, resolveDevice(p.device));
+    HeldoutPerplexity table = evaluateHeldoutPerplexity(p, *model, r);
+    std::ostream& out = ctx.out();
+    out << std::left << std::setw(12) << "language" << std::right << std::setw(8) << "docs" << std::setw(10)
+        << "tokens" << std::setw(12) << "PPL" << '\n';
+    out << std::fixed << std::setprecision(2);
+    for (const LanguagePerplexity& l : table.languages)
+      out << std::left << std::setw(12) << (l.label + (l.isNew ? "*" : "")) << std::right << std::setw(8)
+          << l.documents << std::setw(10) << l.total.tokens << std::setw(12) << l.total.perplexity() << '\n';
+    out << std::left << std::setw(30) << "average (languages)" << std::right << std::setw(12) << table.average << '\n';
+    if (!std::isnan(table.newAverage))
+      out << std::left << std::setw(30) << "average (new languages *)" << std::right << std::setw(12)
+          << table.newAverage << '\n';
+    for (const auto& [tier, ppl] : table.tierAverages)
+      out << std::left << std::setw(30) << ("average (tier " + tier + ")") << std::right << std::setw(12) << ppl << '\n';
+    r.finished("done");
+  });
+}
+
+}  // namespace dmoe::cli

@@ -1,0 +1,149 @@
+// dmoe-bench: how fast the workbench trains and runs a Llama-family model of
+// a given shape on this machine. Training goes through the shared Trainer
+// (AdamW, clipping, metrics file: everything a real run pays for) on random
+// token windows; inference is forward passes under NoGradGuard. Prints one
+// JSON object: training and inference tokens/s (medians over the timed steps,
+// after warm-up), and the process's peak resident memory (VmHWM).
+// benchmarks/reference_train.py is the same model and loop in PyTorch.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+
+#include <unistd.h>
+
+#include "model/causal_lm.h"
+#include "runtime/device.h"
+#include "train/sequence_sampler.h"
+#include "train/trainer.h"
+
+namespace fs = std::filesystem;
+using namespace dmoe;
+
+namespace {
+
+// Peak resident set size in MiB, from /proc/self/status (Linux).
+double peakRssMiB() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      double kib = 0;
+      status >> kib;
+      return kib / 1024.0;
+    }
+    status.ignore(1 << 20, '\n');
+  }
+  return 0;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ModelConfig c;
+  c.model_type = "llama";
+  c.hidden_size = 192;
+  c.num_hidden_layers = 8;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.intermediate_size = 512;
+  c.vocab_size = 4000;
+  c.tie_word_embeddings = true;
+  c.hidden_act = "silu";
+  c.norm_eps = 1e-5;
+  std::int64_t seq = 128, batch = 16, steps = 20, warmup = 3;
+  int threads = 0;
+  std::string device = "cpu";
+  CLI::App app{"dmoe-bench — training/inference tokens per second and peak memory of a Llama-family model; prints JSON. "
+               "Defaults: the demo config of projects/udhr-18.dmoe.json."};
+  app.add_option("--hidden", c.hidden_size, "hidden_size");
+  app.add_option("--layers", c.num_hidden_layers, "num_hidden_layers");
+  app.add_option("--heads", c.num_attention_heads, "num_attention_heads");
+  app.add_option("--kv-heads", c.num_key_value_heads, "num_key_value_heads");
+  app.add_option("--ffn", c.intermediate_size, "intermediate_size");
+  app.add_option("--vocab", c.vocab_size, "vocab_size");
+  app.add_option("--seq", seq, "Tokens per sequence");
+  app.add_option("--batch", batch, "Sequences per step (one micro-batch)");
+  app.add_option("--steps", steps, "Timed steps (training and inference each)");
+  app.add_option("--warmup", warmup, "Untimed steps before timing");
+  app.add_option("--threads", threads, "CPU threads (0 = every core)");
+  app.add_option("--device", device, "auto | cpu | cuda");
+  CLI11_PARSE(app, argc, argv);
+  c.max_position_embeddings = seq;
+
+  try {
+    configureThreads(threads);
+    device = resolveDevice(device);
+    c = c.completed("dmoe-bench flags");
+    torch::manual_seed(1);
+    auto model = buildCausalLM(c);
+    model->to(torch::Device(device));
+
+    std::vector<std::uint32_t> tokens(1 << 20);
+    std::mt19937 gen(7);  // any tokens will do; the order does not need to be portable
+    for (auto& t : tokens) t = static_cast<std::uint32_t>(gen() % c.vocab_size);
+    SequenceSampler sampler({{"random", tokens.data(), static_cast<std::int64_t>(tokens.size()), 1.0}}, seq, 1);
+
+    TrainerOptions o;
+    o.settings.steps = warmup + steps;
+    o.settings.learning_rate = 1e-3;
+    o.settings.schedule = "cosine";
+    o.settings.warmup_fraction = 0.05;
+    o.settings.weight_decay = 0.1;
+    o.settings.grad_clip = 1.0;
+    o.settings.seq_len = seq;
+    o.settings.batch_sequences = batch;
+    o.settings.micro_batch = batch;
+    o.device = device;
+    o.runDir = fs::temp_directory_path() / ("dmoe-bench-" + std::to_string(::getpid()));
+    CollectingSink sink;
+    Trainer trainer(model, sampler, o, Reporter(sink, "bench"));
+    trainer.run();
+    fs::remove_all(o.runDir);
+    std::vector<double> trainRates;
+    for (const Json& e : sink.events)
+      if (e.value("event", "") == "metrics" && e["step"].get<std::int64_t>() > warmup)
+        trainRates.push_back(e["values"]["tokens_per_s"].get<double>());
+
+    std::vector<double> inferRates;
+    {
+      torch::NoGradGuard noGrad;
+      model->eval();
+      torch::Tensor input = sampler.next(batch).inputIds.to(torch::Device(device));
+      for (std::int64_t i = 0; i < warmup + steps; ++i) {
+        auto start = std::chrono::steady_clock::now();
+        torch::Tensor logits = model->forward(input);
+        if (logits.is_cuda()) logits.sum().item<double>();  // wait for the GPU
+        double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (i >= warmup) inferRates.push_back(static_cast<double>(input.numel()) / s);
+      }
+    }
+    std::int64_t parameters = 0;
+    for (const auto& p : model->parameters()) parameters += p.numel();
+    Json out{{"implementation", "dmoe (LibTorch C++)"},
+             {"torch", compat::torchVersion()},
+             {"device", device},
+             {"threads", runtimeInfo().threads},
+             {"config", c.toHfJson()},
+             {"parameters", parameters},
+             {"seq", seq},
+             {"batch", batch},
+             {"steps", steps},
+             {"train_tokens_per_s", median(trainRates)},
+             {"inference_tokens_per_s", median(inferRates)},
+             {"peak_rss_mib", peakRssMiB()}};
+    std::cout << out.dump(2) << '\n';
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return 1;
+  }
+}

@@ -1,0 +1,108 @@
+// computeCorpusStats: one streaming pass per language (see corpus_stats.h).
+#include "corpus/corpus_stats.h"
+
+#include "corpus/heldout_split.h"
+#include "corpus/jsonl_reader.h"
+#include "corpus/token_cache.h"
+#include "util/atomic_file.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe {
+
+namespace {
+
+Json countsJson(const CorpusCounts& c) {
+  return {{"documents", c.documents},
+          {"characters", c.characters},
+          {"bytes", c.bytes},
+          {"heldout_documents", c.heldout_documents},
+          {"heldout_characters", c.heldout_characters},
+          {"issues", c.issues},
+          {"tokens", c.hasTokens ? Json(c.tokens) : Json(nullptr)},
+          {"heldout_tokens", c.hasTokens ? Json(c.heldout_tokens) : Json(nullptr)}};
+}
+
+LanguageCorpusStats languageStats(const Project& project, const Language& language, bool isNew, Reporter& reporter) {
+  LanguageCorpusStats stats{language.id, language.tag, language.name, isNew, project.corpusFile(language.id), {}};
+  if (!fs::is_regular_file(stats.file))
+    throw InputError("missing corpus file " + stats.file.string() + " for language '" + language.id +
+                     "' (create it, or import it: dmoe corpus import-udhr " + project.file.string() + ")");
+  JsonlReader reader(stats.file, project.corpus.text_key);
+  // Characters per document, kept until the split (which needs the count) is known.
+  std::vector<std::int64_t> characters;
+  Document document;
+  CorpusCounts& c = stats.counts;
+  while (reader.next(document)) {
+    characters.push_back(countCodePoints(document.text));
+    c.characters += characters.back();
+    c.bytes += static_cast<std::int64_t>(document.text.size());
+  }
+  c.documents = static_cast<std::int64_t>(characters.size());
+  std::vector<bool> heldout = heldoutMask(c.documents, project.corpus.heldout, language.id);
+  for (std::size_t i = 0; i < characters.size(); ++i)
+    if (heldout[i]) {
+      ++c.heldout_documents;
+      c.heldout_characters += characters[i];
+    }
+  c.issues = static_cast<std::int64_t>(reader.issues().size());
+  if (std::optional<LanguageTokenCounts> tokens = readTokenCounts(project, language.id)) {
+    c.hasTokens = true;
+    c.tokens = tokens->train.tokens + tokens->heldout.tokens;
+    c.heldout_tokens = tokens->heldout.tokens;
+  }
+  for (const CorpusIssue& issue : reader.issues()) reporter.warning(issue.reason, issue.where());
+  return stats;
+}
+
+}  // namespace
+
+CorpusCounts& CorpusCounts::operator+=(const CorpusCounts& o) {
+  documents += o.documents;
+  characters += o.characters;
+  bytes += o.bytes;
+  heldout_documents += o.heldout_documents;
+  heldout_characters += o.heldout_characters;
+  issues += o.issues;
+  tokens += o.tokens;
+  heldout_tokens += o.heldout_tokens;
+  return *this;
+}
+
+Json CorpusStats::toJson() const {
+  Json list = Json::array();
+  for (const LanguageCorpusStats& l : languages) {
+    Json entry = {{"id", l.id}, {"tag", l.tag}, {"name", l.name}, {"new", l.isNew}, {"file", l.file.string()}};
+    entry.update(countsJson(l.counts));
+    list.push_back(std::move(entry));
+  }
+  return {{"format", "dmoe-corpus-stats/1"},
+          {"corpus_root", corpusRoot.string()},
+          {"heldout", {{"fraction", heldout.fraction}, {"count", heldout.count}, {"min_documents", heldout.min_documents}, {"seed", heldout.seed}}},
+          {"languages", std::move(list)},
+          {"total", countsJson(total)}};
+}
+
+CorpusStats computeCorpusStats(const Project& project, Reporter& reporter) {
+  reporter.started({{"corpus_root", project.corpusRoot().string()}});
+  CorpusStats stats;
+  stats.corpusRoot = project.corpusRoot();
+  stats.heldout = project.corpus.heldout;
+  std::vector<Language> all = project.allLanguages();
+  stats.total.hasTokens = !all.empty();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    stats.languages.push_back(languageStats(project, all[i], i >= project.languages.size(), reporter));
+    stats.total += stats.languages.back().counts;
+    stats.total.hasTokens = stats.total.hasTokens && stats.languages.back().counts.hasTokens;
+    reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(all.size()), "languages");
+  }
+  Json document = stats.toJson();
+  fs::path file = project.runsDir() / "corpus" / "stats.json";
+  writeFileAtomic(file, document.dump(2) + "\n");
+  reporter.artifact(file, "stats");
+  reporter.result("corpus_stats", document);
+  reporter.finished("done");
+  return stats;
+}
+
+}  // namespace dmoe

@@ -1,0 +1,54 @@
+// Corpus statistics per language — documents, characters (Unicode code
+// points), bytes (UTF-8 of the texts), the held-out split's share, and how
+// many lines were bad — as shown by `dmoe corpus stats` and the GUI's
+// language table. Token counts come from the token cache's manifests (the
+// `tokens` stage runs before `stats`); they are null until it has run.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "events/event_sink.h"
+#include "project/project.h"
+
+namespace dmoe {
+
+struct CorpusCounts {
+  std::int64_t documents = 0, characters = 0, bytes = 0;
+  std::int64_t heldout_documents = 0, heldout_characters = 0;
+  std::int64_t issues = 0;
+  // From the token cache (BOS/EOS included); hasTokens false: not tokenized yet.
+  bool hasTokens = false;
+  std::int64_t tokens = 0, heldout_tokens = 0;
+  CorpusCounts& operator+=(const CorpusCounts& other);
+};
+
+struct LanguageCorpusStats {
+  std::string id, tag, name;
+  bool isNew = false;  // one of the project's new_languages
+  std::filesystem::path file;
+  CorpusCounts counts;
+};
+
+struct CorpusStats {
+  std::filesystem::path corpusRoot;
+  HeldoutSettings heldout;
+  std::vector<LanguageCorpusStats> languages;  // languages, then new_languages
+  CorpusCounts total;
+  // The stats.json document: {"format": "dmoe-corpus-stats/1", "corpus_root",
+  // "heldout": {settings}, "languages": [{"id", "tag", "name", "new", "file",
+  // counts…}], "total": {counts…}}; counts = documents, characters, bytes,
+  // heldout_documents, heldout_characters, issues, tokens, heldout_tokens
+  // (the last two null when the language has no token cache yet).
+  Json toJson() const;
+};
+
+// Reads every language's corpus file once (streaming), applies the held-out
+// split, reports each bad line as a warning (where = file:line) and progress
+// per language, writes <runs_dir>/corpus/stats.json atomically (artifact
+// "stats") and reports it as result "corpus_stats". InputError if a corpus
+// file is missing.
+CorpusStats computeCorpusStats(const Project& project, Reporter& reporter);
+
+}  // namespace dmoe

@@ -1,0 +1,61 @@
+// Streaming reader of one language's corpus file in the jsonl-per-language
+// layout (CulturaX / MADLAD-400 exports): one JSON object per line, the text
+// under `text_key`. Streams: multi-gigabyte files never sit in memory.
+//
+// Bad lines never stop a read and are never dropped silently: each becomes a
+// CorpusIssue (file, 1-based line, reason) — empty line, invalid UTF-8, not
+// JSON, not an object, no text key, text not a string, empty text.
+// Lines may end in LF or CRLF; a UTF-8 byte-order mark before line 1 is skipped.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dmoe {
+
+struct CorpusIssue {
+  std::filesystem::path file;
+  std::int64_t line = 0;
+  std::string reason;
+  std::string where() const { return file.string() + ":" + std::to_string(line); }
+};
+
+struct Document {
+  std::string text;
+  std::int64_t line = 0;   // 1-based line in the file
+  std::int64_t index = 0;  // 0-based index among the file's valid documents
+};
+
+class JsonlReader {
+ public:
+  // Throws InputError naming the file if it cannot be opened.
+  JsonlReader(std::filesystem::path file, std::string textKey = "text");
+  // Next valid document; false at the end. Bad lines are skipped into issues().
+  bool next(Document& document);
+  const std::vector<CorpusIssue>& issues() const { return issues_; }
+  const std::filesystem::path& file() const { return file_; }
+
+ private:
+  // The line's problem, or "" if `document` now holds its text.
+  std::string parseLine(std::string_view line, std::string& text) const;
+  std::filesystem::path file_;
+  std::string textKey_;
+  std::ifstream in_;
+  std::string buffer_;
+  std::int64_t line_ = 0, index_ = 0;
+  std::vector<CorpusIssue> issues_;
+};
+
+// True if `bytes` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
+bool isValidUtf8(std::string_view bytes);
+// Byte offset of the first ill-formed sequence, or npos if the text is valid.
+std::size_t firstInvalidUtf8(std::string_view bytes);
+// Unicode code points in valid UTF-8 text (= bytes that do not continue a sequence).
+std::int64_t countCodePoints(std::string_view validUtf8);
+// True if valid UTF-8 text holds only Unicode White_Space characters (or nothing).
+bool isBlankText(std::string_view validUtf8);
+
+}  // namespace dmoe

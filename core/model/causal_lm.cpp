@@ -1,0 +1,266 @@
+// ModelConfig ⇄ Hugging Face config.json, and the family dispatch.
+// Defaults are the HF config classes' own where a key is optional; the sizes
+// that define the network are required, so a truncated file fails by name.
+#include "model/causal_lm.h"
+
+#include <cmath>
+#include <map>
+#include <stdexcept>
+
+#include "model/bloom.h"
+#include "model/llama.h"
+#include "util/error.h"
+
+namespace dmoe {
+
+namespace {
+
+bool isLlamaFamily(const std::string& type) { return type == "llama" || type == "qwen2" || type == "gemma"; }
+
+// Typed access to one config.json object, every error naming the source and the key.
+class ConfigReader {
+ public:
+  ConfigReader(const Json& json, const std::string& source) : json_(json), source_(source) {}
+
+  [[noreturn]] void fail(const std::string& key, const std::string& message) const {
+    throw InputError(source_ + ": \"" + key + "\": " + message);
+  }
+  bool has(const std::string& key) const { return json_.contains(key) && !json_.at(key).is_null(); }
+
+  std::int64_t requiredInt(const std::string& key) const {
+    if (!has(key)) fail(key, "missing (required: a positive integer)");
+    return integer(key);
+  }
+  std::int64_t optionalInt(const std::string& key, std::int64_t fallback) const {
+    return has(key) ? integer(key) : fallback;
+  }
+  double optionalNumber(const std::string& key, double fallback) const {
+    if (!has(key)) return fallback;
+    if (!json_.at(key).is_number()) fail(key, "expected a number, got " + json_.at(key).dump());
+    return json_.at(key).get<double>();
+  }
+  bool optionalBool(const std::string& key, bool fallback) const {
+    if (!has(key)) return fallback;
+    if (!json_.at(key).is_boolean()) fail(key, "expected true or false, got " + json_.at(key).dump());
+    return json_.at(key).get<bool>();
+  }
+  std::string optionalString(const std::string& key, const std::string& fallback) const {
+    if (!has(key)) return fallback;
+    if (!json_.at(key).is_string()) fail(key, "expected a string, got " + json_.at(key).dump());
+    return json_.at(key).get<std::string>();
+  }
+  // A special-token id: an integer, null (none: -1) or a list (Llama-3 eos: the first).
+  std::int64_t tokenId(const std::string& key, std::int64_t fallback) const {
+    if (!json_.contains(key)) return fallback;
+    const Json& v = json_.at(key);
+    if (v.is_null()) return -1;
+    if (v.is_array() && !v.empty() && v.front().is_number_integer()) return v.front().get<std::int64_t>();
+    if (!v.is_number_integer()) fail(key, "expected a token id (integer, list of integers or null), got " + v.dump());
+    return v.get<std::int64_t>();
+  }
+  // Features we do not implement must not be silently ignored.
+  void rejectIf(bool present, const std::string& key, const std::string& what) const {
+    if (present) fail(key, what + " is not supported");
+  }
+
+ private:
+  std::int64_t integer(const std::string& key) const {
+    if (!json_.at(key).is_number_integer()) fail(key, "expected an integer, got " + json_.at(key).dump());
+    return json_.at(key).get<std::int64_t>();
+  }
+  const Json& json_;
+  const std::string& source_;
+};
+
+// HF names of the fields whose key differs between families (for errors and saving).
+struct FamilyKeys {
+  const char* layers;
+  const char* heads;
+  const char* eps;
+};
+FamilyKeys familyKeys(const std::string& type) {
+  if (type == "bloom") return {"n_layer", "n_head", "layer_norm_epsilon"};
+  return {"num_hidden_layers", "num_attention_heads", "rms_norm_eps"};
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::fromHfJson(const Json& config, const std::string& source) {
+  if (!config.is_object()) throw InputError(source + ": expected a JSON object (config.json)");
+  const ConfigReader in(config, source);
+  ModelConfig c;
+  c.raw = config;
+  if (!in.has("model_type")) in.fail("model_type", "missing (required: llama, qwen2, gemma or bloom)");
+  c.model_type = in.optionalString("model_type", "");
+  c.vocab_size = in.requiredInt("vocab_size");
+
+  if (c.model_type == "bloom") {
+    // BloomConfig accepts n_embed for hidden_size and maps n_layer/n_head.
+    c.hidden_size = in.has("n_embed") ? in.requiredInt("n_embed") : in.requiredInt("hidden_size");
+    c.num_hidden_layers = in.has("num_hidden_layers") ? in.requiredInt("num_hidden_layers") : in.requiredInt("n_layer");
+    c.num_attention_heads =
+        in.has("num_attention_heads") ? in.requiredInt("num_attention_heads") : in.requiredInt("n_head");
+    c.max_position_embeddings = in.optionalInt("seq_length", 2048);
+    c.norm_eps = in.optionalNumber("layer_norm_epsilon", 1e-5);
+    c.tie_word_embeddings = in.optionalBool("tie_word_embeddings", true);
+    c.hidden_act = "gelu_pytorch_tanh";
+    in.rejectIf(in.optionalBool("apply_residual_connection_post_layernorm", false),
+                "apply_residual_connection_post_layernorm", "a residual taken after the layer norm");
+    c.bos_token_id = in.tokenId("bos_token_id", 1);
+    c.eos_token_id = in.tokenId("eos_token_id", 2);
+    c.pad_token_id = in.tokenId("pad_token_id", 3);
+  } else if (isLlamaFamily(c.model_type)) {
+    const bool gemma = c.model_type == "gemma", qwen2 = c.model_type == "qwen2";
+    c.hidden_size = in.requiredInt("hidden_size");
+    c.num_hidden_layers = in.requiredInt("num_hidden_layers");
+    c.num_attention_heads = in.requiredInt("num_attention_heads");
+    c.num_key_value_heads = in.optionalInt("num_key_value_heads", 0);
+    c.head_dim = in.optionalInt("head_dim", 0);
+    c.intermediate_size = in.requiredInt("intermediate_size");
+    c.max_position_embeddings = in.optionalInt("max_position_embeddings", gemma ? 8192 : qwen2 ? 32768 : 2048);
+    c.rope_theta = in.optionalNumber("rope_theta", 10000.0);
+    c.norm_eps = in.optionalNumber("rms_norm_eps", 1e-6);
+    c.tie_word_embeddings = in.optionalBool("tie_word_embeddings", gemma);
+    // Gemma's MLP reads hidden_activation and falls back to the tanh GELU,
+    // whatever hidden_act says (gemma-2b ships "hidden_act": "gelu").
+    c.hidden_act = gemma ? in.optionalString("hidden_activation", "gelu_pytorch_tanh") : in.optionalString("hidden_act", "silu");
+    in.rejectIf(in.has("rope_scaling"), "rope_scaling", "RoPE scaling");
+    in.rejectIf(!qwen2 && in.optionalBool("attention_bias", false), "attention_bias", "attention with biases");
+    in.rejectIf(in.optionalBool("mlp_bias", false), "mlp_bias", "an MLP with biases");
+    in.rejectIf(qwen2 && in.optionalBool("use_sliding_window", false), "use_sliding_window", "sliding-window attention");
+    c.bos_token_id = in.tokenId("bos_token_id", gemma ? 2 : qwen2 ? -1 : 1);
+    c.eos_token_id = in.tokenId("eos_token_id", gemma ? 1 : qwen2 ? -1 : 2);
+    c.pad_token_id = in.tokenId("pad_token_id", gemma ? 0 : -1);
+  } else {
+    in.fail("model_type", "\"" + c.model_type + "\" is not supported (expected llama, qwen2, gemma or bloom)");
+  }
+  return c.completed(source);
+}
+
+ModelConfig ModelConfig::completed(const std::string& source) const {
+  ModelConfig c = *this;
+  const bool bloom = c.model_type == "bloom";
+  if (!bloom && !isLlamaFamily(c.model_type))
+    throw InputError(source + ": \"model_type\": \"" + c.model_type +
+                     "\" is not supported (expected llama, qwen2, gemma or bloom)");
+  const FamilyKeys keys = familyKeys(c.model_type);
+  auto fail = [&](const std::string& key, const std::string& message) {
+    throw InputError(source + ": \"" + key + "\": " + message);
+  };
+  auto positive = [&](std::int64_t value, const std::string& key) {
+    if (value <= 0) fail(key, "must be a positive integer, got " + std::to_string(value));
+  };
+  positive(c.vocab_size, "vocab_size");
+  positive(c.hidden_size, "hidden_size");
+  positive(c.num_hidden_layers, keys.layers);
+  positive(c.num_attention_heads, keys.heads);
+  if (c.num_key_value_heads == 0) c.num_key_value_heads = c.num_attention_heads;
+  if (c.head_dim == 0 && c.hidden_size % c.num_attention_heads == 0) c.head_dim = c.hidden_size / c.num_attention_heads;
+  if (bloom) {
+    if (c.hidden_size % c.num_attention_heads != 0)
+      fail("hidden_size", std::to_string(c.hidden_size) + " is not a multiple of n_head = " +
+                              std::to_string(c.num_attention_heads));
+    if (c.num_key_value_heads != c.num_attention_heads || c.head_dim != c.hidden_size / c.num_attention_heads)
+      fail("n_head", "BLOOM has one key/value head per query head and head_dim = hidden_size / n_head");
+    if (c.intermediate_size == 0) c.intermediate_size = 4 * c.hidden_size;
+    if (c.intermediate_size != 4 * c.hidden_size) fail("hidden_size", "BLOOM's MLP width is 4 · hidden_size");
+    if (!c.tie_word_embeddings) fail("tie_word_embeddings", "BLOOM's lm_head is always the word embedding matrix");
+  } else {
+    if (c.head_dim == 0)
+      fail("head_dim", "missing, and hidden_size " + std::to_string(c.hidden_size) +
+                           " is not a multiple of num_attention_heads " + std::to_string(c.num_attention_heads));
+    positive(c.head_dim, "head_dim");
+    if (c.head_dim % 2 != 0) fail("head_dim", "RoPE needs an even head_dim, got " + std::to_string(c.head_dim));
+    positive(c.num_key_value_heads, "num_key_value_heads");
+    if (c.num_attention_heads % c.num_key_value_heads != 0)
+      fail("num_key_value_heads", std::to_string(c.num_key_value_heads) + " does not divide num_attention_heads = " +
+                                      std::to_string(c.num_attention_heads));
+    positive(c.intermediate_size, "intermediate_size");
+    if (!(c.rope_theta > 0)) fail("rope_theta", "must be positive");
+    if (c.hidden_act != "silu" && c.hidden_act != "gelu" && c.hidden_act != "gelu_pytorch_tanh" &&
+        c.hidden_act != "gelu_new")
+      fail(c.model_type == "gemma" ? "hidden_activation" : "hidden_act",
+           "\"" + c.hidden_act + "\" is not supported (expected silu, gelu, gelu_pytorch_tanh or gelu_new)");
+  }
+  positive(c.max_position_embeddings, bloom ? "seq_length" : "max_position_embeddings");
+  if (!(c.norm_eps > 0)) fail(keys.eps, "must be positive");
+  return c;
+}
+
+Json ModelConfig::toHfJson() const {
+  Json j = raw.is_object() ? raw : Json::object();
+  const bool bloom = model_type == "bloom";
+  const FamilyKeys keys = familyKeys(model_type);
+  j["model_type"] = model_type;
+  if (!j.contains("architectures")) {
+    static const std::map<std::string, std::string> classes = {{"llama", "LlamaForCausalLM"},
+                                                               {"qwen2", "Qwen2ForCausalLM"},
+                                                               {"gemma", "GemmaForCausalLM"},
+                                                               {"bloom", "BloomForCausalLM"}};
+    const auto it = classes.find(model_type);
+    if (it != classes.end()) j["architectures"] = Json::array({it->second});
+  }
+  j["vocab_size"] = vocab_size;
+  j[bloom && j.contains("n_embed") ? "n_embed" : "hidden_size"] = hidden_size;
+  j[keys.layers] = num_hidden_layers;
+  j[keys.heads] = num_attention_heads;
+  j[keys.eps] = norm_eps;
+  if (bloom) {
+    if (j.contains("seq_length") || max_position_embeddings != 2048) j["seq_length"] = max_position_embeddings;
+  } else {
+    j["num_key_value_heads"] = num_key_value_heads;
+    if (model_type == "gemma" || j.contains("head_dim") || head_dim * num_attention_heads != hidden_size)
+      j["head_dim"] = head_dim;
+    j["intermediate_size"] = intermediate_size;
+    j["max_position_embeddings"] = max_position_embeddings;
+    j["rope_theta"] = rope_theta;
+    j[model_type == "gemma" ? "hidden_activation" : "hidden_act"] = hidden_act;
+    j["tie_word_embeddings"] = tie_word_embeddings;
+  }
+  auto writeToken = [&](const char* key, std::int64_t id) {
+    if (j.contains(key) && j[key].is_array()) return;  // a list (Llama-3 eos) is kept as read
+    if (id >= 0) j[key] = id;
+    else if (j.contains(key)) j[key] = nullptr;
+  };
+  writeToken("bos_token_id", bos_token_id);
+  writeToken("eos_token_id", eos_token_id);
+  writeToken("pad_token_id", pad_token_id);
+  return j;
+}
+
+void CausalLMImpl::checkLayerIndex(std::int64_t layer) const {
+  if (layer < 0 || layer >= config_.num_hidden_layers)
+    throw std::out_of_range("layer " + std::to_string(layer) + " out of range (the model has " +
+                            std::to_string(config_.num_hidden_layers) + ")");
+}
+
+namespace {
+
+// HF's _init_weights: Linear and Embedding weights N(0, 0.02), biases 0.
+// Norm weights are set by their own constructors (1, or 0 for Gemma's 1+w).
+void initialiseLikeHf(torch::nn::Module& model) {
+  torch::NoGradGuard noGrad;
+  model.apply([](torch::nn::Module& m) {
+    if (auto* linear = m.as<torch::nn::Linear>()) {
+      linear->weight.normal_(0.0, 0.02);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* embedding = m.as<torch::nn::Embedding>()) {
+      embedding->weight.normal_(0.0, 0.02);
+    }
+  });
+}
+
+}  // namespace
+
+std::shared_ptr<CausalLMImpl> buildCausalLM(const ModelConfig& config) {
+  const ModelConfig c = config.completed("model config");
+  std::shared_ptr<CausalLMImpl> model;
+  if (c.model_type == "bloom")
+    model = std::make_shared<BloomForCausalLMImpl>(c);
+  else
+    model = std::make_shared<LlamaForCausalLMImpl>(c);
+  initialiseLikeHf(*model);
+  return model;
+}
+
+}  // namespace dmoe

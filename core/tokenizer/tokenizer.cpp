@@ -1,0 +1,27 @@
+// loadTokenizer: picks the Tokenizer implementation from a file or a
+// checkpoint folder.
+#include "tokenizer/tokenizer.h"
+
+#include "tokenizer/hf_tokenizer.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe {
+
+std::unique_ptr<Tokenizer> loadTokenizer(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    // As transformers does: the fast tokenizer.json first.
+    if (fs::is_regular_file(path / "tokenizer.json", ec)) return loadHfTokenizer(path / "tokenizer.json");
+    if (fs::is_regular_file(path / "tokenizer.model", ec))
+      return std::make_unique<SentencePieceTokenizer>(path / "tokenizer.model");
+    throw InputError(path.string() + ": the folder holds neither tokenizer.json nor tokenizer.model");
+  }
+  if (!fs::exists(path, ec)) throw InputError(path.string() + ": no such tokenizer file or checkpoint folder");
+  if (path.extension() == ".json") return loadHfTokenizer(path);
+  return std::make_unique<SentencePieceTokenizer>(path);
+}
+
+}  // namespace dmoe

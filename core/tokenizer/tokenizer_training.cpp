@@ -1,0 +1,235 @@
+// trainTokenizer and its language-balanced sample; see tokenizer_training.h.
+#include "tokenizer/tokenizer_training.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "corpus/heldout_split.h"
+#include "corpus/jsonl_reader.h"
+#include "tokenizer/sentencepiece_backend.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/hash.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe {
+
+namespace {
+
+std::int64_t countDocuments(const Project& project, const std::string& languageId) {
+  JsonlReader reader(project.corpusFile(languageId), project.corpus.text_key);
+  Document document;
+  std::int64_t n = 0;
+  while (reader.next(document)) ++n;
+  return n;
+}
+
+// Reservoir sampling (Algorithm R) over the training split, driven by our own
+// PRNG so the sample is the same on every machine.
+LanguageSample sampleLanguage(const Project& project, const std::string& languageId) {
+  const std::vector<bool> heldout =
+      heldoutMask(countDocuments(project, languageId), project.corpus.heldout, languageId);
+  const auto quota = static_cast<std::size_t>(project.tokenizer.sample_documents_per_language);
+  SplitMix64 random(Hasher().add(static_cast<std::uint64_t>(project.tokenizer.seed)).add(languageId).value());
+
+  std::vector<Document> reservoir;
+  JsonlReader reader(project.corpusFile(languageId), project.corpus.text_key);
+  Document document;
+  std::uint64_t seen = 0;
+  while (reader.next(document)) {
+    if (heldout[static_cast<std::size_t>(document.index)]) continue;
+    if (reservoir.size() < quota) {
+      reservoir.push_back(std::move(document));
+    } else {
+      std::uint64_t slot = random.next() % (seen + 1);
+      if (slot < quota) reservoir[slot] = std::move(document);
+    }
+    ++seen;
+  }
+  std::sort(reservoir.begin(), reservoir.end(),
+            [](const Document& a, const Document& b) { return a.index < b.index; });
+  LanguageSample sample{languageId, static_cast<std::int64_t>(seen), {}};
+  for (Document& d : reservoir) sample.documents.push_back(std::move(d.text));
+  return sample;
+}
+
+// Everything that shapes the model besides the sample; paths and thread count excluded.
+std::map<std::string, std::string> trainerSettings(const TokenizerSettings& t) {
+  char coverage[32];
+  std::snprintf(coverage, sizeof coverage, "%.17g", t.character_coverage);
+  return {
+      {"model_type", t.model_type},
+      {"vocab_size", std::to_string(t.vocab_size)},
+      {"character_coverage", coverage},
+      {"byte_fallback", t.byte_fallback ? "true" : "false"},
+      {"unk_id", "0"},
+      {"bos_id", "1"},
+      {"eos_id", "2"},
+      {"pad_id", "3"},
+      {"hard_vocab_limit", "false"},
+      {"split_digits", "true"},
+      {"allow_whitespace_only_pieces", "false"},
+      {"normalization_rule_name", "nmt_nfkc"},
+      // Use every sampled sentence; accept long paragraphs (default 4192 bytes).
+      {"input_sentence_size", "0"},
+      {"max_sentence_length", "16384"},
+  };
+}
+
+// Writes the sample one sentence per line (sentencepiece's input format:
+// a document's own line breaks split it); returns the hash of those bytes.
+std::string writeSample(const std::vector<LanguageSample>& sample, const fs::path& file) {
+  std::ofstream out(file, std::ios::binary);
+  Hasher hasher;
+  for (const LanguageSample& language : sample)
+    for (const std::string& text : language.documents) {
+      std::string lines = text + '\n';
+      hasher.add(lines);
+      out << lines;
+    }
+  out.close();
+  if (!out) throw std::runtime_error("cannot write the tokenizer training sample " + file.string());
+  return hasher.hex();
+}
+
+// A scratch folder beside the outputs (same file system, so renames are atomic), removed on exit.
+struct ScratchDir {
+  fs::path path;
+  explicit ScratchDir(fs::path p) : path(std::move(p)) { fs::create_directories(path); }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+Json readManifest(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) return Json();
+  try {
+    return Json::parse(readFile(file));
+  } catch (const std::exception&) {
+    return Json();  // unreadable manifest: retrain
+  }
+}
+
+bool upToDate(const Json& manifest, const Json& settings, const std::string& sampleHash, const fs::path& model) {
+  std::error_code ec;
+  if (!manifest.is_object() || !fs::is_regular_file(model, ec)) return false;
+  return manifest.value("trainer", Json()) == settings &&
+         manifest.value("sample", Json::object()).value("hash", "") == sampleHash &&
+         manifest.value("model", Json::object()).value("hash", "") == Hasher().addFile(model).hex();
+}
+
+}  // namespace
+
+std::vector<LanguageSample> drawTokenizerSample(const Project& project, Reporter& reporter) {
+  const std::vector<Language> languages = project.allLanguages();
+  std::vector<LanguageSample> sample;
+  for (std::size_t i = 0; i < languages.size(); ++i) {
+    sample.push_back(sampleLanguage(project, languages[i].id));
+    reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(languages.size()), "languages");
+  }
+  return sample;
+}
+
+fs::path projectTokenizerPath(const Project& project) {
+  if (project.tokenizer.kind == "file") return project.resolve(project.tokenizer.path);
+  return project.runsDir() / "tokenizer" / "tokenizer.model";
+}
+
+std::unique_ptr<Tokenizer> loadProjectTokenizer(const Project& project) {
+  const fs::path path = projectTokenizerPath(project);
+  std::error_code ec;
+  if (project.tokenizer.kind == "train" && !fs::exists(path, ec))
+    throw InputError(path.string() + ": the project's tokenizer is not trained yet (run `dmoe tokenizer train " +
+                     project.file.string() + "`)");
+  return loadTokenizer(path);
+}
+
+TokenizerBuild trainTokenizer(const Project& project, Reporter& reporter, bool force) {
+  reporter.started({{"kind", project.tokenizer.kind}});
+  if (project.tokenizer.kind == "file") {
+    SentencePieceTokenizer tokenizer(projectTokenizerPath(project));
+    reporter.log("using " + tokenizer.file().string() + " (tokenizer.kind is \"file\": nothing to train)");
+    reporter.result("tokenizer", {{"model", tokenizer.file().string()}, {"vocab_size", tokenizer.vocabSize()},
+                                  {"trained", false}});
+    reporter.finished("skipped");
+    return {tokenizer.file(), false, tokenizer.vocabSize()};
+  }
+
+  const fs::path dir = project.runsDir() / "tokenizer";
+  const fs::path model = dir / "tokenizer.model", vocab = dir / "tokenizer.vocab", manifestFile = dir / "manifest.json";
+  const std::vector<LanguageSample> sample = drawTokenizerSample(project, reporter);
+  Json perLanguage = Json::object();
+  std::int64_t sampled = 0;
+  std::string belowQuota;
+  for (const LanguageSample& s : sample) {
+    perLanguage[s.language] = s.documents.size();
+    sampled += static_cast<std::int64_t>(s.documents.size());
+    if (s.trainingDocuments < project.tokenizer.sample_documents_per_language)
+      belowQuota += (belowQuota.empty() ? "" : ", ") + s.language + " " + std::to_string(s.trainingDocuments);
+  }
+  if (!belowQuota.empty())
+    reporter.log("fewer training documents than the quota of " +
+                 std::to_string(project.tokenizer.sample_documents_per_language) + ", all sampled: " + belowQuota);
+  if (sampled == 0)
+    throw InputError(project.corpusRoot().string() + ": no training documents to train the tokenizer on");
+
+  fs::create_directories(dir);
+  ScratchDir scratch(dir / (".training-" + std::to_string(::getpid())));
+  const fs::path sampleFile = scratch.path / "sample.txt";
+  const std::string sampleHash = writeSample(sample, sampleFile);
+  const Json settings = trainerSettings(project.tokenizer);
+
+  if (!force && upToDate(readManifest(manifestFile), settings, sampleHash, model)) {
+    SentencePieceTokenizer tokenizer(model);
+    reporter.log(model.string() + " is up to date");
+    reporter.result("tokenizer", {{"model", model.string()}, {"vocab_size", tokenizer.vocabSize()}, {"trained", false}});
+    reporter.finished("skipped");
+    return {model, false, tokenizer.vocabSize()};
+  }
+
+  std::map<std::string, std::string> options = trainerSettings(project.tokenizer);
+  options["input"] = sampleFile.string();
+  options["model_prefix"] = (scratch.path / "tokenizer").string();
+  const unsigned cores = std::thread::hardware_concurrency();
+  options["num_threads"] = std::to_string(project.threads > 0 ? project.threads : std::max(1u, cores));
+  options["minloglevel"] = "1";  // sentencepiece's INFO chatter would bypass the event stream
+  reporter.log("training a " + project.tokenizer.model_type + " model of up to " +
+               std::to_string(project.tokenizer.vocab_size) + " pieces on " + std::to_string(sampled) +
+               " documents from " + std::to_string(sample.size()) + " languages");
+  if (std::string error = sentencePiece().train(options); !error.empty())
+    throw InputError("tokenizer training failed: " + error + " (check /tokenizer in " + project.file.string() + ")");
+
+  fs::rename(scratch.path / "tokenizer.vocab", vocab);
+  fs::rename(scratch.path / "tokenizer.model", model);
+  SentencePieceTokenizer tokenizer(model);
+  Json manifest = {{"format", "dmoe-tokenizer/1"},
+                   {"trainer", settings},
+                   {"sample", {{"hash", sampleHash},
+                               {"seed", project.tokenizer.seed},
+                               {"documents_per_language", project.tokenizer.sample_documents_per_language},
+                               {"documents", perLanguage}}},
+                   {"model", {{"file", model.filename().string()}, {"hash", tokenizer.fingerprint()}}},
+                   {"vocab_size", tokenizer.vocabSize()}};
+  writeFileAtomic(manifestFile, manifest.dump(2) + "\n");
+  if (tokenizer.vocabSize() < project.tokenizer.vocab_size)
+    reporter.warning("the corpus supports only " + std::to_string(tokenizer.vocabSize()) + " of the " +
+                         std::to_string(project.tokenizer.vocab_size) + " pieces asked for",
+                     "/tokenizer/vocab_size");
+  reporter.artifact(model, "tokenizer");
+  reporter.artifact(vocab, "tokenizer-vocab");
+  reporter.artifact(manifestFile, "manifest");
+  reporter.result("tokenizer", {{"model", model.string()}, {"vocab_size", tokenizer.vocabSize()}, {"trained", true},
+                                {"sample_documents", perLanguage}});
+  reporter.finished("done");
+  return {model, true, tokenizer.vocabSize()};
+}
+
+}  // namespace dmoe

@@ -1,0 +1,79 @@
+// Per-language held-out perplexity (see the header).
+#include "train/heldout_perplexity.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "corpus/token_cache.h"
+#include "corpus/token_shard.h"
+
+namespace dmoe {
+
+namespace {
+
+double meanPerplexity(const std::vector<const LanguagePerplexity*>& rows) {
+  double sum = 0;
+  int n = 0;
+  for (const LanguagePerplexity* r : rows)
+    if (r->total.tokens > 0) sum += r->total.perplexity(), ++n;
+  return n ? sum / n : std::numeric_limits<double>::quiet_NaN();
+}
+
+Json number(double v) { return std::isfinite(v) ? Json(v) : Json(); }
+
+}  // namespace
+
+Json HeldoutPerplexity::toJson() const {
+  Json rows = Json::array();
+  for (const LanguagePerplexity& l : languages)
+    rows.push_back({{"language", l.id},
+                    {"label", l.label},
+                    {"tier", l.tier},
+                    {"new", l.isNew},
+                    {"documents", l.documents},
+                    {"tokens", l.total.tokens},
+                    {"nll", l.total.nll},
+                    {"ppl", number(l.total.perplexity())}});
+  Json tiers = Json::object();
+  for (const auto& [tier, ppl] : tierAverages) tiers[tier] = number(ppl);
+  return Json{{"languages", rows}, {"average", number(average)}, {"new_average", number(newAverage)}, {"tiers", tiers}};
+}
+
+HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl& model, Reporter& reporter) {
+  PerplexityOptions options;
+  options.window = project.evaluation.window;
+  HeldoutPerplexity out;
+  std::vector<Language> all = project.allLanguages();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const Language& l = all[i];
+    TokenShard shard(tokenShardFile(project, l.id, "heldout"));
+    std::int64_t n = shard.documentCount();
+    if (project.evaluation.max_documents_per_language > 0) n = std::min(n, project.evaluation.max_documents_per_language);
+    std::vector<TokenSpan> documents;
+    for (std::int64_t d = 0; d < n; ++d) documents.push_back(shard.document(d));
+    LanguagePerplexity row{l.id, l.label(), l.tier, i >= project.languages.size(), n, documentsNll(model, documents, options)};
+    reporter.log(row.label + ": PPL " + std::to_string(row.total.perplexity()) + " over " +
+                 std::to_string(row.total.tokens) + " tokens");
+    out.languages.push_back(row);
+    reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(all.size()), "languages");
+  }
+  std::vector<const LanguagePerplexity*> known, fresh;
+  for (const LanguagePerplexity& r : out.languages) (r.isNew ? fresh : known).push_back(&r);
+  out.average = meanPerplexity(known);
+  out.newAverage = meanPerplexity(fresh);
+  for (const LanguagePerplexity& r : out.languages) {
+    if (r.tier.empty() || r.isNew) continue;
+    bool seen = false;
+    for (const auto& t : out.tierAverages) seen = seen || t.first == r.tier;
+    if (seen) continue;
+    std::vector<const LanguagePerplexity*> inTier;
+    for (const LanguagePerplexity* k : known)
+      if (k->tier == r.tier) inTier.push_back(k);
+    out.tierAverages.emplace_back(r.tier, meanPerplexity(inTier));
+  }
+  reporter.result("perplexity", out.toJson());
+  return out;
+}
+
+}  // namespace dmoe

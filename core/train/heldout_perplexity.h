@@ -1,0 +1,36 @@
+// The held-out perplexity table (`dmoe eval-ppl`, SPEC §1.7): every project
+// language's held-out shard scored with documentsNll (window from
+// evaluation.window, 0 = the model's context; stride half of it), optionally
+// the first evaluation.max_documents_per_language documents only.
+// Averages are plain means of per-language PPL (as the paper reports them):
+// over the project's languages, over new_languages, and per resource tier.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "events/event_sink.h"
+#include "project/project.h"
+#include "train/perplexity.h"
+
+namespace dmoe {
+
+struct LanguagePerplexity {
+  std::string id, label, tier;
+  bool isNew = false;  // from new_languages
+  std::int64_t documents = 0;
+  NllTotal total;
+};
+
+struct HeldoutPerplexity {
+  std::vector<LanguagePerplexity> languages;  // languages, then new_languages
+  double average = 0;     // mean PPL over project languages (NaN if none scored)
+  double newAverage = 0;  // mean PPL over new_languages (NaN if none)
+  std::vector<std::pair<std::string, double>> tierAverages;  // in first-seen tier order
+  Json toJson() const;
+};
+
+// Reads <runs_dir>/tokens/<lang>/heldout.* (throws InputError naming a missing shard).
+// Reports progress per language and the table as result "perplexity".
+HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl& model, Reporter& reporter);
+
+}  // namespace dmoe

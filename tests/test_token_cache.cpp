@@ -1,0 +1,191 @@
+// Tokenized corpus cache: counts and contents against an independent
+// encoding, the held-out shard against heldoutMask, skip / rebuild rules
+// (corpus bytes, tokenizer, force), and clear errors for damaged shards.
+#include <QtTest>
+#include <filesystem>
+
+#include "corpus/corpus_stats.h"
+#include "corpus/heldout_split.h"
+#include "corpus/jsonl_reader.h"
+#include "corpus/token_cache.h"
+#include "corpus/token_shard.h"
+#include "events/event_sink.h"
+#include "tiny_multilingual_corpus.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
+#include "tokenizer/tokenizer_training.h"
+
+using namespace dmoe;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::uint32_t> documentTokens(const Tokenizer& t, const std::string& text) {
+  std::vector<std::uint32_t> ids{static_cast<std::uint32_t>(t.bosId())};
+  for (TokenId id : t.encode(text)) ids.push_back(static_cast<std::uint32_t>(id));
+  ids.push_back(static_cast<std::uint32_t>(t.eosId()));
+  return ids;
+}
+
+std::map<std::string, bool> rebuiltByLanguage(const std::vector<LanguageTokenCounts>& counts) {
+  std::map<std::string, bool> rebuilt;
+  for (const LanguageTokenCounts& c : counts) rebuilt[c.language] = c.rebuilt;
+  return rebuilt;
+}
+
+}  // namespace
+
+class TestTokenCache : public QObject {
+  Q_OBJECT
+  QTemporaryDir tmp_;
+  fs::path dir_;
+  std::unique_ptr<Tokenizer> tokenizer_, otherTokenizer_;
+  NullSink null_;
+
+  // A fresh copy of the project whose cache lives in its own runs folder.
+  Project freshProject(const std::string& runs) {
+    Project p = Project::load(dir_ / "tiny.dmoe.json");
+    p.runs_dir = runs;
+    return p;
+  }
+
+ private slots:
+  void initTestCase() {
+    dir_ = tmp_.path().toStdString();
+    test::writeTinyProject(dir_);
+    Project p = Project::load(dir_ / "tiny.dmoe.json");
+    Reporter r(null_, "tokenizer");
+    tokenizer_ = loadTokenizer(trainTokenizer(p, r).model);
+    p.tokenizer.vocab_size = 360;
+    p.runs_dir = "runs-other-tokenizer";
+    otherTokenizer_ = loadTokenizer(trainTokenizer(p, r).model);
+    QVERIFY(tokenizer_->fingerprint() != otherTokenizer_->fingerprint());
+  }
+
+  void shardsMatchAnIndependentEncoding() {
+    Project p = freshProject("runs-contents");
+    Reporter r(null_, "tokenize");
+    std::vector<LanguageTokenCounts> counts = buildTokenCache(p, *tokenizer_, r);
+    QCOMPARE(counts.size(), std::size_t{4});
+    for (const LanguageTokenCounts& c : counts) {
+      QVERIFY(c.rebuilt);
+      std::vector<std::string> texts;
+      JsonlReader reader(p.corpusFile(c.language), "text");
+      for (Document d; reader.next(d);) texts.push_back(d.text);
+      QCOMPARE(texts.size(), std::size_t{50});  // the bad line in de is skipped
+      std::vector<bool> mask = heldoutMask(50, p.corpus.heldout, c.language);
+      std::vector<std::vector<std::uint32_t>> expected[2];  // [0] train, [1] held out
+      std::int64_t tokens[2] = {0, 0};
+      for (std::size_t i = 0; i < texts.size(); ++i) {
+        expected[mask[i]].push_back(documentTokens(*tokenizer_, texts[i]));
+        tokens[mask[i]] += static_cast<std::int64_t>(expected[mask[i]].back().size());
+      }
+      QCOMPARE(c.train.documents, std::int64_t{40});
+      QCOMPARE(c.heldout.documents, std::int64_t{10});
+      QCOMPARE(c.train.tokens, tokens[0]);
+      QCOMPARE(c.heldout.tokens, tokens[1]);
+      TokenShard train(tokenShardFile(p, c.language, "train")), held(tokenShardFile(p, c.language, "heldout"));
+      QCOMPARE(train.tokenCount(), tokens[0]);
+      QCOMPARE(held.documentCount(), std::int64_t{10});
+      for (std::int64_t i = 0; i < 10; ++i) {
+        TokenSpan doc = held.document(i);
+        QCOMPARE(std::vector<std::uint32_t>(doc.begin(), doc.end()), expected[1][i]);
+      }
+      TokenSpan last = train.document(39);
+      QCOMPARE(std::vector<std::uint32_t>(last.begin(), last.end()), expected[0][39]);
+      QCOMPARE(train.data()[0], std::uint32_t{1});  // BOS opens the stream
+      QVERIFY_EXCEPTION_THROWN(train.document(40), std::out_of_range);
+      std::optional<LanguageTokenCounts> recorded = readTokenCounts(p, c.language);
+      QVERIFY(recorded.has_value());
+      QCOMPARE(recorded->heldout.tokens, tokens[1]);
+    }
+  }
+
+  void corpusStatisticsCarryTheTokenCounts() {
+    Project p = freshProject("runs-stats");
+    Reporter r(null_, "stats");
+    CorpusStats before = computeCorpusStats(p, r);
+    QVERIFY(!before.languages[0].counts.hasTokens);
+    QVERIFY(before.toJson()["languages"][0]["tokens"].is_null());
+    std::vector<LanguageTokenCounts> built = buildTokenCache(p, *tokenizer_, r);
+    CorpusStats after = computeCorpusStats(p, r);
+    std::int64_t total = 0;
+    for (size_t i = 0; i < built.size(); ++i) {
+      const CorpusCounts& c = after.languages[i].counts;
+      QCOMPARE(after.languages[i].id, built[i].language);
+      QCOMPARE(c.tokens, built[i].train.tokens + built[i].heldout.tokens);
+      QCOMPARE(c.heldout_tokens, built[i].heldout.tokens);
+      total += c.tokens;
+    }
+    QVERIFY(after.total.hasTokens);
+    QCOMPARE(after.total.tokens, total);
+    QCOMPARE(after.toJson()["total"]["tokens"].get<std::int64_t>(), total);
+  }
+
+  void rebuildsOnlyWhatChanged() {
+    Project p = freshProject("runs-rebuild");
+    Reporter r(null_, "tokenize");
+    buildTokenCache(p, *tokenizer_, r);
+    for (const auto& [language, rebuilt] : rebuiltByLanguage(buildTokenCache(p, *tokenizer_, r)))
+      QVERIFY2(!rebuilt, language.c_str());
+
+    // Same size, same modification time, different bytes: only ru is rebuilt.
+    const fs::path ru = p.corpusFile("ru");
+    const auto mtime = fs::last_write_time(ru);
+    std::string text = test::readText(ru);
+    const std::string from = "закон", to = "мирок";  // same UTF-8 length
+    QCOMPARE(from.size(), to.size());
+    text.replace(text.find(from), from.size(), to);
+    test::writeText(ru, text);
+    fs::last_write_time(ru, mtime);
+    std::map<std::string, bool> rebuilt = rebuiltByLanguage(buildTokenCache(p, *tokenizer_, r));
+    QCOMPARE(rebuilt, (std::map<std::string, bool>{{"de", false}, {"el", false}, {"en", false}, {"ru", true}}));
+
+    // Another tokenizer: everything.
+    for (const auto& [language, again] : rebuiltByLanguage(buildTokenCache(p, *otherTokenizer_, r)))
+      QVERIFY2(again, language.c_str());
+    Json manifest = Json::parse(test::readText(tokenCacheDir(p, "en") / "manifest.json"));
+    QCOMPARE(manifest["inputs"]["tokenizer"]["fingerprint"].get<std::string>(), otherTokenizer_->fingerprint());
+
+    // Another split: everything; force: everything.
+    p.corpus.heldout.fraction = 0.3;
+    for (const auto& [language, again] : rebuiltByLanguage(buildTokenCache(p, *otherTokenizer_, r)))
+      QVERIFY2(again, language.c_str());
+    QCOMPARE(TokenShard(tokenShardFile(p, "de", "heldout")).documentCount(), std::int64_t{15});
+    for (const auto& [language, again] : rebuiltByLanguage(buildTokenCache(p, *otherTokenizer_, r, true)))
+      QVERIFY2(again, language.c_str());
+  }
+
+  void damagedShardsGiveClearErrors() {
+    Project p = freshProject("runs-damaged");
+    Reporter r(null_, "tokenize");
+    buildTokenCache(p, *tokenizer_, r);
+    const fs::path bin = tokenShardFile(p, "en", "train");
+    const auto size = fs::file_size(bin);
+
+    fs::resize_file(bin, size - 2);  // not a whole token
+    try {
+      TokenShard shard(bin);
+      QFAIL("a truncated shard opened");
+    } catch (const InputError& e) {
+      QVERIFY2(std::string(e.what()).find(bin.string()) != std::string::npos, e.what());
+    }
+    fs::resize_file(bin, size - 4);  // whole tokens, but fewer than the index says
+    try {
+      TokenShard shard(bin);
+      QFAIL("a shard shorter than its index opened");
+    } catch (const InputError& e) {
+      QVERIFY2(std::string(e.what()).find(bin.string()) != std::string::npos, e.what());
+      QVERIFY2(std::string(e.what()).find("train.idx") != std::string::npos, e.what());
+    }
+    fs::remove(tokenIndexFile(bin));
+    QVERIFY_EXCEPTION_THROWN(TokenShard{bin}, InputError);
+
+    // The next build notices and rebuilds that language alone.
+    std::map<std::string, bool> rebuilt = rebuiltByLanguage(buildTokenCache(p, *tokenizer_, r));
+    QCOMPARE(rebuilt, (std::map<std::string, bool>{{"de", false}, {"el", false}, {"en", true}, {"ru", false}}));
+    QCOMPARE(static_cast<std::uintmax_t>(TokenShard(bin).tokenCount()) * 4, size);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestTokenCache)
+#include "test_token_cache.moc"

@@ -1,0 +1,224 @@
+// Tokenizer: training on a language-balanced sample of the training split,
+// round trips (byte fallback for unseen characters), skip/retrain logic,
+// loading errors, and the `dmoe tokenize` command.
+#include <QtTest>
+#include <filesystem>
+#include <set>
+
+#include "corpus/heldout_split.h"
+#include "corpus/jsonl_reader.h"
+#include "events/event_sink.h"
+#include "tiny_multilingual_corpus.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
+#include "tokenizer/tokenizer_training.h"
+
+using namespace dmoe;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The texts of a language's held-out documents, split computed independently.
+std::set<std::string> heldoutTexts(const Project& p, const std::string& id) {
+  std::vector<std::string> texts;
+  JsonlReader reader(p.corpusFile(id), "text");
+  for (Document d; reader.next(d);) texts.push_back(d.text);
+  std::vector<bool> mask = heldoutMask(static_cast<std::int64_t>(texts.size()), p.corpus.heldout, id);
+  std::set<std::string> held;
+  for (std::size_t i = 0; i < texts.size(); ++i)
+    if (mask[i]) held.insert(texts[i]);
+  return held;
+}
+
+std::string lastStageStatus(const CollectingSink& sink) {
+  std::string status;
+  for (const Json& e : sink.events)
+    if (e["event"] == "stage") status = e["status"];
+  return status;
+}
+
+}  // namespace
+
+class TestTokenizer : public QObject {
+  Q_OBJECT
+  QTemporaryDir tmp_;
+  fs::path dir_;
+
+ private slots:
+  void initTestCase() {
+    dir_ = tmp_.path().toStdString();
+    test::writeTinyProject(dir_);
+  }
+
+  void sampleIsBalancedAndNeverHeldOut() {
+    Project p = Project::load(dir_ / "tiny.dmoe.json");
+    NullSink null;
+    Reporter r(null, "tokenizer");
+    std::vector<LanguageSample> sample = drawTokenizerSample(p, r);
+    QCOMPARE(sample.size(), std::size_t{4});  // new language el included
+    for (const LanguageSample& s : sample) {
+      // 50 documents, 20% = 10 held out, 40 training; the quota is 30.
+      QCOMPARE(s.trainingDocuments, std::int64_t{40});
+      QCOMPARE(s.documents.size(), std::size_t{30});
+      std::set<std::string> held = heldoutTexts(p, s.language);
+      QCOMPARE(held.size(), std::size_t{10});
+      for (const std::string& text : s.documents) QVERIFY2(!held.count(text), text.c_str());
+      QCOMPARE(std::set<std::string>(s.documents.begin(), s.documents.end()).size(), std::size_t{30});
+    }
+    QCOMPARE(sample[0].language, std::string("en"));
+    QCOMPARE(sample[3].language, std::string("el"));
+    // Deterministic; and a different seed draws a different sample.
+    QCOMPARE(drawTokenizerSample(p, r)[1].documents, sample[1].documents);
+    p.tokenizer.seed = 4;
+    QVERIFY(drawTokenizerSample(p, r)[1].documents != sample[1].documents);
+  }
+
+  void trainedModelRoundTrips() {
+    Project p = Project::load(dir_ / "tiny.dmoe.json");
+    CollectingSink sink;
+    Reporter r(sink, "tokenizer");
+    TokenizerBuild build = trainTokenizer(p, r);
+    QVERIFY(build.trained);
+    QCOMPARE(build.model, p.runsDir() / "tokenizer" / "tokenizer.model");
+    std::set<std::string> written;  // the scratch folder is gone
+    for (const auto& entry : fs::directory_iterator(p.runsDir() / "tokenizer"))
+      written.insert(entry.path().filename().string());
+    QCOMPARE(written, (std::set<std::string>{"manifest.json", "tokenizer.model", "tokenizer.vocab"}));
+    Json manifest = Json::parse(test::readText(p.runsDir() / "tokenizer" / "manifest.json"));
+    QCOMPARE(manifest["sample"]["documents"]["ru"].get<int>(), 30);
+    QCOMPARE(manifest["trainer"]["normalization_rule_name"].get<std::string>(), std::string("nmt_nfkc"));
+
+    SentencePieceTokenizer t(build.model);
+    QCOMPARE(t.vocabSize(), build.vocabSize);
+    QVERIFY(t.vocabSize() <= 400 && t.vocabSize() > 260);  // 256 bytes + 4 specials + pieces
+    QCOMPARE(manifest["vocab_size"].get<std::int64_t>(), t.vocabSize());
+    QCOMPARE(t.unkId(), 0);
+    QCOMPARE(t.bosId(), 1);
+    QCOMPARE(t.eosId(), 2);
+    QCOMPARE(t.padId(), 3);
+    QCOMPARE(t.piece(1), std::string("<s>"));
+    QCOMPARE(t.fingerprint(), manifest["model"]["hash"].get<std::string>());
+
+    for (const std::string& id : test::tinyLanguages())
+      for (int i : {0, 17, 49}) {
+        std::string text = test::tinyDocument(id, i);
+        QCOMPARE(t.decode(t.encode(text)), text);
+      }
+    // Unseen characters (CJK, a musical symbol, an emoji) come back through byte pieces.
+    const std::string unseen = "Zoë 漢字 𝄞 🙂 жизнь";
+    std::vector<TokenId> ids = t.encode(unseen);
+    QCOMPARE(t.decode(ids), unseen);
+    QVERIFY(std::find(ids.begin(), ids.end(), t.unkId()) == ids.end());
+    QVERIFY(std::any_of(ids.begin(), ids.end(), [&](TokenId id) { return t.piece(id) == "<0xF0>"; }));
+    std::vector<TokenId> withSpecials = t.encode("law", true);
+    QCOMPARE(withSpecials.front(), 1);  // BOS in front, Llama-style
+    QCOMPARE(std::vector<TokenId>(withSpecials.begin() + 1, withSpecials.end()), t.encode("law"));
+    QCOMPARE(lastStageStatus(sink), std::string("done"));
+  }
+
+  void rerunIsSkippedAndChangedSettingsRetrain() {
+    Project p = Project::load(dir_ / "tiny.dmoe.json");
+    NullSink null;
+    Reporter r(null, "tokenizer");
+    trainTokenizer(p, r);  // whatever state the earlier test left
+    const std::string before = test::readText(p.runsDir() / "tokenizer" / "tokenizer.model");
+    CollectingSink sink;
+    Reporter collecting(sink, "tokenizer");
+    QVERIFY(!trainTokenizer(p, collecting).trained);
+    QCOMPARE(lastStageStatus(sink), std::string("skipped"));
+    QVERIFY(trainTokenizer(p, r, /*force=*/true).trained);
+
+    p.tokenizer.vocab_size = 360;
+    TokenizerBuild smaller = trainTokenizer(p, r);
+    QVERIFY(smaller.trained);
+    QVERIFY(smaller.vocabSize <= 360);
+    QVERIFY(test::readText(smaller.model) != before);
+    QVERIFY(!trainTokenizer(p, r).trained);
+
+    // A changed sample (held-out seed moves documents between splits) retrains too.
+    p.corpus.heldout.seed = 8;
+    QVERIFY(trainTokenizer(p, r).trained);
+  }
+
+  void fileKindUsesThePathAndTrainsNothing() {
+    Project trained = Project::load(dir_ / "tiny.dmoe.json");
+    NullSink null;
+    Reporter r(null, "tokenizer");
+    fs::path model = trainTokenizer(trained, r).model;
+    Project p = trained;
+    p.tokenizer.kind = "file";
+    p.tokenizer.path = model.string();
+    p.runs_dir = "other-runs";
+    TokenizerBuild build = trainTokenizer(p, r);
+    QVERIFY(!build.trained);
+    QCOMPARE(build.model, model);
+    QVERIFY(!fs::exists(p.runsDir() / "tokenizer"));
+    QCOMPARE(loadProjectTokenizer(p)->fingerprint(), SentencePieceTokenizer(model).fingerprint());
+  }
+
+  void loadingErrorsNameThePath() {
+    const fs::path missing = dir_ / "nowhere" / "tokenizer.model";
+    const fs::path garbage = dir_ / "garbage" / "tokenizer.model";
+    test::writeText(garbage, "this is not a protobuf");
+    for (const fs::path& path : {missing, garbage, garbage.parent_path(), dir_ / "corpus"}) {
+      try {
+        loadTokenizer(path);
+        QFAIL(("no error for " + path.string()).c_str());
+      } catch (const InputError& e) {
+        QVERIFY2(std::string(e.what()).find(path.string()) != std::string::npos, e.what());
+      }
+    }
+    // A folder holding a tokenizer.model loads it.
+    Project p = Project::load(dir_ / "tiny.dmoe.json");
+    NullSink null;
+    Reporter r(null, "tokenizer");
+    fs::path model = trainTokenizer(p, r).model;
+    QCOMPARE(loadTokenizer(model.parent_path())->kind(), std::string("sentencepiece"));
+    // Untrained project: the error says what to run.
+    p.runs_dir = "fresh-runs";
+    try {
+      loadProjectTokenizer(p);
+      QFAIL("no error for an untrained project tokenizer");
+    } catch (const InputError& e) {
+      QVERIFY2(std::string(e.what()).find("dmoe tokenizer train") != std::string::npos, e.what());
+    }
+  }
+
+  void cliTrainsAndTokenizes() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    fs::path project = test::writeTinyProject(dir);
+    test::CliResult trained = test::runCli({"tokenizer", "train", project.string()});
+    QVERIFY2(trained.exitCode == 0, trained.err.c_str());
+    fs::path model = dir / "runs" / "tokenizer" / "tokenizer.model";
+    QVERIFY(fs::is_regular_file(model));
+    test::CliResult again = test::runCli({"tokenizer", "train", project.string()});
+    QCOMPARE(again.exitCode, 0);
+    QVERIFY2(again.err.find("up to date") != std::string::npos, again.err.c_str());
+
+    SentencePieceTokenizer t(model);
+    const std::string text = "every law 12";
+    std::string expected;
+    for (TokenId id : t.encode(text)) expected += (expected.empty() ? "" : " ") + std::to_string(id);
+    test::CliResult printed = test::runCli({"tokenize", model.string(), "--text", text});
+    QVERIFY2(printed.exitCode == 0, printed.err.c_str());
+    QVERIFY2(printed.out.find(expected) != std::string::npos, printed.out.c_str());
+
+    test::CliResult events = test::runCli({"--events", "jsonl", "tokenize", project.string(), "--text", text, "--special"});
+    QCOMPARE(events.exitCode, 0);
+    Json result;
+    std::istringstream lines(events.out);
+    for (std::string line; std::getline(lines, line);)
+      if (Json e = Json::parse(line); e["event"] == "result") result = e["data"];
+    std::vector<TokenId> ids = t.encode(text, true);
+    QCOMPARE(result["ids"].get<std::vector<TokenId>>(), ids);
+    QCOMPARE(result["pieces"][0].get<std::string>(), std::string("<s>"));
+
+    test::CliResult bad = test::runCli({"tokenize", (dir / "missing.model").string(), "--text", "x"});
+    QCOMPARE(bad.exitCode, 2);
+    QVERIFY2(bad.err.find("missing.model") != std::string::npos, bad.err.c_str());
+    QCOMPARE(test::runCli({"tokenize", model.string()}).exitCode, 2);  // neither --text nor --file
+  }
+};
+
+QTEST_GUILESS_MAIN(TestTokenizer)
+#include "test_tokenizer.moc"

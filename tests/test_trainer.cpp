@@ -1,0 +1,294 @@
+// The shared trainer and the sequence sampler: learning-rate schedules,
+// learning, freezing, gradient accumulation, clipping, metrics, and resume
+// equal to an uninterrupted run; seeded, language-weighted window sampling.
+// LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
+#include "bigram_lm.h"
+#include "train/sequence_sampler.h"
+#include "train/trainer.h"
+#include "util/atomic_file.h"
+
+#include <QtTest>
+#include <cmath>
+#include <filesystem>
+
+#include "test_support.h"
+
+using namespace dmoe;
+namespace fs = std::filesystem;
+
+namespace {
+
+TrainingSettings settings(std::int64_t steps, double lr, const std::string& schedule = "constant") {
+  TrainingSettings s;
+  s.steps = steps;
+  s.learning_rate = lr;
+  s.schedule = schedule;
+  s.warmup_fraction = 0;
+  s.weight_decay = 0;
+  s.grad_clip = 0;
+  s.seq_len = 8;
+  s.batch_sequences = 4;
+  s.micro_batch = 4;
+  s.seed = 7;
+  return s;
+}
+
+// The same rows over and over, taken cyclically `rows` at a time.
+class FixedSource : public BatchSource {
+ public:
+  explicit FixedSource(TrainBatch batch) : batch_(std::move(batch)) {}
+  TrainBatch next(std::int64_t rows) override {
+    torch::Tensor index = torch::arange(position_, position_ + rows) % batch_.inputIds.size(0);
+    position_ += rows;
+    return {batch_.inputIds.index_select(0, index), batch_.labels.index_select(0, index),
+            batch_.sources.index_select(0, index)};
+  }
+  Json state() const override { return {{"position", position_}}; }
+  void restore(const Json& state) override { position_ = state.at("position"); }
+
+ private:
+  TrainBatch batch_;
+  std::int64_t position_ = 0;
+};
+
+// 4 rows × 8 positions over a vocabulary of 16; rows 0 and 1 have masked labels,
+// so rows carry different numbers of scored tokens.
+TrainBatch maskedBatch() {
+  torch::Tensor ids = (torch::arange(32) * 5 % 16).reshape({4, 8});
+  torch::Tensor labels = (ids + 1) % 16;
+  labels.index_put_({0, torch::indexing::Slice(0, 6)}, kIgnoreLabel);
+  labels.index_put_({1, torch::indexing::Slice(0, 3)}, kIgnoreLabel);
+  return {ids, labels, torch::zeros({4}, torch::kInt64)};
+}
+
+std::vector<std::uint32_t> syntheticTokens(std::size_t n, std::uint32_t vocab, std::uint32_t salt) {
+  std::vector<std::uint32_t> t(n);
+  for (std::size_t i = 0; i < n; ++i) t[i] = static_cast<std::uint32_t>((i * 7 + i / 3 + salt) % vocab);
+  return t;
+}
+
+TrainerOptions options(const fs::path& runDir, TrainingSettings s) {
+  TrainerOptions o;
+  o.settings = s;
+  o.runDir = runDir;
+  return o;
+}
+
+double l2(const std::vector<torch::Tensor>& tensors) {
+  double sum = 0;
+  for (const torch::Tensor& t : tensors) sum += t.to(torch::kFloat64).pow(2).sum().item<double>();
+  return std::sqrt(sum);
+}
+
+}  // namespace
+
+class TestTrainer : public QObject {
+  Q_OBJECT
+ private slots:
+  void learningRateSchedules() {
+    TrainingSettings s = settings(100, 1e-3, "cosine");
+    s.warmup_fraction = 0.1;  // W = 10 steps
+    QCOMPARE(lrAt(s, 0), 1e-4);   // (0 + 1) / 10 of the peak
+    QCOMPARE(lrAt(s, 4), 5e-4);
+    QCOMPARE(lrAt(s, 9), 1e-3);   // warm-up ends at the peak
+    QCOMPARE(lrAt(s, 10), 1e-3);  // decay starts at the peak
+    QVERIFY(std::abs(lrAt(s, 55) - 5e-4) < 1e-15);  // cosine midpoint: half the peak
+    QVERIFY(std::abs(lrAt(s, 100)) < 1e-15);
+    s.schedule = "linear";
+    QVERIFY(std::abs(lrAt(s, 55) - 5e-4) < 1e-15);
+    QVERIFY(std::abs(lrAt(s, 91) - 1e-4) < 1e-15);
+    QCOMPARE(lrAt(s, 100), 0.0);  // linear ends at 0
+    s.schedule = "constant";
+    QCOMPARE(lrAt(s, 99), 1e-3);
+    s.schedule = "step";
+    QVERIFY_THROWS_EXCEPTION(InputError, lrAt(s, 0));
+  }
+
+  void lossFallsOnARepeatedBatchAndMetricsAreWritten() {
+    QTemporaryDir tmp;
+    fs::path run = fs::path(tmp.path().toStdString()) / "run";
+    auto model = std::make_shared<test::BigramLMImpl>(16, 8, 1);
+    FixedSource data(maskedBatch());
+    CollectingSink sink;
+    TrainingSettings s = settings(40, 0.05);
+    s.grad_clip = 1.0;
+    Trainer trainer(model, data, options(run, s), Reporter(sink, "train"));
+    TrainResult r = trainer.run();
+    QCOMPARE(r.losses.size(), size_t{40});
+    QVERIFY2(r.losses.front() > 2.0, std::to_string(r.losses.front()).c_str());  // ≈ ln 16 at random init
+    QVERIFY2(r.losses.back() < 0.2 * r.losses.front(), std::to_string(r.losses.back()).c_str());
+
+    std::int64_t metricEvents = 0;
+    for (const Json& e : sink.events) metricEvents += e.value("event", "") == "metrics";
+    QCOMPARE(metricEvents, std::int64_t{40});
+    std::istringstream lines(readFile(run / "metrics.jsonl"));
+    std::string line;
+    std::int64_t n = 0;
+    while (std::getline(lines, line)) {
+      Json m = Json::parse(line);
+      QCOMPARE(m["step"].get<std::int64_t>(), ++n);
+      for (const char* key : {"loss", "lr", "grad_norm", "tokens_per_s", "step_time_s"}) QVERIFY(m.contains(key));
+    }
+    QCOMPARE(n, std::int64_t{40});
+    QVERIFY(fs::exists(run / "settings.json"));
+    QVERIFY(fs::exists(run / "checkpoints" / "step-40" / "complete"));
+    QVERIFY(Trainer::latestCheckpoint(run) == run / "checkpoints" / "step-40");
+    // A finished run is never overwritten by accident.
+    QVERIFY_THROWS_EXCEPTION(InputError, Trainer(model, data, options(run, s), Reporter(sink, "train")));
+  }
+
+  void logEveryKStepsAveragesTheWindow() {
+    QTemporaryDir tmp;
+    auto model = std::make_shared<test::BigramLMImpl>(16, 8, 1);
+    FixedSource data(maskedBatch());
+    NullSink sink;
+    TrainerOptions o = options(fs::path(tmp.path().toStdString()), settings(10, 0.05));
+    o.logEvery = 4;
+    TrainResult r = Trainer(model, data, o, Reporter(sink, "train")).run();
+    QVERIFY(r.loggedSteps == (std::vector<std::int64_t>{4, 8, 10}));
+  }
+
+  void frozenParametersStayBitIdentical() {
+    QTemporaryDir tmp;
+    auto model = std::make_shared<test::BigramLMImpl>(16, 8, 2);
+    torch::Tensor embedBefore = model->embed->weight.clone(), headBefore = model->head->weight.clone();
+    FixedSource data(maskedBatch());
+    NullSink sink;
+    TrainerOptions o = options(fs::path(tmp.path().toStdString()), settings(5, 0.05));
+    o.settings.weight_decay = 0.1;  // decay must not touch frozen weights either
+    o.trainable = namesMatching(R"(head\..*)");
+    Trainer(model, data, o, Reporter(sink, "train")).run();
+    QVERIFY(!model->embed->weight.requires_grad());
+    QVERIFY(torch::equal(model->embed->weight, embedBefore));
+    QVERIFY(!torch::equal(model->head->weight, headBefore));
+    QVERIFY_THROWS_EXCEPTION(InputError, namesMatching("head[("));
+  }
+
+  void accumulatingTwoMicroBatchesEqualsOneBatch() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    NullSink sink;
+    auto oneBatch = std::make_shared<test::BigramLMImpl>(16, 8, 3);
+    auto accumulated = std::make_shared<test::BigramLMImpl>(16, 8, 3);
+    FixedSource dataA(maskedBatch()), dataB(maskedBatch());
+    TrainingSettings s = settings(1, 0.01);
+    TrainResult a = Trainer(oneBatch, dataA, options(dir / "a", s), Reporter(sink, "train")).run();
+    s.micro_batch = 2;
+    TrainResult b = Trainer(accumulated, dataB, options(dir / "b", s), Reporter(sink, "train")).run();
+    QVERIFY2(std::abs(a.losses[0] - b.losses[0]) < 1e-6, (std::to_string(a.losses[0]) + " vs " + std::to_string(b.losses[0])).c_str());
+    auto pa = oneBatch->parameters(), pb = accumulated->parameters();
+    for (std::size_t i = 0; i < pa.size(); ++i) {
+      QVERIFY(torch::allclose(pa[i].grad(), pb[i].grad(), 1e-5, 1e-7));
+      QVERIFY(torch::allclose(pa[i], pb[i], 1e-5, 1e-7));
+    }
+  }
+
+  void clippingCapsTheGlobalNorm() {
+    // With ε ≫ |g|, an AdamW step moves the weights by lr/ε · g: the update's
+    // norm shows the (clipped) gradient norm; the metric shows the pre-clip norm.
+    for (double clip : {0.0, 0.01}) {
+      QTemporaryDir tmp;
+      auto model = std::make_shared<test::BigramLMImpl>(16, 8, 4);
+      std::vector<torch::Tensor> before;
+      for (const torch::Tensor& p : model->parameters()) before.push_back(p.detach().clone());
+      FixedSource data(maskedBatch());
+      NullSink sink;
+      TrainingSettings s = settings(1, 1e6);
+      s.adam_eps = 1e6;
+      s.grad_clip = clip;
+      Trainer(model, data, options(fs::path(tmp.path().toStdString()), s), Reporter(sink, "train")).run();
+      Json m = Json::parse(readFile(fs::path(tmp.path().toStdString()) / "metrics.jsonl"));
+      const double preClip = m["grad_norm"].get<double>();
+      std::vector<torch::Tensor> moved;
+      for (std::size_t i = 0; i < before.size(); ++i) moved.push_back(model->parameters()[i].detach() - before[i]);
+      const double expected = clip > 0 ? clip : preClip;
+      QVERIFY(preClip > 0.1);
+      QVERIFY2(std::abs(l2(moved) - expected) < 1e-3 * expected,
+               (std::to_string(l2(moved)) + " vs " + std::to_string(expected)).c_str());
+    }
+  }
+
+  void resumedRunEqualsUninterruptedRun() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    std::vector<std::uint32_t> fr = syntheticTokens(500, 16, 0), de = syntheticTokens(300, 16, 5);
+    auto streams = [&] {
+      return std::vector<TokenStream>{{"fr", fr.data(), 500, 1.0}, {"de", de.data(), 300, 2.0}};
+    };
+    TrainingSettings s = settings(6, 0.02, "cosine");
+    s.warmup_fraction = 0.34;
+    s.weight_decay = 0.1;
+    s.grad_clip = 0.5;
+    s.micro_batch = 2;
+    s.checkpoint_every = 3;
+    NullSink sink;
+
+    auto straight = std::make_shared<test::BigramLMImpl>(16, 8, 5);
+    SequenceSampler dataA(streams(), 8, 99);
+    TrainResult a = Trainer(straight, dataA, options(dir / "a", s), Reporter(sink, "train")).run();
+
+    // The interrupted run crashes inside step 4 (after the step-3 checkpoint).
+    auto first = std::make_shared<test::BigramLMImpl>(16, 8, 5);
+    SequenceSampler dataB(streams(), 8, 99);
+    Trainer crashing(first, dataB, options(dir / "b", s), Reporter(sink, "train"));
+    int calls = 0;
+    crashing.addLossTerm({"crash", [&](const TrainBatch&, const torch::Tensor& logits) {
+                            if (++calls > 3 * 2) throw std::runtime_error("simulated crash");
+                            return logits.sum() * 0.0;
+                          }});
+    QVERIFY_THROWS_EXCEPTION(std::runtime_error, crashing.run());
+    QVERIFY(Trainer::latestCheckpoint(dir / "b") == dir / "b" / "checkpoints" / "step-3");
+
+    auto resumedModel = std::make_shared<test::BigramLMImpl>(16, 8, 6);  // different init: the checkpoint decides
+    SequenceSampler dataC(streams(), 8, 99);
+    TrainerOptions o = options(dir / "b", s);
+    o.resume = true;
+    TrainResult c = Trainer(resumedModel, dataC, o, Reporter(sink, "train")).run();
+    QCOMPARE(c.resumedFrom, std::int64_t{3});
+    QVERIFY(c.loggedSteps == (std::vector<std::int64_t>{4, 5, 6}));
+    for (int i = 0; i < 3; ++i) QVERIFY(c.losses[i] == a.losses[3 + i]);  // exact
+    auto pa = straight->named_parameters(), pc = resumedModel->named_parameters();
+    for (const auto& p : pa) QVERIFY2(torch::equal(p.value(), pc[p.key()]), p.key().c_str());
+    QCOMPARE(dataC.windowsDrawn(), dataA.windowsDrawn());
+    // metrics.jsonl holds each step once, in order.
+    std::istringstream lines(readFile(dir / "b" / "metrics.jsonl"));
+    std::string line;
+    std::int64_t n = 0;
+    while (std::getline(lines, line)) QCOMPARE(Json::parse(line)["step"].get<std::int64_t>(), ++n);
+    QCOMPARE(n, std::int64_t{6});
+  }
+
+  void samplerIsSeededAndLanguageWeighted() {
+    std::vector<std::uint32_t> a = syntheticTokens(1000, 50, 0), b = syntheticTokens(400, 50, 3);
+    std::vector<TokenStream> streams{{"a", a.data(), 1000, 1.0}, {"b", b.data(), 400, 3.0}};
+    SequenceSampler one(streams, 16, 42), two(streams, 16, 42), other(streams, 16, 43);
+    TrainBatch whole = one.next(5);
+    TrainBatch part1 = two.next(2), part2 = two.next(3);
+    QVERIFY(torch::equal(whole.inputIds, torch::cat({part1.inputIds, part2.inputIds})));  // batching does not matter
+    QVERIFY(!torch::equal(whole.inputIds, other.next(5).inputIds));                        // the seed does
+    // Labels are the inputs shifted by one, inside the source stream.
+    for (std::int64_t r = 0; r < 5; ++r) {
+      SequenceSampler::Window w = one.windowAt(r);
+      const std::uint32_t* tokens = streams[w.stream].tokens + w.start;
+      QCOMPARE(whole.sources[r].item<std::int64_t>(), w.stream);
+      QCOMPARE(whole.inputIds[r][0].item<std::int64_t>(), std::int64_t{tokens[0]});
+      QCOMPARE(whole.labels[r][15].item<std::int64_t>(), std::int64_t{tokens[16]});
+    }
+    // Stream b has weight 3 of 4: about 3000 of 4000 windows (binomial σ ≈ 27).
+    std::int64_t fromB = 0, maxStart = 0;
+    for (std::int64_t i = 0; i < 4000; ++i) {
+      SequenceSampler::Window w = one.windowAt(i);
+      fromB += w.stream;
+      if (w.stream == 1) maxStart = std::max(maxStart, w.start);
+    }
+    QVERIFY2(std::abs(fromB - 3000) < 150, std::to_string(fromB).c_str());
+    QVERIFY(maxStart <= 400 - 17);
+    one.restore(Json{{"windows_drawn", 2}});
+    QVERIFY(torch::equal(one.next(3).inputIds, part2.inputIds));
+    std::vector<TokenStream> tooShort{{"tiny", a.data(), 16, 1.0}};
+    QVERIFY_THROWS_EXCEPTION(InputError, SequenceSampler(tooShort, 16, 1));
+  }
+};
+
+QTEST_GUILESS_MAIN(TestTrainer)
+#include "test_trainer.moc"

@@ -1,0 +1,482 @@
+#include "main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QLocale>
+#include <QCloseEvent>
+#include <QDateTime>
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QIcon>
+#include <QKeySequence>
+#include <QLabel>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QSettings>
+#include <QSortFilterProxyModel>
+#include <QStatusBar>
+#include <QTableView>
+#include <QToolBar>
+#include <QVBoxLayout>
+#include <algorithm>
+#include <filesystem>
+
+#include "corpus_stats_file.h"
+#include "language_table_model.h"
+#include "log_dock.h"
+#include "problem_list_dialog.h"
+#include "project_document.h"
+#include "project_settings_dock.h"
+#include "recent_projects.h"
+#include "stage_runner.h"
+
+// Resources of a static library are initialised explicitly (outside any namespace).
+static void initWorkbenchResources() { Q_INIT_RESOURCE(dmoe); }
+
+namespace dmoe::views {
+
+namespace {
+
+const char* const kGeometryKey = "mainWindow/geometry";
+const char* const kStateKey = "mainWindow/state";
+const char* const kLastDirKey = "mainWindow/lastDirectory";
+const char* const kProjectFilter = QT_TRANSLATE_NOOP("MainWindow", "DMoE projects (*.dmoe.json);;JSON files (*.json)");
+constexpr int kProgressSteps = 1000;
+constexpr int kStatusMessageMs = 8000;
+
+QString lastDirectory() { return QSettings().value(kLastDirKey, QDir::homePath()).toString(); }
+void rememberDirectory(const QString& file) { QSettings().setValue(kLastDirKey, QFileInfo(file).absolutePath()); }
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent),
+      document_(new ProjectDocument(this)),
+      languageModel_(new LanguageTableModel(this)),
+      sortModel_(new QSortFilterProxyModel(this)),
+      runner_(new StageRunner(this)) {
+  initWorkbenchResources();
+  setObjectName("mainWindow");
+  setWindowIcon(QIcon(":/icons/dmoe.svg"));
+  setDockOptions(AnimatedDocks | AllowTabbedDocks);
+
+  createActions();
+  createCentralWidget();
+  logDock_ = new LogDock(this);
+  projectDock_ = new ProjectSettingsDock(this);
+  addDockWidget(Qt::BottomDockWidgetArea, logDock_);
+  addDockWidget(Qt::RightDockWidgetArea, projectDock_);
+  createMenusAndToolBar();
+  createStatusBar();
+  connectStageRunner();
+
+  connect(document_, &ProjectDocument::changed, this, &MainWindow::projectChanged);
+  connect(document_, &ProjectDocument::dirtyChanged, this, &QWidget::setWindowModified);
+
+  resize(1200, 800);
+  resizeDocks({projectDock_}, {360}, Qt::Horizontal);
+  resizeDocks({logDock_}, {150}, Qt::Vertical);
+  QSettings settings;
+  restoreGeometry(settings.value(kGeometryKey).toByteArray());
+  restoreState(settings.value(kStateKey).toByteArray());
+  projectChanged();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::createActions() {
+  openAction_ = new QAction(QIcon(":/icons/open.svg"), tr("&Open…"), this);
+  openAction_->setShortcut(QKeySequence::Open);
+  openAction_->setStatusTip(tr("Open a project file (*.dmoe.json)"));
+  connect(openAction_, &QAction::triggered, this, &MainWindow::openWithDialog);
+
+  saveAction_ = new QAction(QIcon(":/icons/save.svg"), tr("&Save"), this);
+  saveAction_->setShortcut(QKeySequence::Save);
+  saveAction_->setStatusTip(tr("Save the project file"));
+  connect(saveAction_, &QAction::triggered, this, &MainWindow::save);
+
+  saveAsAction_ = new QAction(tr("Save &As…"), this);
+  saveAsAction_->setShortcut(QKeySequence::SaveAs);
+  saveAsAction_->setStatusTip(tr("Save the project under a new name"));
+  connect(saveAsAction_, &QAction::triggered, this, &MainWindow::saveAs);
+
+  quitAction_ = new QAction(tr("&Quit"), this);
+  quitAction_->setShortcut(QKeySequence::Quit);
+  quitAction_->setMenuRole(QAction::QuitRole);
+  connect(quitAction_, &QAction::triggered, this, &QWidget::close);
+
+  statsAction_ = new QAction(QIcon(":/icons/statistics.svg"), tr("Compute &Statistics"), this);
+  statsAction_->setShortcut(QKeySequence(Qt::Key_F5));
+  statsAction_->setStatusTip(tr("Count documents, characters and the held-out split of every language (dmoe corpus stats)"));
+  connect(statsAction_, &QAction::triggered, this, &MainWindow::computeStatistics);
+
+  cancelAction_ = new QAction(QIcon(":/icons/cancel.svg"), tr("&Cancel Stage"), this);
+  cancelAction_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
+  cancelAction_->setStatusTip(tr("Stop the running stage"));
+  connect(cancelAction_, &QAction::triggered, runner_, [this] { runner_->cancel(); });
+}
+
+void MainWindow::createMenusAndToolBar() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(openAction_);
+  recentMenu_ = file->addMenu(QIcon(":/icons/recent.svg"), tr("Open &Recent"));
+  connect(recentMenu_, &QMenu::aboutToShow, this, &MainWindow::rebuildRecentMenu);
+  file->addSeparator();
+  file->addAction(saveAction_);
+  file->addAction(saveAsAction_);
+  file->addSeparator();
+  file->addAction(quitAction_);
+
+  QMenu* stages = menuBar()->addMenu(tr("&Stages"));
+  stages->addAction(statsAction_);
+  stages->addSeparator();
+  stages->addAction(cancelAction_);
+
+  QToolBar* toolBar = addToolBar(tr("Main"));
+  toolBar->setObjectName("mainToolBar");
+  toolBar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  toolBar->addAction(openAction_);
+  toolBar->addAction(saveAction_);
+  toolBar->addSeparator();
+  toolBar->addAction(statsAction_);
+  toolBar->addAction(cancelAction_);
+
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  view->addAction(projectDock_->toggleViewAction());
+  view->addAction(logDock_->toggleViewAction());
+  view->addAction(toolBar->toggleViewAction());
+
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&About DMoE Workbench"), this, &MainWindow::showAbout);
+  help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+  rebuildRecentMenu();
+}
+
+void MainWindow::createCentralWidget() {
+  auto* central = new QWidget(this);
+  summary_ = new QLabel(central);
+  summary_->setObjectName("projectSummary");
+  summary_->setWordWrap(true);
+  summary_->setTextFormat(Qt::RichText);
+
+  sortModel_->setSourceModel(languageModel_);
+  sortModel_->setSortRole(LanguageTableModel::SortRole);
+  table_ = new QTableView(central);
+  table_->setObjectName("languagesTable");
+  table_->setModel(sortModel_);
+  table_->setAlternatingRowColors(true);
+  table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  table_->setWordWrap(false);
+  table_->verticalHeader()->hide();
+  table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 8);
+  table_->horizontalHeader()->setSortIndicatorClearable(true);
+  table_->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);  // project order until a header is clicked
+  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  table_->horizontalHeader()->setSectionResizeMode(LanguageTableModel::Name, QHeaderView::Stretch);
+  table_->setSortingEnabled(true);
+
+  auto* layout = new QVBoxLayout(central);
+  layout->setContentsMargins(8, 8, 8, 0);
+  layout->addWidget(summary_);
+  layout->addWidget(table_, 1);
+  setCentralWidget(central);
+}
+
+void MainWindow::createStatusBar() {
+  projectLabel_ = new QLabel(this);
+  projectLabel_->setObjectName("projectLabel");
+  stageLabel_ = new QLabel(this);
+  stageLabel_->setObjectName("stageLabel");
+  progress_ = new QProgressBar(this);
+  progress_->setObjectName("stageProgress");
+  progress_->setMaximumWidth(220);
+  progress_->setRange(0, kProgressSteps);
+  progress_->hide();
+  statusBar()->addWidget(projectLabel_);
+  statusBar()->addPermanentWidget(stageLabel_);
+  statusBar()->addPermanentWidget(progress_);
+}
+
+void MainWindow::connectStageRunner() {
+  connect(runner_, &StageRunner::event, this, &MainWindow::onStageEvent);
+  connect(runner_, &StageRunner::outputLine, logDock_, [this](const QString& line) { logDock_->appendLine(line); });
+  connect(runner_, &StageRunner::errorLine, logDock_,
+          [this](const QString& line) { logDock_->appendLine(tr("stderr: ") + line, Severity::Warning); });
+  connect(runner_, &StageRunner::failedToStart, logDock_,
+          [this](const QString& reason) { logDock_->appendLine(reason, Severity::Error); });
+  connect(runner_, &StageRunner::finished, this, &MainWindow::onStageFinished);
+}
+
+bool MainWindow::openProject(const QString& file) {
+  if (!maybeSave()) return false;
+  const QString shown = QDir::toNativeSeparators(file);
+  try {
+    document_->load(file);
+  } catch (const dmoe::ValidationError& e) {
+    logDock_->appendLine(tr("Could not open %1:").arg(shown), Severity::Error);
+    for (const dmoe::Problem& p : e.problems())
+      logDock_->appendLine(QStringLiteral("    %1: %2").arg(QString::fromStdString(p.where), QString::fromStdString(p.message)),
+                           Severity::Error);
+    showProblems(tr("Project not opened"),
+                 tr("<b>%1</b> has %n problem(s). Fix them in the file and open it again.", nullptr,
+                    int(e.problems().size()))
+                     .arg(shown.toHtmlEscaped()),
+                 e.problems());
+    return false;
+  } catch (const std::exception& e) {
+    logDock_->appendLine(tr("Could not open %1: %2").arg(shown, QString::fromUtf8(e.what())), Severity::Error);
+    showProblems(tr("Project not opened"), tr("<b>%1</b> could not be read.").arg(shown.toHtmlEscaped()),
+                 {{shown.toStdString(), e.what()}});
+    return false;
+  }
+  RecentProjects::add(document_->filePath());
+  rememberDirectory(document_->filePath());
+  rebuildRecentMenu();
+  logDock_->appendLine(tr("Opened %1").arg(QDir::toNativeSeparators(document_->filePath())));
+  for (const dmoe::Problem& w : document_->project().warnings)
+    logDock_->appendLine(tr("warning: %1: %2").arg(QString::fromStdString(w.where), QString::fromStdString(w.message)),
+                         Severity::Warning);
+  return true;
+}
+
+void MainWindow::showProblems(const QString& title, const QString& summary,
+                              const std::vector<dmoe::Problem>& problems) {
+  auto* dialog = new ProblemListDialog(title, summary, problems, this);
+  dialog->open();
+}
+
+void MainWindow::openWithDialog() {
+  const QString file = QFileDialog::getOpenFileName(this, tr("Open Project"), lastDirectory(), tr(kProjectFilter));
+  if (!file.isEmpty()) openProject(file);
+}
+
+bool MainWindow::save() {
+  if (!document_->hasProject()) return false;
+  try {
+    document_->save();
+  } catch (const std::exception& e) {
+    logDock_->appendLine(tr("Could not save: %1").arg(QString::fromUtf8(e.what())), Severity::Error);
+    QMessageBox::critical(this, tr("Save failed"), QString::fromUtf8(e.what()));
+    return false;
+  }
+  statusBar()->showMessage(tr("Saved %1").arg(QDir::toNativeSeparators(document_->filePath())), kStatusMessageMs);
+  return true;
+}
+
+bool MainWindow::saveAs() {
+  if (!document_->hasProject()) return false;
+  QString file = QFileDialog::getSaveFileName(this, tr("Save Project As"), document_->filePath(), tr(kProjectFilter));
+  if (file.isEmpty()) return false;
+  if (!file.endsWith(".json")) file += ".dmoe.json";
+  const bool movedFolder = QFileInfo(file).absolutePath() != QFileInfo(document_->filePath()).absolutePath();
+  try {
+    document_->saveAs(file);
+  } catch (const std::exception& e) {
+    logDock_->appendLine(tr("Could not save: %1").arg(QString::fromUtf8(e.what())), Severity::Error);
+    QMessageBox::critical(this, tr("Save failed"), QString::fromUtf8(e.what()));
+    return false;
+  }
+  RecentProjects::add(file);
+  rememberDirectory(file);
+  rebuildRecentMenu();
+  logDock_->appendLine(tr("Saved as %1").arg(QDir::toNativeSeparators(document_->filePath())));
+  if (movedFolder)
+    logDock_->appendLine(tr("Relative paths in the project (corpus, runs) now resolve against %1")
+                             .arg(QDir::toNativeSeparators(QFileInfo(file).absolutePath())),
+                         Severity::Warning);
+  return true;
+}
+
+bool MainWindow::maybeSave() {
+  if (!document_->isDirty()) return true;
+  const auto answer = QMessageBox::warning(
+      this, tr("Unsaved changes"), tr("%1 has unsaved changes. Save them?").arg(document_->displayName()),
+      QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
+  if (answer == QMessageBox::Save) return save();
+  return answer == QMessageBox::Discard;
+}
+
+void MainWindow::rebuildRecentMenu() {
+  recentMenu_->clear();
+  const QStringList files = RecentProjects::files();
+  for (int i = 0; i < files.size(); ++i) {
+    QAction* action = recentMenu_->addAction(
+        QStringLiteral("&%1  %2").arg(i + 1).arg(QDir::toNativeSeparators(files[i])));
+    const QString file = files[i];
+    connect(action, &QAction::triggered, this, [this, file] { openProject(file); });
+  }
+  if (!files.isEmpty()) {
+    recentMenu_->addSeparator();
+    recentMenu_->addAction(tr("Clear Menu"), this, [this] {
+      RecentProjects::clear();
+      rebuildRecentMenu();
+    });
+  }
+  recentMenu_->setEnabled(!files.isEmpty());
+}
+
+void MainWindow::projectChanged() {
+  const bool open = document_->hasProject();
+  const dmoe::Project* project = open ? &document_->project() : nullptr;
+  languageModel_->setProject(project);
+  projectDock_->setProject(project);
+  setWindowTitle(open ? tr("%1[*] — DMoE Workbench").arg(document_->displayName()) : tr("DMoE Workbench"));
+  setWindowModified(document_->isDirty());
+  projectLabel_->setText(open ? document_->displayName() : tr("No project"));
+  projectLabel_->setToolTip(QDir::toNativeSeparators(document_->filePath()));
+  reloadStatistics();
+  updateActions();
+}
+
+void MainWindow::reloadStatistics() {
+  statisticsNote_.clear();
+  if (!document_->hasProject()) {
+    languageModel_->clearStatistics();
+    updateSummary();
+    return;
+  }
+  const std::filesystem::path file = corpusStatsFile(document_->project());
+  const QString shown = QDir::toNativeSeparators(
+      QString::fromStdString(file.lexically_relative(document_->project().dir()).string()));
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) {
+    languageModel_->clearStatistics();
+    statisticsNote_ = tr("No corpus statistics yet: <i>Stages ▸ Compute Statistics</i> (F5).");
+  } else {
+    try {
+      languageModel_->setStatistics(readCorpusStatsByLanguage(file));
+      statisticsNote_ = tr("Corpus statistics from %1 (%2).")
+                            .arg(shown.toHtmlEscaped(),
+                                 QLocale().toString(QFileInfo(QString::fromStdString(file.string())).lastModified(),
+                                                    QLocale::ShortFormat));
+    } catch (const std::exception& e) {
+      languageModel_->clearStatistics();
+      logDock_->appendLine(QString::fromUtf8(e.what()), Severity::Warning);
+      statisticsNote_ = tr("The corpus statistics file is unreadable (see the log); compute them again.");
+    }
+  }
+  updateSummary();
+}
+
+void MainWindow::updateSummary() {
+  if (!document_->hasProject()) {
+    summary_->setText(tr("No project open. <i>File ▸ Open…</i> (%1) opens a <tt>*.dmoe.json</tt> project.")
+                          .arg(QKeySequence(QKeySequence::Open).toString(QKeySequence::NativeText)));
+    return;
+  }
+  const dmoe::Project& p = document_->project();
+  summary_->setText(tr("<b>%1</b> — %2 training languages, %3 new languages held back for adaptation "
+                       "(<i>italic</i>). %4")
+                        .arg(document_->displayName().toHtmlEscaped())
+                        .arg(p.languages.size())
+                        .arg(p.new_languages.size())
+                        .arg(statisticsNote_));
+  summary_->setToolTip(QString::fromStdString(p.description));
+}
+
+void MainWindow::updateActions() {
+  const bool open = document_->hasProject();
+  const bool running = runner_->isRunning();
+  saveAction_->setEnabled(open);
+  saveAsAction_->setEnabled(open);
+  statsAction_->setEnabled(open && !running);
+  cancelAction_->setEnabled(running);
+}
+
+bool MainWindow::runStage(const QString& title, const QStringList& arguments) {
+  if (!document_->hasProject() || runner_->isRunning()) return false;
+  if (document_->isDirty()) {
+    const auto answer = QMessageBox::question(
+        this, tr("Save project?"), tr("The stage reads the project file from disk. Save your changes first?"),
+        QMessageBox::Save | QMessageBox::Cancel, QMessageBox::Save);
+    if (answer != QMessageBox::Save || !save()) return false;
+  }
+  runningTitle_ = title;
+  logDock_->appendLine(tr("▶ %1: dmoe %2").arg(title, arguments.join(' ')));
+  runner_->start(arguments, QFileInfo(document_->filePath()).absolutePath());
+  stageLabel_->setText(title);
+  progress_->setRange(0, 0);  // busy until the first progress event
+  progress_->show();
+  updateActions();
+  return true;
+}
+
+void MainWindow::computeStatistics() {
+  if (!document_->hasProject()) return;
+  runStage(tr("Corpus statistics"), {"corpus", "stats", document_->filePath()});
+}
+
+void MainWindow::onStageEvent(const QJsonObject& event) {
+  logDock_->appendEvent(event);
+  const QString kind = event.value("event").toString();
+  const QString stage = event.value("stage").toString();
+  if (kind == "progress") {
+    const double total = event.value("total").toDouble();
+    const double done = event.value("done").toDouble();
+    if (total > 0) {
+      progress_->setRange(0, kProgressSteps);
+      progress_->setValue(int(kProgressSteps * std::min(1.0, done / total)));
+    }
+    stageLabel_->setText(QStringLiteral("%1: %2 / %3 %4")
+                             .arg(stage, QLocale().toString(qint64(done)), QLocale().toString(qint64(total)),
+                                  event.value("unit").toString()));
+  } else if (kind == "stage" && event.value("status").toString() == "started") {
+    stageLabel_->setText(stage);
+  }
+}
+
+void MainWindow::onStageFinished(int exitCode) {
+  progress_->hide();
+  stageLabel_->clear();
+  QString message;
+  if (runner_->wasCancelled()) {
+    message = tr("%1 cancelled").arg(runningTitle_);
+    logDock_->appendLine(message, Severity::Warning);
+  } else if (exitCode == 0) {
+    message = tr("%1 finished").arg(runningTitle_);
+    logDock_->appendLine(QStringLiteral("✓ ") + message);
+    reloadStatistics();
+  } else {
+    message = exitCode == 2 ? tr("%1 rejected its input (exit code 2)").arg(runningTitle_)
+                            : tr("%1 failed (exit code %2)").arg(runningTitle_).arg(exitCode);
+    logDock_->appendLine(message, Severity::Error);
+    logDock_->raise();
+  }
+  statusBar()->showMessage(message, kStatusMessageMs);
+  runningTitle_.clear();
+  updateActions();
+}
+
+void MainWindow::showAbout() {
+  QMessageBox::about(this, tr("About DMoE Workbench"),
+                     tr("<b>DMoE Workbench</b> %1<br>Grows a multilingual language model into a "
+                        "language-group mixture of experts.<br>Stages run in the headless <tt>dmoe</tt> tool: %2")
+                         .arg(QCoreApplication::applicationVersion(),
+                              runner_->program().isEmpty() ? tr("not found") : runner_->program().toHtmlEscaped()));
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (runner_->isRunning()) {
+    const auto answer = QMessageBox::question(this, tr("Stage running"),
+                                              tr("%1 is still running. Stop it and quit?").arg(runningTitle_));
+    if (answer != QMessageBox::Yes) {
+      event->ignore();
+      return;
+    }
+  }
+  if (!maybeSave()) {
+    event->ignore();
+    return;
+  }
+  QSettings settings;
+  settings.setValue(kGeometryKey, saveGeometry());
+  settings.setValue(kStateKey, saveState());
+  event->accept();  // a running stage is stopped when the runner is destroyed
+}
+
+}  // namespace dmoe::views

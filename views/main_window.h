@@ -1,0 +1,90 @@
+// MainWindow: the DMoE Workbench shell. The open project's languages and
+// corpus statistics in the centre; the "Project" dock (settings tree) and the
+// "Log" dock (what stages report) around it; File and Stages menus; status bar
+// with the project, the running stage and its progress. Stages run in the
+// headless `dmoe` through a StageRunner — never on the GUI thread.
+// Window layout and recent projects are remembered in QSettings.
+#pragma once
+#include <QJsonObject>
+#include <QMainWindow>
+#include <vector>
+
+#include "util/error.h"
+
+class QAction;
+class QLabel;
+class QMenu;
+class QProgressBar;
+class QSortFilterProxyModel;
+class QTableView;
+
+namespace dmoe::views {
+
+class LanguageTableModel;
+class LogDock;
+class ProjectDocument;
+class ProjectSettingsDock;
+class StageRunner;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  // Asks to save unsaved changes first. On a load error the problems go to
+  // the log and to a ProblemListDialog shown with open() (not blocking); returns false.
+  bool openProject(const QString& file);
+  // Reads <runs_dir>/corpus/stats.json into the language table (absent: "—").
+  void reloadStatistics();
+  // Runs `dmoe corpus stats <project>`; the table reloads when it succeeds.
+  void computeStatistics();
+
+  ProjectDocument& document() const { return *document_; }
+  LanguageTableModel& languageModel() const { return *languageModel_; }
+  StageRunner& stageRunner() const { return *runner_; }
+  LogDock& logDock() const { return *logDock_; }
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+
+ private:
+  void createActions();
+  void createMenusAndToolBar();
+  void createCentralWidget();
+  void createStatusBar();
+  void connectStageRunner();
+
+  void openWithDialog();
+  bool save();
+  bool saveAs();
+  bool maybeSave();  // true when it is fine to replace or close the project
+  void rebuildRecentMenu();
+  void projectChanged();
+  void updateActions();
+  void updateSummary();
+  void showProblems(const QString& title, const QString& summary, const std::vector<dmoe::Problem>& problems);
+  bool runStage(const QString& title, const QStringList& arguments);
+  void onStageEvent(const QJsonObject& event);
+  void onStageFinished(int exitCode);
+  void showAbout();
+
+  ProjectDocument* document_;
+  LanguageTableModel* languageModel_;
+  QSortFilterProxyModel* sortModel_;
+  StageRunner* runner_;
+  QTableView* table_ = nullptr;
+  QLabel* summary_ = nullptr;
+  LogDock* logDock_ = nullptr;
+  ProjectSettingsDock* projectDock_ = nullptr;
+  QLabel* projectLabel_ = nullptr;
+  QLabel* stageLabel_ = nullptr;
+  QProgressBar* progress_ = nullptr;
+  QMenu* recentMenu_ = nullptr;
+  QAction *openAction_, *saveAction_, *saveAsAction_, *quitAction_;
+  QAction *statsAction_, *cancelAction_;
+  QString runningTitle_;
+  QString statisticsNote_;
+};
+
+}  // namespace dmoe::views
