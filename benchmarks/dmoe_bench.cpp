@@ -17,6 +17,7 @@
 
 #include "model/causal_lm.h"
 #include "runtime/device.h"
+#include "runtime/openmp_environment.h"
 #include "train/sequence_sampler.h"
 #include "train/trainer.h"
 
@@ -48,6 +49,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  reexecWithPassiveOpenMP(argv);
   ModelConfig c;
   c.model_type = "llama";
   c.hidden_size = 192;

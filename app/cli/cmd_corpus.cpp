@@ -5,46 +5,13 @@
 #include <sstream>
 
 #include "cli_context.h"
+#include "text_table.h"
 #include "corpus/corpus_stats.h"
 #include "corpus/jsonl_reader.h"
 #include "corpus/udhr_import.h"
 #include "project/project.h"
 
 namespace dmoe::cli {
-
-namespace {
-
-// Pads to `width` code points (not bytes), so names in any script line up.
-std::string padded(const std::string& text, std::size_t width, bool right = false) {
-  auto length = static_cast<std::size_t>(countCodePoints(text));
-  std::string fill(length < width ? width - length : 0, ' ');
-  return right ? fill + text : text + fill;
-}
-
-void printTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows, std::size_t numericFrom) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows)
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      if (widths.size() <= c) widths.push_back(0);
-      widths[c] = std::max(widths[c], static_cast<std::size_t>(countCodePoints(row[c])));
-    }
-  for (const auto& row : rows) {
-    for (std::size_t c = 0; c < row.size(); ++c)
-      out << (c ? "  " : "") << (c + 1 == row.size() && c < numericFrom ? row[c] : padded(row[c], widths[c], c >= numericFrom));
-    out << '\n';
-  }
-}
-
-std::vector<std::string> countsRow(std::vector<std::string> head, const CorpusCounts& c) {
-  for (std::int64_t v : {c.documents, c.characters}) head.push_back(std::to_string(v));
-  head.push_back(c.hasTokens ? std::to_string(c.tokens) : "-");
-  head.push_back(std::to_string(c.heldout_documents));
-  head.push_back(c.hasTokens ? std::to_string(c.heldout_tokens) : "-");
-  head.push_back(std::to_string(c.issues));
-  return head;
-}
-
-}  // namespace
 
 void addCorpusCommands(CLI::App& app, CliContext& ctx) {
   auto* corpus = app.add_subcommand("corpus", "Import the demo corpus, list UDHR languages, count corpus statistics");
@@ -94,12 +61,7 @@ void addCorpusCommands(CLI::App& app, CliContext& ctx) {
   stats->callback([&ctx, statsFile] {
     Project project = Project::load(*statsFile);
     Reporter r = ctx.reporter("corpus");
-    CorpusStats result = computeCorpusStats(project, r);
-    std::vector<std::vector<std::string>> rows{{"id", "tag", "name", "docs", "chars", "tokens", "held-out docs", "held-out tokens", "issues"}};
-    for (const LanguageCorpusStats& l : result.languages)
-      rows.push_back(countsRow({l.id + (l.isNew ? " (new)" : ""), l.tag, l.name}, l.counts));
-    rows.push_back(countsRow({"total", "", std::to_string(result.languages.size()) + " languages"}, result.total));
-    printTable(ctx.out(), rows, 3);
+    printCorpusStatsTable(ctx.out(), computeCorpusStats(project, r).toJson());
   });
 }
 

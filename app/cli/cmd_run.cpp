@@ -6,6 +6,8 @@
 #include "pipeline/pipeline.h"
 #include "project/project.h"
 #include "runtime/device.h"
+#include "text_table.h"
+#include "util/atomic_file.h"
 
 namespace dmoe::cli {
 
@@ -29,6 +31,12 @@ void addRunCommand(CLI::App& app, CliContext& ctx) {
     configureThreads(static_cast<int>(project.threads));
     options->udhrDir = *udhr;
     runPipeline(project, *ctx.sink, *options);
+    // The demo's closing summary: the corpus as the model will see it.
+    const std::filesystem::path stats = project.runsDir() / "corpus" / "stats.json";
+    if (!ctx.jsonl() && std::filesystem::exists(stats)) {
+      ctx.out() << "\nCorpus (" << stats.string() << "):\n";
+      printCorpusStatsTable(ctx.out(), Json::parse(readFile(stats)));
+    }
   });
 }
 

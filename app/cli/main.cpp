@@ -7,6 +7,7 @@
 
 #include "cli_context.h"
 #include "events/stream_sinks.h"
+#include "runtime/openmp_environment.h"
 #include "util/error.h"
 
 namespace dmoe::cli {
@@ -20,6 +21,7 @@ std::ostream& CliContext::out() {
 
 int main(int argc, char** argv) {
   using namespace dmoe;
+  reexecWithPassiveOpenMP(argv);
   cli::CliContext ctx;
   CLI::App app{"dmoe — grow a multilingual LM into a language-group mixture of experts (headless DMoE Workbench)",
                "dmoe"};

@@ -35,6 +35,18 @@ std::string TerminalSink::progressLine(std::int64_t done, std::int64_t total, co
   return bar + text;
 }
 
+std::string TerminalSink::metricsLine(std::int64_t step, const Json& values) {
+  std::string line = "step " + std::to_string(step);
+  for (auto it = values.begin(); it != values.end(); ++it) {
+    if (it.key() == "step") continue;
+    char number[32];
+    if (it.value().is_number())
+      std::snprintf(number, sizeof number, "%.4g", it.value().get<double>());
+    line += "  " + it.key() + " " + (it.value().is_number() ? std::string(number) : it.value().dump());
+  }
+  return line;
+}
+
 void TerminalSink::endBar() {
   if (barOpen_) out_ << '\n';
   barOpen_ = false;
@@ -59,7 +71,6 @@ void TerminalSink::write(const Json& event) {
     return;
   }
   endBar();
-  auto dump = [](const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); };
   if (kind == "stage") {
     std::string status = event.value("status", "");
     if (status == "started")
@@ -69,7 +80,7 @@ void TerminalSink::write(const Json& event) {
   } else if (kind == "log") {
     out_ << "    " << event.value("message", "") << '\n';
   } else if (kind == "metrics") {
-    out_ << "    step " << event.value("step", 0) << ' ' << dump(event.value("values", Json::object())) << '\n';
+    out_ << "    " << metricsLine(event.value("step", std::int64_t{0}), event.value("values", Json::object())) << '\n';
   } else if (kind == "artifact") {
     out_ << "    wrote " << event.value("path", "") << " (" << event.value("kind", "") << ")\n";
   } else if (kind == "warning") {
