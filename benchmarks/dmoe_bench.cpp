@@ -3,7 +3,8 @@
 // (AdamW, clipping, metrics file: everything a real run pays for) on random
 // token windows; inference is forward passes under NoGradGuard. Prints one
 // JSON object: training and inference tokens/s (medians over the timed steps,
-// after warm-up), and the process's peak resident memory (VmHWM).
+// after warm-up), and the process's peak resident memory (VmHWM). With
+// --tokenizer and --text, also the tokenizer's encode speed over that file.
 // benchmarks/reference_train.py is the same model and loop in PyTorch.
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -15,9 +16,11 @@
 
 #include <unistd.h>
 
+#include "corpus/jsonl_reader.h"
 #include "model/causal_lm.h"
 #include "runtime/device.h"
 #include "runtime/openmp_environment.h"
+#include "tokenizer/tokenizer_throughput.h"
 #include "train/sequence_sampler.h"
 #include "train/trainer.h"
 
@@ -39,6 +42,20 @@ double peakRssMiB() {
     status.ignore(1 << 20, '\n');
   }
   return 0;
+}
+
+// Documents of a jsonl corpus file (.jsonl/.json), else one text per line.
+std::vector<std::string> readTexts(const fs::path& file) {
+  std::vector<std::string> texts;
+  if (file.extension() == ".jsonl" || file.extension() == ".json") {
+    JsonlReader reader(file);
+    for (Document d; reader.next(d);) texts.push_back(std::move(d.text));
+  } else {
+    std::ifstream in(file);
+    if (!in) throw InputError("cannot read " + file.string());
+    for (std::string line; std::getline(in, line);) texts.push_back(line);
+  }
+  return texts;
 }
 
 double median(std::vector<double> v) {
@@ -63,7 +80,7 @@ int main(int argc, char** argv) {
   c.norm_eps = 1e-5;
   std::int64_t seq = 128, batch = 16, steps = 20, warmup = 3;
   int threads = 0;
-  std::string device = "cpu";
+  std::string device = "cpu", tokenizerPath, textFile;
   CLI::App app{"dmoe-bench — training/inference tokens per second and peak memory of a Llama-family model; prints JSON. "
                "Defaults: the demo config of projects/udhr-18.dmoe.json."};
   app.add_option("--hidden", c.hidden_size, "hidden_size");
@@ -78,6 +95,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "Untimed steps before timing");
   app.add_option("--threads", threads, "CPU threads (0 = every core)");
   app.add_option("--device", device, "auto | cpu | cuda");
+  app.add_option("--tokenizer", tokenizerPath, "Also time this tokenizer (tokenizer.model, tokenizer.json or a checkpoint folder)");
+  app.add_option("--text", textFile, "Texts for --tokenizer: a jsonl corpus file, or plain text (one text per line)");
   CLI11_PARSE(app, argc, argv);
   c.max_position_embeddings = seq;
 
@@ -142,6 +161,14 @@ int main(int argc, char** argv) {
              {"train_tokens_per_s", median(trainRates)},
              {"inference_tokens_per_s", median(inferRates)},
              {"peak_rss_mib", peakRssMiB()}};
+    if (!tokenizerPath.empty()) {
+      if (textFile.empty()) throw InputError("--tokenizer needs --text FILE");
+      std::unique_ptr<Tokenizer> tokenizer = loadTokenizer(tokenizerPath);
+      TokenizerThroughput t = measureTokenizerThroughput(*tokenizer, readTexts(textFile));
+      out["tokenizer"] = {{"path", tokenizerPath}, {"kind", tokenizer->kind()}, {"texts", t.texts},
+                          {"bytes", t.bytes},      {"tokens", t.tokens},        {"seconds", t.seconds},
+                          {"tokens_per_s", t.tokensPerSecond()}, {"bytes_per_s", t.bytesPerSecond()}};
+    }
     std::cout << out.dump(2) << '\n';
     return 0;
   } catch (const std::exception& e) {

@@ -98,6 +98,21 @@ class TestProject : public QObject {
     QCOMPARE(files, 2);
   }
 
+  void saveAsElsewhereKeepsPathsPointingAtTheSamePlaces() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    makeCorpus(dir, {"fr", "de", "it", "nl"});
+    Project p = Project::fromJson(minimalProject(), dir / "p.dmoe.json");
+    p.saveAs(dir / "sub" / "copy.dmoe.json");
+    QCOMPARE(p.file, dir / "p.dmoe.json");  // the original is untouched
+    Json saved = Json::parse(test::readText(dir / "sub" / "copy.dmoe.json"));
+    QCOMPARE(saved["corpus"]["root"].get<std::string>(), std::string("../corpus"));
+    QCOMPARE(saved["runs_dir"].get<std::string>(), std::string("../runs"));
+    Project copy = Project::load(dir / "sub" / "copy.dmoe.json");
+    QCOMPARE(copy.corpusRoot(), p.corpusRoot());
+    QCOMPARE(copy.runsDir(), p.runsDir());
+  }
+
   void everyProblemIsReportedAtOnceWithItsPath() {
     QTemporaryDir tmp;
     fs::path dir = tmp.path().toStdString();

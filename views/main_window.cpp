@@ -273,7 +273,6 @@ bool MainWindow::saveAs() {
   QString file = QFileDialog::getSaveFileName(this, tr("Save Project As"), document_->filePath(), tr(kProjectFilter));
   if (file.isEmpty()) return false;
   if (!file.endsWith(".json")) file += ".dmoe.json";
-  const bool movedFolder = QFileInfo(file).absolutePath() != QFileInfo(document_->filePath()).absolutePath();
   try {
     document_->saveAs(file);
   } catch (const std::exception& e) {
@@ -285,10 +284,6 @@ bool MainWindow::saveAs() {
   rememberDirectory(file);
   rebuildRecentMenu();
   logDock_->appendLine(tr("Saved as %1").arg(QDir::toNativeSeparators(document_->filePath())));
-  if (movedFolder)
-    logDock_->appendLine(tr("Relative paths in the project (corpus, runs) now resolve against %1")
-                             .arg(QDir::toNativeSeparators(QFileInfo(file).absolutePath())),
-                         Severity::Warning);
   return true;
 }
 

@@ -46,8 +46,8 @@ void ProjectDocument::save() {
 void ProjectDocument::saveAs(const QString& file) {
   if (!project_) return;
   const std::filesystem::path target = std::filesystem::absolute(file.toStdString());
-  project_->saveAs(target);
-  project_->file = target;
+  *project_ = project_->relocated(target);  // relative paths keep naming the same folders
+  project_->save();
   setDirty(false);
   emit changed();
 }

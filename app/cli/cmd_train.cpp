@@ -25,7 +25,7 @@ Project loadProject(const std::string& file, Reporter& r) {
 
 void addTrainCommands(CLI::App& app, CliContext& ctx) {
   auto* pretrain = app.add_subcommand(
-      "pretrain", "Pretrain the project's small Llama-family base model on every project language (base_model.kind pretrain)");
+      "pretrain", "Pretrain the project's small Llama-family base model on its languages (not the new ones, kept unseen for adaptation; base_model.kind pretrain)");
   pretrain->footer("Writes <runs_dir>/pretrain/: metrics.jsonl, checkpoints/step-N/, model/ (a Hugging Face checkpoint).");
   auto file = std::make_shared<std::string>();
   auto options = std::make_shared<PretrainOptions>();

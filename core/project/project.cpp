@@ -387,8 +387,24 @@ Json Project::toJson() const {
   return out;
 }
 
-void Project::saveAs(const fs::path& target) const {
-  writeFileAtomic(target, toJson().dump(2, ' ', false, Json::error_handler_t::strict) + "\n");
+void Project::save() const {
+  writeFileAtomic(file, toJson().dump(2, ' ', false, Json::error_handler_t::strict) + "\n");
+}
+
+Project Project::relocated(const fs::path& newFile) const {
+  Project p = *this;
+  p.file = fs::absolute(newFile).lexically_normal();
+  if (p.dir() == dir()) return p;
+  auto rebase = [&](std::string& path) {
+    if (path.empty() || fs::path(path).is_absolute()) return;
+    fs::path relative = resolve(path).lexically_relative(p.dir());
+    path = relative.empty() ? resolve(path).string() : relative.generic_string();
+  };
+  rebase(p.corpus.root);
+  rebase(p.runs_dir);
+  rebase(p.tokenizer.path);
+  rebase(p.base_model.path);
+  return p;
 }
 
 fs::path Project::resolve(const std::string& path) const { return resolveAgainst(dir(), path); }

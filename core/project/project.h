@@ -115,8 +115,12 @@ class Project {
 
   // The document to save: the loaded one with changed settings merged in.
   Json toJson() const;
-  void save() const { saveAs(file); }
-  void saveAs(const std::filesystem::path& target) const;  // atomic
+  void save() const;  // atomic, to `file`
+  // Saves a relocated() copy at `target` (atomic); this object is unchanged.
+  void saveAs(const std::filesystem::path& target) const { relocated(target).save(); }
+  // The same project stored at `newFile`: relative paths (corpus root, runs,
+  // tokenizer, base model) are rewritten so they still name the same places.
+  Project relocated(const std::filesystem::path& newFile) const;
 
   std::filesystem::path dir() const { return file.parent_path(); }
   std::filesystem::path resolve(const std::string& path) const;  // relative → against dir()
