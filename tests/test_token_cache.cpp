@@ -3,6 +3,7 @@
 // (corpus bytes, tokenizer, force), and clear errors for damaged shards.
 #include <QtTest>
 #include <filesystem>
+#include <fstream>
 
 #include "corpus/corpus_stats.h"
 #include "corpus/heldout_split.h"
@@ -10,6 +11,7 @@
 #include "corpus/token_cache.h"
 #include "corpus/token_shard.h"
 #include "events/event_sink.h"
+#include "test_support.h"
 #include "tiny_multilingual_corpus.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/tokenizer_training.h"
@@ -94,18 +96,18 @@ class TestTokenCache : public QObject {
       QCOMPARE(std::vector<std::uint32_t>(last.begin(), last.end()), expected[0][39]);
       QCOMPARE(train.data()[0], std::uint32_t{1});  // BOS opens the stream
       QVERIFY_EXCEPTION_THROWN(train.document(40), std::out_of_range);
-      std::optional<LanguageTokenCounts> recorded = readTokenCounts(p, c.language);
+      std::optional<LanguageTokenCounts> recorded = currentTokenCounts(p, *tokenizer_, c.language);
       QVERIFY(recorded.has_value());
       QCOMPARE(recorded->heldout.tokens, tokens[1]);
     }
   }
 
   void corpusStatisticsCarryTheTokenCounts() {
-    Project p = freshProject("runs-stats");
     Reporter r(null_, "stats");
-    CorpusStats before = computeCorpusStats(p, r);
+    CorpusStats before = computeCorpusStats(freshProject("runs-without-tokenizer"), r);
     QVERIFY(!before.languages[0].counts.hasTokens);
     QVERIFY(before.toJson()["languages"][0]["tokens"].is_null());
+    Project p = Project::load(dir_ / "tiny.dmoe.json");  // its runs folder has the trained tokenizer
     std::vector<LanguageTokenCounts> built = buildTokenCache(p, *tokenizer_, r);
     CorpusStats after = computeCorpusStats(p, r);
     std::int64_t total = 0;
@@ -119,6 +121,16 @@ class TestTokenCache : public QObject {
     QVERIFY(after.total.hasTokens);
     QCOMPARE(after.total.tokens, total);
     QCOMPARE(after.toJson()["total"]["tokens"].get<std::int64_t>(), total);
+
+    // Text edited after tokenizing: its counts are stale, so they are not shown.
+    const fs::path edited = p.corpusFile(after.languages[0].id);
+    const std::string original = test::readText(edited);
+    std::ofstream(edited, std::ios::app) << "{\"text\": \"one more document\"}\n";
+    CorpusStats stale = computeCorpusStats(p, r);
+    test::writeText(edited, original);  // the fixture is shared with the next cases
+    QVERIFY(!stale.languages[0].counts.hasTokens);
+    QVERIFY(stale.languages[1].counts.hasTokens);
+    QVERIFY(!stale.total.hasTokens);
   }
 
   void rebuildsOnlyWhatChanged() {

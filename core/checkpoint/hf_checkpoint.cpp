@@ -141,7 +141,10 @@ void loadStateDict(torch::nn::Module& module, const CheckpointTensors& checkpoin
   for (const std::string& name : checkpoint.names()) {
     std::string target = options.mapName ? options.mapName(name) : name;
     bool known = parameters.count(target) || buffers.count(target);
-    if (!known || !source.emplace(target, name).second) report.unexpected.push_back(name);
+    if (!known && options.tieWordEmbeddings && target == "lm_head.weight")
+      report.tied.push_back(name);  // some tied checkpoints still store the shared matrix
+    else if (!known || !source.emplace(target, name).second)
+      report.unexpected.push_back(name);
   }
   for (const auto& [name, tensor] : parameters) {
     if (source.count(name)) continue;

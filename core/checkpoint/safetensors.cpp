@@ -47,12 +47,17 @@ std::string knownDTypeNames() {
   throw FormatError(kind, source, tensor, message);
 }
 
-// Element count × dtype size; nullopt when a dimension is negative or the product overflows.
+// Element count × dtype size; nullopt when a dimension is negative or the
+// product overflows int64 — also when a zero dimension would hide that
+// (e.g. [0, 2^62, 2^62]: empty, but its strides do not fit LibTorch's int64).
 std::optional<std::uint64_t> byteCount(const std::vector<std::int64_t>& shape, std::size_t elementSize) {
-  std::uint64_t total = elementSize;
+  std::uint64_t total = elementSize, nonZero = elementSize;
   for (std::int64_t dim : shape) {
-    if (dim < 0 || __builtin_mul_overflow(total, static_cast<std::uint64_t>(dim), &total)) return std::nullopt;
+    if (dim < 0) return std::nullopt;
+    if (dim != 0 && __builtin_mul_overflow(nonZero, static_cast<std::uint64_t>(dim), &nonZero)) return std::nullopt;
+    total *= static_cast<std::uint64_t>(dim);  // ≤ nonZero: cannot overflow
   }
+  if (nonZero > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
   return total;
 }
 

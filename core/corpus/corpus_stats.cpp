@@ -4,6 +4,7 @@
 #include "corpus/heldout_split.h"
 #include "corpus/jsonl_reader.h"
 #include "corpus/token_cache.h"
+#include "tokenizer/tokenizer_training.h"
 #include "util/atomic_file.h"
 
 namespace fs = std::filesystem;
@@ -23,7 +24,8 @@ Json countsJson(const CorpusCounts& c) {
           {"heldout_tokens", c.hasTokens ? Json(c.heldout_tokens) : Json(nullptr)}};
 }
 
-LanguageCorpusStats languageStats(const Project& project, const Language& language, bool isNew, Reporter& reporter) {
+LanguageCorpusStats languageStats(const Project& project, const Language& language, bool isNew,
+                                  const Tokenizer* tokenizer, Reporter& reporter) {
   LanguageCorpusStats stats{language.id, language.tag, language.name, isNew, project.corpusFile(language.id), {}};
   if (!fs::is_regular_file(stats.file))
     throw InputError("missing corpus file " + stats.file.string() + " for language '" + language.id +
@@ -46,7 +48,9 @@ LanguageCorpusStats languageStats(const Project& project, const Language& langua
       c.heldout_characters += characters[i];
     }
   c.issues = static_cast<std::int64_t>(reader.issues().size());
-  if (std::optional<LanguageTokenCounts> tokens = readTokenCounts(project, language.id)) {
+  std::optional<LanguageTokenCounts> tokens;
+  if (tokenizer) tokens = currentTokenCounts(project, *tokenizer, language.id);
+  if (tokens) {
     c.hasTokens = true;
     c.tokens = tokens->train.tokens + tokens->heldout.tokens;
     c.heldout_tokens = tokens->heldout.tokens;
@@ -89,9 +93,16 @@ CorpusStats computeCorpusStats(const Project& project, Reporter& reporter) {
   stats.corpusRoot = project.corpusRoot();
   stats.heldout = project.corpus.heldout;
   std::vector<Language> all = project.allLanguages();
+  // Token counts only from caches that match the current tokenizer and text.
+  std::unique_ptr<Tokenizer> tokenizer;
+  try {
+    tokenizer = loadProjectTokenizer(project);
+  } catch (const InputError&) {
+    reporter.log("no tokenizer yet: token counts are left out");
+  }
   stats.total.hasTokens = !all.empty();
   for (std::size_t i = 0; i < all.size(); ++i) {
-    stats.languages.push_back(languageStats(project, all[i], i >= project.languages.size(), reporter));
+    stats.languages.push_back(languageStats(project, all[i], i >= project.languages.size(), tokenizer.get(), reporter));
     stats.total += stats.languages.back().counts;
     stats.total.hasTokens = stats.total.hasTokens && stats.languages.back().counts.hasTokens;
     reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(all.size()), "languages");

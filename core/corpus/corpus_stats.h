@@ -1,7 +1,8 @@
 // Corpus statistics per language — documents, characters (Unicode code
 // points), bytes (UTF-8 of the texts), the held-out split's share, and how
 // many lines were bad — as shown by `dmoe corpus stats` and the GUI's
-// language table. Token counts come from the token cache's manifests (the
+// language table. Token counts come from token caches that are current for the
+// present text and tokenizer (the
 // `tokens` stage runs before `stats`); they are null until it has run.
 #pragma once
 #include <cstdint>

@@ -135,6 +135,8 @@ LanguageTokenCounts buildLanguage(const Project& project, const Tokenizer& token
     if (bos >= 0) ids.push_back(static_cast<std::uint32_t>(bos));
     for (TokenId id : tokenizer.encode(document.text)) ids.push_back(static_cast<std::uint32_t>(id));
     if (eos >= 0) ids.push_back(static_cast<std::uint32_t>(eos));
+    if (static_cast<std::size_t>(document.index) >= heldout.size())
+      throw InputError(reader.file().string() + " changed while being read; run again");
     (heldout[static_cast<std::size_t>(document.index)] ? held : train).add(ids);
     if ((document.index + 1) % every == 0 || document.index + 1 == total)
       reporter.progress(document.index + 1, total, "documents");
@@ -164,15 +166,11 @@ fs::path tokenShardFile(const Project& project, const std::string& languageId, s
   return tokenCacheDir(project, languageId) / (std::string(split) + ".bin");
 }
 
-std::optional<LanguageTokenCounts> readTokenCounts(const Project& project, const std::string& languageId) {
-  std::optional<Json> manifest = readManifest(tokenCacheDir(project, languageId) / "manifest.json");
-  if (!manifest) return std::nullopt;
-  try {
-    const Json& counts = manifest->at("counts");
-    return LanguageTokenCounts{languageId, countsFrom(counts.at("train")), countsFrom(counts.at("heldout")), false};
-  } catch (const Json::exception&) {
-    return std::nullopt;
-  }
+std::optional<LanguageTokenCounts> currentTokenCounts(const Project& project, const Tokenizer& tokenizer,
+                                                      const std::string& languageId) {
+  const fs::path corpusFile = project.corpusFile(languageId);
+  if (!fs::is_regular_file(corpusFile)) return std::nullopt;
+  return currentCounts(project, languageId, inputsOf(project, tokenizer, corpusFile));
 }
 
 std::vector<LanguageTokenCounts> buildTokenCache(const Project& project, const Tokenizer& tokenizer,

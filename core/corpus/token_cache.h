@@ -49,8 +49,9 @@ std::filesystem::path tokenShardFile(const Project& project, const std::string& 
 std::vector<LanguageTokenCounts> buildTokenCache(const Project& project, const Tokenizer& tokenizer,
                                                  Reporter& reporter, bool force = false);
 
-// The counts of the last completed build of a language (from its manifest), for
-// statistics; nullopt when none exists. Does not check that it is current.
-std::optional<LanguageTokenCounts> readTokenCounts(const Project& project, const std::string& languageId);
+// The counts of a language's cache if it is current for this corpus text,
+// tokenizer and split (the same check a build makes); nullopt otherwise.
+std::optional<LanguageTokenCounts> currentTokenCounts(const Project& project, const Tokenizer& tokenizer,
+                                                      const std::string& languageId);
 
 }  // namespace dmoe

@@ -95,6 +95,15 @@ std::string lowercase(std::string_view s) {
   return out;
 }
 
+// Position of `needle` (lower-case ASCII) in `text` from `from`, ignoring ASCII case; npos if absent.
+std::size_t findCaseInsensitive(std::string_view text, const std::string& needle, std::size_t from) {
+  auto it = std::search(text.begin() + static_cast<std::ptrdiff_t>(std::min(from, text.size())), text.end(),
+                        needle.begin(), needle.end(), [](char a, char b) {
+                          return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
+                        });
+  return it == text.end() ? std::string_view::npos : static_cast<std::size_t>(it - text.begin());
+}
+
 // Value of attribute `name` in a tag's attribute text (name="v", name='v' or name=v), or "".
 std::string attribute(std::string_view attrs, std::string_view name) {
   std::size_t i = 0;
@@ -159,7 +168,7 @@ void scanMarkup(std::string_view html, OnText onText, OnTag onTag) {
     tag.name = lowercase(inside.substr(0, nameEnd));
     tag.attributes = inside.substr(nameEnd);
     if (!tag.closing && (tag.name == "script" || tag.name == "style")) {
-      std::size_t end = html.find("</" + tag.name, i);
+      std::size_t end = findCaseInsensitive(html, "</" + tag.name, i);
       i = end == std::string_view::npos ? html.size() : end;
       continue;
     }
@@ -202,7 +211,10 @@ class UdhrExtractor {
         int number = 0;
         if (n == "article") {
           std::string given = attribute(tag.attributes, "data-number");
-          number = given.empty() ? nextArticle_ : std::atoi(given.c_str());
+          char* end = nullptr;
+          long parsed = given.empty() ? 0 : std::strtol(given.c_str(), &end, 10);
+          number = (given.empty() || *end != '\0' || parsed < 0 || parsed > 100000) ? nextArticle_
+                                                                                      : static_cast<int>(parsed);
           nextArticle_ = number + 1;
         }
         inSection_ = true;

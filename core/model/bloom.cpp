@@ -80,8 +80,8 @@ BloomModelImpl::BloomModelImpl(const ModelConfig& c) : slopes_(alibiSlopes(c.num
 
 torch::Tensor BloomModelImpl::forward(const torch::Tensor& inputIds) {
   torch::Tensor hidden = word_embeddings_layernorm(word_embeddings(inputIds));  // [B,T,D]
-  const torch::Tensor alibi =
-      alibiBias(slopes_.to(hidden.device()), inputIds.size(1), hidden.scalar_type());  // [1,H,1,T]
+  if (slopes_.device() != hidden.device()) slopes_ = slopes_.to(hidden.device());  // once per device, not per step
+  const torch::Tensor alibi = alibiBias(slopes_, inputIds.size(1), hidden.scalar_type());  // [1,H,1,T]
   for (std::size_t i = 0; i < h->size(); ++i) hidden = block(static_cast<std::int64_t>(i)).forward(hidden, alibi);
   return ln_f(hidden);
 }

@@ -61,6 +61,8 @@ void runPipeline(const Project& project, EventSink& sink, const PipelineOptions&
   const auto& stages = pipelineStages();
   size_t first = options.from.empty() ? 0 : stageIndex(options.from);
   size_t last = options.until.empty() ? stages.size() - 1 : stageIndex(options.until);
+  if (first > last)
+    throw InputError("--from " + stages[first].name + " comes after --until " + stages[last].name + ": nothing to run");
   Reporter overall(sink, "run");
   for (size_t i = first; i <= last; ++i) {
     Reporter reporter = overall.forStage(stages[i].name);

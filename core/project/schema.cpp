@@ -1,6 +1,8 @@
 #include "project/schema.h"
 
 #include <cctype>
+#include <cmath>
+#include <cstdint>
 #include <regex>
 
 extern const char* const kProjectSchemaText;  // generated from resources/project.schema.json
@@ -24,8 +26,14 @@ bool hasType(const Json& v, const std::string& type) {
   if (type == "array") return v.is_array();
   if (type == "string") return v.is_string();
   if (type == "boolean") return v.is_boolean();
-  if (type == "integer") return v.is_number_integer() || v.is_number_unsigned() ||
-                                (v.is_number_float() && v.get<double>() == static_cast<double>(static_cast<long long>(v.get<double>())));
+  if (type == "integer") {
+    // Settings are read as int64: larger values are not integers we can hold.
+    if (v.is_number_unsigned()) return v.get<std::uint64_t>() <= static_cast<std::uint64_t>(INT64_MAX);
+    if (v.is_number_integer()) return true;
+    if (!v.is_number_float()) return false;
+    const double x = v.get<double>();
+    return std::abs(x) < 9.2e18 && x == std::floor(x);
+  }
   if (type == "number") return v.is_number();
   if (type == "null") return v.is_null();
   return false;
@@ -104,6 +112,11 @@ void Schema::validateNode(const Json& rawNode, const Json& value, const std::str
       errors.push_back({where, "must be ≤ " + node["maximum"].dump() + ", got " + shortValue(value)});
     if (node.contains("exclusiveMinimum") && x <= node["exclusiveMinimum"].get<double>())
       errors.push_back({where, "must be > " + node["exclusiveMinimum"].dump() + ", got " + shortValue(value)});
+  }
+  if (value.is_string() && node.contains("maxLength") &&
+      value.get<std::string>().size() > node["maxLength"].get<size_t>()) {
+    errors.push_back({where, "longer than " + node["maxLength"].dump() + " characters"});
+    return;
   }
   if (value.is_string() && node.contains("pattern")) {
     const std::string pattern = node["pattern"].get<std::string>();

@@ -2,7 +2,7 @@
 // schema in resources/project.schema.json (compiled into the core).
 //
 // Supported keywords: type, const, enum, minimum, maximum, exclusiveMinimum,
-// pattern, minItems, properties, required, items, default, description,
+// pattern, maxLength, minItems, properties, required, items, default, description,
 // $ref "#/$defs/<name>", and our x-defaults (override a referenced
 // definition's property defaults at the place of use).
 // Unknown object keys are warnings, not errors: they are kept on save.

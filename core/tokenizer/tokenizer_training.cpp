@@ -43,6 +43,8 @@ LanguageSample sampleLanguage(const Project& project, const std::string& languag
   Document document;
   std::uint64_t seen = 0;
   while (reader.next(document)) {
+    if (static_cast<std::size_t>(document.index) >= heldout.size())
+      throw InputError(reader.file().string() + " changed while being read; run again");
     if (heldout[static_cast<std::size_t>(document.index)]) continue;
     if (reservoir.size() < quota) {
       reservoir.push_back(std::move(document));
@@ -155,12 +157,13 @@ std::unique_ptr<Tokenizer> loadProjectTokenizer(const Project& project) {
 TokenizerBuild trainTokenizer(const Project& project, Reporter& reporter, bool force) {
   reporter.started({{"kind", project.tokenizer.kind}});
   if (project.tokenizer.kind == "file") {
-    SentencePieceTokenizer tokenizer(projectTokenizerPath(project));
-    reporter.log("using " + tokenizer.file().string() + " (tokenizer.kind is \"file\": nothing to train)");
-    reporter.result("tokenizer", {{"model", tokenizer.file().string()}, {"vocab_size", tokenizer.vocabSize()},
-                                  {"trained", false}});
+    const fs::path file = projectTokenizerPath(project);
+    std::unique_ptr<Tokenizer> tokenizer = loadTokenizer(file);  // tokenizer.model or tokenizer.json
+    reporter.log("using " + file.string() + " (tokenizer.kind is \"file\": nothing to train)");
+    reporter.result("tokenizer", {{"model", file.string()}, {"kind", tokenizer->kind()},
+                                  {"vocab_size", tokenizer->vocabSize()}, {"trained", false}});
     reporter.finished("skipped");
-    return {tokenizer.file(), false, tokenizer.vocabSize()};
+    return {file, false, tokenizer->vocabSize()};
   }
 
   const fs::path dir = project.runsDir() / "tokenizer";

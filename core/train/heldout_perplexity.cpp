@@ -43,6 +43,10 @@ Json HeldoutPerplexity::toJson() const {
 HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl& model, Reporter& reporter) {
   PerplexityOptions options;
   options.window = project.evaluation.window;
+  if (options.window > model.config().max_position_embeddings)
+    throw InputError(project.file.string() + " /evaluation/window: " + std::to_string(options.window) +
+                     " is longer than the model's context (" + std::to_string(model.config().max_position_embeddings) +
+                     "); use 0 for the context length");
   HeldoutPerplexity out;
   std::vector<Language> all = project.allLanguages();
   for (std::size_t i = 0; i < all.size(); ++i) {

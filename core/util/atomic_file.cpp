@@ -13,12 +13,13 @@ namespace fs = std::filesystem;
 
 namespace dmoe {
 
-static void syncFile(const fs::path& path) {
+// fsync a file or folder; false on failure.
+static bool syncPath(const fs::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
+  if (fd < 0) return false;
+  bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
 }
 
 AtomicFileWriter::AtomicFileWriter(fs::path target) : target_(std::move(target)) {
@@ -41,11 +42,13 @@ void AtomicFileWriter::commit() {
   out_.flush();
   if (!out_) throw std::runtime_error("write failed: " + temp_.string());
   out_.close();
-  syncFile(temp_);
+  if (!syncPath(temp_)) throw std::runtime_error("cannot flush " + temp_.string() + " to disk: " + std::strerror(errno));
   std::error_code ec;
   fs::rename(temp_, target_, ec);
   if (ec) throw std::runtime_error("cannot rename " + temp_.string() + " to " + target_.string() + ": " + ec.message());
   committed_ = true;
+  // The rename itself lives in the folder: flush it too (best effort; some file systems refuse).
+  syncPath(target_.has_parent_path() ? target_.parent_path() : fs::path("."));
 }
 
 void writeFileAtomic(const fs::path& target, std::string_view data) {
@@ -57,8 +60,10 @@ void writeFileAtomic(const fs::path& target, std::string_view data) {
 std::string readFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError("cannot read " + path.string() + ": " + std::strerror(errno));
+  if (fs::is_directory(path)) throw InputError("cannot read " + path.string() + ": it is a folder");
   std::ostringstream buffer;
   buffer << in.rdbuf();
+  if (in.bad()) throw InputError("error while reading " + path.string() + ": " + std::strerror(errno));
   return buffer.str();
 }
 

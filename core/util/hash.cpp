@@ -24,12 +24,13 @@ Hasher& Hasher::add(std::uint64_t value) {
 
 Hasher& Hasher::addFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("cannot read " + path.string());
+  if (!in || std::filesystem::is_directory(path)) throw InputError("cannot read " + path.string());
   std::vector<char> buffer(1 << 20);
   while (in) {
     in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
     add(std::string_view(buffer.data(), static_cast<size_t>(in.gcount())));
   }
+  if (in.bad()) throw InputError("error while reading " + path.string());
   return *this;
 }
 
