@@ -54,6 +54,9 @@ NllTotal documentsNll(CausalLMImpl& model, const std::vector<TokenSpan>& documen
   const torch::Device device = params.empty() ? torch::Device(torch::kCPU) : params.front().device();
 
   NllTotal total;
+  // Sums stay on the device: one host read at the end, not two per batch.
+  torch::Tensor nllSum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+  torch::Tensor tokenSum = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
   for (std::size_t first = 0; first < jobs.size(); first += options.batchWindows) {
     const std::size_t last = std::min(jobs.size(), first + options.batchWindows);
     const std::int64_t rows = static_cast<std::int64_t>(last - first);
@@ -79,9 +82,11 @@ NllTotal documentsNll(CausalLMImpl& model, const std::vector<TokenSpan>& documen
     torch::Tensor scoredMask = target != kIgnoreLabel;
     torch::Tensor logProbs = torch::log_softmax(logits.to(torch::kFloat32), -1);
     torch::Tensor picked = logProbs.gather(-1, target.clamp_min(0).unsqueeze(-1)).squeeze(-1);
-    total.nll -= picked.masked_select(scoredMask).to(torch::kFloat64).sum().item<double>();
-    total.tokens += scoredMask.sum().item<std::int64_t>();
+    nllSum -= picked.masked_select(scoredMask).to(torch::kFloat64).sum();
+    tokenSum += scoredMask.sum();
   }
+  total.nll = nllSum.item<double>();
+  total.tokens = tokenSum.item<std::int64_t>();
   if (wasTraining) model.train();
   return total;
 }
