@@ -29,5 +29,6 @@ void addInspectCommand(CLI::App& app, CliContext& ctx);
 void addCorpusCommands(CLI::App& app, CliContext& ctx);
 void addTokenizerCommands(CLI::App& app, CliContext& ctx);  // after addCorpusCommands: adds `corpus tokenize`
 void addTrainCommands(CLI::App& app, CliContext& ctx);  // pretrain, eval-ppl
+void addStageCommands(CLI::App& app, CliContext& ctx);  // one per DMoE stage (deviation … report)
 
 }  // namespace dmoe::cli

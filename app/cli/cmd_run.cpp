@@ -31,12 +31,15 @@ void addRunCommand(CLI::App& app, CliContext& ctx) {
     configureThreads(static_cast<int>(project.threads));
     options->udhrDir = *udhr;
     runPipeline(project, *ctx.sink, *options);
-    // The demo's closing summary: the corpus as the model will see it.
+    // The closing summary: the corpus as the model saw it, then the report.
     const std::filesystem::path stats = project.runsDir() / "corpus" / "stats.json";
     if (!ctx.jsonl() && std::filesystem::exists(stats)) {
       ctx.out() << "\nCorpus (" << stats.string() << "):\n";
       printCorpusStatsTable(ctx.out(), Json::parse(readFile(stats)));
     }
+    const std::filesystem::path report = project.runsDir() / "report" / "report.md";
+    if (!ctx.jsonl() && std::filesystem::exists(report) && (options->until.empty() || options->until == "report"))
+      ctx.out() << "\n" << readFile(report) << "(" << report.string() << ")\n";
   });
 }
 

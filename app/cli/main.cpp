@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   cli::addCorpusCommands(app, ctx);
   cli::addTokenizerCommands(app, ctx);
   cli::addTrainCommands(app, ctx);
+  cli::addStageCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -263,4 +263,15 @@ std::shared_ptr<CausalLMImpl> buildCausalLM(const ModelConfig& config) {
   return model;
 }
 
+std::shared_ptr<FeedForwardImpl> buildFeedForward(const ModelConfig& config) {
+  const ModelConfig c = config.completed("model config");
+  std::shared_ptr<FeedForwardImpl> mlp;
+  if (c.model_type == "bloom")
+    mlp = std::make_shared<BloomMlpImpl>(c);
+  else
+    mlp = std::make_shared<GatedMlpImpl>(c);
+  initialiseLikeHf(*mlp);
+  return mlp;
+}
+
 }  // namespace dmoe

@@ -78,4 +78,8 @@ class CausalLMImpl : public torch::nn::Module {
 // identity), on the CPU in fp32. Throws InputError for an unknown model_type.
 std::shared_ptr<CausalLMImpl> buildCausalLM(const ModelConfig& config);
 
+// A fresh FFN of the family (GatedMlp or BloomMlp), initialised like
+// buildCausalLM's: the building block of MoE experts.
+std::shared_ptr<FeedForwardImpl> buildFeedForward(const ModelConfig& config);
+
 }  // namespace dmoe

@@ -4,6 +4,8 @@
 #include "corpus/token_cache.h"
 #include "corpus/udhr_import.h"
 #include "tokenizer/tokenizer_training.h"
+#include "stages/deviation.h"
+#include "stages/stages.h"
 #include "train/pretrain.h"
 
 namespace dmoe {
@@ -44,6 +46,26 @@ const std::vector<PipelineStage>& pipelineStages() {
          options.force = o.force;
          runPretrain(p, r, options);
        }},
+      {"deviation", "Fine-tune the base on each language alone; per-layer deviation norms and FFN deltas (SPEC 1.1)",
+       [](const Project& p, Reporter& r, const PipelineOptions& o) { runDeviation(p, r, o.force); }, true},
+      {"select-layers", "Score layers by FFN deviation and choose those to expand with ε; parameter counts (SPEC 1.4)",
+       [](const Project& p, Reporter& r, const PipelineOptions& o) { runSelectLayers(p, r, o.force); }, true},
+      {"similarity", "Language × language cosine of FFN deltas, streamed from disk, per layer too (SPEC 1.2)",
+       [](const Project& p, Reporter& r, const PipelineOptions& o) { runSimilarity(p, r, o.force); }, true},
+      {"group", "Partition the languages into groups that share an expert (SPEC 1.3)",
+       [](const Project& p, Reporter& r, const PipelineOptions& o) { runGroup(p, r, o.force); }, true},
+      {"merge", "Build the DMoE model: the selected layers' FFNs become one expert per group plus a router (SPEC 1.5)",
+       [](const Project& p, Reporter& r, const PipelineOptions& o) { runMerge(p, r, o.force); }, true},
+      {"train", "Train the DMoE: stage 1 hard routing + router loss, stage 2 soft top-k + balance loss (SPEC 1.6)",
+       [](const Project& p, Reporter& r, const PipelineOptions& o) { runTrain(p, r, o.force); }, true},
+      {"eval", "Held-out perplexity per language: base, DMoE with learned and with group-oracle routing (SPEC 1.7)",
+       [](const Project& p, Reporter& r, const PipelineOptions& o) { runEval(p, r, o.force); }, true},
+      {"baselines", "The comparisons on the same token budget: dense-continue and DMoE with random groups",
+       [](const Project& p, Reporter& r, const PipelineOptions& o) { runBaselines(p, r, o.force); }, true},
+      {"adapt", "Add the new languages: probe experts, copy the nearest, train only the new expert (SPEC 1.8)",
+       [](const Project& p, Reporter& r, const PipelineOptions& o) { runAdapt(p, r, o.force); }, true},
+      {"report", "Markdown and JSON report: groups, layers, parameters, the PPL table, adaptation",
+       [](const Project& p, Reporter& r, const PipelineOptions& o) { runReport(p, r, o.force); }, true},
   };
   return stages;
 }

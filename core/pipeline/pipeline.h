@@ -23,6 +23,7 @@ struct PipelineStage {
   std::string name;
   std::string help;  // one line for `dmoe run --help` and the GUI
   std::function<void(const Project&, Reporter&, const PipelineOptions&)> run;
+  bool command = false;  // `dmoe <name> <project>` is generated from this entry (the DMoE stages)
 };
 
 // In execution order.

@@ -40,7 +40,8 @@ Json HeldoutPerplexity::toJson() const {
   return Json{{"languages", rows}, {"average", number(average)}, {"new_average", number(newAverage)}, {"tiers", tiers}};
 }
 
-HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl& model, Reporter& reporter) {
+HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl& model, Reporter& reporter,
+                                            const std::function<bool(const Language&)>& beforeLanguage) {
   PerplexityOptions options;
   options.window = project.evaluation.window;
   if (options.window > model.config().max_position_embeddings)
@@ -52,13 +53,15 @@ HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl
   for (std::size_t i = 0; i < all.size(); ++i) {
     const Language& l = all[i];
     TokenShard shard(tokenShardFile(project, l.id, "heldout"));
-    std::int64_t n = shard.documentCount();
+    const bool scored = !beforeLanguage || beforeLanguage(l);
+    std::int64_t n = scored ? shard.documentCount() : 0;
     if (project.evaluation.max_documents_per_language > 0) n = std::min(n, project.evaluation.max_documents_per_language);
     std::vector<TokenSpan> documents;
     for (std::int64_t d = 0; d < n; ++d) documents.push_back(shard.document(d));
     LanguagePerplexity row{l.id, l.label(), l.tier, i >= project.languages.size(), n, documentsNll(model, documents, options)};
-    reporter.log(row.label + ": PPL " + std::to_string(row.total.perplexity()) + " over " +
-                 std::to_string(row.total.tokens) + " tokens");
+    if (scored)
+      reporter.log(row.label + ": PPL " + std::to_string(row.total.perplexity()) + " over " +
+                   std::to_string(row.total.tokens) + " tokens");
     out.languages.push_back(row);
     reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(all.size()), "languages");
   }

@@ -5,6 +5,7 @@
 // Averages are plain means of per-language PPL (as the paper reports them):
 // over the project's languages, over new_languages, and per resource tier.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct HeldoutPerplexity {
 
 // Reads <runs_dir>/tokens/<lang>/heldout.* (throws InputError naming a missing shard).
 // Reports progress per language and the table as result "perplexity".
-HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl& model, Reporter& reporter);
+// `beforeLanguage` (optional) runs before each language is scored, e.g. to set
+// an MoE model's routing for it; returning false leaves the language unscored
+// (its row stays, with 0 tokens and PPL null).
+HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl& model, Reporter& reporter,
+                                            const std::function<bool(const Language&)>& beforeLanguage = {});
 
 }  // namespace dmoe

@@ -2,6 +2,7 @@
 #include "train/load_model.h"
 
 #include "checkpoint/hf_checkpoint.h"
+#include "model/dmoe_model.h"
 #include "model/weight_names.h"
 
 namespace dmoe {
@@ -10,6 +11,8 @@ std::shared_ptr<CausalLMImpl> loadCausalLM(const std::filesystem::path& dir, con
   HfCheckpoint checkpoint = HfCheckpoint::open(dir);
   ModelConfig config = ModelConfig::fromHfJson(checkpoint.config, (dir / "config.json").string());
   std::shared_ptr<CausalLMImpl> model = buildCausalLM(config);
+  // A DMoE folder: the MoE layers are built first so every tensor has a place to load into.
+  if (auto layout = readMoeLayout(config, (dir / "config.json").string())) upcycle(*model, *layout);
   LoadOptions options;
   options.tieWordEmbeddings = config.tie_word_embeddings;
   if (config.model_type == "bloom") options.mapName = canonicalBloomName;

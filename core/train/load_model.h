@@ -1,6 +1,7 @@
 // A causal LM from a Hugging Face checkpoint folder: config.json → the family's
 // module (buildCausalLM) → every tensor loaded by name (hf_checkpoint.h).
 // What stages that start from a saved model (eval-ppl, deviation, merge) call.
+// A config.json with a "dmoe" section gives a DMoE model (model/dmoe_model.h).
 #pragma once
 #include <filesystem>
 #include <memory>

@@ -6,6 +6,7 @@
 #include "checkpoint/hf_checkpoint.h"
 #include "corpus/token_cache.h"
 #include "corpus/token_shard.h"
+#include "pipeline/stage_folder.h"
 #include "runtime/device.h"
 #include "tokenizer/tokenizer_training.h"
 #include "train/sequence_sampler.h"
@@ -62,23 +63,14 @@ fs::path runPretrain(const Project& project, Reporter& reporter, const PretrainO
                     {"model", config.toHfJson()},
                     {"tokenizer", tokenizer->fingerprint()},
                     {"shards", shards}};
-  const fs::path manifestFile = dir / "manifest.json";
-  if (!options.force && fs::exists(manifestFile) && fs::exists(modelDir / "config.json") &&
-      Json::parse(readFile(manifestFile)).value("inputs", Json()) == inputs) {
+  StageFolder folder(dir, inputs);
+  if (!options.force && folder.upToDate() && fs::exists(modelDir / "config.json")) {
     reporter.log("pretrained model is up to date: " + modelDir.string());
     reporter.finished("skipped");
     return modelDir;
   }
-  // inputs.json names the run the folder's checkpoints belong to: checkpoints
-  // of other settings are never resumed, they are cleared.
-  const fs::path inputsFile = dir / "inputs.json";
-  const bool sameRun = fs::exists(inputsFile) && Json::parse(readFile(inputsFile)) == inputs;
-  if (options.force || (!sameRun && fs::exists(dir))) {
-    if (!options.force && fs::exists(dir / "checkpoints")) reporter.log("settings changed since the last run: starting over");
-    fs::remove_all(dir);
-  }
-  fs::remove(manifestFile);  // the folder is now being changed
-  writeFileAtomic(inputsFile, inputs.dump(2) + "\n");
+  // Checkpoints of other inputs are never resumed: begin() clears them.
+  folder.begin(options.force, reporter);
 
   std::vector<TokenShard> trainShards;
   trainShards.reserve(project.languages.size());
@@ -109,7 +101,7 @@ fs::path runPretrain(const Project& project, Reporter& reporter, const PretrainO
   save.tokenizerSource = projectTokenizerPath(project).parent_path();
   saveStateDict(*model, modelDir, config.toHfJson(), save);
   reporter.artifact(modelDir, "model");
-  writeFileAtomic(manifestFile, Json{{"inputs", inputs}, {"steps", result.steps}}.dump(2) + "\n");
+  folder.complete({{"steps", result.steps}});
   reporter.result("pretrain", Json{{"model", modelDir.string()},
                                    {"steps", result.steps},
                                    {"resumed_from", result.resumedFrom},

@@ -172,7 +172,8 @@ Trainer::Trainer(std::shared_ptr<CausalLMImpl> model, BatchSource& data, Trainer
     p.value().set_requires_grad(train);
     if (!train) continue;
     s_->trainable.push_back(p.value());
-    (p.value().dim() >= 2 ? decay : noDecay).push_back(p.value());
+    const bool decays = s_->options.decays ? s_->options.decays(p.key()) : p.value().dim() >= 2;
+    (decays ? decay : noDecay).push_back(p.value());
   }
   if (s_->trainable.empty())
     throw InputError("trainable parameters: the pattern '" + s_->options.trainableDescription +
@@ -245,7 +246,7 @@ void Trainer::loadModelWeights(torch::nn::Module& model, const fs::path& checkpo
 TrainResult Trainer::run() {
   State& s = *s_;
   const TrainingSettings& t = s.options.settings;
-  fs::create_directories(s.options.runDir / "checkpoints");
+  fs::create_directories(s.options.checkpoints ? s.options.runDir / "checkpoints" : s.options.runDir);
   const Json settings = s.resolvedSettings();
   writeFileAtomic(s.options.runDir / "settings.json", settings.dump(2));
   fs::path metricsFile = s.options.runDir / "metrics.jsonl";
@@ -284,6 +285,7 @@ TrainResult Trainer::run() {
       torch::Tensor inputs = mb.inputIds.to(s.device, torch::kInt64, /*non_blocking=*/true);
       torch::Tensor labels = mb.labels.to(deviceLong, /*non_blocking=*/true);
       torch::Tensor loss;
+      if (s.options.beforeForward) s.options.beforeForward(mb);
       {
         CudaBf16Autocast autocast(s.device);
         torch::Tensor logits = s.model->forward(inputs);
@@ -330,7 +332,8 @@ TrainResult Trainer::run() {
       windowLoss = torch::Tensor();
       for (torch::Tensor& term : windowTerms) term = torch::Tensor();
     }
-    if (last || (t.checkpoint_every > 0 && s.step % t.checkpoint_every == 0)) s.saveCheckpoint(settings);
+    if (s.options.checkpoints && (last || (t.checkpoint_every > 0 && s.step % t.checkpoint_every == 0)))
+      s.saveCheckpoint(settings);
   }
   s.model->eval();
   result.steps = s.step;

@@ -64,6 +64,12 @@ struct TrainerOptions {
   std::string trainableDescription = "all";           // saved in settings.json
   std::int64_t logEvery = 1;                          // metrics every k steps (and the last)
   bool resume = false;
+  bool checkpoints = true;                            // false: no checkpoint folders at all (short runs
+                                                      // whose caller keeps what it needs, e.g. deviation)
+  // Weight decay applies to trainable parameters it accepts; empty = those with ≥ 2 dimensions.
+  std::function<bool(const std::string&)> decays;
+  // Called with each micro-batch before its forward pass (e.g. to set MoE hard routing from batch.sources).
+  std::function<void(const TrainBatch&)> beforeForward;
   Json extraSettings = Json::object();                // stage-specific, saved in settings.json
 };
 

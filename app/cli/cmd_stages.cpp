@@ -1,0 +1,43 @@
+// `dmoe deviation | select-layers | similarity | group | merge | train | eval |
+// baselines | adapt | report <project>`: one command per DMoE stage, generated
+// from the stage table (core/pipeline/pipeline.h) so the CLI, `dmoe run` and
+// the GUI list the same stages with the same help.
+#include "cli_context.h"
+#include "pipeline/pipeline.h"
+#include "project/project.h"
+#include "runtime/device.h"
+#include "util/atomic_file.h"
+
+namespace dmoe::cli {
+
+void addStageCommands(CLI::App& app, CliContext& ctx) {
+  for (const PipelineStage& stage : pipelineStages()) {
+    if (!stage.command) continue;
+    auto* cmd = app.add_subcommand(stage.name, stage.help);
+    cmd->footer("Skipped when its outputs are up to date (manifest.json in its folder under the runs folder); "
+                "`dmoe run --from " + stage.name + "` runs it and every later stage.");
+    auto file = std::make_shared<std::string>();
+    auto force = std::make_shared<bool>(false);
+    cmd->add_option("project", *file, "Project file (*.dmoe.json)")->required();
+    cmd->add_flag("--force", *force, "Recompute even when the outputs are up to date");
+    const PipelineStage* entry = &stage;
+    cmd->callback([&ctx, file, force, entry] {
+      Project project = Project::load(*file);
+      Reporter r = ctx.reporter(entry->name);
+      for (const Problem& w : project.warnings) r.warning(w.message, w.where);
+      configureThreads(static_cast<int>(project.threads));
+      PipelineOptions options;
+      options.force = *force;
+      try {
+        entry->run(project, r, options);
+      } catch (...) {
+        r.finished("failed");
+        throw;
+      }
+      const auto report = project.runsDir() / "report" / "report.md";
+      if (entry->name == "report" && std::filesystem::exists(report)) ctx.out() << '\n' << readFile(report);
+    });
+  }
+}
+
+}  // namespace dmoe::cli

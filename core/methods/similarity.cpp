@@ -1,0 +1,482 @@
+#include "methods/similarity.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "checkpoint/safetensors.h"
+#include "corpus/heldout_split.h"  // SplitMix64
+#include "util/error.h"
+
+namespace dmoe {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr auto kF64 = torch::kFloat64;
+
+// The validated, mapped delta files: for every language and layer of the set,
+// where that layer's F32 values start in the map.
+struct DeltaSet {
+  std::vector<std::string> languages;
+  std::vector<safetensors::Reader> readers;
+  std::vector<std::vector<const char*>> values;  // [language][layer index]
+  std::vector<std::int64_t> layers;
+  std::vector<std::int64_t> length;              // values per layer index
+
+  std::string describe(size_t language, size_t layer) const {
+    return readers[language].path().string() + ": tensor '" + deltaTensorName(layers[layer]) + "' (language '" +
+           languages[language] + "', layer " + std::to_string(layers[layer]) + ")";
+  }
+};
+
+void checkOptions(const DeltaFiles& deltas, const SimilarityOptions& options) {
+  if (deltas.languages.size() != deltas.files.size())
+    throw std::invalid_argument("computeSimilarity: " + std::to_string(deltas.languages.size()) + " languages but " +
+                                std::to_string(deltas.files.size()) + " files");
+  if (deltas.languages.empty()) throw InputError("similarity: no languages");
+  if (options.layers.empty()) throw InputError("similarity: the layer set is empty");
+  std::set<std::int64_t> seen;
+  for (std::int64_t layer : options.layers) {
+    if (layer < 0) throw InputError("similarity: layer " + std::to_string(layer) + " is negative");
+    if (!seen.insert(layer).second) throw InputError("similarity: layer " + std::to_string(layer) + " is listed twice");
+  }
+  if (options.blockValues < 1) throw InputError("similarity: blockValues must be at least 1");
+  if (options.languageBlock < 1) throw InputError("similarity: languageBlock must be at least 1");
+  if (options.sketchDim < 0) throw InputError("similarity: sketchDim must be 0 (exact) or positive");
+  if (options.checkPairs < 0) throw InputError("similarity: checkPairs must not be negative");
+}
+
+DeltaSet openDeltas(const DeltaFiles& deltas, const std::vector<std::int64_t>& layers) {
+  DeltaSet set;
+  set.languages = deltas.languages;
+  set.layers = layers;
+  set.length.assign(layers.size(), -1);
+  set.readers.reserve(deltas.files.size());
+  for (size_t i = 0; i < deltas.files.size(); ++i) {
+    const safetensors::Reader& reader = set.readers.emplace_back(deltas.files[i]);
+    std::vector<const char*>& starts = set.values.emplace_back();
+    for (size_t l = 0; l < layers.size(); ++l) {
+      const std::string name = deltaTensorName(layers[l]);
+      const std::string where = set.describe(i, l);
+      const safetensors::TensorEntry* entry = reader.find(name);
+      if (!entry)
+        throw InputError(reader.path().string() + ": no tensor '" + name + "': the delta of layer " +
+                         std::to_string(layers[l]) + " for language '" + deltas.languages[i] + "' is missing");
+      if (entry->dtype != safetensors::DType::F32)
+        throw InputError(where + " is " + safetensors::dtypeName(entry->dtype) + ", expected F32");
+      if (entry->shape.size() != 1)
+        throw InputError(where + " has " + std::to_string(entry->shape.size()) + " dimensions, expected 1");
+      if (set.length[l] < 0) {
+        set.length[l] = entry->numel();
+      } else if (entry->numel() != set.length[l]) {
+        throw InputError(where + " has " + std::to_string(entry->numel()) + " values, but language '" +
+                         deltas.languages[0] + "' (" + deltas.files[0].string() + ") has " +
+                         std::to_string(set.length[l]));
+      }
+      starts.push_back(reader.bytes(*entry).data());
+    }
+  }
+  return set;
+}
+
+// Calls the callback when the permille changes, and always at the end.
+class Progress {
+ public:
+  Progress(const std::function<void(std::int64_t, std::int64_t)>& callback, std::int64_t total)
+      : callback_(callback), total_(std::max<std::int64_t>(total, 1)) {}
+  void advance() {
+    ++done_;
+    const std::int64_t permille = done_ * 1000 / total_;
+    if (callback_ && (permille != reported_ || done_ == total_)) callback_(done_, total_);
+    reported_ = permille;
+  }
+
+ private:
+  const std::function<void(std::int64_t, std::int64_t)>& callback_;
+  std::int64_t total_, done_ = 0, reported_ = -1;
+};
+
+std::int64_t ceilDiv(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+// Values [start, start + count) of one layer of `languages` as float64 rows of
+// `buffer` ([≥ languages, ≥ count], contiguous); returns that [languages, count] view.
+torch::Tensor loadBlock(const DeltaSet& set, const int* languages, std::int64_t languageCount, size_t layer,
+                        std::int64_t start, std::int64_t count, torch::Tensor& buffer) {
+  const std::int64_t stride = buffer.size(1);
+  double* out = buffer.data_ptr<double>();
+  for (std::int64_t r = 0; r < languageCount; ++r) {
+    const char* in = set.values[languages[r]][layer] + start * 4;
+    double* row = out + r * stride;
+    for (std::int64_t v = 0; v < count; ++v) {
+      float f;
+      std::memcpy(&f, in + v * 4, 4);  // the map gives no alignment guarantee
+      row[v] = f;
+    }
+  }
+  return buffer.narrow(0, 0, languageCount).narrow(1, 0, count);
+}
+
+// Blocked products fill only the upper triangle's blocks; mirror it so that
+// the matrix, and every cosine from it, is exactly symmetric.
+torch::Tensor mirrorUpper(const torch::Tensor& g) { return g.triu() + g.triu(1).t(); }
+
+std::int64_t blockPairs(std::int64_t languages, std::int64_t languageBlock) {
+  const std::int64_t blocks = ceilDiv(languages, languageBlock);
+  return blocks * (blocks + 1) / 2;
+}
+
+std::int64_t exactUnits(const DeltaSet& set, std::int64_t languages, const SimilarityOptions& options) {
+  std::int64_t units = 0;
+  for (std::int64_t length : set.length)
+    units += ceilDiv(length, options.blockValues) * blockPairs(languages, options.languageBlock);
+  return units;
+}
+
+// Projection columns generated per step: the step's projection holds about blockValues doubles.
+std::int64_t sketchColumns(const SimilarityOptions& options) {
+  return std::max<std::int64_t>(1, options.blockValues / options.sketchDim);
+}
+
+// Per-layer Gram matrices [m, m] of the listed languages, streamed.
+std::vector<torch::Tensor> streamGram(const DeltaSet& set, const std::vector<int>& languages,
+                                      const SimilarityOptions& options, Progress& progress) {
+  const std::int64_t m = static_cast<std::int64_t>(languages.size());
+  const std::int64_t rows = std::min(options.languageBlock, m);
+  const std::int64_t longest = *std::max_element(set.length.begin(), set.length.end());
+  const std::int64_t columns = std::max<std::int64_t>(1, std::min(options.blockValues, longest));
+  torch::Tensor bufferA = torch::empty({rows, columns}, kF64);
+  torch::Tensor bufferB = m > rows ? torch::empty({rows, columns}, kF64) : torch::Tensor();
+  std::vector<torch::Tensor> grams;
+  for (size_t l = 0; l < set.layers.size(); ++l) {
+    torch::Tensor gram = torch::zeros({m, m}, kF64);
+    for (std::int64_t start = 0; start < set.length[l]; start += options.blockValues) {
+      const std::int64_t count = std::min(options.blockValues, set.length[l] - start);
+      for (std::int64_t bi = 0; bi < m; bi += rows) {
+        const std::int64_t ni = std::min(rows, m - bi);
+        torch::Tensor a = loadBlock(set, languages.data() + bi, ni, l, start, count, bufferA);
+        gram.narrow(0, bi, ni).narrow(1, bi, ni).add_(a.mm(a.t()));
+        progress.advance();
+        for (std::int64_t bj = bi + rows; bj < m; bj += rows) {
+          const std::int64_t nj = std::min(rows, m - bj);
+          torch::Tensor b = loadBlock(set, languages.data() + bj, nj, l, start, count, bufferB);
+          gram.narrow(0, bi, ni).narrow(1, bj, nj).add_(a.mm(b.t()));
+          progress.advance();
+        }
+      }
+    }
+    grams.push_back(mirrorUpper(gram));
+  }
+  return grams;
+}
+
+std::uint64_t mix(std::uint64_t a, std::uint64_t b) { return SplitMix64(a ^ (b * 0xD1B54A32D192ED03ull)).next(); }
+
+// k standard normal values (Marsaglia's polar method on SplitMix64), the
+// projection's column `column` of layer `layer`: the same on every machine
+// and torch version. Polar, not Box–Muller: no sin/cos, about twice as fast.
+void projectionColumn(std::uint64_t seed, std::int64_t layer, std::int64_t column, std::int64_t k, double* out) {
+  SplitMix64 rng(mix(mix(seed, static_cast<std::uint64_t>(layer)), static_cast<std::uint64_t>(column)));
+  auto uniform = [&] { return static_cast<double>(rng.next() >> 11) * 0x1.0p-52 - 1.0; };  // [−1, 1)
+  for (std::int64_t i = 0; i < k; i += 2) {
+    double x, y, s;
+    do {
+      x = uniform();
+      y = uniform();
+      s = x * x + y * y;
+    } while (s >= 1.0 || s == 0.0);
+    const double scale = std::sqrt(-2.0 * std::log(s) / s);
+    out[i] = x * scale;
+    if (i + 1 < k) out[i + 1] = y * scale;
+  }
+}
+
+struct SketchGrams {
+  std::vector<torch::Tensor> perLayer;
+  torch::Tensor combined;
+};
+
+// Gram matrices of the sketches s = R v (the 1/√k of a sketch cancels in cosines).
+SketchGrams streamSketch(const DeltaSet& set, const SimilarityOptions& options, Progress& progress) {
+  const std::int64_t n = static_cast<std::int64_t>(set.languages.size()), k = options.sketchDim;
+  const std::int64_t rows = std::min(options.languageBlock, n), step = sketchColumns(options);
+  std::vector<int> all(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) all[i] = i;
+  torch::Tensor buffer = torch::empty({rows, step}, kF64);
+  torch::Tensor projection = torch::empty({step, k}, kF64);
+  torch::Tensor combined = torch::zeros({n, k}, kF64);
+  SketchGrams grams;
+  for (size_t l = 0; l < set.layers.size(); ++l) {
+    torch::Tensor sketch = torch::zeros({n, k}, kF64);
+    for (std::int64_t start = 0; start < set.length[l]; start += step) {
+      const std::int64_t count = std::min(step, set.length[l] - start);
+      double* r = projection.data_ptr<double>();
+      at::parallel_for(0, count, 1, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t c = begin; c < end; ++c) projectionColumn(options.sketchSeed, set.layers[l], start + c, k, r + c * k);
+      });
+      const torch::Tensor block = projection.narrow(0, 0, count);
+      for (std::int64_t bi = 0; bi < n; bi += rows) {
+        const std::int64_t ni = std::min(rows, n - bi);
+        sketch.narrow(0, bi, ni).add_(loadBlock(set, all.data() + bi, ni, l, start, count, buffer).mm(block));
+      }
+      progress.advance();
+    }
+    grams.perLayer.push_back(mirrorUpper(sketch.mm(sketch.t())));
+    combined.add_(sketch);
+  }
+  grams.combined = mirrorUpper(combined.mm(combined.t()));
+  return grams;
+}
+
+// Why row i's cosines are undefined, or nothing.
+std::optional<std::string> degenerate(double squaredNorm) {
+  if (!std::isfinite(squaredNorm)) return "contains NaN or infinite values";
+  if (squaredNorm <= 0) return "is all zeros";
+  return std::nullopt;
+}
+
+SimilarityMatrix cosineOfGram(const torch::Tensor& gram) {
+  const torch::Tensor g = gram.contiguous();
+  const std::int64_t n = g.size(0);
+  const double* data = g.data_ptr<double>();
+  SimilarityMatrix cosine(static_cast<size_t>(n), std::vector<double>(static_cast<size_t>(n), 1.0));
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j < n; ++j)
+      if (i != j)
+        cosine[i][j] = std::clamp(data[i * n + j] / std::sqrt(data[i * n + i] * data[j * n + j]), -1.0, 1.0);
+  return cosine;
+}
+
+// Throws when a language's delta in a layer has no direction.
+void checkDegenerate(const DeltaSet& set, const std::vector<torch::Tensor>& perLayer, const std::vector<int>& languages) {
+  for (size_t l = 0; l < perLayer.size(); ++l) {
+    const torch::Tensor diagonal = perLayer[l].diagonal().contiguous();
+    for (size_t i = 0; i < languages.size(); ++i)
+      if (auto why = degenerate(diagonal.data_ptr<double>()[i]))
+        throw InputError(set.describe(static_cast<size_t>(languages[i]), l) + " " + *why +
+                         ": its cosine similarity is undefined");
+  }
+}
+
+// `count` distinct pairs i < j of n languages, a seeded sample (all when fewer), sorted.
+std::vector<std::pair<int, int>> samplePairs(int n, std::int64_t count, std::uint64_t seed) {
+  std::vector<std::pair<int, int>> pairs;
+  for (int i = 0; i < n; ++i)
+    for (int j = i + 1; j < n; ++j) pairs.emplace_back(i, j);
+  if (count < static_cast<std::int64_t>(pairs.size())) {
+    SplitMix64 rng(mix(seed, 0x5041495253ull));  // not the projection's stream
+    for (std::int64_t i = 0; i < count; ++i)
+      std::swap(pairs[i], pairs[i + static_cast<std::int64_t>(rng.next() % (pairs.size() - i))]);
+    pairs.resize(static_cast<size_t>(count));
+    std::sort(pairs.begin(), pairs.end());
+  }
+  return pairs;
+}
+
+// The sketch's combined cosines against exact ones streamed for just the sampled pairs' languages.
+SketchCheck checkSketch(const DeltaSet& set, const SimilarityOptions& options, const SimilarityMatrix& sketched,
+                        const std::vector<std::pair<int, int>>& pairs, const std::vector<int>& checked,
+                        Progress& progress) {
+  SketchCheck check;
+  check.dim = options.sketchDim;
+  check.seed = options.sketchSeed;
+  check.pairs = static_cast<std::int64_t>(pairs.size());
+  const double rootK = std::sqrt(static_cast<double>(options.sketchDim));
+  check.expectedStdError = pairs.empty() ? 1.0 / rootK : 0.0;
+  if (pairs.empty()) return check;
+  std::vector<torch::Tensor> grams = streamGram(set, checked, options, progress);
+  checkDegenerate(set, grams, checked);
+  torch::Tensor sum = grams[0];
+  for (size_t l = 1; l < grams.size(); ++l) sum = sum + grams[l];
+  const SimilarityMatrix exact = cosineOfGram(sum);
+  auto position = [&](int language) {
+    return std::lower_bound(checked.begin(), checked.end(), language) - checked.begin();
+  };
+  double total = 0;
+  for (auto [i, j] : pairs) {
+    const double cosine = exact[position(i)][position(j)], error = std::abs(sketched[i][j] - cosine);
+    check.maxAbsError = std::max(check.maxAbsError, error);
+    check.expectedStdError = std::max(check.expectedStdError, (1 - cosine * cosine) / rootK);
+    total += error;
+  }
+  check.meanAbsError = total / static_cast<double>(pairs.size());
+  return check;
+}
+
+Json matrixToJson(const SimilarityMatrix& m) {
+  Json rows = Json::array();
+  for (const auto& row : m) rows.push_back(row);
+  return rows;
+}
+
+SimilarityMatrix matrixFromJson(const Json& json, size_t n, const std::string& where) {
+  if (!json.is_array() || json.size() != n)
+    throw InputError(where + ": expected a list of " + std::to_string(n) + " rows");
+  SimilarityMatrix m;
+  for (size_t i = 0; i < n; ++i) {
+    const Json& row = json[i];
+    if (!row.is_array() || row.size() != n)
+      throw InputError(where + "/" + std::to_string(i) + ": expected a list of " + std::to_string(n) + " numbers");
+    std::vector<double>& values = m.emplace_back();
+    for (size_t j = 0; j < n; ++j) {
+      if (!row[j].is_number())
+        throw InputError(where + "/" + std::to_string(i) + "/" + std::to_string(j) + ": expected a number");
+      values.push_back(row[j].get<double>());
+    }
+  }
+  return m;
+}
+
+std::string csvField(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+std::string shortest(double value) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+  return std::string(text, end);
+}
+
+}  // namespace
+
+std::string deltaTensorName(std::int64_t layer) { return "layers." + std::to_string(layer); }
+
+SimilarityResult computeSimilarity(const DeltaFiles& deltas, const SimilarityOptions& options,
+                                   const std::function<void(std::int64_t, std::int64_t)>& progress) {
+  checkOptions(deltas, options);
+  const DeltaSet set = openDeltas(deltas, options.layers);
+  const int n = static_cast<int>(set.languages.size());
+  std::vector<int> all(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) all[i] = i;
+
+  SimilarityResult result;
+  result.languages = deltas.languages;
+  result.layers = options.layers;
+  std::vector<torch::Tensor> perLayer;
+  torch::Tensor combined;
+  if (options.sketchDim == 0) {
+    Progress bar(progress, exactUnits(set, n, options));
+    perLayer = streamGram(set, all, options, bar);
+    checkDegenerate(set, perLayer, all);
+    combined = perLayer[0];
+    for (size_t l = 1; l < perLayer.size(); ++l) combined = combined + perLayer[l];
+    result.combined = cosineOfGram(combined);
+  } else {
+    const auto pairs = samplePairs(n, options.checkPairs, options.sketchSeed);
+    std::set<int> members;
+    for (auto [i, j] : pairs) members.insert({i, j});
+    const std::vector<int> checked(members.begin(), members.end());
+    std::int64_t units = pairs.empty() ? 0 : exactUnits(set, static_cast<std::int64_t>(checked.size()), options);
+    for (std::int64_t length : set.length) units += ceilDiv(length, sketchColumns(options));
+    Progress bar(progress, units);
+    SketchGrams grams = streamSketch(set, options, bar);
+    checkDegenerate(set, grams.perLayer, all);
+    perLayer = std::move(grams.perLayer);
+    result.combined = cosineOfGram(grams.combined);
+    result.sketch = checkSketch(set, options, result.combined, pairs, checked, bar);
+  }
+  for (const torch::Tensor& gram : perLayer) result.perLayer.push_back(cosineOfGram(gram));
+  return result;
+}
+
+SimilarityMatrix cosineOfRows(const torch::Tensor& rows) {
+  const torch::Tensor r = rows.to(torch::kCPU, kF64).contiguous();
+  const torch::Tensor gram = mirrorUpper(r.mm(r.t()));
+  const torch::Tensor diagonal = gram.diagonal().contiguous();
+  for (std::int64_t i = 0; i < r.size(0); ++i)
+    if (auto why = degenerate(diagonal.data_ptr<double>()[i]))
+      throw InputError("row " + std::to_string(i) + " " + *why + ": its cosine similarity is undefined");
+  return cosineOfGram(gram);
+}
+
+DistanceMatrix similarityToDistance(const SimilarityMatrix& similarity) {
+  DistanceMatrix distance = similarity;
+  for (size_t i = 0; i < distance.size(); ++i)
+    for (size_t j = 0; j < distance[i].size(); ++j) distance[i][j] = i == j ? 0.0 : 1.0 - similarity[i][j];
+  return distance;
+}
+
+Json similarityToJson(const SimilarityResult& result) {
+  Json json{{"method", result.sketch ? "sketch" : "exact"},
+            {"languages", result.languages},
+            {"layers", result.layers},
+            {"matrix", matrixToJson(result.combined)}};
+  Json perLayer = Json::array();
+  for (size_t l = 0; l < result.perLayer.size(); ++l)
+    perLayer.push_back(Json{{"layer", result.layers[l]}, {"matrix", matrixToJson(result.perLayer[l])}});
+  json["per_layer"] = std::move(perLayer);
+  if (result.sketch) {
+    const SketchCheck& s = *result.sketch;
+    json["sketch"] = Json{{"dim", s.dim},
+                          {"seed", s.seed},
+                          {"pairs", s.pairs},
+                          {"max_abs_error", s.maxAbsError},
+                          {"mean_abs_error", s.meanAbsError},
+                          {"expected_std_error", s.expectedStdError}};
+  }
+  return json;
+}
+
+SimilarityResult similarityFromJson(const Json& json, const std::string& source) {
+  auto field = [&](const Json& object, const std::string& key, const std::string& path) -> const Json& {
+    if (!object.is_object() || !object.contains(key)) throw InputError(source + ": " + path + "/" + key + " is missing");
+    return object.at(key);
+  };
+  SimilarityResult result;
+  const Json& languages = field(json, "languages", "");
+  if (!languages.is_array()) throw InputError(source + ": /languages: expected a list of language ids");
+  for (size_t i = 0; i < languages.size(); ++i) {
+    if (!languages[i].is_string()) throw InputError(source + ": /languages/" + std::to_string(i) + ": expected a string");
+    result.languages.push_back(languages[i].get<std::string>());
+  }
+  const size_t n = result.languages.size();
+  const Json& layers = field(json, "layers", "");
+  if (!layers.is_array()) throw InputError(source + ": /layers: expected a list of layer numbers");
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (!layers[i].is_number_integer()) throw InputError(source + ": /layers/" + std::to_string(i) + ": expected an integer");
+    result.layers.push_back(layers[i].get<std::int64_t>());
+  }
+  result.combined = matrixFromJson(field(json, "matrix", ""), n, source + ": /matrix");
+  const Json& perLayer = field(json, "per_layer", "");
+  if (!perLayer.is_array() || perLayer.size() != result.layers.size())
+    throw InputError(source + ": /per_layer: expected one entry per layer (" + std::to_string(result.layers.size()) + ")");
+  for (size_t l = 0; l < perLayer.size(); ++l) {
+    const std::string path = "/per_layer/" + std::to_string(l);
+    const Json& layer = field(perLayer[l], "layer", path);
+    if (!layer.is_number_integer() || layer.get<std::int64_t>() != result.layers[l])
+      throw InputError(source + ": " + path + "/layer: expected " + std::to_string(result.layers[l]));
+    result.perLayer.push_back(matrixFromJson(field(perLayer[l], "matrix", path), n, source + ": " + path + "/matrix"));
+  }
+  if (json.contains("sketch")) {
+    const Json& s = json.at("sketch");
+    try {
+      result.sketch = SketchCheck{s.at("dim").get<std::int64_t>(), s.at("seed").get<std::uint64_t>(),
+                                  s.at("pairs").get<std::int64_t>(), s.at("max_abs_error").get<double>(),
+                                  s.at("mean_abs_error").get<double>(), s.at("expected_std_error").get<double>()};
+    } catch (const Json::exception& e) {
+      throw InputError(source + ": /sketch: expected dim, seed, pairs, max_abs_error, mean_abs_error, "
+                       "expected_std_error (" + std::string(e.what()) + ")");
+    }
+  }
+  return result;
+}
+
+std::string similarityToCsv(const SimilarityResult& result) {
+  std::string csv = "language";
+  for (const std::string& language : result.languages) csv += "," + csvField(language);
+  csv += "\n";
+  for (size_t i = 0; i < result.languages.size(); ++i) {
+    csv += csvField(result.languages[i]);
+    for (double value : result.combined[i]) csv += "," + shortest(value);
+    csv += "\n";
+  }
+  return csv;
+}
+
+}  // namespace dmoe

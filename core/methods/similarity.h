@@ -1,0 +1,100 @@
+// Language similarity (SPEC §1.2): cosine similarity of languages' FFN weight
+// deltas, for the concatenation over a layer set and for each layer alone.
+//
+// Input: one safetensors file per language holding one F32 1-D tensor per
+// layer, named deltaTensorName(l) = "layers.<l>" (written by the deviation
+// stage). The files are memory-mapped and streamed; no language's full vector
+// is ever held in memory.
+//
+//   exact  — a streaming Gram matrix: for each layer, parameter block and pair
+//            of language blocks, G += A Bᵀ in float64; cos = G_ij / √(G_ii G_jj).
+//            Memory: about 2 × languageBlock × blockValues doubles.
+//   sketch — a seeded Gaussian random projection to k dimensions. Column j of
+//            layer l's projection is drawn from a generator seeded by
+//            (sketchSeed, l, j), so the projection never exists whole, is the
+//            same for every language and does not depend on the block sizes.
+//            The sketch of the concatenation is the sum of the layers'
+//            sketches. Memory: blockValues doubles of projection plus
+//            2 × languages × k doubles of sketches. The sketch is checked
+//            against exact cosines on a seeded sample of pairs.
+//
+// Not here: where the deltas come from (deviation), grouping (grouping.h),
+// the display order (clustering.h), the stage glue and its files.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "methods/grouping.h"
+#include "torch_compat.h"
+#include "util/json.h"
+
+namespace dmoe {
+
+// "layers.<layer>": the tensor holding one layer's flattened FFN delta.
+std::string deltaTensorName(std::int64_t layer);
+
+struct DeltaFiles {
+  std::vector<std::string> languages;
+  std::vector<std::filesystem::path> files;  // files[i] holds languages[i]'s deltas
+};
+
+struct SimilarityOptions {
+  std::vector<std::int64_t> layers;      // the layer set; a per-layer matrix is computed for each
+  std::int64_t blockValues = 1 << 18;    // parameter values per language per block
+  std::int64_t languageBlock = 64;       // languages per block of the Gram computation
+  std::int64_t sketchDim = 0;            // 0 = exact; k > 0 = Gaussian random projection to k dims
+  std::uint64_t sketchSeed = 1234;
+  std::int64_t checkPairs = 32;          // sketch: pairs checked against exact (all pairs if fewer)
+};
+
+using SimilarityMatrix = std::vector<std::vector<double>>;  // symmetric, unit diagonal, in [−1, 1]
+
+// How far the sketch's combined cosines are from exact ones on the checked pairs.
+struct SketchCheck {
+  std::int64_t dim = 0;
+  std::uint64_t seed = 0;
+  std::int64_t pairs = 0;  // pairs checked
+  double maxAbsError = 0, meanAbsError = 0;
+  // The theoretical standard error (1 − cos²)/√k of a k-dim Gaussian sketch's
+  // cosine, the largest over the checked pairs (1/√k when none were checked).
+  double expectedStdError = 0;
+};
+
+struct SimilarityResult {
+  std::vector<std::string> languages;
+  std::vector<std::int64_t> layers;
+  SimilarityMatrix combined;               // cosine of the concatenation over `layers`
+  std::vector<SimilarityMatrix> perLayer;  // one per entry of `layers`
+  std::optional<SketchCheck> sketch;       // set in sketch mode
+};
+
+// progress(done, total) is called at most about a thousand times, last with
+// done == total. Throws InputError for bad options, and naming the file and
+// tensor for a missing layer, a dtype other than F32, a tensor that is not
+// 1-D, lengths that differ between languages, and a delta that is all zeros
+// or not finite (cosine undefined; names the language and layer).
+SimilarityResult computeSimilarity(const DeltaFiles& deltas, const SimilarityOptions& options,
+                                   const std::function<void(std::int64_t, std::int64_t)>& progress = {});
+
+// In-memory reference: the cosine matrix of the rows of `rows` [n, P], in
+// float64. Throws InputError when a row is all zeros or not finite.
+SimilarityMatrix cosineOfRows(const torch::Tensor& rows);
+
+// 1 − similarity, the input of grouping and clustering.
+DistanceMatrix similarityToDistance(const SimilarityMatrix& similarity);
+
+// {"method": "exact"|"sketch", "languages", "layers", "matrix",
+//  "per_layer": [{"layer", "matrix"}], "sketch": {...} (sketch mode only)}.
+Json similarityToJson(const SimilarityResult& result);
+// The inverse; throws InputError naming `source` and the JSON path of a problem.
+SimilarityResult similarityFromJson(const Json& json, const std::string& source);
+
+// The combined matrix: a header row "language,<id>,<id>,...", then one row
+// per language starting with its id. Numbers round-trip (shortest form).
+std::string similarityToCsv(const SimilarityResult& result);
+
+}  // namespace dmoe

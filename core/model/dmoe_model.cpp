@@ -1,0 +1,101 @@
+// DMoE model layout and upcycling (see the header).
+#include "model/dmoe_model.h"
+
+#include <set>
+
+#include "util/error.h"
+
+namespace dmoe {
+
+std::int64_t MoeLayout::expertOf(const std::string& languageId) const {
+  for (size_t e = 0; e < expertLanguages.size(); ++e)
+    for (const std::string& id : expertLanguages[e])
+      if (id == languageId) return static_cast<std::int64_t>(e);
+  return -1;
+}
+
+Json MoeLayout::toJson() const {
+  return Json{{"moe_layers", layers},
+              {"num_experts", numExperts},
+              {"num_experts_per_tok", topK},
+              {"router_init_std", routerInitStd},
+              {"experts", expertLanguages}};
+}
+
+MoeLayout MoeLayout::fromJson(const Json& j, const std::string& source) {
+  auto fail = [&](const std::string& key, const std::string& what) -> void {
+    throw InputError(source + " /dmoe/" + key + ": " + what);
+  };
+  if (!j.is_object()) fail("", "expected an object {moe_layers, num_experts, num_experts_per_tok, experts}");
+  MoeLayout layout;
+  try {
+    layout.layers = j.at("moe_layers").get<std::vector<std::int64_t>>();
+    layout.numExperts = j.at("num_experts").get<std::int64_t>();
+    layout.topK = j.value("num_experts_per_tok", std::int64_t{2});
+    layout.routerInitStd = j.value("router_init_std", 0.02);
+    layout.expertLanguages = j.value("experts", std::vector<std::vector<std::string>>{});
+  } catch (const Json::exception& e) {
+    fail("", std::string("expected moe_layers (integers), num_experts, num_experts_per_tok (integers), experts "
+                         "(lists of language ids): ") + e.what());
+  }
+  if (layout.layers.empty()) fail("moe_layers", "is empty (a DMoE model has at least one MoE layer)");
+  for (size_t i = 0; i < layout.layers.size(); ++i)
+    if (layout.layers[i] < 0 || (i > 0 && layout.layers[i] <= layout.layers[i - 1]))
+      fail("moe_layers", "must be ascending layer indices ≥ 0");
+  if (layout.numExperts < 1) fail("num_experts", "must be ≥ 1");
+  if (layout.topK < 1) fail("num_experts_per_tok", "must be ≥ 1");
+  if (!layout.expertLanguages.empty() && static_cast<std::int64_t>(layout.expertLanguages.size()) != layout.numExperts)
+    fail("experts", "lists " + std::to_string(layout.expertLanguages.size()) + " experts, num_experts is " +
+                        std::to_string(layout.numExperts));
+  std::set<std::string> seen;
+  for (const auto& group : layout.expertLanguages)
+    for (const std::string& id : group)
+      if (!seen.insert(id).second) fail("experts", "language '" + id + "' is served by two experts");
+  return layout;
+}
+
+std::optional<MoeLayout> readMoeLayout(const ModelConfig& config, const std::string& source) {
+  if (!config.raw.is_object() || !config.raw.contains("dmoe")) return std::nullopt;
+  return MoeLayout::fromJson(config.raw.at("dmoe"), source);
+}
+
+Json moeConfigJson(const ModelConfig& config, const MoeLayout& layout) {
+  Json j = config.toHfJson();
+  j["dmoe"] = layout.toJson();
+  return j;
+}
+
+std::shared_ptr<Routing> upcycle(CausalLMImpl& model, const MoeLayout& layout) {
+  const ModelConfig& config = model.config();
+  auto routing = std::make_shared<Routing>();
+  for (std::int64_t layer : layout.layers) {
+    if (layer < 0 || layer >= config.num_hidden_layers)
+      throw InputError("MoE layer " + std::to_string(layer) + " does not exist: the model has " +
+                       std::to_string(config.num_hidden_layers) + " layers");
+    std::shared_ptr<FeedForwardImpl> dense = model.mlp(layer);
+    if (std::dynamic_pointer_cast<MoeFeedForwardImpl>(dense))
+      throw InputError("layer " + std::to_string(layer) + " is already a mixture-of-experts layer");
+    std::vector<std::shared_ptr<FeedForwardImpl>> experts;
+    for (std::int64_t e = 0; e < layout.numExperts; ++e) experts.push_back(copyFeedForward(*dense, config));
+    auto moe = std::make_shared<MoeFeedForwardImpl>(std::move(experts), config.hidden_size, layout.topK,
+                                                    layout.routerInitStd, routing);
+    moe->to(dense->parameters().front().device());
+    model.setMlp(layer, moe);
+  }
+  return routing;
+}
+
+std::vector<std::shared_ptr<MoeFeedForwardImpl>> moeLayers(const CausalLMImpl& model) {
+  std::vector<std::shared_ptr<MoeFeedForwardImpl>> layers;
+  for (std::int64_t l = 0; l < model.config().num_hidden_layers; ++l)
+    if (auto moe = std::dynamic_pointer_cast<MoeFeedForwardImpl>(model.mlp(l))) layers.push_back(moe);
+  return layers;
+}
+
+std::shared_ptr<Routing> routingOf(const CausalLMImpl& model) {
+  auto layers = moeLayers(model);
+  if (layers.empty()) throw InputError("the model has no mixture-of-experts layer (a dense model has no routing)");
+  return layers.front()->routing();
+}
+
+}  // namespace dmoe

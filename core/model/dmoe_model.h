@@ -1,0 +1,55 @@
+// A DMoE model = a dense causal LM whose FFNs in some layers are mixture-of-
+// experts layers (model/moe_feed_forward.h), one expert per language group.
+//
+// On disk it is a Hugging Face checkpoint folder of the base family whose
+// config.json carries one extra object, "dmoe":
+//   {"moe_layers": [0, 5, 6, 7],          // ascending layer indices
+//    "num_experts": 6, "num_experts_per_tok": 2, "router_init_std": 0.02,
+//    "experts": [["fra", "ind", "vie"], …]} // expert e → the language ids it serves
+// and whose MoE layers store Qwen3-MoE tensor names (mlp.gate.weight,
+// mlp.experts.<e>.<FFN names>), see docs/dmoe-checkpoint.md. loadCausalLM
+// (train/load_model.h) reads such folders, so every command that takes a model
+// (inspect, eval-ppl, train, adapt) takes a DMoE model too.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/moe_feed_forward.h"
+
+namespace dmoe {
+
+struct MoeLayout {
+  std::vector<std::int64_t> layers;                       // MoE layers, ascending
+  std::int64_t numExperts = 0;                            // E (all MoE layers alike)
+  std::int64_t topK = 2;                                  // soft routing's k (capped at E)
+  double routerInitStd = 0.02;
+  std::vector<std::vector<std::string>> expertLanguages;  // size E: the group each expert serves
+
+  // Index of the expert serving `languageId`, or −1.
+  std::int64_t expertOf(const std::string& languageId) const;
+  Json toJson() const;
+  // Throws InputError naming `source` and the key (types, ranges, ascending
+  // layers, expert list length = num_experts, a language in two experts).
+  static MoeLayout fromJson(const Json& j, const std::string& source);
+};
+
+// The layout in config.raw["dmoe"], if any (validated; InputError naming `source`).
+std::optional<MoeLayout> readMoeLayout(const ModelConfig& config, const std::string& source);
+// config.json of a DMoE model: the dense config with "dmoe" set.
+Json moeConfigJson(const ModelConfig& config, const MoeLayout& layout);
+
+// Sparse upcycling: each layout layer's FFN becomes an MoE layer whose E
+// experts are copies of it, with a fresh router N(0, routerInitStd) drawn from
+// torch's current generator. Returns the routing object all those layers share.
+// Throws InputError for a layer index outside the model or a layer already MoE.
+std::shared_ptr<Routing> upcycle(CausalLMImpl& model, const MoeLayout& layout);
+
+// The model's MoE layers in layer order (empty for a dense model).
+std::vector<std::shared_ptr<MoeFeedForwardImpl>> moeLayers(const CausalLMImpl& model);
+// The routing shared by the model's MoE layers; throws InputError for a dense model.
+std::shared_ptr<Routing> routingOf(const CausalLMImpl& model);
+
+}  // namespace dmoe

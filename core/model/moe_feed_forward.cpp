@@ -1,0 +1,114 @@
+// The mixture-of-experts FFN (see the header).
+#include "model/moe_feed_forward.h"
+
+#include <map>
+
+#include "util/error.h"
+
+namespace dmoe {
+
+MoeFeedForwardImpl::MoeFeedForwardImpl(std::vector<std::shared_ptr<FeedForwardImpl>> expertList,
+                                       std::int64_t hiddenSize, std::int64_t topK, double routerStd,
+                                       std::shared_ptr<Routing> routing)
+    : topK_(topK), routing_(std::move(routing)) {
+  if (expertList.empty() || topK < 1 || !routing_)
+    throw InputError("MoE layer: needs at least one expert, top_k ≥ 1 and a routing object");
+  const auto e = static_cast<std::int64_t>(expertList.size());
+  gate = register_module("gate", torch::nn::Linear(torch::nn::LinearOptions(hiddenSize, e).bias(false)));
+  {
+    torch::NoGradGuard noGrad;
+    gate->weight.normal_(0.0, routerStd);
+  }
+  experts = register_module("experts", torch::nn::ModuleList());
+  for (auto& expert : expertList) experts->push_back(expert);
+}
+
+std::shared_ptr<FeedForwardImpl> MoeFeedForwardImpl::expert(std::int64_t e) const {
+  return std::dynamic_pointer_cast<FeedForwardImpl>(experts->ptr(static_cast<size_t>(e)));
+}
+
+torch::Tensor MoeFeedForwardImpl::forward(const torch::Tensor& x) {
+  const torch::Tensor flat = x.reshape({-1, x.size(-1)});  // [N,D], N = B·T
+  // fp32 router logits: the softmax and the router losses must not run in bf16.
+  lastRouterLogits = gate(flat).to(torch::kFloat32);       // [N,E]
+  if (routing_->mode == Routing::Mode::Hard) {
+    lastTopExperts = torch::Tensor();
+    return forwardHard(x);
+  }
+  return forwardSoft(flat, lastRouterLogits).view(x.sizes());
+}
+
+torch::Tensor MoeFeedForwardImpl::forwardHard(const torch::Tensor& x) {
+  const std::int64_t rows = x.size(0), e = numExperts();
+  const std::vector<std::int64_t>& assigned = routing_->rowExpert;
+  if (!routing_->uniform && static_cast<std::int64_t>(assigned.size()) != rows)
+    throw InputError("hard routing: " + std::to_string(assigned.size()) + " row experts given for a batch of " +
+                     std::to_string(rows) + " rows");
+  auto expertOfRow = [&](std::int64_t row) { return routing_->uniform ? assigned.front() : assigned[row]; };
+  std::map<std::int64_t, std::vector<std::int64_t>> rowsOf;  // expert → rows, from host values (no device sync)
+  for (std::int64_t row = 0; row < rows; ++row) {
+    const std::int64_t expertIndex = expertOfRow(row);
+    if (expertIndex < 0 || expertIndex >= e)
+      throw InputError("hard routing: expert " + std::to_string(expertIndex) + " of row " + std::to_string(row) +
+                       " does not exist (the layer has " + std::to_string(e) + " experts)");
+    rowsOf[expertIndex].push_back(row);
+  }
+  if (rowsOf.size() == 1) return expert(rowsOf.begin()->first)->forward(x);  // group-pure batch: one call
+  torch::Tensor out = torch::empty_like(x);
+  for (auto& [expertIndex, rowList] : rowsOf) {
+    const torch::Tensor index = torch::tensor(rowList, torch::kInt64).to(x.device(), /*non_blocking=*/true);
+    out.index_copy_(0, index, expert(expertIndex)->forward(x.index_select(0, index)).to(x.scalar_type()));
+  }
+  return out;
+}
+
+torch::Tensor MoeFeedForwardImpl::forwardSoft(const torch::Tensor& flat, const torch::Tensor& logits) {
+  const torch::Tensor probabilities = torch::softmax(logits, -1);       // [N,E] fp32
+  auto [weights, chosen] = probabilities.topk(topK(), -1);              // [N,k]
+  weights = weights / weights.sum(-1, /*keepdim=*/true);                // renormalised over the k
+  lastTopExperts = chosen;
+  torch::Tensor out = torch::zeros_like(flat);
+  // Dispatch each expert's tokens only. nonzero() reads the count back to the
+  // host (as every gather-style MoE does); the alternative, running every
+  // expert on every token, costs E/k times the FFN compute.
+  for (std::int64_t e = 0; e < numExperts(); ++e) {
+    const torch::Tensor hit = (chosen == e);                            // [N,k]
+    const torch::Tensor tokens = hit.any(-1).nonzero().squeeze(-1);     // [n_e]
+    if (tokens.numel() == 0) continue;
+    const torch::Tensor weight = (weights * hit).sum(-1).index_select(0, tokens).unsqueeze(-1);  // [n_e,1] fp32
+    const torch::Tensor y = expert(e)->forward(flat.index_select(0, tokens));                  // [n_e,D]
+    out.index_add_(0, tokens, (y.to(torch::kFloat32) * weight).to(out.scalar_type()));
+  }
+  return out;
+}
+
+void MoeFeedForwardImpl::addExpert(std::shared_ptr<FeedForwardImpl> newExpert, std::int64_t routerRowFrom) {
+  const std::int64_t e = numExperts();
+  if (routerRowFrom < 0 || routerRowFrom >= e)
+    throw InputError("add expert: router row " + std::to_string(routerRowFrom) + " does not exist");
+  torch::Tensor old = gate->weight.detach();
+  auto grown = torch::nn::Linear(torch::nn::LinearOptions(old.size(1), e + 1).bias(false));
+  {
+    torch::NoGradGuard noGrad;
+    grown->weight.copy_(torch::cat({old, old.narrow(0, routerRowFrom, 1)}, 0).to(grown->weight.options()));
+  }
+  grown->to(old.device());
+  gate = replace_module("gate", grown);
+  newExpert->to(old.device());
+  experts->push_back(newExpert);
+}
+
+std::shared_ptr<FeedForwardImpl> copyFeedForward(const FeedForwardImpl& source, const ModelConfig& config) {
+  std::shared_ptr<FeedForwardImpl> copy = buildFeedForward(config);
+  torch::NoGradGuard noGrad;
+  const auto from = source.named_parameters(true);
+  for (auto& p : copy->named_parameters(true)) {
+    const torch::Tensor* value = from.find(p.key());
+    if (!value) throw InputError("copying an FFN: the source has no parameter '" + p.key() + "'");
+    p.value().copy_(*value);
+  }
+  copy->to(source.parameters().front().device());
+  return copy;
+}
+
+}  // namespace dmoe

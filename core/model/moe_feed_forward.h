@@ -1,0 +1,74 @@
+// The mixture-of-experts FFN of a DMoE layer (SPEC §1.5): E experts (each an
+// FFN of the model's family) and a router, a linear map D → E without bias,
+// applied per token to the FFN input (the post-attention normalised state).
+//
+//   soft routing — softmax of the router logits in fp32, the top-k experts
+//       (k capped at E), their probabilities renormalised to sum to 1, the
+//       weighted sum of those experts' outputs. Inference and stage 2.
+//   hard routing — every token of batch row b goes to expert rowExpert[b]
+//       with weight 1 (stage 1, expert probing, the "oracle" evaluation).
+//
+// Registered names follow Qwen3-MoE (FORMATS.md): the router is "gate", the
+// experts "experts.<e>.<the family's FFN names>", so a merged Llama layer
+// stores model.layers.N.mlp.gate.weight and model.layers.N.mlp.experts.E.up_proj.weight.
+//
+// Every forward keeps the router logits (and under soft routing the chosen
+// experts) of its tokens for the router losses (train/router_losses.h). The
+// routing mode is one Routing object shared by all MoE layers of a model, set
+// by whoever runs the forward pass (a trainer hook, the evaluator).
+// Not here: which layers become MoE and the on-disk layout (model/dmoe_model.h).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "model/causal_lm.h"
+
+namespace dmoe {
+
+struct Routing {
+  enum class Mode { Soft, Hard };
+  Mode mode = Mode::Soft;
+  std::vector<std::int64_t> rowExpert;  // hard: the expert of each batch row (host values)
+  bool uniform = false;                 // hard: rowExpert[0] serves every row, whatever B is
+
+  void soft() { *this = Routing(); }
+  void hardAll(std::int64_t expert) { *this = Routing{Mode::Hard, {expert}, true}; }
+  void hardRows(std::vector<std::int64_t> experts) { *this = Routing{Mode::Hard, std::move(experts), false}; }
+};
+
+class MoeFeedForwardImpl : public FeedForwardImpl {
+ public:
+  // `experts` become children "experts.0".."experts.E-1"; the router is initialised N(0, routerStd).
+  MoeFeedForwardImpl(std::vector<std::shared_ptr<FeedForwardImpl>> experts, std::int64_t hiddenSize,
+                     std::int64_t topK, double routerStd, std::shared_ptr<Routing> routing);
+
+  torch::Tensor forward(const torch::Tensor& x) override;  // [B,T,D] → [B,T,D]
+
+  std::int64_t numExperts() const { return static_cast<std::int64_t>(experts->size()); }
+  std::int64_t topK() const { return std::min(topK_, numExperts()); }
+  std::shared_ptr<FeedForwardImpl> expert(std::int64_t e) const;
+  const std::shared_ptr<Routing>& routing() const { return routing_; }
+
+  // Appends `expert` as expert E and a router row equal to row `routerRowFrom` (SPEC §1.8 step 2).
+  void addExpert(std::shared_ptr<FeedForwardImpl> expert, std::int64_t routerRowFrom);
+
+  // Of the last forward: router logits [B·T, E] in fp32, and under soft routing
+  // the chosen experts [B·T, k] (undefined under hard routing).
+  torch::Tensor lastRouterLogits, lastTopExperts;
+
+  torch::nn::Linear gate{nullptr};
+  torch::nn::ModuleList experts{nullptr};
+
+ private:
+  torch::Tensor forwardHard(const torch::Tensor& x);                              // [B,T,D]
+  torch::Tensor forwardSoft(const torch::Tensor& flat, const torch::Tensor& logits);  // [N,D], [N,E] → [N,D]
+  std::int64_t topK_;
+  std::shared_ptr<Routing> routing_;
+};
+TORCH_MODULE(MoeFeedForward);
+
+// A copy of an FFN of `config`'s family with the same weights (values, not shared storage).
+std::shared_ptr<FeedForwardImpl> copyFeedForward(const FeedForwardImpl& source, const ModelConfig& config);
+
+}  // namespace dmoe

@@ -1,0 +1,47 @@
+// A stage's output folder under the project's runs folder and its manifest:
+// the record that lets `dmoe run` skip up-to-date stages and never mix results
+// of different settings.
+//
+//   inputs.json   — the inputs of the run that is filling the folder (written
+//                   when it starts): an interrupted run resumes only into a
+//                   folder of the same inputs; otherwise the folder is cleared.
+//   manifest.json — {inputs, outputs}, written last: its presence with equal
+//                   inputs means the outputs are complete and current.
+// Inputs are JSON: the settings the stage reads (as the project spells them)
+// and the fingerprints of the upstream folders it reads (fingerprint()).
+#pragma once
+#include <filesystem>
+#include <string>
+
+#include "events/event_sink.h"
+#include "util/json.h"
+
+namespace dmoe {
+
+class StageFolder {
+ public:
+  StageFolder(std::filesystem::path dir, Json inputs) : dir_(std::move(dir)), inputs_(std::move(inputs)) {}
+
+  const std::filesystem::path& dir() const { return dir_; }
+  const Json& inputs() const { return inputs_; }
+  // manifest.json exists and records exactly these inputs.
+  bool upToDate() const;
+  // Prepares the folder for (re)computing: clears it when `force` or when it
+  // holds results of other inputs (logged), keeps an interrupted run of the
+  // same inputs for resuming; writes inputs.json, removes manifest.json.
+  void begin(bool force, Reporter& reporter);
+  // Writes manifest.json = {inputs, outputs} atomically (call last).
+  void complete(const Json& outputs = Json::object()) const;
+  // The outputs recorded by complete(); throws InputError when the stage has not completed.
+  Json outputs() const;
+
+  // A completed stage folder's identity for downstream inputs: the hash of its
+  // manifest. Throws InputError naming the folder and the command that makes it.
+  static std::string fingerprint(const std::filesystem::path& dir, const std::string& makerCommand);
+
+ private:
+  std::filesystem::path dir_;
+  Json inputs_;
+};
+
+}  // namespace dmoe

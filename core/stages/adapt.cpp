@@ -1,0 +1,240 @@
+// The adapt stage (`dmoe adapt`, SPEC §1.8): the project's new_languages
+// added to the trained DMoE without touching what it already knows.
+//
+//  1. Probe: each new language's PPL with every expert forced (hard routing to
+//     e in every MoE layer), on the first documents of its training split;
+//     c = argmin. New languages with the same nearest expert form one new group.
+//  2. One new expert per new group in every MoE layer, a copy of expert c; the
+//     router gains a row equal to row c.
+//  3. Train only the new experts and their router rows (adaptation settings,
+//     hard routing of each new language to its expert, L_CLM + α·L_RC). The
+//     old router rows are frozen by a gradient mask and kept out of weight
+//     decay, so AdamW leaves them exactly as they were.
+//  4. Check: every old tensor (shared weights, old experts, old router rows)
+//     is bit-identical afterwards (a violation is an error, not a warning), the
+//     old languages' hard-routed PPL is unchanged; report the learned-router
+//     PPL change of all languages.
+// Output <runs_dir>/adapt/: train/ (the trainer's run), model/, adaptation.json.
+#include <cmath>
+#include <map>
+
+#include "checkpoint/hf_checkpoint.h"
+#include "corpus/token_cache.h"
+#include "pipeline/stage_folder.h"
+#include "runtime/device.h"
+#include "stages/dmoe_variant.h"
+#include "stages/stage_inputs.h"
+#include "train/heldout_perplexity.h"
+#include "train/load_model.h"
+#include "train/router_losses.h"
+#include "train/trainer.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe {
+
+namespace {
+
+// "model.layers.3.mlp.experts.7.up_proj.weight" → 7; −1 for tensors of no expert.
+std::int64_t expertOfName(const std::string& name) {
+  const std::string marker = ".mlp.experts.";
+  const size_t at = name.find(marker);
+  if (at == std::string::npos) return -1;
+  return std::stoll(name.substr(at + marker.size()));
+}
+bool isRouter(const std::string& name) { return name.size() > 15 && name.compare(name.size() - 15, 15, ".mlp.gate.weight") == 0; }
+
+std::map<std::string, double> pplByLanguage(const HeldoutPerplexity& table) {
+  std::map<std::string, double> out;
+  for (const LanguagePerplexity& l : table.languages)
+    if (l.total.tokens > 0) out[l.id] = l.total.perplexity();
+  return out;
+}
+
+}  // namespace
+
+void runAdapt(const Project& project, Reporter& reporter, bool force) {
+  reporter.started();
+  if (project.new_languages.empty()) {
+    reporter.log("the project lists no new_languages: nothing to adapt");
+    reporter.finished("skipped");
+    return;
+  }
+  const fs::path dir = stageDir(project, "adapt");
+  const fs::path trainedDir = stageDir(project, "train") / "model";
+  StageFolder folder(dir, Json{{"adaptation", toJson(project.adaptation)},
+                               {"evaluation", {{"window", project.evaluation.window},
+                                               {"max_documents_per_language", project.evaluation.max_documents_per_language}}},
+                               {"model", StageFolder::fingerprint(stageDir(project, "train"), "dmoe train")},
+                               {"shards", shardsFingerprint(project, project.allLanguages())}});
+  if (!force && folder.upToDate()) {
+    reporter.log("adaptation is up to date: " + (dir / "adaptation.json").string());
+    reporter.finished("skipped");
+    return;
+  }
+  folder.begin(force, reporter);
+
+  const std::string device = resolveDevice(project.device);
+  std::shared_ptr<CausalLMImpl> model = loadCausalLM(trainedDir, device);
+  MoeLayout layout = *readMoeLayout(model->config(), (trainedDir / "config.json").string());
+  const std::shared_ptr<Routing> routing = routingOf(*model);
+  const auto moe = moeLayers(*model);
+  const std::int64_t oldExperts = layout.numExperts;
+  PerplexityOptions pplOptions;
+  pplOptions.window = project.evaluation.window;
+
+  // ---- before: old languages hard and soft, new languages soft
+  auto evaluate = [&](const std::string& name, bool hard) {
+    Reporter r = reporter.forStage(reporter.stage() + ":" + name);
+    if (!hard) {
+      routing->soft();
+      return evaluateHeldoutPerplexity(project, *model, r);
+    }
+    return evaluateHeldoutPerplexity(project, *model, r, [&](const Language& l) { return routeLanguageHard(*model, layout, l.id); });
+  };
+  const HeldoutPerplexity hardBefore = evaluate("hard-before", true), softBefore = evaluate("soft-before", false);
+
+  // ---- 1. probe
+  Json probe = Json::object();
+  std::map<std::int64_t, std::vector<std::string>> newGroups;  // nearest expert → new languages
+  for (const Language& l : project.new_languages) {
+    TokenShard shard(tokenShardFile(project, l.id, "train"));
+    std::int64_t docs = std::min<std::int64_t>(shard.documentCount(), project.evaluation.max_documents_per_language > 0
+                                                                          ? project.evaluation.max_documents_per_language
+                                                                          : 32);
+    std::vector<TokenSpan> documents;
+    for (std::int64_t d = 0; d < docs; ++d) documents.push_back(shard.document(d));
+    std::vector<double> ppl;
+    for (std::int64_t e = 0; e < oldExperts; ++e) {
+      routing->hardAll(e);
+      ppl.push_back(documentsNll(*model, documents, pplOptions).perplexity());
+    }
+    const auto best = static_cast<std::int64_t>(std::min_element(ppl.begin(), ppl.end()) - ppl.begin());
+    newGroups[best].push_back(l.id);
+    probe[l.id] = {{"ppl_per_expert", ppl}, {"best_expert", best}, {"documents", docs}};
+    std::string line = l.label() + ": probe PPL per expert";
+    for (double v : ppl) line += " " + std::to_string(static_cast<long long>(std::lround(v)));
+    reporter.log(line + " → expert " + std::to_string(best) + " (" + [&] {
+                   std::string members;
+                   for (const auto& id : layout.expertLanguages[static_cast<size_t>(best)])
+                     members += (members.empty() ? "" : " ") + project.findLanguage(id)->label();
+                   return members;
+                 }() + ")");
+  }
+
+  // ---- 2. one new expert per new group, copied from its nearest expert
+  Json added = Json::array();
+  std::map<std::string, std::int64_t> expertOfNew;
+  for (const auto& [source, languages] : newGroups) {
+    const std::int64_t index = layout.numExperts++;
+    for (const auto& layer : moe) layer->addExpert(copyFeedForward(*layer->expert(source), model->config()), source);
+    layout.expertLanguages.push_back(languages);
+    for (const std::string& id : languages) expertOfNew[id] = index;
+    added.push_back({{"expert", index}, {"copied_from", source}, {"languages", languages}});
+  }
+  std::map<std::string, torch::Tensor> frozen;  // every old value, to prove it unchanged
+  for (const auto& p : model->named_parameters(true)) {
+    if (expertOfName(p.key()) >= oldExperts) continue;
+    frozen[p.key()] = (isRouter(p.key()) ? p.value().narrow(0, 0, oldExperts) : p.value()).detach().cpu().clone();
+  }
+
+  // ---- 3. train the new experts and router rows only
+  const TrainingSettings settings = cappedToContext(project.adaptation, model->config().max_position_embeddings);
+  std::vector<std::string> newIds = languageIds(project.new_languages);
+  LanguageShards shards = openShards(project, newIds);
+  SequenceSampler sampler(shards.streams(), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
+  std::vector<std::int64_t> streamExpert;
+  for (const std::string& id : newIds) streamExpert.push_back(expertOfNew.at(id));
+  auto rowExperts = [&](const TrainBatch& batch) {
+    std::vector<std::int64_t> experts;
+    const auto* sources = batch.sources.data_ptr<std::int64_t>();
+    for (std::int64_t r = 0; r < batch.sources.size(0); ++r) experts.push_back(streamExpert[static_cast<size_t>(sources[r])]);
+    return experts;
+  };
+  for (const auto& layer : moe)
+    layer->gate->weight.register_hook([oldExperts](torch::Tensor grad) {
+      grad = grad.clone();
+      grad.narrow(0, 0, oldExperts).zero_();  // old router rows learn nothing
+      return grad;
+    });
+  TrainerOptions options;
+  options.settings = settings;
+  options.runDir = dir / "train";
+  options.device = device;
+  options.trainable = [&](const std::string& name) { return isRouter(name) || expertOfName(name) >= oldExperts; };
+  options.trainableDescription = "new experts (index ≥ " + std::to_string(oldExperts) + ") and router rows";
+  options.decays = [&](const std::string& name) { return !isRouter(name) && expertOfName(name) >= oldExperts; };
+  options.beforeForward = [&](const TrainBatch& batch) { routing->hardRows(rowExperts(batch)); };
+  options.checkpoints = false;  // short; a crash re-runs the stage (the probe is deterministic)
+  options.extraSettings = {{"stage", "adapt"}, {"new_experts", added}};
+  Reporter trainReporter = reporter.forStage(reporter.stage() + ":train");
+  TrainResult result;
+  {
+    Trainer trainer(model, sampler, options, trainReporter);
+    if (settings.router_loss_weight > 0)
+      trainer.addLossTerm({"router_loss", [&](const TrainBatch& batch, const torch::Tensor& logits) {
+                             torch::Tensor labels = torch::tensor(rowExperts(batch), torch::kInt64)
+                                                        .unsqueeze(1)
+                                                        .expand({batch.inputIds.size(0), batch.inputIds.size(1)})
+                                                        .reshape({-1})
+                                                        .to(logits.device());
+                             std::vector<torch::Tensor> routerLogits;
+                             for (const auto& layer : moe) routerLogits.push_back(layer->lastRouterLogits);
+                             return settings.router_loss_weight * routerClassificationLoss(routerLogits, labels);
+                           }});
+    result = trainer.run();
+  }
+
+  // ---- 4. checks
+  std::int64_t checked = 0;
+  for (const auto& p : model->named_parameters(true)) {
+    auto it = frozen.find(p.key());
+    if (it == frozen.end()) continue;
+    const torch::Tensor now = (isRouter(p.key()) ? p.value().narrow(0, 0, oldExperts) : p.value()).detach().cpu();
+    if (!torch::equal(now, it->second))
+      throw std::logic_error("adaptation changed frozen tensor '" + p.key() + "' (a bug: please report it)");
+    ++checked;
+  }
+  const HeldoutPerplexity hardAfter = evaluate("hard-after", true), softAfter = evaluate("soft-after", false);
+  const auto hb = pplByLanguage(hardBefore), ha = pplByLanguage(hardAfter), sb = pplByLanguage(softBefore),
+             sa = pplByLanguage(softAfter);
+  Json languages = Json::array();
+  bool oldUnchanged = true;
+  for (const Language& l : project.allLanguages()) {
+    const bool isNew = expertOfNew.count(l.id) > 0;
+    auto at = [](const std::map<std::string, double>& m, const std::string& id) { return m.count(id) ? Json(m.at(id)) : Json(); };
+    if (!isNew && hb.count(l.id) && ha.count(l.id) && hb.at(l.id) != ha.at(l.id)) oldUnchanged = false;
+    languages.push_back({{"language", l.id}, {"label", l.label()}, {"new", isNew},
+                         {"hard_before", at(hb, l.id)}, {"hard_after", at(ha, l.id)},
+                         {"soft_before", at(sb, l.id)}, {"soft_after", at(sa, l.id)}});
+  }
+  if (!oldUnchanged) throw std::logic_error("adaptation changed an old language's hard-routed PPL (a bug: please report it)");
+  reporter.log("checked " + std::to_string(checked) + " frozen tensors: bit-identical; old languages' hard-routed PPL unchanged");
+
+  routing->soft();
+  SaveOptions save;
+  save.tokenizerSource = trainedDir;
+  saveStateDict(*model, dir / "model", moeConfigJson(model->config(), layout), save);
+  reporter.artifact(dir / "model", "model");
+  const Json report{{"probe", probe},
+                    {"new_experts", added},
+                    {"frozen_tensors_checked", checked},
+                    {"frozen_bit_identical", true},
+                    {"old_hard_ppl_unchanged", oldUnchanged},
+                    {"final_loss", result.losses.empty() ? Json() : Json(result.losses.back())},
+                    {"languages", languages},
+                    {"soft_average_before", softBefore.average},
+                    {"soft_average_after", softAfter.average},
+                    {"new_soft_average_before", softBefore.newAverage},
+                    {"new_soft_average_after", softAfter.newAverage},
+                    {"new_hard_average_after", hardAfter.newAverage}};
+  writeFileAtomic(dir / "adaptation.json", report.dump(1) + "\n");
+  reporter.artifact(dir / "adaptation.json", "adaptation");
+  reporter.result("adaptation", report);
+  folder.complete();
+  reporter.finished("done");
+}
+
+}  // namespace dmoe

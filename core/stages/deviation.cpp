@@ -1,0 +1,223 @@
+// The deviation stage (see the header).
+#include "stages/deviation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <regex>
+#include <sstream>
+
+#include "checkpoint/tensor_bridge.h"
+#include "pipeline/stage_folder.h"
+#include "runtime/device.h"
+#include "stages/stage_inputs.h"
+#include "train/load_model.h"
+#include "train/trainer.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe {
+
+namespace {
+const std::vector<std::string> kKinds = {"ffn", "attention", "norms", "all"};
+}
+
+fs::path deviationDir(const Project& project) { return stageDir(project, "deviation"); }
+
+ParameterModule parameterModule(const std::string& name) {
+  static const std::regex layerPattern(R"((?:^|\.)(?:layers|h)\.(\d+)\.)");
+  ParameterModule m;
+  std::smatch match;
+  if (!std::regex_search(name, match, layerPattern)) {
+    m.kind = "other";
+    return m;
+  }
+  m.layer = std::stoll(match[1].str());
+  auto has = [&](const char* part) { return name.find(part) != std::string::npos; };
+  if (has(".self_attn.") || has(".self_attention."))
+    m.kind = "attention";
+  else if (has(".mlp."))
+    m.kind = has(".bias") ? "ffn_bias" : "ffn";
+  else if (has("layernorm") || has("_norm"))
+    m.kind = "norms";
+  else
+    m.kind = "other";
+  return m;
+}
+
+std::vector<std::int64_t> deltaLayersToKeep(const Project& project, std::int64_t numLayers) {
+  std::vector<std::int64_t> layers;
+  const SimilaritySettings& s = project.similarity;
+  if (s.layer_set == "last") {
+    for (std::int64_t l = std::max<std::int64_t>(0, numLayers - s.last_n); l < numLayers; ++l) layers.push_back(l);
+  } else if (s.layer_set == "list") {
+    for (std::int64_t l : s.layers) {
+      if (l >= numLayers)
+        throw InputError(project.file.string() + " /similarity/layers: layer " + std::to_string(l) +
+                         " does not exist (the base model has " + std::to_string(numLayers) + " layers)");
+      layers.push_back(l);
+    }
+    std::sort(layers.begin(), layers.end());
+    layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+  } else {
+    for (std::int64_t l = 0; l < numLayers; ++l) layers.push_back(l);
+  }
+  return layers;
+}
+
+DeviationTable DeviationTable::load(const fs::path& dir) {
+  const fs::path file = dir / "deviation.json";
+  if (!fs::exists(file)) throw InputError(file.string() + " is missing: run `dmoe deviation` first");
+  DeviationTable table;
+  try {
+    Json j = Json::parse(readFile(file));
+    table.languages = j.at("languages").get<std::vector<std::string>>();
+    table.layers = j.at("layers").get<std::int64_t>();
+    for (const std::string& kind : kKinds)
+      table.modules[kind] = j.at("modules").at(kind).get<std::vector<std::vector<double>>>();
+  } catch (const Json::exception& e) {
+    throw InputError(file.string() + ": expected {languages, layers, modules: {ffn, attention, norms, all}}: " + e.what());
+  }
+  return table;
+}
+
+namespace {
+
+// Norms of one fine-tune's deviation, and the FFN deltas of `keep` layers.
+struct LanguageDeviation {
+  std::map<std::string, std::vector<double>> squared;  // kind → per-layer Σ Δ²
+  Json other = Json::object();                         // non-layer tensor → ‖Δ‖
+  NamedTensors ffnDeltas;
+};
+
+LanguageDeviation measure(const CausalLMImpl& model, const std::map<std::string, torch::Tensor>& base,
+                          const std::vector<std::int64_t>& keep) {
+  const std::int64_t layers = model.config().num_hidden_layers;
+  LanguageDeviation d;
+  for (const std::string& kind : kKinds) d.squared[kind].assign(static_cast<size_t>(layers), 0.0);
+  std::map<std::int64_t, std::vector<torch::Tensor>> ffnParts;
+  torch::NoGradGuard noGrad;
+  for (const auto& p : model.named_parameters(true)) {
+    const torch::Tensor delta = (p.value().detach().to(torch::kCPU, torch::kFloat32) - base.at(p.key()));
+    const double squared = delta.pow(2).sum().item<double>();
+    const ParameterModule m = parameterModule(p.key());
+    if (m.layer < 0) {
+      d.other[p.key()] = std::sqrt(squared);
+      continue;
+    }
+    auto& all = d.squared["all"];
+    all[static_cast<size_t>(m.layer)] += squared;
+    if (m.kind == "ffn" || m.kind == "attention" || m.kind == "norms") d.squared[m.kind][static_cast<size_t>(m.layer)] += squared;
+    if (m.kind == "ffn" && std::find(keep.begin(), keep.end(), m.layer) != keep.end())
+      ffnParts[m.layer].push_back(delta.reshape({-1}));
+  }
+  for (auto& [layer, parts] : ffnParts) d.ffnDeltas.emplace_back("layers." + std::to_string(layer), torch::cat(parts));
+  return d;
+}
+
+std::vector<double> roots(const std::vector<double>& squared) {
+  std::vector<double> out;
+  for (double v : squared) out.push_back(std::sqrt(v));
+  return out;
+}
+
+void writeTables(const fs::path& dir, const Project& project, std::int64_t layers) {
+  Json modules = Json::object();
+  for (const std::string& kind : kKinds) modules[kind] = Json::array();
+  std::ostringstream csv;
+  csv << "language,layer";
+  for (const std::string& kind : kKinds) csv << ',' << kind;
+  csv << '\n';
+  std::vector<std::string> ids, labels;
+  for (const Language& l : project.languages) {
+    Json norms = Json::parse(readFile(dir / l.id / "norms.json"));
+    ids.push_back(l.id);
+    labels.push_back(l.label());
+    for (const std::string& kind : kKinds) modules[kind].push_back(norms.at(kind));
+    for (std::int64_t layer = 0; layer < layers; ++layer) {
+      csv << l.id << ',' << layer;
+      for (const std::string& kind : kKinds) csv << ',' << norms.at(kind).at(static_cast<size_t>(layer)).get<double>();
+      csv << '\n';
+    }
+  }
+  writeFileAtomic(dir / "deviation.json",
+                  Json{{"languages", ids}, {"labels", labels}, {"layers", layers}, {"modules", modules}}.dump(1) + "\n");
+  writeFileAtomic(dir / "deviation.csv", csv.str());
+}
+
+}  // namespace
+
+void runDeviation(const Project& project, Reporter& reporter, bool force) {
+  reporter.started();
+  const fs::path baseDir = baseModelDir(project);
+  const std::string device = resolveDevice(project.device);
+  std::shared_ptr<CausalLMImpl> model = loadCausalLM(baseDir, device);
+  const ModelConfig& config = model->config();
+  const TrainingSettings settings = cappedToContext(project.deviation, config.max_position_embeddings);
+  const std::vector<std::int64_t> keep = deltaLayersToKeep(project, config.num_hidden_layers);
+
+  StageFolder folder(deviationDir(project), Json{{"training", toJson(settings)},
+                                                 {"base_model", baseModelFingerprint(project)},
+                                                 {"shards", shardsFingerprint(project, project.languages)},
+                                                 {"languages", languageIds(project.languages)},
+                                                 {"delta_layers", keep}});
+  if (!force && folder.upToDate()) {
+    reporter.log("deviation norms are up to date: " + folder.dir().string());
+    reporter.finished("skipped");
+    return;
+  }
+  folder.begin(force, reporter);
+
+  std::map<std::string, torch::Tensor> base;  // θ, on the CPU in fp32, to reset each fine-tune and subtract
+  for (const auto& p : model->named_parameters(true)) base[p.key()] = p.value().detach().to(torch::kCPU, torch::kFloat32).clone();
+
+  const auto n = static_cast<std::int64_t>(project.languages.size());
+  for (std::int64_t i = 0; i < n; ++i) {
+    const Language& language = project.languages[static_cast<size_t>(i)];
+    reporter.progress(i, n, "languages");
+    const fs::path dir = folder.dir() / language.id;
+    if (fs::exists(dir / "norms.json")) {
+      reporter.log(language.id + ": done in an earlier run");
+      continue;
+    }
+    fs::remove_all(dir);  // a fine-tune interrupted mid-way starts over
+    {
+      torch::NoGradGuard noGrad;
+      for (auto& p : model->named_parameters(true)) p.value().copy_(base.at(p.key()));
+    }
+    LanguageShards shards = openShards(project, {language.id});
+    SequenceSampler sampler(shards.streams(), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
+    TrainerOptions options;
+    options.settings = settings;
+    options.runDir = dir;
+    options.device = device;
+    options.checkpoints = false;  // 10-step runs: the language is the unit of resumption
+    options.extraSettings = {{"stage", "deviation"}, {"language", language.id}};
+    torch::manual_seed(static_cast<std::uint64_t>(settings.seed));
+    Reporter trainReporter = reporter.forStage("deviation:" + language.id);
+    Trainer trainer(model, sampler, options, trainReporter);
+    TrainResult result = trainer.run();
+
+    LanguageDeviation d = measure(*model, base, keep);
+    writeTensors(dir / "ffn_delta.safetensors", d.ffnDeltas);
+    Json norms{{"language", language.id}, {"layers", config.num_hidden_layers}};
+    for (const std::string& kind : kKinds) norms[kind] = roots(d.squared[kind]);
+    norms["other"] = d.other;
+    norms["final_loss"] = result.losses.empty() ? Json() : Json(result.losses.back());
+    writeFileAtomic(dir / "norms.json", norms.dump(1) + "\n");  // last: the language is done
+    reporter.log(language.id + ": mean FFN deviation " +
+                 std::to_string(std::accumulate(norms["ffn"].begin(), norms["ffn"].end(), 0.0,
+                                                [](double a, const Json& v) { return a + v.get<double>(); }) /
+                                static_cast<double>(config.num_hidden_layers)));
+  }
+  reporter.progress(n, n, "languages");
+  writeTables(folder.dir(), project, config.num_hidden_layers);
+  reporter.artifact(folder.dir() / "deviation.json", "deviation");
+  reporter.result("deviation", Json::parse(readFile(folder.dir() / "deviation.json")));
+  folder.complete({{"languages", n}, {"layers", config.num_hidden_layers}, {"delta_layers", keep}});
+  reporter.finished("done");
+}
+
+}  // namespace dmoe

@@ -1,0 +1,53 @@
+// The deviation stage (`dmoe deviation`, SPEC §1.1): for every project
+// language, the base model fine-tuned on that language alone (same settings,
+// token budget and seed for all: deviation.*), and the parameter deviation
+// Δθ = θ_fine-tuned − θ_base recorded as
+//   - per layer and module kind, the L2 norm ‖Δθ‖₂ — the deviation heatmap.
+//     Kinds: "attention" (all attention tensors), "ffn" (the FFN's weight
+//     matrices, no biases: SPEC 1.4's score), "norms" (layer norms), "all"
+//     (every tensor of the layer); plus the non-layer tensors by name;
+//   - the flattened FFN weight deltas (F32, gate/up/down or h_to_4h/4h_to_h
+//     concatenated in registration order) of the layers the similarity stage
+//     needs, one safetensors tensor "layers.<l>" per layer — on disk, not in memory.
+//
+// Output <runs_dir>/deviation/: <lang>/{settings.json, metrics.jsonl,
+// ffn_delta.safetensors, norms.json (written last: the language is done)},
+// deviation.json + deviation.csv (the languages × layers tables), manifest.json.
+// Languages are independent: after a crash at language k, a re-run with the
+// same inputs resumes at k.
+#pragma once
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "events/event_sink.h"
+#include "project/project.h"
+
+namespace dmoe {
+
+std::filesystem::path deviationDir(const Project& project);
+
+// The deviation norms of a completed stage. modules[kind][language][layer].
+struct DeviationTable {
+  std::vector<std::string> languages;  // project order
+  std::int64_t layers = 0;
+  std::map<std::string, std::vector<std::vector<double>>> modules;
+  // Reads deviation.json; throws InputError naming the file (missing: run `dmoe deviation`).
+  static DeviationTable load(const std::filesystem::path& dir);
+};
+
+// Module kind of a parameter name and its layer (−1 for non-layer tensors).
+struct ParameterModule {
+  std::string kind;  // attention | ffn | ffn_bias | norms | other
+  std::int64_t layer = -1;
+};
+ParameterModule parameterModule(const std::string& name);
+
+// The layers whose FFN deltas are kept for the similarity stage (similarity.layer_set
+// last / list: those layers; all / selected: every layer).
+std::vector<std::int64_t> deltaLayersToKeep(const Project& project, std::int64_t numLayers);
+
+void runDeviation(const Project& project, Reporter& reporter, bool force);
+
+}  // namespace dmoe

@@ -1,0 +1,161 @@
+// The merge, train, eval and baselines stages: thin wrappers that point the
+// shared DMoE code (stages/dmoe_variant.h) at the pipeline's groups, or at
+// the baselines' (random groups; the dense base trained on the same budget).
+#include <cmath>
+
+#include "checkpoint/hf_checkpoint.h"
+#include "pipeline/stage_folder.h"
+#include "runtime/device.h"
+#include "stages/dmoe_variant.h"
+#include "stages/stage_inputs.h"
+#include "train/load_model.h"
+#include "train/trainer.h"
+#include "util/atomic_file.h"
+#include "util/hash.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe {
+
+void runMerge(const Project& project, Reporter& reporter, bool force) {
+  mergeVariant(project, mainVariant(project), reporter, force);
+}
+
+void runTrain(const Project& project, Reporter& reporter, bool force) {
+  trainVariant(project, mainVariant(project), reporter, force);
+}
+
+namespace {
+
+Json evaluationSettings(const Project& project) {
+  return Json{{"window", project.evaluation.window},
+              {"max_documents_per_language", project.evaluation.max_documents_per_language}};
+}
+
+// Evaluates `modelDir` into <folder>/perplexity.json unless that folder is up to date.
+void evaluateInto(const Project& project, const fs::path& dir, const fs::path& modelDir, const Json& modelIdentity,
+                  Reporter& reporter, bool force) {
+  StageFolder folder(dir, Json{{"evaluation", evaluationSettings(project)},
+                               {"model", modelIdentity},
+                               {"heldout", shardsFingerprint(project, project.allLanguages())}});
+  if (!force && folder.upToDate()) {
+    reporter.log("perplexities are up to date: " + (dir / "perplexity.json").string());
+    return;
+  }
+  folder.begin(force, reporter);
+  const Json table = evaluateModel(project, modelDir, reporter);
+  writeFileAtomic(dir / "perplexity.json", table.dump(1) + "\n");
+  reporter.artifact(dir / "perplexity.json", "perplexity");
+  folder.complete();
+}
+
+}  // namespace
+
+void runEval(const Project& project, Reporter& reporter, bool force) {
+  reporter.started();
+  const fs::path dir = stageDir(project, "eval");
+  const std::string trained = StageFolder::fingerprint(stageDir(project, "train"), "dmoe train");
+  const std::string base = baseModelFingerprint(project);
+  StageFolder folder(dir, Json{{"evaluation", evaluationSettings(project)},
+                               {"model", trained},
+                               {"base_model", base},
+                               {"heldout", shardsFingerprint(project, project.allLanguages())}});
+  if (!force && folder.upToDate()) {
+    reporter.log("evaluation is up to date: " + (dir / "perplexity.json").string());
+    reporter.finished("skipped");
+    return;
+  }
+  folder.begin(force, reporter);
+  Json table = evaluateModel(project, stageDir(project, "train") / "model", reporter);
+  table["base"] = evaluateModel(project, baseModelDir(project), reporter).at("dense");
+  writeFileAtomic(dir / "perplexity.json", table.dump(1) + "\n");
+  reporter.artifact(dir / "perplexity.json", "perplexity");
+  reporter.log("average PPL: base " + std::to_string(table["base"].value("average", 0.0)) + ", DMoE " +
+               std::to_string(table["soft"].value("average", 0.0)) + " (learned router), " +
+               std::to_string(table["hard"].value("average", 0.0)) + " (group oracle)");
+  reporter.result("eval", table);
+  folder.complete();
+  reporter.finished("done");
+}
+
+// dense-continue: the base trained on the mixed data (languages ∝ tokens) with
+// train.stage2's optimiser settings for as many steps as give the DMoE's
+// token budget (stage 1 + stage 2).
+static void runDenseContinue(const Project& project, Reporter& reporter, bool force) {
+  const fs::path dir = stageDir(project, "baselines") / "dense-continue";
+  const std::string device = resolveDevice(project.device);
+  const fs::path baseDir = baseModelDir(project);
+  const ModelConfig config = ModelConfig::fromHfJson(HfCheckpoint::open(baseDir).config, (baseDir / "config.json").string());
+  TrainingSettings settings = cappedToContext(project.train_stage2, config.max_position_embeddings);
+  const std::int64_t budget = dmoeTrainingTokens(project, config.max_position_embeddings);
+  const std::int64_t perStep = settings.batch_sequences * settings.seq_len;
+  settings.steps = (budget + perStep - 1) / perStep;
+  settings.balance_loss_weight = 0;
+  settings.router_loss_weight = 0;
+
+  StageFolder folder(dir / "train", Json{{"training", toJson(settings)},
+                                         {"base_model", baseModelFingerprint(project)},
+                                         {"shards", shardsFingerprint(project, project.languages)}});
+  const fs::path modelDir = dir / "train" / "model";
+  if (force || !folder.upToDate() || !fs::exists(modelDir / "config.json")) {
+    folder.begin(force, reporter);
+    std::shared_ptr<CausalLMImpl> model = loadCausalLM(baseDir, device);
+    LanguageShards all = openShards(project, languageIds(project.languages));
+    SequenceSampler mixed(all.streams(), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
+    TrainerOptions options;
+    options.settings = settings;
+    options.runDir = dir / "train";
+    options.device = device;
+    options.resume = true;
+    options.extraSettings = {{"stage", "dense-continue"}, {"token_budget", budget}};
+    Reporter r = reporter.forStage(reporter.stage() + ":dense-continue");
+    Trainer(model, mixed, options, r).run();
+    SaveOptions save;
+    save.tokenizerSource = baseDir;
+    saveStateDict(*model, modelDir, model->config().toHfJson(), save);
+    folder.complete({{"tokens", settings.steps * perStep}, {"dmoe_tokens", budget}});
+  } else {
+    reporter.log("dense-continue model is up to date: " + modelDir.string());
+  }
+  Reporter r = reporter.forStage(reporter.stage() + ":dense-continue");
+  evaluateInto(project, dir / "eval", modelDir, StageFolder::fingerprint(dir / "train", "dmoe baselines"), r, force);
+}
+
+// A DMoE variant whose groups come from `method` ("random") or whose experts
+// start from per-group fine-tunes ("branch-train-mix" init).
+static void runVariantBaseline(const Project& project, const std::string& name, const std::string& groupMethod,
+                               const std::string& init, Reporter& reporter, bool force) {
+  const fs::path dir = stageDir(project, "baselines") / name;
+  DmoeVariant v;
+  v.name = name;
+  v.mergeDir = dir / "merge";
+  v.trainDir = dir / "train";
+  v.groups = groupMethod == "group-stage" ? LanguageGroups::load(stageDir(project, "group") / "groups.json")
+                                          : computeGroups(project, groupMethod);
+  v.groupsFingerprint = hashHex(v.groups.toJson().dump());
+  v.init = init;
+  fs::create_directories(dir);
+  writeFileAtomic(dir / "groups.json", v.groups.toJson().dump(2) + "\n");
+  Reporter r = reporter.forStage(reporter.stage() + ":" + name);
+  mergeVariant(project, v, r, force);
+  trainVariant(project, v, r, force);
+  evaluateInto(project, dir / "eval", v.trainDir / "model", StageFolder::fingerprint(v.trainDir, "dmoe baselines"), r,
+               force);
+}
+
+void runBaselines(const Project& project, Reporter& reporter, bool force) {
+  reporter.started();
+  const BaselineSettings& b = project.baselines;
+  if (!b.dense_continue && !b.random_groups && !b.branch_train_mix) {
+    reporter.log("no baseline is enabled in /baselines");
+    reporter.finished("skipped");
+    return;
+  }
+  // Each baseline has its own manifests and skips by itself when up to date.
+  if (b.dense_continue) runDenseContinue(project, reporter, force);
+  if (b.random_groups) runVariantBaseline(project, "random-groups", "random", project.merge.init, reporter, force);
+  if (b.branch_train_mix) runVariantBaseline(project, "branch-train-mix", "group-stage", "branch-train-mix", reporter, force);
+  reporter.finished("done");
+}
+
+}  // namespace dmoe

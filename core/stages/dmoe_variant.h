@@ -1,0 +1,45 @@
+// One DMoE built end to end from a set of groups: merge (SPEC §1.5), then
+// training stage 1 and stage 2 (SPEC §1.6). The pipeline's own DMoE uses the
+// group stage's groups in <runs_dir>/merge and <runs_dir>/train; the
+// random-groups baseline the same code with its own groups and folders, so
+// the two differ in nothing but the grouping.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "events/event_sink.h"
+#include "model/dmoe_model.h"
+#include "project/project.h"
+#include "stages/stages.h"
+
+namespace dmoe {
+
+struct DmoeVariant {
+  std::string name;                     // "dmoe" | "random-groups" (messages, settings.json)
+  std::filesystem::path mergeDir;       // <mergeDir>/model/
+  std::filesystem::path trainDir;       // <trainDir>/{stage1,stage2,model}/
+  LanguageGroups groups;
+  std::string groupsFingerprint;        // identity of the groups for manifests
+  std::string init;                     // expert initialisation: "upcycle" | "branch-train-mix"
+};
+
+DmoeVariant mainVariant(const Project& project);  // the group stage's groups (InputError if absent)
+
+void mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force);
+void trainVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force);
+
+// Token budget of training stage 1 + stage 2 (steps × sequences × seq_len,
+// seq_len capped at the context): what dense-continue is given too.
+std::int64_t dmoeTrainingTokens(const Project& project, std::int64_t context);
+
+// Perplexity of a saved model on every project language's held-out shard:
+// {"soft": table} for a DMoE (learned router) plus {"hard": table} (group
+// oracle; languages without an expert unscored), {"dense": table} otherwise.
+Json evaluateModel(const Project& project, const std::filesystem::path& modelDir, Reporter& reporter);
+
+// Hard routing of a language: its group's expert in every MoE layer. False
+// (routing unchanged) when the model has no expert for it.
+bool routeLanguageHard(CausalLMImpl& model, const MoeLayout& layout, const std::string& languageId);
+
+}  // namespace dmoe

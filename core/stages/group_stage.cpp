@@ -1,0 +1,139 @@
+// The group stage (`dmoe group`, SPEC §1.3): the project's languages
+// partitioned by the configured method on the similarity stage's matrix
+// (distance = 1 − similarity), or the manual groups of the project file
+// (validated when the project loads: each language exactly once). Each group
+// is reported with its minimum within-group similarity.
+#include <set>
+
+#include "methods/grouping.h"
+#include "pipeline/stage_folder.h"
+#include "stages/stage_inputs.h"
+#include "stages/stages.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe {
+
+Json LanguageGroups::toJson() const {
+  Json list = Json::array();
+  for (size_t g = 0; g < groups.size(); ++g)
+    list.push_back({{"expert", g}, {"languages", groups[g]}, {"min_similarity", minSimilarity[g]}});
+  return Json{{"method", method}, {"method_used", methodUsed}, {"groups", list}};
+}
+
+LanguageGroups LanguageGroups::fromJson(const Json& j, const std::string& source) {
+  LanguageGroups out;
+  try {
+    out.method = j.at("method").get<std::string>();
+    out.methodUsed = j.at("method_used").get<std::string>();
+    for (const Json& g : j.at("groups")) {
+      out.groups.push_back(g.at("languages").get<std::vector<std::string>>());
+      out.minSimilarity.push_back(g.at("min_similarity").get<double>());
+    }
+  } catch (const Json::exception& e) {
+    throw InputError(source + ": expected {method, method_used, groups: [{languages, min_similarity}]}: " + e.what());
+  }
+  return out;
+}
+
+LanguageGroups LanguageGroups::load(const fs::path& file) {
+  if (!fs::exists(file)) throw InputError(file.string() + " is missing: run `dmoe group` first");
+  return fromJson(Json::parse(readFile(file)), file.string());
+}
+
+namespace {
+
+struct SimilarityMatrix {
+  std::vector<std::string> languages;
+  std::vector<std::vector<double>> values;
+};
+
+SimilarityMatrix readSimilarity(const Project& project) {
+  const fs::path file = stageDir(project, "similarity") / "similarity.json";
+  if (!fs::exists(file)) throw InputError(file.string() + " is missing: run `dmoe similarity` first");
+  SimilarityMatrix m;
+  try {
+    Json j = Json::parse(readFile(file));
+    m.languages = j.at("languages").get<std::vector<std::string>>();
+    m.values = j.at("matrix").get<std::vector<std::vector<double>>>();
+  } catch (const Json::exception& e) {
+    throw InputError(file.string() + ": expected {languages, matrix}: " + e.what());
+  }
+  if (m.languages != languageIds(project.languages))
+    throw InputError(file.string() + ": its languages differ from the project's; re-run `dmoe similarity`");
+  return m;
+}
+
+}  // namespace
+
+LanguageGroups computeGroups(const Project& project, const std::string& method) {
+  const SimilarityMatrix sim = readSimilarity(project);
+  const size_t n = sim.languages.size();
+  DistanceMatrix distance(n, std::vector<double>(n, 0.0));
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < n; ++j) distance[i][j] = i == j ? 0.0 : 1.0 - 0.5 * (sim.values[i][j] + sim.values[j][i]);
+
+  LanguageGroups out;
+  out.method = method;
+  Groups indices;
+  if (method == "manual") {
+    out.methodUsed = "manual";
+    for (const auto& group : project.grouping.manual) {
+      indices.emplace_back();
+      for (const std::string& id : group)
+        indices.back().push_back(static_cast<int>(std::find(sim.languages.begin(), sim.languages.end(), id) - sim.languages.begin()));
+    }
+  } else {
+    GroupingOptions options;
+    options.method = method;
+    options.groups = static_cast<int>(project.grouping.groups);
+    options.seed = static_cast<std::uint64_t>(project.grouping.seed);
+    options.exhaustiveLimit = static_cast<std::uint64_t>(project.grouping.exhaustive_limit);
+    GroupingResult result = groupLanguages(distance, options);
+    indices = result.groups;
+    out.methodUsed = result.methodUsed;
+  }
+  const std::vector<double> largest = largestWithinGroupDistance(distance, indices);
+  for (size_t g = 0; g < indices.size(); ++g) {
+    out.groups.emplace_back();
+    for (int i : indices[g]) out.groups.back().push_back(sim.languages[static_cast<size_t>(i)]);
+    out.minSimilarity.push_back(1.0 - largest[g]);
+  }
+  return out;
+}
+
+void runGroup(const Project& project, Reporter& reporter, bool force) {
+  reporter.started();
+  const fs::path dir = stageDir(project, "group");
+  Json settings{{"method", project.grouping.method}, {"groups", project.grouping.groups}};
+  if (project.grouping.method == "manual") settings["manual"] = project.grouping.manual;
+  if (project.grouping.method == "random") settings["seed"] = project.grouping.seed;
+  if (project.grouping.method == "maximin-exhaustive") settings["exhaustive_limit"] = project.grouping.exhaustive_limit;
+  StageFolder folder(dir, Json{{"settings", settings},
+                               {"similarity", StageFolder::fingerprint(stageDir(project, "similarity"), "dmoe similarity")}});
+  if (!force && folder.upToDate()) {
+    reporter.log("groups are up to date: " + (dir / "groups.json").string());
+    reporter.finished("skipped");
+    return;
+  }
+  folder.begin(force, reporter);
+  const LanguageGroups groups = computeGroups(project, project.grouping.method);
+  if (groups.methodUsed != groups.method)
+    reporter.warning("maximin-exhaustive needs more than exhaustive_limit candidate subsets here: fell back to " +
+                         groups.methodUsed,
+                     "/grouping/exhaustive_limit");
+  for (size_t g = 0; g < groups.groups.size(); ++g) {
+    std::string line = "group " + std::to_string(g + 1) + ":";
+    for (const std::string& id : groups.groups[g]) line += " " + project.findLanguage(id)->label();
+    reporter.log(line + "   (min similarity " + std::to_string(groups.minSimilarity[g]) + ")");
+  }
+  writeFileAtomic(dir / "groups.json", groups.toJson().dump(2) + "\n");
+  reporter.artifact(dir / "groups.json", "groups");
+  reporter.result("groups", groups.toJson());
+  folder.complete({{"groups", groups.groups.size()}});
+  reporter.finished("done");
+}
+
+}  // namespace dmoe

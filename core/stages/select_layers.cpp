@@ -1,0 +1,118 @@
+// The select-layers stage (`dmoe select-layers`, SPEC §1.4): scores from the
+// deviation stage's FFN norms, ε applied, and the parameter counts of the DMoE
+// model that would result (base and FFN sizes read from the base checkpoint's
+// headers, so nothing is loaded).
+#include <sstream>
+
+#include "checkpoint/hf_checkpoint.h"
+#include "pipeline/stage_folder.h"
+#include "stages/deviation.h"
+#include "stages/stage_inputs.h"
+#include "stages/stages.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe {
+
+namespace {
+
+fs::path selectionFile(const Project& project) { return stageDir(project, "select-layers") / "selection.json"; }
+
+Json selectionJson(const LayerSelection& s) {
+  return Json{{"scores", s.scores},
+              {"normalized", s.normalized},
+              {"epsilon", s.epsilon},
+              {"mode", s.mode},
+              {"layers", s.layers},
+              {"experts", s.experts},
+              {"top_k", s.topK},
+              {"hidden_size", s.hiddenSize},
+              {"parameters",
+               {{"base", s.baseParameters}, {"ffn_per_layer", s.ffnParameters}, {"total", s.counts.total}, {"active", s.counts.active}}}};
+}
+
+// E = the number of groups the group stage will form.
+std::int64_t expertCount(const Project& project) {
+  return project.grouping.method == "manual" ? static_cast<std::int64_t>(project.grouping.manual.size())
+                                             : project.grouping.groups;
+}
+
+}  // namespace
+
+LayerSelection LayerSelection::load(const Project& project) {
+  const fs::path file = selectionFile(project);
+  if (!fs::exists(file)) throw InputError(file.string() + " is missing: run `dmoe select-layers` first");
+  try {
+    Json j = Json::parse(readFile(file));
+    LayerSelection s;
+    s.scores = j.at("scores").get<std::vector<double>>();
+    s.normalized = j.at("normalized").get<std::vector<double>>();
+    s.epsilon = j.at("epsilon").get<double>();
+    s.mode = j.at("mode").get<std::string>();
+    s.layers = j.at("layers").get<std::vector<std::int64_t>>();
+    s.experts = j.at("experts").get<std::int64_t>();
+    s.topK = j.at("top_k").get<std::int64_t>();
+    s.hiddenSize = j.at("hidden_size").get<std::int64_t>();
+    const Json& p = j.at("parameters");
+    s.baseParameters = p.at("base").get<std::int64_t>();
+    s.ffnParameters = p.at("ffn_per_layer").get<std::int64_t>();
+    s.counts = {p.at("total").get<std::int64_t>(), p.at("active").get<std::int64_t>()};
+    return s;
+  } catch (const Json::exception& e) {
+    throw InputError(file.string() + ": not a layer selection written by `dmoe select-layers`: " + e.what());
+  }
+}
+
+void runSelectLayers(const Project& project, Reporter& reporter, bool force) {
+  reporter.started();
+  const fs::path dir = stageDir(project, "select-layers");
+  const Json settings{{"epsilon", project.layer_selection.epsilon},
+                      {"mode", project.layer_selection.mode},
+                      {"experts", expertCount(project)},
+                      {"top_k", project.merge.top_k}};
+  StageFolder folder(dir, Json{{"settings", settings},
+                               {"deviation", StageFolder::fingerprint(deviationDir(project), "dmoe deviation")}});
+  if (!force && folder.upToDate()) {
+    reporter.log("layer selection is up to date: " + selectionFile(project).string());
+    reporter.finished("skipped");
+    return;
+  }
+  folder.begin(force, reporter);
+
+  const DeviationTable deviation = DeviationTable::load(deviationDir(project));
+  LayerSelection s;
+  s.scores = layerScores(deviation.modules.at("ffn"));
+  s.normalized = normalizedScores(s.scores);
+  s.epsilon = project.layer_selection.epsilon;
+  s.mode = project.layer_selection.mode;
+  s.layers = selectLayers(s.normalized, s.epsilon, s.mode);
+  s.experts = expertCount(project);
+  s.topK = project.merge.top_k;
+
+  const HfCheckpoint base = HfCheckpoint::open(baseModelDir(project));
+  for (const std::string& name : base.tensors.names()) {
+    const std::int64_t numel = base.tensors.entry(name).numel();
+    s.baseParameters += numel;
+    const ParameterModule m = parameterModule(name);
+    if (m.layer == 0 && (m.kind == "ffn" || m.kind == "ffn_bias")) s.ffnParameters += numel;
+  }
+  s.hiddenSize = base.config.value("hidden_size", base.config.value("n_embed", std::int64_t{0}));
+  s.counts = dmoeParameterCounts(s.baseParameters, s.ffnParameters, s.hiddenSize,
+                                 static_cast<std::int64_t>(s.layers.size()), s.experts, s.topK);
+
+  std::ostringstream table;
+  table << "layer  score      normalized  expand\n";
+  for (size_t l = 0; l < s.scores.size(); ++l)
+    table << "  " << l << (l < 10 ? "    " : "   ") << s.scores[l] << "  " << s.normalized[l] << "  "
+          << (std::find(s.layers.begin(), s.layers.end(), static_cast<std::int64_t>(l)) != s.layers.end() ? "yes" : "")
+          << "\n";
+  reporter.log(table.str());
+  writeFileAtomic(selectionFile(project), selectionJson(s).dump(2) + "\n");
+  reporter.result("selection", selectionJson(s));
+  folder.complete({{"layers", s.layers}, {"parameters", selectionJson(s).at("parameters")}});
+  reporter.finished("done");
+}
+
+}  // namespace dmoe

@@ -1,0 +1,84 @@
+// The similarity stage (`dmoe similarity`, SPEC §1.2): the language × language
+// cosine of the deviation stage's FFN weight deltas over the configured layer
+// set (last n, all, the ε-selected layers, or a list), one matrix per layer,
+// streamed from disk (methods/similarity.h), optionally as a checked sketch;
+// plus the average-linkage order and dendrogram for display.
+#include "methods/clustering.h"
+#include "methods/similarity.h"
+#include "pipeline/stage_folder.h"
+#include "stages/deviation.h"
+#include "stages/stage_inputs.h"
+#include "stages/stages.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe {
+
+void runSimilarity(const Project& project, Reporter& reporter, bool force) {
+  reporter.started();
+  const fs::path dir = stageDir(project, "similarity");
+  const SimilaritySettings& s = project.similarity;
+  const fs::path deviation = deviationDir(project);
+  const Json deviationOutputs = StageFolder(deviation, Json()).outputs();
+  const auto numLayers = deviationOutputs.at("layers").get<std::int64_t>();
+
+  std::vector<std::int64_t> layers;
+  Json inputs{{"settings", {{"layer_set", s.layer_set}, {"sketch_dim", s.sketch_dim}}},
+              {"deviation", StageFolder::fingerprint(deviation, "dmoe deviation")}};
+  if (s.layer_set == "selected") {
+    layers = LayerSelection::load(project).layers;
+    inputs["selection"] = StageFolder::fingerprint(stageDir(project, "select-layers"), "dmoe select-layers");
+    if (layers.empty())
+      throw InputError(project.file.string() + " /similarity/layer_set: \"selected\", but ε selects no layer");
+  } else {
+    layers = deltaLayersToKeep(project, numLayers);
+  }
+  inputs["layers"] = layers;
+  if (s.sketch_dim > 0) inputs["settings"]["sketch"] = {{"seed", s.sketch_seed}, {"check_pairs", s.sketch_check_pairs}};
+  StageFolder folder(dir, inputs);
+  if (!force && folder.upToDate()) {
+    reporter.log("similarity is up to date: " + (dir / "similarity.json").string());
+    reporter.finished("skipped");
+    return;
+  }
+  folder.begin(force, reporter);
+
+  DeltaFiles deltas;
+  for (const Language& l : project.languages) {
+    deltas.languages.push_back(l.id);
+    deltas.files.push_back(deviation / l.id / "ffn_delta.safetensors");
+  }
+  SimilarityOptions options;
+  options.layers = layers;
+  options.sketchDim = s.sketch_dim;
+  options.sketchSeed = static_cast<std::uint64_t>(s.sketch_seed);
+  options.checkPairs = s.sketch_check_pairs;
+  const SimilarityResult result =
+      computeSimilarity(deltas, options, [&](std::int64_t done, std::int64_t total) { reporter.progress(done, total, "blocks"); });
+  if (result.sketch)
+    reporter.log("sketch k = " + std::to_string(result.sketch->dim) + ": max |error| " +
+                 std::to_string(result.sketch->maxAbsError) + ", mean " + std::to_string(result.sketch->meanAbsError) +
+                 " on " + std::to_string(result.sketch->pairs) + " pairs (expected std error " +
+                 std::to_string(result.sketch->expectedStdError) + ")");
+
+  const Dendrogram tree = averageLinkage(similarityToDistance(result.combined));
+  Json j = similarityToJson(result);
+  std::vector<std::string> labels;
+  for (const Language& l : project.languages) labels.push_back(l.label());
+  j["labels"] = labels;
+  j["cluster_order"] = tree.leafOrder;
+  Json merges = Json::array();
+  for (const ClusterMerge& m : tree.merges)
+    merges.push_back({{"left", m.left}, {"right", m.right}, {"height", m.height}, {"size", m.size}});
+  j["dendrogram"] = merges;
+  writeFileAtomic(dir / "similarity.json", j.dump(1) + "\n");
+  writeFileAtomic(dir / "similarity.csv", similarityToCsv(result));
+  reporter.artifact(dir / "similarity.json", "similarity");
+  reporter.result("similarity", j);
+  folder.complete({{"layers", layers}});
+  reporter.finished("done");
+}
+
+}  // namespace dmoe

@@ -1,0 +1,84 @@
+// Shared stage inputs (see the header).
+#include "stages/stage_inputs.h"
+
+#include <cmath>
+
+#include "corpus/token_cache.h"
+#include "pipeline/stage_folder.h"
+#include "train/pretrain.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/hash.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe {
+
+fs::path stageDir(const Project& project, const std::string& stage) { return project.runsDir() / stage; }
+
+fs::path baseModelDir(const Project& project) {
+  return project.base_model.kind == "pretrain" ? pretrainedModelDir(project) : project.resolve(project.base_model.path);
+}
+
+std::string baseModelFingerprint(const Project& project) {
+  if (project.base_model.kind == "pretrain") return StageFolder::fingerprint(pretrainDir(project), "dmoe pretrain");
+  const fs::path dir = baseModelDir(project);
+  if (!fs::exists(dir / "config.json"))
+    throw InputError(project.file.string() + " /base_model/path: " + dir.string() + " has no config.json");
+  Hasher hasher;
+  hasher.addFile(dir / "config.json");
+  std::vector<fs::path> weights;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().extension() == ".safetensors" || entry.path().extension() == ".json") weights.push_back(entry.path());
+  std::sort(weights.begin(), weights.end());
+  for (const fs::path& file : weights) {
+    hasher.add(file.filename().string());
+    hasher.add(static_cast<std::uint64_t>(fs::file_size(file)));
+    hasher.add(static_cast<std::uint64_t>(fs::last_write_time(file).time_since_epoch().count()));
+  }
+  return hasher.hex();
+}
+
+Json shardsFingerprint(const Project& project, const std::vector<Language>& languages) {
+  Hasher hasher;
+  for (const Language& l : languages) {
+    const fs::path manifest = tokenCacheDir(project, l.id) / "manifest.json";
+    if (!fs::exists(manifest))
+      throw InputError(manifest.string() + " is missing: run `dmoe run --until tokens` first (tokenizes the corpus)");
+    hasher.add(l.id).addFile(manifest);
+  }
+  return hasher.hex();
+}
+
+std::vector<TokenStream> LanguageShards::streams(double exponent) const {
+  std::vector<TokenStream> out;
+  for (size_t i = 0; i < shards.size(); ++i)
+    out.push_back({ids[i], shards[i]->data(), shards[i]->tokenCount(),
+                   std::pow(static_cast<double>(std::max<std::int64_t>(1, shards[i]->tokenCount())), exponent)});
+  return out;
+}
+
+LanguageShards openShards(const Project& project, const std::vector<std::string>& ids, const std::string& split) {
+  LanguageShards opened;
+  for (const std::string& id : ids) {
+    const fs::path file = tokenShardFile(project, id, split);
+    if (!fs::exists(file))
+      throw InputError(file.string() + " is missing: run `dmoe run --until tokens` first (tokenizes the corpus)");
+    opened.ids.push_back(id);
+    opened.shards.push_back(std::make_unique<TokenShard>(file));
+  }
+  return opened;
+}
+
+std::vector<std::string> languageIds(const std::vector<Language>& languages) {
+  std::vector<std::string> ids;
+  for (const Language& l : languages) ids.push_back(l.id);
+  return ids;
+}
+
+TrainingSettings cappedToContext(TrainingSettings settings, std::int64_t context) {
+  settings.seq_len = std::min(settings.seq_len, context);
+  return settings;
+}
+
+}  // namespace dmoe

@@ -1,0 +1,51 @@
+// What the DMoE stages (deviation … report) have in common: where each
+// stage's folder is, the base model and its fingerprint, and the project's
+// token shards opened as training streams.
+//
+// Runs folder layout (<runs_dir>/…):
+//   pretrain/ tokens/            — the foundation stages (pipeline.h)
+//   deviation/  select-layers/  similarity/  group/   — analysis
+//   merge/model/  train/{stage1,stage2,model}/  eval/   — the DMoE itself
+//   baselines/{dense-continue,random-groups}/  adapt/  report/
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "corpus/token_shard.h"
+#include "project/project.h"
+#include "train/sequence_sampler.h"
+
+namespace dmoe {
+
+std::filesystem::path stageDir(const Project& project, const std::string& stage);  // <runs_dir>/<stage>
+
+// base_model.path (kind checkpoint) or <runs_dir>/pretrain/model.
+std::filesystem::path baseModelDir(const Project& project);
+// Identity of the base model for manifests: the pretrain manifest's hash, or
+// for a checkpoint its config.json and the names, sizes and times of its weight files.
+// Throws InputError when the base model does not exist yet (naming the command that makes it).
+std::string baseModelFingerprint(const Project& project);
+// Identity of the token shards of `languages` (their cache manifests).
+Json shardsFingerprint(const Project& project, const std::vector<Language>& languages);
+
+// Opened training (or held-out) shards of some languages, kept mapped while
+// streams point into them.
+struct LanguageShards {
+  std::vector<std::string> ids;
+  std::vector<std::unique_ptr<TokenShard>> shards;
+  // One stream per language; weight = tokens^exponent (1 = ∝ size, 0.3 = SPEC 1.6's within-group sampling).
+  std::vector<TokenStream> streams(double exponent = 1.0) const;
+  std::int64_t tokens(size_t i) const { return shards[i]->tokenCount(); }
+};
+// Throws InputError naming a missing shard (run `dmoe run --until tokens`).
+LanguageShards openShards(const Project& project, const std::vector<std::string>& languageIds,
+                          const std::string& split = "train");
+
+std::vector<std::string> languageIds(const std::vector<Language>& languages);
+
+// Training settings with seq_len capped at the model's context.
+TrainingSettings cappedToContext(TrainingSettings settings, std::int64_t context);
+
+}  // namespace dmoe

@@ -1,0 +1,66 @@
+// Entry points of the DMoE stages after deviation (stages/deviation.h), in
+// pipeline order, and the readers of their results that later stages, the
+// report and the GUI share. Each stage reports started/finished("done" |
+// "skipped") on its Reporter, writes only into its own folder (layout:
+// stages/stage_inputs.h) and records a manifest (pipeline/stage_folder.h).
+// `force` recomputes even when up to date.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "events/event_sink.h"
+#include "methods/layer_selection.h"
+#include "project/project.h"
+
+namespace dmoe {
+
+// ---- select-layers (SPEC §1.4): <runs_dir>/select-layers/selection.json
+struct LayerSelection {
+  std::vector<double> scores, normalized;
+  double epsilon = 0;
+  std::string mode;
+  std::vector<std::int64_t> layers;  // chosen, ascending
+  std::int64_t experts = 0, topK = 0, hiddenSize = 0;
+  std::int64_t baseParameters = 0, ffnParameters = 0;
+  ParameterCounts counts;
+  static LayerSelection load(const Project& project);  // InputError: run `dmoe select-layers`
+};
+void runSelectLayers(const Project& project, Reporter& reporter, bool force);
+
+// ---- similarity (SPEC §1.2): <runs_dir>/similarity/similarity.{json,csv}
+void runSimilarity(const Project& project, Reporter& reporter, bool force);
+
+// ---- group (SPEC §1.3): <runs_dir>/group/groups.json
+struct LanguageGroups {
+  std::string method, methodUsed;
+  std::vector<std::vector<std::string>> groups;  // language ids; group g = expert g
+  std::vector<double> minSimilarity;             // per group (1 for a single language)
+  Json toJson() const;
+  static LanguageGroups fromJson(const Json& j, const std::string& source);
+  static LanguageGroups load(const std::filesystem::path& file);  // InputError: run `dmoe group`
+};
+// The groups of `method` (maximin-exhaustive | maximin-greedy | random | manual)
+// on the similarity stage's matrix, with each group's minimum similarity.
+LanguageGroups computeGroups(const Project& project, const std::string& method);
+void runGroup(const Project& project, Reporter& reporter, bool force);
+
+// ---- merge (SPEC §1.5): <runs_dir>/merge/model/ — also used by baselines for other groups
+void runMerge(const Project& project, Reporter& reporter, bool force);
+
+// ---- train (SPEC §1.6): <runs_dir>/train/{stage1,stage2,model}
+void runTrain(const Project& project, Reporter& reporter, bool force);
+
+// ---- eval (SPEC §1.7): <runs_dir>/eval/perplexity.json (base, DMoE soft and hard)
+void runEval(const Project& project, Reporter& reporter, bool force);
+
+// ---- baselines: <runs_dir>/baselines/{dense-continue,random-groups}/, perplexity.json
+void runBaselines(const Project& project, Reporter& reporter, bool force);
+
+// ---- adapt (SPEC §1.8): <runs_dir>/adapt/{probe.json,train,model,adaptation.json}
+void runAdapt(const Project& project, Reporter& reporter, bool force);
+
+// ---- report: <runs_dir>/report/report.{md,json}; returns the Markdown
+std::string runReport(const Project& project, Reporter& reporter, bool force);
+
+}  // namespace dmoe

@@ -1,0 +1,27 @@
+// The DMoE router losses (SPEC §1.6), on the router logits the MoE layers keep
+// from their last forward pass (model/moe_feed_forward.h). N = tokens (B·T),
+// E = experts.
+//
+//   L_RC (router classification, stage 1 and adaptation): the cross-entropy of
+//       each MoE layer's router logits against the token's group label (the
+//       expert of its sequence's group), mean over tokens, then over layers.
+//   Balance (stage 2): Switch-Transformer form E · Σₑ fₑ · Pₑ per layer, mean
+//       over layers; fₑ = share of the top-k assignments that went to e (no
+//       gradient), Pₑ = mean router probability of e (the gradient path).
+//       Exactly 1 when routing is perfectly balanced. Unlike the reference
+//       code's constant, it has a gradient whenever the router is unbalanced.
+// Tokens outside `mask` (padding) count in neither.
+#pragma once
+#include <vector>
+
+#include "torch_compat.h"
+
+namespace dmoe {
+
+// logits: per layer [N,E] fp32; labels [N] int64 expert indices (kIgnoreLabel = not counted).
+torch::Tensor routerClassificationLoss(const std::vector<torch::Tensor>& logits, const torch::Tensor& labels);
+
+// One layer: logits [N,E], chosen [N,k] expert indices, mask [N] bool (undefined = every token).
+torch::Tensor switchBalanceLoss(const torch::Tensor& logits, const torch::Tensor& chosen, const torch::Tensor& mask = {});
+
+}  // namespace dmoe
