@@ -9,26 +9,8 @@
 
 namespace dmoe {
 
-namespace {
-
-void checkDistances(const DistanceMatrix& d) {
-  const size_t n = d.size();
-  for (size_t i = 0; i < n; ++i) {
-    if (d[i].size() != n)
-      throw InputError("distance matrix row " + std::to_string(i) + " has " + std::to_string(d[i].size()) +
-                       " entries, expected " + std::to_string(n));
-    if (d[i][i] != 0.0) throw InputError("distance matrix: d(" + std::to_string(i) + "," + std::to_string(i) + ") is not 0");
-    for (size_t j = 0; j < i; ++j)
-      if (!std::isfinite(d[i][j]) || !(std::abs(d[i][j] - d[j][i]) <= 1e-9))
-        throw InputError("distance matrix: d(" + std::to_string(i) + "," + std::to_string(j) + ") and d(" +
-                         std::to_string(j) + "," + std::to_string(i) + ") differ or are not finite");
-  }
-}
-
-}  // namespace
-
 Dendrogram averageLinkage(const DistanceMatrix& distance) {
-  checkDistances(distance);
+  checkDistanceMatrix(distance);
   const int n = static_cast<int>(distance.size());
   Dendrogram tree;
   if (n == 0) return tree;

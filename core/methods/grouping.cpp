@@ -11,20 +11,6 @@ namespace dmoe {
 
 namespace {
 
-void checkMatrix(const DistanceMatrix& d) {
-  const size_t n = d.size();
-  for (size_t i = 0; i < n; ++i) {
-    if (d[i].size() != n)
-      throw InputError("distance matrix row " + std::to_string(i) + " has " + std::to_string(d[i].size()) +
-                       " entries, expected " + std::to_string(n));
-    if (d[i][i] != 0.0) throw InputError("distance matrix: d(" + std::to_string(i) + "," + std::to_string(i) + ") is not 0");
-    for (size_t j = 0; j < i; ++j)
-      if (!(std::abs(d[i][j] - d[j][i]) <= 1e-9) || !std::isfinite(d[i][j]))
-        throw InputError("distance matrix: d(" + std::to_string(i) + "," + std::to_string(j) + ") and d(" +
-                         std::to_string(j) + "," + std::to_string(i) + ") differ or are not finite");
-  }
-}
-
 // Exhaustive search of one group: the subset of `pool` (in order) of size k
 // with the smallest largest pairwise distance; the first such in
 // lexicographic order. Branches whose running maximum already reaches the
@@ -87,6 +73,20 @@ void removeFrom(std::vector<int>& pool, const std::vector<int>& taken) {
 
 }  // namespace
 
+void checkDistanceMatrix(const DistanceMatrix& d) {
+  const size_t n = d.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (d[i].size() != n)
+      throw InputError("distance matrix row " + std::to_string(i) + " has " + std::to_string(d[i].size()) +
+                       " entries, expected " + std::to_string(n));
+    if (d[i][i] != 0.0) throw InputError("distance matrix: d(" + std::to_string(i) + "," + std::to_string(i) + ") is not 0");
+    for (size_t j = 0; j < i; ++j)
+      if (!(std::abs(d[i][j] - d[j][i]) <= 1e-9) || !std::isfinite(d[i][j]))
+        throw InputError("distance matrix: d(" + std::to_string(i) + "," + std::to_string(j) + ") and d(" +
+                         std::to_string(j) + "," + std::to_string(i) + ") differ or are not finite");
+  }
+}
+
 std::uint64_t choose(std::uint64_t n, std::uint64_t k) {
   if (k > n) return 0;
   k = std::min(k, n - k);
@@ -107,7 +107,7 @@ std::vector<int> balancedGroupSizes(int languages, int groups) {
 }
 
 GroupingResult groupLanguages(const DistanceMatrix& distance, const GroupingOptions& options) {
-  checkMatrix(distance);
+  checkDistanceMatrix(distance);
   const int n = static_cast<int>(distance.size());
   if (options.groups < 1 || options.groups > n)
     throw InputError(std::to_string(options.groups) + " groups for " + std::to_string(n) +

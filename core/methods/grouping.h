@@ -45,6 +45,9 @@ std::vector<int> balancedGroupSizes(int languages, int groups);
 // not square and symmetric with a zero diagonal.
 GroupingResult groupLanguages(const DistanceMatrix& distance, const GroupingOptions& options);
 
+// Throws InputError unless `d` is square and symmetric (to 1e-9) with a zero diagonal and finite entries.
+void checkDistanceMatrix(const DistanceMatrix& d);
+
 // Largest pairwise distance within each group (0 for a single language).
 std::vector<double> largestWithinGroupDistance(const DistanceMatrix& distance, const Groups& groups);
 

@@ -12,8 +12,6 @@
 
 namespace dmoe {
 
-namespace fs = std::filesystem;
-
 namespace {
 
 constexpr auto kF64 = torch::kFloat64;

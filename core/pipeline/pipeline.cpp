@@ -10,6 +10,26 @@
 
 namespace dmoe {
 
+namespace {
+
+// Make-style freshness: stats.json is newer than every file it summarises.
+bool statsAreCurrent(const Project& p) {
+  namespace fs = std::filesystem;
+  const fs::path stats = p.runsDir() / "corpus" / "stats.json";
+  if (!fs::exists(stats)) return false;
+  const auto written = fs::last_write_time(stats);
+  std::vector<fs::path> inputs{p.file, projectTokenizerPath(p)};
+  for (const Language& l : p.allLanguages()) {
+    inputs.push_back(p.corpusFile(l.id));
+    inputs.push_back(tokenCacheDir(p, l.id) / "manifest.json");
+  }
+  for (const fs::path& input : inputs)
+    if (!fs::exists(input) || fs::last_write_time(input) > written) return false;
+  return true;
+}
+
+}  // namespace
+
 const std::vector<PipelineStage>& pipelineStages() {
   static const std::vector<PipelineStage> stages = {
       {"corpus", "Create the corpus from its source (UDHR import) when the project names one",
@@ -32,7 +52,15 @@ const std::vector<PipelineStage>& pipelineStages() {
          buildTokenCache(p, *loadProjectTokenizer(p), r, o.force);
        }},
       {"stats", "Corpus statistics per language: documents, characters, tokens, held-out size",
-       [](const Project& p, Reporter& r, const PipelineOptions&) { computeCorpusStats(p, r); }},
+       [](const Project& p, Reporter& r, const PipelineOptions& o) {
+         if (!o.force && statsAreCurrent(p)) {
+           r.started();
+           r.log("corpus statistics are newer than the corpus, tokenizer and token caches");
+           r.finished("skipped");
+           return;
+         }
+         computeCorpusStats(p, r);
+       }},
       {"pretrain", "Pretrain the small Llama-family base from scratch (base_model.kind pretrain); resumes after a crash",
        [](const Project& p, Reporter& r, const PipelineOptions& o) {
          if (p.base_model.kind != "pretrain") {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "checkpoint/tensor_bridge.h"
+#include "methods/similarity.h"
 #include "pipeline/stage_folder.h"
 #include "runtime/device.h"
 #include "stages/stage_inputs.h"
@@ -113,7 +114,7 @@ LanguageDeviation measure(const CausalLMImpl& model, const std::map<std::string,
     if (m.kind == "ffn" && std::find(keep.begin(), keep.end(), m.layer) != keep.end())
       ffnParts[m.layer].push_back(delta.reshape({-1}));
   }
-  for (auto& [layer, parts] : ffnParts) d.ffnDeltas.emplace_back("layers." + std::to_string(layer), torch::cat(parts));
+  for (auto& [layer, parts] : ffnParts) d.ffnDeltas.emplace_back(deltaTensorName(layer), torch::cat(parts));
   return d;
 }
 

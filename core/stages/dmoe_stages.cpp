@@ -18,11 +18,13 @@ namespace fs = std::filesystem;
 namespace dmoe {
 
 void runMerge(const Project& project, Reporter& reporter, bool force) {
-  mergeVariant(project, mainVariant(project), reporter, force);
+  reporter.started();
+  reporter.finished(mergeVariant(project, mainVariant(project), reporter, force) ? "done" : "skipped");
 }
 
 void runTrain(const Project& project, Reporter& reporter, bool force) {
-  trainVariant(project, mainVariant(project), reporter, force);
+  reporter.started();
+  reporter.finished(trainVariant(project, mainVariant(project), reporter, force) ? "done" : "skipped");
 }
 
 namespace {
@@ -32,21 +34,22 @@ Json evaluationSettings(const Project& project) {
               {"max_documents_per_language", project.evaluation.max_documents_per_language}};
 }
 
-// Evaluates `modelDir` into <folder>/perplexity.json unless that folder is up to date.
-void evaluateInto(const Project& project, const fs::path& dir, const fs::path& modelDir, const Json& modelIdentity,
+// Evaluates `modelDir` into <folder>/perplexity.json unless that folder is up to date (then false).
+bool evaluateInto(const Project& project, const fs::path& dir, const fs::path& modelDir, const Json& modelIdentity,
                   Reporter& reporter, bool force) {
   StageFolder folder(dir, Json{{"evaluation", evaluationSettings(project)},
                                {"model", modelIdentity},
                                {"heldout", shardsFingerprint(project, project.allLanguages())}});
   if (!force && folder.upToDate()) {
     reporter.log("perplexities are up to date: " + (dir / "perplexity.json").string());
-    return;
+    return false;
   }
   folder.begin(force, reporter);
   const Json table = evaluateModel(project, modelDir, reporter);
   writeFileAtomic(dir / "perplexity.json", table.dump(1) + "\n");
   reporter.artifact(dir / "perplexity.json", "perplexity");
   folder.complete();
+  return true;
 }
 
 }  // namespace
@@ -81,7 +84,7 @@ void runEval(const Project& project, Reporter& reporter, bool force) {
 // dense-continue: the base trained on the mixed data (languages ∝ tokens) with
 // train.stage2's optimiser settings for as many steps as give the DMoE's
 // token budget (stage 1 + stage 2).
-static void runDenseContinue(const Project& project, Reporter& reporter, bool force) {
+static bool runDenseContinue(const Project& project, Reporter& reporter, bool force) {
   const fs::path dir = stageDir(project, "baselines") / "dense-continue";
   const std::string device = resolveDevice(project.device);
   const fs::path baseDir = baseModelDir(project);
@@ -97,7 +100,9 @@ static void runDenseContinue(const Project& project, Reporter& reporter, bool fo
                                          {"base_model", baseModelFingerprint(project)},
                                          {"shards", shardsFingerprint(project, project.languages)}});
   const fs::path modelDir = dir / "train" / "model";
+  bool computed = false;
   if (force || !folder.upToDate() || !fs::exists(modelDir / "config.json")) {
+    computed = true;
     folder.begin(force, reporter);
     std::shared_ptr<CausalLMImpl> model = loadCausalLM(baseDir, device);
     LanguageShards all = openShards(project, languageIds(project.languages));
@@ -118,12 +123,13 @@ static void runDenseContinue(const Project& project, Reporter& reporter, bool fo
     reporter.log("dense-continue model is up to date: " + modelDir.string());
   }
   Reporter r = reporter.forStage(reporter.stage() + ":dense-continue");
-  evaluateInto(project, dir / "eval", modelDir, StageFolder::fingerprint(dir / "train", "dmoe baselines"), r, force);
+  return evaluateInto(project, dir / "eval", modelDir, StageFolder::fingerprint(dir / "train", "dmoe baselines"), r, force) ||
+         computed;
 }
 
 // A DMoE variant whose groups come from `method` ("random") or whose experts
 // start from per-group fine-tunes ("branch-train-mix" init).
-static void runVariantBaseline(const Project& project, const std::string& name, const std::string& groupMethod,
+static bool runVariantBaseline(const Project& project, const std::string& name, const std::string& groupMethod,
                                const std::string& init, Reporter& reporter, bool force) {
   const fs::path dir = stageDir(project, "baselines") / name;
   DmoeVariant v;
@@ -137,10 +143,11 @@ static void runVariantBaseline(const Project& project, const std::string& name, 
   fs::create_directories(dir);
   writeFileAtomic(dir / "groups.json", v.groups.toJson().dump(2) + "\n");
   Reporter r = reporter.forStage(reporter.stage() + ":" + name);
-  mergeVariant(project, v, r, force);
-  trainVariant(project, v, r, force);
-  evaluateInto(project, dir / "eval", v.trainDir / "model", StageFolder::fingerprint(v.trainDir, "dmoe baselines"), r,
-               force);
+  bool computed = mergeVariant(project, v, r, force);
+  computed = trainVariant(project, v, r, force) || computed;
+  return evaluateInto(project, dir / "eval", v.trainDir / "model", StageFolder::fingerprint(v.trainDir, "dmoe baselines"),
+                      r, force) ||
+         computed;
 }
 
 void runBaselines(const Project& project, Reporter& reporter, bool force) {
@@ -152,10 +159,13 @@ void runBaselines(const Project& project, Reporter& reporter, bool force) {
     return;
   }
   // Each baseline has its own manifests and skips by itself when up to date.
-  if (b.dense_continue) runDenseContinue(project, reporter, force);
-  if (b.random_groups) runVariantBaseline(project, "random-groups", "random", project.merge.init, reporter, force);
-  if (b.branch_train_mix) runVariantBaseline(project, "branch-train-mix", "group-stage", "branch-train-mix", reporter, force);
-  reporter.finished("done");
+  bool computed = false;
+  if (b.dense_continue) computed = runDenseContinue(project, reporter, force) || computed;
+  if (b.random_groups)
+    computed = runVariantBaseline(project, "random-groups", "random", project.merge.init, reporter, force) || computed;
+  if (b.branch_train_mix)
+    computed = runVariantBaseline(project, "branch-train-mix", "group-stage", "branch-train-mix", reporter, force) || computed;
+  reporter.finished(computed ? "done" : "skipped");
 }
 
 }  // namespace dmoe

@@ -99,8 +99,7 @@ std::vector<std::vector<std::shared_ptr<FeedForwardImpl>>> trainGroupExperts(con
 
 }  // namespace
 
-void mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force) {
-  reporter.started();
+bool mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force) {
   const fs::path selectionDir = stageDir(project, "select-layers");
   MergeSettings m = project.merge;
   m.init = variant.init;
@@ -117,8 +116,7 @@ void mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& 
   const fs::path modelDir = variant.mergeDir / "model";
   if (!force && folder.upToDate() && fs::exists(modelDir / "config.json")) {
     reporter.log("merged model is up to date: " + modelDir.string());
-    reporter.finished("skipped");
-    return;
+    return false;
   }
   folder.begin(force, reporter);
 
@@ -161,11 +159,10 @@ void mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& 
   reporter.log(summary);
   reporter.result("merge", Json{{"variant", variant.name}, {"model", modelDir.string()}, {"layout", layout.toJson()}});
   folder.complete({{"layout", layout.toJson()}});
-  reporter.finished("done");
+  return true;
 }
 
-void trainVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force) {
-  reporter.started();
+bool trainVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force) {
   StageFolder folder(variant.trainDir, Json{{"stage1", toJson(project.train_stage1)},
                                             {"stage2", toJson(project.train_stage2)},
                                             {"merge", StageFolder::fingerprint(variant.mergeDir, "dmoe merge")},
@@ -173,8 +170,7 @@ void trainVariant(const Project& project, const DmoeVariant& variant, Reporter& 
   const fs::path modelDir = variant.trainDir / "model";
   if (!force && folder.upToDate() && fs::exists(modelDir / "config.json")) {
     reporter.log("trained DMoE is up to date: " + modelDir.string());
-    reporter.finished("skipped");
-    return;
+    return false;
   }
   folder.begin(force, reporter);  // an interrupted run of the same inputs resumes from its checkpoints
 
@@ -264,7 +260,7 @@ void trainVariant(const Project& project, const DmoeVariant& variant, Reporter& 
   reporter.result("train", Json{{"variant", variant.name}, {"model", modelDir.string()},
                                 {"final_loss", result2.losses.empty() ? Json() : Json(result2.losses.back())}});
   folder.complete({{"tokens", dmoeTrainingTokens(project, context)}});
-  reporter.finished("done");
+  return true;
 }
 
 }  // namespace dmoe

@@ -26,8 +26,10 @@ struct DmoeVariant {
 
 DmoeVariant mainVariant(const Project& project);  // the group stage's groups (InputError if absent)
 
-void mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force);
-void trainVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force);
+// Each returns false when its folder was up to date (nothing done). They log
+// on `reporter` but leave started/finished to the calling stage.
+bool mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force);
+bool trainVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force);
 
 // Token budget of training stage 1 + stage 2 (steps × sequences × seq_len,
 // seq_len capped at the context): what dense-continue is given too.

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "methods/grouping.h"
+#include "methods/similarity.h"
 #include "pipeline/stage_folder.h"
 #include "stages/stage_inputs.h"
 #include "stages/stages.h"
@@ -45,22 +46,11 @@ LanguageGroups LanguageGroups::load(const fs::path& file) {
 
 namespace {
 
-struct SimilarityMatrix {
-  std::vector<std::string> languages;
-  std::vector<std::vector<double>> values;
-};
-
-SimilarityMatrix readSimilarity(const Project& project) {
+// The similarity stage's combined matrix, for the project's languages.
+SimilarityResult readSimilarity(const Project& project) {
   const fs::path file = stageDir(project, "similarity") / "similarity.json";
   if (!fs::exists(file)) throw InputError(file.string() + " is missing: run `dmoe similarity` first");
-  SimilarityMatrix m;
-  try {
-    Json j = Json::parse(readFile(file));
-    m.languages = j.at("languages").get<std::vector<std::string>>();
-    m.values = j.at("matrix").get<std::vector<std::vector<double>>>();
-  } catch (const Json::exception& e) {
-    throw InputError(file.string() + ": expected {languages, matrix}: " + e.what());
-  }
+  SimilarityResult m = similarityFromJson(Json::parse(readFile(file)), file.string());
   if (m.languages != languageIds(project.languages))
     throw InputError(file.string() + ": its languages differ from the project's; re-run `dmoe similarity`");
   return m;
@@ -69,11 +59,8 @@ SimilarityMatrix readSimilarity(const Project& project) {
 }  // namespace
 
 LanguageGroups computeGroups(const Project& project, const std::string& method) {
-  const SimilarityMatrix sim = readSimilarity(project);
-  const size_t n = sim.languages.size();
-  DistanceMatrix distance(n, std::vector<double>(n, 0.0));
-  for (size_t i = 0; i < n; ++i)
-    for (size_t j = 0; j < n; ++j) distance[i][j] = i == j ? 0.0 : 1.0 - 0.5 * (sim.values[i][j] + sim.values[j][i]);
+  const SimilarityResult sim = readSimilarity(project);
+  const DistanceMatrix distance = similarityToDistance(sim.combined);
 
   LanguageGroups out;
   out.method = method;

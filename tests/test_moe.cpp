@@ -1,0 +1,284 @@
+// The DMoE building blocks against hand-checkable answers: the MoE FFN's soft
+// and hard routing (model/moe_feed_forward.h), upcycling and the on-disk
+// layout (model/dmoe_model.h), the router losses (train/router_losses.h) and
+// the ε layer selection with its parameter counts (methods/layer_selection.h).
+// LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
+#include "checkpoint/hf_checkpoint.h"
+#include "methods/layer_selection.h"
+#include "model/dmoe_model.h"
+#include "model/moe_feed_forward.h"
+#include "model/weight_names.h"
+#include "stages/dmoe_variant.h"
+#include "train/load_model.h"
+#include "train/router_losses.h"
+#include "util/error.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
+#include <algorithm>
+#include <cmath>
+
+using namespace dmoe;
+
+namespace {
+
+// D=8, L=3, H=2, V=13, F=12: tiny Llama.
+ModelConfig tinyConfig() {
+  ModelConfig c;
+  c.model_type = "llama";
+  c.vocab_size = 13;
+  c.hidden_size = 8;
+  c.num_hidden_layers = 3;
+  c.num_attention_heads = 2;
+  c.intermediate_size = 12;
+  c.max_position_embeddings = 16;
+  c.hidden_act = "silu";
+  return c.completed("tiny llama");
+}
+
+MoeLayout layoutOf(std::vector<std::int64_t> layers, std::int64_t experts, std::int64_t topK) {
+  MoeLayout l;
+  l.layers = std::move(layers);
+  l.numExperts = experts;
+  l.topK = topK;
+  for (std::int64_t e = 0; e < experts; ++e) l.expertLanguages.push_back({"lang" + std::to_string(e)});
+  return l;
+}
+
+torch::Tensor someTokens() { return torch::tensor({3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8}, torch::kInt64).view({2, 6}); }
+
+double maxDiff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
+
+std::string errorOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no InputError)";
+}
+
+// Two different experts A, B of the tiny config.
+std::vector<std::shared_ptr<FeedForwardImpl>> twoExperts() {
+  torch::manual_seed(11);
+  std::vector<std::shared_ptr<FeedForwardImpl>> experts{buildFeedForward(tinyConfig()), buildFeedForward(tinyConfig())};
+  torch::NoGradGuard noGrad;
+  for (auto& e : experts)
+    for (auto& p : e->parameters()) p.mul_(25.0);  // std 0.5: outputs of order 1, so differences show
+  return experts;
+}
+
+}  // namespace
+
+class TestMoe : public QObject {
+  Q_OBJECT
+
+ private slots:
+  // Soft routing over identical experts: the renormalised weights sum to 1, so
+  // every MoE layer computes exactly the dense FFN and the logits are the dense model's.
+  void softRoutingOverIdenticalExpertsIsTheDenseModel() {
+    torch::manual_seed(1);
+    auto model = buildCausalLM(tinyConfig());
+    torch::NoGradGuard noGrad;
+    const torch::Tensor dense = model->forward(someTokens());
+    torch::manual_seed(2);
+    upcycle(*model, layoutOf({0, 2}, 3, 2));
+    const torch::Tensor moe = model->forward(someTokens());
+    qInfo("max |logit diff| soft MoE vs dense: %.3g", maxDiff(dense, moe));
+    QVERIFY(maxDiff(dense, moe) < 1e-5);
+    QCOMPARE(moeLayers(*model).size(), size_t{2});
+  }
+
+  // Registered names: dense FFN names replaced by the Qwen3-MoE ones in MoE layers only.
+  void mergedNamesFollowQwenMoe() {
+    auto model = buildCausalLM(tinyConfig());
+    upcycle(*model, layoutOf({1}, 2, 2));
+    std::vector<std::string> expected;
+    for (const std::string& name : expandWeightNames("llama", 3, /*tiedEmbeddings=*/false)) {
+      if (name.rfind("model.layers.1.mlp.", 0) != 0) {
+        expected.push_back(name);
+        continue;
+      }
+      const std::string leaf = name.substr(std::string("model.layers.1.mlp.").size());
+      for (int e = 0; e < 2; ++e) expected.push_back("model.layers.1.mlp.experts." + std::to_string(e) + "." + leaf);
+    }
+    expected.push_back("model.layers.1.mlp.gate.weight");
+    std::vector<std::string> actual;
+    for (const auto& p : model->named_parameters()) actual.push_back(p.key());
+    std::sort(expected.begin(), expected.end());
+    std::sort(actual.begin(), actual.end());
+    QCOMPARE(actual, expected);
+    QCOMPARE(model->named_parameters().find("model.layers.1.mlp.gate.weight")->sizes().vec(),
+             (std::vector<std::int64_t>{2, 8}));
+  }
+
+  // Hard routing: row b's tokens go through expert rowExpert[b] only, weight 1.
+  void hardRoutingSelectsTheRowsExpert() {
+    auto experts = twoExperts();
+    auto routing = std::make_shared<Routing>();
+    MoeFeedForwardImpl moe(experts, 8, 2, 0.02, routing);
+    torch::NoGradGuard noGrad;
+    const torch::Tensor x = torch::randn({3, 4, 8});
+    routing->hardRows({1, 0, 1});
+    const torch::Tensor out = moe.forward(x);
+    QVERIFY(maxDiff(out[0], experts[1]->forward(x[0])) < 1e-6);
+    QVERIFY(maxDiff(out[1], experts[0]->forward(x[1])) < 1e-6);
+    QVERIFY(maxDiff(out[2], experts[1]->forward(x[2])) < 1e-6);
+    QVERIFY(maxDiff(experts[0]->forward(x[0]), experts[1]->forward(x[0])) > 1e-3);  // the experts do differ
+    routing->hardAll(0);
+    QVERIFY(maxDiff(moe.forward(x), experts[0]->forward(x)) < 1e-6);
+    QCOMPARE(moe.lastRouterLogits.sizes().vec(), (std::vector<std::int64_t>{12, 2}));  // logits kept for L_RC
+    routing->hardRows({0, 5, 0});
+    QVERIFY(errorOf([&] { moe.forward(x); }).find("expert 5 of row 1 does not exist") != std::string::npos);
+  }
+
+  // Soft routing, hand-set router: with E = 2 and k = 2, out = p0·A(x) + p1·B(x),
+  // p = softmax(router logits); with k = 1 the larger-probability expert alone.
+  void softRoutingWeightsAreTheRenormalisedProbabilities() {
+    auto experts = twoExperts();
+    auto routing = std::make_shared<Routing>();
+    MoeFeedForwardImpl moe(experts, 8, 2, 0.02, routing);
+    torch::NoGradGuard noGrad;
+    moe.gate->weight.zero_();
+    moe.gate->weight[0][0] = 1.0;  // logit of expert 0 = x[..., 0], of expert 1 = 0
+    const torch::Tensor x = torch::randn({1, 5, 8});
+    const torch::Tensor p0 = torch::sigmoid(x.select(-1, 0)).unsqueeze(-1);  // softmax of (x0, 0)
+    const torch::Tensor expected = p0 * experts[0]->forward(x) + (1 - p0) * experts[1]->forward(x);
+    QVERIFY(maxDiff(moe.forward(x), expected) < 1e-5);
+
+    MoeFeedForwardImpl top1(experts, 8, 1, 0.02, routing);
+    top1.gate->weight.copy_(moe.gate->weight);
+    const torch::Tensor pick0 = (x.select(-1, 0) > 0).unsqueeze(-1).to(torch::kFloat32);
+    QVERIFY(maxDiff(top1.forward(x), pick0 * experts[0]->forward(x) + (1 - pick0) * experts[1]->forward(x)) < 1e-5);
+    QCOMPARE(top1.topK(), std::int64_t{1});
+    MoeFeedForwardImpl capped(experts, 8, 5, 0.02, routing);
+    QCOMPARE(capped.topK(), std::int64_t{2});  // k capped at E
+  }
+
+  // L_RC: two tokens, logits (0, ln 3) → p = (1/4, 3/4). Label 1: −ln(3/4); label 0: −ln(1/4).
+  // A second layer with zero logits: ln 2 per token. Mean over tokens, then layers.
+  void routerClassificationLossKnownValues() {
+    const torch::Tensor layer1 = torch::tensor({0.0, std::log(3.0), 0.0, std::log(3.0)}).view({2, 2});
+    const torch::Tensor layer2 = torch::zeros({2, 2});
+    const torch::Tensor labels = torch::tensor({1, 0}, torch::kInt64);
+    const double l1 = (-std::log(0.75) - std::log(0.25)) / 2;
+    QVERIFY(std::abs(routerClassificationLoss({layer1}, labels).item<double>() - l1) < 1e-6);
+    QVERIFY(std::abs(routerClassificationLoss({layer1, layer2}, labels).item<double>() - (l1 + std::log(2.0)) / 2) < 1e-6);
+    // An ignored label (-100) drops the token: only −ln(3/4) remains.
+    QVERIFY(std::abs(routerClassificationLoss({layer1}, torch::tensor({1, -100}, torch::kInt64)).item<double>() +
+                     std::log(0.75)) < 1e-6);
+  }
+
+  // Switch balance E·Σ fₑPₑ: exactly 1 when balanced; unbalanced example by hand:
+  // logits (2,0), (1,0), both sent to expert 0 → f = (1,0), P₀ = (σ(2)+σ(1))/2,
+  // loss = 2·P₀ = σ(2)+σ(1); ∂/∂logit[0][0] = 2·½·σ(2)(1−σ(2)) ≠ 0.
+  void balanceLossIsOneWhenBalancedAndHasGradientOtherwise() {
+    const torch::Tensor balanced = switchBalanceLoss(torch::zeros({4, 2}), torch::tensor({0, 1, 0, 1}, torch::kInt64).view({4, 1}));
+    QVERIFY(std::abs(balanced.item<double>() - 1.0) < 1e-6);
+    const torch::Tensor top2 = switchBalanceLoss(torch::zeros({3, 3}), torch::tensor({0, 1, 1, 2, 2, 0}, torch::kInt64).view({3, 2}));
+    QVERIFY(std::abs(top2.item<double>() - 1.0) < 1e-6);  // top-2: every expert gets 2 of 6 slots
+
+    auto sigmoid = [](double v) { return 1 / (1 + std::exp(-v)); };
+    torch::Tensor logits = torch::tensor({2.0, 0.0, 1.0, 0.0}).view({2, 2}).requires_grad_(true);
+    torch::Tensor loss = switchBalanceLoss(logits, torch::tensor({0, 0}, torch::kInt64).view({2, 1}));
+    QVERIFY(std::abs(loss.item<double>() - (sigmoid(2) + sigmoid(1))) < 1e-6);
+    loss.backward();
+    const double expected = sigmoid(2) * (1 - sigmoid(2));
+    QVERIFY(std::abs(logits.grad()[0][0].item<double>() - expected) < 1e-6);
+
+    // Padding (mask false) counts in neither f nor P: the balanced batch plus an
+    // unbalanced padded token is still exactly 1.
+    const torch::Tensor padded = switchBalanceLoss(torch::tensor({0.0, 0.0, 0.0, 0.0, 5.0, 0.0}).view({3, 2}),
+                                                   torch::tensor({0, 1, 0}, torch::kInt64).view({3, 1}),
+                                                   torch::tensor({true, true, false}));
+    QVERIFY(std::abs(padded.item<double>() - 1.0) < 1e-6);
+  }
+
+  // A saved DMoE folder loads back (layout from config.json) with identical logits.
+  void mergedModelRoundTripsThroughDisk() {
+    QTemporaryDir tmp;
+    torch::manual_seed(3);
+    auto model = buildCausalLM(tinyConfig());
+    MoeLayout layout = layoutOf({0, 1}, 2, 1);
+    upcycle(*model, layout);
+    {
+      torch::NoGradGuard noGrad;
+      for (auto& p : model->named_parameters()) p.value().add_(torch::randn_like(p.value()) * 0.01);  // experts now differ
+    }
+    const std::filesystem::path dir = std::filesystem::path(tmp.path().toStdString()) / "dmoe";
+    saveStateDict(*model, dir, moeConfigJson(model->config(), layout));
+    auto loaded = loadCausalLM(dir);
+    torch::NoGradGuard noGrad;
+    model->eval();
+    QCOMPARE(maxDiff(model->forward(someTokens()), loaded->forward(someTokens())), 0.0);
+    routingOf(*model)->hardAll(1);
+    QVERIFY(routeLanguageHard(*loaded, layout, "lang1"));
+    QCOMPARE(maxDiff(model->forward(someTokens()), loaded->forward(someTokens())), 0.0);
+    const auto read = readMoeLayout(loaded->config(), "test");
+    QVERIFY(read.has_value());
+    QCOMPARE(read->layers, layout.layers);
+    QCOMPARE(read->expertOf("lang1"), std::int64_t{1});
+  }
+
+  void layoutErrorsNameTheKey() {
+    Json j = layoutOf({2, 1}, 2, 2).toJson();
+    QVERIFY(errorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("cfg /dmoe/moe_layers: must be ascending") != std::string::npos);
+    j = layoutOf({1}, 2, 2).toJson();
+    j["experts"] = Json::array({Json::array({"fr"}), Json::array({"fr"})});
+    QVERIFY(errorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("'fr' is served by two experts") != std::string::npos);
+    j["experts"] = Json::array({Json::array({"fr"})});
+    QVERIFY(errorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("lists 1 experts, num_experts is 2") != std::string::npos);
+    auto model = buildCausalLM(tinyConfig());
+    QVERIFY(errorOf([&] { upcycle(*model, layoutOf({3}, 2, 2)); }).find("layer 3 does not exist") != std::string::npos);
+  }
+
+  // SPEC 1.8 step 2: the new expert copies expert c, the router gains row c.
+  void addExpertCopiesExpertAndRouterRow() {
+    auto experts = twoExperts();
+    auto routing = std::make_shared<Routing>();
+    MoeFeedForwardImpl moe(experts, 8, 2, 0.02, routing);
+    moe.addExpert(copyFeedForward(*moe.expert(1), tinyConfig()), 1);
+    QCOMPARE(moe.numExperts(), std::int64_t{3});
+    QVERIFY(torch::equal(moe.gate->weight[2], moe.gate->weight[1]));
+    torch::NoGradGuard noGrad;
+    const torch::Tensor x = torch::randn({1, 3, 8});
+    routing->hardAll(2);
+    QCOMPARE(maxDiff(moe.forward(x), experts[1]->forward(x)), 0.0);
+  }
+
+  // SPEC 1.4 on a given score vector: scores (1, 3, 2, 5) → s = (0, 0.5, 0.25, 1).
+  void epsilonSelectionInBothModes() {
+    const std::vector<double> s = normalizedScores(layerScores({{0, 2, 1, 4}, {2, 4, 3, 6}}));
+    QCOMPARE(s, (std::vector<double>{0, 0.5, 0.25, 1}));
+    QCOMPARE(selectLayers(s, 0.5, "threshold"), (std::vector<std::int64_t>{1, 3}));
+    QCOMPARE(selectLayers(s, 0.6, "threshold"), (std::vector<std::int64_t>{3}));
+    QCOMPARE(selectLayers(s, 0.0, "threshold"), (std::vector<std::int64_t>{0, 1, 2, 3}));
+    QCOMPARE(selectLayers(s, 0.5, "top-fraction"), (std::vector<std::int64_t>{1, 3}));     // ⌈2⌉ = 2
+    QCOMPARE(selectLayers(s, 0.6, "top-fraction"), (std::vector<std::int64_t>{1, 2, 3}));  // ⌈2.4⌉ = 3
+    QCOMPARE(selectLayers(s, 0.0, "top-fraction"), (std::vector<std::int64_t>{}));
+    QCOMPARE(normalizedScores({2, 2, 2}), (std::vector<double>{1, 1, 1}));  // all equal: all equally specific
+    QVERIFY(errorOf([&] { selectLayers(s, 0.5, "top-k"); }).find("unknown mode 'top-k'") != std::string::npos);
+  }
+
+  // Counts by formula: base 1000, P_ffn 100, D 8, 2 layers, E 3, k 2:
+  // total 1000 + 2·(2·100 + 24) = 1448; active 1000 + 2·(1·100 + 24) = 1248.
+  // And against a real merged model of the tiny config.
+  void parameterCountsOfAKnownConfig() {
+    ParameterCounts c = dmoeParameterCounts(1000, 100, 8, 2, 3, 2);
+    QCOMPARE(c.total, std::int64_t{1448});
+    QCOMPARE(c.active, std::int64_t{1248});
+    auto model = buildCausalLM(tinyConfig());
+    auto count = [](const torch::nn::Module& m) {
+      std::int64_t n = 0;
+      for (const auto& p : m.parameters()) n += p.numel();
+      return n;
+    };
+    const std::int64_t base = count(*model), ffn = 3 * 8 * 12;  // gate, up, down: D·F each
+    QCOMPARE(count(*model->mlp(0)), ffn);
+    upcycle(*model, layoutOf({0, 2}, 4, 2));
+    QCOMPARE(count(*model), dmoeParameterCounts(base, ffn, 8, 2, 4, 2).total);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestMoe)
+#include "test_moe.moc"
