@@ -95,7 +95,8 @@ Json inspect(const HfCheckpoint& checkpoint) {
           {"by_kind", byKind},
           {"dtypes", dtypes},
           {"files", files},
-          {"patterns", rows}};
+          {"patterns", rows},
+          {"dmoe", checkpoint.config.value("dmoe", Json())}};
 }
 
 }  // namespace
@@ -117,8 +118,21 @@ void addInspectCommand(CLI::App& app, CliContext& ctx) {
         << (architectures.empty() ? "" : " (" + architectures + ")") << '\n'
         << "  parameters:   " << humanCount(info["total_parameters"].get<std::int64_t>()) << " in "
         << info["tensors"].get<std::size_t>() << " tensors, " << info["bytes"].get<std::int64_t>() << " bytes\n"
-        << "  layers:       " << info["layers"].get<std::size_t>() << '\n'
-        << "  per module kind:\n";
+        << "  layers:       " << info["layers"].get<std::size_t>() << '\n';
+    if (info["dmoe"].is_object()) {  // docs/dmoe-checkpoint.md
+      const Json& d = info["dmoe"];
+      std::string layers;
+      for (const Json& l : d.value("moe_layers", Json::array())) layers += (layers.empty() ? "" : ",") + l.dump();
+      out << "  DMoE:         MoE layers " << layers << "; " << d.value("num_experts", 0) << " experts, top-"
+          << d.value("num_experts_per_tok", 0) << " routing\n";
+      const Json experts = d.value("experts", Json::array());
+      for (size_t e = 0; e < experts.size(); ++e) {
+        std::string members;
+        for (const Json& id : experts[e]) members += " " + id.get<std::string>();
+        out << "    expert " << e << ":" << members << '\n';
+      }
+    }
+    out << "  per module kind:\n";
     for (const auto& [kind, n] : info["by_kind"].items())
       out << "    " << std::left << std::setw(12) << kind << ' ' << humanCount(n.get<std::int64_t>()) << '\n';
     out << "  dtypes:\n";

@@ -6,6 +6,7 @@
 #include "cli_context.h"
 #include "project/project.h"
 #include "runtime/device.h"
+#include "stages/dmoe_variant.h"
 #include "train/heldout_perplexity.h"
 #include "train/load_model.h"
 #include "train/pretrain.h"
@@ -45,13 +46,24 @@ void addTrainCommands(CLI::App& app, CliContext& ctx) {
   auto modelDir = std::make_shared<std::string>();
   eval->add_option("project", *evalFile, "Project file (*.dmoe.json)")->required();
   eval->add_option("--model", *modelDir, "Checkpoint folder to evaluate (default: <runs_dir>/pretrain/model)");
-  eval->callback([&ctx, evalFile, modelDir] {
+  auto routing = std::make_shared<std::string>("soft");
+  eval->add_option("--routing", *routing,
+                   "DMoE models: soft (the learned router, top-k) or hard (each language to its group's expert; "
+                   "languages without one are left out)")
+      ->check(CLI::IsMember({"soft", "hard"}));
+  eval->callback([&ctx, evalFile, modelDir, routing] {
     Reporter r = ctx.reporter("eval-ppl");
     Project p = loadProject(*evalFile, r);
     std::filesystem::path dir = modelDir->empty() ? pretrainedModelDir(p) : std::filesystem::path(*modelDir);
     r.started({{"model", dir.string()}});
     auto model = loadCausalLM(dir, resolveDevice(p.device));
-    HeldoutPerplexity table = evaluateHeldoutPerplexity(p, *model, r);
+    std::function<bool(const Language&)> route;
+    if (*routing == "hard") {
+      const auto layout = readMoeLayout(model->config(), (dir / "config.json").string());
+      if (!layout) throw InputError(dir.string() + ": --routing hard needs a DMoE model (config.json has no \"dmoe\" section)");
+      route = [&, layout](const Language& l) { return routeLanguageHard(*model, *layout, l.id); };
+    }
+    HeldoutPerplexity table = evaluateHeldoutPerplexity(p, *model, r, route);
     std::ostream& out = ctx.out();
     out << std::left << std::setw(12) << "language" << std::right << std::setw(8) << "docs" << std::setw(10)
         << "tokens" << std::setw(12) << "PPL" << '\n';

@@ -108,6 +108,9 @@ void runSelectLayers(const Project& project, Reporter& reporter, bool force) {
     table << "  " << l << (l < 10 ? "    " : "   ") << s.scores[l] << "  " << s.normalized[l] << "  "
           << (std::find(s.layers.begin(), s.layers.end(), static_cast<std::int64_t>(l)) != s.layers.end() ? "yes" : "")
           << "\n";
+  table << s.layers.size() << " of " << s.scores.size() << " layers expand (ε = " << s.epsilon << ", " << s.mode
+        << ") into " << s.experts << " experts each; parameters: base " << s.baseParameters << ", DMoE total "
+        << s.counts.total << ", active per token " << s.counts.active << " (top-" << std::min(s.topK, s.experts) << ")";
   reporter.log(table.str());
   writeFileAtomic(selectionFile(project), selectionJson(s).dump(2) + "\n");
   reporter.result("selection", selectionJson(s));
