@@ -147,12 +147,6 @@ void runAdapt(const Project& project, Reporter& reporter, bool force) {
   SequenceSampler sampler(shards.streams(), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
   std::vector<std::int64_t> streamExpert;
   for (const std::string& id : newIds) streamExpert.push_back(expertOfNew.at(id));
-  auto rowExperts = [&](const TrainBatch& batch) {
-    std::vector<std::int64_t> experts;
-    const auto* sources = batch.sources.data_ptr<std::int64_t>();
-    for (std::int64_t r = 0; r < batch.sources.size(0); ++r) experts.push_back(streamExpert[static_cast<size_t>(sources[r])]);
-    return experts;
-  };
   for (const auto& layer : moe)
     layer->gate->weight.register_hook([oldExperts](torch::Tensor grad) {
       grad = grad.clone();
@@ -166,7 +160,7 @@ void runAdapt(const Project& project, Reporter& reporter, bool force) {
   options.trainable = [&](const std::string& name) { return isRouter(name) || expertOfName(name) >= oldExperts; };
   options.trainableDescription = "new experts (index ≥ " + std::to_string(oldExperts) + ") and router rows";
   options.decays = [&](const std::string& name) { return !isRouter(name) && expertOfName(name) >= oldExperts; };
-  options.beforeForward = [&](const TrainBatch& batch) { routing->hardRows(rowExperts(batch)); };
+  options.beforeForward = [&](const TrainBatch& batch) { routing->hardRows(rowExperts(batch, streamExpert)); };
   options.checkpoints = false;  // short; a crash re-runs the stage (the probe is deterministic)
   options.extraSettings = {{"stage", "adapt"}, {"new_experts", added}};
   Reporter trainReporter = reporter.forStage(reporter.stage() + ":train");
@@ -174,16 +168,7 @@ void runAdapt(const Project& project, Reporter& reporter, bool force) {
   {
     Trainer trainer(model, sampler, options, trainReporter);
     if (settings.router_loss_weight > 0)
-      trainer.addLossTerm({"router_loss", [&](const TrainBatch& batch, const torch::Tensor& logits) {
-                             torch::Tensor labels = torch::tensor(rowExperts(batch), torch::kInt64)
-                                                        .unsqueeze(1)
-                                                        .expand({batch.inputIds.size(0), batch.inputIds.size(1)})
-                                                        .reshape({-1})
-                                                        .to(logits.device());
-                             std::vector<torch::Tensor> routerLogits;
-                             for (const auto& layer : moe) routerLogits.push_back(layer->lastRouterLogits);
-                             return settings.router_loss_weight * routerClassificationLoss(routerLogits, labels);
-                           }});
+      trainer.addLossTerm(routerLossTerm(moe, streamExpert, settings.router_loss_weight));
     result = trainer.run();
   }
 

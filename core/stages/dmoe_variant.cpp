@@ -52,6 +52,28 @@ Json evaluateModel(const Project& project, const fs::path& modelDir, Reporter& r
   return out;
 }
 
+std::vector<std::int64_t> rowExperts(const TrainBatch& batch, const std::vector<std::int64_t>& streamExpert) {
+  std::vector<std::int64_t> experts;
+  const auto* sources = batch.sources.data_ptr<std::int64_t>();  // CPU tensor: no device sync
+  for (std::int64_t r = 0; r < batch.sources.size(0); ++r) experts.push_back(streamExpert[static_cast<size_t>(sources[r])]);
+  return experts;
+}
+
+LossTerm routerLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> moe, std::vector<std::int64_t> streamExpert,
+                        double weight) {
+  return {"router_loss", [moe = std::move(moe), streamExpert = std::move(streamExpert), weight](
+                             const TrainBatch& batch, const torch::Tensor& logits) {
+            torch::Tensor labels = torch::tensor(rowExperts(batch, streamExpert), torch::kInt64)
+                                       .unsqueeze(1)
+                                       .expand({batch.inputIds.size(0), batch.inputIds.size(1)})
+                                       .reshape({-1})
+                                       .to(logits.device(), /*non_blocking=*/true);
+            std::vector<torch::Tensor> routerLogits;
+            for (const auto& layer : moe) routerLogits.push_back(layer->lastRouterLogits);
+            return weight * routerClassificationLoss(routerLogits, labels);
+          }};
+}
+
 bool routeLanguageHard(CausalLMImpl& model, const MoeLayout& layout, const std::string& languageId) {
   const std::int64_t expert = layout.expertOf(languageId);
   if (expert < 0) return false;
@@ -196,34 +218,17 @@ bool trainVariant(const Project& project, const DmoeVariant& variant, Reporter& 
   }
   GroupBatchSource groupBatches(groupStreams, groupWeights, s1.seq_len, static_cast<std::uint64_t>(s1.seed));
   const std::vector<std::int64_t> streamExpert = groupBatches.streamGroup();  // group g is expert g
-  auto rowExperts = [&](const TrainBatch& batch) {
-    std::vector<std::int64_t> experts;
-    const auto* sources = batch.sources.data_ptr<std::int64_t>();
-    for (std::int64_t r = 0; r < batch.sources.size(0); ++r) experts.push_back(streamExpert[static_cast<size_t>(sources[r])]);
-    return experts;
-  };
   TrainerOptions o1;
   o1.settings = s1;
   o1.runDir = variant.trainDir / "stage1";
   o1.device = device;
   o1.resume = true;
-  o1.beforeForward = [&](const TrainBatch& batch) { routing->hardRows(rowExperts(batch)); };
+  o1.beforeForward = [&](const TrainBatch& batch) { routing->hardRows(rowExperts(batch, streamExpert)); };
   o1.extraSettings = {{"stage", "dmoe-stage1"}, {"variant", variant.name}, {"routing", "hard"}, {"layout", layout.toJson()}};
   Reporter r1 = reporter.forStage(reporter.stage() + ":stage1");
   {
     Trainer trainer(model, groupBatches, o1, r1);
-    if (s1.router_loss_weight > 0)
-      trainer.addLossTerm({"router_loss", [&](const TrainBatch& batch, const torch::Tensor& logits) {
-                             const std::vector<std::int64_t> experts = rowExperts(batch);
-                             torch::Tensor labels = torch::tensor(experts, torch::kInt64)
-                                                        .unsqueeze(1)
-                                                        .expand({batch.inputIds.size(0), batch.inputIds.size(1)})
-                                                        .reshape({-1})
-                                                        .to(logits.device(), /*non_blocking=*/true);
-                             std::vector<torch::Tensor> routerLogits;
-                             for (const auto& layer : moe) routerLogits.push_back(layer->lastRouterLogits);
-                             return s1.router_loss_weight * routerClassificationLoss(routerLogits, labels);
-                           }});
+    if (s1.router_loss_weight > 0) trainer.addLossTerm(routerLossTerm(moe, streamExpert, s1.router_loss_weight));
     trainer.run();
   }
 

@@ -12,6 +12,7 @@
 #include "model/dmoe_model.h"
 #include "project/project.h"
 #include "stages/stages.h"
+#include "train/trainer.h"
 
 namespace dmoe {
 
@@ -39,6 +40,13 @@ std::int64_t dmoeTrainingTokens(const Project& project, std::int64_t context);
 // {"soft": table} for a DMoE (learned router) plus {"hard": table} (group
 // oracle; languages without an expert unscored), {"dense": table} otherwise.
 Json evaluateModel(const Project& project, const std::filesystem::path& modelDir, Reporter& reporter);
+
+// Per batch row, the expert of its language: streamExpert[batch.sources[r]].
+std::vector<std::int64_t> rowExperts(const TrainBatch& batch, const std::vector<std::int64_t>& streamExpert);
+// The trainer term weight · L_RC over the model's MoE layers, every token of a
+// row labelled with its row's expert (stage 1 and adaptation).
+LossTerm routerLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> moe, std::vector<std::int64_t> streamExpert,
+                        double weight);
 
 // Hard routing of a language: its group's expert in every MoE layer. False
 // (routing unchanged) when the model has no expert for it.
