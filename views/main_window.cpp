@@ -19,6 +19,7 @@
 #include <QSettings>
 #include <QSortFilterProxyModel>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QTableView>
 #include <QToolBar>
 #include <QVBoxLayout>
@@ -26,12 +27,16 @@
 #include <filesystem>
 
 #include "corpus_stats_file.h"
+#include "deviation_view.h"
+#include "epsilon_panel.h"
+#include "group_editor.h"
 #include "language_table_model.h"
 #include "log_dock.h"
 #include "problem_list_dialog.h"
 #include "project_document.h"
 #include "project_settings_dock.h"
 #include "recent_projects.h"
+#include "similarity_view.h"
 #include "stage_runner.h"
 
 // Resources of a static library are initialised explicitly (outside any namespace).
@@ -184,7 +189,20 @@ void MainWindow::createCentralWidget() {
   layout->setContentsMargins(8, 8, 8, 0);
   layout->addWidget(summary_);
   layout->addWidget(table_, 1);
-  setCentralWidget(central);
+
+  tabs_ = new QTabWidget(this);
+  tabs_->setObjectName("centralTabs");
+  tabs_->setDocumentMode(true);
+  deviationView_ = new DeviationView(tabs_);
+  similarityView_ = new SimilarityView(tabs_);
+  tabs_->addTab(central, tr("Languages"));
+  tabs_->addTab(deviationView_, tr("Deviation"));
+  tabs_->addTab(similarityView_, tr("Similarity"));
+  groupEditor_ = new GroupEditor(*document_, tabs_);
+  epsilonPanel_ = new EpsilonPanel(*document_, tabs_);
+  tabs_->addTab(groupEditor_, tr("Groups"));
+  tabs_->addTab(epsilonPanel_, tr("Layers (ε)"));
+  setCentralWidget(tabs_);
 }
 
 void MainWindow::createStatusBar() {
@@ -325,7 +343,16 @@ void MainWindow::projectChanged() {
   projectLabel_->setText(open ? document_->displayName() : tr("No project"));
   projectLabel_->setToolTip(QDir::toNativeSeparators(document_->filePath()));
   reloadStatistics();
+  reloadAnalysis();
   updateActions();
+}
+
+void MainWindow::reloadAnalysis() {
+  const std::filesystem::path runs = document_->hasProject() ? document_->project().runsDir() : std::filesystem::path();
+  deviationView_->reload(runs);
+  similarityView_->reload(runs);
+  groupEditor_->reload(runs);
+  epsilonPanel_->reload(runs);
 }
 
 void MainWindow::reloadStatistics() {
@@ -442,6 +469,7 @@ void MainWindow::onStageFinished(int exitCode) {
     logDock_->appendLine(message, Severity::Error);
     logDock_->raise();
   }
+  reloadAnalysis();  // a finished, failed or cancelled stage may have changed the artifacts
   statusBar()->showMessage(message, kStatusMessageMs);
   runningTitle_.clear();
   updateActions();

@@ -16,14 +16,19 @@ class QLabel;
 class QMenu;
 class QProgressBar;
 class QSortFilterProxyModel;
+class QTabWidget;
 class QTableView;
 
 namespace dmoe::views {
 
+class DeviationView;
+class EpsilonPanel;
+class GroupEditor;
 class LanguageTableModel;
 class LogDock;
 class ProjectDocument;
 class ProjectSettingsDock;
+class SimilarityView;
 class StageRunner;
 
 class MainWindow : public QMainWindow {
@@ -37,6 +42,8 @@ class MainWindow : public QMainWindow {
   bool openProject(const QString& file);
   // Reads <runs_dir>/corpus/stats.json into the language table (absent: "—").
   void reloadStatistics();
+  // Rereads the analysis tabs (deviation, similarity, groups, ε) from the runs folder.
+  void reloadAnalysis();
   // Runs `dmoe corpus stats <project>`; the table reloads when it succeeds.
   void computeStatistics();
 
@@ -74,6 +81,11 @@ class MainWindow : public QMainWindow {
   QSortFilterProxyModel* sortModel_;
   StageRunner* runner_;
   QTableView* table_ = nullptr;
+  QTabWidget* tabs_ = nullptr;
+  DeviationView* deviationView_ = nullptr;
+  SimilarityView* similarityView_ = nullptr;
+  GroupEditor* groupEditor_ = nullptr;
+  EpsilonPanel* epsilonPanel_ = nullptr;
   QLabel* summary_ = nullptr;
   LogDock* logDock_ = nullptr;
   ProjectSettingsDock* projectDock_ = nullptr;

@@ -1,0 +1,376 @@
+// The analysis views, offscreen, on hand-set fixtures (4 languages × 3 layers)
+// the test writes itself: the deviation heatmap (cell colours follow the
+// values on viridis, tooltips, module switch, project / group / clustered
+// order, the ε line of the layer profile, chosen layers highlighted) and the
+// similarity matrix (clustered order, dendrogram beside the rows, per-layer
+// switch, click → pair and groups); the readers' errors name the file; missing
+// artifacts say which stage to run; CSV / SVG / PNG export; the main window's
+// tabs. Screenshots go to DMOE_TEST_OUTPUT.
+#include <QApplication>
+#include <QComboBox>
+#include <QDir>
+#include <QHelpEvent>
+#include <QLabel>
+#include <QSettings>
+#include <QStackedWidget>
+#include <QStandardPaths>
+#include <QTabWidget>
+#include <QToolTip>
+#include <QtTest>
+#include <filesystem>
+
+#include "analysis_files.h"
+#include "deviation_view.h"
+#include "export.h"
+#include "heatmap_widget.h"
+#include "main_window.h"
+#include "project/project.h"
+#include "similarity_view.h"
+#include "test_support.h"
+#include "util/error.h"
+#include "util/json.h"
+
+using namespace dmoe;
+using namespace dmoe::views;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Project order ar, fr, ur, de (data indices 0..3). FFN norms per layer:
+//   ar 1 2 3 · fr 0.5 1 9 · ur 2 4 6 · de 0 5 1; attention = 10 × FFN.
+// Similarity: ar–ur 0.83, fr–de 0.7, the rest ≤ 0.3, so average linkage joins
+// {ar,ur} (d 0.17), {fr,de} (d 0.3), then both (d = mean(0.8, 0.7, 0.9, 0.75) = 0.7875):
+// clustered order ar, ur, fr, de = [0, 2, 1, 3]. Groups: expert 0 {ur, ar}, expert 1 {de, fr}
+// → by-group order [2, 0, 3, 1]. Selection: ε 0.6 threshold, normalized [0, 0.55, 1] → layer 2.
+void writeFixtures(const fs::path& runs) {
+  const Json ffn = {{1, 2, 3}, {0.5, 1, 9}, {2, 4, 6}, {0, 5, 1}};
+  Json attention = ffn;
+  for (auto& row : attention)
+    for (auto& v : row) v = v.get<double>() * 10;
+  test::writeText(runs / "deviation" / "deviation.json",
+                  Json{{"languages", {"ar", "fr", "ur", "de"}},
+                       {"labels", {"ar", "fr", "ur", "de"}},
+                       {"layers", 3},
+                       {"modules", {{"ffn", ffn}, {"attention", attention}, {"norms", ffn}, {"all", ffn}}}}
+                      .dump());
+  test::writeText(runs / "select-layers" / "selection.json",
+                  Json{{"scores", {0.875, 3.0, 4.75}}, {"normalized", {0.0, 0.55, 1.0}}, {"epsilon", 0.6},
+                       {"mode", "threshold"}, {"layers", {2}}, {"experts", 2}, {"top_k", 2}, {"hidden_size", 8},
+                       {"parameters", {{"base", 1000}, {"ffn_per_layer", 100}, {"total", 1116}, {"active", 1116}}}}
+                      .dump());
+  const Json combined = {{1, 0.2, 0.83, 0.3}, {0.2, 1, 0.1, 0.7}, {0.83, 0.1, 1, 0.25}, {0.3, 0.7, 0.25, 1}};
+  const Json layer1 = {{1, 0.4, 0.5, 0.3}, {0.4, 1, 0.2, 0.6}, {0.5, 0.2, 1, 0.1}, {0.3, 0.6, 0.1, 1}};
+  test::writeText(runs / "similarity" / "similarity.json",
+                  Json{{"method", "exact"},
+                       {"languages", {"ar", "fr", "ur", "de"}},
+                       {"labels", {"ar", "fr", "ur", "de"}},
+                       {"layers", {1, 2}},
+                       {"matrix", combined},
+                       {"per_layer", {{{"layer", 1}, {"matrix", layer1}}, {{"layer", 2}, {"matrix", combined}}}},
+                       {"cluster_order", {0, 2, 1, 3}},
+                       {"dendrogram",
+                        {{{"left", 0}, {"right", 2}, {"height", 0.17}, {"size", 2}},
+                         {{"left", 1}, {"right", 3}, {"height", 0.3}, {"size", 2}},
+                         {{"left", 4}, {"right", 5}, {"height", 0.7875}, {"size", 4}}}}}
+                      .dump());
+  test::writeText(runs / "group" / "groups.json",
+                  Json{{"method", "maximin"},
+                       {"method_used", "maximin-exhaustive"},
+                       {"groups",
+                        {{{"expert", 0}, {"languages", {"ur", "ar"}}, {"min_similarity", 0.83}},
+                         {{"expert", 1}, {"languages", {"de", "fr"}}, {"min_similarity", 0.7}}}}}
+                      .dump());
+}
+
+fs::path runsIn(const QTemporaryDir& dir) { return fs::path(dir.path().toStdString()) / "runs"; }
+
+// A point inside a cell clear of the value written at its centre.
+QPoint cellCorner(const HeatmapWidget& heatmap, int row, int column) {
+  return heatmap.cellRect(row, column).topLeft().toPoint() + QPoint(3, 3);
+}
+
+void saveShot(QWidget& widget, const char* name) {
+  QVERIFY(widget.grab().save(QString::fromStdString((test::outputDir() / name).string())));
+}
+
+}  // namespace
+
+class TestAnalysisViews : public QObject {
+  Q_OBJECT
+  QTemporaryDir settingsDir_;
+
+ private slots:
+  void initTestCase() {
+    // The main window remembers recent projects: in a scratch folder, never the user's settings.
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName("DMoE-tests");
+    QCoreApplication::setApplicationName("test_analysis_views");
+    QSettings::setDefaultFormat(QSettings::IniFormat);
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsDir_.path());
+    QLocale::setDefault(QLocale(QLocale::English, QLocale::UnitedStates));
+  }
+
+  void viridisRunsFromDarkToLight() {
+    QCOMPARE(viridis(0).name(), QString("#440154"));
+    QCOMPARE(viridis(1).name(), QString("#fde725"));
+    QCOMPARE(viridis(0.5).name(), QString("#21918c"));
+    QCOMPARE(viridis(-3).name(), QString("#440154"));  // clamped
+    double previous = -1;
+    for (int i = 0; i <= 20; ++i) {
+      const QColor c = viridis(i / 20.0);
+      const double luminance = 0.2126 * c.redF() + 0.7152 * c.greenF() + 0.0722 * c.blueF();
+      QVERIFY2(luminance > previous, qPrintable(QString::number(i)));
+      previous = luminance;
+    }
+  }
+
+  void deviationHeatmapColoursTooltipsAndModules() {
+    QTemporaryDir tmp;
+    writeFixtures(runsIn(tmp));
+    DeviationView view;
+    view.resize(900, 700);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.reload(runsIn(tmp));
+    QVERIFY(view.hasData());
+    HeatmapWidget& heatmap = *view.heatmap();
+    QCOMPARE(heatmap.rows(), 4);
+    QCOMPARE(heatmap.columns(), 3);
+    QCOMPARE(heatmap.valueRange(), std::make_pair(0.0, 9.0));
+
+    // The largest value takes the scale's high end, the smallest its low end, and every
+    // drawn cell has the colour of its value, so larger values are lighter.
+    const QImage image = heatmap.grab().toImage();
+    QCOMPARE(image.pixelColor(cellCorner(heatmap, 1, 2)).name(), viridis(1).name());  // fr, layer 2: 9
+    QCOMPARE(image.pixelColor(cellCorner(heatmap, 3, 0)).name(), viridis(0).name());  // de, layer 0: 0
+    QCOMPARE(image.pixelColor(cellCorner(heatmap, 2, 1)).name(), viridis(4.0 / 9).name());  // ur, layer 1: 4
+    for (int r = 0; r < 4; ++r)
+      for (int c = 0; c < 3; ++c)
+        QCOMPARE(image.pixelColor(cellCorner(heatmap, r, c)).name(), heatmap.colorOf(heatmap.value(r, c)).name());
+
+    QCOMPARE(heatmap.toolTipText(2, 1), QString("ur, layer 1, FFN: 4"));
+    QCOMPARE(heatmap.toolTipText(1, 0), QString("fr, layer 0, FFN: 0.5"));
+    // A real tooltip event over a cell shows that text.
+    const QPoint at = cellCorner(heatmap, 2, 1);
+    QHelpEvent help(QEvent::ToolTip, at, heatmap.mapToGlobal(at));
+    QApplication::sendEvent(&heatmap, &help);
+    QTRY_COMPARE(QToolTip::text(), QString("ur, layer 1, FFN: 4"));
+    QToolTip::hideText();
+
+    view.setModule("attention");
+    QCOMPARE(heatmap.value(1, 2), 90.0);
+    QCOMPARE(heatmap.toolTipText(2, 1), QString("ur, layer 1, Attention: 40"));
+    QCOMPARE(view.findChild<QComboBox*>("moduleBox")->currentData().toString(), QString("attention"));
+    view.setModule("ffn");
+    saveShot(view, "deviation-view.png");
+  }
+
+  void deviationLanguageOrders() {
+    QTemporaryDir tmp;
+    writeFixtures(runsIn(tmp));
+    DeviationView view;
+    view.reload(runsIn(tmp));
+    QCOMPARE(view.heatmap()->rowOrder(), std::vector<int>({0, 1, 2, 3}));
+    view.setOrder(DeviationView::Order::Clustered);
+    QCOMPARE(view.heatmap()->rowOrder(), std::vector<int>({0, 2, 1, 3}));  // ar, ur, fr, de
+    view.setOrder(DeviationView::Order::Group);
+    QCOMPARE(view.heatmap()->rowOrder(), std::vector<int>({2, 0, 3, 1}));  // ur, ar | de, fr
+    // The combo box drives the same switch.
+    auto* orders = view.findChild<QComboBox*>("orderBox");
+    orders->setCurrentIndex(orders->findData(int(DeviationView::Order::Project)));
+    QCOMPARE(view.heatmap()->rowOrder(), std::vector<int>({0, 1, 2, 3}));
+
+    // Without groups.json the by-group order falls back to project order and says why.
+    fs::remove(runsIn(tmp) / "group" / "groups.json");
+    view.reload(runsIn(tmp));
+    view.setOrder(DeviationView::Order::Group);
+    QCOMPARE(view.heatmap()->rowOrder(), std::vector<int>({0, 1, 2, 3}));
+    QVERIFY2(view.note().contains("Run `dmoe group`"), qPrintable(view.note()));
+  }
+
+  void layerProfileDrawsEpsilonAndChosenLayers() {
+    QTemporaryDir tmp;
+    writeFixtures(runsIn(tmp));
+    DeviationView view;
+    view.resize(900, 700);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.reload(runsIn(tmp));
+    LayerProfileWidget& profile = *view.profile();
+    QVERIFY(profile.selection().has_value());
+    QCOMPARE(*profile.cutoff(), 0.6);
+    const QRectF plot = profile.plotRect();
+    QVERIFY(plot.height() > 20);
+    QCOMPARE(profile.yOf(0.6), plot.bottom() - 0.6 * plot.height());
+    QCOMPARE(profile.yOf(1.0), plot.top());
+
+    const QImage image = profile.grab().toImage();
+    // The ε line crosses the plot at that height (left of the first bar, where nothing else is drawn).
+    const int y = int(std::floor(profile.yOf(0.6)));
+    const QPoint onLine(int(plot.left()) + 2, y);
+    QCOMPARE(image.pixelColor(onLine).name(), LayerProfileWidget::cutoffColor().name());
+    QVERIFY(image.pixelColor(onLine + QPoint(0, 8)) != LayerProfileWidget::cutoffColor());
+    // Layer 2 (chosen) is highlighted, layer 1 (0.55 < ε) is not; layer 1's bar stops below the line.
+    const QPoint inBar2 = profile.barRect(2).center().toPoint();
+    const QPoint inBar1 = profile.barRect(1).center().toPoint();
+    QCOMPARE(image.pixelColor(inBar2).name(), profile.palette().color(QPalette::Highlight).name());
+    QCOMPARE(image.pixelColor(inBar1).name(), profile.palette().color(QPalette::Mid).name());
+    QVERIFY(profile.barRect(1).top() > profile.yOf(0.6));
+    QVERIFY(profile.barRect(2).top() < profile.yOf(0.6));
+    saveShot(profile, "deviation-layer-profile.png");
+  }
+
+  void similarityMatrixClusteredWithDendrogramAndClicks() {
+    QTemporaryDir tmp;
+    writeFixtures(runsIn(tmp));
+    SimilarityView view;
+    view.resize(800, 650);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.reload(runsIn(tmp));
+    QVERIFY(view.hasData());
+    HeatmapWidget& heatmap = *view.heatmap();
+    QCOMPARE(heatmap.rowOrder(), std::vector<int>({0, 2, 1, 3}));
+    QCOMPARE(heatmap.columnOrder(), std::vector<int>({0, 2, 1, 3}));
+    // The scale spans the off-diagonal values: ar–ur (0.83) is the high end, ur–fr (0.1) the low end.
+    QCOMPARE(heatmap.valueRange(), std::make_pair(0.1, 0.83));
+    const QImage image = heatmap.grab().toImage();
+    QCOMPARE(image.pixelColor(cellCorner(heatmap, 0, 2)).name(), viridis(1).name());
+    QCOMPARE(image.pixelColor(cellCorner(heatmap, 2, 1)).name(), viridis(0).name());
+    QCOMPARE(heatmap.toolTipText(0, 2), QString("ar–ur: 0.83"));
+
+    // Leaves beside their rows, top to bottom ar, ur, fr, de; the root at the left edge.
+    DendrogramWidget& tree = *view.dendrogram();
+    QVERIFY(tree.leafY(0) < tree.leafY(2));
+    QVERIFY(tree.leafY(2) < tree.leafY(1));
+    QVERIFY(tree.leafY(1) < tree.leafY(3));
+    const QRectF arCell = heatmap.cellRect(0, 0);
+    QCOMPARE(tree.leafY(0), double(tree.mapFrom(&view, heatmap.mapTo(&view, arCell.center().toPoint())).y()));
+    QVERIFY(tree.heightX(0.7875) < tree.heightX(0.3));
+    QVERIFY(tree.heightX(0.3) < tree.heightX(0));
+
+    QTest::mouseClick(&heatmap, Qt::LeftButton, {}, cellCorner(heatmap, 0, 2));
+    QCOMPARE(view.pairText(), QString("ar–ur: 0.83 · groups 0 and 0"));
+    QTest::mouseClick(&heatmap, Qt::LeftButton, {}, cellCorner(heatmap, 1, 0));
+    QCOMPARE(view.pairText(), QString("fr–ar: 0.20 · groups 1 and 0"));
+    saveShot(view, "similarity-view.png");
+
+    // Layer 1 alone: its own values, the combined clustering kept.
+    QCOMPARE(view.matrixBox()->count(), 3);
+    QCOMPARE(view.matrixBox()->itemText(0), QString("Combined (layers 1, 2)"));
+    view.matrixBox()->setCurrentIndex(1);
+    QCOMPARE(heatmap.value(0, 2), 0.5);
+    QCOMPARE(heatmap.rowOrder(), std::vector<int>({0, 2, 1, 3}));
+    view.showPair(0, 2);
+    QCOMPARE(view.pairText(), QString("ar–ur: 0.50 · groups 0 and 0"));
+  }
+
+  void missingAndBrokenArtifactsSayWhatToRun() {
+    QTemporaryDir tmp;
+    DeviationView deviation;
+    SimilarityView similarity;
+    QVERIFY(deviation.message().contains("Open a project"));
+    deviation.reload(runsIn(tmp));
+    similarity.reload(runsIn(tmp));
+    QVERIFY(!deviation.hasData());
+    QCOMPARE(deviation.message(), QString("Run `dmoe deviation` (Stages menu) to see the deviation heatmap."));
+    QCOMPARE(deviation.findChild<QStackedWidget*>()->currentWidget()->objectName(), QString("deviationMessage"));
+    QCOMPARE(similarity.message(),
+             QString("Run `dmoe similarity` (Stages menu) to see the language similarity matrix."));
+    QCOMPARE(similarity.findChild<QStackedWidget*>()->currentWidget()->objectName(), QString("similarityMessage"));
+
+    // Deviation without a selection: the heatmap, and the profile says what to run.
+    writeFixtures(runsIn(tmp));
+    fs::remove(runsIn(tmp) / "select-layers" / "selection.json");
+    deviation.reload(runsIn(tmp));
+    QVERIFY(deviation.hasData());
+    QVERIFY(!deviation.profile()->selection());
+
+    // A malformed file: the error names the file and the JSON path.
+    const fs::path broken = runsIn(tmp) / "deviation" / "deviation.json";
+    test::writeText(broken, R"({"languages": ["ar"], "layers": 2, "modules": {"ffn": [[1]]}})");
+    deviation.reload(runsIn(tmp));
+    QVERIFY(!deviation.hasData());
+    QVERIFY2(deviation.message().contains(QString::fromStdString(broken.string()) + ": /modules/ffn/0"),
+             qPrintable(deviation.message()));
+    QVERIFY(deviation.message().contains("Run `dmoe deviation` again"));
+    try {
+      readSimilarity(runsIn(tmp) / "similarity" / "nothing.json");
+      QFAIL("no error");
+    } catch (const InputError& e) {
+      QVERIFY(QString(e.what()).contains("nothing.json is missing"));
+    }
+    test::writeText(runsIn(tmp) / "similarity" / "bad.json",
+                    R"({"languages": ["a", "b"], "layers": [], "matrix": [[1, 0], [0, 1]], "per_layer": [],
+                        "cluster_order": [0, 0], "dendrogram": []})");
+    try {
+      readSimilarity(runsIn(tmp) / "similarity" / "bad.json");
+      QFAIL("no error");
+    } catch (const InputError& e) {
+      QVERIFY2(QString(e.what()).contains("bad.json: /cluster_order: expected a permutation"), e.what());
+    }
+  }
+
+  void exportCsvSvgPng() {
+    QTemporaryDir tmp;
+    writeFixtures(runsIn(tmp));
+    DeviationView deviation;
+    deviation.resize(700, 500);
+    deviation.reload(runsIn(tmp));
+    SimilarityView similarity;
+    similarity.resize(700, 500);
+    similarity.reload(runsIn(tmp));
+    const QString dir = tmp.path() + "/export";
+    QVERIFY(QDir().mkpath(dir));
+
+    writeCsv(dir + "/deviation.csv", deviation.table());
+    QCOMPARE(QString::fromStdString(test::readText((dir + "/deviation.csv").toStdString())),
+             QString("language \\ layer,0,1,2\nar,1,2,3\nfr,0.5,1,9\nur,2,4,6\nde,0,5,1\n"));
+    deviation.setOrder(DeviationView::Order::Clustered);
+    QCOMPARE(toCsv(deviation.table()), QString("language \\ layer,0,1,2\nar,1,2,3\nur,2,4,6\nfr,0.5,1,9\nde,0,5,1\n"));
+    // The similarity matrix in the clustered order it is shown in.
+    QCOMPARE(toCsv(similarity.table()), QString("language,ar,ur,fr,de\n"
+                                                "ar,1,0.83,0.2,0.3\n"
+                                                "ur,0.83,1,0.1,0.25\n"
+                                                "fr,0.2,0.1,1,0.7\n"
+                                                "de,0.3,0.25,0.7,1\n"));
+    QCOMPARE(toCsv(CsvTable{QStringList{"a,b", "say \"hi\""}, {QStringList{"x", "1"}}}), QString("\"a,b\",\"say \"\"hi\"\"\"\nx,1\n"));
+
+    writeSvg(*similarity.content(), dir + "/similarity.svg", "similarity");
+    const QString svg = QString::fromStdString(test::readText((dir + "/similarity.svg").toStdString()));
+    QVERIFY(svg.contains("<svg"));
+    QVERIFY(svg.contains("<title>similarity</title>"));
+    QVERIFY(svg.contains(">ur<"));  // labels are text, not pixels
+    writePng(*deviation.content(), dir + "/deviation.png");
+    const QImage png(dir + "/deviation.png");
+    QVERIFY(!png.isNull());
+    QCOMPARE(png.size(), deviation.content()->size() * deviation.content()->devicePixelRatio());
+    QVERIFY(deviation.findChild<QWidget*>("exportButton"));
+    QVERIFY(similarity.findChild<QWidget*>("exportButton"));
+  }
+
+  void mainWindowHasAnalysisTabs() {
+    QTemporaryDir tmp;
+    const fs::path file = fs::path(tmp.path().toStdString()) / "udhr-18.dmoe.json";
+    fs::copy_file(test::sourceDir() / "projects" / "udhr-18.dmoe.json", file);
+    writeFixtures(Project::load(file).runsDir());
+    MainWindow window;
+    auto* tabs = window.findChild<QTabWidget*>("centralTabs");
+    QVERIFY(tabs);
+    QCOMPARE(tabs->count(), 5);
+    QCOMPARE(tabs->tabText(1), QString("Deviation"));
+    QCOMPARE(tabs->tabText(2), QString("Similarity"));
+    QCOMPARE(tabs->tabText(3), QString("Groups"));
+    QCOMPARE(tabs->tabText(4), QString("Layers (ε)"));
+    auto* deviation = window.findChild<DeviationView*>();
+    auto* similarity = window.findChild<SimilarityView*>();
+    QVERIFY(!deviation->hasData());
+    QVERIFY(deviation->message().contains("Open a project"));
+    QVERIFY(window.openProject(QString::fromStdString(file.string())));
+    QVERIFY(deviation->hasData());
+    QVERIFY(similarity->hasData());
+  }
+};
+
+QTEST_MAIN(TestAnalysisViews)
+#include "test_analysis_views.moc"
