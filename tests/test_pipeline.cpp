@@ -208,6 +208,29 @@ class TestPipeline : public QObject {
     QVERIFY(fs::exists(runs() / "deviation/uk/norms.json"));
   }
 
+  // Upcycling copies the base FFN into every expert; Branch-Train-Mix starts
+  // expert g from a fine-tune on group g, so its experts differ from the start.
+  void branchTrainMixExpertsStartFromGroupFineTunes() {
+    auto expertsOf = [](const fs::path& modelDir) {
+      CheckpointTensors t = CheckpointTensors::open(modelDir);
+      std::string layer;
+      for (const std::string& name : t.names())
+        if (name.find(".mlp.gate.weight") != std::string::npos) layer = name.substr(0, name.size() - std::string("gate.weight").size());
+      return std::make_pair(t.tensor(layer + "experts.0.up_proj.weight"), t.tensor(layer + "experts.1.up_proj.weight"));
+    };
+    const auto upcycled = expertsOf(runs() / "merge/model");
+    QVERIFY(torch::equal(upcycled.first, upcycled.second));
+
+    Json p = Json::parse(test::readText(project_));
+    p["baselines"] = {{"dense_continue", false}, {"random_groups", false}, {"branch_train_mix", true}};
+    test::writeText(project_, p.dump(2));
+    auto r = test::runCli({"baselines", project_.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const auto btm = expertsOf(runs() / "baselines/branch-train-mix/merge/model");
+    QVERIFY(!torch::equal(btm.first, btm.second));
+    QVERIFY(fs::exists(runs() / "baselines/branch-train-mix/eval/perplexity.json"));
+  }
+
   void badInputFailsWithExitCode2() {
     Json p = Json::parse(test::readText(project_));
     p["layer_selection"]["epsilon"] = 1.5;

@@ -49,7 +49,7 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   const fs::path dir = stageDir(project, "report");
   Json inputs = Json::object();
   for (const char* stage : {"group", "select-layers", "eval", "baselines/dense-continue/eval",
-                            "baselines/random-groups/eval", "adapt"})
+                            "baselines/random-groups/eval", "baselines/branch-train-mix/eval", "adapt"})
     inputs[stage] = fs::exists(stageDir(project, stage) / "manifest.json")
                         ? Json(StageFolder::fingerprint(stageDir(project, stage), "dmoe run"))
                         : Json();
@@ -66,6 +66,7 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   const Json eval = readIfComplete(stageDir(project, "eval"), "perplexity.json");
   const Json dense = readIfComplete(stageDir(project, "baselines/dense-continue/eval"), "perplexity.json");
   const Json random = readIfComplete(stageDir(project, "baselines/random-groups/eval"), "perplexity.json");
+  const Json btm = readIfComplete(stageDir(project, "baselines/branch-train-mix/eval"), "perplexity.json");
   const Json adaptation = readIfComplete(stageDir(project, "adapt"), "adaptation.json");
   auto label = [&](const std::string& id) {
     const Language* l = project.findLanguage(id);
@@ -115,6 +116,8 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   if (eval.is_object()) rows.push_back({"Base", pplOf(eval["base"])});
   if (dense.is_object()) rows.push_back({"+Pre-train (dense-continue)", pplOf(dense["dense"])});
   if (random.is_object()) rows.push_back({"DMoE, random groups", pplOf(random["soft"])});
+  if (btm.is_object() && project.baselines.branch_train_mix)
+    rows.push_back({"DMoE, Branch-Train-Mix init", pplOf(btm["soft"])});
   if (eval.is_object()) {
     rows.push_back({"DMoE", pplOf(eval["soft"])});
     rows.push_back({"DMoE, group-oracle routing", pplOf(eval["hard"])});
