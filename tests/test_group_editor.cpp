@@ -170,7 +170,7 @@ class TestGroupEditor : public QObject {
     editor.addGroup();
     QCOMPARE(editor.groups().size(), size_t(3));
     QCOMPARE(labelText(editor, "minSimilarity2"), QString("empty"));
-    QVERIFY(labelText(editor, "groupWarnings").contains("Expert 3 is empty"));
+    QVERIFY(labelText(editor, "groupWarnings").contains("Expert 2 is empty"));
     QVERIFY(!labelText(editor, "groupWarnings").contains("Lopsided"));  // sizes 3, 2 and the empty one
     QVERIFY(editor.findChild<QWidget*>("group2")->isVisible());
     QVERIFY(!editor.canApply());

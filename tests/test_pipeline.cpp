@@ -239,6 +239,12 @@ class TestPipeline : public QObject {
     auto r = test::runCli({"select-layers", bad.string()}, root());
     QCOMPARE(r.exitCode, 2);
     QVERIFY2(r.err.find("/layer_selection/epsilon") != std::string::npos, r.err.c_str());
+
+    // A damaged upstream artifact: the error names the file and where it breaks.
+    test::writeText(runs() / "group/groups.json", "{\"method\": \"maximin\", ");
+    r = test::runCli({"merge", project_.string()}, root());
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.find("group/groups.json: not valid JSON at byte") != std::string::npos, r.err.c_str());
   }
 
  private:

@@ -5,7 +5,6 @@
 #include <QLabel>
 #include <QPainter>
 #include <QSplitter>
-#include <QStackedWidget>
 #include <QStandardItemModel>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -13,6 +12,7 @@
 #include <cmath>
 
 #include "heatmap_widget.h"
+#include "message_pages.h"
 
 namespace dmoe::views {
 
@@ -161,13 +161,7 @@ DeviationView::DeviationView(QWidget* parent) : QWidget(parent) {
   contentLayout->setContentsMargins(0, 0, 0, 0);
   contentLayout->addWidget(splitter);
 
-  message_ = new QLabel(this);
-  message_->setObjectName("deviationMessage");
-  message_->setAlignment(Qt::AlignCenter);
-  message_->setWordWrap(true);
-  stack_ = new QStackedWidget(this);
-  stack_->addWidget(message_);
-  stack_->addWidget(content_);
+  pages_ = new MessagePages(content_, "deviationMessage", this);
 
   auto* bar = new QHBoxLayout;
   bar->addWidget(new QLabel(tr("Module:"), this));
@@ -179,7 +173,7 @@ DeviationView::DeviationView(QWidget* parent) : QWidget(parent) {
   bar->addWidget(createExportButton(this, "deviation", [this] { return content_; }, [this] { return table(); }));
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(bar);
-  layout->addWidget(stack_, 1);
+  layout->addWidget(pages_, 1);
 
   connect(moduleBox_, &QComboBox::currentIndexChanged, this,
           [this] { setModule(moduleBox_->currentData().toString()); });
@@ -193,14 +187,14 @@ void DeviationView::reload(const std::filesystem::path& runsDir) {
   groups_.reset();
   similarity_.reset();
   if (runsDir.empty()) {
-    message_->setText(tr("Open a project to see its deviation heatmap."));
+    pages_->setMessage(tr("Open a project to see its deviation heatmap."));
     profile_->setSelection(std::nullopt, QString());
     rebuild();
     return;
   }
   std::string problem;
   deviation_ = loadArtifact(deviationFile(runsDir), readDeviation, "deviation", "the deviation heatmap", problem);
-  message_->setText(fromUtf8(problem));
+  pages_->setMessage(fromUtf8(problem));
   groups_ = loadArtifact(groupsFile(runsDir), readGroups, "group", "languages ordered by group", problem);
   groupsProblem_ = fromUtf8(problem);
   similarity_ = loadArtifact(similarityFile(runsDir), readSimilarity, "similarity", "the clustered order", problem);
@@ -225,7 +219,7 @@ void DeviationView::setOrder(Order order) {
   rebuild();
 }
 
-QString DeviationView::message() const { return message_->text(); }
+QString DeviationView::message() const { return pages_->message(); }
 QString DeviationView::note() const { return note_->text(); }
 
 CsvTable DeviationView::table() const { return heatmap_->table(tr("language \\ layer")); }
@@ -240,10 +234,10 @@ void DeviationView::rebuild() {
   }
   note_->clear();
   if (!deviation_) {
-    stack_->setCurrentWidget(message_);
+    pages_->showMessage();
     return;
   }
-  stack_->setCurrentWidget(content_);
+  pages_->showContent();
   const DeviationData& d = *deviation_;
   QStringList rows, columns;
   for (const std::string& label : d.labels) rows << fromUtf8(label);

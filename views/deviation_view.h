@@ -15,9 +15,10 @@
 
 class QComboBox;
 class QLabel;
-class QStackedWidget;
 
 namespace dmoe::views {
+
+class MessagePages;
 
 class HeatmapWidget;
 
@@ -83,8 +84,7 @@ class DeviationView : public QWidget {
   QComboBox* moduleBox_;
   QComboBox* orderBox_;
   QLabel* note_;
-  QLabel* message_;
-  QStackedWidget* stack_;
+  MessagePages* pages_;
   QWidget* content_;
   HeatmapWidget* heatmap_;
   LayerProfileWidget* profile_;

@@ -228,7 +228,7 @@ QStringList GroupEditor::warnings() const {
   size_t smallest = std::numeric_limits<size_t>::max(), largest = 0;  // over non-empty groups
   for (size_t g = 0; g < groups_.size(); ++g) {
     if (groups_[g].empty()) {
-      out << tr("Expert %1 is empty: move a language into it or remove it before applying.").arg(g + 1);
+      out << tr("Expert %1 is empty: move a language into it or remove it before applying.").arg(g);
       continue;
     }
     smallest = std::min(smallest, groups_[g].size());
@@ -363,7 +363,7 @@ void GroupEditor::refresh() {
   const std::vector<double> minimum = minSimilarities();
   for (size_t g = 0; g < groups_.size(); ++g) {
     QWidget* column = columns_[g];
-    static_cast<QGroupBox*>(column)->setTitle(tr("Expert %1 · %n language(s)", nullptr, int(groups_[g].size())).arg(g + 1));
+    static_cast<QGroupBox*>(column)->setTitle(tr("Expert %1 · %n language(s)", nullptr, int(groups_[g].size())).arg(g));
     auto* label = column->findChild<QLabel*>(QStringLiteral("minSimilarity%1").arg(g));
     if (groups_[g].empty())
       label->setText(tr("empty"));

@@ -4,13 +4,13 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPainter>
-#include <QStackedWidget>
 #include <QToolButton>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
 
 #include "heatmap_widget.h"
+#include "message_pages.h"
 
 namespace dmoe::views {
 
@@ -96,13 +96,7 @@ SimilarityView::SimilarityView(QWidget* parent) : QWidget(parent) {
   contentLayout->addLayout(matrixRow, 1);
   contentLayout->addWidget(pair_);
 
-  message_ = new QLabel(this);
-  message_->setObjectName("similarityMessage");
-  message_->setAlignment(Qt::AlignCenter);
-  message_->setWordWrap(true);
-  stack_ = new QStackedWidget(this);
-  stack_->addWidget(message_);
-  stack_->addWidget(content_);
+  pages_ = new MessagePages(content_, "similarityMessage", this);
 
   auto* bar = new QHBoxLayout;
   bar->addWidget(new QLabel(tr("Matrix:"), this));
@@ -111,7 +105,7 @@ SimilarityView::SimilarityView(QWidget* parent) : QWidget(parent) {
   bar->addWidget(createExportButton(this, "similarity", [this] { return content_; }, [this] { return table(); }));
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(bar);
-  layout->addWidget(stack_, 1);
+  layout->addWidget(pages_, 1);
 
   connect(matrixBox_, &QComboBox::currentIndexChanged, this, [this](int index) {
     if (index >= 0) setMatrixChoice(index);
@@ -125,11 +119,11 @@ void SimilarityView::reload(const std::filesystem::path& runsDir) {
   groups_.reset();
   choice_ = 0;
   if (runsDir.empty()) {
-    message_->setText(tr("Open a project to see its language similarity."));
+    pages_->setMessage(tr("Open a project to see its language similarity."));
   } else {
     std::string problem;
     data_ = loadArtifact(similarityFile(runsDir), readSimilarity, "similarity", "the language similarity matrix", problem);
-    message_->setText(fromUtf8(problem));
+    pages_->setMessage(fromUtf8(problem));
     groups_ = loadArtifact(groupsFile(runsDir), readGroups, "group", "the languages' groups", problem);
     groupsProblem_ = fromUtf8(problem);
   }
@@ -159,7 +153,7 @@ const Matrix& SimilarityView::currentMatrix() const {
   return choice_ == 0 ? data_->matrix : data_->perLayer[size_t(choice_ - 1)];
 }
 
-QString SimilarityView::message() const { return message_->text(); }
+QString SimilarityView::message() const { return pages_->message(); }
 QString SimilarityView::pairText() const { return pair_->text(); }
 
 CsvTable SimilarityView::table() const { return heatmap_->table(tr("language")); }
@@ -183,12 +177,12 @@ void SimilarityView::showPair(int row, int column) {
 
 void SimilarityView::rebuild() {
   if (!data_) {
-    stack_->setCurrentWidget(message_);
+    pages_->showMessage();
     note_->clear();
     dendrogram_->setTree({}, 0);
     return;
   }
-  stack_->setCurrentWidget(content_);
+  pages_->showContent();
   const SimilarityData& d = *data_;
   QStringList labels;
   for (const std::string& l : d.labels) labels << fromUtf8(l);

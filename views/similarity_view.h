@@ -14,9 +14,10 @@
 
 class QComboBox;
 class QLabel;
-class QStackedWidget;
 
 namespace dmoe::views {
+
+class MessagePages;
 
 class HeatmapWidget;
 
@@ -76,8 +77,7 @@ class SimilarityView : public QWidget {
   QComboBox* matrixBox_;
   QLabel* note_;
   QLabel* pair_;
-  QLabel* message_;
-  QStackedWidget* stack_;
+  MessagePages* pages_;
   QWidget* content_;
   HeatmapWidget* heatmap_;
   DendrogramWidget* dendrogram_;

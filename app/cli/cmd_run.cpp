@@ -35,7 +35,7 @@ void addRunCommand(CLI::App& app, CliContext& ctx) {
     const std::filesystem::path stats = project.runsDir() / "corpus" / "stats.json";
     if (!ctx.jsonl() && std::filesystem::exists(stats)) {
       ctx.out() << "\nCorpus (" << stats.string() << "):\n";
-      printCorpusStatsTable(ctx.out(), Json::parse(readFile(stats)));
+      printCorpusStatsTable(ctx.out(), readJsonFile(stats));
     }
     const std::filesystem::path report = project.runsDir() / "report" / "report.md";
     if (!ctx.jsonl() && std::filesystem::exists(report) && (options->until.empty() || options->until == "report"))

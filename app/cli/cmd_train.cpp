@@ -68,9 +68,14 @@ void addTrainCommands(CLI::App& app, CliContext& ctx) {
     out << std::left << std::setw(12) << "language" << std::right << std::setw(8) << "docs" << std::setw(10)
         << "tokens" << std::setw(12) << "PPL" << '\n';
     out << std::fixed << std::setprecision(2);
-    for (const LanguagePerplexity& l : table.languages)
+    for (const LanguagePerplexity& l : table.languages) {
       out << std::left << std::setw(12) << (l.label + (l.isNew ? "*" : "")) << std::right << std::setw(8)
-          << l.documents << std::setw(10) << l.total.tokens << std::setw(12) << l.total.perplexity() << '\n';
+          << l.documents << std::setw(10) << l.total.tokens << std::setw(12);
+      if (l.total.tokens > 0)
+        out << l.total.perplexity() << '\n';
+      else
+        out << "–" << "  (not scored: no expert for it under hard routing)\n";
+    }
     out << std::left << std::setw(30) << "average (languages)" << std::right << std::setw(12) << table.average << '\n';
     if (!std::isnan(table.newAverage))
       out << std::left << std::setw(30) << "average (new languages *)" << std::right << std::setw(12)

@@ -31,12 +31,7 @@ bool isWeightFile(const std::string& name) {
 }
 
 Json readJsonObject(const fs::path& file) {
-  Json json;
-  try {
-    json = Json::parse(readFile(file));
-  } catch (const Json::parse_error& e) {
-    throw InputError(file.string() + ": not valid JSON: " + e.what());
-  }
+  const Json json = readJsonFile(file);
   if (!json.is_object()) throw InputError(file.string() + ": expected a JSON object");
   return json;
 }

@@ -80,7 +80,7 @@ std::optional<Json> readManifest(const fs::path& file) {
   std::error_code ec;
   if (!fs::is_regular_file(file, ec)) return std::nullopt;
   try {
-    return Json::parse(readFile(file));
+    return readJsonFile(file);
   } catch (const std::exception&) {
     return std::nullopt;
   }

@@ -13,8 +13,8 @@ namespace {
 Json readJsonOrNull(const fs::path& file) {
   if (!fs::exists(file)) return Json();
   try {
-    return Json::parse(readFile(file));
-  } catch (const Json::exception&) {
+    return readJsonFile(file);
+  } catch (const InputError&) {
     return Json();  // a damaged record counts as absent: the stage recomputes
   }
 }

@@ -73,7 +73,7 @@ DeviationTable DeviationTable::load(const fs::path& dir) {
   if (!fs::exists(file)) throw InputError(file.string() + " is missing: run `dmoe deviation` first");
   DeviationTable table;
   try {
-    Json j = Json::parse(readFile(file));
+    Json j = readJsonFile(file);
     table.languages = j.at("languages").get<std::vector<std::string>>();
     table.layers = j.at("layers").get<std::int64_t>();
     for (const std::string& kind : kKinds)
@@ -133,7 +133,7 @@ void writeTables(const fs::path& dir, const Project& project, std::int64_t layer
   csv << '\n';
   std::vector<std::string> ids, labels;
   for (const Language& l : project.languages) {
-    Json norms = Json::parse(readFile(dir / l.id / "norms.json"));
+    Json norms = readJsonFile(dir / l.id / "norms.json");
     ids.push_back(l.id);
     labels.push_back(l.label());
     for (const std::string& kind : kKinds) modules[kind].push_back(norms.at(kind));
@@ -216,7 +216,7 @@ void runDeviation(const Project& project, Reporter& reporter, bool force) {
   reporter.progress(n, n, "languages");
   writeTables(folder.dir(), project, config.num_hidden_layers);
   reporter.artifact(folder.dir() / "deviation.json", "deviation");
-  reporter.result("deviation", Json::parse(readFile(folder.dir() / "deviation.json")));
+  reporter.result("deviation", readJsonFile(folder.dir() / "deviation.json"));
   folder.complete({{"languages", n}, {"layers", config.num_hidden_layers}, {"delta_layers", keep}});
   reporter.finished("done");
 }

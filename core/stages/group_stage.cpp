@@ -41,7 +41,7 @@ LanguageGroups LanguageGroups::fromJson(const Json& j, const std::string& source
 
 LanguageGroups LanguageGroups::load(const fs::path& file) {
   if (!fs::exists(file)) throw InputError(file.string() + " is missing: run `dmoe group` first");
-  return fromJson(Json::parse(readFile(file)), file.string());
+  return fromJson(readJsonFile(file), file.string());
 }
 
 namespace {
@@ -50,7 +50,7 @@ namespace {
 SimilarityResult readSimilarity(const Project& project) {
   const fs::path file = stageDir(project, "similarity") / "similarity.json";
   if (!fs::exists(file)) throw InputError(file.string() + " is missing: run `dmoe similarity` first");
-  SimilarityResult m = similarityFromJson(Json::parse(readFile(file)), file.string());
+  SimilarityResult m = similarityFromJson(readJsonFile(file), file.string());
   if (m.languages != languageIds(project.languages))
     throw InputError(file.string() + ": its languages differ from the project's; re-run `dmoe similarity`");
   return m;

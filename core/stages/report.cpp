@@ -21,7 +21,7 @@ namespace {
 
 Json readIfComplete(const fs::path& dir, const std::string& file) {
   if (!fs::exists(dir / "manifest.json") || !fs::exists(dir / file)) return Json();
-  return Json::parse(readFile(dir / file));
+  return readJsonFile(dir / file);
 }
 
 std::string fixed(double v, int digits) {

@@ -45,7 +45,7 @@ LayerSelection LayerSelection::load(const Project& project) {
   const fs::path file = selectionFile(project);
   if (!fs::exists(file)) throw InputError(file.string() + " is missing: run `dmoe select-layers` first");
   try {
-    Json j = Json::parse(readFile(file));
+    Json j = readJsonFile(file);
     LayerSelection s;
     s.scores = j.at("scores").get<std::vector<double>>();
     s.normalized = j.at("normalized").get<std::vector<double>>();

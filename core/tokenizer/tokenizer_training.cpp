@@ -114,7 +114,7 @@ Json readManifest(const fs::path& file) {
   std::error_code ec;
   if (!fs::is_regular_file(file, ec)) return Json();
   try {
-    return Json::parse(readFile(file));
+    return readJsonFile(file);
   } catch (const std::exception&) {
     return Json();  // unreadable manifest: retrain
   }

@@ -58,7 +58,7 @@ fs::path runPretrain(const Project& project, Reporter& reporter, const PretrainO
 
   Json shards = Json::object();
   for (const Language& l : project.languages)
-    shards[l.id] = Json::parse(readFile(tokenCacheDir(project, l.id) / "manifest.json"));
+    shards[l.id] = readJsonFile(tokenCacheDir(project, l.id) / "manifest.json");
   const Json inputs{{"training", toJson(settings)},
                     {"model", config.toHfJson()},
                     {"tokenizer", tokenizer->fingerprint()},

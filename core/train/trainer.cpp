@@ -121,7 +121,7 @@ struct Trainer::State {
     }
     Json state;
     try {
-      state = Json::parse(readFile(dir / "trainer_state.json"));
+      state = readJsonFile(dir / "trainer_state.json");
       step = state.at("step").get<std::int64_t>();
     } catch (const Json::exception& e) {
       throw InputError((dir / "trainer_state.json").string() + ": expected {\"step\": n, \"data\": {...}}: " + e.what());

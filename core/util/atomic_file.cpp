@@ -67,4 +67,13 @@ std::string readFile(const fs::path& path) {
   return buffer.str();
 }
 
+Json readJsonFile(const std::filesystem::path& path) {
+  const std::string text = readFile(path);
+  try {
+    return Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    throw InputError(path.string() + ": not valid JSON at byte " + std::to_string(e.byte) + " (" + e.what() + ")");
+  }
+}
+
 }  // namespace dmoe

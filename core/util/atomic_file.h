@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "util/json.h"
+
 namespace dmoe {
 
 void writeFileAtomic(const std::filesystem::path& target, std::string_view data);
@@ -30,5 +32,7 @@ class AtomicFileWriter {
 };
 
 std::string readFile(const std::filesystem::path& path);
+// readFile + JSON parse; a syntax error throws InputError naming the file and the byte offset.
+Json readJsonFile(const std::filesystem::path& path);
 
 }  // namespace dmoe

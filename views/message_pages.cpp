@@ -1,0 +1,21 @@
+#include "message_pages.h"
+
+#include <QLabel>
+
+namespace dmoe::views {
+
+MessagePages::MessagePages(QWidget* content, const QString& messageName, QWidget* parent)
+    : QStackedWidget(parent), label_(new QLabel(this)), content_(content) {
+  label_->setObjectName(messageName);
+  label_->setAlignment(Qt::AlignCenter);
+  label_->setWordWrap(true);
+  addWidget(label_);
+  addWidget(content_);
+}
+
+void MessagePages::setMessage(const QString& text) { label_->setText(text); }
+QString MessagePages::message() const { return label_->text(); }
+void MessagePages::showMessage() { setCurrentWidget(label_); }
+void MessagePages::showContent() { setCurrentWidget(content_); }
+
+}  // namespace dmoe::views
