@@ -357,7 +357,7 @@ class TestAnalysisViews : public QObject {
     MainWindow window;
     auto* tabs = window.findChild<QTabWidget*>("centralTabs");
     QVERIFY(tabs);
-    QCOMPARE(tabs->count(), 5);
+    QCOMPARE(tabs->count(), 6);
     QCOMPARE(tabs->tabText(1), QString("Deviation"));
     QCOMPARE(tabs->tabText(2), QString("Similarity"));
     QCOMPARE(tabs->tabText(3), QString("Groups"));

@@ -1,19 +1,25 @@
-// End to end: every stage of `dmoe run` on a micro project (5 languages + 1
+// End to end: every stage of `dmoe run` on a micro project (5 languages + 2
 // new, a 4-layer model of width 32), through the real CLI and its event
 // stream, as the GUI runs it. Then the manifests: a re-run skips every stage;
 // changing ε re-runs select-layers and what depends on it, nothing upstream;
 // a deviation run interrupted after some languages resumes at the next one.
 // The adaptation's promise is checked on the saved files, independently of the
 // stage's own check: every old tensor of the adapted model equals the trained one.
+// Cancelling (SIGTERM, as the GUI's Cancel sends it) stops training with a
+// checkpoint that the same command resumes. Held-out PPL during training
+// (evaluation.every_steps); `dmoe probe` alone; adaptation of chosen languages.
 #include "checkpoint/hf_checkpoint.h"
+#include "train/trainer.h"
+#include "util/hash.h"
 #include "util/json.h"
 
 #include <QElapsedTimer>
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <map>
-#include <random>
 
+#include "micro_project.h"
 #include "test_support.h"
 
 using namespace dmoe;
@@ -25,55 +31,6 @@ const std::vector<std::string> kStages = {"corpus", "tokenizer", "tokens",    "s
                                           "select-layers", "similarity", "group", "merge", "train",
                                           "eval", "baselines", "adapt", "report"};
 
-// Two Latin-script pairs of related word lists, two Cyrillic ones, one Greek (new).
-fs::path writeMicroProject(const fs::path& dir) {
-  const std::map<std::string, std::vector<std::string>> words = {
-      {"en", {"the", "house", "river", "people", "free", "right", "law", "every"}},
-      {"nl", {"het", "huis", "rivier", "mensen", "vrij", "recht", "wet", "ieder"}},
-      {"de", {"das", "Haus", "Fluss", "Menschen", "frei", "Recht", "Gesetz", "jeder"}},
-      {"ru", {"дом", "река", "люди", "свобода", "право", "закон", "каждый", "мир"}},
-      {"uk", {"дім", "річка", "люди", "свобода", "право", "закон", "кожен", "мир"}},
-      {"el", {"σπίτι", "ποτάμι", "άνθρωποι", "ελευθερία", "δίκαιο", "νόμος", "κάθε", "ειρήνη"}}};
-  for (const auto& [id, list] : words) {
-    std::mt19937 rng(static_cast<unsigned>(id[0] * 31 + id[1]));
-    std::string lines;
-    for (int d = 0; d < 60; ++d) {
-      std::string text;
-      for (int w = 0; w < 12; ++w) text += (w ? " " : "") + list[rng() % list.size()];
-      lines += Json{{"text", text + "."}}.dump() + "\n";
-    }
-    test::writeText(dir / "corpus" / (id + ".jsonl"), lines);
-  }
-  const Json small{{"seq_len", 32}, {"batch_sequences", 4}, {"micro_batch", 4}, {"learning_rate", 1e-3}};
-  auto training = [&](std::int64_t steps, Json extra = Json::object()) {
-    Json t = small;
-    t["steps"] = steps;
-    for (auto& [k, v] : extra.items()) t[k] = v;
-    return t;
-  };
-  Json project{
-      {"format", "dmoe-project/1"},
-      {"name", "micro"},
-      {"languages", {{{"id", "en"}}, {{"id", "nl"}}, {{"id", "de"}}, {{"id", "ru"}}, {{"id", "uk"}}}},
-      {"new_languages", {{{"id", "el"}}}},
-      {"corpus", {{"root", "corpus"}, {"heldout", {{"fraction", 0.2}, {"seed", 7}}}}},
-      {"tokenizer", {{"vocab_size", 400}, {"sample_documents_per_language", 40}, {"seed", 3}}},
-      {"base_model",
-       {{"kind", "pretrain"},
-        {"config", {{"model_type", "llama"}, {"hidden_size", 32}, {"num_hidden_layers", 4}, {"num_attention_heads", 2},
-                    {"num_key_value_heads", 1}, {"intermediate_size", 64}, {"max_position_embeddings", 32}}},
-        {"pretrain", training(30, {{"batch_sequences", 8}, {"micro_batch", 8}, {"learning_rate", 3e-3}})}}},
-      {"deviation", training(3)},
-      {"similarity", {{"last_n", 2}}},
-      {"grouping", {{"groups", 2}}},
-      {"layer_selection", {{"epsilon", 0.5}}},
-      {"train", {{"stage1", training(6, {{"micro_batch", 2}, {"checkpoint_every", 3}, {"router_loss_weight", 1.28}})},
-                 {"stage2", training(6, {{"balance_loss_weight", 0.02}})}}},
-      {"adaptation", training(5, {{"router_loss_weight", 1.28}})},
-      {"runs_dir", "runs"}};
-  test::writeText(dir / "micro.dmoe.json", project.dump(2));
-  return dir / "micro.dmoe.json";
-}
 
 // stage → final status ("done" | "skipped" | "failed") of a jsonl event stream.
 std::map<std::string, std::string> stageStatuses(const std::string& out) {
@@ -101,7 +58,7 @@ class TestPipeline : public QObject {
  private slots:
   void initTestCase() {
     QVERIFY(dir_.isValid());
-    project_ = writeMicroProject(root());
+    project_ = test::writeMicroProject(root());
   }
 
   void everyStageRunsOnAMicroProjectInUnderAMinute() {
@@ -134,6 +91,39 @@ class TestPipeline : public QObject {
     const Json s2 = Json::parse(test::readText(runs() / "train/stage2/metrics.jsonl").substr(0, test::readText(runs() / "train/stage2/metrics.jsonl").find('\n')));
     QVERIFY(s2.contains("balance_loss") && s2["balance_loss"].get<double>() > 0);
 
+    // evaluation.every_steps 4: held-out PPL of every training language after
+    // steps 4 and 6 (the last) of stage 2's 6; the new languages on their new
+    // experts after steps 4 and 5 of the adaptation's 5.
+    auto evaluatedSteps = [&](const char* file, const std::vector<std::string>& ids) {
+      std::vector<std::int64_t> steps;
+      std::istringstream lines(test::readText(runs() / file));
+      for (std::string line; std::getline(lines, line);) {
+        const Json m = Json::parse(line);
+        if (!m.contains("eval_ppl")) continue;
+        steps.push_back(m["step"].get<std::int64_t>());
+        if (m["eval_ppl"].size() != ids.size()) return std::vector<std::int64_t>{-1};
+        for (const std::string& id : ids)
+          if (!m["eval_ppl"].contains(id) || !(m["eval_ppl"][id].get<double>() > 1)) return std::vector<std::int64_t>{-1};
+      }
+      return steps;
+    };
+    QVERIFY(evaluatedSteps("train/stage2/metrics.jsonl", {"en", "nl", "de", "ru", "uk"}) == (std::vector<std::int64_t>{4, 6}));
+    QVERIFY(evaluatedSteps("train/stage1/metrics.jsonl", {"en", "nl", "de", "ru", "uk"}) == (std::vector<std::int64_t>{4, 6}));
+    QVERIFY(evaluatedSteps("adapt/train/metrics.jsonl", {"el", "sr"}) == (std::vector<std::int64_t>{4, 5}));
+    // Every metrics event names its run folder; stage 2's lines name train/stage2.
+    std::int64_t stage2Events = 0;
+    std::istringstream events(r.out);
+    for (std::string line; std::getline(events, line);) {
+      const Json e = Json::parse(line);
+      if (e["event"] != "metrics") continue;
+      QVERIFY2(e.contains("run") && fs::exists(fs::path(e["run"].get<std::string>()) / "metrics.jsonl"), line.c_str());
+      if (e["stage"] == "train:stage2") {
+        QVERIFY(fs::equivalent(e["run"].get<std::string>(), runs() / "train/stage2"));
+        ++stage2Events;
+      }
+    }
+    QCOMPARE(stage2Events, std::int64_t{6});
+
     // Groups: 5 languages in 2 balanced groups (3 + 2), every language once.
     const Json groups = Json::parse(test::readText(runs() / "group/groups.json"));
     QCOMPARE(groups["groups"].size(), size_t{2});
@@ -154,7 +144,8 @@ class TestPipeline : public QObject {
     std::int64_t compared = 0, newTensors = 0;
     for (const std::string& name : adapted.names()) {
       if (!trained.contains(name)) {
-        QVERIFY2(name.find(".mlp.experts.2.") != std::string::npos, name.c_str());  // only the new expert is new
+        const size_t at = name.find(".mlp.experts.");
+        QVERIFY2(at != std::string::npos && std::stoi(name.substr(at + 13)) >= 2, name.c_str());  // only new experts are new
         ++newTensors;
         continue;
       }
@@ -171,6 +162,37 @@ class TestPipeline : public QObject {
     const Json a = Json::parse(test::readText(runs() / "adapt/adaptation.json"));
     QVERIFY(a["old_hard_ppl_unchanged"].get<bool>());
     QCOMPARE(a["probe"]["el"]["ppl_per_expert"].size(), size_t{2});
+  }
+
+  // Step 1 of adapt alone gives what adapt recorded: the same PPLs, the argmin.
+  void probeAloneEqualsTheAdaptationProbe() {
+    auto r = test::runCli({"--events", "jsonl", "probe", project_.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    Json result;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      const Json e = Json::parse(line);
+      if (e["event"] == "result" && e["name"] == "probe") result = e["data"];
+    }
+    QVERIFY2(result.is_object(), r.out.c_str());
+    QCOMPARE(Json::parse(test::readText(runs() / "probe/probe.json")), result);
+    QCOMPARE(result["model"].get<std::string>(), Hasher().addFile(runs() / "train/manifest.json").hex());
+    QCOMPARE(result["experts"].size(), size_t{2});
+    const Json adapted = Json::parse(test::readText(runs() / "adapt/adaptation.json"))["probe"];
+    QCOMPARE(result["languages"].size(), size_t{2});
+    for (const char* id : {"el", "sr"}) {
+      const Json& mine = result["languages"][id];
+      const std::vector<double> ppl = mine["ppl_per_expert"].get<std::vector<double>>();
+      const std::vector<double> theirs = adapted[id]["ppl_per_expert"].get<std::vector<double>>();
+      QCOMPARE(ppl.size(), size_t{2});
+      QCOMPARE(mine["best_expert"].get<std::int64_t>(), std::int64_t(std::min_element(ppl.begin(), ppl.end()) - ppl.begin()));
+      QCOMPARE(mine["best_expert"], adapted[id]["best_expert"]);
+      QCOMPARE(mine["documents"], adapted[id]["documents"]);
+      for (size_t e = 0; e < ppl.size(); ++e) QVERIFY2(std::abs(ppl[e] - theirs[e]) <= 1e-9 * theirs[e], id);
+    }
+    r = test::runCli({"probe", project_.string(), "--languages", "en,xx"}, root());
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.find("unknown language 'xx'") != std::string::npos, r.err.c_str());
   }
 
   void aSecondRunSkipsEveryStage() {
@@ -192,6 +214,29 @@ class TestPipeline : public QObject {
       QVERIFY2(statuses.at(stage) == "skipped", summary(statuses).c_str());
     for (const std::string& stage : {"select-layers", "merge", "train", "eval", "baselines", "adapt", "report"})
       QVERIFY2(statuses.at(stage) == "done", summary(statuses).c_str());
+  }
+
+  // adaptation.languages picks which new languages get an expert.
+  void adaptationAddsOnlyTheChosenLanguages() {
+    Json p = Json::parse(test::readText(project_));
+    p["adaptation"]["languages"] = {"sr"};
+    test::writeText(project_, p.dump(2));
+    auto r = test::runCli({"adapt", project_.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const Json a = Json::parse(test::readText(runs() / "adapt/adaptation.json"));
+    QCOMPARE(a["new_experts"].size(), size_t{1});
+    QCOMPARE(a["new_experts"][0]["languages"], Json({"sr"}));
+    QCOMPARE(a["new_experts"][0]["expert"].get<std::int64_t>(), std::int64_t{2});
+    QCOMPARE(a["probe"].size(), size_t{1});
+    QVERIFY(a["probe"].contains("sr"));
+
+    p["adaptation"]["languages"] = {"xx"};
+    const fs::path bad = root() / "bad-adaptation.dmoe.json";
+    test::writeText(bad, p.dump(2));
+    r = test::runCli({"adapt", bad.string()}, root());
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.find("/adaptation/languages/0") != std::string::npos, r.err.c_str());
+    QVERIFY2(r.err.find("el, sr") != std::string::npos, r.err.c_str());
   }
 
   // A crash after language k: languages before k keep their results.
@@ -247,7 +292,72 @@ class TestPipeline : public QObject {
     QVERIFY2(r.err.find("group/groups.json: not valid JSON at byte") != std::string::npos, r.err.c_str());
   }
 
+  // The GUI's Cancel: SIGTERM once the run reports its first step; exit 143,
+  // status "cancelled", a complete checkpoint; the same command resumes from it.
+  void cancelledTrainingStopsWithACheckpointAndTheSameCommandResumes() {
+    const fs::path dir = root() / "cancel";
+    const fs::path project = test::writeMicroProject(dir);
+    Json p = Json::parse(test::readText(project));
+    p["base_model"]["pretrain"]["steps"] = 150;
+    test::writeText(project, p.dump(2));
+    const std::vector<std::string> args{"--events", "jsonl", "run", project.string(), "--until", "pretrain"};
+
+    QProcess process;
+    process.setWorkingDirectory(QString::fromStdString(dir.string()));
+    QStringList list;
+    for (const std::string& a : args) list << QString::fromStdString(a);
+    process.start(QString::fromStdString(test::cliPath().string()), list);
+    QVERIFY(process.waitForStarted());
+    std::string out;
+    bool terminated = false;
+    QElapsedTimer timer;
+    timer.start();
+    while (!terminated && process.state() != QProcess::NotRunning && timer.elapsed() < 120000) {
+      process.waitForReadyRead(1000);
+      while (!terminated && process.canReadLine()) {
+        const std::string line = process.readLine().toStdString();
+        out += line;
+        if (Json::parse(line)["event"] == "metrics") {
+          process.terminate();
+          terminated = true;
+        }
+      }
+    }
+    QVERIFY2(terminated, ("no metrics event before the run ended:\n" + out).c_str());
+    QVERIFY(process.waitForFinished(30000));
+    out += process.readAllStandardOutput().toStdString();
+    QCOMPARE(process.exitStatus(), QProcess::NormalExit);
+    QVERIFY2(process.exitCode() == 143, (std::to_string(process.exitCode()) + "\n" + out).c_str());
+    QCOMPARE(stageStatuses(out).at("pretrain"), std::string("cancelled"));
+    const fs::path checkpoint = Trainer::latestCheckpoint(runs(dir) / "pretrain");
+    QVERIFY2(!checkpoint.empty(), out.c_str());
+    const std::int64_t step = std::stoll(checkpoint.filename().string().substr(5));  // step-N
+    QVERIFY2(step > 0 && step < 150, checkpoint.c_str());
+    qInfo("SIGTERM after the first metrics event: pretraining stopped at step %lld of 150", static_cast<long long>(step));
+    QVERIFY(fs::exists(checkpoint / "model.pt") && fs::exists(checkpoint / "optimizer.pt"));
+
+    auto again = test::runCli(args, dir);
+    QVERIFY2(again.exitCode == 0, again.err.c_str());
+    QCOMPARE(stageStatuses(again.out).at("pretrain"), std::string("done"));
+    std::int64_t resumedFrom = -1;
+    std::istringstream lines(again.out);
+    for (std::string line; std::getline(lines, line);) {
+      const Json e = Json::parse(line);
+      if (e["event"] == "result" && e["name"] == "pretrain") resumedFrom = e["data"]["resumed_from"].get<std::int64_t>();
+    }
+    QCOMPARE(resumedFrom, step);
+    QVERIFY(fs::exists(runs(dir) / "pretrain/checkpoints/step-150/complete"));
+
+    // No trained DMoE here: `dmoe probe` says which folder is missing and what makes it.
+    auto probe = test::runCli({"probe", project.string()}, dir);
+    QCOMPARE(probe.exitCode, 2);
+    QVERIFY2(probe.err.find((runs(dir) / "train").string()) != std::string::npos &&
+                 probe.err.find("dmoe train") != std::string::npos,
+             probe.err.c_str());
+  }
+
  private:
+  static fs::path runs(const fs::path& projectDir) { return projectDir / "runs"; }
   fs::path root() const { return fs::path(dir_.path().toStdString()); }
   fs::path runs() const { return root() / "runs"; }
   QTemporaryDir dir_;

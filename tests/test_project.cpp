@@ -209,6 +209,45 @@ class TestProject : public QObject {
     }
   }
 
+  // adaptation.languages: only the adaptation section takes it, and only new languages.
+  void adaptationLanguagesAreChosenFromTheNewLanguages() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    makeCorpus(dir, {"fr", "de", "it", "nl", "pt"});
+    Json doc = minimalProject();
+    doc["new_languages"].push_back({{"id", "pt"}});
+    Project all = Project::fromJson(doc, dir / "p.dmoe.json");
+    QVERIFY(all.adaptation.languages.empty());
+    QCOMPARE(all.adaptationLanguages().size(), size_t{2});  // empty = every new language
+    QCOMPARE(all.evaluation.every_steps, std::int64_t{0});
+    QVERIFY(!all.toJson().contains("evaluation"));  // defaults are not written
+
+    doc["adaptation"] = {{"languages", {"pt"}}};
+    doc["evaluation"] = {{"every_steps", 20}};
+    Project chosen = Project::fromJson(doc, dir / "p.dmoe.json");
+    QCOMPARE(chosen.adaptationLanguages().size(), size_t{1});
+    QCOMPARE(chosen.adaptationLanguages()[0].id, std::string("pt"));
+    QCOMPARE(chosen.evaluation.every_steps, std::int64_t{20});
+    QCOMPARE(chosen.toJson()["adaptation"]["languages"], Json({"pt"}));
+    QCOMPARE(chosen.warnings.size(), all.warnings.size());  // an adaptation setting, not an unknown key
+
+    doc["adaptation"] = {{"languages", {"fr", "pt", "pt"}}};
+    doc["train"] = {{"stage1", {{"languages", {"fr"}}}}};  // not a setting of the other training blocks
+    try {
+      Project::fromJson(doc, dir / "p.dmoe.json");
+      QFAIL("expected a ValidationError");
+    } catch (const ValidationError& e) {
+      QVERIFY(findProblem(e, "/adaptation/languages/0", "'fr' is not a new language; expected one of /new_languages: nl, pt"));
+      QVERIFY(findProblem(e, "/adaptation/languages/2", "'pt' is listed twice"));
+      QCOMPARE(e.problems().size(), size_t{2});
+    }
+    doc.erase("adaptation");
+    const Project warned = Project::fromJson(doc, dir / "p.dmoe.json");
+    bool flagged = false;
+    for (const Problem& w : warned.warnings) flagged = flagged || w.where == "/train/stage1/languages";
+    QVERIFY(flagged);
+  }
+
   void theDemoProjectIsValid() {
     Project p = Project::load(test::sourceDir() / "projects" / "udhr-18.dmoe.json");
     QCOMPARE(p.languages.size(), size_t{18});

@@ -1,6 +1,6 @@
 // The shared trainer and the sequence sampler: learning-rate schedules,
-// learning, freezing, gradient accumulation, clipping, metrics, and resume
-// equal to an uninterrupted run; seeded, language-weighted window sampling.
+// learning, freezing, gradient accumulation, clipping, metrics, evaluation
+// during training, and resume equal to an uninterrupted run; seeded, language-weighted window sampling.
 // LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
 #include "bigram_lm.h"
 #include "train/sequence_sampler.h"
@@ -146,6 +146,71 @@ class TestTrainer : public QObject {
     o.logEvery = 4;
     TrainResult r = Trainer(model, data, o, Reporter(sink, "train")).run();
     QVERIFY(r.loggedSteps == (std::vector<std::int64_t>{4, 8, 10}));
+  }
+
+  // evaluateEvery 3 of 7 steps: the hook runs after steps 3, 6 and 7, in eval
+  // mode without gradients; those lines alone carry eval_ppl; the losses and
+  // weights are bit-identical to a run without evaluation.
+  void evaluationRunsAtItsStepsAndLeavesTrainingUnchanged() {
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    std::vector<std::uint32_t> fr = syntheticTokens(500, 16, 0);
+    const std::vector<TokenStream> streams{{"fr", fr.data(), 500, 1.0}};
+    const TrainingSettings s = settings(7, 0.02, "cosine");
+    NullSink quiet;
+    auto plainModel = std::make_shared<test::BigramLMImpl>(16, 8, 5);
+    SequenceSampler plainData(streams, 8, 99);
+    const TrainResult plain = Trainer(plainModel, plainData, options(dir / "plain", s), Reporter(quiet, "train")).run();
+
+    auto model = std::make_shared<test::BigramLMImpl>(16, 8, 5);
+    SequenceSampler data(streams, 8, 99);
+    TrainerOptions o = options(dir / "evaluated", s);
+    o.evaluateEvery = 3;
+    std::vector<std::int64_t> calledAfter;  // steps done when the hook ran (4 rows a step)
+    bool evalMode = true, noGrad = true;
+    o.evaluate = [&] {
+      calledAfter.push_back(data.windowsDrawn() / 4);
+      evalMode = evalMode && !model->is_training();
+      noGrad = noGrad && !torch::GradMode::is_enabled();
+      return Json{{"fr", 10.0 * static_cast<double>(calledAfter.size())}, {"de", 20.0}};
+    };
+    CollectingSink sink;
+    Trainer trainer(model, data, o, Reporter(sink, "train"));
+    bool trainingMode = true;
+    trainer.addLossTerm({"mode", [&](const TrainBatch&, const torch::Tensor& logits) {
+                           trainingMode = trainingMode && model->is_training();
+                           return logits.sum() * 0.0;
+                         }});
+    const TrainResult r = trainer.run();
+    QVERIFY(calledAfter == (std::vector<std::int64_t>{3, 6, 7}));
+    QVERIFY(evalMode && noGrad && trainingMode);
+    QCOMPARE(r.losses.size(), plain.losses.size());
+    for (size_t i = 0; i < r.losses.size(); ++i) QVERIFY(r.losses[i] == plain.losses[i]);  // exact
+    auto pp = plainModel->named_parameters(), pe = model->named_parameters();
+    for (const auto& p : pp) QVERIFY2(torch::equal(p.value(), pe[p.key()]), p.key().c_str());
+
+    std::istringstream lines(readFile(dir / "evaluated" / "metrics.jsonl"));
+    std::vector<std::int64_t> evaluatedSteps;
+    for (std::string line; std::getline(lines, line);) {
+      const Json m = Json::parse(line);
+      if (!m.contains("eval_ppl")) continue;
+      evaluatedSteps.push_back(m["step"].get<std::int64_t>());
+      QCOMPARE(m["eval_ppl"]["de"].get<double>(), 20.0);
+      QCOMPARE(m["eval_ppl_mean"].get<double>(), (m["eval_ppl"]["fr"].get<double>() + 20.0) / 2);
+    }
+    QVERIFY(evaluatedSteps == (std::vector<std::int64_t>{3, 6, 7}));
+    for (const Json& e : sink.events)
+      if (e["event"] == "metrics") QCOMPARE(e["run"].get<std::string>(), fs::absolute(dir / "evaluated").string());
+
+    // An evaluation step is always a logged step.
+    auto other = std::make_shared<test::BigramLMImpl>(16, 8, 5);
+    SequenceSampler otherData(streams, 8, 99);
+    TrainerOptions sparse = options(dir / "sparse", s);
+    sparse.logEvery = 5;
+    sparse.evaluateEvery = 3;
+    sparse.evaluate = [] { return Json{{"fr", 1.0}}; };
+    const TrainResult logged = Trainer(other, otherData, sparse, Reporter(quiet, "train")).run();
+    QVERIFY(logged.loggedSteps == (std::vector<std::int64_t>{3, 5, 6, 7}));
   }
 
   void frozenParametersStayBitIdentical() {

@@ -31,6 +31,14 @@ class Reader {
     if (!object.is_object() || !object.contains(key)) fail(path + "/" + key, "a value (it is missing)");
     return object.at(key);
   }
+  // A number, or NaN for null (the stages write null where there is no value).
+  double numberOrNull(const Json& j, const std::string& path) const {
+    return j.is_null() ? std::numeric_limits<double>::quiet_NaN() : number(j, path);
+  }
+  bool boolean(const Json& j, const std::string& path) const {
+    if (!j.is_boolean()) fail(path, "true or false");
+    return j.get<bool>();
+  }
   double number(const Json& j, const std::string& path) const {
     if (!j.is_number()) fail(path, "a number");
     return j.get<double>();
@@ -88,6 +96,8 @@ fs::path deviationFile(const fs::path& runsDir) { return runsDir / "deviation" /
 fs::path selectionFile(const fs::path& runsDir) { return runsDir / "select-layers" / "selection.json"; }
 fs::path similarityFile(const fs::path& runsDir) { return runsDir / "similarity" / "similarity.json"; }
 fs::path groupsFile(const fs::path& runsDir) { return runsDir / "group" / "groups.json"; }
+fs::path probeFile(const fs::path& runsDir) { return runsDir / "probe" / "probe.json"; }
+fs::path adaptationFile(const fs::path& runsDir) { return runsDir / "adapt" / "adaptation.json"; }
 
 std::string missingArtifactMessage(const std::string& stage, const std::string& what) {
   return "Run `dmoe " + stage + "` (Stages menu) to see " + what + ".";
@@ -197,12 +207,70 @@ GroupsData readGroups(const fs::path& file) {
     group.expert = groups[i].contains("expert") ? in.integer(groups[i]["expert"], path + "/expert") : std::int64_t(i);
     group.languages = in.strings(in.at(groups[i], "languages", path), path + "/languages");
     // A one-language group has no pair: the stage may write null (NaN).
-    const Json& minimum = in.at(groups[i], "min_similarity", path);
-    group.minSimilarity =
-        minimum.is_null() ? std::numeric_limits<double>::quiet_NaN() : in.number(minimum, path + "/min_similarity");
+    group.minSimilarity = in.numberOrNull(in.at(groups[i], "min_similarity", path), path + "/min_similarity");
     g.groups.push_back(std::move(group));
   }
   return g;
+}
+
+ProbeData readProbe(const fs::path& file) {
+  const Reader in(file);
+  const Json& root = in.root();
+  ProbeData p;
+  const Json& experts = in.at(root, "experts", "");
+  if (!experts.is_array()) in.fail("/experts", "a list of expert member lists");
+  for (size_t e = 0; e < experts.size(); ++e) p.experts.push_back(in.strings(experts[e], "/experts/" + std::to_string(e)));
+  const Json& languages = in.at(root, "languages", "");
+  if (!languages.is_object()) in.fail("/languages", "an object of languages");
+  for (const auto& [id, entry] : languages.items()) {
+    const std::string path = "/languages/" + id;
+    ProbeData::Row row;
+    row.language = id;
+    row.ppl = in.numbers(in.at(entry, "ppl_per_expert", path), path + "/ppl_per_expert", p.experts.size());
+    row.best = in.integer(in.at(entry, "best_expert", path), path + "/best_expert");
+    if (row.best < 0 || row.best >= std::int64_t(p.experts.size()))
+      in.fail(path + "/best_expert", "an expert below " + std::to_string(p.experts.size()));
+    row.documents = entry.contains("documents") ? in.integer(entry["documents"], path + "/documents") : 0;
+    p.rows.push_back(std::move(row));
+  }
+  return p;
+}
+
+AdaptationData readAdaptation(const fs::path& file) {
+  const Reader in(file);
+  const Json& root = in.root();
+  AdaptationData a;
+  const Json& added = in.at(root, "new_experts", "");
+  if (!added.is_array()) in.fail("/new_experts", "a list of new experts");
+  for (size_t i = 0; i < added.size(); ++i) {
+    const std::string path = "/new_experts/" + std::to_string(i);
+    a.newExperts.push_back({in.integer(in.at(added[i], "expert", path), path + "/expert"),
+                            in.integer(in.at(added[i], "copied_from", path), path + "/copied_from"),
+                            in.strings(in.at(added[i], "languages", path), path + "/languages")});
+  }
+  const Json& languages = in.at(root, "languages", "");
+  if (!languages.is_array()) in.fail("/languages", "a list of languages");
+  for (size_t i = 0; i < languages.size(); ++i) {
+    const std::string path = "/languages/" + std::to_string(i);
+    const Json& l = languages[i];
+    AdaptationData::Row row;
+    row.language = in.string(in.at(l, "language", path), path + "/language");
+    row.label = l.contains("label") ? in.string(l["label"], path + "/label") : row.language;
+    row.isNew = in.boolean(in.at(l, "new", path), path + "/new");
+    row.hardBefore = in.numberOrNull(in.at(l, "hard_before", path), path + "/hard_before");
+    row.hardAfter = in.numberOrNull(in.at(l, "hard_after", path), path + "/hard_after");
+    row.softBefore = in.numberOrNull(in.at(l, "soft_before", path), path + "/soft_before");
+    row.softAfter = in.numberOrNull(in.at(l, "soft_after", path), path + "/soft_after");
+    a.rows.push_back(std::move(row));
+  }
+  a.frozenTensorsChecked = in.integer(in.at(root, "frozen_tensors_checked", ""), "/frozen_tensors_checked");
+  a.frozenBitIdentical = in.boolean(in.at(root, "frozen_bit_identical", ""), "/frozen_bit_identical");
+  a.oldHardUnchanged = in.boolean(in.at(root, "old_hard_ppl_unchanged", ""), "/old_hard_ppl_unchanged");
+  a.softAverageBefore = in.numberOrNull(in.at(root, "soft_average_before", ""), "/soft_average_before");
+  a.softAverageAfter = in.numberOrNull(in.at(root, "soft_average_after", ""), "/soft_average_after");
+  a.newSoftAverageBefore = in.numberOrNull(in.at(root, "new_soft_average_before", ""), "/new_soft_average_before");
+  a.newHardAverageAfter = in.numberOrNull(in.at(root, "new_hard_average_after", ""), "/new_hard_average_after");
+  return a;
 }
 
 }  // namespace dmoe::views

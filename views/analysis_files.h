@@ -1,7 +1,8 @@
 // Readers of the analysis artifacts the headless pipeline writes under the
 // runs folder — deviation/deviation.json, select-layers/selection.json,
-// similarity/similarity.json, group/groups.json — into plain structs for the
-// analysis views. Qt-free; they only read (the stages own the formats).
+// similarity/similarity.json, group/groups.json, probe/probe.json,
+// adapt/adaptation.json — into plain structs for the analysis views and the
+// adaptation wizard. Qt-free; they only read (the stages own the formats).
 // Every error is a dmoe::InputError naming the file and the JSON path.
 #pragma once
 #include <cstdint>
@@ -19,6 +20,8 @@ std::filesystem::path deviationFile(const std::filesystem::path& runsDir);
 std::filesystem::path selectionFile(const std::filesystem::path& runsDir);
 std::filesystem::path similarityFile(const std::filesystem::path& runsDir);
 std::filesystem::path groupsFile(const std::filesystem::path& runsDir);
+std::filesystem::path probeFile(const std::filesystem::path& runsDir);
+std::filesystem::path adaptationFile(const std::filesystem::path& runsDir);
 
 struct DeviationData {
   std::vector<std::string> languages, labels;
@@ -61,11 +64,45 @@ struct GroupsData {
   std::int64_t expertOf(const std::string& language) const;
 };
 
+// `dmoe probe`: each language's PPL with every expert forced.
+struct ProbeData {
+  std::vector<std::vector<std::string>> experts;  // member languages of expert e
+  struct Row {
+    std::string language;
+    std::vector<double> ppl;  // one per expert
+    std::int64_t best = 0;    // the expert adaptation copies (lowest PPL)
+    std::int64_t documents = 0;
+  };
+  std::vector<Row> rows;  // in the file's order
+};
+
+// `dmoe adapt`: the new experts and every language's PPL before and after.
+struct AdaptationData {
+  struct NewExpert {
+    std::int64_t expert = 0, copiedFrom = 0;
+    std::vector<std::string> languages;
+  };
+  struct Row {
+    std::string language, label;
+    bool isNew = false;
+    // NaN where the stage had no number (a language without held-out text, or unrouted when hard).
+    double hardBefore = 0, hardAfter = 0, softBefore = 0, softAfter = 0;
+  };
+  std::vector<NewExpert> newExperts;
+  std::vector<Row> rows;
+  std::int64_t frozenTensorsChecked = 0;
+  bool frozenBitIdentical = false, oldHardUnchanged = false;
+  double softAverageBefore = 0, softAverageAfter = 0;        // old languages, learned router
+  double newSoftAverageBefore = 0, newHardAverageAfter = 0;  // new languages: before (soft), after (own expert)
+};
+
 // Throw dmoe::InputError("<file>: <json path>: expected …") on anything malformed.
 DeviationData readDeviation(const std::filesystem::path& file);
 LayerSelectionData readLayerSelection(const std::filesystem::path& file);
 SimilarityData readSimilarity(const std::filesystem::path& file);
 GroupsData readGroups(const std::filesystem::path& file);
+ProbeData readProbe(const std::filesystem::path& file);
+AdaptationData readAdaptation(const std::filesystem::path& file);
 
 // What a view shows in place of an artifact it cannot have: which stage to run
 // ("Run `dmoe deviation` (Stages menu) to see the deviation heatmap."), and why

@@ -16,6 +16,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QProgressBar>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QSortFilterProxyModel>
 #include <QStatusBar>
@@ -26,6 +27,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "adaptation_wizard.h"
 #include "corpus_stats_file.h"
 #include "deviation_view.h"
 #include "epsilon_panel.h"
@@ -35,8 +37,12 @@
 #include "problem_list_dialog.h"
 #include "project_document.h"
 #include "project_settings_dock.h"
+#include "pipeline/pipeline.h"
 #include "recent_projects.h"
+#include "run_metrics.h"
+#include "runs_view.h"
 #include "similarity_view.h"
+#include "stage_queue.h"
 #include "stage_runner.h"
 
 // Resources of a static library are initialised explicitly (outside any namespace).
@@ -63,7 +69,9 @@ MainWindow::MainWindow(QWidget* parent)
       document_(new ProjectDocument(this)),
       languageModel_(new LanguageTableModel(this)),
       sortModel_(new QSortFilterProxyModel(this)),
-      runner_(new StageRunner(this)) {
+      runner_(new StageRunner(this)),
+      queue_(new StageQueue(*runner_, this)),
+      metrics_(new RunMetrics(this)) {
   initWorkbenchResources();
   setObjectName("mainWindow");
   setWindowIcon(QIcon(":/icons/dmoe.svg"));
@@ -119,10 +127,21 @@ void MainWindow::createActions() {
   statsAction_->setStatusTip(tr("Count documents, characters and the held-out split of every language (dmoe corpus stats)"));
   connect(statsAction_, &QAction::triggered, this, &MainWindow::computeStatistics);
 
+  runAllAction_ = new QAction(QIcon(":/icons/run.svg"), tr("Run &All Stages"), this);
+  runAllAction_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+  runAllAction_->setStatusTip(tr("Run every stage of the project (dmoe run); stages whose outputs are up to date are skipped"));
+  connect(runAllAction_, &QAction::triggered, this,
+          [this] { runStage(tr("All stages"), {"run", document_->filePath()}); });
+
+  adaptAction_ = new QAction(tr("&Adapt New Languages…"), this);
+  adaptAction_->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_A));
+  adaptAction_->setStatusTip(tr("Probe the new languages against the trained experts and add an expert for them"));
+  connect(adaptAction_, &QAction::triggered, this, &MainWindow::showAdaptationWizard);
+
   cancelAction_ = new QAction(QIcon(":/icons/cancel.svg"), tr("&Cancel Stage"), this);
   cancelAction_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
-  cancelAction_->setStatusTip(tr("Stop the running stage"));
-  connect(cancelAction_, &QAction::triggered, runner_, [this] { runner_->cancel(); });
+  cancelAction_->setStatusTip(tr("Stop the running stage; it keeps a checkpoint and resumes when run again"));
+  connect(cancelAction_, &QAction::triggered, queue_, &StageQueue::cancel);
 }
 
 void MainWindow::createMenusAndToolBar() {
@@ -138,6 +157,17 @@ void MainWindow::createMenusAndToolBar() {
 
   QMenu* stages = menuBar()->addMenu(tr("&Stages"));
   stages->addAction(statsAction_);
+  stages->addAction(runAllAction_);
+  runStageMenu_ = stages->addMenu(tr("Run &Stage"));
+  for (const PipelineStage& stage : pipelineStages()) {
+    const QString name = QString::fromStdString(stage.name);
+    QAction* action = runStageMenu_->addAction(name);
+    action->setStatusTip(QString::fromStdString(stage.help));
+    connect(action, &QAction::triggered, this, [this, name] {
+      runStage(tr("Stage %1").arg(name), {"run", document_->filePath(), "--from", name, "--until", name});
+    });
+  }
+  stages->addAction(adaptAction_);
   stages->addSeparator();
   stages->addAction(cancelAction_);
 
@@ -148,6 +178,7 @@ void MainWindow::createMenusAndToolBar() {
   toolBar->addAction(saveAction_);
   toolBar->addSeparator();
   toolBar->addAction(statsAction_);
+  toolBar->addAction(runAllAction_);
   toolBar->addAction(cancelAction_);
 
   QMenu* view = menuBar()->addMenu(tr("&View"));
@@ -202,6 +233,9 @@ void MainWindow::createCentralWidget() {
   epsilonPanel_ = new EpsilonPanel(*document_, tabs_);
   tabs_->addTab(groupEditor_, tr("Groups"));
   tabs_->addTab(epsilonPanel_, tr("Layers (ε)"));
+  runsView_ = new RunsView(*document_, *metrics_, *queue_, tabs_);
+  tabs_->addTab(runsView_, tr("Runs"));
+  connect(runsView_, &RunsView::launchRequested, this, &MainWindow::runStage);
   setCentralWidget(tabs_);
 }
 
@@ -222,12 +256,18 @@ void MainWindow::createStatusBar() {
 
 void MainWindow::connectStageRunner() {
   connect(runner_, &StageRunner::event, this, &MainWindow::onStageEvent);
+  connect(runner_, &StageRunner::event, metrics_, &RunMetrics::addEvent);
   connect(runner_, &StageRunner::outputLine, logDock_, [this](const QString& line) { logDock_->appendLine(line); });
   connect(runner_, &StageRunner::errorLine, logDock_,
           [this](const QString& line) { logDock_->appendLine(tr("stderr: ") + line, Severity::Warning); });
   connect(runner_, &StageRunner::failedToStart, logDock_,
           [this](const QString& reason) { logDock_->appendLine(reason, Severity::Error); });
-  connect(runner_, &StageRunner::finished, this, &MainWindow::onStageFinished);
+  connect(queue_, &StageQueue::jobStarted, this, &MainWindow::onJobStarted);
+  connect(queue_, &StageQueue::jobFinished, this, &MainWindow::onJobFinished);
+  connect(queue_, &StageQueue::stopped, this, [this](const StageJob& job, int dropped) {
+    logDock_->appendLine(tr("Queue stopped after %1: %n waiting command(s) dropped", nullptr, dropped).arg(job.title),
+                         Severity::Warning);
+  });
 }
 
 bool MainWindow::openProject(const QString& file) {
@@ -344,6 +384,7 @@ void MainWindow::projectChanged() {
   projectLabel_->setToolTip(QDir::toNativeSeparators(document_->filePath()));
   reloadStatistics();
   reloadAnalysis();
+  metrics_->load(open ? project->runsDir() : std::filesystem::path());
   updateActions();
 }
 
@@ -403,29 +444,35 @@ void MainWindow::updateSummary() {
 
 void MainWindow::updateActions() {
   const bool open = document_->hasProject();
-  const bool running = runner_->isRunning();
   saveAction_->setEnabled(open);
   saveAsAction_->setEnabled(open);
-  statsAction_->setEnabled(open && !running);
-  cancelAction_->setEnabled(running);
+  statsAction_->setEnabled(open);
+  runAllAction_->setEnabled(open);
+  runStageMenu_->setEnabled(open);
+  adaptAction_->setEnabled(open);
+  cancelAction_->setEnabled(queue_->isBusy());
 }
 
-bool MainWindow::runStage(const QString& title, const QStringList& arguments) {
-  if (!document_->hasProject() || runner_->isRunning()) return false;
+int MainWindow::runStage(const QString& title, const QStringList& arguments) {
+  if (!document_->hasProject()) return -1;
   if (document_->isDirty()) {
     const auto answer = QMessageBox::question(
         this, tr("Save project?"), tr("The stage reads the project file from disk. Save your changes first?"),
         QMessageBox::Save | QMessageBox::Cancel, QMessageBox::Save);
-    if (answer != QMessageBox::Save || !save()) return false;
+    if (answer != QMessageBox::Save || !save()) return -1;
   }
-  runningTitle_ = title;
-  logDock_->appendLine(tr("▶ %1: dmoe %2").arg(title, arguments.join(' ')));
-  runner_->start(arguments, QFileInfo(document_->filePath()).absolutePath());
-  stageLabel_->setText(title);
+  if (queue_->isBusy()) logDock_->appendLine(tr("Queued %1 (runs when %2 is done)").arg(title, queue_->current()->title));
+  const int id = queue_->enqueue(title, arguments, QFileInfo(document_->filePath()).absolutePath());
+  updateActions();
+  return id;
+}
+
+void MainWindow::onJobStarted(const StageJob& job) {
+  logDock_->appendLine(tr("▶ %1: dmoe %2").arg(job.title, job.arguments.join(' ')));
+  stageLabel_->setText(job.title);
   progress_->setRange(0, 0);  // busy until the first progress event
   progress_->show();
   updateActions();
-  return true;
 }
 
 void MainWindow::computeStatistics() {
@@ -452,27 +499,56 @@ void MainWindow::onStageEvent(const QJsonObject& event) {
   }
 }
 
-void MainWindow::onStageFinished(int exitCode) {
+void MainWindow::onJobFinished(const StageJob& job, int exitCode, bool cancelled) {
   progress_->hide();
   stageLabel_->clear();
   QString message;
-  if (runner_->wasCancelled()) {
-    message = tr("%1 cancelled").arg(runningTitle_);
+  if (cancelled) {
+    message = tr("%1 cancelled: run it again to resume where it stopped").arg(job.title);
     logDock_->appendLine(message, Severity::Warning);
   } else if (exitCode == 0) {
-    message = tr("%1 finished").arg(runningTitle_);
+    message = tr("%1 finished").arg(job.title);
     logDock_->appendLine(QStringLiteral("✓ ") + message);
     reloadStatistics();
   } else {
-    message = exitCode == 2 ? tr("%1 rejected its input (exit code 2)").arg(runningTitle_)
-                            : tr("%1 failed (exit code %2)").arg(runningTitle_).arg(exitCode);
+    message = exitCode == 2 ? tr("%1 rejected its input (exit code 2)").arg(job.title)
+                            : tr("%1 failed (exit code %2)").arg(job.title).arg(exitCode);
     logDock_->appendLine(message, Severity::Error);
     logDock_->raise();
   }
   reloadAnalysis();  // a finished, failed or cancelled stage may have changed the artifacts
   statusBar()->showMessage(message, kStatusMessageMs);
-  runningTitle_.clear();
   updateActions();
+}
+
+void MainWindow::showAdaptationWizard() {
+  if (!document_->hasProject()) return;
+  if (!wizard_)
+    wizard_ = new AdaptationWizard(*document_, *metrics_, *queue_,
+                                   [this](const QString& title, const QStringList& args) { return runStage(title, args); },
+                                   this);
+  if (!wizard_->isVisible()) wizard_->restart();  // a wizard left open keeps its place
+  wizard_->show();
+  wizard_->raise();
+  wizard_->activateWindow();
+}
+
+QStringList MainWindow::saveTabScreenshots(const QString& dir) {
+  QDir().mkpath(dir);
+  QStringList files;
+  const int current = tabs_->currentIndex();
+  for (int i = 0; i < tabs_->count(); ++i) {
+    tabs_->setCurrentIndex(i);
+    runsView_->redrawNow();
+    QCoreApplication::processEvents();  // layouts and chart legends settle before the grab
+    QString name = tabs_->tabText(i).toLower();
+    name = name.remove(QRegularExpression("[^a-z0-9 ]")).trimmed().replace(' ', '-');
+    const QString file = QDir(dir).filePath(name + ".png");
+    if (!grab().save(file)) throw std::runtime_error("cannot write " + file.toStdString());
+    files << file;
+  }
+  tabs_->setCurrentIndex(current);
+  return files;
 }
 
 void MainWindow::showAbout() {
@@ -484,9 +560,10 @@ void MainWindow::showAbout() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-  if (runner_->isRunning()) {
+  if (queue_->isBusy()) {
     const auto answer = QMessageBox::question(this, tr("Stage running"),
-                                              tr("%1 is still running. Stop it and quit?").arg(runningTitle_));
+                                              tr("%1 is still running. Stop it and quit? It resumes when run again.")
+                                                  .arg(queue_->current()->title));
     if (answer != QMessageBox::Yes) {
       event->ignore();
       return;

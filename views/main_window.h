@@ -1,8 +1,10 @@
-// MainWindow: the DMoE Workbench shell. The open project's languages and
-// corpus statistics in the centre; the "Project" dock (settings tree) and the
-// "Log" dock (what stages report) around it; File and Stages menus; status bar
-// with the project, the running stage and its progress. Stages run in the
-// headless `dmoe` through a StageRunner — never on the GUI thread.
+// MainWindow: the DMoE Workbench shell. Tabs in the centre (languages and
+// corpus statistics, deviation, similarity, groups, ε, runs); the "Project"
+// dock (settings tree) and the "Log" dock (what stages report) around it;
+// File and Stages menus; status bar with the project, the running stage and
+// its progress. Stages run in the headless `dmoe` through one StageRunner fed
+// by a StageQueue — never on the GUI thread; their metrics events feed the
+// RunMetrics the Runs tab and the adaptation wizard draw.
 // Window layout and recent projects are remembered in QSettings.
 #pragma once
 #include <QJsonObject>
@@ -21,6 +23,7 @@ class QTableView;
 
 namespace dmoe::views {
 
+class AdaptationWizard;
 class DeviationView;
 class EpsilonPanel;
 class GroupEditor;
@@ -28,8 +31,12 @@ class LanguageTableModel;
 class LogDock;
 class ProjectDocument;
 class ProjectSettingsDock;
+class RunMetrics;
+class RunsView;
 class SimilarityView;
+class StageQueue;
 class StageRunner;
+struct StageJob;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -50,6 +57,18 @@ class MainWindow : public QMainWindow {
   ProjectDocument& document() const { return *document_; }
   LanguageTableModel& languageModel() const { return *languageModel_; }
   StageRunner& stageRunner() const { return *runner_; }
+  StageQueue& stageQueue() const { return *queue_; }
+  RunMetrics& runMetrics() const { return *metrics_; }
+  RunsView& runsView() const { return *runsView_; }
+  // Queues `dmoe <arguments>` (after asking to save unsaved changes: stages
+  // read the project file from disk). Returns the job id, or -1 when nothing was queued.
+  int runStage(const QString& title, const QStringList& arguments);
+  // Opens the adaptation wizard (non-modal) on the open project.
+  void showAdaptationWizard();
+  // Shows each central tab in turn and saves it as <dir>/<tab>.png (lower case,
+  // "-" for spaces: languages.png, deviation.png, …). Returns the files written;
+  // throws std::runtime_error naming the file that could not be written.
+  QStringList saveTabScreenshots(const QString& dir);
   LogDock& logDock() const { return *logDock_; }
 
  protected:
@@ -71,15 +90,19 @@ class MainWindow : public QMainWindow {
   void updateActions();
   void updateSummary();
   void showProblems(const QString& title, const QString& summary, const std::vector<dmoe::Problem>& problems);
-  bool runStage(const QString& title, const QStringList& arguments);
   void onStageEvent(const QJsonObject& event);
-  void onStageFinished(int exitCode);
+  void onJobStarted(const StageJob& job);
+  void onJobFinished(const StageJob& job, int exitCode, bool cancelled);
   void showAbout();
 
   ProjectDocument* document_;
   LanguageTableModel* languageModel_;
   QSortFilterProxyModel* sortModel_;
   StageRunner* runner_;
+  StageQueue* queue_;
+  RunMetrics* metrics_;
+  RunsView* runsView_ = nullptr;
+  AdaptationWizard* wizard_ = nullptr;
   QTableView* table_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   DeviationView* deviationView_ = nullptr;
@@ -94,8 +117,8 @@ class MainWindow : public QMainWindow {
   QProgressBar* progress_ = nullptr;
   QMenu* recentMenu_ = nullptr;
   QAction *openAction_, *saveAction_, *saveAsAction_, *quitAction_;
-  QAction *statsAction_, *cancelAction_;
-  QString runningTitle_;
+  QAction *statsAction_, *runAllAction_, *adaptAction_, *cancelAction_;
+  QMenu* runStageMenu_ = nullptr;
   QString statisticsNote_;
 };
 

@@ -20,8 +20,24 @@ struct CliContext {
   Reporter reporter(const std::string& stage) { return Reporter(*sink, stage); }
 };
 
+// Runs a command's work; when it throws, `r`'s stage ends with status
+// "cancelled" (dmoe::Cancelled) or "failed" (anything else) and the exception
+// goes on to main(), which maps it to the exit code.
+template <class Work>
+auto endingStageOnThrow(Reporter& r, Work&& work) -> decltype(work()) {
+  try {
+    return work();
+  } catch (const Cancelled&) {
+    r.finished("cancelled");
+    throw;
+  } catch (...) {
+    r.finished("failed");
+    throw;
+  }
+}
+
 // Each adds its subcommand(s) to `app`; the callbacks throw on failure
-// (InputError → exit 2, anything else → exit 1).
+// (InputError → exit 2, Cancelled → 128 + signal, anything else → exit 1).
 void addInfoCommand(CLI::App& app, CliContext& ctx);
 void addRunCommand(CLI::App& app, CliContext& ctx);
 void addProjectCommands(CLI::App& app, CliContext& ctx);
@@ -30,5 +46,6 @@ void addCorpusCommands(CLI::App& app, CliContext& ctx);
 void addTokenizerCommands(CLI::App& app, CliContext& ctx);  // after addCorpusCommands: adds `corpus tokenize`
 void addTrainCommands(CLI::App& app, CliContext& ctx);  // pretrain, eval-ppl
 void addStageCommands(CLI::App& app, CliContext& ctx);  // one per DMoE stage (deviation … report)
+void addProbeCommand(CLI::App& app, CliContext& ctx);   // the adaptation's expert probe alone
 
 }  // namespace dmoe::cli

@@ -28,12 +28,7 @@ void addStageCommands(CLI::App& app, CliContext& ctx) {
       configureThreads(static_cast<int>(project.threads));
       PipelineOptions options;
       options.force = *force;
-      try {
-        entry->run(project, r, options);
-      } catch (...) {
-        r.finished("failed");
-        throw;
-      }
+      endingStageOnThrow(r, [&] { entry->run(project, r, options); });
       const auto report = project.runsDir() / "report" / "report.md";
       if (entry->name == "report" && std::filesystem::exists(report)) ctx.out() << '\n' << readFile(report);
     });

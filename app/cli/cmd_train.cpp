@@ -37,7 +37,7 @@ void addTrainCommands(CLI::App& app, CliContext& ctx) {
   pretrain->callback([&ctx, file, options] {
     Reporter r = ctx.reporter("pretrain");
     Project p = loadProject(*file, r);
-    std::filesystem::path model = runPretrain(p, r, *options);
+    const std::filesystem::path model = endingStageOnThrow(r, [&] { return runPretrain(p, r, *options); });
     ctx.out() << "model: " << model.string() << '\n';
   });
 
@@ -63,7 +63,7 @@ void addTrainCommands(CLI::App& app, CliContext& ctx) {
       if (!layout) throw InputError(dir.string() + ": --routing hard needs a DMoE model (config.json has no \"dmoe\" section)");
       route = [&, layout](const Language& l) { return routeLanguageHard(*model, *layout, l.id); };
     }
-    HeldoutPerplexity table = evaluateHeldoutPerplexity(p, *model, r, route);
+    const HeldoutPerplexity table = endingStageOnThrow(r, [&] { return evaluateHeldoutPerplexity(p, *model, r, route); });
     std::ostream& out = ctx.out();
     out << std::left << std::setw(12) << "language" << std::right << std::setw(8) << "docs" << std::setw(10)
         << "tokens" << std::setw(12) << "PPL" << '\n';

@@ -1,12 +1,14 @@
 // dmoe — the headless DMoE Workbench. A thin shell over dmoe_core: it parses
 // arguments, picks the event sink, runs one command, and maps the outcome to
-// the exit code (0 ok, 1 failed, 2 bad usage or bad input).
+// the exit code (0 ok, 1 failed, 2 bad usage or bad input, 128 + signal
+// cancelled by SIGINT / SIGTERM).
 #include <unistd.h>
 
 #include <iostream>
 
 #include "cli_context.h"
 #include "events/stream_sinks.h"
+#include "runtime/cancellation.h"
 #include "runtime/openmp_environment.h"
 #include "util/error.h"
 
@@ -22,6 +24,7 @@ std::ostream& CliContext::out() {
 int main(int argc, char** argv) {
   using namespace dmoe;
   reexecWithPassiveOpenMP(argv);
+  installCancelSignalHandlers();
   cli::CliContext ctx;
   CLI::App app{"dmoe — grow a multilingual LM into a language-group mixture of experts (headless DMoE Workbench)",
                "dmoe"};
@@ -30,7 +33,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "dmoe 0.1.0");
   app.add_option("--events", ctx.events, "How to report progress: text (for people) or jsonl (one JSON event per line on stdout, for the GUI)")
       ->check(CLI::IsMember({"text", "jsonl"}));
-  app.footer("Exit codes: 0 ok, 1 failed, 2 bad usage or bad input.\nEvents: see docs/events.md.");
+  app.footer(
+      "Exit codes: 0 ok, 1 failed, 2 bad usage or bad input, 130 / 143 cancelled by SIGINT / SIGTERM (128 + signal; "
+      "training saves a checkpoint first, a re-run resumes from it).\nEvents: see docs/events.md.");
   app.parse_complete_callback([&] {
     if (ctx.jsonl())
       ctx.sink = std::make_unique<JsonLinesSink>(std::cout);
@@ -46,6 +51,7 @@ int main(int argc, char** argv) {
   cli::addTokenizerCommands(app, ctx);
   cli::addTrainCommands(app, ctx);
   cli::addStageCommands(app, ctx);
+  cli::addProbeCommand(app, ctx);
 
   try {
     app.parse(argc, argv);
@@ -59,6 +65,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;
+  } catch (const Cancelled&) {
+    const std::string message = "cancelled by signal " + std::to_string(cancelSignal());
+    if (ctx.sink) ctx.reporter("dmoe").log(message);
+    else std::cerr << message << '\n';
+    return 128 + cancelSignal();
   } catch (const ValidationError& e) {
     if (ctx.sink) ctx.reporter("dmoe").error(e.what(), e.problems());
     else std::cerr << "error: " << e.what() << '\n';

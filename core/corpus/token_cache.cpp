@@ -9,6 +9,7 @@
 #include "corpus/heldout_split.h"
 #include "corpus/jsonl_reader.h"
 #include "corpus/token_shard.h"
+#include "runtime/cancellation.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -179,6 +180,7 @@ std::vector<LanguageTokenCounts> buildTokenCache(const Project& project, const T
   std::vector<LanguageTokenCounts> all;
   Json table = Json::object();
   for (const Language& language : project.allLanguages()) {
+    throwIfCancelled();
     Reporter languageReporter = reporter.forStage(reporter.stage() + "/" + language.id);
     const Json inputs = inputsOf(project, tokenizer, project.corpusFile(language.id));
     std::optional<LanguageTokenCounts> kept;

@@ -48,10 +48,11 @@ void Reporter::progress(std::int64_t done, std::int64_t total, std::string_view 
   sink_->write(event);
 }
 
-void Reporter::metrics(std::int64_t step, const Json& values) {
+void Reporter::metrics(std::int64_t step, const Json& values, const std::filesystem::path& run) {
   Json event = base("metrics");
   event["step"] = step;
   event["values"] = values;
+  if (!run.empty()) event["run"] = run.string();
   sink_->write(event);
 }
 

@@ -48,7 +48,8 @@ class Reporter {
   void started(const Json& info = Json::object());
   void finished(std::string_view status, const Json& info = Json::object());  // "done", "skipped", "failed"
   void progress(std::int64_t done, std::int64_t total, std::string_view unit);
-  void metrics(std::int64_t step, const Json& values);
+  // `run` (optional): the training run's folder, so a consumer knows which metrics.jsonl the step belongs to.
+  void metrics(std::int64_t step, const Json& values, const std::filesystem::path& run = {});
   void artifact(const std::filesystem::path& path, std::string_view kind);
   void result(std::string_view name, const Json& data);
   void log(std::string_view message);

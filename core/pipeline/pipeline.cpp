@@ -3,6 +3,7 @@
 #include "corpus/corpus_stats.h"
 #include "corpus/token_cache.h"
 #include "corpus/udhr_import.h"
+#include "runtime/cancellation.h"
 #include "tokenizer/tokenizer_training.h"
 #include "stages/deviation.h"
 #include "stages/stages.h"
@@ -118,7 +119,11 @@ void runPipeline(const Project& project, EventSink& sink, const PipelineOptions&
     Reporter reporter = overall.forStage(stages[i].name);
     overall.progress(static_cast<std::int64_t>(i - first), static_cast<std::int64_t>(last - first + 1), "stages");
     try {
+      throwIfCancelled();
       stages[i].run(project, reporter, options);
+    } catch (const Cancelled&) {
+      reporter.finished("cancelled");
+      throw;
     } catch (...) {
       reporter.finished("failed");
       throw;

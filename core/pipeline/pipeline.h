@@ -29,7 +29,8 @@ struct PipelineStage {
 // In execution order.
 const std::vector<PipelineStage>& pipelineStages();
 
-// Runs the selected range; a stage that throws is reported as "failed" and the
+// Runs the selected range; a stage that throws is reported as "failed" (as
+// "cancelled" for dmoe::Cancelled, also checked before each stage) and the
 // exception propagates (the CLI maps it to its exit code). InputError for an
 // unknown stage name in from/until.
 void runPipeline(const Project& project, EventSink& sink, const PipelineOptions& options);

@@ -1,5 +1,6 @@
 #include "project/project.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -139,6 +140,24 @@ void checkSemantics(const Json& r, const fs::path& dir, std::vector<Problem>& er
         errors.push_back({"/grouping/manual", "languages in no group: " + missing});
     }
   }
+  // Adaptation languages: new languages, each once.
+  const Json* adapted = at(r, {"adaptation", "languages"});
+  if (adapted && adapted->is_array()) {
+    std::string allowed;
+    for (const std::string& id : fresh) allowed += (allowed.empty() ? "" : ", ") + id;
+    std::set<std::string> seen;
+    for (size_t i = 0; i < adapted->size(); ++i) {
+      if (!(*adapted)[i].is_string()) continue;
+      const std::string id = (*adapted)[i].get<std::string>();
+      const std::string pointer = "/adaptation/languages/" + std::to_string(i);
+      if (!fresh.count(id))
+        errors.push_back({pointer, "'" + id + "' is not a new language; expected one of /new_languages: " +
+                                       (allowed.empty() ? "(none listed)" : allowed)});
+      else if (!seen.insert(id).second)
+        errors.push_back({pointer, "'" + id + "' is listed twice"});
+    }
+  }
+
   const std::int64_t groups = integer(at(r, {"grouping", "groups"}), 1);
   if (method != "manual" && !current.empty() && groups > static_cast<std::int64_t>(current.size()))
     errors.push_back({"/grouping/groups", std::to_string(groups) + " groups for " + std::to_string(current.size()) +
@@ -289,10 +308,12 @@ Project Project::fromJson(const Json& document, const fs::path& file) {
   p.merge = {r.at("merge").at("init"), r.at("merge").at("top_k"), r.at("merge").at("router_init_std")};
   p.train_stage1 = readTraining(r.at("train").at("stage1"));
   p.train_stage2 = readTraining(r.at("train").at("stage2"));
-  p.evaluation = {r.at("evaluation").at("window"), r.at("evaluation").at("max_documents_per_language")};
+  p.evaluation = {r.at("evaluation").at("window"), r.at("evaluation").at("max_documents_per_language"),
+                  r.at("evaluation").at("every_steps")};
   const Json& bl = r.at("baselines");
   p.baselines = {bl.at("dense_continue"), bl.at("random_groups"), bl.at("branch_train_mix")};
-  p.adaptation = readTraining(r.at("adaptation"));
+  p.adaptation = {readTraining(r.at("adaptation")),
+                  r.at("adaptation").at("languages").get<std::vector<std::string>>()};
   p.runs_dir = r.at("runs_dir");
   p.device = r.at("device");
   p.threads = r.at("threads");
@@ -372,11 +393,13 @@ Json Project::toJson() const {
   full["merge"] = {{"init", merge.init}, {"top_k", merge.top_k}, {"router_init_std", merge.router_init_std}};
   full["train"] = {{"stage1", dmoe::toJson(train_stage1)}, {"stage2", dmoe::toJson(train_stage2)}};
   full["evaluation"] = {{"window", evaluation.window},
-                        {"max_documents_per_language", evaluation.max_documents_per_language}};
+                        {"max_documents_per_language", evaluation.max_documents_per_language},
+                        {"every_steps", evaluation.every_steps}};
   full["baselines"] = {{"dense_continue", baselines.dense_continue},
                        {"random_groups", baselines.random_groups},
                        {"branch_train_mix", baselines.branch_train_mix}};
   full["adaptation"] = dmoe::toJson(adaptation);
+  full["adaptation"]["languages"] = adaptation.languages;
   full["runs_dir"] = runs_dir;
   full["device"] = device;
   full["threads"] = threads;
@@ -424,6 +447,15 @@ const Language* Project::findLanguage(const std::string& id) const {
     for (const Language& l : *list)
       if (l.id == id) return &l;
   return nullptr;
+}
+
+std::vector<Language> Project::adaptationLanguages() const {
+  std::vector<Language> selected;
+  for (const Language& l : new_languages)
+    if (adaptation.languages.empty() ||
+        std::find(adaptation.languages.begin(), adaptation.languages.end(), l.id) != adaptation.languages.end())
+      selected.push_back(l);
+  return selected;
 }
 
 Json toJson(const TrainingSettings& t) {

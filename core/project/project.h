@@ -100,6 +100,12 @@ struct MergeSettings {
 
 struct EvaluationSettings {
   std::int64_t window = 0, max_documents_per_language = 0;
+  std::int64_t every_steps = 0;  // held-out PPL during training runs; observation only, in no stage's inputs
+};
+
+// The adaptation run: its training settings and which new languages it adds.
+struct AdaptationSettings : TrainingSettings {
+  std::vector<std::string> languages;  // ids from new_languages; empty = every new language
 };
 
 struct BaselineSettings {
@@ -131,6 +137,8 @@ class Project {
   // languages then new_languages
   std::vector<Language> allLanguages() const;
   const Language* findLanguage(const std::string& id) const;
+  // The new languages adaptation.languages selects (all when it is empty), in /new_languages order.
+  std::vector<Language> adaptationLanguages() const;
 
   std::filesystem::path file;  // absolute
   std::vector<Problem> warnings;  // non-fatal findings of the last load (unknown keys)
@@ -149,7 +157,7 @@ class Project {
   TrainingSettings train_stage1, train_stage2;
   EvaluationSettings evaluation;
   BaselineSettings baselines;
-  TrainingSettings adaptation;
+  AdaptationSettings adaptation;
   std::string runs_dir, device;
   std::int64_t threads = 0;
 };

@@ -68,8 +68,12 @@ Json Schema::resolve(const Json& node) const {
   const std::string ref = node["$ref"].get<std::string>();
   const std::string prefix = "#/$defs/";
   Json target = root_.at("$defs").at(ref.substr(prefix.size()));
-  for (auto it = node.begin(); it != node.end(); ++it)
-    if (it.key() != "$ref" && it.key() != "x-defaults") target[it.key()] = it.value();
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    if (it.key() == "properties")  // added to the definition's, for this place only
+      for (auto& [key, value] : it.value().items()) target["properties"][key] = value;
+    else if (it.key() != "$ref" && it.key() != "x-defaults")
+      target[it.key()] = it.value();
+  }
   if (node.contains("x-defaults"))
     for (auto& [key, value] : node["x-defaults"].items()) target["properties"][key]["default"] = value;
   return target;

@@ -4,7 +4,8 @@
 // Supported keywords: type, const, enum, minimum, maximum, exclusiveMinimum,
 // pattern, maxLength, minItems, properties, required, items, default, description,
 // $ref "#/$defs/<name>", and our x-defaults (override a referenced
-// definition's property defaults at the place of use).
+// definition's property defaults at the place of use). `properties` next to
+// a $ref add to the definition's properties at that place only.
 // Unknown object keys are warnings, not errors: they are kept on save.
 //
 // The same description drives CLI help (`dmoe project describe`) and GUI forms.

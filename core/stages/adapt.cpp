@@ -1,9 +1,10 @@
 // The adapt stage (`dmoe adapt`, SPEC §1.8): the project's new_languages
-// added to the trained DMoE without touching what it already knows.
+// (those adaptation.languages selects; all by default) added to the trained
+// DMoE without touching what it already knows.
 //
-//  1. Probe: each new language's PPL with every expert forced (hard routing to
-//     e in every MoE layer), on the first documents of its training split;
-//     c = argmin. New languages with the same nearest expert form one new group.
+//  1. Probe (stages/expert_probe.h): each new language's PPL with every expert
+//     forced, on the first documents of its training split; c = argmin. New
+//     languages with the same nearest expert form one new group.
 //  2. One new expert per new group in every MoE layer, a copy of expert c; the
 //     router gains a row equal to row c.
 //  3. Train only the new experts and their router rows (adaptation settings,
@@ -19,10 +20,10 @@
 #include <map>
 
 #include "checkpoint/hf_checkpoint.h"
-#include "corpus/token_cache.h"
 #include "pipeline/stage_folder.h"
 #include "runtime/device.h"
 #include "stages/dmoe_variant.h"
+#include "stages/expert_probe.h"
 #include "stages/stage_inputs.h"
 #include "train/heldout_perplexity.h"
 #include "train/load_model.h"
@@ -57,7 +58,8 @@ std::map<std::string, double> pplByLanguage(const HeldoutPerplexity& table) {
 
 void runAdapt(const Project& project, Reporter& reporter, bool force) {
   reporter.started();
-  if (project.new_languages.empty()) {
+  const std::vector<std::string> newIds = languageIds(project.adaptationLanguages());
+  if (newIds.empty()) {
     reporter.log("the project lists no new_languages: nothing to adapt");
     reporter.finished("skipped");
     return;
@@ -65,6 +67,7 @@ void runAdapt(const Project& project, Reporter& reporter, bool force) {
   const fs::path dir = stageDir(project, "adapt");
   const fs::path trainedDir = stageDir(project, "train") / "model";
   StageFolder folder(dir, Json{{"adaptation", toJson(project.adaptation)},
+                               {"languages", newIds},
                                {"evaluation", {{"window", project.evaluation.window},
                                                {"max_documents_per_language", project.evaluation.max_documents_per_language}}},
                                {"model", StageFolder::fingerprint(stageDir(project, "train"), "dmoe train")},
@@ -82,8 +85,6 @@ void runAdapt(const Project& project, Reporter& reporter, bool force) {
   const std::shared_ptr<Routing> routing = routingOf(*model);
   const auto moe = moeLayers(*model);
   const std::int64_t oldExperts = layout.numExperts;
-  PerplexityOptions pplOptions;
-  pplOptions.window = project.evaluation.window;
 
   // ---- before: old languages hard and soft, new languages soft
   auto evaluate = [&](const std::string& name, bool hard) {
@@ -97,32 +98,10 @@ void runAdapt(const Project& project, Reporter& reporter, bool force) {
   const HeldoutPerplexity hardBefore = evaluate("hard-before", true), softBefore = evaluate("soft-before", false);
 
   // ---- 1. probe
-  Json probe = Json::object();
+  const std::vector<LanguageProbe> probes = probeExperts(project, *model, layout, newIds, reporter);
+  const Json probe = probeTable(probes);
   std::map<std::int64_t, std::vector<std::string>> newGroups;  // nearest expert → new languages
-  for (const Language& l : project.new_languages) {
-    TokenShard shard(tokenShardFile(project, l.id, "train"));
-    std::int64_t docs = std::min<std::int64_t>(shard.documentCount(), project.evaluation.max_documents_per_language > 0
-                                                                          ? project.evaluation.max_documents_per_language
-                                                                          : 32);
-    std::vector<TokenSpan> documents;
-    for (std::int64_t d = 0; d < docs; ++d) documents.push_back(shard.document(d));
-    std::vector<double> ppl;
-    for (std::int64_t e = 0; e < oldExperts; ++e) {
-      routing->hardAll(e);
-      ppl.push_back(documentsNll(*model, documents, pplOptions).perplexity());
-    }
-    const auto best = static_cast<std::int64_t>(std::min_element(ppl.begin(), ppl.end()) - ppl.begin());
-    newGroups[best].push_back(l.id);
-    probe[l.id] = {{"ppl_per_expert", ppl}, {"best_expert", best}, {"documents", docs}};
-    std::string line = l.label() + ": probe PPL per expert";
-    for (double v : ppl) line += " " + std::to_string(static_cast<long long>(std::lround(v)));
-    reporter.log(line + " → expert " + std::to_string(best) + " (" + [&] {
-                   std::string members;
-                   for (const auto& id : layout.expertLanguages[static_cast<size_t>(best)])
-                     members += (members.empty() ? "" : " ") + project.findLanguage(id)->label();
-                   return members;
-                 }() + ")");
-  }
+  for (const LanguageProbe& p : probes) newGroups[p.bestExpert].push_back(p.language);
 
   // ---- 2. one new expert per new group, copied from its nearest expert
   Json added = Json::array();
@@ -142,7 +121,6 @@ void runAdapt(const Project& project, Reporter& reporter, bool force) {
 
   // ---- 3. train the new experts and router rows only
   const TrainingSettings settings = cappedToContext(project.adaptation, model->config().max_position_embeddings);
-  std::vector<std::string> newIds = languageIds(project.new_languages);
   LanguageShards shards = openShards(project, newIds);
   SequenceSampler sampler(shards.streams(), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
   std::vector<std::int64_t> streamExpert;
@@ -162,6 +140,10 @@ void runAdapt(const Project& project, Reporter& reporter, bool force) {
   options.decays = [&](const std::string& name) { return !isRouter(name) && expertOfName(name) >= oldExperts; };
   options.beforeForward = [&](const TrainBatch& batch) { routing->hardRows(rowExperts(batch, streamExpert)); };
   options.checkpoints = false;  // short; a crash re-runs the stage (the probe is deterministic)
+  options.evaluateEvery = project.evaluation.every_steps;  // the new languages, each on its new expert
+  options.evaluate = heldoutEvaluation(project, *model, newIds, [&](const Language& l) {
+    return routeLanguageHard(*model, layout, l.id);
+  });
   options.extraSettings = {{"stage", "adapt"}, {"new_experts", added}};
   Reporter trainReporter = reporter.forStage(reporter.stage() + ":train");
   TrainResult result;

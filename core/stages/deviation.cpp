@@ -10,6 +10,7 @@
 #include "checkpoint/tensor_bridge.h"
 #include "methods/similarity.h"
 #include "pipeline/stage_folder.h"
+#include "runtime/cancellation.h"
 #include "runtime/device.h"
 #include "stages/stage_inputs.h"
 #include "train/load_model.h"
@@ -176,6 +177,7 @@ void runDeviation(const Project& project, Reporter& reporter, bool force) {
 
   const auto n = static_cast<std::int64_t>(project.languages.size());
   for (std::int64_t i = 0; i < n; ++i) {
+    throwIfCancelled();  // languages done so far are kept: a re-run resumes at this one
     const Language& language = project.languages[static_cast<size_t>(i)];
     reporter.progress(i, n, "languages");
     const fs::path dir = folder.dir() / language.id;

@@ -8,6 +8,7 @@
 #include "runtime/device.h"
 #include "stages/dmoe_variant.h"
 #include "stages/stage_inputs.h"
+#include "train/heldout_perplexity.h"
 #include "train/load_model.h"
 #include "train/trainer.h"
 #include "util/atomic_file.h"
@@ -112,6 +113,8 @@ static bool runDenseContinue(const Project& project, Reporter& reporter, bool fo
     options.runDir = dir / "train";
     options.device = device;
     options.resume = true;
+    options.evaluateEvery = project.evaluation.every_steps;
+    options.evaluate = heldoutEvaluation(project, *model, languageIds(project.languages));
     options.extraSettings = {{"stage", "dense-continue"}, {"token_budget", budget}};
     Reporter r = reporter.forStage(reporter.stage() + ":dense-continue");
     Trainer(model, mixed, options, r).run();

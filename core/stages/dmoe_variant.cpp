@@ -224,6 +224,13 @@ bool trainVariant(const Project& project, const DmoeVariant& variant, Reporter& 
   o1.device = device;
   o1.resume = true;
   o1.beforeForward = [&](const TrainBatch& batch) { routing->hardRows(rowExperts(batch, streamExpert)); };
+  // Held-out PPL with the learned router; beforeForward sets the hard rows again before the next step.
+  const auto learnedRouterEvaluation = heldoutEvaluation(project, *model, languageIds(project.languages), [&](const Language&) {
+    routing->soft();
+    return true;
+  });
+  o1.evaluateEvery = project.evaluation.every_steps;
+  o1.evaluate = learnedRouterEvaluation;
   o1.extraSettings = {{"stage", "dmoe-stage1"}, {"variant", variant.name}, {"routing", "hard"}, {"layout", layout.toJson()}};
   Reporter r1 = reporter.forStage(reporter.stage() + ":stage1");
   {
@@ -242,6 +249,8 @@ bool trainVariant(const Project& project, const DmoeVariant& variant, Reporter& 
   o2.runDir = variant.trainDir / "stage2";
   o2.device = device;
   o2.resume = true;
+  o2.evaluateEvery = project.evaluation.every_steps;
+  o2.evaluate = learnedRouterEvaluation;
   o2.extraSettings = {{"stage", "dmoe-stage2"}, {"variant", variant.name}, {"routing", "soft top-k"}, {"layout", layout.toJson()}};
   Reporter r2 = reporter.forStage(reporter.stage() + ":stage2");
   TrainResult result2;

@@ -7,6 +7,7 @@
 
 #include "corpus/token_cache.h"
 #include "corpus/token_shard.h"
+#include "runtime/cancellation.h"
 
 namespace dmoe {
 
@@ -51,6 +52,7 @@ HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl
   HeldoutPerplexity out;
   std::vector<Language> all = project.allLanguages();
   for (std::size_t i = 0; i < all.size(); ++i) {
+    throwIfCancelled();
     const Language& l = all[i];
     TokenShard shard(tokenShardFile(project, l.id, "heldout"));
     const bool scored = !beforeLanguage || beforeLanguage(l);
@@ -81,6 +83,21 @@ HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl
   }
   reporter.result("perplexity", out.toJson());
   return out;
+}
+
+std::function<Json()> heldoutEvaluation(const Project& project, CausalLMImpl& model, std::vector<std::string> languageIds,
+                                        std::function<bool(const Language&)> beforeLanguage) {
+  return [&project, &model, ids = std::move(languageIds), beforeLanguage = std::move(beforeLanguage)] {
+    NullSink quiet;
+    Reporter reporter(quiet, "evaluation");
+    const HeldoutPerplexity table = evaluateHeldoutPerplexity(project, model, reporter, [&](const Language& l) {
+      return std::find(ids.begin(), ids.end(), l.id) != ids.end() && (!beforeLanguage || beforeLanguage(l));
+    });
+    Json ppl = Json::object();
+    for (const LanguagePerplexity& l : table.languages)
+      if (l.total.tokens > 0) ppl[l.id] = l.total.perplexity();
+    return ppl;
+  };
 }
 
 }  // namespace dmoe

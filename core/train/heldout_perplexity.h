@@ -38,4 +38,10 @@ struct HeldoutPerplexity {
 HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl& model, Reporter& reporter,
                                             const std::function<bool(const Language&)>& beforeLanguage = {});
 
+// For TrainerOptions::evaluate (evaluation.every_steps): the same table for
+// the languages `languageIds` (beforeLanguage as above), reporting nothing,
+// as {language id: PPL} of those scored. `project` and `model` must outlive it.
+std::function<Json()> heldoutEvaluation(const Project& project, CausalLMImpl& model, std::vector<std::string> languageIds,
+                                        std::function<bool(const Language&)> beforeLanguage = {});
+
 }  // namespace dmoe

@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "runtime/cancellation.h"
 #include "train/autocast_guard.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -143,6 +144,24 @@ struct Trainer::State {
     writeFileAtomic(file, kept);
   }
 
+  // TrainerOptions::evaluate in eval mode without gradients; train mode again afterwards, also on a throw.
+  Json evaluateHeldout() {
+    struct TrainModeAgain {
+      CausalLMImpl& model;
+      ~TrainModeAgain() { model.train(); }
+    } again{*model};
+    torch::NoGradGuard noGrad;
+    model->eval();
+    return options.evaluate();
+  }
+
+  [[noreturn]] void stopCancelled(const Json& settings, bool checkpointSaved) {
+    if (options.checkpoints && !checkpointSaved) saveCheckpoint(settings);  // a resume continues exactly here
+    reporter.log("cancelled after step " + std::to_string(step) +
+                 (options.checkpoints ? "; checkpoint saved, a resume continues from it" : ""));
+    throw Cancelled();
+  }
+
   // Global L2 norm of the trainable gradients, computed and applied on the device.
   torch::Tensor clipGradients() {
     std::vector<torch::Tensor> norms;
@@ -249,6 +268,7 @@ TrainResult Trainer::run() {
   fs::create_directories(s.options.checkpoints ? s.options.runDir / "checkpoints" : s.options.runDir);
   const Json settings = s.resolvedSettings();
   writeFileAtomic(s.options.runDir / "settings.json", settings.dump(2));
+  const fs::path runFolder = fs::absolute(s.options.runDir);
   fs::path metricsFile = s.options.runDir / "metrics.jsonl";
   s.truncateMetrics(metricsFile);
   std::ofstream metrics(metricsFile, std::ios::app | std::ios::binary);
@@ -310,7 +330,9 @@ TrainResult Trainer::run() {
     windowLoss = windowLoss.defined() ? windowLoss + stepLoss : stepLoss;
 
     const bool last = s.step == t.steps;
-    if (s.step % s.options.logEvery == 0 || last) {
+    const bool evaluates = s.options.evaluateEvery > 0 && s.options.evaluate &&
+                           (s.step % s.options.evaluateEvery == 0 || last);
+    if (s.step % s.options.logEvery == 0 || last || evaluates) {
       const double loss = windowLoss.item<double>() / static_cast<double>(windowSteps);  // the one host sync
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - windowStart).count();
@@ -322,7 +344,21 @@ TrainResult Trainer::run() {
              {"step_time_s", seconds / static_cast<double>(windowSteps)}};
       for (std::size_t i = 0; i < s.terms.size(); ++i)
         m[s.terms[i].name] = windowTerms[i].item<double>() / static_cast<double>(windowSteps);
-      s.reporter.metrics(s.step, m);
+      if (evaluates) {
+        Json ppl;
+        try {
+          ppl = s.evaluateHeldout();
+        } catch (const Cancelled&) {
+          s.stopCancelled(settings, false);
+        }
+        double sum = 0;
+        int n = 0;
+        for (const auto& [id, value] : ppl.items())
+          if (value.is_number()) sum += value.get<double>(), ++n;
+        m["eval_ppl"] = ppl;
+        m["eval_ppl_mean"] = n ? Json(sum / n) : Json();
+      }
+      s.reporter.metrics(s.step, m, runFolder);
       metrics << m.dump() << '\n' << std::flush;
       s.reporter.progress(s.step, t.steps, "steps");
       result.losses.push_back(loss);
@@ -332,8 +368,9 @@ TrainResult Trainer::run() {
       windowLoss = torch::Tensor();
       for (torch::Tensor& term : windowTerms) term = torch::Tensor();
     }
-    if (s.options.checkpoints && (last || (t.checkpoint_every > 0 && s.step % t.checkpoint_every == 0)))
-      s.saveCheckpoint(settings);
+    const bool checkpointDue = s.options.checkpoints && (last || (t.checkpoint_every > 0 && s.step % t.checkpoint_every == 0));
+    if (checkpointDue) s.saveCheckpoint(settings);
+    if (cancelRequested()) s.stopCancelled(settings, checkpointDue);
   }
   s.model->eval();
   result.steps = s.step;

@@ -19,10 +19,16 @@
 // the newest complete checkpoint: on CPU the continued run equals an
 // uninterrupted one step for step.
 //
+// Cancellation (runtime/cancellation.h): after each optimizer step a pending
+// cancel request saves a checkpoint of that step (when checkpoints are on)
+// and throws dmoe::Cancelled.
+//
 // Devices: the model must already be on options.device. On CUDA the forward
 // and backward run under autocast with bf16 compute while parameters, grads
 // and optimizer state stay fp32 (master weights); on CPU everything is fp32.
 // Host syncs: one per logged step (the metrics), none otherwise.
+// Metrics events carry the run folder (absolute) as "run"; metrics.jsonl
+// lines do not (the file is in that folder).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -71,6 +77,14 @@ struct TrainerOptions {
   // Called with each micro-batch before its forward pass (e.g. to set MoE hard routing from batch.sources).
   std::function<void(const TrainBatch&)> beforeForward;
   Json extraSettings = Json::object();                // stage-specific, saved in settings.json
+  // Held-out evaluation while training: at every step that is a multiple of
+  // evaluateEvery, and at the last step (0 = never), `evaluate` runs with the
+  // model in eval mode under NoGradGuard (train mode restored after) and
+  // returns {language id: PPL}. That step is always logged, with "eval_ppl"
+  // (the object) and "eval_ppl_mean" (mean of its values). It must draw no
+  // random numbers, so training is the same with and without it.
+  std::int64_t evaluateEvery = 0;
+  std::function<Json()> evaluate;
 };
 
 struct TrainResult {

@@ -1,6 +1,8 @@
 // Error types shared by the whole core, and the exit code each maps to.
 // InputError = the user's input is wrong (a file, a project setting, an argument):
-// the CLI exits with 2. Any other std::exception is a failure: exit 1.
+// the CLI exits with 2. Cancelled = the user stopped the command (SIGINT /
+// SIGTERM, runtime/cancellation.h): exit 128 + signal. Any other
+// std::exception is a failure: exit 1.
 #pragma once
 #include <stdexcept>
 #include <string>
@@ -11,6 +13,12 @@ namespace dmoe {
 class InputError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// Thrown at a safe point after a cancel request (runtime/cancellation.h).
+class Cancelled : public std::runtime_error {
+ public:
+  Cancelled() : std::runtime_error("cancelled") {}
 };
 
 // One located problem: `where` is a JSON path ("/grouping/manual/2/0"),

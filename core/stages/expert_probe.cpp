@@ -1,0 +1,105 @@
+// The expert probe and `dmoe probe` (see the header).
+#include "stages/expert_probe.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "corpus/token_cache.h"
+#include "corpus/token_shard.h"
+#include "pipeline/stage_folder.h"
+#include "runtime/cancellation.h"
+#include "runtime/device.h"
+#include "stages/stage_inputs.h"
+#include "train/load_model.h"
+#include "train/perplexity.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe {
+
+std::vector<LanguageProbe> probeExperts(const Project& project, CausalLMImpl& model, const MoeLayout& layout,
+                                        const std::vector<std::string>& languageIds, Reporter& reporter) {
+  const std::shared_ptr<Routing> routing = routingOf(model);
+  PerplexityOptions options;
+  options.window = project.evaluation.window;
+  const std::int64_t maxDocuments =
+      project.evaluation.max_documents_per_language > 0 ? project.evaluation.max_documents_per_language : 32;
+  auto labelOf = [&](const std::string& id) {
+    const Language* l = project.findLanguage(id);
+    return l ? l->label() : id;
+  };
+  std::vector<LanguageProbe> probes;
+  for (size_t i = 0; i < languageIds.size(); ++i) {
+    throwIfCancelled();
+    LanguageProbe probe;
+    probe.language = languageIds[i];
+    TokenShard shard(tokenShardFile(project, probe.language, "train"));
+    probe.documents = std::min<std::int64_t>(shard.documentCount(), maxDocuments);
+    std::vector<TokenSpan> documents;
+    for (std::int64_t d = 0; d < probe.documents; ++d) documents.push_back(shard.document(d));
+    for (std::int64_t e = 0; e < layout.numExperts; ++e) {
+      routing->hardAll(e);
+      probe.pplPerExpert.push_back(documentsNll(model, documents, options).perplexity());
+    }
+    probe.bestExpert = static_cast<std::int64_t>(std::min_element(probe.pplPerExpert.begin(), probe.pplPerExpert.end()) -
+                                                 probe.pplPerExpert.begin());
+    std::string line = labelOf(probe.language) + ": probe PPL per expert";
+    for (double v : probe.pplPerExpert) line += " " + std::to_string(static_cast<long long>(std::lround(v)));
+    std::string members;
+    for (const std::string& id : layout.expertLanguages[static_cast<size_t>(probe.bestExpert)])
+      members += (members.empty() ? "" : " ") + labelOf(id);
+    reporter.log(line + " → expert " + std::to_string(probe.bestExpert) + " (" + members + ")");
+    probes.push_back(std::move(probe));
+    reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(languageIds.size()), "languages");
+  }
+  routing->soft();
+  return probes;
+}
+
+Json probeTable(const std::vector<LanguageProbe>& probes) {
+  Json table = Json::object();
+  for (const LanguageProbe& p : probes)
+    table[p.language] = {{"ppl_per_expert", p.pplPerExpert}, {"best_expert", p.bestExpert}, {"documents", p.documents}};
+  return table;
+}
+
+Json runProbe(const Project& project, Reporter& reporter, std::vector<std::string> languageIds) {
+  reporter.started();
+  if (languageIds.empty())
+    for (const Language& l : project.adaptationLanguages()) languageIds.push_back(l.id);
+  if (languageIds.empty())
+    throw InputError(project.file.string() + ": the project lists no new_languages to probe; name languages with --languages");
+  std::string known;
+  for (const Language& l : project.allLanguages()) known += (known.empty() ? "" : ", ") + l.id;
+  for (const std::string& id : languageIds) {
+    if (!project.findLanguage(id))
+      throw InputError("unknown language '" + id + "': " + project.file.string() + " has " + known);
+    const fs::path shard = tokenShardFile(project, id, "train");
+    if (!fs::exists(shard))
+      throw InputError(shard.string() + " is missing: tokenize the corpus first (`dmoe run --until tokens " +
+                       project.file.string() + "`)");
+  }
+  const fs::path trainDir = stageDir(project, "train"), modelDir = trainDir / "model";
+  if (!fs::exists(trainDir / "manifest.json") || !fs::exists(modelDir / "config.json"))
+    throw InputError("the DMoE is not trained yet: " + trainDir.string() + " has no complete run; run `dmoe train " +
+                     project.file.string() + "` (or `dmoe run`) first");
+  const std::string fingerprint = StageFolder::fingerprint(trainDir, "dmoe train");
+
+  std::shared_ptr<CausalLMImpl> model = loadCausalLM(modelDir, resolveDevice(project.device));
+  const auto layout = readMoeLayout(model->config(), (modelDir / "config.json").string());
+  if (!layout) throw InputError((modelDir / "config.json").string() + ": not a DMoE model (no \"dmoe\" section)");
+  const std::vector<LanguageProbe> probes = probeExperts(project, *model, *layout, languageIds, reporter);
+
+  const Json out{{"model", fingerprint}, {"experts", layout->expertLanguages}, {"languages", probeTable(probes)}};
+  const fs::path file = stageDir(project, "probe") / "probe.json";
+  fs::create_directories(file.parent_path());
+  writeFileAtomic(file, out.dump(1) + "\n");
+  reporter.artifact(file, "probe");
+  reporter.result("probe", out);
+  reporter.finished("done");
+  return out;
+}
+
+}  // namespace dmoe

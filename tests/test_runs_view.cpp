@@ -1,0 +1,403 @@
+// The Runs tab and the adaptation wizard, offscreen, on fixtures the test
+// writes itself: metrics.jsonl files read in pipeline order (a malformed line
+// named by file:line), a restarted run replacing its later points, ticked runs
+// drawn and two runs overlaid, a recorded event stream played by a stand-in
+// `dmoe` through the real StageRunner → queue → charts path, the queue's order
+// and its stop after a failure, cancel reaching the running command, and the
+// wizard's probe table (nearest expert highlighted), the adaptation.languages
+// it saves, and its before/after table. Real stages launched from the GUI on
+// a micro project are test_gui_pipeline's. Screenshots go to DMOE_TEST_OUTPUT.
+#include <QAbstractButton>
+#include <QApplication>
+#include <QComboBox>
+#include <QLabel>
+#include <QListWidget>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTabWidget>
+#include <QTableWidget>
+#include <QTreeWidget>
+#include <QtTest>
+#include <filesystem>
+
+#include "adaptation_wizard.h"
+#include "line_chart.h"
+#include "log_dock.h"
+#include "main_window.h"
+#include "project_document.h"
+#include "project/project.h"
+#include "run_metrics.h"
+#include "runs_view.h"
+#include "stage_queue.h"
+#include "stage_runner.h"
+#include "test_support.h"
+#include "util/json.h"
+
+using namespace dmoe;
+using namespace dmoe::views;
+namespace fs = std::filesystem;
+
+namespace {
+
+QVector<QPointF> points(std::initializer_list<std::pair<double, double>> xy) {
+  QVector<QPointF> out;
+  for (const auto& [x, y] : xy) out.push_back(QPointF(x, y));
+  return out;
+}
+
+// train/stage1: loss 5, 4, 3 with router_loss; train/stage2: loss 3, 2.5 with balance_loss and, at step 2,
+// held-out PPL fra 20, deu_1996 30 (mean 25); deviation/fra: a bad line 2 and an unterminated last line.
+void writeMetricsFixtures(const fs::path& runs) {
+  test::writeText(runs / "train/stage1/metrics.jsonl",
+                  "{\"step\":1,\"loss\":5,\"lr\":0.001,\"router_loss\":1.0}\n"
+                  "{\"step\":2,\"loss\":4,\"lr\":0.002,\"router_loss\":0.8}\n"
+                  "{\"step\":3,\"loss\":3,\"lr\":0.001,\"router_loss\":0.6}\n");
+  test::writeText(runs / "train/stage2/metrics.jsonl",
+                  "{\"step\":1,\"loss\":3,\"lr\":0.0005,\"balance_loss\":1.2}\n"
+                  "{\"step\":2,\"loss\":2.5,\"lr\":0.0005,\"balance_loss\":1.1,"
+                  "\"eval_ppl\":{\"fra\":20,\"deu_1996\":30},\"eval_ppl_mean\":25}\n");
+  test::writeText(runs / "deviation/fra/metrics.jsonl",
+                  "{\"step\":1,\"loss\":4.1,\"lr\":0.0001}\n{bad\n{\"step\":3,\"loss\":4.0}\n{\"step\":4,\"lo");
+}
+
+fs::path copyDemoProject(const QTemporaryDir& tmp) {
+  const fs::path file = fs::path(tmp.path().toStdString()) / "udhr-18.dmoe.json";
+  fs::copy_file(test::sourceDir() / "projects" / "udhr-18.dmoe.json", file);
+  return file;
+}
+
+// A stand-in for `dmoe`: appends its arguments to calls.txt, then runs `body` (sh).
+QString writeFakeCli(const fs::path& dir, const std::string& body) {
+  const fs::path script = dir / "fake-dmoe.sh";
+  test::writeText(script, "#!/bin/sh\necho \"$@\" >> '" + (dir / "calls.txt").string() + "'\n" + body + "\n");
+  fs::permissions(script, fs::perms::owner_all);
+  return QString::fromStdString(script.string());
+}
+
+QStringList calls(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir / "calls.txt", ec)) return {};
+  return QString::fromStdString(test::readText(dir / "calls.txt")).split('\n', Qt::SkipEmptyParts);
+}
+
+// Answers the next modal message box (the "save first?" question) with `button`.
+void answerNextMessageBox(QMessageBox::StandardButton button) {
+  QTimer::singleShot(0, [button] {
+    auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+    if (!box) return answerNextMessageBox(button);  // not open yet
+    box->button(button)->click();
+  });
+}
+
+void saveShot(QWidget& widget, const char* name) {
+  QVERIFY(widget.grab().save(QString::fromStdString((test::outputDir() / name).string())));
+}
+
+QStringList labelsOf(const LineChart& chart) {
+  QStringList out;
+  for (const ChartLine& l : chart.lines()) out << l.label;
+  return out;
+}
+
+}  // namespace
+
+class TestRunsView : public QObject {
+  Q_OBJECT
+  QTemporaryDir settingsDir_;
+
+ private slots:
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName("DMoE-tests");
+    QCoreApplication::setApplicationName("test_runs_view");
+    QSettings::setDefaultFormat(QSettings::IniFormat);
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsDir_.path());
+    QLocale::setDefault(QLocale(QLocale::English, QLocale::UnitedStates));
+  }
+
+  void metricsFilesAreReadInPipelineOrder() {
+    QTemporaryDir tmp;
+    const fs::path runs = fs::path(tmp.path().toStdString()) / "runs";
+    writeMetricsFixtures(runs);
+    RunMetrics metrics;
+    QSignalSpy reset(&metrics, &RunMetrics::reset);
+    metrics.load(runs);
+    QCOMPARE(reset.count(), 1);
+    QCOMPARE(metrics.runIds(), QStringList({"deviation/fra", "train/stage1", "train/stage2"}));
+    QCOMPARE(metrics.run("train/stage1")->scalars.value("loss"), points({{1, 5}, {2, 4}, {3, 3}}));
+    QCOMPARE(metrics.run("train/stage1")->scalars.value("router_loss"), points({{1, 1.0}, {2, 0.8}, {3, 0.6}}));
+    QCOMPARE(metrics.run("train/stage2")->evalPpl.value("fra"), points({{2, 20}}));
+    QCOMPARE(metrics.run("train/stage2")->evalPpl.value("deu_1996"), points({{2, 30}}));
+    QCOMPARE(metrics.run("train/stage2")->scalars.value("eval_ppl_mean"), points({{2, 25}}));
+    QCOMPARE(metrics.run("train/stage2")->lastStep(), 2.0);
+    // Line 2 is named; the unterminated last line is a run still writing, not a problem.
+    QCOMPARE(metrics.problems().size(), 1);
+    QVERIFY2(metrics.problems()[0].contains("deviation/fra/metrics.jsonl:2"), qPrintable(metrics.problems()[0]));
+    QCOMPARE(metrics.run("deviation/fra")->scalars.value("loss"), points({{1, 4.1}, {3, 4.0}}));
+    metrics.load({});
+    QVERIFY(metrics.runIds().isEmpty());
+  }
+
+  void restartedRunReplacesLaterPoints() {
+    RunCurves run;
+    for (int s = 1; s <= 3; ++s) run.add(s, QJsonObject{{"loss", 10.0 - s}});
+    run.add(2, QJsonObject{{"loss", 99.0}});  // resumed from the checkpoint of step 1
+    QCOMPARE(run.scalars.value("loss"), points({{1, 9}, {2, 99}}));
+    run.add(1, QJsonObject{{"loss", 7.0}, {"eval_ppl", QJsonObject{{"fra", 5.0}}}});  // started afresh
+    QCOMPARE(run.scalars.value("loss"), points({{1, 7}}));
+    QCOMPARE(run.evalPpl.value("fra"), points({{1, 5}}));
+
+    QTemporaryDir tmp;
+    const fs::path runs = fs::path(tmp.path().toStdString()) / "runs";
+    RunMetrics metrics;
+    metrics.load(runs);
+    QSignalSpy added(&metrics, &RunMetrics::runAdded), updated(&metrics, &RunMetrics::runUpdated);
+    const QString runPath = QString::fromStdString((runs / "adapt" / "train").string());
+    for (int s = 1; s <= 2; ++s)
+      metrics.addEvent(QJsonObject{{"event", "metrics"}, {"stage", "adapt:train"}, {"step", s}, {"run", runPath},
+                                   {"values", QJsonObject{{"step", s}, {"loss", 3.0 - s}}}});
+    metrics.addEvent(QJsonObject{{"event", "log"}, {"message", "not metrics"}});
+    metrics.addEvent(QJsonObject{{"event", "metrics"}, {"step", 1}, {"values", QJsonObject{{"loss", 1.0}}}});  // no run
+    QCOMPARE(added.count(), 1);
+    QCOMPARE(added.at(0).at(0).toString(), QString("adapt/train"));
+    QCOMPARE(updated.count(), 2);
+    QCOMPARE(metrics.run("adapt/train")->scalars.value("loss"), points({{1, 2}, {2, 1}}));
+  }
+
+  void tickedRunsAreDrawnAndOverlaid() {
+    QTemporaryDir tmp;
+    const fs::path file = copyDemoProject(tmp);
+    writeMetricsFixtures(Project::load(file).runsDir());
+    MainWindow window;
+    window.resize(1400, 900);
+    auto* tabs = window.findChild<QTabWidget*>("centralTabs");
+    QCOMPARE(tabs->tabText(tabs->count() - 1), QString("Runs"));
+    QVERIFY(window.openProject(QString::fromStdString(file.string())));
+    RunsView& view = window.runsView();
+    tabs->setCurrentWidget(&view);
+    window.show();
+
+    // The DMoE's stage 2 is ticked by default: one loss line, PPL per language with the mean.
+    QCOMPARE(view.checkedRuns(), QStringList({"train/stage2"}));
+    QCOMPARE(view.lossChart()->lines().size(), 1);
+    QCOMPARE(view.lossChart()->lines()[0].points, points({{1, 3}, {2, 2.5}}));
+    QCOMPARE(labelsOf(*view.pplChart()), QStringList({"mean", "de", "fr"}));  // languages in project order
+    QVERIFY(view.pplChart()->logY());
+    QCOMPARE(view.routerChart()->lines().size(), 1);
+    QCOMPARE(view.routerChart()->lines()[0].style, Qt::DashLine);  // balance loss
+
+    // Ticking stage 1 overlays it: a second loss line in another colour; PPL as one mean per run.
+    view.setChecked("train/stage1", true);
+    view.redrawNow();
+    QCOMPARE(view.checkedRuns(), QStringList({"train/stage1", "train/stage2"}));
+    const auto& loss = view.lossChart()->lines();
+    QCOMPARE(loss.size(), 2);
+    QCOMPARE(loss[0].points, points({{1, 5}, {2, 4}, {3, 3}}));
+    QVERIFY(loss[0].color != loss[1].color);
+    QCOMPARE(labelsOf(*view.pplChart()), QStringList({"train/stage2 · mean"}));
+    QCOMPARE(view.routerChart()->lines().size(), 2);
+    QCOMPARE(view.routerChart()->lines()[0].style, Qt::SolidLine);  // router (L_RC) of stage 1
+    const QPointF y = view.lossChart()->yRange();
+    QVERIFY2(y.x() <= 2.5 && y.y() >= 5, "the loss axis covers every point");
+    const QPointF x = view.lossChart()->xRange();
+    QVERIFY2(x.x() <= 1 && x.y() >= 3 && x.y() - x.x() < 4, "the step axis covers steps 1–3 and not much more");
+    QCOMPARE(view.lossChart()->table().rows.size(), 5);  // 3 + 2 points in long form
+    QCOMPARE(view.lossChart()->table().rows[0], QStringList({"train/stage1", "1", "5"}));
+
+    // The malformed metrics line is reported in the view.
+    auto* note = view.findChild<QLabel*>("runsNote");
+    QVERIFY(note->isVisibleTo(&view));
+    QVERIFY(note->text().contains("metrics.jsonl:2"));
+    QCoreApplication::processEvents();  // chart legends lay out in the event loop
+    saveShot(view, "runs-view-fixture.png");
+
+    view.setChecked("train/stage1", false);
+    view.setChecked("train/stage2", false);
+    view.redrawNow();
+    QVERIFY(view.lossChart()->lines().isEmpty());
+  }
+
+  // A recorded stream of a training command played by a stand-in `dmoe`: the
+  // same StageRunner → StageQueue → RunMetrics → RunsView path as a real run.
+  void recordedEventStreamDrivesTheCharts() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    const fs::path file = copyDemoProject(tmp);
+    const fs::path runs = Project::load(file).runsDir();
+    writeMetricsFixtures(runs);
+    const std::string run = (runs / "baselines" / "dense-continue" / "train").string();
+    std::string stream = "{\"v\":1,\"event\":\"stage\",\"stage\":\"baselines\",\"t\":0,\"status\":\"started\"}\n";
+    const double loss[] = {6, 5, 4, 3};
+    for (int s = 1; s <= 4; ++s) {
+      Json values{{"step", s}, {"loss", loss[s - 1]}, {"lr", 0.001}};
+      if (s % 2 == 0) values["eval_ppl"] = {{"fra", 100.0 / s}, {"deu_1996", 200.0 / s}};
+      if (s % 2 == 0) values["eval_ppl_mean"] = 150.0 / s;
+      stream += Json{{"v", 1}, {"event", "metrics"}, {"stage", "baselines:dense-continue"}, {"t", s},
+                     {"step", s}, {"values", values}, {"run", run}}.dump() + "\n";
+      stream += Json{{"v", 1}, {"event", "progress"}, {"stage", "baselines:dense-continue"}, {"t", s},
+                     {"done", s}, {"total", 4}, {"unit", "steps"}}.dump() + "\n";
+    }
+    stream += "{\"v\":1,\"event\":\"stage\",\"stage\":\"baselines\",\"t\":5,\"status\":\"done\"}\n";
+    test::writeText(dir / "stream.jsonl", stream);
+
+    MainWindow window;
+    window.stageRunner().setProgram(writeFakeCli(dir, "cat '" + (dir / "stream.jsonl").string() + "'"));
+    QVERIFY(window.openProject(QString::fromStdString(file.string())));
+    RunsView& view = window.runsView();
+    view.setChecked("train/stage2", false);  // watch only the live run
+    QSignalSpy finished(&window.stageQueue(), &StageQueue::jobFinished);
+    auto* stageBox = view.findChild<QComboBox*>("stageBox");
+    stageBox->setCurrentText("baselines");
+    view.findChild<QPushButton*>("runStageButton")->click();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 10000);
+    QCOMPARE(finished.at(0).at(1).toInt(), 0);
+    QCOMPARE(calls(dir), QStringList({"--events jsonl run " + QString::fromStdString(file.string()) +
+                                      " --from baselines --until baselines"}));
+
+    // The new run was ticked for us and its curves are the recorded values.
+    QCOMPARE(view.checkedRuns(), QStringList({"baselines/dense-continue/train"}));
+    view.redrawNow();
+    QCOMPARE(view.lossChart()->lines().size(), 1);
+    QCOMPARE(view.lossChart()->lines()[0].points, points({{1, 6}, {2, 5}, {3, 4}, {4, 3}}));
+    QCOMPARE(labelsOf(*view.pplChart()), QStringList({"mean", "de", "fr"}));  // languages in project order
+    QCOMPARE(view.pplChart()->lines()[1].points, points({{2, 100}, {4, 50}}));
+    QCOMPARE(view.pplChart()->lines()[2].points, points({{2, 50}, {4, 25}}));
+    QCOMPARE(view.pplChart()->lines()[0].points, points({{2, 75}, {4, 37.5}}));
+    auto* tree = view.findChild<QTreeWidget*>("runTree");
+    const auto found = tree->findItems("dense-continue/train", Qt::MatchExactly | Qt::MatchRecursive, 0);
+    QCOMPARE(found.size(), 1);
+    QCOMPARE(found[0]->text(1), QString("4"));
+    QCOMPARE(found[0]->text(3), QString("37.5"));
+    QVERIFY(window.logDock().text().contains("All stages") || window.logDock().text().contains("Stage baselines finished"));
+  }
+
+  void queueRunsInOrderAndStopsAfterAFailure() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    StageRunner runner;
+    runner.setProgram(writeFakeCli(dir, "[ \"$3\" = fail ] && exit 1\nexit 0"));
+    StageQueue queue(runner);
+    QSignalSpy finished(&queue, &StageQueue::jobFinished), stopped(&queue, &StageQueue::stopped);
+    const int first = queue.enqueue("first", {"ok", "1"});
+    queue.enqueue("second", {"fail"});
+    queue.enqueue("third", {"ok", "3"});
+    QVERIFY(queue.isBusy());
+    QCOMPARE(queue.current()->id, first);
+    QCOMPARE(queue.pending().size(), 2);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 10000);
+    QCOMPARE(finished.at(0).at(1).toInt(), 0);
+    QCOMPARE(finished.at(1).at(1).toInt(), 1);
+    QCOMPARE(stopped.count(), 1);
+    QCOMPARE(stopped.at(0).at(1).toInt(), 1);  // "third" dropped
+    QTest::qWait(200);
+    QCOMPARE(calls(dir), QStringList({"--events jsonl ok 1", "--events jsonl fail"}));
+    QVERIFY(!queue.isBusy());
+
+    // Removing a waiting job; cancel reaches the running command.
+    test::writeText(dir / "calls.txt", "");
+    runner.setProgram(writeFakeCli(dir, "exec sleep 30"));
+    queue.enqueue("long", {"a"});
+    const int waiting = queue.enqueue("waiting", {"b"});
+    queue.remove(waiting);
+    QVERIFY(queue.pending().isEmpty());
+    QTRY_VERIFY_WITH_TIMEOUT(!calls(dir).isEmpty(), 5000);
+    queue.cancel();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 3, 10000);
+    QCOMPARE(finished.at(2).at(2).toBool(), true);
+  }
+
+  void adaptationWizardProbesAndReports() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    const fs::path file = copyDemoProject(tmp);
+    const fs::path runs = Project::load(file).runsDir();
+    test::writeText(runs / "train/model/config.json", "{}");  // "a trained DMoE exists"
+    // Probe: be nearest to expert 1, mr to 0, sr to 2 (hand-set PPLs).
+    test::writeText(runs / "probe/probe.json",
+                    Json{{"experts", {{"fra"}, {"rus"}, {"hin"}}},
+                         {"languages",
+                          {{"bel", {{"ppl_per_expert", {100.0, 40.0, 70.0}}, {"best_expert", 1}, {"documents", 32}}},
+                           {"srp_cyrl", {{"ppl_per_expert", {80.0, 50.0, 45.0}}, {"best_expert", 2}, {"documents", 32}}},
+                           {"mar", {{"ppl_per_expert", {30.0, 60.0, 90.0}}, {"best_expert", 0}, {"documents", 32}}}}}}
+                        .dump());
+    test::writeText(runs / "adapt/adaptation.json",
+                    Json{{"new_experts", {{{"expert", 3}, {"copied_from", 1}, {"languages", {"bel"}}}}},
+                         {"frozen_tensors_checked", 154},
+                         {"frozen_bit_identical", true},
+                         {"old_hard_ppl_unchanged", true},
+                         {"languages",
+                          {{{"language", "fra"}, {"label", "fr"}, {"new", false}, {"hard_before", 100.0},
+                            {"hard_after", 100.0}, {"soft_before", 90.0}, {"soft_after", 99.0}},
+                           {{"language", "bel"}, {"label", "be"}, {"new", true}, {"hard_before", nullptr},
+                            {"hard_after", 300.0}, {"soft_before", 800.0}, {"soft_after", 400.0}}}},
+                         {"soft_average_before", 90.0},
+                         {"soft_average_after", 99.0},
+                         {"new_soft_average_before", 800.0},
+                         {"new_hard_average_after", 300.0}}
+                        .dump());
+
+    MainWindow window;
+    window.stageRunner().setProgram(writeFakeCli(dir, "exit 0"));
+    QVERIFY(window.openProject(QString::fromStdString(file.string())));
+    window.showAdaptationWizard();
+    auto* wizard = window.findChild<AdaptationWizard*>();
+    QVERIFY(wizard && wizard->isVisible());
+    QCOMPARE(wizard->currentId(), int(AdaptationWizard::LanguagesPage));
+    QCOMPARE(wizard->chosenLanguages(), QStringList({"bel", "srp_cyrl", "mal", "mar"}));  // all by default
+    wizard->setChosenLanguages({"bel", "srp_cyrl", "mar"});
+
+    // Next stores the choice in the project (after the save question) and probes those languages.
+    answerNextMessageBox(QMessageBox::Save);
+    wizard->next();
+    QCOMPARE(wizard->currentId(), int(AdaptationWizard::ProbePage));
+    QTRY_VERIFY_WITH_TIMEOUT(wizard->probeTable()->rowCount() == 3, 10000);
+    const Json saved = Json::parse(test::readText(file));
+    QCOMPARE(saved["adaptation"]["languages"], Json({"bel", "srp_cyrl", "mar"}));
+    QVERIFY(!window.document().isDirty());
+    QCOMPARE(calls(dir).value(0), "--events jsonl probe " + QString::fromStdString(file.string()) +
+                                      " --languages bel,srp_cyrl,mar");
+
+    // Each row's lowest PPL is bold; the plan groups by nearest expert, numbered after the old ones.
+    QTableWidget* probe = wizard->probeTable();
+    QCOMPARE(probe->columnCount(), 4);
+    QCOMPARE(probe->item(0, 0)->text(), QString("be"));
+    const int bestColumn[] = {2, 3, 1};  // be → expert 1, sr → expert 2, mr → expert 0 (column = expert + 1)
+    for (int r = 0; r < 3; ++r)
+      for (int c = 1; c < 4; ++c)
+        QCOMPARE(probe->item(r, c)->font().bold(), c == bestColumn[r]);
+    QCOMPARE(probe->item(2, 1)->text(), QString("30.0"));
+    QVERIFY(probe->horizontalHeaderItem(2)->text().contains("ru"));
+    QVERIFY2(wizard->probePlan().contains("new expert 3 ← copy of expert 0: mr; new expert 4 ← copy of expert 1: be; "
+                                          "new expert 5 ← copy of expert 2: sr"),
+             qPrintable(wizard->probePlan()));
+    wizard->resize(900, 600);
+    saveShot(*wizard, "adaptation-wizard-probe.png");
+
+    // Adapt: launched with the button; Next only once it succeeded.
+    wizard->next();
+    QCOMPARE(wizard->currentId(), int(AdaptationWizard::AdaptPage));
+    QVERIFY(!wizard->button(QWizard::NextButton)->isEnabled());
+    wizard->findChild<QPushButton*>("startAdaptation")->click();
+    QTRY_VERIFY_WITH_TIMEOUT(wizard->button(QWizard::NextButton)->isEnabled(), 10000);
+    QCOMPARE(calls(dir).value(1), "--events jsonl adapt " + QString::fromStdString(file.string()));
+
+    // Results: new languages first, changes of the learned-router PPL.
+    wizard->next();
+    QTableWidget* results = wizard->resultsTable();
+    QCOMPARE(results->rowCount(), 2);
+    QCOMPARE(results->item(0, 0)->text(), QString("be (new)"));
+    QCOMPARE(results->item(0, 1)->text(), QString("–"));
+    QCOMPARE(results->item(0, 2)->text(), QString("300.0"));
+    QCOMPARE(results->item(0, 5)->text(), QString("-50.0 %"));
+    QCOMPARE(results->item(1, 5)->text(), QString("10.0 %"));
+    QVERIFY2(wizard->resultsSummary().contains("154 frozen tensors bit-identical"), qPrintable(wizard->resultsSummary()));
+    QVERIFY(wizard->resultsSummary().contains("expert 3 (copy of 1) for be"));
+    saveShot(*wizard, "adaptation-wizard-results.png");
+  }
+};
+
+QTEST_MAIN(TestRunsView)
+#include "test_runs_view.moc"
