@@ -148,18 +148,18 @@ class TestAnalysisViews : public QObject {
       for (int c = 0; c < 3; ++c)
         QCOMPARE(image.pixelColor(cellCorner(heatmap, r, c)).name(), heatmap.colorOf(heatmap.value(r, c)).name());
 
-    QCOMPARE(heatmap.toolTipText(2, 1), QString("ur, layer 1, FFN: 4"));
-    QCOMPARE(heatmap.toolTipText(1, 0), QString("fr, layer 0, FFN: 0.5"));
+    QCOMPARE(heatmap.toolTipText(2, 1), QString("ur, layer 1, FFN: 4 (expert 0)"));
+    QCOMPARE(heatmap.toolTipText(1, 0), QString("fr, layer 0, FFN: 0.5 (expert 1)"));
     // A real tooltip event over a cell shows that text.
     const QPoint at = cellCorner(heatmap, 2, 1);
     QHelpEvent help(QEvent::ToolTip, at, heatmap.mapToGlobal(at));
     QApplication::sendEvent(&heatmap, &help);
-    QTRY_COMPARE(QToolTip::text(), QString("ur, layer 1, FFN: 4"));
+    QTRY_COMPARE(QToolTip::text(), QString("ur, layer 1, FFN: 4 (expert 0)"));
     QToolTip::hideText();
 
     view.setModule("attention");
     QCOMPARE(heatmap.value(1, 2), 90.0);
-    QCOMPARE(heatmap.toolTipText(2, 1), QString("ur, layer 1, Attention: 40"));
+    QCOMPARE(heatmap.toolTipText(2, 1), QString("ur, layer 1, Attention: 40 (expert 0)"));
     QCOMPARE(view.findChild<QComboBox*>("moduleBox")->currentData().toString(), QString("attention"));
     view.setModule("ffn");
     saveShot(view, "deviation-view.png");

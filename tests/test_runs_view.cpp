@@ -24,6 +24,7 @@
 #include <filesystem>
 
 #include "adaptation_wizard.h"
+#include "export.h"
 #include "line_chart.h"
 #include "log_dock.h"
 #include "main_window.h"
@@ -206,6 +207,16 @@ class TestRunsView : public QObject {
     QVERIFY2(x.x() <= 1 && x.y() >= 3 && x.y() - x.x() < 4, "the step axis covers steps 1–3 and not much more");
     QCOMPARE(view.lossChart()->table().rows.size(), 5);  // 3 + 2 points in long form
     QCOMPARE(view.lossChart()->table().rows[0], QStringList({"train/stage1", "1", "5"}));
+    // Export: the chart as vector SVG (its lines are paths, its labels text) and its numbers as CSV.
+    QTemporaryDir out;
+    const QString svg = out.filePath("loss.svg"), csv = out.filePath("loss.csv");
+    QCoreApplication::processEvents();
+    writeSvg(*view.lossChart(), svg, "loss");
+    writeCsv(csv, view.lossChart()->table());
+    const std::string svgText = test::readText(svg.toStdString());
+    QVERIFY(svgText.find("<svg") != std::string::npos && svgText.find("<path") != std::string::npos);
+    QVERIFY(svgText.find(">step<") != std::string::npos);
+    QCOMPARE(QString::fromStdString(test::readText(csv.toStdString())).split('\n')[0], QString("line,step,LM loss (nats/token)"));
 
     // The malformed metrics line is reported in the view.
     auto* note = view.findChild<QLabel*>("runsNote");

@@ -245,8 +245,14 @@ void DeviationView::rebuild() {
   const QString moduleName = moduleBox_->itemText(std::max(0, moduleBox_->findData(module_)));
   heatmap_->setData(rows, columns, d.modules.at(module_.toStdString()));
   heatmap_->setLegendTitle(tr("‖Δθ‖ %1").arg(moduleName));
-  heatmap_->setToolTipFormatter([this, rows, moduleName](int row, int column, double value) {
-    return tr("%1, layer %2, %3: %4").arg(rows.value(row)).arg(column).arg(moduleName, QString::number(value, 'g', 6));
+  // The tooltip names the language's expert too, when groups exist: what the heatmap is read for.
+  std::vector<std::int64_t> expertOfRow;
+  for (const std::string& id : d.languages) expertOfRow.push_back(groups_ ? groups_->expertOf(id) : -1);
+  heatmap_->setToolTipFormatter([this, rows, moduleName, expertOfRow](int row, int column, double value) {
+    const QString text =
+        tr("%1, layer %2, %3: %4").arg(rows.value(row)).arg(column).arg(moduleName, QString::number(value, 'g', 6));
+    const std::int64_t expert = expertOfRow[size_t(row)];
+    return expert < 0 ? text : text + tr(" (expert %1)").arg(expert);
   });
 
   // Row order: the file's language ids, rearranged by group or by the clustering (by id, not position).

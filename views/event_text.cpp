@@ -44,7 +44,9 @@ QList<EventLine> describeEvent(const QJsonObject& event) {
     const QString status = event.value("status").toString();
     QString text = prefix + status;
     if (event.contains("info")) text += ' ' + compactJson(event.value("info"));
-    return {{text, status == "failed" ? Severity::Error : Severity::Info}};
+    return {{text, status == "failed"      ? Severity::Error
+                   : status == "cancelled" ? Severity::Warning
+                                           : Severity::Info}};
   }
   if (kind == "log") return {{prefix + event.value("message").toString()}};
   if (kind == "warning") {
