@@ -51,8 +51,9 @@ class TestEvents : public QObject {
     QCOMPARE(line, std::string("[####------]  40%  4/10 languages  0.5/s  ETA 0:12"));
     QCOMPARE(TerminalSink::formatDuration(3725), std::string("1:02:05"));
     QCOMPARE(TerminalSink::formatDuration(65), std::string("1:05"));
-    QCOMPARE(TerminalSink::metricsLine(30, Json{{"step", 30}, {"loss", 6.0908665}, {"lr", 0.0019863613}, {"note", "x"}}),
-             std::string("step 30  loss 6.091  lr 0.001986  note \"x\""));
+    QCOMPARE(TerminalSink::metricsLine(30, Json{{"step", 30}, {"loss", 6.0908665}, {"lr", 0.0019863613}, {"note", "x"},
+                                                {"eval_ppl", {{"fra", 20.0}, {"deu", 30.0}}}, {"eval_ppl_mean", 25.0}}),
+             std::string("step 30  loss 6.091  lr 0.001986  note \"x\"  eval_ppl_mean 25"));
   }
 
   void terminalSinkWritesReadableLines() {

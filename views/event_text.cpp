@@ -27,6 +27,7 @@ QString metricsText(const QJsonObject& values) {
   QStringList parts;
   for (auto it = values.begin(); it != values.end(); ++it) {
     const QJsonValue v = it.value();
+    if (v.isObject() || v.isArray()) continue;  // per-language tables: the Runs charts show them
     parts << it.key() + '=' + (v.isDouble() ? QString::number(v.toDouble(), 'g', 5) : compactJson(v));
   }
   return parts.join(QStringLiteral("  "));

@@ -262,8 +262,11 @@ void RunsView::rebuildTree() {
   const QStringList ids = metrics_.runIds();
   QSet<QString> present(ids.begin(), ids.end());
   checked_.intersect(present);
-  if (checked_.isEmpty() && !ids.isEmpty())  // something worth seeing: the DMoE training if there is one
-    checked_.insert(present.contains("train/stage2") ? QStringLiteral("train/stage2") : ids.back());
+  // Something worth seeing first: the DMoE's stage 2 against the dense baseline of the same token budget.
+  if (checked_.isEmpty())
+    for (const QString id : {QStringLiteral("train/stage2"), QStringLiteral("baselines/dense-continue/train")})
+      if (present.contains(id)) checked_.insert(id);
+  if (checked_.isEmpty() && !ids.isEmpty()) checked_.insert(ids.back());
   for (const QString& id : ids) addRunItem(id);
   tree_->expandAll();
   note_->setVisible(!metrics_.problems().isEmpty());

@@ -5,7 +5,8 @@
 // skip), "Run all" and "Recompute" (--force); Cancel stops the running stage
 // so it can resume. Left: the project's runs (every folder with a
 // metrics.jsonl, grouped by stage; ticked runs are drawn, ticking two
-// overlays them) and the queue of launched commands. Right: four charts —
+// overlays them; at first the DMoE's stage 2 and the dense baseline) and the
+// queue of launched commands. Right: four charts —
 // LM loss, router losses (router_loss of stage 1, balance_loss of stage 2),
 // learning rate, held-out PPL (per language for one run, the mean per run when
 // several are compared) — each exportable as PNG, SVG and CSV.

@@ -38,7 +38,8 @@ std::string TerminalSink::progressLine(std::int64_t done, std::int64_t total, co
 std::string TerminalSink::metricsLine(std::int64_t step, const Json& values) {
   std::string line = "step " + std::to_string(step);
   for (auto it = values.begin(); it != values.end(); ++it) {
-    if (it.key() == "step") continue;
+    // Per-language tables (eval_ppl) would flood the line; their mean is logged beside them.
+    if (it.key() == "step" || it.value().is_structured()) continue;
     char number[32];
     if (it.value().is_number())
       std::snprintf(number, sizeof number, "%.4g", it.value().get<double>());

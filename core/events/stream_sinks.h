@@ -32,7 +32,8 @@ class TerminalSink : public EventSink {
   // "[########------------]  40%  4/10 languages  0.5/s  ETA 0:12"
   static std::string progressLine(std::int64_t done, std::int64_t total, const std::string& unit,
                                   double elapsedSeconds, int width = 24);
-  // "step 30  loss 6.091  lr 0.001986" — numbers to 4 significant digits.
+  // "step 30  loss 6.091  lr 0.001986" — numbers to 4 significant digits; objects
+  // (the per-language eval_ppl) are left out, their summary (eval_ppl_mean) is shown.
   static std::string metricsLine(std::int64_t step, const Json& values);
 
  private:

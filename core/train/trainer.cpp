@@ -345,18 +345,18 @@ TrainResult Trainer::run() {
       for (std::size_t i = 0; i < s.terms.size(); ++i)
         m[s.terms[i].name] = windowTerms[i].item<double>() / static_cast<double>(windowSteps);
       if (evaluates) {
-        Json ppl;
         try {
-          ppl = s.evaluateHeldout();
+          const Json ppl = s.evaluateHeldout();
+          double sum = 0;
+          int n = 0;
+          for (const auto& [id, value] : ppl.items())
+            if (value.is_number()) sum += value.get<double>(), ++n;
+          m["eval_ppl"] = ppl;
+          m["eval_ppl_mean"] = n ? Json(sum / n) : Json();
         } catch (const Cancelled&) {
-          s.stopCancelled(settings, false);
+          // The step's line is still written (without the evaluation) and its checkpoint saved
+          // below, where the flag stops the run: a resume then has every step's line.
         }
-        double sum = 0;
-        int n = 0;
-        for (const auto& [id, value] : ppl.items())
-          if (value.is_number()) sum += value.get<double>(), ++n;
-        m["eval_ppl"] = ppl;
-        m["eval_ppl_mean"] = n ? Json(sum / n) : Json();
       }
       s.reporter.metrics(s.step, m, runFolder);
       metrics << m.dump() << '\n' << std::flush;
