@@ -11,9 +11,7 @@
 #include <QDir>
 #include <QHelpEvent>
 #include <QLabel>
-#include <QSettings>
 #include <QStackedWidget>
-#include <QStandardPaths>
 #include <QTabWidget>
 #include <QToolTip>
 #include <QtTest>
@@ -26,6 +24,7 @@
 #include "main_window.h"
 #include "project/project.h"
 #include "similarity_view.h"
+#include "gui_test_support.h"
 #include "test_support.h"
 #include "util/error.h"
 #include "util/json.h"
@@ -89,26 +88,13 @@ QPoint cellCorner(const HeatmapWidget& heatmap, int row, int column) {
   return heatmap.cellRect(row, column).topLeft().toPoint() + QPoint(3, 3);
 }
 
-void saveShot(QWidget& widget, const char* name) {
-  QVERIFY(widget.grab().save(QString::fromStdString((test::outputDir() / name).string())));
-}
-
 }  // namespace
 
 class TestAnalysisViews : public QObject {
   Q_OBJECT
-  QTemporaryDir settingsDir_;
 
  private slots:
-  void initTestCase() {
-    // The main window remembers recent projects: in a scratch folder, never the user's settings.
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName("DMoE-tests");
-    QCoreApplication::setApplicationName("test_analysis_views");
-    QSettings::setDefaultFormat(QSettings::IniFormat);
-    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsDir_.path());
-    QLocale::setDefault(QLocale(QLocale::English, QLocale::UnitedStates));
-  }
+  void initTestCase() { test::useScratchSettings("test_analysis_views"); }
 
   void viridisRunsFromDarkToLight() {
     QCOMPARE(viridis(0).name(), QString("#440154"));
@@ -162,7 +148,7 @@ class TestAnalysisViews : public QObject {
     QCOMPARE(heatmap.toolTipText(2, 1), QString("ur, layer 1, Attention: 40 (expert 0)"));
     QCOMPARE(view.findChild<QComboBox*>("moduleBox")->currentData().toString(), QString("attention"));
     view.setModule("ffn");
-    saveShot(view, "deviation-view.png");
+    QVERIFY(test::saveScreenshot(view, "deviation-view.png"));
   }
 
   void deviationLanguageOrders() {
@@ -217,7 +203,7 @@ class TestAnalysisViews : public QObject {
     QCOMPARE(image.pixelColor(inBar1).name(), profile.palette().color(QPalette::Mid).name());
     QVERIFY(profile.barRect(1).top() > profile.yOf(0.6));
     QVERIFY(profile.barRect(2).top() < profile.yOf(0.6));
-    saveShot(profile, "deviation-layer-profile.png");
+    QVERIFY(test::saveScreenshot(profile, "deviation-layer-profile.png"));
   }
 
   void similarityMatrixClusteredWithDendrogramAndClicks() {
@@ -253,7 +239,7 @@ class TestAnalysisViews : public QObject {
     QCOMPARE(view.pairText(), QString("ar–ur: 0.83 · groups 0 and 0"));
     QTest::mouseClick(&heatmap, Qt::LeftButton, {}, cellCorner(heatmap, 1, 0));
     QCOMPARE(view.pairText(), QString("fr–ar: 0.20 · groups 1 and 0"));
-    saveShot(view, "similarity-view.png");
+    QVERIFY(test::saveScreenshot(view, "similarity-view.png"));
 
     // Layer 1 alone: its own values, the combined clustering kept.
     QCOMPARE(view.matrixBox()->count(), 3);

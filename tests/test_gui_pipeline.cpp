@@ -9,10 +9,8 @@
 #include <QAbstractButton>
 #include <QComboBox>
 #include <QPushButton>
-#include <QSettings>
 #include <QSignalSpy>
 #include <QTabWidget>
-#include <QStandardPaths>
 #include <QTableWidget>
 #include <QtTest>
 #include <filesystem>
@@ -26,6 +24,7 @@
 #include "runs_view.h"
 #include "stage_queue.h"
 #include "stage_runner.h"
+#include "gui_test_support.h"
 #include "test_support.h"
 
 using namespace dmoe;
@@ -59,26 +58,13 @@ QList<double> oneTo(std::int64_t n) {
   return out;
 }
 
-void saveShot(QWidget& widget, const char* name) {
-  QCoreApplication::processEvents();
-  QVERIFY(widget.grab().save(QString::fromStdString((test::outputDir() / name).string())));
-}
-
 }  // namespace
 
 class TestGuiPipeline : public QObject {
   Q_OBJECT
-  QTemporaryDir settingsDir_;
 
  private slots:
-  void initTestCase() {
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName("DMoE-tests");
-    QCoreApplication::setApplicationName("test_gui_pipeline");
-    QSettings::setDefaultFormat(QSettings::IniFormat);
-    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsDir_.path());
-    QLocale::setDefault(QLocale(QLocale::English, QLocale::UnitedStates));
-  }
+  void initTestCase() { test::useScratchSettings("test_gui_pipeline"); }
 
   void stagesLaunchedFromTheGuiCancelResumeAndAdapt() {
     QTemporaryDir tmp;
@@ -135,7 +121,7 @@ class TestGuiPipeline : public QObject {
     QCOMPARE(view.pplChart()->lines()[1].points.size(), 2);
     QCOMPARE(view.pplChart()->lines()[1].points[0].x(), 4.0);
     QCOMPARE(view.lossChart()->lines()[0].points.size(), 6);
-    saveShot(view, "gui-pipeline-runs.png");
+    QVERIFY(test::saveScreenshot(view, "gui-pipeline-runs.png"));
 
     // 3. The adaptation wizard on the trained DMoE: both new languages.
     window.showAdaptationWizard();
@@ -158,7 +144,7 @@ class TestGuiPipeline : public QObject {
     auto* adaptChart = wizard->findChild<LineChart*>("adaptLossChart");
     QVERIFY(!adaptChart->lines().isEmpty());
     QCOMPARE(adaptChart->lines()[0].points.size(), 5);  // adaptation.steps
-    saveShot(*wizard, "gui-pipeline-adapt.png");
+    QVERIFY(test::saveScreenshot(*wizard, "gui-pipeline-adapt.png"));
     wizard->next();
     QTableWidget* results = wizard->resultsTable();
     QCOMPARE(results->rowCount(), 7);
@@ -169,7 +155,7 @@ class TestGuiPipeline : public QObject {
     QCOMPARE(results->item(2, 1)->text(), results->item(2, 2)->text());
     QVERIFY2(wizard->resultsSummary().contains("✓") && !wizard->resultsSummary().contains("✗"),
              qPrintable(wizard->resultsSummary()));
-    saveShot(*wizard, "gui-pipeline-results.png");
+    QVERIFY(test::saveScreenshot(*wizard, "gui-pipeline-results.png"));
   }
 };
 

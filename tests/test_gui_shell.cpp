@@ -12,9 +12,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLabel>
-#include <QSettings>
 #include <QSignalSpy>
-#include <QStandardPaths>
 #include <QTableView>
 #include <QTreeWidget>
 #include <QtTest>
@@ -27,6 +25,7 @@
 #include "project_document.h"
 #include "recent_projects.h"
 #include "stage_runner.h"
+#include "gui_test_support.h"
 #include "test_support.h"
 
 using namespace dmoe;
@@ -79,19 +78,9 @@ QString writeScript(const QTemporaryDir& dir, const QString& name, const std::st
 
 class TestGuiShell : public QObject {
   Q_OBJECT
-  QTemporaryDir settingsDir_;
 
  private slots:
-  void initTestCase() {
-    // Settings (recent projects, window layout) go to a scratch folder, never the user's.
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName("DMoE-tests");
-    QCoreApplication::setApplicationName("test_gui_shell");
-    QSettings::setDefaultFormat(QSettings::IniFormat);
-    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsDir_.path());
-    QSettings().clear();
-    QLocale::setDefault(QLocale(QLocale::English, QLocale::UnitedStates));
-  }
+  void initTestCase() { test::useScratchSettings("test_gui_shell"); }
 
   void mainWindowShowsTheDemoProject() {
     QTemporaryDir tmp;

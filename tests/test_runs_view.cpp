@@ -14,9 +14,7 @@
 #include <QListWidget>
 #include <QMessageBox>
 #include <QPushButton>
-#include <QSettings>
 #include <QSignalSpy>
-#include <QStandardPaths>
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QTreeWidget>
@@ -24,6 +22,7 @@
 #include <filesystem>
 
 #include "adaptation_wizard.h"
+#include "analysis_files.h"
 #include "export.h"
 #include "line_chart.h"
 #include "log_dock.h"
@@ -34,6 +33,7 @@
 #include "runs_view.h"
 #include "stage_queue.h"
 #include "stage_runner.h"
+#include "gui_test_support.h"
 #include "test_support.h"
 #include "util/json.h"
 
@@ -93,10 +93,6 @@ void answerNextMessageBox(QMessageBox::StandardButton button) {
   });
 }
 
-void saveShot(QWidget& widget, const char* name) {
-  QVERIFY(widget.grab().save(QString::fromStdString((test::outputDir() / name).string())));
-}
-
 QStringList labelsOf(const LineChart& chart) {
   QStringList out;
   for (const ChartLine& l : chart.lines()) out << l.label;
@@ -107,17 +103,9 @@ QStringList labelsOf(const LineChart& chart) {
 
 class TestRunsView : public QObject {
   Q_OBJECT
-  QTemporaryDir settingsDir_;
 
  private slots:
-  void initTestCase() {
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName("DMoE-tests");
-    QCoreApplication::setApplicationName("test_runs_view");
-    QSettings::setDefaultFormat(QSettings::IniFormat);
-    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsDir_.path());
-    QLocale::setDefault(QLocale(QLocale::English, QLocale::UnitedStates));
-  }
+  void initTestCase() { test::useScratchSettings("test_runs_view"); }
 
   void metricsFilesAreReadInPipelineOrder() {
     QTemporaryDir tmp;
@@ -222,8 +210,7 @@ class TestRunsView : public QObject {
     auto* note = view.findChild<QLabel*>("runsNote");
     QVERIFY(note->isVisibleTo(&view));
     QVERIFY(note->text().contains("metrics.jsonl:2"));
-    QCoreApplication::processEvents();  // chart legends lay out in the event loop
-    saveShot(view, "runs-view-fixture.png");
+    QVERIFY(test::saveScreenshot(view, "runs-view-fixture.png"));
 
     view.setChecked("train/stage1", false);
     view.setChecked("train/stage2", false);
@@ -282,7 +269,7 @@ class TestRunsView : public QObject {
     QCOMPARE(found.size(), 1);
     QCOMPARE(found[0]->text(1), QString("4"));
     QCOMPARE(found[0]->text(3), QString("37.5"));
-    QVERIFY(window.logDock().text().contains("All stages") || window.logDock().text().contains("Stage baselines finished"));
+    QVERIFY2(window.logDock().text().contains("✓ Stage baselines finished"), qPrintable(window.logDock().text()));
   }
 
   void queueRunsInOrderAndStopsAfterAFailure() {
@@ -318,6 +305,37 @@ class TestRunsView : public QObject {
     queue.cancel();
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 3, 10000);
     QCOMPARE(finished.at(2).at(2).toBool(), true);
+  }
+
+  // The wizard's readers name the file and the JSON path of what is wrong.
+  void probeAndAdaptationReadersNameTheProblem() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    test::writeText(dir / "probe.json",
+                    Json{{"experts", {{"fra"}, {"rus"}}},
+                         {"languages", {{"bel", {{"ppl_per_expert", {10.0, 5.0}}, {"best_expert", 2}}}}}}
+                        .dump());
+    test::writeText(dir / "short.json",
+                    Json{{"experts", {{"fra"}, {"rus"}}}, {"languages", {{"bel", {{"ppl_per_expert", {10.0}}, {"best_expert", 0}}}}}}
+                        .dump());
+    test::writeText(dir / "adaptation.json", Json{{"new_experts", Json::array()}, {"languages", {{{"language", "bel"}}}}}.dump());
+    auto messageOf = [](auto read, const fs::path& file) {
+      try {
+        read(file);
+      } catch (const std::exception& e) {
+        return std::string(e.what());
+      }
+      return std::string("no error");
+    };
+    const std::string bestOutOfRange = messageOf(readProbe, dir / "probe.json");
+    QVERIFY2(bestOutOfRange.find((dir / "probe.json").string() + ": /languages/bel/best_expert: expected an expert below 2") !=
+                 std::string::npos,
+             bestOutOfRange.c_str());
+    const std::string tooShort = messageOf(readProbe, dir / "short.json");
+    QVERIFY2(tooShort.find("/languages/bel/ppl_per_expert: expected a list of 2 numbers") != std::string::npos, tooShort.c_str());
+    const std::string missing = messageOf(readAdaptation, dir / "adaptation.json");
+    QVERIFY2(missing.find("adaptation.json: /languages/0/new: expected a value (it is missing)") != std::string::npos,
+             missing.c_str());
   }
 
   void adaptationWizardProbesAndReports() {
@@ -385,7 +403,7 @@ class TestRunsView : public QObject {
                                           "new expert 5 ← copy of expert 2: sr"),
              qPrintable(wizard->probePlan()));
     wizard->resize(900, 600);
-    saveShot(*wizard, "adaptation-wizard-probe.png");
+    QVERIFY(test::saveScreenshot(*wizard, "adaptation-wizard-probe.png"));
 
     // Adapt: launched with the button; Next only once it succeeded.
     wizard->next();
@@ -406,7 +424,7 @@ class TestRunsView : public QObject {
     QCOMPARE(results->item(1, 5)->text(), QString("10.0 %"));
     QVERIFY2(wizard->resultsSummary().contains("154 frozen tensors bit-identical"), qPrintable(wizard->resultsSummary()));
     QVERIFY(wizard->resultsSummary().contains("expert 3 (copy of 1) for be"));
-    saveShot(*wizard, "adaptation-wizard-results.png");
+    QVERIFY(test::saveScreenshot(*wizard, "adaptation-wizard-results.png"));
   }
 };
 
