@@ -19,9 +19,10 @@
 #include "corpus/jsonl_reader.h"
 #include "model/causal_lm.h"
 #include "runtime/device.h"
-#include "runtime/openmp_environment.h"
+#include "runtime/process_environment.h"
 #include "tokenizer/tokenizer_throughput.h"
 #include "train/sequence_sampler.h"
+#include "train/autocast_guard.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -58,6 +59,18 @@ std::vector<std::string> readTexts(const fs::path& file) {
   return texts;
 }
 
+// Forward FLOPs per token of a Llama-family model (matrix products only, as
+// every FLOP/s figure counts them): 2 per weight of every projection and the
+// LM head, plus the attention products QKᵀ and AV over the whole T×T square
+// (the causal mask is applied to a full product). Training = 3× forward.
+double forwardFlopsPerToken(const ModelConfig& c, std::int64_t seq) {
+  const double d = static_cast<double>(c.hidden_size), f = static_cast<double>(c.intermediate_size);
+  const double dh = d / static_cast<double>(c.num_attention_heads);
+  const double kv = dh * static_cast<double>(c.num_key_value_heads);
+  const double perLayer = 2 * (d * d + 2 * d * kv + d * d) + 2 * 3 * d * f + 2 * 2 * static_cast<double>(seq) * d;
+  return static_cast<double>(c.num_hidden_layers) * perLayer + 2 * d * static_cast<double>(c.vocab_size);
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -66,7 +79,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  reexecWithPassiveOpenMP(argv);
+  prepareProcessEnvironment(argv);
   ModelConfig c;
   c.model_type = "llama";
   c.hidden_size = 192;
@@ -80,7 +93,7 @@ int main(int argc, char** argv) {
   c.norm_eps = 1e-5;
   std::int64_t seq = 128, batch = 16, steps = 20, warmup = 3;
   int threads = 0;
-  std::string device = "cpu", tokenizerPath, textFile;
+  std::string device = "cpu", precision = "fp32", tokenizerPath, textFile;
   CLI::App app{"dmoe-bench — training/inference tokens per second and peak memory of a Llama-family model; prints JSON. "
                "Defaults: the demo config of projects/udhr-18.dmoe.json."};
   app.add_option("--hidden", c.hidden_size, "hidden_size");
@@ -95,6 +108,8 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup, "Untimed steps before timing");
   app.add_option("--threads", threads, "CPU threads (0 = every core)");
   app.add_option("--device", device, "auto | cpu | cuda");
+  app.add_option("--precision", precision, "fp32 | bf16 | auto (the project setting: bf16 autocast, fp32 master weights)")
+      ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
   app.add_option("--tokenizer", tokenizerPath, "Also time this tokenizer (tokenizer.model, tokenizer.json or a checkpoint folder)");
   app.add_option("--text", textFile, "Texts for --tokenizer: a jsonl corpus file, or plain text (one text per line)");
   CLI11_PARSE(app, argc, argv);
@@ -103,6 +118,7 @@ int main(int argc, char** argv) {
   try {
     configureThreads(threads);
     device = resolveDevice(device);
+    configurePrecision(precision, device);
     c = c.completed("dmoe-bench flags");
     torch::manual_seed(1);
     auto model = buildCausalLM(c);
@@ -141,7 +157,11 @@ int main(int argc, char** argv) {
       torch::Tensor input = sampler.next(batch).inputIds.to(torch::Device(device));
       for (std::int64_t i = 0; i < warmup + steps; ++i) {
         auto start = std::chrono::steady_clock::now();
-        torch::Tensor logits = model->forward(input);
+        torch::Tensor logits;
+        {
+          Bf16Autocast autocast(torch::Device(device));
+          logits = model->forward(input);
+        }
         if (logits.is_cuda()) logits.sum().item<double>();  // wait for the GPU
         double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (i >= warmup) inferRates.push_back(static_cast<double>(input.numel()) / s);
@@ -149,18 +169,31 @@ int main(int argc, char** argv) {
     }
     std::int64_t parameters = 0;
     for (const auto& p : model->parameters()) parameters += p.numel();
+    const double flopsPerToken = forwardFlopsPerToken(c, seq);
+    const double trainRate = median(trainRates), inferRate = median(inferRates);
+    const RuntimeInfo runtime = runtimeInfo(/*measure=*/device == "cpu");
+    const double peak = computesInBf16(device) ? runtime.matmul_gflops_bf16 : runtime.matmul_gflops_fp32;
     Json out{{"implementation", "dmoe (LibTorch C++)"},
              {"torch", compat::torchVersion()},
              {"device", device},
-             {"threads", runtimeInfo().threads},
+             {"threads", runtime.threads},
+             {"precision", computesInBf16(device) ? "bf16" : "fp32"},
+             {"blas_core", runtime.blas_core},
              {"config", c.toHfJson()},
              {"parameters", parameters},
              {"seq", seq},
              {"batch", batch},
              {"steps", steps},
-             {"train_tokens_per_s", median(trainRates)},
-             {"inference_tokens_per_s", median(inferRates)},
-             {"peak_rss_mib", peakRssMiB()}};
+             {"train_tokens_per_s", trainRate},
+             {"inference_tokens_per_s", inferRate},
+             {"model_gflops_train", 3 * flopsPerToken * trainRate / 1e9},
+             {"model_gflops_inference", flopsPerToken * inferRate / 1e9},
+             {"matmul_peak_gflops", peak}};
+    if (peak > 0) {
+      out["train_share_of_peak"] = 3 * flopsPerToken * trainRate / 1e9 / peak;
+      out["inference_share_of_peak"] = flopsPerToken * inferRate / 1e9 / peak;
+    }
+    out["peak_rss_mib"] = peakRssMiB();
     if (!tokenizerPath.empty()) {
       if (textFile.empty()) throw InputError("--tokenizer needs --text FILE");
       std::unique_ptr<Tokenizer> tokenizer = loadTokenizer(tokenizerPath);

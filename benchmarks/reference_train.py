@@ -10,6 +10,11 @@ LibTorch 1.13 uses (no scaled_dot_product_attention before 2.0), SwiGLU MLP.
 Loop as the Trainer: AdamW (decay on >=2-D weights), cosine schedule with
 warm-up, global-norm clipping at 1.0, token-mean cross-entropy, one .item()
 per step for the logged loss, metrics appended to a JSONL file.
+--precision bf16: torch.autocast to bf16 around forward and loss (fp32 master
+weights and optimizer state), as the workbench's `precision: bf16`.
+Run it in the environment dmoe gives itself (benchmarks/README.md):
+OMP_WAIT_POLICY=PASSIVE, and the OPENBLAS_CORETYPE that `dmoe info` reports
+as chosen by dmoe, if any.
 """
 import argparse
 import json
@@ -129,6 +134,7 @@ def main():
                           ("vocab", 4000), ("seq", 128), ("batch", 16), ("steps", 20), ("warmup", 3), ("threads", 0)]:
         ap.add_argument("--" + name, type=int, default=default)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     a = ap.parse_args()
     torch.set_num_threads(a.threads or os.cpu_count())  # as the workbench: every core
     torch.manual_seed(1)
@@ -151,8 +157,9 @@ def main():
             windows = torch.stack([tokens[s:s + a.seq + 1] for s in starts.tolist()]).to(device)
             inputs, labels = windows[:, :-1], windows[:, 1:]
             opt.zero_grad()
-            logits = model(inputs)
-            loss = F.cross_entropy(logits.reshape(-1, a.vocab).float(), labels.reshape(-1), ignore_index=-100)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+                logits = model(inputs)
+                loss = F.cross_entropy(logits.reshape(-1, a.vocab).float(), labels.reshape(-1), ignore_index=-100)
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -169,7 +176,8 @@ def main():
         ids = tokens[: a.batch * a.seq].view(a.batch, a.seq).to(device)
         for i in range(total):
             start = time.perf_counter()
-            logits = model(ids)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+                logits = model(ids)
             if logits.is_cuda:
                 torch.cuda.synchronize()
             if i >= a.warmup:
@@ -180,7 +188,7 @@ def main():
             if line.startswith("VmHWM:"):
                 peak = int(line.split()[1]) / 1024.0
     print(json.dumps({"implementation": "PyTorch (Python reference)", "torch": torch.__version__,
-                      "device": a.device, "threads": torch.get_num_threads(),
+                      "device": a.device, "threads": torch.get_num_threads(), "precision": a.precision,
                       "parameters": sum(p.numel() for p in model.parameters()), "seq": a.seq, "batch": a.batch,
                       "steps": a.steps, "train_tokens_per_s": statistics.median(train_rates),
                       "inference_tokens_per_s": statistics.median(infer_rates), "peak_rss_mib": peak}, indent=2))

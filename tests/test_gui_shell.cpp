@@ -4,7 +4,8 @@
 // a project with validation errors lists every problem without blocking; edits
 // mark the project dirty and save atomically; StageRunner parses the
 // `--events jsonl` stream of a real `dmoe info` and of scripted commands,
-// reports exit codes, and cancels (terminate, then kill after the grace period).
+// reports exit codes, and cancels (terminate, then kill after the grace period);
+// the runtime diagnostics dialog shows a real `dmoe info` (BLAS core, GFLOP/s).
 #include <QAbstractItemModel>
 #include <QElapsedTimer>
 #include <QFile>
@@ -12,12 +13,15 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLabel>
+#include <QMap>
+#include <QTableWidget>
 #include <QSignalSpy>
 #include <QTableView>
 #include <QTreeWidget>
 #include <QtTest>
 #include <filesystem>
 
+#include "diagnostics_dialog.h"
 #include "language_table_model.h"
 #include "log_dock.h"
 #include "main_window.h"
@@ -234,6 +238,24 @@ class TestGuiShell : public QObject {
     QCOMPARE(result.value("stage").toString(), QString("info"));
     QCOMPARE(result.value("name").toString(), QString("runtime"));
     QVERIFY(result.value("data").toObject().value("threads").toInt() >= 1);
+  }
+
+  // Help ▸ Runtime Diagnostics shows what `dmoe info` measured, row by row.
+  void diagnosticsDialogShowsDmoeInfo() {
+    DiagnosticsDialog dialog(QString::fromStdString(test::cliPath().string()));
+    QSignalSpy refreshed(&dialog, &DiagnosticsDialog::refreshed);
+    QVERIFY(refreshed.wait(60000));
+    QVERIFY(refreshed.first().first().toBool());
+    QMap<QString, QString> rows;
+    for (int i = 0; i < dialog.table()->rowCount(); ++i)
+      rows[dialog.table()->item(i, 0)->text()] = dialog.table()->item(i, 1)->text();
+    QVERIFY2(rows.value("BLAS core") != "" && rows.value("BLAS core") != "–", qPrintable(rows.value("BLAS core")));
+    QVERIFY(!rows.value("BLAS core chosen by").isEmpty());
+    QVERIFY2(rows.value("1024² product, fp32").endsWith("GFLOP/s"), qPrintable(rows.value("1024² product, fp32")));
+    QVERIFY(rows.value("1024² product, bf16").endsWith("GFLOP/s"));
+    QVERIFY(rows.value("Threads").toInt() >= 1);
+    dialog.show();
+    QVERIFY(test::saveScreenshot(dialog, "diagnostics.png"));
   }
 
   void stageRunnerSeparatesEventsOutputAndErrors() {

@@ -169,14 +169,16 @@ class TestMoe : public QObject {
                      std::log(0.75)) < 1e-6);
   }
 
-  // Switch balance E·Σ fₑPₑ: exactly 1 when balanced; unbalanced example by hand:
+  // Switch balance E·Σ fₑPₑ with Σ fₑ = k (SPEC 1.6, HF Mixtral): exactly k when
+  // balanced (1 for top-1, 2 for top-2); unbalanced top-1 example by hand:
   // logits (2,0), (1,0), both sent to expert 0 → f = (1,0), P₀ = (σ(2)+σ(1))/2,
   // loss = 2·P₀ = σ(2)+σ(1); ∂/∂logit[0][0] = 2·½·σ(2)(1−σ(2)) ≠ 0.
-  void balanceLossIsOneWhenBalancedAndHasGradientOtherwise() {
+  void balanceLossIsKWhenBalancedAndHasGradientOtherwise() {
     const torch::Tensor balanced = switchBalanceLoss(torch::zeros({4, 2}), torch::tensor({0, 1, 0, 1}, torch::kInt64).view({4, 1}));
     QVERIFY(std::abs(balanced.item<double>() - 1.0) < 1e-6);
     const torch::Tensor top2 = switchBalanceLoss(torch::zeros({3, 3}), torch::tensor({0, 1, 1, 2, 2, 0}, torch::kInt64).view({3, 2}));
-    QVERIFY(std::abs(top2.item<double>() - 1.0) < 1e-6);  // top-2: every expert gets 2 of 6 slots
+    // top-2 over 3 experts: f = (2/3, 2/3, 2/3), P = (1/3, 1/3, 1/3) → 3 · 3 · 2/9 = 2
+    QVERIFY2(std::abs(top2.item<double>() - 2.0) < 1e-6, std::to_string(top2.item<double>()).c_str());
 
     auto sigmoid = [](double v) { return 1 / (1 + std::exp(-v)); };
     torch::Tensor logits = torch::tensor({2.0, 0.0, 1.0, 0.0}).view({2, 2}).requires_grad_(true);

@@ -162,6 +162,24 @@ class TestPipeline : public QObject {
     const Json a = Json::parse(test::readText(runs() / "adapt/adaptation.json"));
     QVERIFY(a["old_hard_ppl_unchanged"].get<bool>());
     QCOMPARE(a["probe"]["el"]["ppl_per_expert"].size(), size_t{2});
+
+    // SPEC 1.8 step 3: each new router row trained away from the row it copied
+    // (a row left equal ties the two experts on every token).
+    QVERIFY(!a["new_experts"].empty());
+    for (const Json& e : a["new_experts"]) {
+      const std::int64_t index = e["expert"], source = e["copied_from"];
+      for (const std::string& name : adapted.names()) {
+        if (name.find(".mlp.gate.weight") == std::string::npos) continue;
+        const torch::Tensor gate = adapted.tensor(name);
+        QVERIFY2(!torch::equal(gate[index], gate[source]), (name + ": new router row equals its source row").c_str());
+      }
+      QVERIFY(e["router_row_max_abs_diff_from_source"].get<double>() > 0);
+      for (const auto& [id, share] : e["learned_router_top1_share"].items()) {
+        qInfo("new expert %lld (%s): learned-router top-1 share %.3f", static_cast<long long>(index), id.c_str(),
+              share.get<double>());
+        QVERIFY(share.get<double>() >= 0 && share.get<double>() <= 1);
+      }
+    }
   }
 
   // Step 1 of adapt alone gives what adapt recorded: the same PPLs, the argmin.
@@ -274,6 +292,15 @@ class TestPipeline : public QObject {
     const auto btm = expertsOf(runs() / "baselines/branch-train-mix/merge/model");
     QVERIFY(!torch::equal(btm.first, btm.second));
     QVERIFY(fs::exists(runs() / "baselines/branch-train-mix/eval/perplexity.json"));
+    // Non-expert tensors (SPEC 1.5): upcycling keeps the base's; Branch-Train-Mix
+    // takes their mean over the G group fine-tunes, which all moved them.
+    const std::string shared = "model.layers.0.self_attn.q_proj.weight";
+    const torch::Tensor base = CheckpointTensors::open(runs() / "pretrain/model").tensor(shared);
+    QVERIFY(torch::equal(CheckpointTensors::open(runs() / "merge/model").tensor(shared), base));
+    const torch::Tensor mixed = CheckpointTensors::open(runs() / "baselines/branch-train-mix/merge/model").tensor(shared);
+    QVERIFY2(!torch::equal(mixed, base), "Branch-Train-Mix kept the base's non-expert tensors");
+    qInfo("Branch-Train-Mix: max |mean of the fine-tunes − base| of %s = %.3g", shared.c_str(),
+          (mixed - base).abs().max().item<double>());
   }
 
   void badInputFailsWithExitCode2() {

@@ -4,6 +4,7 @@
 // LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
 #include "bigram_lm.h"
 #include "train/sequence_sampler.h"
+#include "runtime/device.h"
 #include "train/trainer.h"
 #include "util/atomic_file.h"
 
@@ -135,6 +136,47 @@ class TestTrainer : public QObject {
     QVERIFY(Trainer::latestCheckpoint(run) == run / "checkpoints" / "step-40");
     // A finished run is never overwritten by accident.
     QVERIFY_THROWS_EXCEPTION(InputError, Trainer(model, data, options(run, s), Reporter(sink, "train")));
+  }
+
+  void bf16TrainingKeepsFp32MasterWeightsAndLearns() {
+    QTemporaryDir tmp;
+    auto model = std::make_shared<test::BigramLMImpl>(16, 8, 1);
+    FixedSource data(maskedBatch());
+    CollectingSink sink;
+    TrainingSettings s = settings(40, 0.05);
+    s.grad_clip = 1.0;
+    configurePrecision("bf16", "cpu");
+    std::vector<torch::ScalarType> logitTypes;
+    Trainer trainer(model, data, options(fs::path(tmp.path().toStdString()) / "run", s), Reporter(sink, "train"));
+    trainer.addLossTerm({"probe", [&](const TrainBatch&, const torch::Tensor& logits) {
+                           logitTypes.push_back(logits.scalar_type());
+                           return torch::zeros({});
+                         }});
+    TrainResult r = trainer.run();
+    configurePrecision("fp32", "cpu");
+    QCOMPARE(logitTypes.size(), size_t{40});
+    QCOMPARE(logitTypes.front(), torch::kBFloat16);  // the head's product ran in bf16
+    for (const auto& p : model->named_parameters()) {
+      QVERIFY2(p.value().scalar_type() == torch::kFloat32, p.key().c_str());  // master weights
+      QVERIFY2(p.value().grad().scalar_type() == torch::kFloat32, p.key().c_str());
+    }
+    // Optimizer state as saved in the checkpoint: fp32 moments.
+    std::vector<torch::Tensor> matrices, vectors;  // the trainer's two groups: decay (≥ 2-D) and not
+    for (const torch::Tensor& p : model->parameters()) (p.dim() >= 2 ? matrices : vectors).push_back(p);
+    torch::optim::AdamW reloaded({torch::optim::OptimizerParamGroup(matrices), torch::optim::OptimizerParamGroup(vectors)});
+    torch::load(reloaded, (fs::path(tmp.path().toStdString()) / "run" / "checkpoints" / "step-40" / "optimizer.pt").string());
+    std::size_t moments = 0;
+    for (const auto& [key, state] : reloaded.state()) {
+      const auto& adam = static_cast<const torch::optim::AdamWParamState&>(*state);
+      QCOMPARE(adam.exp_avg().scalar_type(), torch::kFloat32);
+      QCOMPARE(adam.exp_avg_sq().scalar_type(), torch::kFloat32);
+      ++moments;
+    }
+    QVERIFY(moments > 0);
+    QVERIFY2(r.losses.back() < 0.2 * r.losses.front(),
+             (std::to_string(r.losses.front()) + " → " + std::to_string(r.losses.back())).c_str());
+    // fp32 again: the same forward computes in fp32.
+    QCOMPARE(model->forward(torch::zeros({1, 4}, torch::kInt64)).scalar_type(), torch::kFloat32);
   }
 
   void logEveryKStepsAveragesTheWindow() {

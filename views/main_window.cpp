@@ -30,6 +30,7 @@
 #include "adaptation_wizard.h"
 #include "corpus_stats_file.h"
 #include "deviation_view.h"
+#include "diagnostics_dialog.h"
 #include "epsilon_panel.h"
 #include "group_editor.h"
 #include "language_table_model.h"
@@ -187,6 +188,7 @@ void MainWindow::createMenusAndToolBar() {
   view->addAction(toolBar->toggleViewAction());
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("Runtime &Diagnostics…"), this, &MainWindow::showDiagnostics);
   help->addAction(tr("&About DMoE Workbench"), this, &MainWindow::showAbout);
   help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
   rebuildRecentMenu();
@@ -557,6 +559,12 @@ void MainWindow::showAbout() {
                         "language-group mixture of experts.<br>Stages run in the headless <tt>dmoe</tt> tool: %2")
                          .arg(QCoreApplication::applicationVersion(),
                               runner_->program().isEmpty() ? tr("not found") : runner_->program().toHtmlEscaped()));
+}
+
+void MainWindow::showDiagnostics() {
+  auto* dialog = new DiagnosticsDialog(runner_->program(), this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  dialog->show();
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

@@ -94,6 +94,7 @@ class MainWindow : public QMainWindow {
   void onJobStarted(const StageJob& job);
   void onJobFinished(const StageJob& job, int exitCode, bool cancelled);
   void showAbout();
+  void showDiagnostics();
 
   ProjectDocument* document_;
   LanguageTableModel* languageModel_;

@@ -33,7 +33,7 @@ void addProbeCommand(CLI::App& app, CliContext& ctx) {
     Project project = Project::load(*file);
     Reporter r = ctx.reporter("probe");
     for (const Problem& w : project.warnings) r.warning(w.message, w.where);
-    configureThreads(static_cast<int>(project.threads));
+    configureCompute(project);
     Json result = endingStageOnThrow(r, [&] { return runProbe(project, r, *languages); });
     std::ostream& out = ctx.out();
     out << std::left << std::setw(12) << "language" << std::right << std::setw(6) << "docs";

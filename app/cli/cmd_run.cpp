@@ -28,7 +28,7 @@ void addRunCommand(CLI::App& app, CliContext& ctx) {
     Project project = Project::load(*file);
     Reporter r = ctx.reporter("run");
     for (const Problem& w : project.warnings) r.warning(w.message, w.where);
-    configureThreads(static_cast<int>(project.threads));
+    configureCompute(project);
     options->udhrDir = *udhr;
     runPipeline(project, *ctx.sink, *options);
     // The closing summary: the corpus as the model saw it, then the report.

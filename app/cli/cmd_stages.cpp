@@ -6,6 +6,7 @@
 #include "pipeline/pipeline.h"
 #include "project/project.h"
 #include "runtime/device.h"
+#include "stages/stages.h"
 #include "util/atomic_file.h"
 
 namespace dmoe::cli {
@@ -18,14 +19,32 @@ void addStageCommands(CLI::App& app, CliContext& ctx) {
                 "`dmoe run --from " + stage.name + "` runs it and every later stage.");
     auto file = std::make_shared<std::string>();
     auto force = std::make_shared<bool>(false);
+    auto imported = std::make_shared<std::string>();
     cmd->add_option("project", *file, "Project file (*.dmoe.json)")->required();
     cmd->add_flag("--force", *force, "Recompute even when the outputs are up to date");
+    if (stage.name == "group")
+      cmd->add_option("--similarity", *imported,
+                      "Group this similarity matrix instead (.csv: header language,<id>,...; or a similarity.json), "
+                      "with the project's grouping settings; prints the groups, writes nothing")
+          ->check(CLI::ExistingFile);
+    if (stage.name == "select-layers")
+      cmd->add_option("--norms", *imported,
+                      "Select from these deviation norms instead ({<lang>: {\"ffn\": [per layer]}} or a deviation.json), "
+                      "with the project's ε and mode; prints the layers, writes nothing")
+          ->check(CLI::ExistingFile);
     const PipelineStage* entry = &stage;
-    cmd->callback([&ctx, file, force, entry] {
+    cmd->callback([&ctx, file, force, imported, entry] {
       Project project = Project::load(*file);
       Reporter r = ctx.reporter(entry->name);
       for (const Problem& w : project.warnings) r.warning(w.message, w.where);
-      configureThreads(static_cast<int>(project.threads));
+      if (!imported->empty()) {
+        endingStageOnThrow(r, [&] {
+          if (entry->name == "group") groupSimilarityFile(project, *imported, r);
+          else selectLayersFromFile(project, *imported, r);
+        });
+        return;
+      }
+      configureCompute(project);
       PipelineOptions options;
       options.force = *force;
       endingStageOnThrow(r, [&] { entry->run(project, r, options); });

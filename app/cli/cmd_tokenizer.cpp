@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "util/text.h"
 #include "cli_context.h"
 #include "corpus/token_cache.h"
 #include "project/project.h"
@@ -24,7 +25,7 @@ CLI::App* corpusCommand(CLI::App& app) {
 
 // A project file (its tokenizer) or a tokenizer file / checkpoint folder.
 std::unique_ptr<Tokenizer> openTokenizer(const std::string& path) {
-  if (path.size() > 10 && path.compare(path.size() - 10, 10, ".dmoe.json") == 0)
+  if (endsWith(path, ".dmoe.json"))
     return loadProjectTokenizer(Project::load(path));
   return loadTokenizer(path);
 }

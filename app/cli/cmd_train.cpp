@@ -18,7 +18,7 @@ namespace {
 Project loadProject(const std::string& file, Reporter& r) {
   Project p = Project::load(file);
   for (const Problem& w : p.warnings) r.warning(w.message, w.where);
-  configureThreads(static_cast<int>(p.threads));
+  configureCompute(p);
   return p;
 }
 

@@ -9,7 +9,7 @@
 #include "cli_context.h"
 #include "events/stream_sinks.h"
 #include "runtime/cancellation.h"
-#include "runtime/openmp_environment.h"
+#include "runtime/process_environment.h"
 #include "util/error.h"
 
 namespace dmoe::cli {
@@ -23,7 +23,7 @@ std::ostream& CliContext::out() {
 
 int main(int argc, char** argv) {
   using namespace dmoe;
-  reexecWithPassiveOpenMP(argv);
+  prepareProcessEnvironment(argv);
   installCancelSignalHandlers();
   cli::CliContext ctx;
   CLI::App app{"dmoe — grow a multilingual LM into a language-group mixture of experts (headless DMoE Workbench)",

@@ -5,9 +5,11 @@
 #include <cmath>
 #include <cstring>
 #include <set>
+#include <sstream>
 
 #include "checkpoint/safetensors.h"
 #include "corpus/heldout_split.h"  // SplitMix64
+#include "util/atomic_file.h"
 #include "util/error.h"
 
 namespace dmoe {
@@ -475,6 +477,90 @@ std::string similarityToCsv(const SimilarityResult& result) {
     csv += "\n";
   }
   return csv;
+}
+
+namespace {
+std::vector<std::string> splitCsvLine(std::string line) {
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  std::vector<std::string> cells;
+  std::string cell;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') cell += c, ++i;
+      else if (c == '"') quoted = false;
+      else cell += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      cells.push_back(cell);
+      cell.clear();
+    } else {
+      cell += c;
+    }
+  }
+  cells.push_back(cell);
+  return cells;
+}
+}  // namespace
+
+SimilarityResult similarityFromCsv(const std::string& text, const std::string& source) {
+  std::istringstream in(text);
+  std::string line;
+  std::int64_t lineNo = 0;
+  auto where = [&](size_t column) { return source + ":" + std::to_string(lineNo) + ": column " + std::to_string(column + 1); };
+  SimilarityResult result;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    std::vector<std::string> cells = splitCsvLine(line);
+    if (lineNo == 1) {
+      if (cells.size() < 2) throw InputError(source + ":1: expected a header row \"language,<id>,<id>,...\"");
+      result.languages.assign(cells.begin() + 1, cells.end());
+      for (size_t c = 1; c < cells.size(); ++c)
+        if (cells[c].empty()) throw InputError(where(c) + ": empty language id in the header");
+      continue;
+    }
+    if (cells.size() == 1 && cells[0].empty()) continue;  // blank line
+    const size_t row = result.combined.size();
+    const size_t n = result.languages.size();
+    if (row >= n) throw InputError(source + ":" + std::to_string(lineNo) + ": more rows than the header's " + std::to_string(n) + " languages");
+    if (cells[0] != result.languages[row])
+      throw InputError(where(0) + ": expected the row of '" + result.languages[row] + "', found '" + cells[0] + "'");
+    if (cells.size() != n + 1)
+      throw InputError(source + ":" + std::to_string(lineNo) + ": expected " + std::to_string(n + 1) + " cells, found " +
+                       std::to_string(cells.size()));
+    std::vector<double> values;
+    for (size_t c = 1; c <= n; ++c) {
+      char* end = nullptr;
+      const double v = std::strtod(cells[c].c_str(), &end);
+      if (cells[c].empty() || *end != '\0' || !std::isfinite(v))
+        throw InputError(where(c) + ": expected a finite number, found '" + cells[c] + "'");
+      values.push_back(v);
+    }
+    result.combined.push_back(values);
+  }
+  const size_t n = result.languages.size();
+  if (result.combined.size() != n)
+    throw InputError(source + ": expected " + std::to_string(n) + " rows (one per header language), found " +
+                     std::to_string(result.combined.size()));
+  for (size_t i = 0; i < n; ++i) {
+    if (std::abs(result.combined[i][i] - 1.0) > 1e-6)
+      throw InputError(source + ": row '" + result.languages[i] + "': the diagonal must be 1, found " + shortest(result.combined[i][i]));
+    for (size_t j = 0; j < i; ++j)
+      if (std::abs(result.combined[i][j] - result.combined[j][i]) > 1e-6)
+        throw InputError(source + ": not symmetric: " + result.languages[i] + "–" + result.languages[j] + " is " +
+                         shortest(result.combined[i][j]) + " but " + result.languages[j] + "–" + result.languages[i] +
+                         " is " + shortest(result.combined[j][i]));
+  }
+  return result;
+}
+
+SimilarityResult readSimilarityFile(const std::filesystem::path& file) {
+  if (!std::filesystem::exists(file)) throw InputError(file.string() + ": no such file");
+  if (file.extension() == ".csv") return similarityFromCsv(readFile(file), file.string());
+  if (file.extension() == ".json") return similarityFromJson(readJsonFile(file), file.string());
+  throw InputError(file.string() + ": expected a similarity matrix as .csv (language,<id>,...) or .json (similarity.json)");
 }
 
 }  // namespace dmoe

@@ -96,5 +96,13 @@ SimilarityResult similarityFromJson(const Json& json, const std::string& source)
 // The combined matrix: a header row "language,<id>,<id>,...", then one row
 // per language starting with its id. Numbers round-trip (shortest form).
 std::string similarityToCsv(const SimilarityResult& result);
+// The inverse, also for matrices made elsewhere (e.g. the published BLOOM-560M
+// one): any first header cell; rows in the header's order; finite values,
+// symmetric within 1e-6, diagonal 1 within 1e-6. `layers` and `perLayer` stay
+// empty. Throws InputError naming `source`, the line and the column.
+SimilarityResult similarityFromCsv(const std::string& text, const std::string& source);
+// A similarity matrix file: *.csv (similarityFromCsv) or *.json (similarityFromJson,
+// e.g. a similarity stage's similarity.json). Throws InputError naming the file.
+SimilarityResult readSimilarityFile(const std::filesystem::path& file);
 
 }  // namespace dmoe

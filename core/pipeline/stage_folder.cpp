@@ -1,6 +1,8 @@
 // Stage folders and manifests (see the header).
 #include "pipeline/stage_folder.h"
 
+#include "runtime/device.h"
+
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -8,6 +10,11 @@
 namespace fs = std::filesystem;
 
 namespace dmoe {
+
+StageFolder::StageFolder(std::filesystem::path dir, Json inputs) : dir_(std::move(dir)), inputs_(std::move(inputs)) {
+  const std::string precision = computePrecisionTag();
+  if (!precision.empty()) inputs_["precision"] = precision;
+}
 
 namespace {
 Json readJsonOrNull(const fs::path& file) {

@@ -8,7 +8,9 @@
 //   manifest.json — {inputs, outputs}, written last: its presence with equal
 //                   inputs means the outputs are complete and current.
 // Inputs are JSON: the settings the stage reads (as the project spells them)
-// and the fingerprints of the upstream folders it reads (fingerprint()).
+// and the fingerprints of the upstream folders it reads (fingerprint()), plus
+// "precision": "bf16" when the command computes in bf16 (runtime/device.h; fp32
+// adds nothing, so manifests written before the setting existed stay current).
 #pragma once
 #include <filesystem>
 #include <string>
@@ -20,7 +22,7 @@ namespace dmoe {
 
 class StageFolder {
  public:
-  StageFolder(std::filesystem::path dir, Json inputs) : dir_(std::move(dir)), inputs_(std::move(inputs)) {}
+  StageFolder(std::filesystem::path dir, Json inputs);
 
   const std::filesystem::path& dir() const { return dir_; }
   const Json& inputs() const { return inputs_; }

@@ -316,6 +316,7 @@ Project Project::fromJson(const Json& document, const fs::path& file) {
                   r.at("adaptation").at("languages").get<std::vector<std::string>>()};
   p.runs_dir = r.at("runs_dir");
   p.device = r.at("device");
+  p.precision = r.at("precision");
   p.threads = r.at("threads");
   return p;
 }
@@ -402,6 +403,7 @@ Json Project::toJson() const {
   full["adaptation"]["languages"] = adaptation.languages;
   full["runs_dir"] = runs_dir;
   full["device"] = device;
+  full["precision"] = precision;
   full["threads"] = threads;
 
   const Json defaults = Schema::project().withDefaults(Json{{"format", "dmoe-project/1"}});

@@ -158,7 +158,7 @@ class Project {
   EvaluationSettings evaluation;
   BaselineSettings baselines;
   AdaptationSettings adaptation;
-  std::string runs_dir, device;
+  std::string runs_dir, device, precision;
   std::int64_t threads = 0;
 };
 

@@ -4,10 +4,37 @@
 #include <fstream>
 #include <thread>
 
+#include "project/project.h"
+#include "runtime/blas_core.h"
 #include "torch_compat.h"
 #include "util/error.h"
 
 namespace dmoe {
+
+namespace {
+struct PrecisionState {
+  bool cpuBf16 = false;
+  bool cudaBf16 = false;
+  std::string device = "cpu";  // the configured one
+};
+PrecisionState& precisionState() {
+  static PrecisionState state;
+  return state;
+}
+
+// The mapped file of the first library whose path names BLAS (Debian's LibTorch
+// links the generic libblas.so.3, which the alternatives system points at
+// OpenBLAS or the slow reference BLAS).
+std::string mappedBlasLibrary() {
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    size_t slash = line.find('/');
+    if (slash != std::string::npos && line.find("blas", slash) != std::string::npos)
+      return std::filesystem::canonical(line.substr(slash)).string();
+  }
+  return "built in";
+}
+}  // namespace
 
 std::string resolveDevice(const std::string& requested) {
   const bool cuda = torch::cuda::is_available();
@@ -25,29 +52,57 @@ void configureThreads(int threads) {
   torch::set_num_threads(n);
 }
 
-RuntimeInfo runtimeInfo() {
+void configurePrecision(const std::string& requested, const std::string& device) {
+  PrecisionState& s = precisionState();
+  if (requested == "fp32") {
+    s = {false, false, device};
+  } else if (requested == "bf16") {
+    s = {true, true, device};
+  } else if (requested == "auto") {
+    s = {currentCpuFeatures().hasBf16Units(), true, device};
+  } else {
+    throw InputError("unknown precision '" + requested + "' (expected fp32, bf16 or auto)");
+  }
+}
+
+bool computesInBf16(const std::string& device) {
+  return device.rfind("cuda", 0) == 0 ? precisionState().cudaBf16 : precisionState().cpuBf16;
+}
+
+std::string computePrecisionTag() { return computesInBf16(precisionState().device) ? "bf16" : ""; }
+
+void configureCompute(const Project& project) {
+  configureThreads(static_cast<int>(project.threads));
+  configurePrecision(project.precision, resolveDevice(project.device));
+}
+
+RuntimeInfo runtimeInfo(bool measure) {
   RuntimeInfo info;
   info.torch_version = compat::torchVersion();
   info.cuda_built = torch::cuda::is_available() || at::hasCUDA();
   info.cuda_devices = static_cast<int>(torch::cuda::device_count());
   info.threads = torch::get_num_threads();
-  // Debian's LibTorch links the generic libblas.so.3, which the alternatives
-  // system points at OpenBLAS or the slow reference BLAS: report the mapped file.
-  std::ifstream maps("/proc/self/maps");
-  for (std::string line; std::getline(maps, line);) {
-    size_t slash = line.find('/');
-    if (slash != std::string::npos && line.find("blas", slash) != std::string::npos) {
-      info.blas = std::filesystem::canonical(line.substr(slash)).string();
-      break;
-    }
+  const CpuFeatures cpu = currentCpuFeatures();
+  info.cpu = cpu.model;
+  info.cpu_bf16_units = cpu.hasBf16Units();
+  info.blas = mappedBlasLibrary();
+  info.blas_core = loadedOpenBlasCore();
+  info.blas_core_origin = decideBlasCore(BlasCoreEnvironment::current(), cpu).origin;
+  if (measure) {
+    info.matmul_gflops_fp32 = measureMatmulGflops(1024, "fp32");
+    info.matmul_gflops_bf16 = measureMatmulGflops(1024, "bf16");
   }
-  if (info.blas.empty()) info.blas = "built in";
   return info;
 }
 
 Json toJson(const RuntimeInfo& info) {
-  return Json{{"torch_version", info.torch_version}, {"cuda_built", info.cuda_built},
-              {"cuda_devices", info.cuda_devices}, {"threads", info.threads}, {"blas", info.blas}};
+  Json j{{"torch_version", info.torch_version}, {"cuda_built", info.cuda_built},
+         {"cuda_devices", info.cuda_devices},   {"threads", info.threads},
+         {"cpu", info.cpu},                     {"cpu_bf16_units", info.cpu_bf16_units},
+         {"blas", info.blas},                   {"blas_core", info.blas_core},
+         {"blas_core_origin", info.blas_core_origin}};
+  if (info.matmul_gflops_fp32 > 0) j["matmul_1024_gflops"] = {{"fp32", info.matmul_gflops_fp32}, {"bf16", info.matmul_gflops_bf16}};
+  return j;
 }
 
 }  // namespace dmoe

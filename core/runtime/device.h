@@ -1,6 +1,7 @@
-// Where tensors live and how many CPU threads LibTorch uses.
+// Where tensors live, how many CPU threads LibTorch uses, and in which
+// precision the forward/backward passes compute.
 // Qt-free and torch-free header: callers that only need the facts
-// (CLI `dmoe info`, the GUI's about box) don't pay for torch headers.
+// (CLI `dmoe info`, the GUI's diagnostics) don't pay for torch headers.
 #pragma once
 #include <string>
 
@@ -13,14 +14,39 @@ struct RuntimeInfo {
   bool cuda_built = false;     // this LibTorch has CUDA
   int cuda_devices = 0;        // GPUs visible now
   int threads = 0;             // intra-op threads in use
-  std::string blas;            // the BLAS LibTorch dispatches to (matters 20x on CPU)
+  std::string cpu;             // model name
+  bool cpu_bf16_units = false; // AVX512-BF16 or AMX-BF16
+  std::string blas;            // the BLAS library file LibTorch dispatches to (matters 20x on CPU)
+  std::string blas_core;       // OpenBLAS's kernel set in use ("" when not OpenBLAS)
+  std::string blas_core_origin;  // who picked it (runtime/blas_core.h)
+  double matmul_gflops_fp32 = 0; // measured 1024² product (only when measured)
+  double matmul_gflops_bf16 = 0;
 };
 
 // "auto" | "cpu" | "cuda" → "cpu" or "cuda:0"; throws InputError for cuda without a GPU.
 std::string resolveDevice(const std::string& requested);
 // threads = 0 → every available core.
 void configureThreads(int threads);
-RuntimeInfo runtimeInfo();
+
+// Compute precision of forward/backward passes (the project's `precision`):
+//   "fp32" everywhere; "bf16": autocast to bf16 with fp32 master weights,
+//   optimizer state, router softmax and losses (train/autocast_guard.h);
+//   "auto": bf16 on CUDA, and on a CPU with bf16 matrix units (AVX512-BF16 or
+//   AMX), else fp32. Process-wide like the thread count: set once per command.
+// `device` is the resolved device the command computes on. Throws InputError for another value.
+void configurePrecision(const std::string& requested, const std::string& device);
+// Whether passes on this device ("cpu", "cuda:0") compute in bf16.
+bool computesInBf16(const std::string& device);
+// "bf16" when the configured device computes in bf16, else "" (fp32): stage
+// manifests record it, so a change of precision recomputes what it affects.
+std::string computePrecisionTag();
+
+// threads, device and precision of a project, for a command about to compute.
+class Project;
+void configureCompute(const Project& project);
+
+// measure: also time a 1024² matrix product in fp32 and bf16 (about a second).
+RuntimeInfo runtimeInfo(bool measure = false);
 Json toJson(const RuntimeInfo& info);
 
 }  // namespace dmoe

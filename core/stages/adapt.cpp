@@ -25,12 +25,16 @@
 #include "stages/dmoe_variant.h"
 #include "stages/expert_probe.h"
 #include "stages/stage_inputs.h"
+#include "corpus/token_cache.h"
+#include "corpus/token_shard.h"
+#include "train/autocast_guard.h"
 #include "train/heldout_perplexity.h"
 #include "train/load_model.h"
 #include "train/router_losses.h"
 #include "train/trainer.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 
@@ -45,7 +49,41 @@ std::int64_t expertOfName(const std::string& name) {
   if (at == std::string::npos) return -1;
   return std::stoll(name.substr(at + marker.size()));
 }
-bool isRouter(const std::string& name) { return name.size() > 15 && name.compare(name.size() - 15, 15, ".mlp.gate.weight") == 0; }
+bool isRouter(const std::string& name) { return endsWith(name, ".mlp.gate.weight"); }
+
+// Share of a language's held-out tokens (evaluation.max_documents_per_language
+// documents, each up to the model's context) whose top-1 learned-router choice
+// is `expert`, over every MoE layer. Leaves the model with soft routing.
+double top1Share(const Project& project, CausalLMImpl& model, const std::string& languageId, std::int64_t expert) {
+  const auto moe = moeLayers(model);
+  routingOf(model)->soft();
+  TokenShard shard(tokenShardFile(project, languageId, "heldout"));
+  std::int64_t documents = shard.documentCount();
+  if (project.evaluation.max_documents_per_language > 0)
+    documents = std::min(documents, project.evaluation.max_documents_per_language);
+  const torch::Device device = model.parameters().front().device();
+  const std::int64_t context = model.config().max_position_embeddings;
+  torch::NoGradGuard noGrad;
+  const bool wasTraining = model.is_training();
+  model.eval();
+  torch::Tensor hits = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  std::int64_t routed = 0;
+  for (std::int64_t d = 0; d < documents; ++d) {
+    const TokenSpan doc = shard.document(d);
+    const std::int64_t length = std::min<std::int64_t>(static_cast<std::int64_t>(doc.size), context);
+    if (length == 0) continue;
+    torch::Tensor ids = torch::empty({1, length}, torch::kInt64);
+    std::copy(doc.begin(), doc.begin() + length, ids.data_ptr<std::int64_t>());
+    {
+      Bf16Autocast autocast(device);
+      model.forward(ids.to(device));
+    }
+    for (const auto& layer : moe) hits += (layer->lastRouterLogits.argmax(-1) == expert).sum();
+    routed += length * static_cast<std::int64_t>(moe.size());
+  }
+  if (wasTraining) model.train();
+  return routed > 0 ? static_cast<double>(hits.item<std::int64_t>()) / static_cast<double>(routed) : 0.0;
+}
 
 std::map<std::string, double> pplByLanguage(const HeldoutPerplexity& table) {
   std::map<std::string, double> out;
@@ -165,6 +203,23 @@ void runAdapt(const Project& project, Reporter& reporter, bool force) {
     ++checked;
   }
   const HeldoutPerplexity hardAfter = evaluate("hard-after", true), softAfter = evaluate("soft-after", false);
+  // SPEC 1.8 step 3: the new router rows trained away from the rows they copied,
+  // so the learned router tells the new expert from its source.
+  Json newExperts = Json::array();
+  for (Json expert : added) {
+    const std::int64_t index = expert["expert"], source = expert["copied_from"];
+    double rowDistance = 0;
+    for (const auto& layer : moe)
+      rowDistance = std::max(rowDistance, (layer->gate->weight[index] - layer->gate->weight[source]).abs().max().item<double>());
+    expert["router_row_max_abs_diff_from_source"] = rowDistance;
+    Json shares = Json::object();
+    for (const std::string& id : expert["languages"].get<std::vector<std::string>>())
+      shares[id] = top1Share(project, *model, id, index);
+    expert["learned_router_top1_share"] = shares;
+    reporter.log("new expert " + std::to_string(index) + ": router row moved up to " + std::to_string(rowDistance) +
+                 " from row " + std::to_string(source) + "; learned-router top-1 share " + shares.dump());
+    newExperts.push_back(expert);
+  }
   const auto hb = pplByLanguage(hardBefore), ha = pplByLanguage(hardAfter), sb = pplByLanguage(softBefore),
              sa = pplByLanguage(softAfter);
   Json languages = Json::array();
@@ -186,7 +241,7 @@ void runAdapt(const Project& project, Reporter& reporter, bool force) {
   saveStateDict(*model, dir / "model", moeConfigJson(model->config(), layout), save);
   reporter.artifact(dir / "model", "model");
   const Json report{{"probe", probe},
-                    {"new_experts", added},
+                    {"new_experts", newExperts},
                     {"frozen_tensors_checked", checked},
                     {"frozen_bit_identical", true},
                     {"old_hard_ppl_unchanged", oldUnchanged},

@@ -72,16 +72,61 @@ std::vector<std::int64_t> deltaLayersToKeep(const Project& project, std::int64_t
 DeviationTable DeviationTable::load(const fs::path& dir) {
   const fs::path file = dir / "deviation.json";
   if (!fs::exists(file)) throw InputError(file.string() + " is missing: run `dmoe deviation` first");
-  DeviationTable table;
-  try {
-    Json j = readJsonFile(file);
-    table.languages = j.at("languages").get<std::vector<std::string>>();
-    table.layers = j.at("layers").get<std::int64_t>();
-    for (const std::string& kind : kKinds)
-      table.modules[kind] = j.at("modules").at(kind).get<std::vector<std::vector<double>>>();
-  } catch (const Json::exception& e) {
-    throw InputError(file.string() + ": expected {languages, layers, modules: {ffn, attention, norms, all}}: " + e.what());
+  return fromJson(readJsonFile(file), file.string());
+}
+
+DeviationTable DeviationTable::fromFile(const fs::path& file) {
+  if (!fs::exists(file)) throw InputError(file.string() + ": no such file");
+  return fromJson(readJsonFile(file), file.string());
+}
+
+namespace {
+std::vector<double> layerList(const Json& j, const std::string& source, const std::string& path) {
+  if (!j.is_array() || j.empty()) throw InputError(source + ": " + path + ": expected a list of per-layer norms");
+  std::vector<double> out;
+  for (size_t l = 0; l < j.size(); ++l) {
+    if (!j[l].is_number() || !std::isfinite(j[l].get<double>()) || j[l].get<double>() < 0)
+      throw InputError(source + ": " + path + "/" + std::to_string(l) + ": expected a finite norm ≥ 0");
+    out.push_back(j[l].get<double>());
   }
+  return out;
+}
+}  // namespace
+
+DeviationTable DeviationTable::fromJson(const Json& j, const std::string& source) {
+  DeviationTable table;
+  if (!j.is_object() || j.empty()) throw InputError(source + ": expected a JSON object of deviation norms");
+  if (j.contains("modules")) {  // deviation.json
+    try {
+      table.languages = j.at("languages").get<std::vector<std::string>>();
+      table.layers = j.at("layers").get<std::int64_t>();
+      for (const std::string& kind : kKinds)
+        table.modules[kind] = j.at("modules").at(kind).get<std::vector<std::vector<double>>>();
+    } catch (const Json::exception& e) {
+      throw InputError(source + ": expected {languages, layers, modules: {ffn, attention, norms, all}}: " + e.what());
+    }
+    return table;
+  }
+  for (const auto& [language, kinds] : j.items()) {  // {lang: {kind: [...]}}, in the file's key order
+    const std::string path = "/" + language;
+    if (!kinds.is_object() || !kinds.contains("ffn"))
+      throw InputError(source + ": " + path + ": expected {\"ffn\": [per-layer norms], ...}");
+    table.languages.push_back(language);
+    for (const auto& [kind, values] : kinds.items()) {
+      std::vector<double> layers = layerList(values, source, path + "/" + kind);
+      if (kind == "ffn") {
+        if (table.layers == 0) table.layers = static_cast<std::int64_t>(layers.size());
+        if (static_cast<std::int64_t>(layers.size()) != table.layers)
+          throw InputError(source + ": " + path + "/ffn: " + std::to_string(layers.size()) + " layers, but the first language has " +
+                           std::to_string(table.layers));
+      }
+      table.modules[kind].push_back(std::move(layers));
+    }
+  }
+  for (const auto& [kind, rows] : table.modules)
+    if (rows.size() != table.languages.size())
+      throw InputError(source + ": \"" + kind + "\" is given for " + std::to_string(rows.size()) + " of " +
+                       std::to_string(table.languages.size()) + " languages");
   return table;
 }
 

@@ -35,6 +35,13 @@ struct DeviationTable {
   std::map<std::string, std::vector<std::vector<double>>> modules;
   // Reads deviation.json; throws InputError naming the file (missing: run `dmoe deviation`).
   static DeviationTable load(const std::filesystem::path& dir);
+  // Either layout: deviation.json's {languages, layers, modules: {kind: [[per layer]]}},
+  // or the reference code's per-language norms {<lang>: {"ffn": [...], "attention": [...]}}
+  // (DMoE's log/delta-stat/*.json; kinds missing there stay absent). Every
+  // language needs an "ffn" list of the same length. Errors name `source` and the JSON path.
+  static DeviationTable fromJson(const Json& json, const std::string& source);
+  // A file of either layout (`dmoe select-layers --norms FILE`).
+  static DeviationTable fromFile(const std::filesystem::path& file);
 };
 
 // Module kind of a parameter name and its layer (−1 for non-layer tensors).

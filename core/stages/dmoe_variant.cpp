@@ -88,20 +88,26 @@ void restoreWeights(CausalLMImpl& model, const std::map<std::string, torch::Tens
   for (auto& p : model.named_parameters(true)) p.value().copy_(snapshot.at(p.key()));
 }
 
-// Branch-Train-Mix initialisation: expert g of every selected layer = the FFN
-// of the base fine-tuned on group g's data (train.stage1 settings, no router).
-// Returns experts[layer position][group]; leaves the model's weights at the base's.
+// Branch-Train-Mix initialisation (SPEC 1.5): expert g of every selected
+// layer = the FFN of the base fine-tuned on group g's data (train.stage1
+// settings, no router). Returns experts[layer position][group] and leaves the
+// model's weights at the mean over the G fine-tunes of every tensor (as the
+// reference's merge script): the non-expert tensors of the merged model.
 std::vector<std::vector<std::shared_ptr<FeedForwardImpl>>> trainGroupExperts(const Project& project,
                                                                              const DmoeVariant& variant,
                                                                              const std::shared_ptr<CausalLMImpl>& model,
                                                                              const std::vector<std::int64_t>& layers,
                                                                              const std::string& device,
                                                                              Reporter& reporter) {
-  std::map<std::string, torch::Tensor> base;
-  for (const auto& p : model->named_parameters(true)) base[p.key()] = p.value().detach().clone();
+  std::map<std::string, torch::Tensor> base, sum;
+  for (const auto& p : model->named_parameters(true)) {
+    base[p.key()] = p.value().detach().clone();
+    sum[p.key()] = torch::zeros_like(p.value(), torch::kFloat64);
+  }
   const TrainingSettings settings = cappedToContext(project.train_stage1, model->config().max_position_embeddings);
+  const size_t groups = variant.groups.groups.size();
   std::vector<std::vector<std::shared_ptr<FeedForwardImpl>>> experts(layers.size());
-  for (size_t g = 0; g < variant.groups.groups.size(); ++g) {
+  for (size_t g = 0; g < groups; ++g) {
     restoreWeights(*model, base);
     LanguageShards shards = openShards(project, variant.groups.groups[g]);
     SequenceSampler sampler(shards.streams(0.3), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
@@ -114,8 +120,11 @@ std::vector<std::vector<std::shared_ptr<FeedForwardImpl>>> trainGroupExperts(con
     Reporter branchReporter = reporter.forStage("merge:branch-" + std::to_string(g));
     Trainer(model, sampler, options, branchReporter).run();
     for (size_t i = 0; i < layers.size(); ++i) experts[i].push_back(copyFeedForward(*model->mlp(layers[i]), model->config()));
+    for (const auto& p : model->named_parameters(true)) sum.at(p.key()) += p.value().detach().to(torch::kFloat64);
   }
-  restoreWeights(*model, base);
+  std::map<std::string, torch::Tensor> mean;
+  for (auto& [key, total] : sum) mean[key] = (total / static_cast<double>(groups)).to(base.at(key).scalar_type());
+  restoreWeights(*model, mean);
   return experts;
 }
 

@@ -35,7 +35,7 @@ std::vector<LanguageProbe> probeExperts(const Project& project, CausalLMImpl& mo
     throwIfCancelled();
     LanguageProbe probe;
     probe.language = languageIds[i];
-    TokenShard shard(tokenShardFile(project, probe.language, "train"));
+    TokenShard shard(tokenShardFile(project, probe.language, "heldout"));
     probe.documents = std::min<std::int64_t>(shard.documentCount(), maxDocuments);
     std::vector<TokenSpan> documents;
     for (std::int64_t d = 0; d < probe.documents; ++d) documents.push_back(shard.document(d));
@@ -76,7 +76,7 @@ Json runProbe(const Project& project, Reporter& reporter, std::vector<std::strin
   for (const std::string& id : languageIds) {
     if (!project.findLanguage(id))
       throw InputError("unknown language '" + id + "': " + project.file.string() + " has " + known);
-    const fs::path shard = tokenShardFile(project, id, "train");
+    const fs::path shard = tokenShardFile(project, id, "heldout");
     if (!fs::exists(shard))
       throw InputError(shard.string() + " is missing: tokenize the corpus first (`dmoe run --until tokens " +
                        project.file.string() + "`)");

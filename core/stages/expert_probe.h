@@ -1,7 +1,7 @@
 // The expert probe (SPEC §1.8 step 1): a language's perplexity with every
 // expert of a DMoE forced in turn (hard routing to e in every MoE layer), on
-// the first documents of its training split (evaluation.max_documents_per_language,
-// else 32); its nearest expert is the argmin. The adapt stage uses it to pick
+// the first documents of its held-out split (evaluation.max_documents_per_language,
+// else 32; never training documents); its nearest expert is the argmin. The adapt stage uses it to pick
 // the expert each new language's expert is copied from; `dmoe probe` runs it
 // alone on the trained DMoE, for any project language whose token shards exist.
 #pragma once

@@ -3,6 +3,8 @@
 // (distance = 1 − similarity), or the manual groups of the project file
 // (validated when the project loads: each language exactly once). Each group
 // is reported with its minimum within-group similarity.
+#include <algorithm>
+#include <functional>
 #include <set>
 
 #include "methods/grouping.h"
@@ -58,26 +60,27 @@ SimilarityResult readSimilarity(const Project& project) {
 
 }  // namespace
 
-LanguageGroups computeGroups(const Project& project, const std::string& method) {
-  const SimilarityResult sim = readSimilarity(project);
+LanguageGroups groupSimilarity(const SimilarityResult& sim, const GroupingSettings& settings) {
   const DistanceMatrix distance = similarityToDistance(sim.combined);
-
   LanguageGroups out;
-  out.method = method;
+  out.method = settings.method;
   Groups indices;
-  if (method == "manual") {
+  if (settings.method == "manual") {
     out.methodUsed = "manual";
-    for (const auto& group : project.grouping.manual) {
+    for (const auto& group : settings.manual) {
       indices.emplace_back();
-      for (const std::string& id : group)
-        indices.back().push_back(static_cast<int>(std::find(sim.languages.begin(), sim.languages.end(), id) - sim.languages.begin()));
+      for (const std::string& id : group) {
+        const auto at = std::find(sim.languages.begin(), sim.languages.end(), id);
+        if (at == sim.languages.end()) throw InputError("manual group language '" + id + "' is not in the similarity matrix");
+        indices.back().push_back(static_cast<int>(at - sim.languages.begin()));
+      }
     }
   } else {
     GroupingOptions options;
-    options.method = method;
-    options.groups = static_cast<int>(project.grouping.groups);
-    options.seed = static_cast<std::uint64_t>(project.grouping.seed);
-    options.exhaustiveLimit = static_cast<std::uint64_t>(project.grouping.exhaustive_limit);
+    options.method = settings.method;
+    options.groups = static_cast<int>(settings.groups);
+    options.seed = static_cast<std::uint64_t>(settings.seed);
+    options.exhaustiveLimit = static_cast<std::uint64_t>(settings.exhaustive_limit);
     GroupingResult result = groupLanguages(distance, options);
     indices = result.groups;
     out.methodUsed = result.methodUsed;
@@ -89,6 +92,41 @@ LanguageGroups computeGroups(const Project& project, const std::string& method) 
     out.minSimilarity.push_back(1.0 - largest[g]);
   }
   return out;
+}
+
+LanguageGroups computeGroups(const Project& project, const std::string& method) {
+  GroupingSettings settings = project.grouping;
+  settings.method = method;
+  return groupSimilarity(readSimilarity(project), settings);
+}
+
+namespace {
+void logGroups(const LanguageGroups& groups, Reporter& reporter, const std::function<std::string(const std::string&)>& label) {
+  if (groups.methodUsed != groups.method)
+    reporter.warning("maximin-exhaustive needs more than exhaustive_limit candidate subsets here: fell back to " +
+                         groups.methodUsed,
+                     "/grouping/exhaustive_limit");
+  for (size_t g = 0; g < groups.groups.size(); ++g) {
+    std::string line = "group " + std::to_string(g + 1) + ":";
+    for (const std::string& id : groups.groups[g]) line += " " + label(id);
+    reporter.log(line + "   (min similarity " + std::to_string(groups.minSimilarity[g]) + ")");
+  }
+}
+}  // namespace
+
+LanguageGroups groupSimilarityFile(const Project& project, const fs::path& similarityFile, Reporter& reporter) {
+  reporter.started();
+  if (project.grouping.method == "manual")
+    throw InputError(project.file.string() + " /grouping/method: manual groups need no similarity matrix; choose "
+                     "maximin-exhaustive, maximin-greedy or random to group an imported matrix");
+  const SimilarityResult sim = readSimilarityFile(similarityFile);
+  reporter.log("imported similarity matrix: " + similarityFile.string() + " (" + std::to_string(sim.languages.size()) +
+               " languages); grouping settings from " + project.file.string() + "; nothing is written");
+  const LanguageGroups groups = groupSimilarity(sim, project.grouping);
+  logGroups(groups, reporter, [](const std::string& id) { return id; });
+  reporter.result("groups", groups.toJson());
+  reporter.finished("done");
+  return groups;
 }
 
 void runGroup(const Project& project, Reporter& reporter, bool force) {
@@ -107,15 +145,7 @@ void runGroup(const Project& project, Reporter& reporter, bool force) {
   }
   folder.begin(force, reporter);
   const LanguageGroups groups = computeGroups(project, project.grouping.method);
-  if (groups.methodUsed != groups.method)
-    reporter.warning("maximin-exhaustive needs more than exhaustive_limit candidate subsets here: fell back to " +
-                         groups.methodUsed,
-                     "/grouping/exhaustive_limit");
-  for (size_t g = 0; g < groups.groups.size(); ++g) {
-    std::string line = "group " + std::to_string(g + 1) + ":";
-    for (const std::string& id : groups.groups[g]) line += " " + project.findLanguage(id)->label();
-    reporter.log(line + "   (min similarity " + std::to_string(groups.minSimilarity[g]) + ")");
-  }
+  logGroups(groups, reporter, [&](const std::string& id) { return project.findLanguage(id)->label(); });
   writeFileAtomic(dir / "groups.json", groups.toJson().dump(2) + "\n");
   reporter.artifact(dir / "groups.json", "groups");
   reporter.result("groups", groups.toJson());

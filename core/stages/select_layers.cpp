@@ -65,6 +65,32 @@ LayerSelection LayerSelection::load(const Project& project) {
   }
 }
 
+LayerSelection selectLayersFromNorms(const DeviationTable& deviation, double epsilon, const std::string& mode) {
+  LayerSelection s;
+  s.scores = layerScores(deviation.modules.at("ffn"));
+  s.normalized = normalizedScores(s.scores);
+  s.epsilon = epsilon;
+  s.mode = mode;
+  s.layers = selectLayers(s.normalized, s.epsilon, s.mode);
+  return s;
+}
+
+LayerSelection selectLayersFromFile(const Project& project, const fs::path& normsFile, Reporter& reporter) {
+  reporter.started();
+  const DeviationTable norms = DeviationTable::fromFile(normsFile);
+  const LayerSelection s = selectLayersFromNorms(norms, project.layer_selection.epsilon, project.layer_selection.mode);
+  std::string layers;
+  for (std::int64_t l : s.layers) layers += (layers.empty() ? "" : " ") + std::to_string(l);
+  reporter.log("imported deviation norms: " + normsFile.string() + " (" + std::to_string(norms.languages.size()) +
+               " languages × " + std::to_string(norms.layers) + " layers); ε = " + std::to_string(s.epsilon) + " (" +
+               s.mode + ") from " + project.file.string() + " selects " + std::to_string(s.layers.size()) +
+               " layers: " + layers + "; nothing is written");
+  reporter.result("selection", Json{{"scores", s.scores}, {"normalized", s.normalized}, {"epsilon", s.epsilon},
+                                    {"mode", s.mode}, {"layers", s.layers}});
+  reporter.finished("done");
+  return s;
+}
+
 void runSelectLayers(const Project& project, Reporter& reporter, bool force) {
   reporter.started();
   const fs::path dir = stageDir(project, "select-layers");
@@ -81,13 +107,8 @@ void runSelectLayers(const Project& project, Reporter& reporter, bool force) {
   }
   folder.begin(force, reporter);
 
-  const DeviationTable deviation = DeviationTable::load(deviationDir(project));
-  LayerSelection s;
-  s.scores = layerScores(deviation.modules.at("ffn"));
-  s.normalized = normalizedScores(s.scores);
-  s.epsilon = project.layer_selection.epsilon;
-  s.mode = project.layer_selection.mode;
-  s.layers = selectLayers(s.normalized, s.epsilon, s.mode);
+  LayerSelection s = selectLayersFromNorms(DeviationTable::load(deviationDir(project)), project.layer_selection.epsilon,
+                                           project.layer_selection.mode);
   s.experts = expertCount(project);
   s.topK = project.merge.top_k;
 

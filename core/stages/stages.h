@@ -15,6 +15,9 @@
 
 namespace dmoe {
 
+struct DeviationTable;    // stages/deviation.h
+struct SimilarityResult;  // methods/similarity.h (torch): declared only, so views may include this header
+
 // ---- select-layers (SPEC §1.4): <runs_dir>/select-layers/selection.json
 struct LayerSelection {
   std::vector<double> scores, normalized;
@@ -26,7 +29,13 @@ struct LayerSelection {
   ParameterCounts counts;
   static LayerSelection load(const Project& project);  // InputError: run `dmoe select-layers`
 };
+// Scores, normalised scores and the layers ε selects, from FFN deviation norms
+// (the stage reads its deviation.json; `dmoe select-layers --norms` any norms file).
+LayerSelection selectLayersFromNorms(const DeviationTable& deviation, double epsilon, const std::string& mode);
 void runSelectLayers(const Project& project, Reporter& reporter, bool force);
+// `dmoe select-layers --norms FILE`: the selection of the project's ε and mode
+// on an imported norms file (DeviationTable::fromFile), reported; writes nothing.
+LayerSelection selectLayersFromFile(const Project& project, const std::filesystem::path& normsFile, Reporter& reporter);
 
 // ---- similarity (SPEC §1.2): <runs_dir>/similarity/similarity.{json,csv}
 void runSimilarity(const Project& project, Reporter& reporter, bool force);
@@ -43,7 +52,13 @@ struct LanguageGroups {
 // The groups of `method` (maximin-exhaustive | maximin-greedy | random | manual)
 // on the similarity stage's matrix, with each group's minimum similarity.
 LanguageGroups computeGroups(const Project& project, const std::string& method);
+// The same on any similarity matrix with the given settings (manual: the ids
+// of settings.manual must be the matrix's).
+LanguageGroups groupSimilarity(const SimilarityResult& similarity, const GroupingSettings& settings);
 void runGroup(const Project& project, Reporter& reporter, bool force);
+// `dmoe group --similarity FILE`: the project's grouping settings on an imported
+// matrix (readSimilarityFile: .csv or .json), reported; writes nothing.
+LanguageGroups groupSimilarityFile(const Project& project, const std::filesystem::path& similarityFile, Reporter& reporter);
 
 // ---- merge (SPEC §1.5): <runs_dir>/merge/model/ — also used by baselines for other groups
 void runMerge(const Project& project, Reporter& reporter, bool force);

@@ -75,7 +75,7 @@ NllTotal documentsNll(CausalLMImpl& model, const std::vector<TokenSpan>& documen
     }
     torch::Tensor logits;
     {
-      CudaBf16Autocast autocast(device);
+      Bf16Autocast autocast(device);
       logits = model.forward(inputs.to(device));
     }
     torch::Tensor target = labels.to(device);

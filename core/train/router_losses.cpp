@@ -25,7 +25,7 @@ torch::Tensor switchBalanceLoss(const torch::Tensor& logits, const torch::Tensor
   torch::Tensor dispatched = torch::zeros_like(probabilities).scatter_(1, chosen, 1.0);
   torch::Tensor weight = mask.defined() ? mask.to(torch::kFloat32).unsqueeze(-1) : torch::ones_like(probabilities.narrow(1, 0, 1));
   const torch::Tensor tokens = weight.sum().clamp_min(1.0);
-  const torch::Tensor f = (dispatched * weight).sum(0) / (tokens * static_cast<double>(chosen.size(-1)));  // [E], Σ = 1
+  const torch::Tensor f = (dispatched * weight).sum(0) / tokens;  // [E], Σ = k (HF Mixtral / MoE-LPR form)
   const torch::Tensor p = (probabilities * weight).sum(0) / tokens;                                        // [E]
   return static_cast<double>(experts) * (f.detach() * p).sum();
 }

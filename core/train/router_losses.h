@@ -6,9 +6,10 @@
 //       each MoE layer's router logits against the token's group label (the
 //       expert of its sequence's group), mean over tokens, then over layers.
 //   Balance (stage 2): Switch-Transformer form E · Σₑ fₑ · Pₑ per layer, mean
-//       over layers; fₑ = share of the top-k assignments that went to e (no
+//       over layers; fₑ = fraction of tokens dispatched to e counting every
+//       one of a token's k slots, so Σₑ fₑ = k as in HF Mixtral / MoE-LPR (no
 //       gradient), Pₑ = mean router probability of e (the gradient path).
-//       Exactly 1 when routing is perfectly balanced. Unlike the reference
+//       Exactly k when routing is perfectly balanced. Unlike the reference
 //       code's constant, it has a gradient whenever the router is unbalanced.
 // Tokens outside `mask` (padding) count in neither.
 #pragma once

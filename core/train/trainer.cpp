@@ -307,7 +307,7 @@ TrainResult Trainer::run() {
       torch::Tensor loss;
       if (s.options.beforeForward) s.options.beforeForward(mb);
       {
-        CudaBf16Autocast autocast(s.device);
+        Bf16Autocast autocast(s.device);
         torch::Tensor logits = s.model->forward(inputs);
         torch::Tensor lm = torch::nn::functional::cross_entropy(
             logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32), labels.reshape({-1}),

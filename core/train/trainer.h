@@ -23,9 +23,11 @@
 // cancel request saves a checkpoint of that step (when checkpoints are on)
 // and throws dmoe::Cancelled.
 //
-// Devices: the model must already be on options.device. On CUDA the forward
-// and backward run under autocast with bf16 compute while parameters, grads
-// and optimizer state stay fp32 (master weights); on CPU everything is fp32.
+// Devices: the model must already be on options.device. Where the process's
+// precision is bf16 for that device (runtime/device.h: the project's
+// `precision`), the forward and backward run under autocast with bf16 compute
+// while parameters, grads and optimizer state stay fp32 (master weights);
+// otherwise everything is fp32.
 // Host syncs: one per logged step (the metrics), none otherwise.
 // Metrics events carry the run folder (absolute) as "run"; metrics.jsonl
 // lines do not (the file is in that folder).
