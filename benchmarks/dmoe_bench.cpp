@@ -22,6 +22,8 @@
 #include "runtime/process_environment.h"
 #include "tokenizer/tokenizer_throughput.h"
 #include "train/sequence_sampler.h"
+#include <torch/csrc/autograd/profiler_legacy.h>
+
 #include "train/autocast_guard.h"
 #include "train/trainer.h"
 
@@ -93,7 +95,7 @@ int main(int argc, char** argv) {
   c.norm_eps = 1e-5;
   std::int64_t seq = 128, batch = 16, steps = 20, warmup = 3;
   int threads = 0;
-  std::string device = "cpu", precision = "fp32", tokenizerPath, textFile;
+  std::string device = "cpu", precision = "fp32", tokenizerPath, textFile, profileFile;
   CLI::App app{"dmoe-bench — training/inference tokens per second and peak memory of a Llama-family model; prints JSON. "
                "Defaults: the demo config of projects/udhr-18.dmoe.json."};
   app.add_option("--hidden", c.hidden_size, "hidden_size");
@@ -110,6 +112,9 @@ int main(int argc, char** argv) {
   app.add_option("--device", device, "auto | cpu | cuda");
   app.add_option("--precision", precision, "fp32 | bf16 | auto (the project setting: bf16 autocast, fp32 master weights)")
       ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
+  app.add_option("--profile", profileFile,
+                 "Write LibTorch's operator trace of the training run to this file (Chrome trace JSON: open it in "
+                 "Perfetto or chrome://tracing; benchmarks/README.md shows how to total it per operator)");
   app.add_option("--tokenizer", tokenizerPath, "Also time this tokenizer (tokenizer.model, tokenizer.json or a checkpoint folder)");
   app.add_option("--text", textFile, "Texts for --tokenizer: a jsonl corpus file, or plain text (one text per line)");
   CLI11_PARSE(app, argc, argv);
@@ -143,7 +148,11 @@ int main(int argc, char** argv) {
     o.runDir = fs::temp_directory_path() / ("dmoe-bench-" + std::to_string(::getpid()));
     CollectingSink sink;
     Trainer trainer(model, sampler, o, Reporter(sink, "bench"));
-    trainer.run();
+    {
+      std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+      if (!profileFile.empty()) profile = std::make_unique<torch::autograd::profiler::RecordProfile>(profileFile);
+      trainer.run();
+    }
     fs::remove_all(o.runDir);
     std::vector<double> trainRates;
     for (const Json& e : sink.events)

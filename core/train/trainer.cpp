@@ -290,7 +290,12 @@ TrainResult Trainer::run() {
     const double lr = lrAt(t, s.step);
     for (auto& group : s.optimizer->param_groups())
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    s.optimizer->zero_grad();
+    // Gradients set to none, not zeros (PyTorch 2's default): no fill before
+    // and no accumulation pass in the first backward. A parameter that took no
+    // part in this step (an idle expert under hard routing) keeps no gradient,
+    // so AdamW leaves it and its moments untouched, in an uninterrupted run and
+    // after a resume alike.
+    for (torch::Tensor& p : s.trainable) p.mutable_grad().reset();
 
     std::vector<TrainBatch> micro;
     std::int64_t scored = 0;

@@ -8,6 +8,9 @@
 // A step = batch_sequences rows in micro_batch-row forward/backward passes;
 // the loss is the token-weighted mean NLL over the whole step's scored labels
 // (so 2 micro-batches of n equal one batch of 2n), plus any extra loss terms.
+// Gradients are reset to none before each step (not zeroed): a parameter
+// that received no gradient in a step — an expert no token was routed to —
+// is skipped by AdamW (no momentum or decay step), in a resumed run as well.
 // Global-norm clipping (pre-clip norm reported), computed on the device
 // without a host sync. Only parameters accepted by `trainable` get gradients
 // and enter the optimizer; the rest are frozen (requires_grad false).
