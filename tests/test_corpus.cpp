@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "corpus/corpus_stats.h"
-#include "corpus/heldout_split.h"
+#include "corpus/data_slices.h"
 #include "corpus/jsonl_reader.h"
 #include "corpus/udhr_import.h"
 #include "project/project.h"
@@ -192,6 +192,38 @@ class TestCorpus : public QObject {
     QCOMPARE(std::count(almostAll.begin(), almostAll.end(), true), std::ptrdiff_t{4});
   }
 
+  // SPEC 1.0: pretrain, continual and held-out slices, disjoint and pinned.
+  void dataSlicesAreDisjointDeterministicAndPinned() {
+    auto letters = [](const std::vector<Slice>& v) {
+      std::string out;
+      for (Slice x : v) out += x == Slice::pretrain ? 'p' : x == Slice::continual ? 'c' : 'h';
+      return out;
+    };
+    CorpusSettings corpus;
+    corpus.heldout = {0.3, 0, 1, 1234};
+    corpus.pretrain = {0.5, 0, 1234};
+    // Pinned by an independent Python transcription of the recipe in data_slices.h
+    // (the same one that reproduces heldoutMask's "0000100101" above).
+    QCOMPARE(letters(documentSlices(10, corpus, "fr", true)), std::string("pccphcphph"));
+    CorpusSettings other;
+    other.heldout = {0.1, 0, 1, 1234};
+    other.pretrain = {0.5, 0, 7};
+    QCOMPARE(letters(documentSlices(20, other, "cmn_hans", true)), std::string("pppchpchpcpcccpcpcpc"));
+    // Held-out documents do not depend on the pretrain settings; no pretrain slice → all continual.
+    QCOMPARE(letters(documentSlices(10, corpus, "fr", false)), std::string("cccchcchch"));
+    corpus.pretrain = {0.9, 0, 99};
+    std::string moved = letters(documentSlices(10, corpus, "fr", true));
+    for (size_t i = 0; i < moved.size(); ++i) QCOMPARE(moved[i] == 'h', std::string("pccphcphph")[i] == 'h');
+    // Counts: fraction of the rest, an exact count, and one document always continual.
+    QCOMPARE(pretrainCount(40, {0.5, 0, 1}), std::int64_t{20});
+    QCOMPARE(pretrainCount(40, {0.5, 7, 1}), std::int64_t{7});
+    QCOMPARE(pretrainCount(40, {1.0, 0, 1}), std::int64_t{39});
+    QCOMPARE(pretrainCount(40, {0.5, 100, 1}), std::int64_t{39});
+    QCOMPARE(pretrainCount(1, {0.5, 0, 1}), std::int64_t{0});
+    QCOMPARE(pretrainCount(40, {0.0, 0, 1}), std::int64_t{0});
+    QCOMPARE(std::string(sliceName(Slice::continual)), std::string("continual"));
+  }
+
   void udhrExtractorParagraphs() {
     std::string html = test::readText(fixturePackage() / "declaration" / "xmp.html");
     std::vector<UdhrDocument> docs = extractUdhrDocuments(html, UdhrUnit::Paragraph);
@@ -336,6 +368,9 @@ class TestCorpus : public QObject {
     for (int i = 0; i < 3; ++i) heldChars += m[i] ? chars[i] : 0;
     QCOMPARE(x.heldout_characters, heldChars);
     QCOMPARE(stats.languages[1].counts.heldout_documents, std::int64_t{0});  // a single document stays in training
+    // Slices: xmp has 1 document left after the held-out split → it stays continual.
+    QCOMPARE(x.pretrain_documents + x.continual_documents + x.heldout_documents, x.documents);
+    QCOMPARE(x.continual_documents, std::int64_t{1});
     QVERIFY(stats.languages[2].isNew);
     QCOMPARE(stats.total.documents, std::int64_t{6});
     QCOMPARE(stats.total.characters, std::int64_t{13});

@@ -7,6 +7,7 @@
 // reports exit codes, and cancels (terminate, then kill after the grace period);
 // the runtime diagnostics dialog shows a real `dmoe info` (BLAS core, GFLOP/s).
 #include <QAbstractItemModel>
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QFont>
@@ -57,6 +58,9 @@ void writeStatsFixture(const Project& project) {
     Json entry = {{"id", l.id}, {"tag", l.tag}, {"name", l.name}, {"new", isNew}, {"file", l.id + ".jsonl"},
                   {"documents", 100 + i}, {"characters", 9500 + 1000 * i}, {"bytes", 20000 + 2000 * i},
                   {"heldout_documents", 10 + i / 10}, {"heldout_characters", 950 + 100 * i}, {"issues", 0}};
+    const std::int64_t rest = 100 + i - (10 + i / 10);  // not held out: half pretrain the base (training languages)
+    entry["pretrain_documents"] = isNew ? 0 : rest / 2;
+    entry["continual_documents"] = isNew ? rest : rest - rest / 2;
     if (!isNew) entry["tokens"] = 3000 + 100 * i;
     languages.push_back(entry);
     ++i;
@@ -95,8 +99,17 @@ class TestGuiShell : public QObject {
     window.resize(1200, 800);
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
-    QVERIFY(window.openProject(QString::fromStdString(file.string())));
+    {
+      // The log names the project relative to the working folder: no machine-specific prefix.
+      const QString previous = QDir::currentPath();
+      QDir::setCurrent(tmp.path());
+      QVERIFY(window.openProject(QString::fromStdString(file.string())));
+      QDir::setCurrent(previous);
+    }
     QCOMPARE(window.windowTitle(), QString("UDHR 18 (demo)[*] — DMoE Workbench"));
+    const QString relative = QDir(tmp.path()).relativeFilePath(QString::fromStdString(file.string()));
+    QVERIFY2(window.logDock().text().contains("Opened " + relative), qPrintable(window.logDock().text()));
+    QVERIFY(!window.logDock().text().contains(tmp.path()));
 
     auto* table = window.findChild<QTableView*>("languagesTable");
     QVERIFY(table);
@@ -112,6 +125,10 @@ class TestGuiShell : public QObject {
     QCOMPARE(cell(model, 17, Col::Characters), QString("26,500"));
     QCOMPARE(cell(model, 17, Col::Tokens), QString("4,700"));
     QCOMPARE(cell(model, 17, Col::HeldoutDocuments), QString("11"));
+    QCOMPARE(cell(model, 17, Col::PretrainDocuments), QString("53"));   // (117 − 11) / 2
+    QCOMPARE(cell(model, 17, Col::ContinualDocuments), QString("53"));
+    QCOMPARE(cell(model, 18, Col::PretrainDocuments), QString("0"));    // a new language: none
+    QCOMPARE(model->headerData(Col::ContinualDocuments, Qt::Horizontal).toString(), QString("Continual docs"));
     // New languages: marked, italic, no tokens in the fixture → "—".
     QCOMPARE(cell(model, 18, Col::Id), QString("bel"));
     QCOMPARE(cell(model, 18, Col::Set), QString("new (held back)"));

@@ -8,6 +8,8 @@
 #include "model/causal_lm.h"
 #include "model/llama.h"
 #include "model/weight_names.h"
+#include "runtime/device.h"
+#include "train/autocast_guard.h"
 #include "util/error.h"
 
 #include <QtTest>
@@ -301,6 +303,36 @@ class TestModel : public QObject {
       perHead.push_back(naiveHead(q[h].contiguous(), k[h / 2].contiguous(), v[h / 2].contiguous(), {}));
     const torch::Tensor expected = attention->o_proj(torch::cat(perHead, 1)).view({1, t, 16});
     QVERIFY(near(actual, expected, 1e-5));
+  }
+
+  // bf16 autocast (precision bf16) of every family: the same logits as fp32
+  // within bf16's resolution (8 bits of mantissa), parameters untouched (fp32).
+  void bf16AutocastForwardMatchesFp32() {
+    for (const std::string type : {"llama", "qwen2", "gemma", "bloom"}) {
+      ModelConfig c = tinyConfig(type);
+      if (type != "bloom") c.num_key_value_heads = 1;  // grouped-query attention on the bf16 path too
+      c = c.completed("tiny " + type);
+      auto model = seededModel(c);
+      torch::NoGradGuard g;
+      const torch::Tensor ids = torch::arange(24).remainder(11).view({2, 12});
+      const torch::Tensor fp32 = model->forward(ids);
+      struct Fp32Again {
+        ~Fp32Again() { configurePrecision("fp32", "cpu"); }
+      } fp32Again;
+      configurePrecision("bf16", "cpu");
+      torch::Tensor bf16;
+      {
+        Bf16Autocast autocast(torch::Device(torch::kCPU));
+        bf16 = model->forward(ids);
+      }
+      QCOMPARE(bf16.scalar_type(), torch::kBFloat16);
+      for (const auto& p : model->parameters()) QCOMPARE(p.scalar_type(), torch::kFloat32);
+      const double scale = fp32.abs().max().item<double>();
+      const double diff = (bf16.to(torch::kFloat32) - fp32).abs().max().item<double>();
+      qInfo("%s: max |bf16 − fp32| = %.4f of max |logit| %.3f", type.c_str(), diff, scale);
+      QVERIFY2(diff <= 0.05 * scale, type.c_str());
+      QVERIFY(diff > 0);  // autocast really ran in bf16
+    }
   }
 
   void compatAttentionEqualsNaiveSoftmax() {

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "corpus/corpus_stats.h"
-#include "corpus/heldout_split.h"
+#include "corpus/data_slices.h"
 #include "corpus/jsonl_reader.h"
 #include "corpus/token_cache.h"
 #include "corpus/token_shard.h"
@@ -74,31 +74,43 @@ class TestTokenCache : public QObject {
       JsonlReader reader(p.corpusFile(c.language), "text");
       for (Document d; reader.next(d);) texts.push_back(d.text);
       QCOMPARE(texts.size(), std::size_t{50});  // the bad line in de is skipped
-      std::vector<bool> mask = heldoutMask(50, p.corpus.heldout, c.language);
-      std::vector<std::vector<std::uint32_t>> expected[2];  // [0] train, [1] held out
-      std::int64_t tokens[2] = {0, 0};
+      const std::vector<Slice> slices = documentSlices(50, p.corpus, c.language, p.hasPretrainSlice(c.language));
+      std::vector<std::vector<std::uint32_t>> expected[3];  // by Slice: pretrain, continual, heldout
+      std::int64_t tokens[3] = {0, 0, 0};
       for (std::size_t i = 0; i < texts.size(); ++i) {
-        expected[mask[i]].push_back(documentTokens(*tokenizer_, texts[i]));
-        tokens[mask[i]] += static_cast<std::int64_t>(expected[mask[i]].back().size());
+        const auto k = static_cast<std::size_t>(slices[i]);
+        expected[k].push_back(documentTokens(*tokenizer_, texts[i]));
+        tokens[k] += static_cast<std::int64_t>(expected[k].back().size());
       }
-      QCOMPARE(c.train.documents, std::int64_t{40});
+      // 10 held out; of the other 40, half pretrain the base (training languages only).
+      const std::int64_t pretrainDocs = p.hasPretrainSlice(c.language) ? 20 : 0;
+      QCOMPARE(c.pretrain.documents, pretrainDocs);
+      QCOMPARE(c.continual.documents, 40 - pretrainDocs);
       QCOMPARE(c.heldout.documents, std::int64_t{10});
-      QCOMPARE(c.train.tokens, tokens[0]);
-      QCOMPARE(c.heldout.tokens, tokens[1]);
-      TokenShard train(tokenShardFile(p, c.language, "train")), held(tokenShardFile(p, c.language, "heldout"));
-      QCOMPARE(train.tokenCount(), tokens[0]);
+      QCOMPARE(c.pretrain.tokens, tokens[0]);
+      QCOMPARE(c.continual.tokens, tokens[1]);
+      QCOMPARE(c.heldout.tokens, tokens[2]);
+      TokenShard continual(tokenShardFile(p, c.language, "continual")), held(tokenShardFile(p, c.language, "heldout"));
+      TokenShard pretrain(tokenShardFile(p, c.language, "pretrain"));
+      QCOMPARE(pretrain.documentCount(), pretrainDocs);
+      for (std::int64_t i = 0; i < pretrainDocs; ++i) {
+        TokenSpan doc = pretrain.document(i);
+        QCOMPARE(std::vector<std::uint32_t>(doc.begin(), doc.end()), expected[0][static_cast<std::size_t>(i)]);
+      }
+      QCOMPARE(continual.tokenCount(), tokens[1]);
       QCOMPARE(held.documentCount(), std::int64_t{10});
       for (std::int64_t i = 0; i < 10; ++i) {
         TokenSpan doc = held.document(i);
-        QCOMPARE(std::vector<std::uint32_t>(doc.begin(), doc.end()), expected[1][i]);
+        QCOMPARE(std::vector<std::uint32_t>(doc.begin(), doc.end()), expected[2][i]);
       }
-      TokenSpan last = train.document(39);
-      QCOMPARE(std::vector<std::uint32_t>(last.begin(), last.end()), expected[0][39]);
-      QCOMPARE(train.data()[0], std::uint32_t{1});  // BOS opens the stream
-      QVERIFY_EXCEPTION_THROWN(train.document(40), std::out_of_range);
+      const std::int64_t lastContinual = 40 - pretrainDocs - 1;
+      TokenSpan last = continual.document(lastContinual);
+      QCOMPARE(std::vector<std::uint32_t>(last.begin(), last.end()), expected[1][static_cast<std::size_t>(lastContinual)]);
+      QCOMPARE(continual.data()[0], std::uint32_t{1});  // BOS opens the stream
+      QVERIFY_EXCEPTION_THROWN(continual.document(lastContinual + 1), std::out_of_range);
       std::optional<LanguageTokenCounts> recorded = currentTokenCounts(p, *tokenizer_, c.language);
       QVERIFY(recorded.has_value());
-      QCOMPARE(recorded->heldout.tokens, tokens[1]);
+      QCOMPARE(recorded->heldout.tokens, tokens[2]);
     }
   }
 
@@ -114,7 +126,11 @@ class TestTokenCache : public QObject {
     for (size_t i = 0; i < built.size(); ++i) {
       const CorpusCounts& c = after.languages[i].counts;
       QCOMPARE(after.languages[i].id, built[i].language);
-      QCOMPARE(c.tokens, built[i].train.tokens + built[i].heldout.tokens);
+      QCOMPARE(c.tokens, built[i].pretrain.tokens + built[i].continual.tokens + built[i].heldout.tokens);
+      QCOMPARE(c.pretrain_tokens, built[i].pretrain.tokens);
+      QCOMPARE(c.continual_tokens, built[i].continual.tokens);
+      QCOMPARE(c.pretrain_documents, built[i].pretrain.documents);
+      QCOMPARE(c.continual_documents, built[i].continual.documents);
       QCOMPARE(c.heldout_tokens, built[i].heldout.tokens);
       total += c.tokens;
     }
@@ -171,7 +187,7 @@ class TestTokenCache : public QObject {
     Project p = freshProject("runs-damaged");
     Reporter r(null_, "tokenize");
     buildTokenCache(p, *tokenizer_, r);
-    const fs::path bin = tokenShardFile(p, "en", "train");
+    const fs::path bin = tokenShardFile(p, "en", "continual");
     const auto size = fs::file_size(bin);
 
     fs::resize_file(bin, size - 2);  // not a whole token
@@ -187,7 +203,7 @@ class TestTokenCache : public QObject {
       QFAIL("a shard shorter than its index opened");
     } catch (const InputError& e) {
       QVERIFY2(std::string(e.what()).find(bin.string()) != std::string::npos, e.what());
-      QVERIFY2(std::string(e.what()).find("train.idx") != std::string::npos, e.what());
+      QVERIFY2(std::string(e.what()).find("continual.idx") != std::string::npos, e.what());
     }
     fs::remove(tokenIndexFile(bin));
     QVERIFY_EXCEPTION_THROWN(TokenShard{bin}, InputError);

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <set>
 
-#include "corpus/heldout_split.h"
+#include "corpus/data_slices.h"
 #include "corpus/jsonl_reader.h"
 #include "events/event_sink.h"
 #include "tiny_multilingual_corpus.h"
@@ -18,15 +18,17 @@ namespace fs = std::filesystem;
 namespace {
 
 // The texts of a language's held-out documents, split computed independently.
-std::set<std::string> heldoutTexts(const Project& p, const std::string& id) {
+// The texts of a language's documents in the given data slice.
+std::set<std::string> sliceTexts(const Project& p, const std::string& id, Slice slice) {
   std::vector<std::string> texts;
   JsonlReader reader(p.corpusFile(id), "text");
   for (Document d; reader.next(d);) texts.push_back(d.text);
-  std::vector<bool> mask = heldoutMask(static_cast<std::int64_t>(texts.size()), p.corpus.heldout, id);
-  std::set<std::string> held;
+  const std::vector<Slice> slices =
+      documentSlices(static_cast<std::int64_t>(texts.size()), p.corpus, id, p.hasPretrainSlice(id));
+  std::set<std::string> out;
   for (std::size_t i = 0; i < texts.size(); ++i)
-    if (mask[i]) held.insert(texts[i]);
-  return held;
+    if (slices[i] == slice) out.insert(texts[i]);
+  return out;
 }
 
 std::string lastStageStatus(const CollectingSink& sink) {
@@ -49,27 +51,34 @@ class TestTokenizer : public QObject {
     test::writeTinyProject(dir_);
   }
 
-  void sampleIsBalancedAndNeverHeldOut() {
+  void sampleIsBalancedAndComesFromThePretrainSlice() {
     Project p = Project::load(dir_ / "tiny.dmoe.json");
     NullSink null;
     Reporter r(null, "tokenizer");
     std::vector<LanguageSample> sample = drawTokenizerSample(p, r);
     QCOMPARE(sample.size(), std::size_t{4});  // new language el included
     for (const LanguageSample& s : sample) {
-      // 50 documents, 20% = 10 held out, 40 training; the quota is 30.
-      QCOMPARE(s.trainingDocuments, std::int64_t{40});
-      QCOMPARE(s.documents.size(), std::size_t{30});
-      std::set<std::string> held = heldoutTexts(p, s.language);
-      QCOMPARE(held.size(), std::size_t{10});
-      for (const std::string& text : s.documents) QVERIFY2(!held.count(text), text.c_str());
-      QCOMPARE(std::set<std::string>(s.documents.begin(), s.documents.end()).size(), std::size_t{30});
+      // 50 documents, 20% = 10 held out, 40 left. Training languages: the tokenizer
+      // belongs to the base, so it samples their pretrain slice (half: 20, below the
+      // quota of 30) and never the continual one; the new language el: all 40, quota 30.
+      const bool pretrainOnly = p.hasPretrainSlice(s.language);
+      const std::size_t expected = pretrainOnly ? 20 : 30;
+      QCOMPARE(s.trainingDocuments, std::int64_t{pretrainOnly ? 20 : 40});
+      QCOMPARE(s.documents.size(), expected);
+      QCOMPARE(sliceTexts(p, s.language, Slice::heldout).size(), std::size_t{10});
+      const std::set<std::string> excluded =
+          pretrainOnly ? sliceTexts(p, s.language, Slice::continual) : std::set<std::string>{};
+      const std::set<std::string> held = sliceTexts(p, s.language, Slice::heldout);
+      for (const std::string& text : s.documents) QVERIFY2(!held.count(text) && !excluded.count(text), text.c_str());
+      QCOMPARE(std::set<std::string>(s.documents.begin(), s.documents.end()).size(), expected);
     }
     QCOMPARE(sample[0].language, std::string("en"));
     QCOMPARE(sample[3].language, std::string("el"));
     // Deterministic; and a different seed draws a different sample.
-    QCOMPARE(drawTokenizerSample(p, r)[1].documents, sample[1].documents);
+    // (el: its 40 documents exceed the quota, so the seed decides which 30.)
+    QCOMPARE(drawTokenizerSample(p, r)[3].documents, sample[3].documents);
     p.tokenizer.seed = 4;
-    QVERIFY(drawTokenizerSample(p, r)[1].documents != sample[1].documents);
+    QVERIFY(drawTokenizerSample(p, r)[3].documents != sample[3].documents);
   }
 
   void trainedModelRoundTrips() {
@@ -84,7 +93,7 @@ class TestTokenizer : public QObject {
       written.insert(entry.path().filename().string());
     QCOMPARE(written, (std::set<std::string>{"manifest.json", "tokenizer.model", "tokenizer.vocab"}));
     Json manifest = Json::parse(test::readText(p.runsDir() / "tokenizer" / "manifest.json"));
-    QCOMPARE(manifest["sample"]["documents"]["ru"].get<int>(), 30);
+    QCOMPARE(manifest["sample"]["documents"]["ru"].get<int>(), 20);  // ru's pretrain slice
     QCOMPARE(manifest["trainer"]["normalization_rule_name"].get<std::string>(), std::string("nmt_nfkc"));
 
     SentencePieceTokenizer t(build.model);

@@ -145,6 +145,9 @@ class TestTrainer : public QObject {
     CollectingSink sink;
     TrainingSettings s = settings(40, 0.05);
     s.grad_clip = 1.0;
+    struct Fp32Again {  // the precision is process-wide: back to fp32 however the test ends
+      ~Fp32Again() { configurePrecision("fp32", "cpu"); }
+    } fp32Again;
     configurePrecision("bf16", "cpu");
     std::vector<torch::ScalarType> logitTypes;
     Trainer trainer(model, data, options(fs::path(tmp.path().toStdString()) / "run", s), Reporter(sink, "train"));

@@ -43,7 +43,7 @@ void LanguageTableModel::setProject(const dmoe::Project* project) {
 void LanguageTableModel::setStatistics(const dmoe::Json& byLanguage) {
   statistics_ = byLanguage.is_object() ? byLanguage : dmoe::Json::object();
   for (Row& row : rows_) applyStatistics(row, statistics_);
-  if (!rows_.isEmpty()) emit dataChanged(index(0, Documents), index(rowCount() - 1, HeldoutDocuments));
+  if (!rows_.isEmpty()) emit dataChanged(index(0, Documents), index(rowCount() - 1, ColumnCount - 1));
 }
 
 void LanguageTableModel::applyStatistics(Row& row, const dmoe::Json& byLanguage) {
@@ -52,6 +52,8 @@ void LanguageTableModel::applyStatistics(Row& row, const dmoe::Json& byLanguage)
   row.documents = countField(stats, "documents");
   row.characters = countField(stats, "characters");
   row.tokens = countField(stats, "tokens");
+  row.pretrain = countField(stats, "pretrain_documents");
+  row.continual = countField(stats, "continual_documents");
   row.heldout = countField(stats, "heldout_documents");
 }
 
@@ -60,6 +62,8 @@ std::optional<qint64> LanguageTableModel::number(const Row& row, int column) con
     case Documents: return row.documents;
     case Characters: return row.characters;
     case Tokens: return row.tokens;
+    case PretrainDocuments: return row.pretrain;
+    case ContinualDocuments: return row.continual;
     case HeldoutDocuments: return row.heldout;
     default: return std::nullopt;
   }
@@ -117,8 +121,12 @@ QVariant LanguageTableModel::headerData(int section, Qt::Orientation orientation
   if (orientation != Qt::Horizontal) return {};
   if (role == Qt::TextAlignmentRole)
     return int(Qt::AlignVCenter | (section >= Documents ? Qt::AlignRight : Qt::AlignLeft));
+  if (role == Qt::ToolTipRole && section == PretrainDocuments)
+    return tr("Documents that pretrain the base (and sample its tokenizer); none for new languages or a checkpoint base");
+  if (role == Qt::ToolTipRole && section == ContinualDocuments)
+    return tr("Documents the base never saw: deviation, DMoE training, baselines and adaptation read only these");
   if (role == Qt::ToolTipRole && section == HeldoutDocuments)
-    return tr("Documents in the deterministic held-out split used by every evaluation");
+    return tr("Documents in the deterministic held-out slice used by every evaluation");
   if (role != Qt::DisplayRole) return {};
   switch (section) {
     case Id: return tr("Id");
@@ -128,6 +136,8 @@ QVariant LanguageTableModel::headerData(int section, Qt::Orientation orientation
     case Documents: return tr("Documents");
     case Characters: return tr("Characters");
     case Tokens: return tr("Tokens");
+    case PretrainDocuments: return tr("Pretrain docs");
+    case ContinualDocuments: return tr("Continual docs");
     case HeldoutDocuments: return tr("Held-out docs");
     default: return {};
   }

@@ -15,7 +15,11 @@ namespace dmoe::views {
 class LanguageTableModel : public QAbstractTableModel {
   Q_OBJECT
  public:
-  enum Column { Id, Tag, Name, Set, Documents, Characters, Tokens, HeldoutDocuments, ColumnCount };
+  enum Column {
+    Id, Tag, Name, Set, Documents, Characters, Tokens,
+    PretrainDocuments, ContinualDocuments, HeldoutDocuments,  // the data protocol's slices (SPEC 1.0)
+    ColumnCount
+  };
   // Raw values for sorting: numbers as qlonglong (-1 when unknown), text as QString.
   static constexpr int SortRole = Qt::UserRole;
 
@@ -23,7 +27,7 @@ class LanguageTableModel : public QAbstractTableModel {
 
   // nullptr clears the table. Statistics already set are kept for languages that remain.
   void setProject(const dmoe::Project* project);
-  // Statistics keyed by language id: {"<id>": {"documents": n, "characters": n,
+  // Statistics keyed by language id: {"<id>": {"documents": n, "characters": n, "pretrain_documents": n, "continual_documents": n,
   // "heldout_documents": n, "tokens": n}, ...}; any field may be absent ("—").
   // Values for ids the project does not list are ignored.
   void setStatistics(const dmoe::Json& byLanguage);
@@ -40,7 +44,7 @@ class LanguageTableModel : public QAbstractTableModel {
   struct Row {
     dmoe::Language language;
     bool isNew = false;
-    std::optional<qint64> documents, characters, tokens, heldout;
+    std::optional<qint64> documents, characters, tokens, pretrain, continual, heldout;
   };
   static void applyStatistics(Row& row, const dmoe::Json& byLanguage);
   std::optional<qint64> number(const Row& row, int column) const;

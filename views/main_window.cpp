@@ -63,6 +63,13 @@ constexpr int kStatusMessageMs = 8000;
 QString lastDirectory() { return QSettings().value(kLastDirKey, QDir::homePath()).toString(); }
 void rememberDirectory(const QString& file) { QSettings().setValue(kLastDirKey, QFileInfo(file).absolutePath()); }
 
+// A file as the log shows it: relative to the working folder when it lies
+// below it (no machine-specific prefix in logs and screenshots), else as given.
+QString logPath(const QString& file) {
+  const QString relative = QDir::current().relativeFilePath(file);
+  return QDir::toNativeSeparators(relative.startsWith("..") || QDir::isAbsolutePath(relative) ? file : relative);
+}
+
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent)
@@ -297,7 +304,7 @@ bool MainWindow::openProject(const QString& file) {
   RecentProjects::add(document_->filePath());
   rememberDirectory(document_->filePath());
   rebuildRecentMenu();
-  logDock_->appendLine(tr("Opened %1").arg(QDir::toNativeSeparators(document_->filePath())));
+  logDock_->appendLine(tr("Opened %1").arg(logPath(document_->filePath())));
   for (const dmoe::Problem& w : document_->project().warnings)
     logDock_->appendLine(tr("warning: %1: %2").arg(QString::fromStdString(w.where), QString::fromStdString(w.message)),
                          Severity::Warning);
@@ -343,7 +350,7 @@ bool MainWindow::saveAs() {
   RecentProjects::add(file);
   rememberDirectory(file);
   rebuildRecentMenu();
-  logDock_->appendLine(tr("Saved as %1").arg(QDir::toNativeSeparators(document_->filePath())));
+  logDock_->appendLine(tr("Saved as %1").arg(logPath(document_->filePath())));
   return true;
 }
 

@@ -80,9 +80,9 @@ void addTokenizerCommands(CLI::App& app, CliContext& ctx) {
     Reporter reporter = ctx.reporter("tokenize");
     std::vector<LanguageTokenCounts> counts = buildTokenCache(project, *tokenizer, reporter, *tokenizeForce);
     for (const LanguageTokenCounts& c : counts)
-      ctx.out() << c.language << ": " << c.train.tokens << " training tokens in " << c.train.documents
-                << " documents, " << c.heldout.tokens << " held-out tokens in " << c.heldout.documents << " documents"
-                << (c.rebuilt ? "" : " (up to date)") << '\n';
+      ctx.out() << c.language << ": tokens (documents) pretrain " << c.pretrain.tokens << " (" << c.pretrain.documents
+                << "), continual " << c.continual.tokens << " (" << c.continual.documents << "), held-out "
+                << c.heldout.tokens << " (" << c.heldout.documents << ")" << (c.rebuilt ? "" : " (up to date)") << '\n';
   });
 
   auto* show = app.add_subcommand("tokenize", "Print the token ids and pieces of a text");

@@ -34,12 +34,14 @@ void printCorpusStatsTable(std::ostream& out, const Json& stats) {
     return v.is_number() ? std::to_string(v.get<std::int64_t>()) : std::string("-");
   };
   auto row = [&](std::vector<std::string> head, const Json& entry) {
-    for (const char* key : {"documents", "characters", "tokens", "heldout_documents", "heldout_tokens", "issues"})
+    for (const char* key : {"documents", "characters", "tokens", "pretrain_documents", "continual_documents",
+                            "heldout_documents", "continual_tokens", "heldout_tokens", "issues"})
       head.push_back(count(entry, key));
     return head;
   };
-  std::vector<std::vector<std::string>> rows{
-      {"id", "tag", "name", "docs", "chars", "tokens", "held-out docs", "held-out tokens", "issues"}};
+  std::vector<std::vector<std::string>> rows{{"id", "tag", "name", "docs", "chars", "tokens", "pretrain docs",
+                                              "continual docs", "held-out docs", "continual tokens",
+                                              "held-out tokens", "issues"}};
   for (const Json& l : stats.at("languages"))
     rows.push_back(row({l.value("id", "") + (l.value("new", false) ? " (new)" : ""), l.value("tag", ""),
                         l.value("name", "")},

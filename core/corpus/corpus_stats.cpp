@@ -1,7 +1,7 @@
 // computeCorpusStats: one streaming pass per language (see corpus_stats.h).
 #include "corpus/corpus_stats.h"
 
-#include "corpus/heldout_split.h"
+#include "corpus/data_slices.h"
 #include "corpus/jsonl_reader.h"
 #include "corpus/token_cache.h"
 #include "tokenizer/tokenizer_training.h"
@@ -14,14 +14,19 @@ namespace dmoe {
 namespace {
 
 Json countsJson(const CorpusCounts& c) {
+  auto tokens = [&](std::int64_t n) { return c.hasTokens ? Json(n) : Json(nullptr); };
   return {{"documents", c.documents},
           {"characters", c.characters},
           {"bytes", c.bytes},
+          {"pretrain_documents", c.pretrain_documents},
+          {"continual_documents", c.continual_documents},
           {"heldout_documents", c.heldout_documents},
           {"heldout_characters", c.heldout_characters},
           {"issues", c.issues},
-          {"tokens", c.hasTokens ? Json(c.tokens) : Json(nullptr)},
-          {"heldout_tokens", c.hasTokens ? Json(c.heldout_tokens) : Json(nullptr)}};
+          {"tokens", tokens(c.tokens)},
+          {"pretrain_tokens", tokens(c.pretrain_tokens)},
+          {"continual_tokens", tokens(c.continual_tokens)},
+          {"heldout_tokens", tokens(c.heldout_tokens)}};
 }
 
 LanguageCorpusStats languageStats(const Project& project, const Language& language, bool isNew,
@@ -41,18 +46,24 @@ LanguageCorpusStats languageStats(const Project& project, const Language& langua
     c.bytes += static_cast<std::int64_t>(document.text.size());
   }
   c.documents = static_cast<std::int64_t>(characters.size());
-  std::vector<bool> heldout = heldoutMask(c.documents, project.corpus.heldout, language.id);
-  for (std::size_t i = 0; i < characters.size(); ++i)
-    if (heldout[i]) {
+  const std::vector<Slice> slices =
+      documentSlices(c.documents, project.corpus, language.id, project.hasPretrainSlice(language.id));
+  for (std::size_t i = 0; i < characters.size(); ++i) {
+    if (slices[i] == Slice::pretrain) ++c.pretrain_documents;
+    if (slices[i] == Slice::continual) ++c.continual_documents;
+    if (slices[i] == Slice::heldout) {
       ++c.heldout_documents;
       c.heldout_characters += characters[i];
     }
+  }
   c.issues = static_cast<std::int64_t>(reader.issues().size());
   std::optional<LanguageTokenCounts> tokens;
   if (tokenizer) tokens = currentTokenCounts(project, *tokenizer, language.id);
   if (tokens) {
     c.hasTokens = true;
-    c.tokens = tokens->train.tokens + tokens->heldout.tokens;
+    c.tokens = tokens->tokens();
+    c.pretrain_tokens = tokens->pretrain.tokens;
+    c.continual_tokens = tokens->continual.tokens;
     c.heldout_tokens = tokens->heldout.tokens;
   }
   for (const CorpusIssue& issue : reader.issues()) reporter.warning(issue.reason, issue.where());
@@ -65,10 +76,14 @@ CorpusCounts& CorpusCounts::operator+=(const CorpusCounts& o) {
   documents += o.documents;
   characters += o.characters;
   bytes += o.bytes;
+  pretrain_documents += o.pretrain_documents;
+  continual_documents += o.continual_documents;
   heldout_documents += o.heldout_documents;
   heldout_characters += o.heldout_characters;
   issues += o.issues;
   tokens += o.tokens;
+  pretrain_tokens += o.pretrain_tokens;
+  continual_tokens += o.continual_tokens;
   heldout_tokens += o.heldout_tokens;
   return *this;
 }
@@ -83,6 +98,7 @@ Json CorpusStats::toJson() const {
   return {{"format", "dmoe-corpus-stats/1"},
           {"corpus_root", corpusRoot.string()},
           {"heldout", {{"fraction", heldout.fraction}, {"count", heldout.count}, {"min_documents", heldout.min_documents}, {"seed", heldout.seed}}},
+          {"pretrain", {{"fraction", pretrain.fraction}, {"count", pretrain.count}, {"seed", pretrain.seed}}},
           {"languages", std::move(list)},
           {"total", countsJson(total)}};
 }
@@ -92,6 +108,7 @@ CorpusStats computeCorpusStats(const Project& project, Reporter& reporter) {
   CorpusStats stats;
   stats.corpusRoot = project.corpusRoot();
   stats.heldout = project.corpus.heldout;
+  stats.pretrain = project.corpus.pretrain;
   std::vector<Language> all = project.allLanguages();
   // Token counts only from caches that match the current tokenizer and text.
   std::unique_ptr<Tokenizer> tokenizer;

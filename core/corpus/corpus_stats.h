@@ -1,5 +1,6 @@
 // Corpus statistics per language — documents, characters (Unicode code
-// points), bytes (UTF-8 of the texts), the held-out split's share, and how
+// points), bytes (UTF-8 of the texts), the documents (and tokens) of each data
+// slice (pretrain / continual / held-out), and how
 // many lines were bad — as shown by `dmoe corpus stats` and the GUI's
 // language table. Token counts come from token caches that are current for the
 // present text and tokenizer (the
@@ -17,11 +18,13 @@ namespace dmoe {
 
 struct CorpusCounts {
   std::int64_t documents = 0, characters = 0, bytes = 0;
-  std::int64_t heldout_documents = 0, heldout_characters = 0;
+  // The data protocol's slices (corpus/data_slices.h): documents in each.
+  std::int64_t pretrain_documents = 0, continual_documents = 0, heldout_documents = 0;
+  std::int64_t heldout_characters = 0;
   std::int64_t issues = 0;
   // From the token cache (BOS/EOS included); hasTokens false: not tokenized yet.
   bool hasTokens = false;
-  std::int64_t tokens = 0, heldout_tokens = 0;
+  std::int64_t tokens = 0, pretrain_tokens = 0, continual_tokens = 0, heldout_tokens = 0;
   CorpusCounts& operator+=(const CorpusCounts& other);
 };
 
@@ -35,13 +38,15 @@ struct LanguageCorpusStats {
 struct CorpusStats {
   std::filesystem::path corpusRoot;
   HeldoutSettings heldout;
+  PretrainSliceSettings pretrain;
   std::vector<LanguageCorpusStats> languages;  // languages, then new_languages
   CorpusCounts total;
   // The stats.json document: {"format": "dmoe-corpus-stats/1", "corpus_root",
-  // "heldout": {settings}, "languages": [{"id", "tag", "name", "new", "file",
+  // "heldout": {settings}, "pretrain": {settings}, "languages": [{"id", "tag", "name", "new", "file",
   // counts…}], "total": {counts…}}; counts = documents, characters, bytes,
-  // heldout_documents, heldout_characters, issues, tokens, heldout_tokens
-  // (the last two null when the language has no token cache yet).
+  // pretrain_documents, continual_documents, heldout_documents,
+  // heldout_characters, issues, tokens, pretrain_tokens, continual_tokens,
+  // heldout_tokens (the token counts null when the language has no token cache yet).
   Json toJson() const;
 };
 

@@ -1,12 +1,12 @@
 // buildTokenCache: two streaming passes per language (count documents for the
-// split, then encode), shards written atomically; see token_cache.h.
+// slices, then encode), shards written atomically; see token_cache.h.
 #include "corpus/token_cache.h"
 
 #include <algorithm>
 #include <stdexcept>
 #include <utility>
 
-#include "corpus/heldout_split.h"
+#include "corpus/data_slices.h"
 #include "corpus/jsonl_reader.h"
 #include "corpus/token_shard.h"
 #include "runtime/cancellation.h"
@@ -20,7 +20,8 @@ namespace dmoe {
 
 namespace {
 
-constexpr const char* kManifestFormat = "dmoe-tokens/1";
+constexpr const char* kManifestFormat = "dmoe-tokens/2";  // 2: pretrain / continual / heldout
+constexpr Slice kSlices[] = {Slice::pretrain, Slice::continual, Slice::heldout};
 
 // One split's .bin and .idx, streamed.
 class ShardWriter {
@@ -60,21 +61,35 @@ class ShardWriter {
   std::vector<char> buffer_;
 };
 
-Json inputsOf(const Project& project, const Tokenizer& tokenizer, const fs::path& corpusFile) {
+Json inputsOf(const Project& project, const Tokenizer& tokenizer, const std::string& languageId) {
   const HeldoutSettings& h = project.corpus.heldout;
-  return {{"format", kManifestFormat},
-          {"tokenizer", {{"kind", tokenizer.kind()}, {"fingerprint", tokenizer.fingerprint()}}},
-          {"corpus", {{"file", corpusFile.filename().string()},
-                      {"hash", Hasher().addFile(corpusFile).hex()},
-                      {"text_key", project.corpus.text_key}}},
-          {"heldout", {{"fraction", h.fraction}, {"count", h.count}, {"min_documents", h.min_documents},
-                       {"seed", h.seed}}}};
+  const PretrainSliceSettings& p = project.corpus.pretrain;
+  const fs::path corpusFile = project.corpusFile(languageId);
+  Json inputs = {{"format", kManifestFormat},
+                 {"tokenizer", {{"kind", tokenizer.kind()}, {"fingerprint", tokenizer.fingerprint()}}},
+                 {"corpus", {{"file", corpusFile.filename().string()},
+                             {"hash", Hasher().addFile(corpusFile).hex()},
+                             {"text_key", project.corpus.text_key}}},
+                 {"heldout", {{"fraction", h.fraction}, {"count", h.count}, {"min_documents", h.min_documents},
+                              {"seed", h.seed}}}};
+  inputs["pretrain"] = project.hasPretrainSlice(languageId)
+                           ? Json{{"fraction", p.fraction}, {"count", p.count}, {"seed", p.seed}}
+                           : Json(nullptr);
+  return inputs;
 }
 
 Json countsJson(const TokenSplitCounts& c) { return {{"documents", c.documents}, {"tokens", c.tokens}}; }
 
 TokenSplitCounts countsFrom(const Json& j) {
   return {j.at("documents").get<std::int64_t>(), j.at("tokens").get<std::int64_t>()};
+}
+
+Json countsTable(const LanguageTokenCounts& c) {
+  return {{"pretrain", countsJson(c.pretrain)}, {"continual", countsJson(c.continual)}, {"heldout", countsJson(c.heldout)}};
+}
+
+TokenSplitCounts& countsOf(LanguageTokenCounts& c, Slice slice) {
+  return slice == Slice::pretrain ? c.pretrain : slice == Slice::continual ? c.continual : c.heldout;
 }
 
 std::optional<Json> readManifest(const fs::path& file) {
@@ -93,15 +108,15 @@ std::optional<LanguageTokenCounts> currentCounts(const Project& project, const s
                                                  const Json& inputs) {
   std::optional<Json> manifest = readManifest(tokenCacheDir(project, languageId) / "manifest.json");
   if (!manifest || manifest->value("inputs", Json()) != inputs) return std::nullopt;
-  LanguageTokenCounts counts{languageId, {}, {}, false};
+  LanguageTokenCounts counts{languageId, {}, {}, {}, false};
   try {
-    counts.train = countsFrom(manifest->at("counts").at("train"));
-    counts.heldout = countsFrom(manifest->at("counts").at("heldout"));
+    for (Slice slice : kSlices) countsOf(counts, slice) = countsFrom(manifest->at("counts").at(sliceName(slice)));
   } catch (const Json::exception&) {
     return std::nullopt;
   }
-  for (const auto& [split, c] : {std::pair{"train", counts.train}, std::pair{"heldout", counts.heldout}}) {
-    const fs::path bin = tokenShardFile(project, languageId, split);
+  for (Slice slice : kSlices) {
+    const TokenSplitCounts& c = countsOf(counts, slice);
+    const fs::path bin = tokenShardFile(project, languageId, sliceName(slice));
     std::error_code ec1, ec2;
     const auto binSize = fs::file_size(bin, ec1), idxSize = fs::file_size(tokenIndexFile(bin), ec2);
     if (ec1 || ec2 || binSize != static_cast<std::uintmax_t>(c.tokens) * 4 ||
@@ -123,9 +138,12 @@ LanguageTokenCounts buildLanguage(const Project& project, const Tokenizer& token
     Document document;
     while (counter.next(document)) ++total;
   }
-  const std::vector<bool> heldout = heldoutMask(total, project.corpus.heldout, languageId);
+  const std::vector<Slice> slices =
+      documentSlices(total, project.corpus, languageId, project.hasPretrainSlice(languageId));
 
-  ShardWriter train(tokenShardFile(project, languageId, "train")), held(tokenShardFile(project, languageId, "heldout"));
+  ShardWriter pretrain(tokenShardFile(project, languageId, sliceName(Slice::pretrain))),
+      continual(tokenShardFile(project, languageId, sliceName(Slice::continual))),
+      held(tokenShardFile(project, languageId, sliceName(Slice::heldout)));
   JsonlReader reader(corpusFile, project.corpus.text_key);
   Document document;
   std::vector<std::uint32_t> ids;
@@ -136,9 +154,10 @@ LanguageTokenCounts buildLanguage(const Project& project, const Tokenizer& token
     if (bos >= 0) ids.push_back(static_cast<std::uint32_t>(bos));
     for (TokenId id : tokenizer.encode(document.text)) ids.push_back(static_cast<std::uint32_t>(id));
     if (eos >= 0) ids.push_back(static_cast<std::uint32_t>(eos));
-    if (static_cast<std::size_t>(document.index) >= heldout.size())
+    if (static_cast<std::size_t>(document.index) >= slices.size())
       throw InputError(reader.file().string() + " changed while being read; run again");
-    (heldout[static_cast<std::size_t>(document.index)] ? held : train).add(ids);
+    const Slice slice = slices[static_cast<std::size_t>(document.index)];
+    (slice == Slice::pretrain ? pretrain : slice == Slice::continual ? continual : held).add(ids);
     if ((document.index + 1) % every == 0 || document.index + 1 == total)
       reporter.progress(document.index + 1, total, "documents");
   }
@@ -147,12 +166,12 @@ LanguageTokenCounts buildLanguage(const Project& project, const Tokenizer& token
                          reader.issues().front().reason + ")",
                      reader.issues().front().where());
 
-  LanguageTokenCounts counts{languageId, train.commit(), held.commit(), true};
+  LanguageTokenCounts counts{languageId, pretrain.commit(), continual.commit(), held.commit(), true};
   Json manifest = {{"inputs", inputs},
                    {"layout", "uint32 little-endian ids; document = [BOS] + text + [EOS]; .idx = uint64 offsets"},
                    {"bos_id", bos},
                    {"eos_id", eos},
-                   {"counts", {{"train", countsJson(counts.train)}, {"heldout", countsJson(counts.heldout)}}}};
+                   {"counts", countsTable(counts)}};
   writeFileAtomic(dir / "manifest.json", manifest.dump(2) + "\n");
   return counts;
 }
@@ -171,7 +190,7 @@ std::optional<LanguageTokenCounts> currentTokenCounts(const Project& project, co
                                                       const std::string& languageId) {
   const fs::path corpusFile = project.corpusFile(languageId);
   if (!fs::is_regular_file(corpusFile)) return std::nullopt;
-  return currentCounts(project, languageId, inputsOf(project, tokenizer, corpusFile));
+  return currentCounts(project, languageId, inputsOf(project, tokenizer, languageId));
 }
 
 std::vector<LanguageTokenCounts> buildTokenCache(const Project& project, const Tokenizer& tokenizer,
@@ -182,7 +201,7 @@ std::vector<LanguageTokenCounts> buildTokenCache(const Project& project, const T
   for (const Language& language : project.allLanguages()) {
     throwIfCancelled();
     Reporter languageReporter = reporter.forStage(reporter.stage() + "/" + language.id);
-    const Json inputs = inputsOf(project, tokenizer, project.corpusFile(language.id));
+    const Json inputs = inputsOf(project, tokenizer, language.id);
     std::optional<LanguageTokenCounts> kept;
     if (!force) kept = currentCounts(project, language.id, inputs);
     if (kept) {
@@ -190,15 +209,16 @@ std::vector<LanguageTokenCounts> buildTokenCache(const Project& project, const T
       all.push_back(*kept);
     } else {
       all.push_back(buildLanguage(project, tokenizer, language.id, inputs, languageReporter));
-      for (const char* split : {"train", "heldout"}) {
-        const fs::path bin = tokenShardFile(project, language.id, split);
+      for (Slice slice : kSlices) {
+        const fs::path bin = tokenShardFile(project, language.id, sliceName(slice));
         reporter.artifact(bin, "tokens");
         reporter.artifact(tokenIndexFile(bin), "tokens-index");
       }
       reporter.artifact(tokenCacheDir(project, language.id) / "manifest.json", "manifest");
     }
     const LanguageTokenCounts& c = all.back();
-    table[c.language] = {{"train", countsJson(c.train)}, {"heldout", countsJson(c.heldout)}, {"rebuilt", c.rebuilt}};
+    table[c.language] = countsTable(c);
+    table[c.language]["rebuilt"] = c.rebuilt;
   }
   reporter.result("tokens", table);
   bool anyRebuilt = false;

@@ -2,17 +2,19 @@
 // memory-mappable shards (token_shard.h), rebuilt only when what they were
 // built from changes.
 //
-//   <runs_dir>/tokens/<lang>/train.{bin,idx}    the training split
-//   <runs_dir>/tokens/<lang>/heldout.{bin,idx}  the held-out split (heldoutMask)
-//   <runs_dir>/tokens/<lang>/manifest.json      inputs + counts
+//   <runs_dir>/tokens/<lang>/pretrain.{bin,idx}   the pretrain slice (data_slices.h; empty
+//                                                 for new languages and a checkpoint base)
+//   <runs_dir>/tokens/<lang>/continual.{bin,idx}  the continual slice
+//   <runs_dir>/tokens/<lang>/heldout.{bin,idx}    the held-out slice
+//   <runs_dir>/tokens/<lang>/manifest.json        inputs + counts
 //
 // A document is stored as [BOS] + encode(text) + [EOS] (BOS/EOS only if the
 // tokenizer has them): BOS marks document starts in the training stream, and
 // EOS lets held-out evaluation score the end of each document. Documents keep
-// corpus order within each split.
+// corpus order within each slice.
 //
 // The manifest's "inputs" are the tokenizer fingerprint, the hash of the
-// corpus file's bytes, the text key and the held-out settings. A language is
+// corpus file's bytes, the text key and the slice settings. A language is
 // rebuilt when they differ from the current ones, or its files are missing
 // or inconsistent with the recorded counts. The manifest is removed before a
 // rebuild and written last, so an interrupted build is never taken as valid.
@@ -36,12 +38,13 @@ struct TokenSplitCounts {
 
 struct LanguageTokenCounts {
   std::string language;
-  TokenSplitCounts train, heldout;
+  TokenSplitCounts pretrain, continual, heldout;
   bool rebuilt = false;  // false: was up to date
+  std::int64_t tokens() const { return pretrain.tokens + continual.tokens + heldout.tokens; }
 };
 
 std::filesystem::path tokenCacheDir(const Project& project, const std::string& languageId);
-// split: "train" | "heldout"; the .bin of that shard.
+// split: "pretrain" | "continual" | "heldout" (sliceName); the .bin of that shard.
 std::filesystem::path tokenShardFile(const Project& project, const std::string& languageId, std::string_view split);
 
 // Builds (or keeps) the cache of every project language, "new" ones included.

@@ -1,4 +1,4 @@
-// Reader of one tokenized shard (<runs_dir>/tokens/<lang>/{train,heldout}.bin
+// Reader of one tokenized shard (<runs_dir>/tokens/<lang>/{pretrain,continual,heldout}.bin
 // with its .idx), memory-mapped. Torch-free: training wraps data() with
 // torch::from_blob itself.
 //

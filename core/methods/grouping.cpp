@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "corpus/heldout_split.h"  // SplitMix64
+#include "corpus/data_slices.h"  // SplitMix64
 #include "util/error.h"
 
 namespace dmoe {

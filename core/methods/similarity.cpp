@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "checkpoint/safetensors.h"
-#include "corpus/heldout_split.h"  // SplitMix64
+#include "corpus/data_slices.h"  // SplitMix64
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -517,8 +517,11 @@ SimilarityResult similarityFromCsv(const std::string& text, const std::string& s
     if (lineNo == 1) {
       if (cells.size() < 2) throw InputError(source + ":1: expected a header row \"language,<id>,<id>,...\"");
       result.languages.assign(cells.begin() + 1, cells.end());
-      for (size_t c = 1; c < cells.size(); ++c)
+      for (size_t c = 1; c < cells.size(); ++c) {
         if (cells[c].empty()) throw InputError(where(c) + ": empty language id in the header");
+        if (std::find(cells.begin() + 1, cells.begin() + static_cast<long>(c), cells[c]) != cells.begin() + static_cast<long>(c))
+          throw InputError(where(c) + ": language '" + cells[c] + "' appears twice in the header");
+      }
       continue;
     }
     if (cells.size() == 1 && cells[0].empty()) continue;  // blank line

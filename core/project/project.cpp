@@ -282,6 +282,8 @@ Project Project::fromJson(const Json& document, const fs::path& file) {
   }
   const Json& h = c.at("heldout");
   p.corpus.heldout = {h.at("fraction"), h.at("count"), h.at("min_documents"), h.at("seed")};
+  const Json& ps = c.at("pretrain");
+  p.corpus.pretrain = {ps.at("fraction"), ps.at("count"), ps.at("seed")};
 
   const Json& t = r.at("tokenizer");
   p.tokenizer = {t.at("kind"), t.at("path"), t.at("model_type"), t.at("vocab_size"), t.at("character_coverage"),
@@ -360,6 +362,7 @@ Json Project::toJson() const {
                   {"count", corpus.heldout.count},
                   {"min_documents", corpus.heldout.min_documents},
                   {"seed", corpus.heldout.seed}};
+  c["pretrain"] = {{"fraction", corpus.pretrain.fraction}, {"count", corpus.pretrain.count}, {"seed", corpus.pretrain.seed}};
   full["corpus"] = c;
   full["tokenizer"] = {{"kind", tokenizer.kind},
                        {"path", tokenizer.path},
@@ -449,6 +452,11 @@ const Language* Project::findLanguage(const std::string& id) const {
     for (const Language& l : *list)
       if (l.id == id) return &l;
   return nullptr;
+}
+
+bool Project::hasPretrainSlice(const std::string& languageId) const {
+  if (base_model.kind != "pretrain") return false;
+  return std::any_of(languages.begin(), languages.end(), [&](const Language& l) { return l.id == languageId; });
 }
 
 std::vector<Language> Project::adaptationLanguages() const {

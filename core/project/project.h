@@ -43,11 +43,19 @@ struct HeldoutSettings {
   std::int64_t count = 0, min_documents = 1, seed = 1234;
 };
 
+// The base's pretraining slice (SPEC 1.0), taken from the documents that are
+// not held out; the rest is the continual slice.
+struct PretrainSliceSettings {
+  double fraction = 0.5;
+  std::int64_t count = 0, seed = 1234;
+};
+
 struct CorpusSettings {
   std::string root, layout, text_key;
   bool has_source = false;
   std::string source_kind, source_package, source_unit;
   HeldoutSettings heldout;
+  PretrainSliceSettings pretrain;
 };
 
 struct TokenizerSettings {
@@ -139,6 +147,9 @@ class Project {
   const Language* findLanguage(const std::string& id) const;
   // The new languages adaptation.languages selects (all when it is empty), in /new_languages order.
   std::vector<Language> adaptationLanguages() const;
+  // Whether this language has a pretrain slice (SPEC 1.0): a training language
+  // (not a new one) when the pipeline pretrains the base (base_model.kind pretrain).
+  bool hasPretrainSlice(const std::string& languageId) const;
 
   std::filesystem::path file;  // absolute
   std::vector<Problem> warnings;  // non-fatal findings of the last load (unknown keys)

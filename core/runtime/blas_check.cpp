@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "runtime/blas_core.h"
@@ -26,10 +27,12 @@ torch::Tensor pseudoRandom(std::int64_t rows, std::int64_t cols, std::uint64_t s
 }
 
 // max_ij |C_ij − Σₖ a_ik b_kj| / Σₖ |a_ik||b_kj|, the reference summed in double by plain loops
-// (independent of the BLAS under test).
-double productError(std::int64_t m, std::int64_t k, std::int64_t n, std::uint64_t seed) {
+// (independent of the BLAS under test); infinity when C has a NaN or infinity.
+// transposed: the product runs on transposed operands (aᵀᵀ·bᵀᵀ), the packing
+// path the backward pass takes.
+double productError(std::int64_t m, std::int64_t k, std::int64_t n, std::uint64_t seed, bool transposed) {
   torch::Tensor a = pseudoRandom(m, k, seed), b = pseudoRandom(k, n, seed + 1);
-  torch::Tensor c = torch::mm(a, b).contiguous();
+  torch::Tensor c = (transposed ? torch::mm(a.t().contiguous().t(), b.t().contiguous().t()) : torch::mm(a, b)).contiguous();
   const float *pa = a.data_ptr<float>(), *pb = b.data_ptr<float>(), *pc = c.data_ptr<float>();
   double worst = 0;
   std::vector<double> sum(n), scale(n);
@@ -44,8 +47,10 @@ double productError(std::int64_t m, std::int64_t k, std::int64_t n, std::uint64_
         scale[j] += std::abs(av * brow[j]);
       }
     }
-    for (std::int64_t j = 0; j < n; ++j)
-      worst = std::max(worst, std::abs(pc[i * n + j] - sum[j]) / std::max(scale[j], 1e-30));
+    for (std::int64_t j = 0; j < n; ++j) {
+      const double error = std::abs(pc[i * n + j] - sum[j]) / std::max(scale[j], 1e-30);
+      if (!(error <= worst)) worst = std::isfinite(error) ? error : std::numeric_limits<double>::infinity();
+    }
   }
   return worst;
 }
@@ -54,11 +59,16 @@ double productError(std::int64_t m, std::int64_t k, std::int64_t n, std::uint64_
 
 BlasCheck checkBlasProducts() {
   // Shapes that exercise the kernels' edges: dimensions that are not multiples
-  // of any blocking, a thin one, and a square one (~25 M multiply-adds in all).
-  const std::int64_t shapes[][3] = {{97, 203, 131}, {257, 129, 301}, {8, 512, 384}, {192, 192, 192}};
+  // of any blocking, a thin one, a square one, a small one (OpenBLAS's small-
+  // matrix path), each plain and on transposed operands (~50 M multiply-adds).
+  const std::int64_t shapes[][3] = {{97, 203, 131}, {257, 129, 301}, {8, 512, 384}, {192, 192, 192}, {13, 17, 11}};
   BlasCheck check;
   std::uint64_t seed = 1;
-  for (const auto& s : shapes) check.maxRelativeError = std::max(check.maxRelativeError, productError(s[0], s[1], s[2], seed += 2));
+  for (const auto& s : shapes)
+    for (bool transposed : {false, true}) {
+      const double error = productError(s[0], s[1], s[2], seed += 2, transposed);
+      if (!(error <= check.maxRelativeError)) check.maxRelativeError = error;
+    }
   check.passed = std::isfinite(check.maxRelativeError) && check.maxRelativeError <= kBlasCheckTolerance;
   return check;
 }

@@ -93,7 +93,7 @@ BlasCoreDecision decideBlasCore(const BlasCoreEnvironment& env, const CpuFeature
     return {BlasCoreAction::keep, "", "set in the environment (OPENBLAS_CORETYPE=" + *env.coretype + "), kept"};
   if (env.rejected)
     return {BlasCoreAction::keep, "",
-            "OpenBLAS's own choice (dmoe's choice " + *env.rejected + " failed its numeric check)"};
+            "OpenBLAS's own choice (dmoe's choice " + *env.rejected + " failed its check: not loaded, or products that disagree with double precision)"};
   const std::string best = bestOpenBlasCore(cpu);
   const int reportedLevel = openBlasCoreLevel(env.reported);
   if (!best.empty() && reportedLevel >= 0 && reportedLevel < openBlasCoreLevel(best))

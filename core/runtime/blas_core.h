@@ -13,9 +13,12 @@
 //   - OPENBLAS_CORETYPE set by anyone but dmoe → kept as it is, always;
 //   - the reported core's instruction-set level is below the best the CPU's
 //     flags allow → choose that core (DMOE_OPENBLAS_CHOSEN records the choice);
-//   - a core dmoe chose → verify it numerically against double precision once
-//     per process; on disagreement dmoe removes its choice and records it in
-//     DMOE_OPENBLAS_REJECTED, so OpenBLAS's own choice is used from then on.
+//   - a core dmoe chose → verify it: OpenBLAS must report it loaded (a build
+//     without that core falls back silently), and its products must agree
+//     with double precision; otherwise dmoe removes its choice and records it
+//     in DMOE_OPENBLAS_REJECTED, so OpenBLAS's own choice is used from then on.
+// Limit: OpenBLAS does not check a forced core against the CPU; the choice
+// trusts /proc/cpuinfo's flags (the kernel lists only usable AVX-512).
 // Not here: the numeric check itself and the GFLOP/s figure (they need torch:
 // runtime/blas_check.cpp), the re-execution (process_environment.cpp).
 #pragma once

@@ -69,11 +69,17 @@ bool computesInBf16(const std::string& device) {
   return device.rfind("cuda", 0) == 0 ? precisionState().cudaBf16 : precisionState().cpuBf16;
 }
 
-std::string computePrecisionTag() { return computesInBf16(precisionState().device) ? "bf16" : ""; }
+std::string computePrecisionTag() {
+  const std::string& device = precisionState().device;  // as configured: may still be "auto"
+  const bool cuda = device.rfind("cuda", 0) == 0 || (device == "auto" && torch::cuda::is_available());
+  return computesInBf16(cuda ? "cuda" : "cpu") ? "bf16" : "";
+}
 
 void configureCompute(const Project& project) {
   configureThreads(static_cast<int>(project.threads));
-  configurePrecision(project.precision, resolveDevice(project.device));
+  // The device as the project names it: resolving it here would fail stages
+  // that need none (tokens, group) on a machine without the GPU it asks for.
+  configurePrecision(project.precision, project.device);
 }
 
 RuntimeInfo runtimeInfo(bool measure) {

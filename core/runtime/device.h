@@ -33,7 +33,8 @@ void configureThreads(int threads);
 //   optimizer state, router softmax and losses (train/autocast_guard.h);
 //   "auto": bf16 on CUDA, and on a CPU with bf16 matrix units (AVX512-BF16 or
 //   AMX), else fp32. Process-wide like the thread count: set once per command.
-// `device` is the resolved device the command computes on. Throws InputError for another value.
+// `device`: the command's device, resolved ("cpu", "cuda:0") or as a project
+// names it ("auto", "cpu", "cuda"). Throws InputError for another precision.
 void configurePrecision(const std::string& requested, const std::string& device);
 // Whether passes on this device ("cpu", "cuda:0") compute in bf16.
 bool computesInBf16(const std::string& device);

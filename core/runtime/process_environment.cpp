@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include "runtime/blas_core.h"
 
@@ -28,6 +29,14 @@ void prepareProcessEnvironment(char** argv) {
   }
   if (changed) reexec(argv);
   if (blas.action == BlasCoreAction::verify) {
+    const std::string loaded = loadedOpenBlasCore();
+    if (openBlasCoreLevel(loaded) < openBlasCoreLevel(blas.core)) {
+      std::cerr << "warning: OpenBLAS did not load core " << blas.core << " (chosen from the CPU flags; it runs "
+                << loaded << "); using OpenBLAS's own choice\n";
+      rejectChosenCore(blas.core);
+      reexec(argv);
+      return;
+    }
     const BlasCheck check = checkBlasProducts();
     if (!check.passed) {
       std::cerr << "warning: OpenBLAS core " << blas.core << " (chosen from the CPU flags) disagrees with double "

@@ -52,7 +52,7 @@ std::int64_t expertOfName(const std::string& name) {
 bool isRouter(const std::string& name) { return endsWith(name, ".mlp.gate.weight"); }
 
 // Share of a language's held-out tokens (evaluation.max_documents_per_language
-// documents, each up to the model's context) whose top-1 learned-router choice
+// documents, each up to evaluation.window tokens, else the model's context) whose top-1 learned-router choice
 // is `expert`, over every MoE layer. Leaves the model with soft routing.
 double top1Share(const Project& project, CausalLMImpl& model, const std::string& languageId, std::int64_t expert) {
   const auto moe = moeLayers(model);
@@ -62,7 +62,8 @@ double top1Share(const Project& project, CausalLMImpl& model, const std::string&
   if (project.evaluation.max_documents_per_language > 0)
     documents = std::min(documents, project.evaluation.max_documents_per_language);
   const torch::Device device = model.parameters().front().device();
-  const std::int64_t context = model.config().max_position_embeddings;
+  const std::int64_t modelContext = model.config().max_position_embeddings;
+  const std::int64_t context = project.evaluation.window > 0 ? std::min(project.evaluation.window, modelContext) : modelContext;
   torch::NoGradGuard noGrad;
   const bool wasTraining = model.is_training();
   model.eval();

@@ -30,8 +30,9 @@ std::string baseModelFingerprint(const Project& project);
 // Identity of the token shards of `languages` (their cache manifests).
 Json shardsFingerprint(const Project& project, const std::vector<Language>& languages);
 
-// Opened training (or held-out) shards of some languages, kept mapped while
-// streams point into them.
+// Opened continual-slice (or another slice's) shards of some languages, kept
+// mapped while streams point into them. Every DMoE stage trains on the
+// continual slice (SPEC 1.0): the base never saw it.
 struct LanguageShards {
   std::vector<std::string> ids;
   std::vector<std::unique_ptr<TokenShard>> shards;
@@ -41,7 +42,7 @@ struct LanguageShards {
 };
 // Throws InputError naming a missing shard (run `dmoe run --until tokens`).
 LanguageShards openShards(const Project& project, const std::vector<std::string>& languageIds,
-                          const std::string& split = "train");
+                          const std::string& split = "continual");
 
 std::vector<std::string> languageIds(const std::vector<Language>& languages);
 

@@ -8,7 +8,7 @@
 #include <map>
 #include <thread>
 
-#include "corpus/heldout_split.h"
+#include "corpus/data_slices.h"
 #include "corpus/jsonl_reader.h"
 #include "tokenizer/sentencepiece_backend.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
@@ -30,11 +30,14 @@ std::int64_t countDocuments(const Project& project, const std::string& languageI
   return n;
 }
 
-// Reservoir sampling (Algorithm R) over the training split, driven by our own
-// PRNG so the sample is the same on every machine.
+// Reservoir sampling (Algorithm R) over the documents the base may see: the
+// pretrain slice where the language has one (SPEC 1.0: the tokenizer is part
+// of the base), else everything not held out (new languages, a checkpoint
+// base). Driven by our own PRNG so the sample is the same on every machine.
 LanguageSample sampleLanguage(const Project& project, const std::string& languageId) {
-  const std::vector<bool> heldout =
-      heldoutMask(countDocuments(project, languageId), project.corpus.heldout, languageId);
+  const bool pretrainOnly = project.hasPretrainSlice(languageId);
+  const std::vector<Slice> slices =
+      documentSlices(countDocuments(project, languageId), project.corpus, languageId, pretrainOnly);
   const auto quota = static_cast<std::size_t>(project.tokenizer.sample_documents_per_language);
   SplitMix64 random(Hasher().add(static_cast<std::uint64_t>(project.tokenizer.seed)).add(languageId).value());
 
@@ -43,9 +46,10 @@ LanguageSample sampleLanguage(const Project& project, const std::string& languag
   Document document;
   std::uint64_t seen = 0;
   while (reader.next(document)) {
-    if (static_cast<std::size_t>(document.index) >= heldout.size())
+    if (static_cast<std::size_t>(document.index) >= slices.size())
       throw InputError(reader.file().string() + " changed while being read; run again");
-    if (heldout[static_cast<std::size_t>(document.index)]) continue;
+    const Slice slice = slices[static_cast<std::size_t>(document.index)];
+    if (slice == Slice::heldout || (pretrainOnly && slice != Slice::pretrain)) continue;
     if (reservoir.size() < quota) {
       reservoir.push_back(std::move(document));
     } else {

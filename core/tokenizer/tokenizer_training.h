@@ -3,7 +3,9 @@
 //
 // The training input is a language-balanced sample: up to
 // tokenizer.sample_documents_per_language documents of each language's
-// TRAINING split (held-out documents never enter it), drawn by seeded
+// PRETRAIN slice where it has one (the tokenizer belongs to the base: the
+// continual and held-out slices never enter it; corpus/data_slices.h), else
+// of its documents that are not held out (new languages), drawn by seeded
 // reservoir sampling, so every language gets the same quota whatever its
 // corpus size. All project languages are sampled, "new" ones included: like a
 // released multilingual base tokenizer, ours covers them; only the model
@@ -35,7 +37,7 @@ namespace dmoe {
 
 struct LanguageSample {
   std::string language;
-  std::int64_t trainingDocuments = 0;  // size of the language's training split
+  std::int64_t trainingDocuments = 0;  // documents the sample was drawn from (its pretrain slice, else all not held out)
   std::vector<std::string> documents;  // in corpus order
 };
 

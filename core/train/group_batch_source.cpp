@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "corpus/heldout_split.h"  // SplitMix64
+#include "corpus/data_slices.h"  // SplitMix64
 #include "util/error.h"
 
 namespace dmoe {

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "checkpoint/hf_checkpoint.h"
+#include "corpus/data_slices.h"
 #include "corpus/token_cache.h"
 #include "corpus/token_shard.h"
 #include "pipeline/stage_folder.h"
@@ -72,14 +73,19 @@ fs::path runPretrain(const Project& project, Reporter& reporter, const PretrainO
   // Checkpoints of other inputs are never resumed: begin() clears them.
   folder.begin(options.force, reporter);
 
+  // The pretrain slice only (SPEC 1.0): the continual data stays new to the base.
   std::vector<TokenShard> trainShards;
   trainShards.reserve(project.languages.size());
   std::vector<TokenStream> streams;
   for (const Language& l : project.languages) {
-    trainShards.emplace_back(tokenShardFile(project, l.id, "train"));
+    trainShards.emplace_back(tokenShardFile(project, l.id, sliceName(Slice::pretrain)));
     const TokenShard& shard = trainShards.back();
-    streams.push_back({l.id, shard.data(), shard.tokenCount(), static_cast<double>(shard.tokenCount())});
+    if (shard.tokenCount() > 0)
+      streams.push_back({l.id, shard.data(), shard.tokenCount(), static_cast<double>(shard.tokenCount())});
   }
+  if (streams.empty())
+    throw InputError(project.file.string() + " /corpus/pretrain: the pretrain slice is empty for every language; "
+                     "raise its fraction or count");
   SequenceSampler sampler(streams, settings.seq_len, static_cast<std::uint64_t>(settings.seed));
 
   const std::string device = resolveDevice(project.device);
