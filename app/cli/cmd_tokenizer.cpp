@@ -66,8 +66,9 @@ void addTokenizerCommands(CLI::App& app, CliContext& ctx) {
 
   auto* tokenize = corpusCommand(app)->add_subcommand(
       "tokenize",
-      "Tokenize every language into <runs_dir>/tokens/<lang>/{train,heldout}.bin (trains the tokenizer first if "
-      "needed; a language is rebuilt only when its text, the tokenizer or the split changed)");
+      "Tokenize every language into <runs_dir>/tokens/<lang>/{pretrain,continual,heldout}.bin, the data slices "
+      "(trains the tokenizer first if needed; a language is rebuilt only when its text, the tokenizer or the slice "
+      "settings changed)");
   auto tokenizeProject = std::make_shared<std::string>();
   auto tokenizeForce = std::make_shared<bool>(false);
   tokenize->add_option("project", *tokenizeProject, "Project file (*.dmoe.json)")->required();
