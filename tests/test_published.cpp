@@ -125,6 +125,7 @@ class TestPublished : public QObject {
     QVERIFY(csvError("lang,a,b\nb,1,0.5\na,0.5,1\n").find("m.csv:2: column 1: expected the row of 'a'") != std::string::npos);
     QVERIFY(csvError("lang,a,b\na,1,0.5\n").find("expected 2 rows") != std::string::npos);
     QVERIFY(csvError("lang,a,b\na,0.9,0.5\nb,0.5,1\n").find("the diagonal must be 1") != std::string::npos);
+    QVERIFY(csvError("").find("m.csv: empty") != std::string::npos);
     QVERIFY(csvError("lang,a,a\na,1,0.5\na,0.5,1\n").find("m.csv:1: column 3: language 'a' appears twice") != std::string::npos);
 
     test::writeText(dir / "n.json", R"({"x": {"ffn": [1, 2]}, "y": {"ffn": [1]}})");

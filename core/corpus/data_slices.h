@@ -14,23 +14,9 @@
 #include <vector>
 
 #include "project/project.h"
+#include "util/splitmix64.h"
 
 namespace dmoe {
-
-// splitmix64 (Steele, Lea & Flood 2014): tiny, fast, and the same on every platform.
-class SplitMix64 {
- public:
-  explicit SplitMix64(std::uint64_t state) : state_(state) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-
- private:
-  std::uint64_t state_;
-};
 
 // How many of n documents are held out: settings.count if > 0, else
 // round(fraction · n); raised to min_documents when n > min_documents; and

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "corpus/data_slices.h"  // SplitMix64
+#include "util/splitmix64.h"
 #include "util/error.h"
 
 namespace dmoe {

@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "checkpoint/safetensors.h"
-#include "corpus/data_slices.h"  // SplitMix64
+#include "util/splitmix64.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -544,6 +544,7 @@ SimilarityResult similarityFromCsv(const std::string& text, const std::string& s
     result.combined.push_back(values);
   }
   const size_t n = result.languages.size();
+  if (n == 0) throw InputError(source + ": empty; expected a header row \"language,<id>,<id>,...\" and one row per language");
   if (result.combined.size() != n)
     throw InputError(source + ": expected " + std::to_string(n) + " rows (one per header language), found " +
                      std::to_string(result.combined.size()));

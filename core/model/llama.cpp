@@ -36,7 +36,7 @@ std::pair<torch::Tensor, torch::Tensor> RotaryEmbedding::table(std::int64_t t, t
 torch::Tensor applyRotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   // HF: x·cos + rotate_half(x)·sin with rotate_half([x1, x2]) = [−x2, x1]. The
   // sign moves onto the small [T,Dh] table ([−sin1, sin2]) and the sum into
-  // one addcmul: three passes over x instead of five.
+  // one addcmul: three passes over x instead of five (no negated copy of x).
   const auto halves = x.chunk(2, -1);
   const auto sinHalves = sin.chunk(2, -1);
   const torch::Tensor swapped = torch::cat({halves[1], halves[0]}, -1);         // [x2, x1]
@@ -56,21 +56,9 @@ LlamaAttentionImpl::LlamaAttentionImpl(const ModelConfig& c)
 
 torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   const std::int64_t b = x.size(0), t = x.size(1);
-  // One product for q, k and v (weights concatenated per call, a few hundred KB;
-  // the parameters stay HF's three): one larger GEMM forward and backward
-  // instead of three narrow ones.
-  const torch::Tensor weight = torch::cat({q_proj->weight, k_proj->weight, v_proj->weight});
-  const torch::Tensor bias =
-      q_proj->bias.defined() ? torch::cat({q_proj->bias, k_proj->bias, v_proj->bias}) : torch::Tensor();
-  const torch::Tensor qkv = torch::linear(x, weight, bias);  // [B,T,(H+2·Hkv)·Dh]
-  // RoPE on q and k at once: their heads side by side, [B,T,H+Hkv,Dh].
-  const std::int64_t qkHeads = heads_ + kvHeads_;
-  const torch::Tensor rotated = applyRotary(qkv.narrow(-1, 0, qkHeads * headDim_).view({b, t, qkHeads, headDim_}),
-                                            cos.unsqueeze(1), sin.unsqueeze(1));
-  const torch::Tensor q = rotated.narrow(2, 0, heads_).transpose(1, 2);          // [B,H,T,Dh]
-  const torch::Tensor k = rotated.narrow(2, heads_, kvHeads_).transpose(1, 2);   // [B,Hkv,T,Dh]
-  const torch::Tensor v =
-      qkv.narrow(-1, qkHeads * headDim_, kvHeads_ * headDim_).view({b, t, kvHeads_, headDim_}).transpose(1, 2);
+  const torch::Tensor q = applyRotary(q_proj(x).view({b, t, heads_, headDim_}).transpose(1, 2), cos, sin);    // [B,H,T,Dh]
+  const torch::Tensor k = applyRotary(k_proj(x).view({b, t, kvHeads_, headDim_}).transpose(1, 2), cos, sin);  // [B,Hkv,T,Dh]
+  const torch::Tensor v = v_proj(x).view({b, t, kvHeads_, headDim_}).transpose(1, 2);                         // [B,Hkv,T,Dh]
   const torch::Tensor context = compat::causalAttention(q, k, v);               // [B,H,T,Dh]
   return o_proj(context.transpose(1, 2).reshape({b, t, heads_ * headDim_}));    // [B,T,D]
 }
@@ -83,13 +71,11 @@ GatedMlpImpl::GatedMlpImpl(const ModelConfig& c) : activation_(c.hidden_act) {
 }
 
 torch::Tensor GatedMlpImpl::forward(const torch::Tensor& x) {
-  // gate and up in one product (as q, k, v above).
-  const auto gateUp = torch::linear(x, torch::cat({gate_proj->weight, up_proj->weight})).chunk(2, -1);  // 2 × [B,T,F]
-  const torch::Tensor& gate = gateUp[0];
+  const torch::Tensor gate = gate_proj(x);  // [B,T,F]
   const torch::Tensor activated = activation_ == "silu" ? torch::silu(gate)
                                   : activation_ == "gelu" ? torch::gelu(gate)
                                                           : torch::gelu(gate, "tanh");  // gelu_pytorch_tanh, gelu_new
-  return down_proj(activated * gateUp[1]);  // [B,T,D]
+  return down_proj(activated * up_proj(x));  // [B,T,D]
 }
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const ModelConfig& c) {

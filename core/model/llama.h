@@ -41,8 +41,7 @@ class RotaryEmbedding {
   torch::Tensor cos_, sin_;  // [cached length, Dh] on the last device/dtype asked for
 };
 
-// x rotated: x·cos + rotate_half(x)·sin over its last dim (Dh), cos/sin broadcast
-// against x: [T,Dh] for x [B,H,T,Dh], [T,1,Dh] for x [B,T,H,Dh].
+// x [B,H,T,Dh] rotated: x·cos + rotate_half(x)·sin, with cos/sin [T,Dh].
 torch::Tensor applyRotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
 // q/k/v/o_proj; Hkv < H shares each key/value head among H/Hkv query heads.

@@ -9,20 +9,19 @@
 
 #include "runtime/blas_core.h"
 #include "torch_compat.h"
+#include "util/splitmix64.h"
 
 namespace dmoe {
 
 namespace {
 
-// Deterministic values in [-1, 1) (a 64-bit LCG): the check needs no RNG state.
+// Deterministic values in [-1, 1): the check needs no torch RNG state.
 torch::Tensor pseudoRandom(std::int64_t rows, std::int64_t cols, std::uint64_t seed) {
   torch::Tensor t = torch::empty({rows, cols}, torch::kFloat32);
   float* p = t.data_ptr<float>();
-  std::uint64_t x = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-  for (std::int64_t i = 0; i < rows * cols; ++i) {
-    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-    p[i] = static_cast<float>(static_cast<double>(x >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-  }
+  SplitMix64 random(seed);
+  for (std::int64_t i = 0; i < rows * cols; ++i)
+    p[i] = static_cast<float>(static_cast<double>(random.next() >> 11) / 9007199254740992.0 * 2.0 - 1.0);
   return t;
 }
 

@@ -170,6 +170,12 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
       for (const Json& id : e["languages"]) members += (members.empty() ? "" : " ") + label(id.get<std::string>());
       md << " expert " << e["expert"].get<int>() << " = copy of " << e["copied_from"].get<int>() << " for {" << members << "};";
     }
+    // Tokens the learned router sends top-1 to each new expert (SPEC 1.8 step 3).
+    md << "\n\nLearned router, share of a new language's held-out tokens routed top-1 to its new expert (over MoE layers):";
+    for (const Json& e : adaptation["new_experts"]) {
+      const Json shares = e.value("learned_router_top1_share", Json::object());
+      for (const auto& [id, share] : shares.items()) md << " " << label(id) << " " << fixed(100 * share.get<double>(), 0) << " %;";
+    }
     md << "\n\nOld languages: " << adaptation["frozen_tensors_checked"].get<std::int64_t>()
        << " frozen tensors verified bit-identical after training; hard-routed PPL "
        << (adaptation["old_hard_ppl_unchanged"].get<bool>() ? "unchanged" : "CHANGED") << "; learned-router average PPL "

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "corpus/data_slices.h"  // SplitMix64
+#include "util/splitmix64.h"
 #include "util/error.h"
 
 namespace dmoe {
