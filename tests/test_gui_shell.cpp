@@ -275,6 +275,24 @@ class TestGuiShell : public QObject {
     QVERIFY(test::saveScreenshot(dialog, "diagnostics.png"));
   }
 
+  // A dmoe that is missing, or that fails: the dialog says which, never "Measuring…".
+  void diagnosticsDialogReportsFailures() {
+    DiagnosticsDialog missing("/nonexistent/dmoe");
+    QSignalSpy missingDone(&missing, &DiagnosticsDialog::refreshed);
+    QVERIFY(missingDone.wait(10000));
+    QVERIFY(!missingDone.first().first().toBool());
+    QVERIFY2(missing.status()->text().startsWith("Could not start /nonexistent/dmoe"), qPrintable(missing.status()->text()));
+    QTemporaryDir tmp;
+    const QString failing = tmp.filePath("dmoe");
+    test::writeText(failing.toStdString(), "#!/bin/sh\necho 'error: broken' >&2\nexit 3\n");
+    QFile::setPermissions(failing, QFile::permissions(failing) | QFileDevice::ExeOwner);
+    DiagnosticsDialog broken(failing);
+    QSignalSpy brokenDone(&broken, &DiagnosticsDialog::refreshed);
+    QVERIFY(brokenDone.wait(10000));
+    QVERIFY(!brokenDone.first().first().toBool());
+    QCOMPARE(broken.status()->text(), QString("dmoe info failed (exit code 3)"));
+  }
+
   void stageRunnerSeparatesEventsOutputAndErrors() {
     QTemporaryDir tmp;
     StageRunner runner;

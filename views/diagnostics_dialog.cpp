@@ -36,11 +36,12 @@ DiagnosticsDialog::DiagnosticsDialog(const QString& cliPath, QWidget* parent)
       display(e.value("data").toObject());
     }
   });
-  connect(runner_, &StageRunner::failedToStart, this, [this](const QString& why) { status_->setText(why); });
+  connect(runner_, &StageRunner::failedToStart, this, [this](const QString& why) { startFailure_ = why; });
   connect(runner_, &StageRunner::finished, this, [this](int code) {
     const bool ok = code == 0 && gotResult_;
     if (ok) status_->setText(tr("As the stages see it (<tt>dmoe info</tt>):"));
-    else if (status_->text().isEmpty() || code != -1) status_->setText(tr("dmoe info failed (exit code %1)").arg(code));
+    else if (!startFailure_.isEmpty()) status_->setText(startFailure_);
+    else status_->setText(tr("dmoe info failed (exit code %1)").arg(code));
     emit refreshed(ok);
   });
   refresh();
@@ -49,6 +50,7 @@ DiagnosticsDialog::DiagnosticsDialog(const QString& cliPath, QWidget* parent)
 void DiagnosticsDialog::refresh() {
   if (runner_->isRunning()) return;
   gotResult_ = false;
+  startFailure_.clear();
   status_->setText(tr("Measuring…"));
   runner_->start({"info"});
 }

@@ -34,6 +34,7 @@ class DiagnosticsDialog : public QDialog {
   QTableWidget* table_;
   QLabel* status_;
   bool gotResult_ = false;
+  QString startFailure_;  // why the last `dmoe info` did not start, if it did not
 };
 
 }  // namespace dmoe::views

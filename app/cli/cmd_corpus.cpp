@@ -55,7 +55,7 @@ void addCorpusCommands(CLI::App& app, CliContext& ctx) {
   });
 
   auto* stats = corpus->add_subcommand(
-      "stats", "Count documents, characters, tokens (once `corpus tokenize` ran), held-out share and bad lines per language; writes <runs_dir>/corpus/stats.json");
+      "stats", "Count documents, characters, tokens (once `corpus tokenize` ran), the documents of each data slice (pretrain, continual, held-out) and bad lines per language; writes <runs_dir>/corpus/stats.json");
   auto statsFile = std::make_shared<std::string>();
   stats->add_option("project", *statsFile, "Project file (*.dmoe.json)")->required();
   stats->callback([&ctx, statsFile] {
