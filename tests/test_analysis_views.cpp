@@ -50,7 +50,8 @@ void writeFixtures(const fs::path& runs) {
                   Json{{"languages", {"ar", "fr", "ur", "de"}},
                        {"labels", {"ar", "fr", "ur", "de"}},
                        {"layers", 3},
-                       {"modules", {{"ffn", ffn}, {"attention", attention}, {"norms", ffn}, {"all", ffn}}}}
+                       {"modules", {{"ffn", ffn}, {"attention", attention}, {"norms", ffn}, {"all", ffn}}},
+                       {"stationarity", {{"r", 0.4213}, {"layers", {1, 2}}}}}
                       .dump());
   test::writeText(runs / "select-layers" / "selection.json",
                   Json{{"scores", {0.875, 3.0, 4.75}}, {"normalized", {0.0, 0.55, 1.0}}, {"epsilon", 0.6},
@@ -149,6 +150,29 @@ class TestAnalysisViews : public QObject {
     QCOMPARE(view.findChild<QComboBox*>("moduleBox")->currentData().toString(), QString("attention"));
     view.setModule("ffn");
     QVERIFY(test::saveScreenshot(view, "deviation-view.png"));
+  }
+
+  void deviationStationarityLine() {
+    QTemporaryDir tmp;
+    writeFixtures(runsIn(tmp));
+    DeviationView view;
+    view.reload(runsIn(tmp));
+    QVERIFY2(view.stationarityText().contains("r = 0.42 (FFN gradients at the base, layers 1, 2)"),
+             qPrintable(view.stationarityText()));
+    // Written before the stage recorded it: said so, the heatmap still shows.
+    const fs::path file = runsIn(tmp) / "deviation" / "deviation.json";
+    Json j = Json::parse(test::readText(file));
+    j.erase("stationarity");
+    test::writeText(file, j.dump());
+    view.reload(runsIn(tmp));
+    QVERIFY(view.hasData());
+    QVERIFY(view.stationarityText().contains("not recorded"));
+    // A wrong value names its JSON path.
+    j["stationarity"] = {{"r", "high"}, {"layers", {1}}};
+    test::writeText(file, j.dump());
+    view.reload(runsIn(tmp));
+    QVERIFY(!view.hasData());
+    QVERIFY2(view.message().contains("/stationarity/r: expected a number"), qPrintable(view.message()));
   }
 
   void deviationLanguageOrders() {

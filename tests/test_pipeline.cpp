@@ -85,6 +85,15 @@ class TestPipeline : public QObject {
                              "report/report.md", "report/report.json"})
       QVERIFY2(fs::exists(runs() / file), file);
 
+    // The stationarity diagnostic: r in [0, 1], every language's tokens (at most the deviation's budget) counted.
+    const Json stationarity = Json::parse(test::readText(runs() / "deviation/deviation.json")).at("stationarity");
+    const double ratio = stationarity.at("r").get<double>();
+    QVERIFY2(ratio > 0 && ratio <= 1, std::to_string(ratio).c_str());
+    QCOMPARE(stationarity.at("tokens").size(), size_t{5});
+    for (const auto& [id, tokens] : stationarity.at("tokens").items())
+      QVERIFY2(tokens.get<std::int64_t>() > 0 && tokens.get<std::int64_t>() <= stationarity.at("token_budget").get<std::int64_t>(),
+               id.c_str());
+
     // Stage 1 logs the router loss, stage 2 the balance loss.
     const Json s1 = Json::parse(test::readText(runs() / "train/stage1/metrics.jsonl").substr(0, test::readText(runs() / "train/stage1/metrics.jsonl").find('\n')));
     QVERIFY(s1.contains("router_loss") && s1["router_loss"].get<double>() > 0);

@@ -5,12 +5,14 @@
 #include "bigram_lm.h"
 #include "train/sequence_sampler.h"
 #include "runtime/device.h"
+#include "train/stationarity.h"
 #include "train/trainer.h"
 #include "util/atomic_file.h"
 
 #include <QtTest>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "test_support.h"
 
@@ -79,6 +81,21 @@ double l2(const std::vector<torch::Tensor>& tensors) {
   double sum = 0;
   for (const torch::Tensor& t : tensors) sum += t.to(torch::kFloat64).pow(2).sum().item<double>();
   return std::sqrt(sum);
+}
+
+// A token shard as the token cache writes it: X.bin (uint32 ids) and X.idx
+// (uint64 offsets 0, end of each document). Little-endian host assumed.
+fs::path writeShard(const fs::path& dir, const std::vector<std::vector<std::uint32_t>>& documents) {
+  fs::create_directories(dir);
+  std::ofstream bin(dir / "continual.bin", std::ios::binary), idx(dir / "continual.idx", std::ios::binary);
+  std::uint64_t offset = 0;
+  idx.write(reinterpret_cast<const char*>(&offset), sizeof offset);
+  for (const auto& doc : documents) {
+    bin.write(reinterpret_cast<const char*>(doc.data()), static_cast<std::streamsize>(doc.size() * 4));
+    offset += doc.size();
+    idx.write(reinterpret_cast<const char*>(&offset), sizeof offset);
+  }
+  return dir / "continual.bin";
 }
 
 }  // namespace
@@ -397,6 +414,48 @@ class TestTrainer : public QObject {
     QVERIFY(torch::equal(one.next(3).inputIds, part2.inputIds));
     std::vector<TokenStream> tooShort{{"tiny", a.data(), 16, 1.0}};
     QVERIFY_THROWS_EXCEPTION(InputError, SequenceSampler(tooShort, 16, 1));
+  }
+
+  void stationarityRatioByHand() {
+    auto v = [](double x, double y) { return torch::tensor({x, y}, torch::kFloat32); };
+    QCOMPARE(stationarityRatio({v(1, 0), v(-1, 0)}), 0.0);      // opposite pulls cancel
+    QCOMPARE(stationarityRatio({v(1, 0), v(2, 0)}), 1.0);       // aligned pulls add up
+    QVERIFY(std::abs(stationarityRatio({v(3, 0), v(0, 4)}) - 5.0 / 7.0) < 1e-12);  // ‖(3,4)‖ / (3 + 4)
+    QVERIFY(std::isnan(stationarityRatio({v(0, 0), v(0, 0)})));
+    QVERIFY(std::isnan(stationarityRatio({})));
+  }
+
+  void summedGradientIsTokensTimesTheMeanGradient() {
+    QTemporaryDir tmp;
+    // Two documents read back to back: 20 + 17 = 37 tokens = 4 windows of 9 (+1 left over).
+    const fs::path shardFile = writeShard(fs::path(tmp.path().toStdString()) / "x",
+                                          {syntheticTokens(20, 16, 1), syntheticTokens(17, 16, 5)});
+    TokenShard shard(shardFile);
+    auto model = std::make_shared<test::BigramLMImpl>(16, 32, 3);
+    const std::vector<torch::Tensor> params{model->head->weight, model->gain};
+    const torch::Tensor before = model->head->weight.detach().clone();
+
+    // Budget 24 tokens = the first 3 windows; micro-batches of 2 and 1.
+    SummedGradient g = summedGradient(*model, params, shard, 8, 2, 24);
+    QCOMPARE(g.tokens, std::int64_t{24});
+    QCOMPARE(g.gradient.numel(), model->head->weight.numel() + 8);
+    for (const auto& p : model->parameters()) QVERIFY(!p.grad().defined());  // left as it found them
+    QVERIFY(torch::equal(model->head->weight, before));
+
+    // Independently: the mean NLL of the same 24 predictions, by hand-built rows, times 24.
+    std::vector<std::int64_t> stream;
+    for (std::int64_t i = 0; i < 27; ++i) stream.push_back(shard.data()[i]);
+    torch::Tensor rows = torch::tensor(stream).view({3, 9});
+    torch::Tensor logits = model->forward(rows.narrow(1, 0, 8));
+    torch::nn::functional::cross_entropy(logits.reshape({-1, 16}), rows.narrow(1, 1, 8).reshape({-1})).backward();
+    torch::Tensor expected = torch::cat({model->head->weight.grad().reshape({-1}), model->gain.grad()}) * 24.0;
+    const double maxdiff = (g.gradient - expected).abs().max().item<double>();
+    QVERIFY2(maxdiff < 1e-5, std::to_string(maxdiff).c_str());
+    model->zero_grad();
+
+    // The whole shard when the budget exceeds it; a window of 37 + 1 tokens does not fit in 37.
+    QCOMPARE(summedGradient(*model, params, shard, 8, 3, 1000).tokens, std::int64_t{32});
+    QVERIFY_THROWS_EXCEPTION(InputError, summedGradient(*model, params, shard, 37, 1, 1000));
   }
 };
 

@@ -126,6 +126,11 @@ DeviationData readDeviation(const fs::path& file) {
   for (const char* kind : kModuleKinds)
     d.modules[kind] = in.matrix(in.at(modules, kind, "/modules"), std::string("/modules/") + kind, d.languages.size(),
                                 static_cast<size_t>(d.layers));
+  if (root.contains("stationarity") && !root["stationarity"].is_null()) {
+    const Json& s = root["stationarity"];
+    d.stationarity = DeviationData::Stationarity{in.numberOrNull(in.at(s, "r", "/stationarity"), "/stationarity/r"),
+                                                 in.integers(in.at(s, "layers", "/stationarity"), "/stationarity/layers")};
+  }
   return d;
 }
 

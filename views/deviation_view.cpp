@@ -149,6 +149,14 @@ DeviationView::DeviationView(QWidget* parent) : QWidget(parent) {
   note_->setObjectName("deviationNote");
   note_->setWordWrap(true);
 
+  stationarity_ = new QLabel(this);
+  stationarity_->setObjectName("stationarityNote");
+  stationarity_->setWordWrap(true);
+  stationarity_->setToolTip(
+      tr("r = ‖Σₓ nₓ gₓ‖ / Σₓ ‖nₓ gₓ‖: gₓ is language x's mean gradient at the base on its continual slice "
+         "(similarity layers' FFN weights), nₓ its tokens. 1: every language pulls the same way; "
+         "0: the pulls cancel, as at a point the base converged to on exactly this data."));
+
   heatmap_ = new HeatmapWidget(this);
   profile_ = new LayerProfileWidget(this);
   content_ = new QWidget(this);
@@ -173,6 +181,7 @@ DeviationView::DeviationView(QWidget* parent) : QWidget(parent) {
   bar->addWidget(createExportButton(this, "deviation", [this] { return content_; }, [this] { return table(); }));
   auto* layout = new QVBoxLayout(this);
   layout->addLayout(bar);
+  layout->addWidget(stationarity_);
   layout->addWidget(pages_, 1);
 
   connect(moduleBox_, &QComboBox::currentIndexChanged, this,
@@ -221,6 +230,23 @@ void DeviationView::setOrder(Order order) {
 
 QString DeviationView::message() const { return pages_->message(); }
 QString DeviationView::note() const { return note_->text(); }
+QString DeviationView::stationarityText() const { return stationarity_->text(); }
+
+namespace {
+QString stationarityLine(const DeviationData& d) {
+  if (!d.stationarity)
+    return DeviationView::tr("Stationarity r: not recorded by the run that made these deviations "
+                             "(`dmoe deviation --force` measures it).");
+  const auto& s = *d.stationarity;
+  if (!std::isfinite(s.r))
+    return DeviationView::tr("Stationarity r: undefined (every language's gradient at the base is zero).");
+  return DeviationView::tr("Stationarity r = %1 (FFN gradients at the base, layers %2). Near 1: the continual data "
+                           "pulls every language the same way, new to the base as the method assumes; near 0: the "
+                           "pulls cancel, the base converged on exactly this data and deviations mostly measure "
+                           "competition between languages.")
+      .arg(QString::number(s.r, 'f', 2), joinLayers(s.layers));
+}
+}  // namespace
 
 CsvTable DeviationView::table() const { return heatmap_->table(tr("language \\ layer")); }
 
@@ -234,9 +260,13 @@ void DeviationView::rebuild() {
   }
   note_->clear();
   if (!deviation_) {
+    stationarity_->clear();
+    stationarity_->hide();
     pages_->showMessage();
     return;
   }
+  stationarity_->setText(stationarityLine(*deviation_));
+  stationarity_->show();
   pages_->showContent();
   const DeviationData& d = *deviation_;
   QStringList rows, columns;

@@ -4,7 +4,8 @@
 // order, by group (group/groups.json) or clustered (similarity's
 // cluster_order); below it the per-layer score profile of
 // select-layers/selection.json with the ε cutoff and the chosen layers.
-// Missing artifacts show which stage to run, never a blank area.
+// Above the heatmap, the stationarity diagnostic r of the base with one line
+// on how to read it. Missing artifacts show which stage to run, never a blank area.
 #pragma once
 #include <QWidget>
 #include <filesystem>
@@ -66,6 +67,7 @@ class DeviationView : public QWidget {
   bool hasData() const { return deviation_.has_value(); }
   QString message() const;  // what the placeholder says when there is no heatmap
   QString note() const;     // the line above the heatmap (orders not available, …)
+  QString stationarityText() const;  // the diagnostic's line ("" without a deviation table)
   HeatmapWidget* heatmap() const { return heatmap_; }
   LayerProfileWidget* profile() const { return profile_; }
   QWidget* content() const { return content_; }  // what PNG/SVG export draws
@@ -84,6 +86,7 @@ class DeviationView : public QWidget {
   QComboBox* moduleBox_;
   QComboBox* orderBox_;
   QLabel* note_;
+  QLabel* stationarity_;
   MessagePages* pages_;
   QWidget* content_;
   HeatmapWidget* heatmap_;

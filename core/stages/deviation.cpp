@@ -14,6 +14,7 @@
 #include "runtime/device.h"
 #include "stages/stage_inputs.h"
 #include "train/load_model.h"
+#include "train/stationarity.h"
 #include "train/trainer.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -170,7 +171,38 @@ std::vector<double> roots(const std::vector<double>& squared) {
   return out;
 }
 
-void writeTables(const fs::path& dir, const Project& project, std::int64_t layers) {
+// The stationarity diagnostic at the base (train/stationarity.h): each language's
+// token-summed gradient of the `keep` layers' FFN weights over its continual
+// slice, at most the deviation's token budget (steps × sequences × length).
+Json measureStationarity(CausalLMImpl& model, const Project& project, const TrainingSettings& settings,
+                         const std::vector<std::int64_t>& keep, Reporter& reporter) {
+  std::vector<torch::Tensor> parameters;
+  for (const auto& p : model.named_parameters(true)) {
+    const ParameterModule m = parameterModule(p.key());
+    if (m.kind == "ffn" && std::find(keep.begin(), keep.end(), m.layer) != keep.end()) parameters.push_back(p.value());
+  }
+  const std::int64_t budget = settings.steps * settings.batch_sequences * settings.seq_len;
+  std::vector<torch::Tensor> gradients;
+  Json tokens = Json::object(), norms = Json::object();
+  for (const Language& language : project.languages) {
+    throwIfCancelled();
+    LanguageShards shards = openShards(project, {language.id});
+    SummedGradient g = summedGradient(model, parameters, *shards.shards.front(), settings.seq_len, settings.micro_batch, budget);
+    tokens[language.id] = g.tokens;
+    norms[language.id] = g.gradient.norm().item<double>();
+    gradients.push_back(std::move(g.gradient));
+  }
+  const double r = stationarityRatio(gradients);
+  reporter.log("stationarity r = " + std::to_string(r) +
+               " (1: the languages' gradients at the base agree; ≪ 1: they cancel, the base converged on this data)");
+  return Json{{"r", std::isfinite(r) ? Json(r) : Json()},
+              {"layers", keep},
+              {"token_budget", budget},
+              {"tokens", tokens},
+              {"summed_gradient_norms", norms}};
+}
+
+void writeTables(const fs::path& dir, const Project& project, std::int64_t layers, const Json& stationarity) {
   Json modules = Json::object();
   for (const std::string& kind : kKinds) modules[kind] = Json::array();
   std::ostringstream csv;
@@ -190,7 +222,12 @@ void writeTables(const fs::path& dir, const Project& project, std::int64_t layer
     }
   }
   writeFileAtomic(dir / "deviation.json",
-                  Json{{"languages", ids}, {"labels", labels}, {"layers", layers}, {"modules", modules}}.dump(1) + "\n");
+                  Json{{"languages", ids},
+                       {"labels", labels},
+                       {"layers", layers},
+                       {"modules", modules},
+                       {"stationarity", stationarity}}
+                      .dump(1) + "\n");
   writeFileAtomic(dir / "deviation.csv", csv.str());
 }
 
@@ -261,7 +298,12 @@ void runDeviation(const Project& project, Reporter& reporter, bool force) {
                                 static_cast<double>(config.num_hidden_layers)));
   }
   reporter.progress(n, n, "languages");
-  writeTables(folder.dir(), project, config.num_hidden_layers);
+  {
+    torch::NoGradGuard noGrad;  // back to the base: the diagnostic is measured there
+    for (auto& p : model->named_parameters(true)) p.value().copy_(base.at(p.key()));
+  }
+  const Json stationarity = measureStationarity(*model, project, settings, keep, reporter);
+  writeTables(folder.dir(), project, config.num_hidden_layers, stationarity);
   reporter.artifact(folder.dir() / "deviation.json", "deviation");
   reporter.result("deviation", readJsonFile(folder.dir() / "deviation.json"));
   folder.complete({{"languages", n}, {"layers", config.num_hidden_layers}, {"delta_layers", keep}});

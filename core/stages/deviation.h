@@ -13,6 +13,10 @@
 // Output <runs_dir>/deviation/: <lang>/{settings.json, metrics.jsonl,
 // ffn_delta.safetensors, norms.json (written last: the language is done)},
 // deviation.json + deviation.csv (the languages × layers tables), manifest.json.
+// deviation.json also holds "stationarity" (train/stationarity.h): r over the
+// kept layers' FFN gradients at the base, each language's continual slice up
+// to the deviation's token budget — measured after the fine-tunes, so it
+// changes none of them.
 // Languages are independent: after a crash at language k, a re-run with the
 // same inputs resumes at k.
 #pragma once
