@@ -51,7 +51,7 @@ void writeFixtures(const fs::path& runs) {
                        {"labels", {"ar", "fr", "ur", "de"}},
                        {"layers", 3},
                        {"modules", {{"ffn", ffn}, {"attention", attention}, {"norms", ffn}, {"all", ffn}}},
-                       {"stationarity", {{"r", 0.4213}, {"layers", {1, 2}}}}}
+                       {"stationarity", {{"r", 0.4213}, {"r_orthogonal", 0.2357}, {"layers", {1, 2}}}}}
                       .dump());
   test::writeText(runs / "select-layers" / "selection.json",
                   Json{{"scores", {0.875, 3.0, 4.75}}, {"normalized", {0.0, 0.55, 1.0}}, {"epsilon", 0.6},
@@ -157,7 +157,8 @@ class TestAnalysisViews : public QObject {
     writeFixtures(runsIn(tmp));
     DeviationView view;
     view.reload(runsIn(tmp));
-    QVERIFY2(view.stationarityText().contains("r = 0.42 (FFN gradients at the base, layers 1, 2)"),
+    QVERIFY2(view.stationarityText().contains("r = 0.42 (FFN gradients at the base, layers 1, 2); independent "
+                                              "(orthogonal) pulls would give 0.24. Above that"),
              qPrintable(view.stationarityText()));
     // Written before the stage recorded it: said so, the heatmap still shows.
     const fs::path file = runsIn(tmp) / "deviation" / "deviation.json";

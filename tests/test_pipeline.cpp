@@ -17,6 +17,8 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <cmath>
+#include <cstdio>
 #include <map>
 
 #include "micro_project.h"
@@ -90,6 +92,13 @@ class TestPipeline : public QObject {
     const double ratio = stationarity.at("r").get<double>();
     QVERIFY2(ratio > 0 && ratio <= 1, std::to_string(ratio).c_str());
     QCOMPARE(stationarity.at("tokens").size(), size_t{5});
+    double squares = 0, sum = 0;  // orthogonal pulls of the recorded sizes: √Σ‖S‖² / Σ‖S‖
+    for (const auto& [id, norm] : stationarity.at("summed_gradient_norms").items()) {
+      squares += norm.get<double>() * norm.get<double>();
+      sum += norm.get<double>();
+    }
+    QVERIFY(std::abs(stationarity.at("r_orthogonal").get<double>() - std::sqrt(squares) / sum) < 1e-12);
+    QVERIFY(stationarity.at("r_orthogonal").get<double>() >= 1 / std::sqrt(5.0) - 1e-12);  // ≥ 1/√n, = for equal sizes
     for (const auto& [id, tokens] : stationarity.at("tokens").items())
       QVERIFY2(tokens.get<std::int64_t>() > 0 && tokens.get<std::int64_t>() <= stationarity.at("token_budget").get<std::int64_t>(),
                id.c_str());
@@ -144,6 +153,10 @@ class TestPipeline : public QObject {
     for (const char* row : {"| Base |", "| +Pre-train (dense-continue) |", "| DMoE, random groups |", "| DMoE |"})
       QVERIFY2(report.find(row) != std::string::npos, row);
     QVERIFY2(report.find("routed top-1 to its new expert (over MoE layers): ") != std::string::npos, report.c_str());
+    char stationarityLine[64];
+    std::snprintf(stationarityLine, sizeof stationarityLine, "continual data: r = %.2f (FFN gradients",
+                  stationarity.at("r").get<double>());
+    QVERIFY2(report.find(stationarityLine) != std::string::npos, report.c_str());
   }
 
   // SPEC 1.8 step 4, checked on disk: the adapted model's shared weights, old
@@ -271,6 +284,24 @@ class TestPipeline : public QObject {
     QCOMPARE(r.exitCode, 2);
     QVERIFY2(r.err.find("/adaptation/languages/0") != std::string::npos, r.err.c_str());
     QVERIFY2(r.err.find("el, sr") != std::string::npos, r.err.c_str());
+  }
+
+  // `--stationarity SLICE` measures r at the base on that slice and writes nothing;
+  // on the continual slice it is the value the stage recorded.
+  void stationarityAloneOnEitherSlice() {
+    const Json recorded = Json::parse(test::readText(runs() / "deviation/deviation.json")).at("stationarity");
+    const auto before = fs::last_write_time(runs() / "deviation/deviation.json");
+    auto r = test::runCli({"deviation", "--stationarity", "continual", project_.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    char expected[64];
+    std::snprintf(expected, sizeof expected, "stationarity r = %f on the continual slice", recorded.at("r").get<double>());
+    QVERIFY2(r.out.find(expected) != std::string::npos, (r.out + " / expected " + expected).c_str());
+    r = test::runCli({"deviation", "--stationarity", "pretrain", project_.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY2(r.out.find("on the pretrain slice") != std::string::npos, r.out.c_str());
+    QVERIFY(fs::last_write_time(runs() / "deviation/deviation.json") == before);
+    r = test::runCli({"deviation", "--stationarity", "heldout", project_.string()}, root());
+    QVERIFY(r.exitCode != 0);
   }
 
   // A crash after language k: languages before k keep their results.

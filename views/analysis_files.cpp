@@ -128,8 +128,11 @@ DeviationData readDeviation(const fs::path& file) {
                                 static_cast<size_t>(d.layers));
   if (root.contains("stationarity") && !root["stationarity"].is_null()) {
     const Json& s = root["stationarity"];
-    d.stationarity = DeviationData::Stationarity{in.numberOrNull(in.at(s, "r", "/stationarity"), "/stationarity/r"),
-                                                 in.integers(in.at(s, "layers", "/stationarity"), "/stationarity/layers")};
+    d.stationarity = DeviationData::Stationarity{
+        in.numberOrNull(in.at(s, "r", "/stationarity"), "/stationarity/r"),
+        s.contains("r_orthogonal") ? in.numberOrNull(s["r_orthogonal"], "/stationarity/r_orthogonal")
+                                   : std::numeric_limits<double>::quiet_NaN(),
+        in.integers(in.at(s, "layers", "/stationarity"), "/stationarity/layers")};
   }
   return d;
 }

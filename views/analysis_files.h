@@ -27,10 +27,11 @@ struct DeviationData {
   std::vector<std::string> languages, labels;
   std::int64_t layers = 0;
   std::map<std::string, Matrix> modules;  // "ffn"|"attention"|"norms"|"all" → [language][layer] norm
-  // The stationarity diagnostic r (NaN: null, no gradient) and its layers;
+  // The stationarity diagnostic r (NaN: null, no gradient), what orthogonal
+  // pulls of the same sizes would give (NaN when not recorded) and its layers;
   // absent in files written before the deviation stage recorded it.
   struct Stationarity {
-    double r = 0;
+    double r = 0, orthogonal = 0;
     std::vector<std::int64_t> layers;
   };
   std::optional<Stationarity> stationarity;

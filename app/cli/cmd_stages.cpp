@@ -6,6 +6,7 @@
 #include "pipeline/pipeline.h"
 #include "project/project.h"
 #include "runtime/device.h"
+#include "stages/deviation.h"
 #include "stages/stages.h"
 #include "util/atomic_file.h"
 
@@ -32,8 +33,15 @@ void addStageCommands(CLI::App& app, CliContext& ctx) {
                       "Select from these deviation norms instead ({<lang>: {\"ffn\": [per layer]}} or a deviation.json), "
                       "with the project's ε and mode; prints the layers, writes nothing")
           ->check(CLI::ExistingFile);
+    auto stationaritySlice = std::make_shared<std::string>();
+    if (stage.name == "deviation")
+      cmd->add_option("--stationarity", *stationaritySlice,
+                      "Only measure the stationarity r of the base on this slice — continual (what the stage records) "
+                      "or pretrain (the base's own training data, where a converged base gives r near 0) — and print "
+                      "it; writes nothing")
+          ->check(CLI::IsMember({"continual", "pretrain"}));
     const PipelineStage* entry = &stage;
-    cmd->callback([&ctx, file, force, imported, entry] {
+    cmd->callback([&ctx, file, force, imported, stationaritySlice, entry] {
       Project project = Project::load(*file);
       Reporter r = ctx.reporter(entry->name);
       for (const Problem& w : project.warnings) r.warning(w.message, w.where);
@@ -45,6 +53,15 @@ void addStageCommands(CLI::App& app, CliContext& ctx) {
         return;
       }
       configureCompute(project);
+      if (!stationaritySlice->empty()) {
+        const Json result = endingStageOnThrow(r, [&] { return baseStationarity(project, *stationaritySlice, r); });
+        ctx.out() << "stationarity r = " << (result["r"].is_number() ? std::to_string(result["r"].get<double>()) : "undefined")
+                  << " on the " << *stationaritySlice << " slice, FFN gradients of layers " << result["layers"].dump()
+                  << "; orthogonal pulls would give "
+                  << (result["r_orthogonal"].is_number() ? std::to_string(result["r_orthogonal"].get<double>()) : "–")
+                  << "\n";
+        return;
+      }
       PipelineOptions options;
       options.force = *force;
       endingStageOnThrow(r, [&] { entry->run(project, r, options); });

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <regex>
 #include <sstream>
@@ -175,7 +176,7 @@ std::vector<double> roots(const std::vector<double>& squared) {
 // token-summed gradient of the `keep` layers' FFN weights over its continual
 // slice, at most the deviation's token budget (steps × sequences × length).
 Json measureStationarity(CausalLMImpl& model, const Project& project, const TrainingSettings& settings,
-                         const std::vector<std::int64_t>& keep, Reporter& reporter) {
+                         const std::vector<std::int64_t>& keep, const std::string& slice, Reporter& reporter) {
   std::vector<torch::Tensor> parameters;
   for (const auto& p : model.named_parameters(true)) {
     const ParameterModule m = parameterModule(p.key());
@@ -186,16 +187,29 @@ Json measureStationarity(CausalLMImpl& model, const Project& project, const Trai
   Json tokens = Json::object(), norms = Json::object();
   for (const Language& language : project.languages) {
     throwIfCancelled();
-    LanguageShards shards = openShards(project, {language.id});
+    LanguageShards shards = openShards(project, {language.id}, slice);
     SummedGradient g = summedGradient(model, parameters, *shards.shards.front(), settings.seq_len, settings.micro_batch, budget);
     tokens[language.id] = g.tokens;
     norms[language.id] = g.gradient.norm().item<double>();
     gradients.push_back(std::move(g.gradient));
   }
   const double r = stationarityRatio(gradients);
-  reporter.log("stationarity r = " + std::to_string(r) +
-               " (1: the languages' gradients at the base agree; ≪ 1: they cancel, the base converged on this data)");
-  return Json{{"r", std::isfinite(r) ? Json(r) : Json()},
+  // The value pulls of these sizes would give if they were orthogonal (independent): √Σ‖Sₓ‖² / Σ‖Sₓ‖,
+  // 1/√n for n equal norms. Above it the languages pull together, below it they cancel.
+  double squares = 0, sum = 0;
+  for (const auto& [id, norm] : norms.items()) {
+    squares += norm.get<double>() * norm.get<double>();
+    sum += norm.get<double>();
+  }
+  const double orthogonal = sum > 0 ? std::sqrt(squares) / sum : std::numeric_limits<double>::quiet_NaN();
+  reporter.log("stationarity r = " + std::to_string(r) + " on the " + slice + " slice; orthogonal pulls would give " +
+               std::to_string(orthogonal) +
+               " (above: the languages' gradients at the base pull together; below: they cancel, the base converged on "
+               "this data)");
+  auto number = [](double v) { return std::isfinite(v) ? Json(v) : Json(); };
+  return Json{{"r", number(r)},
+              {"r_orthogonal", number(orthogonal)},
+              {"slice", slice},
               {"layers", keep},
               {"token_budget", budget},
               {"tokens", tokens},
@@ -302,12 +316,28 @@ void runDeviation(const Project& project, Reporter& reporter, bool force) {
     torch::NoGradGuard noGrad;  // back to the base: the diagnostic is measured there
     for (auto& p : model->named_parameters(true)) p.value().copy_(base.at(p.key()));
   }
-  const Json stationarity = measureStationarity(*model, project, settings, keep, reporter);
+  const Json stationarity = measureStationarity(*model, project, settings, keep, "continual", reporter);
   writeTables(folder.dir(), project, config.num_hidden_layers, stationarity);
   reporter.artifact(folder.dir() / "deviation.json", "deviation");
   reporter.result("deviation", readJsonFile(folder.dir() / "deviation.json"));
   folder.complete({{"languages", n}, {"layers", config.num_hidden_layers}, {"delta_layers", keep}});
   reporter.finished("done");
+}
+
+Json baseStationarity(const Project& project, const std::string& slice, Reporter& reporter) {
+  reporter.started();
+  if (slice != "continual" && slice != "pretrain")
+    throw InputError("--slice " + slice + ": expected continual or pretrain");
+  if (slice == "pretrain" && !project.languages.empty() && !project.hasPretrainSlice(project.languages.front().id))
+    throw InputError(project.file.string() + " /base_model/kind: the base is a checkpoint, so there is no pretrain slice");
+  const std::string device = resolveDevice(project.device);
+  std::shared_ptr<CausalLMImpl> model = loadCausalLM(baseModelDir(project), device);
+  const TrainingSettings settings = cappedToContext(project.deviation, model->config().max_position_embeddings);
+  const std::vector<std::int64_t> keep = deltaLayersToKeep(project, model->config().num_hidden_layers);
+  Json result = measureStationarity(*model, project, settings, keep, slice, reporter);
+  reporter.result("stationarity", result);
+  reporter.finished("done");
+  return result;
 }
 
 }  // namespace dmoe

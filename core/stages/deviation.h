@@ -61,4 +61,10 @@ std::vector<std::int64_t> deltaLayersToKeep(const Project& project, std::int64_t
 
 void runDeviation(const Project& project, Reporter& reporter, bool force);
 
+// The stationarity diagnostic alone, at the base, on the "continual" slice
+// (what the stage records) or the "pretrain" slice (the base's own training
+// data: a converged base gives r ≪ 1 there, the yardstick for the continual
+// value). Writes nothing; reports result "stationarity" and returns it.
+Json baseStationarity(const Project& project, const std::string& slice, Reporter& reporter);
+
 }  // namespace dmoe

@@ -48,7 +48,7 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   reporter.started();
   const fs::path dir = stageDir(project, "report");
   Json inputs = Json::object();
-  for (const char* stage : {"group", "select-layers", "eval", "baselines/dense-continue/eval",
+  for (const char* stage : {"deviation", "group", "select-layers", "eval", "baselines/dense-continue/eval",
                             "baselines/random-groups/eval", "baselines/branch-train-mix/eval", "adapt"})
     inputs[stage] = fs::exists(stageDir(project, stage) / "manifest.json")
                         ? Json(StageFolder::fingerprint(stageDir(project, stage), "dmoe run"))
@@ -61,6 +61,8 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   }
   folder.begin(force, reporter);
 
+  const Json deviation = readIfComplete(stageDir(project, "deviation"), "deviation.json");
+  const Json stationarity = deviation.is_object() ? deviation.value("stationarity", Json()) : Json();
   const Json groups = readIfComplete(stageDir(project, "group"), "groups.json");
   const Json selection = readIfComplete(stageDir(project, "select-layers"), "selection.json");
   const Json eval = readIfComplete(stageDir(project, "eval"), "perplexity.json");
@@ -76,6 +78,17 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   std::ostringstream md;
   md << "# " << (project.name.empty() ? project.file.filename().string() : project.name) << " — DMoE report\n\n";
 
+  if (stationarity.is_object() && stationarity["r"].is_number()) {
+    std::string layers;
+    for (const Json& l : stationarity["layers"]) layers += (layers.empty() ? "" : ", ") + std::to_string(l.get<int>());
+    md << "Stationarity of the base on the continual data: r = " << fixed(stationarity["r"].get<double>(), 2)
+       << " (FFN gradients, layers " << layers << "); independent, orthogonal pulls would give "
+       << fixed(stationarity.value("r_orthogonal", Json()).is_number() ? stationarity["r_orthogonal"].get<double>()
+                                                                        : std::nan(""),
+                2)
+       << ". Above that the languages' continual data pulls the base the same way; below it the pulls cancel and "
+          "the deviations mostly measure competition between languages.\n\n";
+  }
   md << "## Groups\n\n";
   if (groups.is_object()) {
     md << "Method: " << groups["method"].get<std::string>();
@@ -186,7 +199,7 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   }
 
   const std::string markdown = md.str();
-  const Json report{{"project", project.name}, {"groups", groups}, {"selection", selection},
+  const Json report{{"project", project.name}, {"stationarity", stationarity}, {"groups", groups}, {"selection", selection},
                     {"perplexity", pplJson}, {"adaptation", adaptation}};
   writeFileAtomic(dir / "report.md", markdown);
   writeFileAtomic(dir / "report.json", report.dump(1) + "\n");
