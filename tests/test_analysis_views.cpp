@@ -168,6 +168,16 @@ class TestAnalysisViews : public QObject {
     view.reload(runsIn(tmp));
     QVERIFY(view.hasData());
     QVERIFY(view.stationarityText().contains("not recorded"));
+    // r null (no finite gradient); a file without r⊥ (the first format) reads on the 0–1 scale alone.
+    j["stationarity"] = {{"r", nullptr}, {"r_orthogonal", nullptr}, {"layers", {1}}};
+    test::writeText(file, j.dump());
+    view.reload(runsIn(tmp));
+    QVERIFY2(view.stationarityText().contains("undefined"), qPrintable(view.stationarityText()));
+    j["stationarity"] = {{"r", 0.5}, {"layers", {1}}};
+    test::writeText(file, j.dump());
+    view.reload(runsIn(tmp));
+    QVERIFY2(view.stationarityText().contains("r = 0.50 (FFN gradients at the base, layers 1): 1 = "),
+             qPrintable(view.stationarityText()));
     // A wrong value names its JSON path.
     j["stationarity"] = {{"r", "high"}, {"layers", {1}}};
     test::writeText(file, j.dump());

@@ -12,7 +12,6 @@
 #include <QtTest>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 
 #include "test_support.h"
 
@@ -81,21 +80,6 @@ double l2(const std::vector<torch::Tensor>& tensors) {
   double sum = 0;
   for (const torch::Tensor& t : tensors) sum += t.to(torch::kFloat64).pow(2).sum().item<double>();
   return std::sqrt(sum);
-}
-
-// A token shard as the token cache writes it: X.bin (uint32 ids) and X.idx
-// (uint64 offsets 0, end of each document). Little-endian host assumed.
-fs::path writeShard(const fs::path& dir, const std::vector<std::vector<std::uint32_t>>& documents) {
-  fs::create_directories(dir);
-  std::ofstream bin(dir / "continual.bin", std::ios::binary), idx(dir / "continual.idx", std::ios::binary);
-  std::uint64_t offset = 0;
-  idx.write(reinterpret_cast<const char*>(&offset), sizeof offset);
-  for (const auto& doc : documents) {
-    bin.write(reinterpret_cast<const char*>(doc.data()), static_cast<std::streamsize>(doc.size() * 4));
-    offset += doc.size();
-    idx.write(reinterpret_cast<const char*>(&offset), sizeof offset);
-  }
-  return dir / "continual.bin";
 }
 
 }  // namespace
@@ -417,45 +401,52 @@ class TestTrainer : public QObject {
   }
 
   void stationarityRatioByHand() {
-    auto v = [](double x, double y) { return torch::tensor({x, y}, torch::kFloat32); };
-    QCOMPARE(stationarityRatio({v(1, 0), v(-1, 0)}), 0.0);      // opposite pulls cancel
-    QCOMPARE(stationarityRatio({v(1, 0), v(2, 0)}), 1.0);       // aligned pulls add up
-    QVERIFY(std::abs(stationarityRatio({v(3, 0), v(0, 4)}) - 5.0 / 7.0) < 1e-12);  // ‖(3,4)‖ / (3 + 4)
-    QVERIFY(std::isnan(stationarityRatio({v(0, 0), v(0, 0)})));
-    QVERIFY(std::isnan(stationarityRatio({})));
+    auto ratio = [](std::vector<std::vector<double>> vectors) {
+      StationarityRatio r;
+      for (const auto& v : vectors) r.add(torch::tensor(v, torch::kFloat64));
+      return std::make_pair(r.r(), r.orthogonal());
+    };
+    QCOMPARE(ratio({{1, 0}, {-1, 0}}).first, 0.0);  // opposite pulls cancel
+    QCOMPARE(ratio({{1, 0}, {2, 0}}).first, 1.0);   // aligned pulls add up
+    const auto [r, orthogonal] = ratio({{3, 0}, {0, 4}});  // orthogonal: r = r⊥ = ‖(3,4)‖ / (3 + 4)
+    QVERIFY(std::abs(r - 5.0 / 7.0) < 1e-12 && std::abs(orthogonal - 5.0 / 7.0) < 1e-12);
+    QVERIFY(std::abs(ratio({{1, 0}, {0, 1}, {-1, 0}, {0, -1}}).second - 0.5) < 1e-12);  // 1/√n for n equal sizes
+    QVERIFY(std::isnan(ratio({{0, 0}, {0, 0}}).first));
+    QVERIFY(std::isnan(ratio({}).first));
+    QVERIFY(std::isnan(ratio({{1, 0}, {NAN, 0}}).first));  // not finite: undefined, not a number that looks valid
   }
 
   void summedGradientIsTokensTimesTheMeanGradient() {
-    QTemporaryDir tmp;
-    // Two documents read back to back: 20 + 17 = 37 tokens = 4 windows of 9 (+1 left over).
-    const fs::path shardFile = writeShard(fs::path(tmp.path().toStdString()) / "x",
-                                          {syntheticTokens(20, 16, 1), syntheticTokens(17, 16, 5)});
-    TokenShard shard(shardFile);
     auto model = std::make_shared<test::BigramLMImpl>(16, 32, 3);
     const std::vector<torch::Tensor> params{model->head->weight, model->gain};
     const torch::Tensor before = model->head->weight.detach().clone();
+    // Stale gradients and train mode: neither read nor changed.
+    model->head->weight.mutable_grad() = torch::full_like(model->head->weight, 7.0);
+    model->train();
 
-    // Budget 24 tokens = the first 3 windows; micro-batches of 2 and 1.
-    SummedGradient g = summedGradient(*model, params, shard, 8, 2, 24);
-    QCOMPARE(g.tokens, std::int64_t{24});
+    // maskedBatch: 4 rows × 8 labels, 9 of them masked → 23 scored; micro-batches of 3 and 1.
+    FixedSource source(maskedBatch());
+    const SummedGradient g = summedGradient(*model, params, source, 4, 3);
+    QCOMPARE(g.tokens, std::int64_t{23});
     QCOMPARE(g.gradient.numel(), model->head->weight.numel() + 8);
-    for (const auto& p : model->parameters()) QVERIFY(!p.grad().defined());  // left as it found them
+    QVERIFY(model->is_training());
+    QVERIFY(torch::equal(model->head->weight.grad(), torch::full_like(model->head->weight, 7.0)));
+    QVERIFY(!model->gain.grad().defined());
     QVERIFY(torch::equal(model->head->weight, before));
 
-    // Independently: the mean NLL of the same 24 predictions, by hand-built rows, times 24.
-    std::vector<std::int64_t> stream;
-    for (std::int64_t i = 0; i < 27; ++i) stream.push_back(shard.data()[i]);
-    torch::Tensor rows = torch::tensor(stream).view({3, 9});
-    torch::Tensor logits = model->forward(rows.narrow(1, 0, 8));
-    torch::nn::functional::cross_entropy(logits.reshape({-1, 16}), rows.narrow(1, 1, 8).reshape({-1})).backward();
-    torch::Tensor expected = torch::cat({model->head->weight.grad().reshape({-1}), model->gain.grad()}) * 24.0;
+    // Independently: the mean NLL of the same scored labels in one batch, by backward(), times 23.
+    const TrainBatch batch = maskedBatch();
+    model->zero_grad();
+    model->head->weight.mutable_grad().reset();
+    const torch::Tensor logits = model->forward(batch.inputIds);
+    torch::nn::functional::cross_entropy(logits.reshape({-1, 16}), batch.labels.reshape({-1}),
+                                         torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel))
+        .backward();
+    const torch::Tensor expected = torch::cat({model->head->weight.grad().reshape({-1}), model->gain.grad()}) * 23.0;
     const double maxdiff = (g.gradient - expected).abs().max().item<double>();
     QVERIFY2(maxdiff < 1e-5, std::to_string(maxdiff).c_str());
-    model->zero_grad();
 
-    // The whole shard when the budget exceeds it; a window of 37 + 1 tokens does not fit in 37.
-    QCOMPARE(summedGradient(*model, params, shard, 8, 3, 1000).tokens, std::int64_t{32});
-    QVERIFY_THROWS_EXCEPTION(InputError, summedGradient(*model, params, shard, 37, 1, 1000));
+    QVERIFY_THROWS_EXCEPTION(InputError, summedGradient(*model, {}, source, 4, 3));
   }
 };
 

@@ -153,9 +153,10 @@ DeviationView::DeviationView(QWidget* parent) : QWidget(parent) {
   stationarity_->setObjectName("stationarityNote");
   stationarity_->setWordWrap(true);
   stationarity_->setToolTip(
-      tr("r = ‖Σₓ nₓ gₓ‖ / Σₓ ‖nₓ gₓ‖: gₓ is language x's mean gradient at the base on its continual slice "
-         "(similarity layers' FFN weights), nₓ its tokens. 1: every language pulls the same way; "
-         "0: the pulls cancel, as at a point the base converged to on exactly this data."));
+      tr("r = ‖Σₓ nₓ gₓ‖ / Σₓ ‖nₓ gₓ‖: gₓ is language x's mean gradient at the base (the FFN weights of the "
+         "layers whose deltas the stage keeps) on the batch of its first deviation step, nₓ its continual tokens. "
+         "Orthogonal pulls of the same sizes give √Σ‖nₓgₓ‖² / Σ‖nₓgₓ‖ (1/√n for n equal ones); 1 = every language "
+         "pulls the same way; 0 = the pulls cancel, as at a point the base converged to on exactly this data."));
 
   heatmap_ = new HeatmapWidget(this);
   profile_ = new LayerProfileWidget(this);
@@ -239,7 +240,7 @@ QString stationarityLine(const DeviationData& d) {
                              "(`dmoe deviation --force` measures it).");
   const auto& s = *d.stationarity;
   if (!std::isfinite(s.r))
-    return DeviationView::tr("Stationarity r: undefined (every language's gradient at the base is zero).");
+    return DeviationView::tr("Stationarity r: undefined (the gradients at the base are all zero or not finite).");
   const QString line = DeviationView::tr("Stationarity r = %1 (FFN gradients at the base, layers %2)")
                            .arg(QString::number(s.r, 'f', 2), joinLayers(s.layers));
   if (!std::isfinite(s.orthogonal)) return line + DeviationView::tr(": 1 = the continual data pulls every language the same way; "

@@ -37,9 +37,10 @@ void addStageCommands(CLI::App& app, CliContext& ctx) {
     if (stage.name == "deviation")
       cmd->add_option("--stationarity", *stationaritySlice,
                       "Only measure the stationarity r of the base on this slice — continual (what the stage records) "
-                      "or pretrain (the base's own training data, where a converged base gives r near 0) — and print "
-                      "it; writes nothing")
-          ->check(CLI::IsMember({"continual", "pretrain"}));
+                      "or pretrain (the base's own training data, where a converged base gives r below the orthogonal "
+                      "value) — and print it; writes nothing")
+          ->check(CLI::IsMember({"continual", "pretrain"}))
+          ->excludes("--force");
     const PipelineStage* entry = &stage;
     cmd->callback([&ctx, file, force, imported, stationaritySlice, entry] {
       Project project = Project::load(*file);
@@ -54,7 +55,9 @@ void addStageCommands(CLI::App& app, CliContext& ctx) {
       }
       configureCompute(project);
       if (!stationaritySlice->empty()) {
-        const Json result = endingStageOnThrow(r, [&] { return baseStationarity(project, *stationaritySlice, r); });
+        Reporter diagnostic = ctx.reporter("stationarity");  // not the deviation stage: that one did not run
+        const Json result =
+            endingStageOnThrow(diagnostic, [&] { return baseStationarity(project, *stationaritySlice, diagnostic); });
         ctx.out() << "stationarity r = " << (result["r"].is_number() ? std::to_string(result["r"].get<double>()) : "undefined")
                   << " on the " << *stationaritySlice << " slice, FFN gradients of layers " << result["layers"].dump()
                   << "; orthogonal pulls would give "

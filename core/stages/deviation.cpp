@@ -172,9 +172,13 @@ std::vector<double> roots(const std::vector<double>& squared) {
   return out;
 }
 
-// The stationarity diagnostic at the base (train/stationarity.h): each language's
-// token-summed gradient of the `keep` layers' FFN weights over its continual
-// slice, at most the deviation's token budget (steps × sequences × length).
+// The stationarity diagnostic at the base (train/stationarity.h), on one
+// slice. gₓ: the mean gradient of the `keep` layers' FFN weights over the
+// windows of language x's first deviation step (the same sampler and seed as
+// its fine-tune: the batch that step 1 sees, batch_sequences × seq_len
+// tokens, one step's cost); nₓ: the slice's tokens, the weight pretraining
+// and training give the language. A slice shorter than one window is left
+// out with a warning (pretraining skips those too).
 Json measureStationarity(CausalLMImpl& model, const Project& project, const TrainingSettings& settings,
                          const std::vector<std::int64_t>& keep, const std::string& slice, Reporter& reporter) {
   std::vector<torch::Tensor> parameters;
@@ -182,38 +186,58 @@ Json measureStationarity(CausalLMImpl& model, const Project& project, const Trai
     const ParameterModule m = parameterModule(p.key());
     if (m.kind == "ffn" && std::find(keep.begin(), keep.end(), m.layer) != keep.end()) parameters.push_back(p.value());
   }
-  const std::int64_t budget = settings.steps * settings.batch_sequences * settings.seq_len;
-  std::vector<torch::Tensor> gradients;
-  Json tokens = Json::object(), norms = Json::object();
-  for (const Language& language : project.languages) {
+  if (parameters.empty())
+    throw InputError("stationarity: the base model has no FFN weights in layers " + Json(keep).dump());
+  StationarityRatio ratio;
+  Json sampled = Json::object(), sliceTokens = Json::object(), norms = Json::object();
+  const auto n = static_cast<std::int64_t>(project.languages.size());
+  for (std::int64_t i = 0; i < n; ++i) {
     throwIfCancelled();
+    reporter.progress(i, n, "languages (stationarity)");
+    const Language& language = project.languages[static_cast<size_t>(i)];
     LanguageShards shards = openShards(project, {language.id}, slice);
-    SummedGradient g = summedGradient(model, parameters, *shards.shards.front(), settings.seq_len, settings.micro_batch, budget);
-    tokens[language.id] = g.tokens;
-    norms[language.id] = g.gradient.norm().item<double>();
-    gradients.push_back(std::move(g.gradient));
+    const std::int64_t tokens = shards.tokens(0);
+    sliceTokens[language.id] = tokens;
+    if (tokens < settings.seq_len + 1) {
+      reporter.warning(language.id + ": its " + slice + " slice (" + std::to_string(tokens) +
+                       " tokens) is shorter than one window; left out of the stationarity r");
+      continue;
+    }
+    SequenceSampler sampler(shards.streams(), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
+    const SummedGradient g = summedGradient(model, parameters, sampler, settings.batch_sequences, settings.micro_batch);
+    const torch::Tensor weighted =  // nₓ gₓ, in float64 like the ratio's sums
+        g.gradient.to(torch::kFloat64) * (static_cast<double>(tokens) / static_cast<double>(g.tokens));
+    ratio.add(weighted);
+    sampled[language.id] = g.tokens;
+    norms[language.id] = weighted.norm().item<double>();
   }
-  const double r = stationarityRatio(gradients);
-  // The value pulls of these sizes would give if they were orthogonal (independent): √Σ‖Sₓ‖² / Σ‖Sₓ‖,
-  // 1/√n for n equal norms. Above it the languages pull together, below it they cancel.
-  double squares = 0, sum = 0;
-  for (const auto& [id, norm] : norms.items()) {
-    squares += norm.get<double>() * norm.get<double>();
-    sum += norm.get<double>();
-  }
-  const double orthogonal = sum > 0 ? std::sqrt(squares) / sum : std::numeric_limits<double>::quiet_NaN();
+  reporter.progress(n, n, "languages (stationarity)");
+  const double r = ratio.r(), orthogonal = ratio.orthogonal();
+  if (!ratio.finite()) reporter.warning("stationarity: a gradient at the base is not finite; r is undefined");
   reporter.log("stationarity r = " + std::to_string(r) + " on the " + slice + " slice; orthogonal pulls would give " +
                std::to_string(orthogonal) +
-               " (above: the languages' gradients at the base pull together; below: they cancel, the base converged on "
-               "this data)");
+               " (above: the languages' data pulls the base the same way; below: the pulls cancel, the base "
+               "converged on this data)");
   auto number = [](double v) { return std::isfinite(v) ? Json(v) : Json(); };
   return Json{{"r", number(r)},
               {"r_orthogonal", number(orthogonal)},
+              {"finite", ratio.finite()},
               {"slice", slice},
               {"layers", keep},
-              {"token_budget", budget},
-              {"tokens", tokens},
-              {"summed_gradient_norms", norms}};
+              {"sampled_tokens", sampled},
+              {"slice_tokens", sliceTokens},
+              {"weighted_gradient_norms", norms}};
+}
+
+// A deviation.json written before the stage measured r gets it (the norms and
+// deltas stay as they are: only the diagnostic is added, at the base).
+void addMissingStationarity(const fs::path& file, CausalLMImpl& model, const Project& project,
+                            const TrainingSettings& settings, const std::vector<std::int64_t>& keep, Reporter& reporter) {
+  Json tables = readJsonFile(file);
+  if (tables.contains("stationarity")) return;
+  reporter.log("measuring the stationarity diagnostic this deviation.json was written without");
+  tables["stationarity"] = measureStationarity(model, project, settings, keep, "continual", reporter);
+  writeFileAtomic(file, tables.dump(1) + "\n");
 }
 
 void writeTables(const fs::path& dir, const Project& project, std::int64_t layers, const Json& stationarity) {
@@ -263,6 +287,7 @@ void runDeviation(const Project& project, Reporter& reporter, bool force) {
                                                  {"delta_layers", keep}});
   if (!force && folder.upToDate()) {
     reporter.log("deviation norms are up to date: " + folder.dir().string());
+    addMissingStationarity(folder.dir() / "deviation.json", *model, project, settings, keep, reporter);
     reporter.finished("skipped");
     return;
   }
@@ -327,7 +352,8 @@ void runDeviation(const Project& project, Reporter& reporter, bool force) {
 Json baseStationarity(const Project& project, const std::string& slice, Reporter& reporter) {
   reporter.started();
   if (slice != "continual" && slice != "pretrain")
-    throw InputError("--slice " + slice + ": expected continual or pretrain");
+    throw InputError("stationarity slice \"" + slice + "\": expected continual or pretrain");
+  baseModelFingerprint(project);  // a missing base: names the command that makes it
   if (slice == "pretrain" && !project.languages.empty() && !project.hasPretrainSlice(project.languages.front().id))
     throw InputError(project.file.string() + " /base_model/kind: the base is a checkpoint, so there is no pretrain slice");
   const std::string device = resolveDevice(project.device);

@@ -13,10 +13,11 @@
 // Output <runs_dir>/deviation/: <lang>/{settings.json, metrics.jsonl,
 // ffn_delta.safetensors, norms.json (written last: the language is done)},
 // deviation.json + deviation.csv (the languages × layers tables), manifest.json.
-// deviation.json also holds "stationarity" (train/stationarity.h): r over the
-// kept layers' FFN gradients at the base, each language's continual slice up
-// to the deviation's token budget — measured after the fine-tunes, so it
-// changes none of them.
+// deviation.json also holds "stationarity" (train/stationarity.h): r and r⊥
+// at the base over the kept layers' FFN gradients, each language's gradient
+// from its first deviation step's batch weighted by its continual tokens —
+// measured after the fine-tunes (it changes none of them; one step's cost per
+// language). A deviation.json from before gets it on the next (skipped) run.
 // Languages are independent: after a crash at language k, a re-run with the
 // same inputs resumes at k.
 #pragma once
@@ -63,8 +64,9 @@ void runDeviation(const Project& project, Reporter& reporter, bool force);
 
 // The stationarity diagnostic alone, at the base, on the "continual" slice
 // (what the stage records) or the "pretrain" slice (the base's own training
-// data: a converged base gives r ≪ 1 there, the yardstick for the continual
-// value). Writes nothing; reports result "stationarity" and returns it.
+// data, weighted as pretraining weighted it: a converged base gives r below
+// r⊥ there — the yardstick for the continual value). Writes nothing; reports
+// result "stationarity" and returns it.
 Json baseStationarity(const Project& project, const std::string& slice, Reporter& reporter);
 
 }  // namespace dmoe

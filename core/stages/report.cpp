@@ -42,6 +42,25 @@ std::map<std::string, double> pplOf(const Json& table) {
   return out;
 }
 
+// deviation.json's "stationarity" (null when the stage has not run or did not record it).
+Json stationarityOf(const Project& project) {
+  const Json deviation = readIfComplete(stageDir(project, "deviation"), "deviation.json");
+  return deviation.is_object() && deviation.contains("stationarity") ? deviation["stationarity"] : Json();
+}
+
+std::string stationarityLine(const Json& s) {
+  if (!s.is_object() || !s.contains("r") || !s["r"].is_number()) return {};
+  std::string layers;
+  if (s.contains("layers") && s["layers"].is_array())
+    for (const Json& l : s["layers"]) layers += (layers.empty() ? "" : ", ") + l.dump();
+  std::string line = "Stationarity of the base on the continual data: r = " + fixed(s["r"].get<double>(), 2) +
+                     " (FFN gradients, layers " + layers + ")";
+  if (!s.contains("r_orthogonal") || !s["r_orthogonal"].is_number()) return line + ".\n\n";
+  return line + "; independent, orthogonal pulls would give " + fixed(s["r_orthogonal"].get<double>(), 2) +
+         ". Above that the languages' continual data pulls the base the same way; below it the pulls cancel and "
+         "the deviations mostly measure competition between languages.\n\n";
+}
+
 }  // namespace
 
 std::string runReport(const Project& project, Reporter& reporter, bool force) {
@@ -53,6 +72,7 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
     inputs[stage] = fs::exists(stageDir(project, stage) / "manifest.json")
                         ? Json(StageFolder::fingerprint(stageDir(project, stage), "dmoe run"))
                         : Json();
+  inputs["stationarity"] = stationarityOf(project);  // added to deviation.json by a later run: not in its manifest
   StageFolder folder(dir, inputs);
   if (!force && folder.upToDate() && fs::exists(dir / "report.md")) {
     reporter.log("report is up to date: " + (dir / "report.md").string());
@@ -61,8 +81,7 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   }
   folder.begin(force, reporter);
 
-  const Json deviation = readIfComplete(stageDir(project, "deviation"), "deviation.json");
-  const Json stationarity = deviation.is_object() ? deviation.value("stationarity", Json()) : Json();
+  const Json stationarity = stationarityOf(project);
   const Json groups = readIfComplete(stageDir(project, "group"), "groups.json");
   const Json selection = readIfComplete(stageDir(project, "select-layers"), "selection.json");
   const Json eval = readIfComplete(stageDir(project, "eval"), "perplexity.json");
@@ -78,17 +97,7 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   std::ostringstream md;
   md << "# " << (project.name.empty() ? project.file.filename().string() : project.name) << " — DMoE report\n\n";
 
-  if (stationarity.is_object() && stationarity["r"].is_number()) {
-    std::string layers;
-    for (const Json& l : stationarity["layers"]) layers += (layers.empty() ? "" : ", ") + std::to_string(l.get<int>());
-    md << "Stationarity of the base on the continual data: r = " << fixed(stationarity["r"].get<double>(), 2)
-       << " (FFN gradients, layers " << layers << "); independent, orthogonal pulls would give "
-       << fixed(stationarity.value("r_orthogonal", Json()).is_number() ? stationarity["r_orthogonal"].get<double>()
-                                                                        : std::nan(""),
-                2)
-       << ". Above that the languages' continual data pulls the base the same way; below it the pulls cancel and "
-          "the deviations mostly measure competition between languages.\n\n";
-  }
+  md << stationarityLine(stationarity);
   md << "## Groups\n\n";
   if (groups.is_object()) {
     md << "Method: " << groups["method"].get<std::string>();

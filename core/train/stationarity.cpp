@@ -6,61 +6,76 @@
 #include <limits>
 
 #include "train/autocast_guard.h"
-#include "train/batch_source.h"
 #include "util/error.h"
 
 namespace dmoe {
 
-double stationarityRatio(const std::vector<torch::Tensor>& summedGradients) {
-  if (summedGradients.empty()) return std::numeric_limits<double>::quiet_NaN();
-  torch::Tensor sum = torch::zeros_like(summedGradients.front(), torch::kFloat64);
-  double norms = 0;
-  for (const torch::Tensor& g : summedGradients) {
-    torch::Tensor g64 = g.to(torch::kFloat64);
-    sum += g64;
-    norms += g64.norm().item<double>();
-  }
-  return norms > 0 ? sum.norm().item<double>() / norms : std::numeric_limits<double>::quiet_NaN();
+void StationarityRatio::add(const torch::Tensor& weightedGradient) {
+  const torch::Tensor g = weightedGradient.detach().to(torch::kCPU, torch::kFloat64).reshape({-1});
+  const double norm = g.norm().item<double>();
+  if (!std::isfinite(norm)) finite_ = false;
+  sum_ = sum_.defined() ? sum_ + g : g.clone();
+  norms_ += norm;
+  squares_ += norm * norm;
 }
 
-SummedGradient summedGradient(CausalLMImpl& model, const std::vector<torch::Tensor>& parameters, const TokenShard& shard,
-                              std::int64_t seqLen, std::int64_t microBatch, std::int64_t maxTokens) {
-  const std::int64_t windowTokens = seqLen + 1;
-  const std::int64_t available = shard.tokenCount() / windowTokens;
-  if (available < 1)
-    throw InputError(shard.file().string() + ": " + std::to_string(shard.tokenCount()) +
-                     " tokens, fewer than one window of " + std::to_string(windowTokens));
-  const std::int64_t windows = std::min(available, std::max<std::int64_t>(1, maxTokens / seqLen));
-  const torch::Device device = parameters.empty() ? torch::Device(torch::kCPU) : parameters.front().device();
+double StationarityRatio::r() const {
+  if (!finite_ || !(norms_ > 0)) return std::numeric_limits<double>::quiet_NaN();
+  return sum_.norm().item<double>() / norms_;
+}
 
-  const bool wasTraining = model.is_training();
-  model.eval();  // no dropout: the gradient of the model as it is
-  for (const torch::Tensor& p : parameters) p.mutable_grad().reset();
-  // The shard's first `windows` windows as one [windows, seqLen + 1] block (a view: no copy).
-  torch::Tensor block = torch::from_blob(const_cast<std::uint32_t*>(shard.data()), {windows * windowTokens}, torch::kInt32)
-                            .view({windows, windowTokens});
-  for (std::int64_t first = 0; first < windows; first += microBatch) {
-    const std::int64_t rows = std::min(microBatch, windows - first);
-    torch::Tensor rowsBlock = block.narrow(0, first, rows).to(torch::kInt64);  // ids < 2³¹: int32 view is exact
-    torch::Tensor inputs = rowsBlock.narrow(1, 0, seqLen).to(device);
-    torch::Tensor labels = rowsBlock.narrow(1, 1, seqLen).to(device);
-    Bf16Autocast autocast(device);
-    torch::Tensor logits = model.forward(inputs);
-    torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32), labels.reshape({-1}),
-                                         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-        .backward();
-  }
+double StationarityRatio::orthogonal() const {
+  if (!finite_ || !(norms_ > 0)) return std::numeric_limits<double>::quiet_NaN();
+  return std::sqrt(squares_) / norms_;
+}
+
+namespace {
+// eval() for the scope, then the mode the model had, also when a forward pass throws.
+class EvalModeScope {
+ public:
+  explicit EvalModeScope(CausalLMImpl& model) : model_(model), wasTraining_(model.is_training()) { model_.eval(); }
+  ~EvalModeScope() { model_.train(wasTraining_); }
+  EvalModeScope(const EvalModeScope&) = delete;
+  EvalModeScope& operator=(const EvalModeScope&) = delete;
+
+ private:
+  CausalLMImpl& model_;
+  bool wasTraining_;
+};
+}  // namespace
+
+SummedGradient summedGradient(CausalLMImpl& model, const std::vector<torch::Tensor>& parameters, BatchSource& data,
+                              std::int64_t rows, std::int64_t microBatch) {
+  if (parameters.empty()) throw InputError("stationarity: no parameters to differentiate");
+  if (rows < 1 || microBatch < 1) throw InputError("stationarity: rows and micro-batch must be ≥ 1");
+  const torch::Device device = parameters.front().device();
+  EvalModeScope evalMode(model);  // no dropout: the gradient of the model as it is
+  std::vector<torch::Tensor> sums(parameters.size());
   SummedGradient out;
-  out.tokens = windows * seqLen;
-  std::vector<torch::Tensor> flat;
-  for (const torch::Tensor& p : parameters) {
-    flat.push_back(p.grad().defined() ? p.grad().detach().to(torch::kCPU, torch::kFloat32).reshape({-1})
-                                      : torch::zeros({p.numel()}, torch::kFloat32));
+  for (std::int64_t done = 0; done < rows;) {
+    const TrainBatch batch = data.next(std::min(microBatch, rows - done));
+    done += batch.inputIds.size(0);
+    out.tokens += (batch.labels != kIgnoreLabel).sum().item<std::int64_t>();  // CPU tensor
+    torch::Tensor loss;
+    {
+      Bf16Autocast autocast(device);  // the forward only, as in training
+      const torch::Tensor logits = model.forward(batch.inputIds.to(device));
+      loss = torch::nn::functional::cross_entropy(
+          logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32), batch.labels.to(device).reshape({-1}),
+          torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel).reduction(torch::kSum));
+    }
+    const std::vector<torch::Tensor> grads =
+        torch::autograd::grad({loss}, parameters, {}, /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
+    for (std::size_t i = 0; i < parameters.size(); ++i) {
+      if (!grads[i].defined()) continue;  // a parameter this batch does not reach
+      sums[i] = sums[i].defined() ? sums[i] + grads[i] : grads[i];
+    }
   }
-  out.gradient = flat.empty() ? torch::zeros({0}) : torch::cat(flat);
-  // Every parameter's gradient back to none (not only `parameters`: backward filled them all).
-  for (auto& p : model.parameters()) p.mutable_grad().reset();
-  model.train(wasTraining);
+  std::vector<torch::Tensor> flat;
+  for (std::size_t i = 0; i < parameters.size(); ++i)
+    flat.push_back(sums[i].defined() ? sums[i].to(torch::kCPU, torch::kFloat32).reshape({-1})
+                                     : torch::zeros({parameters[i].numel()}, torch::kFloat32));
+  out.gradient = torch::cat(flat);
   return out;
 }
 
