@@ -26,6 +26,7 @@ The project's own runs folder is the seed it names (1234 in the demo). Standard
 library only.
 """
 import argparse
+import csv
 import itertools
 import json
 import math
@@ -129,17 +130,31 @@ def print_checks(tags, matrix, groups=None):
               f"{ari(labels, FAMILIES):.2f}")
 
 
+def fail(message):
+    sys.exit(f"demo_seeds.py: {message}")
+
+
+def read_json(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        fail(f"{path}: missing (has that stage run in this runs folder?)")
+    except json.JSONDecodeError as e:
+        fail(f"{path}:{e.lineno}: not valid JSON ({e.msg})")
+
+
 def read_run(d):
     d = Path(d)
-    sim = json.loads((d / "similarity" / "similarity.json").read_text())
+    sim = read_json(d / "similarity" / "similarity.json")
+    if not all(k in sim for k in ("labels", "languages", "matrix")):
+        fail(f"{d / 'similarity' / 'similarity.json'}: expected keys labels, languages, matrix")
     tags = sim["labels"]
     tag_of = dict(zip(sim["languages"], tags))
     groups = None
     if (d / "group" / "groups.json").exists():
-        groups = [[tag_of.get(l, l) for l in g["languages"]]
-                  for g in json.loads((d / "group" / "groups.json").read_text())["groups"]]
+        groups = [[tag_of.get(l, l) for l in g["languages"]] for g in read_json(d / "group" / "groups.json")["groups"]]
     report = d / "report" / "report.json"
-    return tags, sim["matrix"], groups, json.loads(report.read_text()) if report.exists() else None
+    return tags, sim["matrix"], groups, read_json(report) if report.exists() else None
 
 
 def tabulate(args):
@@ -187,10 +202,32 @@ def tabulate(args):
                   " ".join(f"{lang} {100 * v:.0f} %" for lang, v in shares.items()))
 
 
+def read_matrix_csv(path):
+    """The published layout: header lang,<tag>,...; one row per tag in the same order."""
+    try:
+        rows = list(csv.reader(Path(path).open(newline="")))
+    except FileNotFoundError:
+        fail(f"{path}: no such file")
+    rows = [r for r in rows if r]
+    if not rows or len(rows[0]) < 2:
+        fail(f"{path}:1: expected a header lang,<tag>,<tag>,...")
+    tags = [t.strip() for t in rows[0][1:]]
+    matrix = []
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(tags) + 1 or row[0].strip() != tags[number - 2]:
+            fail(f"{path}:{number}: expected the row of '{tags[number - 2] if number - 2 < len(tags) else '?'}' "
+                 f"with {len(tags)} values")
+        try:
+            matrix.append([float(v) for v in row[1:]])
+        except ValueError as e:
+            fail(f"{path}:{number}: {e}")
+    if len(matrix) != len(tags):
+        fail(f"{path}: {len(matrix)} rows for {len(tags)} languages")
+    return tags, matrix
+
+
 def check(args):
-    lines = [line.split(",") for line in Path(args.csv).read_text().split()]
-    tags = lines[0][1:]
-    matrix = [[float(v) for v in row[1:]] for row in lines[1:]]
+    tags, matrix = read_matrix_csv(args.csv)
     print(args.csv)
     print_checks(tags, matrix, [g.split() for g in args.groups] if args.groups else None)
 

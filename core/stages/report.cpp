@@ -72,7 +72,8 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
     inputs[stage] = fs::exists(stageDir(project, stage) / "manifest.json")
                         ? Json(StageFolder::fingerprint(stageDir(project, stage), "dmoe run"))
                         : Json();
-  inputs["stationarity"] = stationarityOf(project);  // added to deviation.json by a later run: not in its manifest
+  const Json stationarity = stationarityOf(project);
+  inputs["stationarity"] = stationarity;  // added to deviation.json by a later run: not in its manifest
   StageFolder folder(dir, inputs);
   if (!force && folder.upToDate() && fs::exists(dir / "report.md")) {
     reporter.log("report is up to date: " + (dir / "report.md").string());
@@ -81,7 +82,6 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   }
   folder.begin(force, reporter);
 
-  const Json stationarity = stationarityOf(project);
   const Json groups = readIfComplete(stageDir(project, "group"), "groups.json");
   const Json selection = readIfComplete(stageDir(project, "select-layers"), "selection.json");
   const Json eval = readIfComplete(stageDir(project, "eval"), "perplexity.json");
