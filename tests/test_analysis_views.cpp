@@ -316,7 +316,7 @@ class TestAnalysisViews : public QObject {
              qPrintable(deviation.message()));
     QVERIFY(deviation.message().contains("Run `dmoe deviation` again"));
     try {
-      readSimilarity(runsIn(tmp) / "similarity" / "nothing.json");
+      SimilarityResult::read(runsIn(tmp) / "similarity" / "nothing.json");
       QFAIL("no error");
     } catch (const InputError& e) {
       QVERIFY(QString(e.what()).contains("nothing.json is missing"));
@@ -325,7 +325,7 @@ class TestAnalysisViews : public QObject {
                     R"({"languages": ["a", "b"], "layers": [], "matrix": [[1, 0], [0, 1]], "per_layer": [],
                         "cluster_order": [0, 0], "dendrogram": []})");
     try {
-      readSimilarity(runsIn(tmp) / "similarity" / "bad.json");
+      SimilarityResult::read(runsIn(tmp) / "similarity" / "bad.json");
       QFAIL("no error");
     } catch (const InputError& e) {
       QVERIFY2(QString(e.what()).contains("bad.json: /cluster_order: expected a permutation"), e.what());

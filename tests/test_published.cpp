@@ -51,7 +51,7 @@ class TestPublished : public QObject {
   Q_OBJECT
  private slots:
   void publishedMatrixReadsAsPrinted() {
-    const SimilarityResult sim = readSimilarityFile(published("dmoe-bloom560m-similarity-last3.csv"));
+    const SimilarityResult sim = SimilarityResult::importFile(published("dmoe-bloom560m-similarity-last3.csv"));
     QCOMPARE(sim.languages.size(), size_t{18});
     QCOMPARE(sim.languages.front(), std::string("ar"));
     auto at = [&](const std::string& a, const std::string& b) {
@@ -71,7 +71,7 @@ class TestPublished : public QObject {
   }
 
   void maximinExhaustiveGivesThePapersSixGroups() {
-    const SimilarityResult sim = readSimilarityFile(published("dmoe-bloom560m-similarity-last3.csv"));
+    const SimilarityResult sim = SimilarityResult::importFile(published("dmoe-bloom560m-similarity-last3.csv"));
     const LanguageGroups groups = groupSimilarity(sim, maximin(6));
     QCOMPARE(groups.methodUsed, std::string("maximin-exhaustive"));
     QVERIFY(asSets(groups.groups) == kPaperGroups);
@@ -79,7 +79,7 @@ class TestPublished : public QObject {
   }
 
   void publishedNormsSelectThePapersLayers() {
-    const DeviationTable norms = DeviationTable::fromFile(published("dmoe-bloom560m-deviation-norms.json"));
+    const DeviationTable norms = DeviationTable::importFile(published("dmoe-bloom560m-deviation-norms.json"));
     QCOMPARE(norms.languages.size(), size_t{18});
     QCOMPARE(norms.layers, std::int64_t{24});
     QCOMPARE(norms.modules.at("attention").size(), size_t{18});
@@ -114,7 +114,7 @@ class TestPublished : public QObject {
       const fs::path f = dir / "m.csv";
       test::writeText(f, text);
       try {
-        readSimilarityFile(f);
+        SimilarityResult::importFile(f);
       } catch (const InputError& e) {
         return std::string(e.what());
       }
@@ -129,10 +129,10 @@ class TestPublished : public QObject {
     QVERIFY(csvError("lang,a,a\na,1,0.5\na,0.5,1\n").find("m.csv:1: column 3: language 'a' appears twice") != std::string::npos);
 
     test::writeText(dir / "n.json", R"({"x": {"ffn": [1, 2]}, "y": {"ffn": [1]}})");
-    QVERIFY_THROWS_EXCEPTION(InputError, DeviationTable::fromFile(dir / "n.json"));
+    QVERIFY_THROWS_EXCEPTION(InputError, DeviationTable::importFile(dir / "n.json"));
     test::writeText(dir / "n.json", R"({"x": {"ffn": [1, "a"]}})");
     try {
-      DeviationTable::fromFile(dir / "n.json");
+      DeviationTable::importFile(dir / "n.json");
       QFAIL("no error");
     } catch (const InputError& e) {
       QVERIFY2(std::string(e.what()).find("n.json: /x/ffn/1: expected a finite norm") != std::string::npos, e.what());

@@ -327,13 +327,13 @@ class TestRunsView : public QObject {
       }
       return std::string("no error");
     };
-    const std::string bestOutOfRange = messageOf(readProbe, dir / "probe.json");
+    const std::string bestOutOfRange = messageOf(ProbeTable::read, dir / "probe.json");
     QVERIFY2(bestOutOfRange.find((dir / "probe.json").string() + ": /languages/bel/best_expert: expected an expert below 2") !=
                  std::string::npos,
              bestOutOfRange.c_str());
-    const std::string tooShort = messageOf(readProbe, dir / "short.json");
+    const std::string tooShort = messageOf(ProbeTable::read, dir / "short.json");
     QVERIFY2(tooShort.find("/languages/bel/ppl_per_expert: expected a list of 2 numbers") != std::string::npos, tooShort.c_str());
-    const std::string missing = messageOf(readAdaptation, dir / "adaptation.json");
+    const std::string missing = messageOf(AdaptationResult::read, dir / "adaptation.json");
     QVERIFY2(missing.find("adaptation.json: /languages/0/new: expected a value (it is missing)") != std::string::npos,
              missing.c_str());
   }

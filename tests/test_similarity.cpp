@@ -110,7 +110,7 @@ class TestSimilarity : public QObject {
     SimilarityResult one = computeSimilarity(files, layersOptions({1}));
     QVERIFY(maxDifference(one.combined, r.perLayer[1]) < 1e-15);
 
-    QCOMPARE(similarityToCsv(one), std::string("language,en,fr,de\nen,1,1,0\nfr,1,1,0\nde,0,0,1\n"));
+    QCOMPARE(one.toCsv(), std::string("language,en,fr,de\nen,1,1,0\nfr,1,1,0\nde,0,0,1\n"));
     const DistanceMatrix d = similarityToDistance(r.perLayer[0]);
     QCOMPARE(d[0][0], 0.0);
     QCOMPARE(d[0][1], 1 - r.perLayer[0][0][1]);
@@ -122,20 +122,20 @@ class TestSimilarity : public QObject {
     DeltaFiles files = writeAll(dir.path().toStdString(), {{"en", {{3, {1, 2}}, {4, {1, 0}}}},
                                                            {"fr", {{3, {2, 1}}, {4, {1, 1}}}}});
     SimilarityResult r = computeSimilarity(files, layersOptions({4, 3}));
-    const Json json = similarityToJson(r);
+    const Json json = r.toJson();
     QCOMPARE(json.at("method").get<std::string>(), std::string("exact"));
     QCOMPARE(json.at("layers"), Json::parse("[4, 3]"));
     QCOMPARE(json.at("per_layer").at(1).at("layer").get<int>(), 3);
     QCOMPARE(json.at("per_layer").at(1).at("matrix").at(0).at(1).get<double>(), 0.8);  // (2+2)/5
     QVERIFY(!json.contains("sketch"));
-    SimilarityResult back = similarityFromJson(Json::parse(json.dump()), "similarity.json");
+    SimilarityResult back = SimilarityResult::fromJson(Json::parse(json.dump()), "similarity.json");
     QCOMPARE(back.languages, r.languages);
     QCOMPARE(back.layers, r.layers);
     QCOMPARE(back.combined, r.combined);
     QCOMPARE(back.perLayer, r.perLayer);
     Json broken = json;
     broken["per_layer"][0]["matrix"][1] = Json::array({1});
-    const std::string message = inputErrorOf([&] { similarityFromJson(broken, "similarity.json"); });
+    const std::string message = inputErrorOf([&] { SimilarityResult::fromJson(broken, "similarity.json"); });
     QVERIFY2(message.find("similarity.json: /per_layer/0/matrix/1") != std::string::npos, message.c_str());
   }
 
@@ -217,7 +217,7 @@ class TestSimilarity : public QObject {
     QCOMPARE(sampled.sketch->pairs, std::int64_t{4});
     QVERIFY(sampled.sketch->maxAbsError <= maxDifference(sampled.combined, exact.combined) + 1e-12);
     QCOMPARE(computeSimilarity(files, o).sketch->maxAbsError, sampled.sketch->maxAbsError);
-    const Json json = similarityToJson(sampled);
+    const Json json = sampled.toJson();
     QCOMPARE(json.at("method").get<std::string>(), std::string("sketch"));
     QCOMPARE(json.at("sketch").at("pairs").get<int>(), 4);
     QCOMPARE(json.at("sketch").at("seed").get<std::uint64_t>(), std::uint64_t{99});

@@ -113,7 +113,7 @@ class AdaptLanguagesPage : public QWizardPage {
       const bool on = chosen.empty() || std::find(chosen.begin(), chosen.end(), l.id) != chosen.end();
       item->setCheckState(on ? Qt::Checked : Qt::Unchecked);
     }
-    trained_ = fs::exists(runsDirOf(document_) / "train" / "model" / "config.json");
+    trained_ = fs::exists(RunLayout::modelIn(RunLayout(runsDirOf(document_)).trainDir()) / "config.json");
     if (p.new_languages.empty())
       status_->setText(tr("The project lists no new languages: add them to <tt>new_languages</tt> in the project "
                           "file (with their corpora) first."));
@@ -207,10 +207,10 @@ class AdaptProbePage : public QWizardPage {
 
   // Fills the table from probe/probe.json.
   void load() {
-    const fs::path file = probeFile(runsDirOf(document_));
-    ProbeData probe;
+    const fs::path file = RunLayout(runsDirOf(document_)).probeFile();
+    ProbeTable probe;
     try {
-      probe = readProbe(file);
+      probe = ProbeTable::read(file);
     } catch (const std::exception& e) {
       status_->setText(QString::fromUtf8(e.what()).toHtmlEscaped());
       return;
@@ -230,7 +230,7 @@ class AdaptProbePage : public QWizardPage {
     best.setAlpha(110);
     std::map<std::int64_t, QStringList> plan;  // nearest expert → new languages (as the adapt stage groups them)
     for (int r = 0; r < int(probe.rows.size()); ++r) {
-      const ProbeData::Row& row = probe.rows[size_t(r)];
+      const ProbeTable::Row& row = probe.rows[size_t(r)];
       const QString label = labelOf(document_, row.language);
       auto* name = new QTableWidgetItem(label);
       name->setToolTip(tr("%1: %n document(s) probed", nullptr, int(row.documents)).arg(QString::fromStdString(row.language)));
@@ -401,9 +401,9 @@ class AdaptResultsPage : public QWizardPage {
   void initializePage() override {
     table_->clear();
     table_->setRowCount(0);
-    AdaptationData a;
+    AdaptationResult a;
     try {
-      a = readAdaptation(adaptationFile(runsDirOf(document_)));
+      a = AdaptationResult::read(RunLayout(runsDirOf(document_)).adaptationFile());
     } catch (const std::exception& e) {
       summary_->setText(QString::fromUtf8(e.what()).toHtmlEscaped());
       return;
@@ -413,7 +413,7 @@ class AdaptResultsPage : public QWizardPage {
     table_->setColumnCount(int(headers.size()));
     table_->setHorizontalHeaderLabels(headers);
     // New languages first: they are what the adaptation is for.
-    std::vector<const AdaptationData::Row*> rows;
+    std::vector<const AdaptationResult::Row*> rows;
     for (const auto& r : a.rows)
       if (r.isNew) rows.push_back(&r);
     for (const auto& r : a.rows)
@@ -421,7 +421,7 @@ class AdaptResultsPage : public QWizardPage {
     table_->setRowCount(int(rows.size()));
     const QColor better(0x00, 0x9E, 0x73), worse(0xD5, 0x5E, 0x00);
     for (int i = 0; i < int(rows.size()); ++i) {
-      const AdaptationData::Row& r = *rows[size_t(i)];
+      const AdaptationResult::Row& r = *rows[size_t(i)];
       auto* name = new QTableWidgetItem(r.isNew ? tr("%1 (new)").arg(QString::fromStdString(r.label))
                                                 : QString::fromStdString(r.label));
       if (r.isNew) {

@@ -10,7 +10,7 @@ const char* const kFormat = "dmoe-corpus-stats/1";
 }
 
 std::filesystem::path corpusStatsFile(const dmoe::Project& project) {
-  return project.runsDir() / "corpus" / "stats.json";
+  return project.layout().corpusStatsFile();
 }
 
 dmoe::Json readCorpusStatsByLanguage(const std::filesystem::path& file) {

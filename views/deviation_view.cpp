@@ -34,7 +34,7 @@ QString joinLayers(const std::vector<std::int64_t>& layers) {
 
 LayerProfileWidget::LayerProfileWidget(QWidget* parent) : QWidget(parent) { setObjectName("layerProfile"); }
 
-void LayerProfileWidget::setSelection(std::optional<LayerSelectionData> selection, const QString& message) {
+void LayerProfileWidget::setSelection(std::optional<LayerSelection> selection, const QString& message) {
   selection_ = std::move(selection);
   message_ = message;
   update();
@@ -82,7 +82,7 @@ void LayerProfileWidget::paintEvent(QPaintEvent*) {
     p.drawText(rect().adjusted(8, 8, -8, -8), Qt::AlignCenter | Qt::TextWordWrap, message_);
     return;
   }
-  const LayerSelectionData& s = *selection_;
+  const LayerSelection& s = *selection_;
   const QFontMetricsF fm(font());
   const QRectF plot = plotRect();
   const QString title =
@@ -203,13 +203,13 @@ void DeviationView::reload(const std::filesystem::path& runsDir) {
     return;
   }
   std::string problem;
-  deviation_ = loadArtifact(deviationFile(runsDir), readDeviation, "deviation", "the deviation heatmap", problem);
+  deviation_ = loadArtifact<DeviationTable>(RunLayout(runsDir).deviationFile(), "deviation", "the deviation heatmap", problem);
   pages_->setMessage(fromUtf8(problem));
-  groups_ = loadArtifact(groupsFile(runsDir), readGroups, "group", "languages ordered by group", problem);
+  groups_ = loadArtifact<LanguageGroups>(RunLayout(runsDir).groupsFile(), "group", "languages ordered by group", problem);
   groupsProblem_ = fromUtf8(problem);
-  similarity_ = loadArtifact(similarityFile(runsDir), readSimilarity, "similarity", "the clustered order", problem);
+  similarity_ = loadArtifact<SimilarityResult>(RunLayout(runsDir).similarityFile(), "similarity", "the clustered order", problem);
   similarityProblem_ = fromUtf8(problem);
-  const auto selection = loadArtifact(selectionFile(runsDir), readLayerSelection, "select-layers",
+  const auto selection = loadArtifact<LayerSelection>(RunLayout(runsDir).selectionFile(), "select-layers",
                                       "the per-layer scores with ε", problem);
   profile_->setSelection(selection, fromUtf8(problem));
   rebuild();
@@ -234,7 +234,7 @@ QString DeviationView::note() const { return note_->text(); }
 QString DeviationView::stationarityText() const { return stationarity_->text(); }
 
 namespace {
-QString stationarityLine(const DeviationData& d) {
+QString stationarityLine(const DeviationTable& d) {
   if (!d.stationarity)
     return DeviationView::tr("Stationarity r: not recorded by the run that made these deviations "
                              "(`dmoe deviation --force` measures it).");
@@ -273,7 +273,7 @@ void DeviationView::rebuild() {
   stationarity_->setText(stationarityLine(*deviation_));
   stationarity_->show();
   pages_->showContent();
-  const DeviationData& d = *deviation_;
+  const DeviationTable& d = *deviation_;
   QStringList rows, columns;
   for (const std::string& label : d.labels) rows << fromUtf8(label);
   for (std::int64_t l = 0; l < d.layers; ++l) columns << QString::number(l);
@@ -297,8 +297,8 @@ void DeviationView::rebuild() {
   };
   std::vector<int> order;
   if (order_ == Order::Group && groups_) {
-    for (const GroupsData::Group& g : groups_->groups)
-      for (const std::string& id : g.languages)
+    for (const std::vector<std::string>& group : groups_->groups)
+      for (const std::string& id : group)
         if (const int r = rowOf(id); r >= 0) order.push_back(r);
   } else if (order_ == Order::Clustered && similarity_) {
     for (std::int64_t leaf : similarity_->clusterOrder)

@@ -30,8 +30,8 @@ class LayerProfileWidget : public QWidget {
  public:
   explicit LayerProfileWidget(QWidget* parent = nullptr);
   // Without a selection the widget shows `message` instead.
-  void setSelection(std::optional<LayerSelectionData> selection, const QString& message);
-  const std::optional<LayerSelectionData>& selection() const { return selection_; }
+  void setSelection(std::optional<LayerSelection> selection, const QString& message);
+  const std::optional<LayerSelection>& selection() const { return selection_; }
 
   QRectF plotRect() const;
   QRectF barRect(int layer) const;
@@ -46,7 +46,7 @@ class LayerProfileWidget : public QWidget {
   void paintEvent(QPaintEvent* event) override;
 
  private:
-  std::optional<LayerSelectionData> selection_;
+  std::optional<LayerSelection> selection_;
   QString message_;
 };
 
@@ -76,9 +76,9 @@ class DeviationView : public QWidget {
  private:
   void rebuild();
 
-  std::optional<DeviationData> deviation_;
-  std::optional<GroupsData> groups_;
-  std::optional<SimilarityData> similarity_;
+  std::optional<DeviationTable> deviation_;
+  std::optional<LanguageGroups> groups_;
+  std::optional<SimilarityResult> similarity_;
   QString groupsProblem_, similarityProblem_;
   QString module_ = "ffn";
   Order order_ = Order::Project;

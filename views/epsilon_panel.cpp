@@ -15,8 +15,7 @@
 #include <cmath>
 
 #include "project_document.h"
-#include "util/atomic_file.h"
-#include "util/error.h"
+#include "results/selection_file.h"
 
 namespace fs = std::filesystem;
 
@@ -155,14 +154,12 @@ void EpsilonPanel::reload(const fs::path& runsDir) {
   normalized_.clear();
   layers_.clear();
   if (!document_.hasProject()) return showMessage(tr("Open a project to choose ε."));
-  const fs::path file = runsDir / "select-layers" / "selection.json";
   try {
-    if (!fs::exists(file)) throw InputError(file.string() + " is missing");
-    const Json j = Json::parse(readFile(file));
-    normalized_ = j.at("normalized").get<std::vector<double>>();
-    hiddenSize_ = j.at("hidden_size").get<std::int64_t>();
-    baseParameters_ = j.at("parameters").at("base").get<std::int64_t>();
-    ffnParameters_ = j.at("parameters").at("ffn_per_layer").get<std::int64_t>();
+    const LayerSelection selection = LayerSelection::read(RunLayout(runsDir).selectionFile());
+    normalized_ = selection.normalized;
+    hiddenSize_ = selection.hiddenSize;
+    baseParameters_ = selection.baseParameters;
+    ffnParameters_ = selection.ffnParameters;
   } catch (const std::exception& e) {
     normalized_.clear();
     return showMessage(tr("**No layer scores yet.**\n\nRun `dmoe deviation` and then `dmoe select-layers` "
@@ -182,8 +179,7 @@ void EpsilonPanel::reload(const fs::path& runsDir) {
 
 std::int64_t EpsilonPanel::previewExperts() const {
   if (!document_.hasProject()) return 0;
-  const GroupingSettings& g = document_.project().grouping;
-  return g.method == "manual" ? std::int64_t(g.manual.size()) : g.groups;
+  return document_.project().grouping.experts();
 }
 
 dmoe::ParameterCounts EpsilonPanel::previewCounts() const {

@@ -20,7 +20,8 @@
 
 #include "methods/grouping.h"
 #include "project_document.h"
-#include "stages/stages.h"
+#include "results/groups_file.h"
+#include "results/similarity_file.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -82,27 +83,6 @@ class LanguageList : public QListWidget {
   }
   std::function<bool(const QMimeData&)> onDrop_;
 };
-
-struct SimilarityFile {
-  std::vector<std::string> languages;
-  std::vector<std::vector<double>> similarity;
-};
-
-SimilarityFile readSimilarityFile(const fs::path& file) {
-  if (!fs::exists(file)) throw InputError(file.string() + " is missing");
-  SimilarityFile out;
-  try {
-    const Json j = Json::parse(readFile(file));
-    out.languages = j.at("languages").get<std::vector<std::string>>();
-    out.similarity = j.at("matrix").get<std::vector<std::vector<double>>>();
-  } catch (const Json::exception& e) {
-    throw InputError(file.string() + ": expected {languages, matrix} written by `dmoe similarity`: " + e.what());
-  }
-  if (out.similarity.size() != out.languages.size())
-    throw InputError(file.string() + ": /matrix has " + std::to_string(out.similarity.size()) + " rows for " +
-                     std::to_string(out.languages.size()) + " languages");
-  return out;
-}
 
 }  // namespace
 
@@ -184,12 +164,11 @@ void GroupEditor::reload(const fs::path& runsDir) {
   distance_.clear();
   if (!document_.hasProject()) return showMessage(tr("Open a project to edit its language groups."));
   try {
-    const SimilarityFile sim = readSimilarityFile(runsDir / "similarity" / "similarity.json");
-    computed_ = LanguageGroups::load(runsDir / "group" / "groups.json").groups;
+    const RunLayout runs(runsDir);
+    const SimilarityResult sim = SimilarityResult::read(runs.similarityFile());
+    computed_ = LanguageGroups::read(runs.groupsFile()).groups;
     languages_ = sim.languages;
-    distance_.assign(sim.similarity.size(), {});
-    for (size_t i = 0; i < sim.similarity.size(); ++i)
-      for (double s : sim.similarity[i]) distance_[i].push_back(1.0 - s);
+    distance_ = similarityToDistance(sim.combined);
     checkDistanceMatrix(distance_);
   } catch (const std::exception& e) {
     computed_.clear();

@@ -38,7 +38,7 @@
 #include "problem_list_dialog.h"
 #include "project_document.h"
 #include "project_settings_dock.h"
-#include "pipeline/pipeline.h"
+#include "pipeline/stage_catalog.h"
 #include "recent_projects.h"
 #include "run_metrics.h"
 #include "runs_view.h"
@@ -167,7 +167,7 @@ void MainWindow::createMenusAndToolBar() {
   stages->addAction(statsAction_);
   stages->addAction(runAllAction_);
   runStageMenu_ = stages->addMenu(tr("Run &Stage"));
-  for (const PipelineStage& stage : pipelineStages()) {
+  for (const StageInfo& stage : stageCatalog()) {
     const QString name = QString::fromStdString(stage.name);
     QAction* action = runStageMenu_->addAction(name);
     action->setStatusTip(QString::fromStdString(stage.help));

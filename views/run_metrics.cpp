@@ -7,7 +7,7 @@
 #include <QJsonParseError>
 #include <algorithm>
 
-#include "pipeline/pipeline.h"
+#include "pipeline/stage_catalog.h"
 
 namespace dmoe::views {
 
@@ -21,7 +21,7 @@ void truncateFrom(QVector<QPointF>& points, double step) {
 // Position of a run's top folder in the pipeline; unknown folders sort last.
 int pipelineRank(const QString& id) {
   const QString top = id.section('/', 0, 0);
-  const auto& stages = pipelineStages();
+  const auto& stages = stageCatalog();
   for (size_t i = 0; i < stages.size(); ++i)
     if (top == QString::fromStdString(stages[i].name)) return int(i);
   return int(stages.size());

@@ -16,7 +16,7 @@
 #include <cmath>
 
 #include "line_chart.h"
-#include "pipeline/pipeline.h"
+#include "pipeline/stage_catalog.h"
 #include "project_document.h"
 #include "run_metrics.h"
 #include "stage_queue.h"
@@ -48,7 +48,7 @@ RunsView::RunsView(ProjectDocument& document, RunMetrics& metrics, StageQueue& q
   // ---- launcher
   stageBox_ = new QComboBox(this);
   stageBox_->setObjectName("stageBox");
-  for (const PipelineStage& stage : pipelineStages()) {
+  for (const StageInfo& stage : stageCatalog()) {
     stageBox_->addItem(QString::fromStdString(stage.name));
     stageBox_->setItemData(stageBox_->count() - 1, QString::fromStdString(stage.help), Qt::ToolTipRole);
   }

@@ -29,7 +29,7 @@ DendrogramWidget::DendrogramWidget(HeatmapWidget* rows, QWidget* parent) : QWidg
   setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Expanding);
 }
 
-void DendrogramWidget::setTree(std::vector<DendrogramMerge> merges, int leaves) {
+void DendrogramWidget::setTree(std::vector<ClusterMerge> merges, int leaves) {
   merges_ = std::move(merges);
   leaves_ = leaves;
   update();
@@ -42,7 +42,7 @@ double DendrogramWidget::leafY(int leaf) const {
 
 double DendrogramWidget::heightX(double height) const {
   double top = 0;
-  for (const DendrogramMerge& m : merges_) top = std::max(top, m.height);
+  for (const ClusterMerge& m : merges_) top = std::max(top, m.height);
   const double span = width() - 2 * kDendrogramMargin;
   return kDendrogramMargin + (top > 0 ? 1.0 - height / top : 1.0) * span;
 }
@@ -57,7 +57,7 @@ void DendrogramWidget::paintEvent(QPaintEvent*) {
   std::vector<QPointF> at(size_t(leaves_) + merges_.size());
   for (int leaf = 0; leaf < leaves_; ++leaf) at[size_t(leaf)] = QPointF(heightX(0), leafY(leaf));
   for (size_t i = 0; i < merges_.size(); ++i) {
-    const DendrogramMerge& m = merges_[i];
+    const ClusterMerge& m = merges_[i];
     const QPointF a = at[size_t(m.left)], b = at[size_t(m.right)];
     const double x = heightX(m.height);
     p.drawLine(QPointF(a.x(), a.y()), QPointF(x, a.y()));
@@ -122,9 +122,9 @@ void SimilarityView::reload(const std::filesystem::path& runsDir) {
     pages_->setMessage(tr("Open a project to see its language similarity."));
   } else {
     std::string problem;
-    data_ = loadArtifact(similarityFile(runsDir), readSimilarity, "similarity", "the language similarity matrix", problem);
+    data_ = loadArtifact<SimilarityResult>(RunLayout(runsDir).similarityFile(), "similarity", "the language similarity matrix", problem);
     pages_->setMessage(fromUtf8(problem));
-    groups_ = loadArtifact(groupsFile(runsDir), readGroups, "group", "the languages' groups", problem);
+    groups_ = loadArtifact<LanguageGroups>(RunLayout(runsDir).groupsFile(), "group", "the languages' groups", problem);
     groupsProblem_ = fromUtf8(problem);
   }
   const QSignalBlocker block(matrixBox_);
@@ -149,8 +149,8 @@ void SimilarityView::setMatrixChoice(int index) {
   rebuild();
 }
 
-const Matrix& SimilarityView::currentMatrix() const {
-  return choice_ == 0 ? data_->matrix : data_->perLayer[size_t(choice_ - 1)];
+const SimilarityMatrix& SimilarityView::currentMatrix() const {
+  return choice_ == 0 ? data_->combined : data_->perLayer[size_t(choice_ - 1)];
 }
 
 QString SimilarityView::message() const { return pages_->message(); }
@@ -161,8 +161,8 @@ CsvTable SimilarityView::table() const { return heatmap_->table(tr("language"));
 void SimilarityView::showPair(int row, int column) {
   if (!data_) return;
   const QString value = QString::number(currentMatrix()[size_t(row)][size_t(column)], 'f', 2);
-  const QString pair = QStringLiteral("%1–%2: %3").arg(fromUtf8(data_->labels[size_t(row)]),
-                                                       fromUtf8(data_->labels[size_t(column)]), value);
+  const QString pair = QStringLiteral("%1–%2: %3").arg(fromUtf8(data_->label(size_t(row))),
+                                                       fromUtf8(data_->label(size_t(column))), value);
   if (!groups_) {
     pair_->setText(pair + tr(" · no groups yet (run `dmoe group`)"));
     return;
@@ -183,14 +183,13 @@ void SimilarityView::rebuild() {
     return;
   }
   pages_->showContent();
-  const SimilarityData& d = *data_;
+  const SimilarityResult& d = *data_;
   QStringList labels;
-  for (const std::string& l : d.labels) labels << fromUtf8(l);
-  const Matrix& m = currentMatrix();
+  for (size_t i = 0; i < d.languages.size(); ++i) labels << fromUtf8(d.label(i));
+  const SimilarityMatrix& m = currentMatrix();
   heatmap_->setData(labels, labels, m);
-  std::vector<int> order(d.clusterOrder.begin(), d.clusterOrder.end());
-  heatmap_->setRowOrder(order);
-  heatmap_->setColumnOrder(order);
+  heatmap_->setRowOrder(d.clusterOrder);  // empty (none recorded): the file's order
+  heatmap_->setColumnOrder(d.clusterOrder);
   // The scale spans the off-diagonal values: the diagonal's 1s would wash out the differences.
   double low = INFINITY, high = -INFINITY;
   for (size_t i = 0; i < m.size(); ++i)
@@ -204,7 +203,7 @@ void SimilarityView::rebuild() {
   dendrogram_->setTree(d.dendrogram, int(d.languages.size()));
 
   QStringList notes;
-  if (d.method == "sketch") notes << tr("sketch estimate");
+  if (d.sketch) notes << tr("sketch estimate");
   if (choice_ != 0) notes << tr("order and dendrogram from the combined matrix");
   if (!groups_) notes << groupsProblem_;
   note_->setText(notes.join(" · "));

@@ -21,13 +21,13 @@ class MessagePages;
 
 class HeatmapWidget;
 
-// The dendrogram of SimilarityData::dendrogram, root on the left, each leaf at
+// The dendrogram of SimilarityResult::dendrogram, root on the left, each leaf at
 // the height of its row in `rows` (a heatmap showing the languages in cluster order).
 class DendrogramWidget : public QWidget {
   Q_OBJECT
  public:
   DendrogramWidget(HeatmapWidget* rows, QWidget* parent = nullptr);
-  void setTree(std::vector<DendrogramMerge> merges, int leaves);
+  void setTree(std::vector<ClusterMerge> merges, int leaves);
   // Widget y of leaf `leaf`'s row; x of a merge height (the root's height at the left edge).
   double leafY(int leaf) const;
   double heightX(double height) const;
@@ -40,7 +40,7 @@ class DendrogramWidget : public QWidget {
 
  private:
   HeatmapWidget* rows_;
-  std::vector<DendrogramMerge> merges_;
+  std::vector<ClusterMerge> merges_;
   int leaves_ = 0;
 };
 
@@ -66,11 +66,11 @@ class SimilarityView : public QWidget {
   CsvTable table() const;
 
  private:
-  const Matrix& currentMatrix() const;
+  const SimilarityMatrix& currentMatrix() const;
   void rebuild();
 
-  std::optional<SimilarityData> data_;
-  std::optional<GroupsData> groups_;
+  std::optional<SimilarityResult> data_;
+  std::optional<LanguageGroups> groups_;
   QString groupsProblem_;
   int choice_ = 0;
 

@@ -32,12 +32,12 @@ void addRunCommand(CLI::App& app, CliContext& ctx) {
     options->udhrDir = *udhr;
     runPipeline(project, *ctx.sink, *options);
     // The closing summary: the corpus as the model saw it, then the report.
-    const std::filesystem::path stats = project.runsDir() / "corpus" / "stats.json";
+    const std::filesystem::path stats = project.layout().corpusStatsFile();
     if (!ctx.jsonl() && std::filesystem::exists(stats)) {
       ctx.out() << "\nCorpus (" << stats.string() << "):\n";
       printCorpusStatsTable(ctx.out(), readJsonFile(stats));
     }
-    const std::filesystem::path report = project.runsDir() / "report" / "report.md";
+    const std::filesystem::path report = project.layout().reportFile();
     if (!ctx.jsonl() && std::filesystem::exists(report) && (options->until.empty() || options->until == "report"))
       ctx.out() << "\n" << readFile(report) << "(" << report.string() << ")\n";
   });

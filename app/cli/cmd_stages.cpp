@@ -68,7 +68,7 @@ void addStageCommands(CLI::App& app, CliContext& ctx) {
       PipelineOptions options;
       options.force = *force;
       endingStageOnThrow(r, [&] { entry->run(project, r, options); });
-      const auto report = project.runsDir() / "report" / "report.md";
+      const auto report = project.layout().reportFile();
       if (entry->name == "report" && std::filesystem::exists(report)) ctx.out() << '\n' << readFile(report);
     });
   }

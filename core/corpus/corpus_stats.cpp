@@ -125,7 +125,7 @@ CorpusStats computeCorpusStats(const Project& project, Reporter& reporter) {
     reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(all.size()), "languages");
   }
   Json document = stats.toJson();
-  fs::path file = project.runsDir() / "corpus" / "stats.json";
+  fs::path file = project.layout().corpusStatsFile();
   writeFileAtomic(file, document.dump(2) + "\n");
   reporter.artifact(file, "stats");
   reporter.result("corpus_stats", document);

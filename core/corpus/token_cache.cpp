@@ -179,7 +179,7 @@ LanguageTokenCounts buildLanguage(const Project& project, const Tokenizer& token
 }  // namespace
 
 fs::path tokenCacheDir(const Project& project, const std::string& languageId) {
-  return project.runsDir() / "tokens" / languageId;
+  return project.layout().tokensDir(languageId);
 }
 
 fs::path tokenShardFile(const Project& project, const std::string& languageId, std::string_view split) {

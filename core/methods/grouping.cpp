@@ -162,4 +162,11 @@ std::vector<double> largestWithinGroupDistance(const DistanceMatrix& distance, c
   return out;
 }
 
+DistanceMatrix similarityToDistance(const std::vector<std::vector<double>>& similarity) {
+  DistanceMatrix distance = similarity;
+  for (size_t i = 0; i < distance.size(); ++i)
+    for (size_t j = 0; j < distance[i].size(); ++j) distance[i][j] = i == j ? 0.0 : 1.0 - similarity[i][j];
+  return distance;
+}
+
 }  // namespace dmoe

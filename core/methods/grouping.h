@@ -48,6 +48,9 @@ GroupingResult groupLanguages(const DistanceMatrix& distance, const GroupingOpti
 // Throws InputError unless `d` is square and symmetric (to 1e-9) with a zero diagonal and finite entries.
 void checkDistanceMatrix(const DistanceMatrix& d);
 
+// 1 − similarity off the diagonal, 0 on it: the input of grouping and clustering.
+DistanceMatrix similarityToDistance(const std::vector<std::vector<double>>& similarity);
+
 // Largest pairwise distance within each group (0 for a single language).
 std::vector<double> largestWithinGroupDistance(const DistanceMatrix& distance, const Groups& groups);
 

@@ -19,7 +19,8 @@
 //            against exact cosines on a seeded sample of pairs.
 //
 // Not here: where the deltas come from (deviation), grouping (grouping.h),
-// the display order (clustering.h), the stage glue and its files.
+// the display order (clustering.h), the stage glue, the result struct and its
+// files (results/similarity_file.h).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -29,8 +30,8 @@
 #include <vector>
 
 #include "methods/grouping.h"
+#include "results/similarity_file.h"
 #include "torch_compat.h"
-#include "util/json.h"
 
 namespace dmoe {
 
@@ -51,27 +52,6 @@ struct SimilarityOptions {
   std::int64_t checkPairs = 32;          // sketch: pairs checked against exact (all pairs if fewer)
 };
 
-using SimilarityMatrix = std::vector<std::vector<double>>;  // symmetric, unit diagonal, in [−1, 1]
-
-// How far the sketch's combined cosines are from exact ones on the checked pairs.
-struct SketchCheck {
-  std::int64_t dim = 0;
-  std::uint64_t seed = 0;
-  std::int64_t pairs = 0;  // pairs checked
-  double maxAbsError = 0, meanAbsError = 0;
-  // The theoretical standard error (1 − cos²)/√k of a k-dim Gaussian sketch's
-  // cosine, the largest over the checked pairs (1/√k when none were checked).
-  double expectedStdError = 0;
-};
-
-struct SimilarityResult {
-  std::vector<std::string> languages;
-  std::vector<std::int64_t> layers;
-  SimilarityMatrix combined;               // cosine of the concatenation over `layers`
-  std::vector<SimilarityMatrix> perLayer;  // one per entry of `layers`
-  std::optional<SketchCheck> sketch;       // set in sketch mode
-};
-
 // progress(done, total) is called at most about a thousand times, last with
 // done == total. Throws InputError for bad options, and naming the file and
 // tensor for a missing layer, a dtype other than F32, a tensor that is not
@@ -83,26 +63,5 @@ SimilarityResult computeSimilarity(const DeltaFiles& deltas, const SimilarityOpt
 // In-memory reference: the cosine matrix of the rows of `rows` [n, P], in
 // float64. Throws InputError when a row is all zeros or not finite.
 SimilarityMatrix cosineOfRows(const torch::Tensor& rows);
-
-// 1 − similarity, the input of grouping and clustering.
-DistanceMatrix similarityToDistance(const SimilarityMatrix& similarity);
-
-// {"method": "exact"|"sketch", "languages", "layers", "matrix",
-//  "per_layer": [{"layer", "matrix"}], "sketch": {...} (sketch mode only)}.
-Json similarityToJson(const SimilarityResult& result);
-// The inverse; throws InputError naming `source` and the JSON path of a problem.
-SimilarityResult similarityFromJson(const Json& json, const std::string& source);
-
-// The combined matrix: a header row "language,<id>,<id>,...", then one row
-// per language starting with its id. Numbers round-trip (shortest form).
-std::string similarityToCsv(const SimilarityResult& result);
-// The inverse, also for matrices made elsewhere (e.g. the published BLOOM-560M
-// one): any first header cell; rows in the header's order; finite values,
-// symmetric within 1e-6, diagonal 1 within 1e-6. `layers` and `perLayer` stay
-// empty. Throws InputError naming `source`, the line and the column.
-SimilarityResult similarityFromCsv(const std::string& text, const std::string& source);
-// A similarity matrix file: *.csv (similarityFromCsv) or *.json (similarityFromJson,
-// e.g. a similarity stage's similarity.json). Throws InputError naming the file.
-SimilarityResult readSimilarityFile(const std::filesystem::path& file);
 
 }  // namespace dmoe

@@ -1,5 +1,9 @@
 #include "pipeline/pipeline.h"
 
+#include <map>
+#include <stdexcept>
+
+#include "pipeline/stage_catalog.h"
 #include "corpus/corpus_stats.h"
 #include "corpus/token_cache.h"
 #include "corpus/udhr_import.h"
@@ -16,7 +20,7 @@ namespace {
 // Make-style freshness: stats.json is newer than every file it summarises.
 bool statsAreCurrent(const Project& p) {
   namespace fs = std::filesystem;
-  const fs::path stats = p.runsDir() / "corpus" / "stats.json";
+  const fs::path stats = p.layout().corpusStatsFile();
   if (!fs::exists(stats)) return false;
   const auto written = fs::last_write_time(stats);
   std::vector<fs::path> inputs{p.file, projectTokenizerPath(p)};
@@ -29,11 +33,12 @@ bool statsAreCurrent(const Project& p) {
   return true;
 }
 
-}  // namespace
+using StageRun = std::function<void(const Project&, Reporter&, const PipelineOptions&)>;
 
-const std::vector<PipelineStage>& pipelineStages() {
-  static const std::vector<PipelineStage> stages = {
-      {"corpus", "Create the corpus from its source (UDHR import) when the project names one",
+// Each catalogue entry's entry point, by name.
+const std::map<std::string, StageRun>& stageRunners() {
+  static const std::map<std::string, StageRun> runners = {
+      {"corpus",
        [](const Project& p, Reporter& r, const PipelineOptions& o) {
          if (!p.corpus.has_source) {
            r.started();
@@ -46,13 +51,12 @@ const std::vector<PipelineStage>& pipelineStages() {
          import.force = o.force;
          importCorpus(p, r, import);
        }},
-      {"tokenizer", "Train the shared sentencepiece model on a language-balanced sample (or check the given one)",
-       [](const Project& p, Reporter& r, const PipelineOptions& o) { trainTokenizer(p, r, o.force); }},
-      {"tokens", "Tokenize every language once into memory-mapped train/held-out shards",
+      {"tokenizer", [](const Project& p, Reporter& r, const PipelineOptions& o) { trainTokenizer(p, r, o.force); }},
+      {"tokens",
        [](const Project& p, Reporter& r, const PipelineOptions& o) {
          buildTokenCache(p, *loadProjectTokenizer(p), r, o.force);
        }},
-      {"stats", "Corpus statistics per language: documents, characters, tokens, held-out size",
+      {"stats",
        [](const Project& p, Reporter& r, const PipelineOptions& o) {
          if (!o.force && statsAreCurrent(p)) {
            r.started();
@@ -62,7 +66,7 @@ const std::vector<PipelineStage>& pipelineStages() {
          }
          computeCorpusStats(p, r);
        }},
-      {"pretrain", "Pretrain the small Llama-family base from scratch (base_model.kind pretrain); resumes after a crash",
+      {"pretrain",
        [](const Project& p, Reporter& r, const PipelineOptions& o) {
          if (p.base_model.kind != "pretrain") {
            r.started();
@@ -75,27 +79,36 @@ const std::vector<PipelineStage>& pipelineStages() {
          options.force = o.force;
          runPretrain(p, r, options);
        }},
-      {"deviation", "Fine-tune the base on each language alone; per-layer deviation norms and FFN deltas (SPEC 1.1)",
-       [](const Project& p, Reporter& r, const PipelineOptions& o) { runDeviation(p, r, o.force); }, true},
-      {"select-layers", "Score layers by FFN deviation and choose those to expand with ε; parameter counts (SPEC 1.4)",
-       [](const Project& p, Reporter& r, const PipelineOptions& o) { runSelectLayers(p, r, o.force); }, true},
-      {"similarity", "Language × language cosine of FFN deltas, streamed from disk, per layer too (SPEC 1.2)",
-       [](const Project& p, Reporter& r, const PipelineOptions& o) { runSimilarity(p, r, o.force); }, true},
-      {"group", "Partition the languages into groups that share an expert (SPEC 1.3)",
-       [](const Project& p, Reporter& r, const PipelineOptions& o) { runGroup(p, r, o.force); }, true},
-      {"merge", "Build the DMoE model: the selected layers' FFNs become one expert per group plus a router (SPEC 1.5)",
-       [](const Project& p, Reporter& r, const PipelineOptions& o) { runMerge(p, r, o.force); }, true},
-      {"train", "Train the DMoE: stage 1 hard routing + router loss, stage 2 soft top-k + balance loss (SPEC 1.6)",
-       [](const Project& p, Reporter& r, const PipelineOptions& o) { runTrain(p, r, o.force); }, true},
-      {"eval", "Held-out perplexity per language: base, DMoE with learned and with group-oracle routing (SPEC 1.7)",
-       [](const Project& p, Reporter& r, const PipelineOptions& o) { runEval(p, r, o.force); }, true},
-      {"baselines", "The comparisons on the same token budget: dense-continue and DMoE with random groups",
-       [](const Project& p, Reporter& r, const PipelineOptions& o) { runBaselines(p, r, o.force); }, true},
-      {"adapt", "Add the new languages: probe experts, copy the nearest, train only the new expert (SPEC 1.8)",
-       [](const Project& p, Reporter& r, const PipelineOptions& o) { runAdapt(p, r, o.force); }, true},
-      {"report", "Markdown and JSON report: groups, layers, parameters, the PPL table, adaptation",
-       [](const Project& p, Reporter& r, const PipelineOptions& o) { runReport(p, r, o.force); }, true},
+      {"deviation", [](const Project& p, Reporter& r, const PipelineOptions& o) { runDeviation(p, r, o.force); }},
+      {"select-layers", [](const Project& p, Reporter& r, const PipelineOptions& o) { runSelectLayers(p, r, o.force); }},
+      {"similarity", [](const Project& p, Reporter& r, const PipelineOptions& o) { runSimilarity(p, r, o.force); }},
+      {"group", [](const Project& p, Reporter& r, const PipelineOptions& o) { runGroup(p, r, o.force); }},
+      {"merge", [](const Project& p, Reporter& r, const PipelineOptions& o) { runMerge(p, r, o.force); }},
+      {"train", [](const Project& p, Reporter& r, const PipelineOptions& o) { runTrain(p, r, o.force); }},
+      {"eval", [](const Project& p, Reporter& r, const PipelineOptions& o) { runEval(p, r, o.force); }},
+      {"baselines", [](const Project& p, Reporter& r, const PipelineOptions& o) { runBaselines(p, r, o.force); }},
+      {"adapt", [](const Project& p, Reporter& r, const PipelineOptions& o) { runAdapt(p, r, o.force); }},
+      {"report", [](const Project& p, Reporter& r, const PipelineOptions& o) { runReport(p, r, o.force); }},
   };
+  return runners;
+}
+
+}  // namespace
+
+const std::vector<PipelineStage>& pipelineStages() {
+  static const std::vector<PipelineStage> stages = [] {
+    const auto& runners = stageRunners();
+    if (runners.size() != stageCatalog().size())
+      throw std::logic_error("pipeline: " + std::to_string(runners.size()) + " entry points for " +
+                             std::to_string(stageCatalog().size()) + " catalogued stages");
+    std::vector<PipelineStage> out;
+    for (const StageInfo& info : stageCatalog()) {
+      const auto it = runners.find(info.name);
+      if (it == runners.end()) throw std::logic_error("pipeline: stage '" + info.name + "' has no entry point");
+      out.push_back({info.name, info.help, it->second, info.command});
+    }
+    return out;
+  }();
   return stages;
 }
 

@@ -26,7 +26,7 @@ struct PipelineStage {
   bool command = false;  // `dmoe <name> <project>` is generated from this entry (the DMoE stages)
 };
 
-// In execution order.
+// The stage catalogue (pipeline/stage_catalog.h) bound to the entry points, in execution order.
 const std::vector<PipelineStage>& pipelineStages();
 
 // Runs the selected range; a stage that throws is reported as "failed" (as

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "results/run_layout.h"
 #include "util/error.h"
 #include "util/json.h"
 
@@ -93,6 +94,8 @@ struct GroupingSettings {
   std::int64_t groups = 0;
   std::vector<std::vector<std::string>> manual;
   std::int64_t seed = 0, exhaustive_limit = 0;
+  // E, the experts per MoE layer: the number of groups this grouping forms.
+  std::int64_t experts() const { return method == "manual" ? static_cast<std::int64_t>(manual.size()) : groups; }
 };
 
 struct LayerSelectionSettings {
@@ -140,6 +143,8 @@ class Project {
   std::filesystem::path resolve(const std::string& path) const;  // relative → against dir()
   std::filesystem::path corpusRoot() const { return resolve(corpus.root); }
   std::filesystem::path runsDir() const { return resolve(runs_dir); }
+  // Where each stage writes under runsDir().
+  RunLayout layout() const { return RunLayout(runsDir()); }
   // <root>/<id>.jsonl, or <id>.json if only that exists.
   std::filesystem::path corpusFile(const std::string& languageId) const;
   // languages then new_languages

@@ -103,16 +103,17 @@ void runAdapt(const Project& project, Reporter& reporter, bool force) {
     reporter.finished("skipped");
     return;
   }
-  const fs::path dir = stageDir(project, "adapt");
-  const fs::path trainedDir = stageDir(project, "train") / "model";
+  const RunLayout runs = project.layout();
+  const fs::path dir = runs.adaptDir();
+  const fs::path trainedDir = RunLayout::modelIn(runs.trainDir());
   StageFolder folder(dir, Json{{"adaptation", toJson(project.adaptation)},
                                {"languages", newIds},
                                {"evaluation", {{"window", project.evaluation.window},
                                                {"max_documents_per_language", project.evaluation.max_documents_per_language}}},
-                               {"model", StageFolder::fingerprint(stageDir(project, "train"), "dmoe train")},
+                               {"model", StageFolder::fingerprint(runs.trainDir(), "dmoe train")},
                                {"shards", shardsFingerprint(project, project.allLanguages())}});
   if (!force && folder.upToDate()) {
-    reporter.log("adaptation is up to date: " + (dir / "adaptation.json").string());
+    reporter.log("adaptation is up to date: " + runs.adaptationFile().string());
     reporter.finished("skipped");
     return;
   }
@@ -239,8 +240,8 @@ void runAdapt(const Project& project, Reporter& reporter, bool force) {
   routing->soft();
   SaveOptions save;
   save.tokenizerSource = trainedDir;
-  saveStateDict(*model, dir / "model", moeConfigJson(model->config(), layout), save);
-  reporter.artifact(dir / "model", "model");
+  saveStateDict(*model, RunLayout::modelIn(dir), moeConfigJson(model->config(), layout), save);
+  reporter.artifact(RunLayout::modelIn(dir), "model");
   const Json report{{"probe", probe},
                     {"new_experts", newExperts},
                     {"frozen_tensors_checked", checked},
@@ -253,8 +254,8 @@ void runAdapt(const Project& project, Reporter& reporter, bool force) {
                     {"new_soft_average_before", softBefore.newAverage},
                     {"new_soft_average_after", softAfter.newAverage},
                     {"new_hard_average_after", hardAfter.newAverage}};
-  writeFileAtomic(dir / "adaptation.json", report.dump(1) + "\n");
-  reporter.artifact(dir / "adaptation.json", "adaptation");
+  writeFileAtomic(runs.adaptationFile(), report.dump(1) + "\n");
+  reporter.artifact(runs.adaptationFile(), "adaptation");
   reporter.result("adaptation", report);
   folder.complete();
   reporter.finished("done");

@@ -24,12 +24,6 @@ namespace fs = std::filesystem;
 
 namespace dmoe {
 
-namespace {
-const std::vector<std::string> kKinds = {"ffn", "attention", "norms", "all"};
-}
-
-fs::path deviationDir(const Project& project) { return stageDir(project, "deviation"); }
-
 ParameterModule parameterModule(const std::string& name) {
   static const std::regex layerPattern(R"((?:^|\.)(?:layers|h)\.(\d+)\.)");
   ParameterModule m;
@@ -71,67 +65,6 @@ std::vector<std::int64_t> deltaLayersToKeep(const Project& project, std::int64_t
   return layers;
 }
 
-DeviationTable DeviationTable::load(const fs::path& dir) {
-  const fs::path file = dir / "deviation.json";
-  if (!fs::exists(file)) throw InputError(file.string() + " is missing: run `dmoe deviation` first");
-  return fromJson(readJsonFile(file), file.string());
-}
-
-DeviationTable DeviationTable::fromFile(const fs::path& file) {
-  if (!fs::exists(file)) throw InputError(file.string() + ": no such file");
-  return fromJson(readJsonFile(file), file.string());
-}
-
-namespace {
-std::vector<double> layerList(const Json& j, const std::string& source, const std::string& path) {
-  if (!j.is_array() || j.empty()) throw InputError(source + ": " + path + ": expected a list of per-layer norms");
-  std::vector<double> out;
-  for (size_t l = 0; l < j.size(); ++l) {
-    if (!j[l].is_number() || !std::isfinite(j[l].get<double>()) || j[l].get<double>() < 0)
-      throw InputError(source + ": " + path + "/" + std::to_string(l) + ": expected a finite norm ≥ 0");
-    out.push_back(j[l].get<double>());
-  }
-  return out;
-}
-}  // namespace
-
-DeviationTable DeviationTable::fromJson(const Json& j, const std::string& source) {
-  DeviationTable table;
-  if (!j.is_object() || j.empty()) throw InputError(source + ": expected a JSON object of deviation norms");
-  if (j.contains("modules")) {  // deviation.json
-    try {
-      table.languages = j.at("languages").get<std::vector<std::string>>();
-      table.layers = j.at("layers").get<std::int64_t>();
-      for (const std::string& kind : kKinds)
-        table.modules[kind] = j.at("modules").at(kind).get<std::vector<std::vector<double>>>();
-    } catch (const Json::exception& e) {
-      throw InputError(source + ": expected {languages, layers, modules: {ffn, attention, norms, all}}: " + e.what());
-    }
-    return table;
-  }
-  for (const auto& [language, kinds] : j.items()) {  // {lang: {kind: [...]}}, in the file's key order
-    const std::string path = "/" + language;
-    if (!kinds.is_object() || !kinds.contains("ffn"))
-      throw InputError(source + ": " + path + ": expected {\"ffn\": [per-layer norms], ...}");
-    table.languages.push_back(language);
-    for (const auto& [kind, values] : kinds.items()) {
-      std::vector<double> layers = layerList(values, source, path + "/" + kind);
-      if (kind == "ffn") {
-        if (table.layers == 0) table.layers = static_cast<std::int64_t>(layers.size());
-        if (static_cast<std::int64_t>(layers.size()) != table.layers)
-          throw InputError(source + ": " + path + "/ffn: " + std::to_string(layers.size()) + " layers, but the first language has " +
-                           std::to_string(table.layers));
-      }
-      table.modules[kind].push_back(std::move(layers));
-    }
-  }
-  for (const auto& [kind, rows] : table.modules)
-    if (rows.size() != table.languages.size())
-      throw InputError(source + ": \"" + kind + "\" is given for " + std::to_string(rows.size()) + " of " +
-                       std::to_string(table.languages.size()) + " languages");
-  return table;
-}
-
 namespace {
 
 // Norms of one fine-tune's deviation, and the FFN deltas of `keep` layers.
@@ -145,7 +78,7 @@ LanguageDeviation measure(const CausalLMImpl& model, const std::map<std::string,
                           const std::vector<std::int64_t>& keep) {
   const std::int64_t layers = model.config().num_hidden_layers;
   LanguageDeviation d;
-  for (const std::string& kind : kKinds) d.squared[kind].assign(static_cast<size_t>(layers), 0.0);
+  for (const std::string& kind : deviationKinds()) d.squared[kind].assign(static_cast<size_t>(layers), 0.0);
   std::map<std::int64_t, std::vector<torch::Tensor>> ffnParts;
   torch::NoGradGuard noGrad;
   for (const auto& p : model.named_parameters(true)) {
@@ -242,24 +175,24 @@ void addMissingStationarity(const fs::path& file, CausalLMImpl& model, const Pro
 
 void writeTables(const fs::path& dir, const Project& project, std::int64_t layers, const Json& stationarity) {
   Json modules = Json::object();
-  for (const std::string& kind : kKinds) modules[kind] = Json::array();
+  for (const std::string& kind : deviationKinds()) modules[kind] = Json::array();
   std::ostringstream csv;
   csv << "language,layer";
-  for (const std::string& kind : kKinds) csv << ',' << kind;
+  for (const std::string& kind : deviationKinds()) csv << ',' << kind;
   csv << '\n';
   std::vector<std::string> ids, labels;
   for (const Language& l : project.languages) {
     Json norms = readJsonFile(dir / l.id / "norms.json");
     ids.push_back(l.id);
     labels.push_back(l.label());
-    for (const std::string& kind : kKinds) modules[kind].push_back(norms.at(kind));
+    for (const std::string& kind : deviationKinds()) modules[kind].push_back(norms.at(kind));
     for (std::int64_t layer = 0; layer < layers; ++layer) {
       csv << l.id << ',' << layer;
-      for (const std::string& kind : kKinds) csv << ',' << norms.at(kind).at(static_cast<size_t>(layer)).get<double>();
+      for (const std::string& kind : deviationKinds()) csv << ',' << norms.at(kind).at(static_cast<size_t>(layer)).get<double>();
       csv << '\n';
     }
   }
-  writeFileAtomic(dir / "deviation.json",
+  writeFileAtomic(project.layout().deviationFile(),
                   Json{{"languages", ids},
                        {"labels", labels},
                        {"layers", layers},
@@ -280,14 +213,14 @@ void runDeviation(const Project& project, Reporter& reporter, bool force) {
   const TrainingSettings settings = cappedToContext(project.deviation, config.max_position_embeddings);
   const std::vector<std::int64_t> keep = deltaLayersToKeep(project, config.num_hidden_layers);
 
-  StageFolder folder(deviationDir(project), Json{{"training", toJson(settings)},
+  StageFolder folder(project.layout().deviationDir(), Json{{"training", toJson(settings)},
                                                  {"base_model", baseModelFingerprint(project)},
                                                  {"shards", shardsFingerprint(project, project.languages)},
                                                  {"languages", languageIds(project.languages)},
                                                  {"delta_layers", keep}});
   if (!force && folder.upToDate()) {
     reporter.log("deviation norms are up to date: " + folder.dir().string());
-    addMissingStationarity(folder.dir() / "deviation.json", *model, project, settings, keep, reporter);
+    addMissingStationarity(project.layout().deviationFile(), *model, project, settings, keep, reporter);
     reporter.finished("skipped");
     return;
   }
@@ -327,7 +260,7 @@ void runDeviation(const Project& project, Reporter& reporter, bool force) {
     LanguageDeviation d = measure(*model, base, keep);
     writeTensors(dir / "ffn_delta.safetensors", d.ffnDeltas);
     Json norms{{"language", language.id}, {"layers", config.num_hidden_layers}};
-    for (const std::string& kind : kKinds) norms[kind] = roots(d.squared[kind]);
+    for (const std::string& kind : deviationKinds()) norms[kind] = roots(d.squared[kind]);
     norms["other"] = d.other;
     norms["final_loss"] = result.losses.empty() ? Json() : Json(result.losses.back());
     writeFileAtomic(dir / "norms.json", norms.dump(1) + "\n");  // last: the language is done
@@ -343,8 +276,8 @@ void runDeviation(const Project& project, Reporter& reporter, bool force) {
   }
   const Json stationarity = measureStationarity(*model, project, settings, keep, "continual", reporter);
   writeTables(folder.dir(), project, config.num_hidden_layers, stationarity);
-  reporter.artifact(folder.dir() / "deviation.json", "deviation");
-  reporter.result("deviation", readJsonFile(folder.dir() / "deviation.json"));
+  reporter.artifact(project.layout().deviationFile(), "deviation");
+  reporter.result("deviation", readJsonFile(project.layout().deviationFile()));
   folder.complete({{"languages", n}, {"layers", config.num_hidden_layers}, {"delta_layers", keep}});
   reporter.finished("done");
 }

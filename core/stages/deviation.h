@@ -12,7 +12,8 @@
 //
 // Output <runs_dir>/deviation/: <lang>/{settings.json, metrics.jsonl,
 // ffn_delta.safetensors, norms.json (written last: the language is done)},
-// deviation.json + deviation.csv (the languages × layers tables), manifest.json.
+// deviation.json + deviation.csv (the languages × layers tables; format and
+// reader: results/deviation_file.h), manifest.json.
 // deviation.json also holds "stationarity" (train/stationarity.h): r and r⊥
 // at the base over the kept layers' FFN gradients, each language's gradient
 // from its first deviation step's batch weighted by its continual tokens —
@@ -27,27 +28,10 @@
 #include <vector>
 
 #include "events/event_sink.h"
+#include "results/deviation_file.h"
 #include "project/project.h"
 
 namespace dmoe {
-
-std::filesystem::path deviationDir(const Project& project);
-
-// The deviation norms of a completed stage. modules[kind][language][layer].
-struct DeviationTable {
-  std::vector<std::string> languages;  // project order
-  std::int64_t layers = 0;
-  std::map<std::string, std::vector<std::vector<double>>> modules;
-  // Reads deviation.json; throws InputError naming the file (missing: run `dmoe deviation`).
-  static DeviationTable load(const std::filesystem::path& dir);
-  // Either layout: deviation.json's {languages, layers, modules: {kind: [[per layer]]}},
-  // or the reference code's per-language norms {<lang>: {"ffn": [...], "attention": [...]}}
-  // (DMoE's log/delta-stat/*.json; kinds missing there stay absent). Every
-  // language needs an "ffn" list of the same length. Errors name `source` and the JSON path.
-  static DeviationTable fromJson(const Json& json, const std::string& source);
-  // A file of either layout (`dmoe select-layers --norms FILE`).
-  static DeviationTable fromFile(const std::filesystem::path& file);
-};
 
 // Module kind of a parameter name and its layer (−1 for non-layer tensors).
 struct ParameterModule {

@@ -42,13 +42,13 @@ bool evaluateInto(const Project& project, const fs::path& dir, const fs::path& m
                                {"model", modelIdentity},
                                {"heldout", shardsFingerprint(project, project.allLanguages())}});
   if (!force && folder.upToDate()) {
-    reporter.log("perplexities are up to date: " + (dir / "perplexity.json").string());
+    reporter.log("perplexities are up to date: " + RunLayout::perplexityIn(dir).string());
     return false;
   }
   folder.begin(force, reporter);
   const Json table = evaluateModel(project, modelDir, reporter);
-  writeFileAtomic(dir / "perplexity.json", table.dump(1) + "\n");
-  reporter.artifact(dir / "perplexity.json", "perplexity");
+  writeFileAtomic(RunLayout::perplexityIn(dir), table.dump(1) + "\n");
+  reporter.artifact(RunLayout::perplexityIn(dir), "perplexity");
   folder.complete();
   return true;
 }
@@ -57,23 +57,24 @@ bool evaluateInto(const Project& project, const fs::path& dir, const fs::path& m
 
 void runEval(const Project& project, Reporter& reporter, bool force) {
   reporter.started();
-  const fs::path dir = stageDir(project, "eval");
-  const std::string trained = StageFolder::fingerprint(stageDir(project, "train"), "dmoe train");
+  const RunLayout runs = project.layout();
+  const fs::path file = RunLayout::perplexityIn(runs.evalDir());
+  const std::string trained = StageFolder::fingerprint(runs.trainDir(), "dmoe train");
   const std::string base = baseModelFingerprint(project);
-  StageFolder folder(dir, Json{{"evaluation", evaluationSettings(project)},
-                               {"model", trained},
-                               {"base_model", base},
-                               {"heldout", shardsFingerprint(project, project.allLanguages())}});
+  StageFolder folder(runs.evalDir(), Json{{"evaluation", evaluationSettings(project)},
+                                          {"model", trained},
+                                          {"base_model", base},
+                                          {"heldout", shardsFingerprint(project, project.allLanguages())}});
   if (!force && folder.upToDate()) {
-    reporter.log("evaluation is up to date: " + (dir / "perplexity.json").string());
+    reporter.log("evaluation is up to date: " + file.string());
     reporter.finished("skipped");
     return;
   }
   folder.begin(force, reporter);
-  Json table = evaluateModel(project, stageDir(project, "train") / "model", reporter);
+  Json table = evaluateModel(project, RunLayout::modelIn(runs.trainDir()), reporter);
   table["base"] = evaluateModel(project, baseModelDir(project), reporter).at("dense");
-  writeFileAtomic(dir / "perplexity.json", table.dump(1) + "\n");
-  reporter.artifact(dir / "perplexity.json", "perplexity");
+  writeFileAtomic(file, table.dump(1) + "\n");
+  reporter.artifact(file, "perplexity");
   reporter.log("average PPL: base " + std::to_string(table["base"].value("average", 0.0)) + ", DMoE " +
                std::to_string(table["soft"].value("average", 0.0)) + " (learned router), " +
                std::to_string(table["hard"].value("average", 0.0)) + " (group oracle)");
@@ -86,7 +87,7 @@ void runEval(const Project& project, Reporter& reporter, bool force) {
 // train.stage2's optimiser settings for as many steps as give the DMoE's
 // token budget (stage 1 + stage 2).
 static bool runDenseContinue(const Project& project, Reporter& reporter, bool force) {
-  const fs::path dir = stageDir(project, "baselines") / "dense-continue";
+  const RunLayout runs(project.layout().baselineDir("dense-continue"));
   const std::string device = resolveDevice(project.device);
   const fs::path baseDir = baseModelDir(project);
   const ModelConfig config = ModelConfig::fromHfJson(HfCheckpoint::open(baseDir).config, (baseDir / "config.json").string());
@@ -97,10 +98,10 @@ static bool runDenseContinue(const Project& project, Reporter& reporter, bool fo
   settings.balance_loss_weight = 0;
   settings.router_loss_weight = 0;
 
-  StageFolder folder(dir / "train", Json{{"training", toJson(settings)},
-                                         {"base_model", baseModelFingerprint(project)},
-                                         {"shards", shardsFingerprint(project, project.languages)}});
-  const fs::path modelDir = dir / "train" / "model";
+  StageFolder folder(runs.trainDir(), Json{{"training", toJson(settings)},
+                                          {"base_model", baseModelFingerprint(project)},
+                                          {"shards", shardsFingerprint(project, project.languages)}});
+  const fs::path modelDir = RunLayout::modelIn(runs.trainDir());
   bool computed = false;
   if (force || !folder.upToDate() || !fs::exists(modelDir / "config.json")) {
     computed = true;
@@ -110,7 +111,7 @@ static bool runDenseContinue(const Project& project, Reporter& reporter, bool fo
     SequenceSampler mixed(all.streams(), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
     TrainerOptions options;
     options.settings = settings;
-    options.runDir = dir / "train";
+    options.runDir = runs.trainDir();
     options.device = device;
     options.resume = true;
     options.evaluateEvery = project.evaluation.every_steps;
@@ -126,7 +127,8 @@ static bool runDenseContinue(const Project& project, Reporter& reporter, bool fo
     reporter.log("dense-continue model is up to date: " + modelDir.string());
   }
   Reporter r = reporter.forStage(reporter.stage() + ":dense-continue");
-  return evaluateInto(project, dir / "eval", modelDir, StageFolder::fingerprint(dir / "train", "dmoe baselines"), r, force) ||
+  return evaluateInto(project, runs.evalDir(), modelDir, StageFolder::fingerprint(runs.trainDir(), "dmoe baselines"), r,
+                      force) ||
          computed;
 }
 
@@ -134,12 +136,13 @@ static bool runDenseContinue(const Project& project, Reporter& reporter, bool fo
 // start from per-group fine-tunes ("branch-train-mix" init).
 static bool runVariantBaseline(const Project& project, const std::string& name, const std::string& groupMethod,
                                const std::string& init, Reporter& reporter, bool force) {
-  const fs::path dir = stageDir(project, "baselines") / name;
+  const fs::path dir = project.layout().baselineDir(name);
+  const RunLayout runs(dir);
   DmoeVariant v;
   v.name = name;
-  v.mergeDir = dir / "merge";
-  v.trainDir = dir / "train";
-  v.groups = groupMethod == "group-stage" ? LanguageGroups::load(stageDir(project, "group") / "groups.json")
+  v.mergeDir = runs.mergeDir();
+  v.trainDir = runs.trainDir();
+  v.groups = groupMethod == "group-stage" ? LanguageGroups::read(project.layout().groupsFile())
                                           : computeGroups(project, groupMethod);
   v.groupsFingerprint = hashHex(v.groups.toJson().dump());
   v.init = init;
@@ -148,7 +151,7 @@ static bool runVariantBaseline(const Project& project, const std::string& name, 
   Reporter r = reporter.forStage(reporter.stage() + ":" + name);
   bool computed = mergeVariant(project, v, r, force);
   computed = trainVariant(project, v, r, force) || computed;
-  return evaluateInto(project, dir / "eval", v.trainDir / "model", StageFolder::fingerprint(v.trainDir, "dmoe baselines"),
+  return evaluateInto(project, runs.evalDir(), RunLayout::modelIn(v.trainDir), StageFolder::fingerprint(v.trainDir, "dmoe baselines"),
                       r, force) ||
          computed;
 }

@@ -17,13 +17,13 @@ namespace fs = std::filesystem;
 namespace dmoe {
 
 DmoeVariant mainVariant(const Project& project) {
-  const fs::path groupDir = stageDir(project, "group");
+  const RunLayout runs = project.layout();
   DmoeVariant v;
   v.name = "dmoe";
-  v.mergeDir = stageDir(project, "merge");
-  v.trainDir = stageDir(project, "train");
-  v.groupsFingerprint = StageFolder::fingerprint(groupDir, "dmoe group");
-  v.groups = LanguageGroups::load(groupDir / "groups.json");
+  v.mergeDir = runs.mergeDir();
+  v.trainDir = runs.trainDir();
+  v.groupsFingerprint = StageFolder::fingerprint(runs.groupDir(), "dmoe group");
+  v.groups = LanguageGroups::read(runs.groupsFile());
   v.init = project.merge.init;
   return v;
 }
@@ -131,27 +131,26 @@ std::vector<std::vector<std::shared_ptr<FeedForwardImpl>>> trainGroupExperts(con
 }  // namespace
 
 bool mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force) {
-  const fs::path selectionDir = stageDir(project, "select-layers");
   MergeSettings m = project.merge;
   m.init = variant.init;
   Json inputs{{"settings", {{"init", m.init}, {"top_k", m.top_k}, {"router_init_std", m.router_init_std},
                             {"seed", project.train_stage1.seed}}},
               {"base_model", baseModelFingerprint(project)},
-              {"selection", StageFolder::fingerprint(selectionDir, "dmoe select-layers")},
+              {"selection", StageFolder::fingerprint(project.layout().selectionDir(), "dmoe select-layers")},
               {"groups", variant.groupsFingerprint}};
   if (m.init == "branch-train-mix") {
     inputs["branch_training"] = toJson(project.train_stage1);
     inputs["shards"] = shardsFingerprint(project, project.languages);
   }
   StageFolder folder(variant.mergeDir, inputs);
-  const fs::path modelDir = variant.mergeDir / "model";
+  const fs::path modelDir = RunLayout::modelIn(variant.mergeDir);
   if (!force && folder.upToDate() && fs::exists(modelDir / "config.json")) {
     reporter.log("merged model is up to date: " + modelDir.string());
     return false;
   }
   folder.begin(force, reporter);
 
-  const LayerSelection selection = LayerSelection::load(project);
+  const LayerSelection selection = LayerSelection::read(project.layout().selectionFile());
   if (selection.layers.empty())
     throw InputError(project.file.string() + " /layer_selection/epsilon: ε = " + std::to_string(selection.epsilon) +
                      " (" + selection.mode + ") expands no layer; lower ε (see `dmoe select-layers`)");
@@ -198,7 +197,7 @@ bool trainVariant(const Project& project, const DmoeVariant& variant, Reporter& 
                                             {"stage2", toJson(project.train_stage2)},
                                             {"merge", StageFolder::fingerprint(variant.mergeDir, "dmoe merge")},
                                             {"shards", shardsFingerprint(project, project.languages)}});
-  const fs::path modelDir = variant.trainDir / "model";
+  const fs::path modelDir = RunLayout::modelIn(variant.trainDir);
   if (!force && folder.upToDate() && fs::exists(modelDir / "config.json")) {
     reporter.log("trained DMoE is up to date: " + modelDir.string());
     return false;
@@ -206,7 +205,7 @@ bool trainVariant(const Project& project, const DmoeVariant& variant, Reporter& 
   folder.begin(force, reporter);  // an interrupted run of the same inputs resumes from its checkpoints
 
   const std::string device = resolveDevice(project.device);
-  const fs::path mergedDir = variant.mergeDir / "model";
+  const fs::path mergedDir = RunLayout::modelIn(variant.mergeDir);
   std::shared_ptr<CausalLMImpl> model = loadCausalLM(mergedDir, device);
   const MoeLayout layout = *readMoeLayout(model->config(), (mergedDir / "config.json").string());
   const std::shared_ptr<Routing> routing = routingOf(*model);

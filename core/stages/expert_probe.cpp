@@ -81,7 +81,7 @@ Json runProbe(const Project& project, Reporter& reporter, std::vector<std::strin
       throw InputError(shard.string() + " is missing: tokenize the corpus first (`dmoe run --until tokens " +
                        project.file.string() + "`)");
   }
-  const fs::path trainDir = stageDir(project, "train"), modelDir = trainDir / "model";
+  const fs::path trainDir = project.layout().trainDir(), modelDir = RunLayout::modelIn(trainDir);
   if (!fs::exists(trainDir / "manifest.json") || !fs::exists(modelDir / "config.json"))
     throw InputError("the DMoE is not trained yet: " + trainDir.string() + " has no complete run; run `dmoe train " +
                      project.file.string() + "` (or `dmoe run`) first");
@@ -93,7 +93,7 @@ Json runProbe(const Project& project, Reporter& reporter, std::vector<std::strin
   const std::vector<LanguageProbe> probes = probeExperts(project, *model, *layout, languageIds, reporter);
 
   const Json out{{"model", fingerprint}, {"experts", layout->expertLanguages}, {"languages", probeTable(probes)}};
-  const fs::path file = stageDir(project, "probe") / "probe.json";
+  const fs::path file = project.layout().probeFile();
   fs::create_directories(file.parent_path());
   writeFileAtomic(file, out.dump(1) + "\n");
   reporter.artifact(file, "probe");

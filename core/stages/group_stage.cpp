@@ -19,40 +19,12 @@ namespace fs = std::filesystem;
 
 namespace dmoe {
 
-Json LanguageGroups::toJson() const {
-  Json list = Json::array();
-  for (size_t g = 0; g < groups.size(); ++g)
-    list.push_back({{"expert", g}, {"languages", groups[g]}, {"min_similarity", minSimilarity[g]}});
-  return Json{{"method", method}, {"method_used", methodUsed}, {"groups", list}};
-}
-
-LanguageGroups LanguageGroups::fromJson(const Json& j, const std::string& source) {
-  LanguageGroups out;
-  try {
-    out.method = j.at("method").get<std::string>();
-    out.methodUsed = j.at("method_used").get<std::string>();
-    for (const Json& g : j.at("groups")) {
-      out.groups.push_back(g.at("languages").get<std::vector<std::string>>());
-      out.minSimilarity.push_back(g.at("min_similarity").get<double>());
-    }
-  } catch (const Json::exception& e) {
-    throw InputError(source + ": expected {method, method_used, groups: [{languages, min_similarity}]}: " + e.what());
-  }
-  return out;
-}
-
-LanguageGroups LanguageGroups::load(const fs::path& file) {
-  if (!fs::exists(file)) throw InputError(file.string() + " is missing: run `dmoe group` first");
-  return fromJson(readJsonFile(file), file.string());
-}
-
 namespace {
 
 // The similarity stage's combined matrix, for the project's languages.
 SimilarityResult readSimilarity(const Project& project) {
-  const fs::path file = stageDir(project, "similarity") / "similarity.json";
-  if (!fs::exists(file)) throw InputError(file.string() + " is missing: run `dmoe similarity` first");
-  SimilarityResult m = similarityFromJson(readJsonFile(file), file.string());
+  const fs::path file = project.layout().similarityFile();
+  SimilarityResult m = SimilarityResult::read(file);
   if (m.languages != languageIds(project.languages))
     throw InputError(file.string() + ": its languages differ from the project's; re-run `dmoe similarity`");
   return m;
@@ -119,7 +91,7 @@ LanguageGroups groupSimilarityFile(const Project& project, const fs::path& simil
   if (project.grouping.method == "manual")
     throw InputError(project.file.string() + " /grouping/method: manual groups need no similarity matrix; choose "
                      "maximin-exhaustive, maximin-greedy or random to group an imported matrix");
-  const SimilarityResult sim = readSimilarityFile(similarityFile);
+  const SimilarityResult sim = SimilarityResult::importFile(similarityFile);
   reporter.log("imported similarity matrix: " + similarityFile.string() + " (" + std::to_string(sim.languages.size()) +
                " languages); grouping settings from " + project.file.string() + "; nothing is written");
   const LanguageGroups groups = groupSimilarity(sim, project.grouping);
@@ -131,23 +103,23 @@ LanguageGroups groupSimilarityFile(const Project& project, const fs::path& simil
 
 void runGroup(const Project& project, Reporter& reporter, bool force) {
   reporter.started();
-  const fs::path dir = stageDir(project, "group");
+  const RunLayout runs = project.layout();
   Json settings{{"method", project.grouping.method}, {"groups", project.grouping.groups}};
   if (project.grouping.method == "manual") settings["manual"] = project.grouping.manual;
   if (project.grouping.method == "random") settings["seed"] = project.grouping.seed;
   if (project.grouping.method == "maximin-exhaustive") settings["exhaustive_limit"] = project.grouping.exhaustive_limit;
-  StageFolder folder(dir, Json{{"settings", settings},
-                               {"similarity", StageFolder::fingerprint(stageDir(project, "similarity"), "dmoe similarity")}});
+  StageFolder folder(runs.groupDir(), Json{{"settings", settings},
+                                          {"similarity", StageFolder::fingerprint(runs.similarityDir(), "dmoe similarity")}});
   if (!force && folder.upToDate()) {
-    reporter.log("groups are up to date: " + (dir / "groups.json").string());
+    reporter.log("groups are up to date: " + runs.groupsFile().string());
     reporter.finished("skipped");
     return;
   }
   folder.begin(force, reporter);
   const LanguageGroups groups = computeGroups(project, project.grouping.method);
   logGroups(groups, reporter, [&](const std::string& id) { return project.findLanguage(id)->label(); });
-  writeFileAtomic(dir / "groups.json", groups.toJson().dump(2) + "\n");
-  reporter.artifact(dir / "groups.json", "groups");
+  writeFileAtomic(runs.groupsFile(), groups.toJson().dump(2) + "\n");
+  reporter.artifact(runs.groupsFile(), "groups");
   reporter.result("groups", groups.toJson());
   folder.complete({{"groups", groups.groups.size()}});
   reporter.finished("done");

@@ -5,9 +5,11 @@
 // other stages' outputs only; a stage that has not run is left out with a note.
 #include <cmath>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 
 #include "pipeline/stage_folder.h"
+#include "results/deviation_file.h"
 #include "stages/stage_inputs.h"
 #include "stages/stages.h"
 #include "util/atomic_file.h"
@@ -19,9 +21,16 @@ namespace dmoe {
 
 namespace {
 
-Json readIfComplete(const fs::path& dir, const std::string& file) {
-  if (!fs::exists(dir / "manifest.json") || !fs::exists(dir / file)) return Json();
-  return readJsonFile(dir / file);
+// A stage's result file when the stage completed (its folder has a manifest).
+bool complete(const fs::path& file) {
+  return fs::exists(file.parent_path() / "manifest.json") && fs::exists(file);
+}
+
+Json readIfComplete(const fs::path& file) { return complete(file) ? readJsonFile(file) : Json(); }
+
+template <class T>
+std::optional<T> readIfComplete(const fs::path& file) {
+  return complete(file) ? std::optional<T>(T::read(file)) : std::nullopt;
 }
 
 std::string fixed(double v, int digits) {
@@ -42,21 +51,20 @@ std::map<std::string, double> pplOf(const Json& table) {
   return out;
 }
 
-// deviation.json's "stationarity" (null when the stage has not run or did not record it).
-Json stationarityOf(const Project& project) {
-  const Json deviation = readIfComplete(stageDir(project, "deviation"), "deviation.json");
-  return deviation.is_object() && deviation.contains("stationarity") ? deviation["stationarity"] : Json();
+// deviation.json's stationarity diagnostic (none when the stage has not run or did not record it).
+std::optional<DeviationTable::Stationarity> stationarityOf(const Project& project) {
+  const auto deviation = readIfComplete<DeviationTable>(project.layout().deviationFile());
+  return deviation ? deviation->stationarity : std::nullopt;
 }
 
-std::string stationarityLine(const Json& s) {
-  if (!s.is_object() || !s.contains("r") || !s["r"].is_number()) return {};
+std::string stationarityLine(const std::optional<DeviationTable::Stationarity>& s) {
+  if (!s || !std::isfinite(s->r)) return {};
   std::string layers;
-  if (s.contains("layers") && s["layers"].is_array())
-    for (const Json& l : s["layers"]) layers += (layers.empty() ? "" : ", ") + l.dump();
-  std::string line = "Stationarity of the base on the continual data: r = " + fixed(s["r"].get<double>(), 2) +
+  for (std::int64_t l : s->layers) layers += (layers.empty() ? "" : ", ") + std::to_string(l);
+  std::string line = "Stationarity of the base on the continual data: r = " + fixed(s->r, 2) +
                      " (FFN gradients, layers " + layers + ")";
-  if (!s.contains("r_orthogonal") || !s["r_orthogonal"].is_number()) return line + ".\n\n";
-  return line + "; independent, orthogonal pulls would give " + fixed(s["r_orthogonal"].get<double>(), 2) +
+  if (!std::isfinite(s->orthogonal)) return line + ".\n\n";
+  return line + "; independent, orthogonal pulls would give " + fixed(s->orthogonal, 2) +
          ". Above that the languages' continual data pulls the base the same way; below it the pulls cancel and "
          "the deviations mostly measure competition between languages.\n\n";
 }
@@ -65,30 +73,34 @@ std::string stationarityLine(const Json& s) {
 
 std::string runReport(const Project& project, Reporter& reporter, bool force) {
   reporter.started();
-  const fs::path dir = stageDir(project, "report");
+  const RunLayout runs = project.layout();
+  const fs::path dir = runs.reportDir();
+  const fs::path denseEval = RunLayout(runs.baselineDir("dense-continue")).evalDir(),
+                 randomEval = RunLayout(runs.baselineDir("random-groups")).evalDir(),
+                 btmEval = RunLayout(runs.baselineDir("branch-train-mix")).evalDir();
   Json inputs = Json::object();
-  for (const char* stage : {"deviation", "group", "select-layers", "eval", "baselines/dense-continue/eval",
-                            "baselines/random-groups/eval", "baselines/branch-train-mix/eval", "adapt"})
-    inputs[stage] = fs::exists(stageDir(project, stage) / "manifest.json")
-                        ? Json(StageFolder::fingerprint(stageDir(project, stage), "dmoe run"))
-                        : Json();
-  const Json stationarity = stationarityOf(project);
-  inputs["stationarity"] = stationarity;  // added to deviation.json by a later run: not in its manifest
+  for (const fs::path& stage : {runs.deviationDir(), runs.groupDir(), runs.selectionDir(), runs.evalDir(), denseEval,
+                                randomEval, btmEval, runs.adaptDir()})
+    inputs[stage.lexically_relative(runs.root()).generic_string()] =
+        fs::exists(stage / "manifest.json") ? Json(StageFolder::fingerprint(stage, "dmoe run")) : Json();
+  const auto stationarity = stationarityOf(project);
+  const Json stationarityRecord = stationarity ? stationarity->record : Json();
+  inputs["stationarity"] = stationarityRecord;  // added to deviation.json by a later run: not in its manifest
   StageFolder folder(dir, inputs);
-  if (!force && folder.upToDate() && fs::exists(dir / "report.md")) {
-    reporter.log("report is up to date: " + (dir / "report.md").string());
+  if (!force && folder.upToDate() && fs::exists(runs.reportFile())) {
+    reporter.log("report is up to date: " + runs.reportFile().string());
     reporter.finished("skipped");
-    return readFile(dir / "report.md");
+    return readFile(runs.reportFile());
   }
   folder.begin(force, reporter);
 
-  const Json groups = readIfComplete(stageDir(project, "group"), "groups.json");
-  const Json selection = readIfComplete(stageDir(project, "select-layers"), "selection.json");
-  const Json eval = readIfComplete(stageDir(project, "eval"), "perplexity.json");
-  const Json dense = readIfComplete(stageDir(project, "baselines/dense-continue/eval"), "perplexity.json");
-  const Json random = readIfComplete(stageDir(project, "baselines/random-groups/eval"), "perplexity.json");
-  const Json btm = readIfComplete(stageDir(project, "baselines/branch-train-mix/eval"), "perplexity.json");
-  const Json adaptation = readIfComplete(stageDir(project, "adapt"), "adaptation.json");
+  const auto groups = readIfComplete<LanguageGroups>(runs.groupsFile());
+  const auto selection = readIfComplete<LayerSelection>(runs.selectionFile());
+  const Json eval = readIfComplete(RunLayout::perplexityIn(runs.evalDir()));
+  const Json dense = readIfComplete(RunLayout::perplexityIn(denseEval));
+  const Json random = readIfComplete(RunLayout::perplexityIn(randomEval));
+  const Json btm = readIfComplete(RunLayout::perplexityIn(btmEval));
+  const Json adaptation = readIfComplete(runs.adaptationFile());
   auto label = [&](const std::string& id) {
     const Language* l = project.findLanguage(id);
     return l ? l->label() : id;
@@ -99,31 +111,30 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
 
   md << stationarityLine(stationarity);
   md << "## Groups\n\n";
-  if (groups.is_object()) {
-    md << "Method: " << groups["method"].get<std::string>();
-    if (groups["method_used"] != groups["method"]) md << " (fell back to " << groups["method_used"].get<std::string>() << ")";
+  if (groups) {
+    md << "Method: " << groups->method;
+    if (groups->methodUsed != groups->method) md << " (fell back to " << groups->methodUsed << ")";
     md << "\n\n| expert | languages | min similarity |\n|---:|---|---:|\n";
-    for (const Json& g : groups["groups"]) {
+    for (size_t g = 0; g < groups->groups.size(); ++g) {
       std::string members;
-      for (const Json& id : g["languages"]) members += (members.empty() ? "" : " ") + label(id.get<std::string>());
-      md << "| " << g["expert"].get<int>() << " | " << members << " | " << fixed(g["min_similarity"].get<double>(), 3) << " |\n";
+      for (const std::string& id : groups->groups[g]) members += (members.empty() ? "" : " ") + label(id);
+      md << "| " << g << " | " << members << " | " << fixed(groups->minSimilarity[g], 3) << " |\n";
     }
   } else {
     md << "_The group stage has not run._\n";
   }
 
   md << "\n## Expanded layers\n\n";
-  if (selection.is_object()) {
+  if (selection) {
     std::string layers;
-    for (const Json& l : selection["layers"]) layers += (layers.empty() ? "" : ", ") + std::to_string(l.get<int>());
-    const Json& p = selection["parameters"];
-    md << "ε = " << selection["epsilon"].get<double>() << " (" << selection["mode"].get<std::string>() << "): layers "
-       << (layers.empty() ? "none" : layers) << " of " << selection["scores"].size() << ", "
-       << selection["experts"].get<int>() << " experts each, top-" << selection["top_k"].get<int>() << " routing.\n\n"
+    for (std::int64_t l : selection->layers) layers += (layers.empty() ? "" : ", ") + std::to_string(l);
+    md << "ε = " << selection->epsilon << " (" << selection->mode << "): layers " << (layers.empty() ? "none" : layers)
+       << " of " << selection->scores.size() << ", " << selection->experts << " experts each, top-" << selection->topK
+       << " routing.\n\n"
        << "| parameters | count |\n|---|---:|\n"
-       << "| base model | " << millions(p["base"].get<std::int64_t>()) << " |\n"
-       << "| DMoE total | " << millions(p["total"].get<std::int64_t>()) << " |\n"
-       << "| DMoE active per token | " << millions(p["active"].get<std::int64_t>()) << " |\n";
+       << "| base model | " << millions(selection->baseParameters) << " |\n"
+       << "| DMoE total | " << millions(selection->counts.total) << " |\n"
+       << "| DMoE active per token | " << millions(selection->counts.active) << " |\n";
   } else {
     md << "_The select-layers stage has not run._\n";
   }
@@ -208,11 +219,14 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   }
 
   const std::string markdown = md.str();
-  const Json report{{"project", project.name}, {"stationarity", stationarity}, {"groups", groups}, {"selection", selection},
+  const Json report{{"project", project.name},
+                    {"stationarity", stationarityRecord},
+                    {"groups", groups ? groups->toJson() : Json()},
+                    {"selection", selection ? selection->toJson() : Json()},
                     {"perplexity", pplJson}, {"adaptation", adaptation}};
-  writeFileAtomic(dir / "report.md", markdown);
+  writeFileAtomic(runs.reportFile(), markdown);
   writeFileAtomic(dir / "report.json", report.dump(1) + "\n");
-  reporter.artifact(dir / "report.md", "report");
+  reporter.artifact(runs.reportFile(), "report");
   reporter.result("report", report);
   folder.complete();
   reporter.finished("done");

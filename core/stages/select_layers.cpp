@@ -16,55 +16,6 @@ namespace fs = std::filesystem;
 
 namespace dmoe {
 
-namespace {
-
-fs::path selectionFile(const Project& project) { return stageDir(project, "select-layers") / "selection.json"; }
-
-Json selectionJson(const LayerSelection& s) {
-  return Json{{"scores", s.scores},
-              {"normalized", s.normalized},
-              {"epsilon", s.epsilon},
-              {"mode", s.mode},
-              {"layers", s.layers},
-              {"experts", s.experts},
-              {"top_k", s.topK},
-              {"hidden_size", s.hiddenSize},
-              {"parameters",
-               {{"base", s.baseParameters}, {"ffn_per_layer", s.ffnParameters}, {"total", s.counts.total}, {"active", s.counts.active}}}};
-}
-
-// E = the number of groups the group stage will form.
-std::int64_t expertCount(const Project& project) {
-  return project.grouping.method == "manual" ? static_cast<std::int64_t>(project.grouping.manual.size())
-                                             : project.grouping.groups;
-}
-
-}  // namespace
-
-LayerSelection LayerSelection::load(const Project& project) {
-  const fs::path file = selectionFile(project);
-  if (!fs::exists(file)) throw InputError(file.string() + " is missing: run `dmoe select-layers` first");
-  try {
-    Json j = readJsonFile(file);
-    LayerSelection s;
-    s.scores = j.at("scores").get<std::vector<double>>();
-    s.normalized = j.at("normalized").get<std::vector<double>>();
-    s.epsilon = j.at("epsilon").get<double>();
-    s.mode = j.at("mode").get<std::string>();
-    s.layers = j.at("layers").get<std::vector<std::int64_t>>();
-    s.experts = j.at("experts").get<std::int64_t>();
-    s.topK = j.at("top_k").get<std::int64_t>();
-    s.hiddenSize = j.at("hidden_size").get<std::int64_t>();
-    const Json& p = j.at("parameters");
-    s.baseParameters = p.at("base").get<std::int64_t>();
-    s.ffnParameters = p.at("ffn_per_layer").get<std::int64_t>();
-    s.counts = {p.at("total").get<std::int64_t>(), p.at("active").get<std::int64_t>()};
-    return s;
-  } catch (const Json::exception& e) {
-    throw InputError(file.string() + ": not a layer selection written by `dmoe select-layers`: " + e.what());
-  }
-}
-
 LayerSelection selectLayersFromNorms(const DeviationTable& deviation, double epsilon, const std::string& mode) {
   LayerSelection s;
   s.scores = layerScores(deviation.modules.at("ffn"));
@@ -77,7 +28,7 @@ LayerSelection selectLayersFromNorms(const DeviationTable& deviation, double eps
 
 LayerSelection selectLayersFromFile(const Project& project, const fs::path& normsFile, Reporter& reporter) {
   reporter.started();
-  const DeviationTable norms = DeviationTable::fromFile(normsFile);
+  const DeviationTable norms = DeviationTable::importFile(normsFile);
   const LayerSelection s = selectLayersFromNorms(norms, project.layer_selection.epsilon, project.layer_selection.mode);
   std::string layers;
   for (std::int64_t l : s.layers) layers += (layers.empty() ? "" : " ") + std::to_string(l);
@@ -93,23 +44,23 @@ LayerSelection selectLayersFromFile(const Project& project, const fs::path& norm
 
 void runSelectLayers(const Project& project, Reporter& reporter, bool force) {
   reporter.started();
-  const fs::path dir = stageDir(project, "select-layers");
+  const RunLayout runs = project.layout();
   const Json settings{{"epsilon", project.layer_selection.epsilon},
                       {"mode", project.layer_selection.mode},
-                      {"experts", expertCount(project)},
+                      {"experts", project.grouping.experts()},
                       {"top_k", project.merge.top_k}};
-  StageFolder folder(dir, Json{{"settings", settings},
-                               {"deviation", StageFolder::fingerprint(deviationDir(project), "dmoe deviation")}});
+  StageFolder folder(runs.selectionDir(), Json{{"settings", settings},
+                               {"deviation", StageFolder::fingerprint(project.layout().deviationDir(), "dmoe deviation")}});
   if (!force && folder.upToDate()) {
-    reporter.log("layer selection is up to date: " + selectionFile(project).string());
+    reporter.log("layer selection is up to date: " + runs.selectionFile().string());
     reporter.finished("skipped");
     return;
   }
   folder.begin(force, reporter);
 
-  LayerSelection s = selectLayersFromNorms(DeviationTable::load(deviationDir(project)), project.layer_selection.epsilon,
+  LayerSelection s = selectLayersFromNorms(DeviationTable::read(project.layout().deviationFile()), project.layer_selection.epsilon,
                                            project.layer_selection.mode);
-  s.experts = expertCount(project);
+  s.experts = project.grouping.experts();
   s.topK = project.merge.top_k;
 
   const HfCheckpoint base = HfCheckpoint::open(baseModelDir(project));
@@ -133,9 +84,9 @@ void runSelectLayers(const Project& project, Reporter& reporter, bool force) {
         << ") into " << s.experts << " experts each; parameters: base " << s.baseParameters << ", DMoE total "
         << s.counts.total << ", active per token " << s.counts.active << " (top-" << std::min(s.topK, s.experts) << ")";
   reporter.log(table.str());
-  writeFileAtomic(selectionFile(project), selectionJson(s).dump(2) + "\n");
-  reporter.result("selection", selectionJson(s));
-  folder.complete({{"layers", s.layers}, {"parameters", selectionJson(s).at("parameters")}});
+  writeFileAtomic(runs.selectionFile(), s.toJson().dump(2) + "\n");
+  reporter.result("selection", s.toJson());
+  folder.complete({{"layers", s.layers}, {"parameters", s.toJson().at("parameters")}});
   reporter.finished("done");
 }
 

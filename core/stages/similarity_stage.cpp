@@ -18,9 +18,9 @@ namespace dmoe {
 
 void runSimilarity(const Project& project, Reporter& reporter, bool force) {
   reporter.started();
-  const fs::path dir = stageDir(project, "similarity");
+  const RunLayout runs = project.layout();
   const SimilaritySettings& s = project.similarity;
-  const fs::path deviation = deviationDir(project);
+  const fs::path deviation = runs.deviationDir();
   const Json deviationOutputs = StageFolder(deviation, Json()).outputs();
   const auto numLayers = deviationOutputs.at("layers").get<std::int64_t>();
 
@@ -28,8 +28,8 @@ void runSimilarity(const Project& project, Reporter& reporter, bool force) {
   Json inputs{{"settings", {{"layer_set", s.layer_set}, {"sketch_dim", s.sketch_dim}}},
               {"deviation", StageFolder::fingerprint(deviation, "dmoe deviation")}};
   if (s.layer_set == "selected") {
-    layers = LayerSelection::load(project).layers;
-    inputs["selection"] = StageFolder::fingerprint(stageDir(project, "select-layers"), "dmoe select-layers");
+    layers = LayerSelection::read(runs.selectionFile()).layers;
+    inputs["selection"] = StageFolder::fingerprint(runs.selectionDir(), "dmoe select-layers");
     if (layers.empty())
       throw InputError(project.file.string() + " /similarity/layer_set: \"selected\", but ε selects no layer");
   } else {
@@ -37,9 +37,9 @@ void runSimilarity(const Project& project, Reporter& reporter, bool force) {
   }
   inputs["layers"] = layers;
   if (s.sketch_dim > 0) inputs["settings"]["sketch"] = {{"seed", s.sketch_seed}, {"check_pairs", s.sketch_check_pairs}};
-  StageFolder folder(dir, inputs);
+  StageFolder folder(runs.similarityDir(), inputs);
   if (!force && folder.upToDate()) {
-    reporter.log("similarity is up to date: " + (dir / "similarity.json").string());
+    reporter.log("similarity is up to date: " + runs.similarityFile().string());
     reporter.finished("skipped");
     return;
   }
@@ -55,7 +55,7 @@ void runSimilarity(const Project& project, Reporter& reporter, bool force) {
   options.sketchDim = s.sketch_dim;
   options.sketchSeed = static_cast<std::uint64_t>(s.sketch_seed);
   options.checkPairs = s.sketch_check_pairs;
-  const SimilarityResult result =
+  SimilarityResult result =
       computeSimilarity(deltas, options, [&](std::int64_t done, std::int64_t total) { reporter.progress(done, total, "blocks"); });
   if (result.sketch)
     reporter.log("sketch k = " + std::to_string(result.sketch->dim) + ": max |error| " +
@@ -64,18 +64,13 @@ void runSimilarity(const Project& project, Reporter& reporter, bool force) {
                  std::to_string(result.sketch->expectedStdError) + ")");
 
   const Dendrogram tree = averageLinkage(similarityToDistance(result.combined));
-  Json j = similarityToJson(result);
-  std::vector<std::string> labels;
-  for (const Language& l : project.languages) labels.push_back(l.label());
-  j["labels"] = labels;
-  j["cluster_order"] = tree.leafOrder;
-  Json merges = Json::array();
-  for (const ClusterMerge& m : tree.merges)
-    merges.push_back({{"left", m.left}, {"right", m.right}, {"height", m.height}, {"size", m.size}});
-  j["dendrogram"] = merges;
-  writeFileAtomic(dir / "similarity.json", j.dump(1) + "\n");
-  writeFileAtomic(dir / "similarity.csv", similarityToCsv(result));
-  reporter.artifact(dir / "similarity.json", "similarity");
+  for (const Language& l : project.languages) result.labels.push_back(l.label());
+  result.clusterOrder = tree.leafOrder;
+  result.dendrogram = tree.merges;
+  const Json j = result.toJson();
+  writeFileAtomic(runs.similarityFile(), j.dump(1) + "\n");
+  writeFileAtomic(runs.similarityCsvFile(), result.toCsv());
+  reporter.artifact(runs.similarityFile(), "similarity");
   reporter.result("similarity", j);
   folder.complete({{"layers", layers}});
   reporter.finished("done");

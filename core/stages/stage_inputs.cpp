@@ -14,8 +14,6 @@ namespace fs = std::filesystem;
 
 namespace dmoe {
 
-fs::path stageDir(const Project& project, const std::string& stage) { return project.runsDir() / stage; }
-
 fs::path baseModelDir(const Project& project) {
   return project.base_model.kind == "pretrain" ? pretrainedModelDir(project) : project.resolve(project.base_model.path);
 }

@@ -1,12 +1,8 @@
-// What the DMoE stages (deviation … report) have in common: where each
-// stage's folder is, the base model and its fingerprint, and the project's
-// token shards opened as training streams.
+// What the DMoE stages (deviation … report) have in common: the base model
+// and its fingerprint, and the project's token shards opened as training
+// streams.
 //
-// Runs folder layout (<runs_dir>/…):
-//   pretrain/ tokens/            — the foundation stages (pipeline.h)
-//   deviation/  select-layers/  similarity/  group/   — analysis
-//   merge/model/  train/{stage1,stage2,model}/  eval/   — the DMoE itself
-//   baselines/{dense-continue,random-groups}/  adapt/  report/
+// Where each stage's folder is: results/run_layout.h (Project::layout()).
 #pragma once
 #include <filesystem>
 #include <memory>
@@ -18,8 +14,6 @@
 #include "train/sequence_sampler.h"
 
 namespace dmoe {
-
-std::filesystem::path stageDir(const Project& project, const std::string& stage);  // <runs_dir>/<stage>
 
 // base_model.path (kind checkpoint) or <runs_dir>/pretrain/model.
 std::filesystem::path baseModelDir(const Project& project);

@@ -1,8 +1,8 @@
 // Entry points of the DMoE stages after deviation (stages/deviation.h), in
-// pipeline order, and the readers of their results that later stages, the
-// report and the GUI share. Each stage reports started/finished("done" |
-// "skipped") on its Reporter, writes only into its own folder (layout:
-// stages/stage_inputs.h) and records a manifest (pipeline/stage_folder.h).
+// pipeline order. Their result files' formats and readers are in results/.
+// Each stage reports started/finished("done" | "skipped") on its Reporter,
+// writes only into its own folder (results/run_layout.h) and records a
+// manifest (pipeline/stage_folder.h).
 // `force` recomputes even when up to date.
 #pragma once
 #include <filesystem>
@@ -10,45 +10,28 @@
 #include <vector>
 
 #include "events/event_sink.h"
-#include "methods/layer_selection.h"
 #include "project/project.h"
+#include "results/groups_file.h"
+#include "results/selection_file.h"
 
 namespace dmoe {
 
 struct DeviationTable;    // stages/deviation.h
-struct SimilarityResult;  // methods/similarity.h (torch): declared only, so views may include this header
+struct SimilarityResult;  // results/similarity_file.h
 
-// ---- select-layers (SPEC §1.4): <runs_dir>/select-layers/selection.json
-struct LayerSelection {
-  std::vector<double> scores, normalized;
-  double epsilon = 0;
-  std::string mode;
-  std::vector<std::int64_t> layers;  // chosen, ascending
-  std::int64_t experts = 0, topK = 0, hiddenSize = 0;
-  std::int64_t baseParameters = 0, ffnParameters = 0;
-  ParameterCounts counts;
-  static LayerSelection load(const Project& project);  // InputError: run `dmoe select-layers`
-};
+// ---- select-layers (SPEC §1.4): <runs_dir>/select-layers/selection.json (results/selection_file.h)
 // Scores, normalised scores and the layers ε selects, from FFN deviation norms
 // (the stage reads its deviation.json; `dmoe select-layers --norms` any norms file).
 LayerSelection selectLayersFromNorms(const DeviationTable& deviation, double epsilon, const std::string& mode);
 void runSelectLayers(const Project& project, Reporter& reporter, bool force);
 // `dmoe select-layers --norms FILE`: the selection of the project's ε and mode
-// on an imported norms file (DeviationTable::fromFile), reported; writes nothing.
+// on an imported norms file (DeviationTable::importFile), reported; writes nothing.
 LayerSelection selectLayersFromFile(const Project& project, const std::filesystem::path& normsFile, Reporter& reporter);
 
 // ---- similarity (SPEC §1.2): <runs_dir>/similarity/similarity.{json,csv}
 void runSimilarity(const Project& project, Reporter& reporter, bool force);
 
-// ---- group (SPEC §1.3): <runs_dir>/group/groups.json
-struct LanguageGroups {
-  std::string method, methodUsed;
-  std::vector<std::vector<std::string>> groups;  // language ids; group g = expert g
-  std::vector<double> minSimilarity;             // per group (1 for a single language)
-  Json toJson() const;
-  static LanguageGroups fromJson(const Json& j, const std::string& source);
-  static LanguageGroups load(const std::filesystem::path& file);  // InputError: run `dmoe group`
-};
+// ---- group (SPEC §1.3): <runs_dir>/group/groups.json (results/groups_file.h)
 // The groups of `method` (maximin-exhaustive | maximin-greedy | random | manual)
 // on the similarity stage's matrix, with each group's minimum similarity.
 LanguageGroups computeGroups(const Project& project, const std::string& method);
@@ -57,7 +40,7 @@ LanguageGroups computeGroups(const Project& project, const std::string& method);
 LanguageGroups groupSimilarity(const SimilarityResult& similarity, const GroupingSettings& settings);
 void runGroup(const Project& project, Reporter& reporter, bool force);
 // `dmoe group --similarity FILE`: the project's grouping settings on an imported
-// matrix (readSimilarityFile: .csv or .json), reported; writes nothing.
+// matrix (SimilarityResult::importFile: .csv or .json), reported; writes nothing.
 LanguageGroups groupSimilarityFile(const Project& project, const std::filesystem::path& similarityFile, Reporter& reporter);
 
 // ---- merge (SPEC §1.5): <runs_dir>/merge/model/ — also used by baselines for other groups

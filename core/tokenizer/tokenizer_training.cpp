@@ -146,7 +146,7 @@ std::vector<LanguageSample> drawTokenizerSample(const Project& project, Reporter
 
 fs::path projectTokenizerPath(const Project& project) {
   if (project.tokenizer.kind == "file") return project.resolve(project.tokenizer.path);
-  return project.runsDir() / "tokenizer" / "tokenizer.model";
+  return project.layout().tokenizerDir() / "tokenizer.model";
 }
 
 std::unique_ptr<Tokenizer> loadProjectTokenizer(const Project& project) {
@@ -170,7 +170,7 @@ TokenizerBuild trainTokenizer(const Project& project, Reporter& reporter, bool f
     return {file, false, tokenizer->vocabSize()};
   }
 
-  const fs::path dir = project.runsDir() / "tokenizer";
+  const fs::path dir = project.layout().tokenizerDir();
   const fs::path model = dir / "tokenizer.model", vocab = dir / "tokenizer.vocab", manifestFile = dir / "manifest.json";
   const std::vector<LanguageSample> sample = drawTokenizerSample(project, reporter);
   Json perLanguage = Json::object();

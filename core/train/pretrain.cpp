@@ -17,8 +17,8 @@ namespace fs = std::filesystem;
 
 namespace dmoe {
 
-fs::path pretrainDir(const Project& project) { return project.runsDir() / "pretrain"; }
-fs::path pretrainedModelDir(const Project& project) { return pretrainDir(project) / "model"; }
+fs::path pretrainDir(const Project& project) { return project.layout().pretrainDir(); }
+fs::path pretrainedModelDir(const Project& project) { return RunLayout::modelIn(pretrainDir(project)); }
 
 ModelConfig pretrainModelConfig(const Project& project, std::int64_t vocabSize, std::int64_t bosId, std::int64_t eosId,
                                 std::int64_t padId) {

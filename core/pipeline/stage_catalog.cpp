@@ -1,0 +1,28 @@
+#include "pipeline/stage_catalog.h"
+
+namespace dmoe {
+
+const std::vector<StageInfo>& stageCatalog() {
+  static const std::vector<StageInfo> stages = {
+      {"corpus", "Create the corpus from its source (UDHR import) when the project names one"},
+      {"tokenizer", "Train the shared sentencepiece model on a language-balanced sample (or check the given one)"},
+      {"tokens", "Tokenize every language once into memory-mapped train/held-out shards"},
+      {"stats", "Corpus statistics per language: documents, characters, tokens, held-out size"},
+      {"pretrain", "Pretrain the small Llama-family base from scratch (base_model.kind pretrain); resumes after a crash"},
+      {"deviation", "Fine-tune the base on each language alone; per-layer deviation norms and FFN deltas (SPEC 1.1)", true},
+      {"select-layers", "Score layers by FFN deviation and choose those to expand with ε; parameter counts (SPEC 1.4)",
+       true},
+      {"similarity", "Language × language cosine of FFN deltas, streamed from disk, per layer too (SPEC 1.2)", true},
+      {"group", "Partition the languages into groups that share an expert (SPEC 1.3)", true},
+      {"merge", "Build the DMoE model: the selected layers' FFNs become one expert per group plus a router (SPEC 1.5)",
+       true},
+      {"train", "Train the DMoE: stage 1 hard routing + router loss, stage 2 soft top-k + balance loss (SPEC 1.6)", true},
+      {"eval", "Held-out perplexity per language: base, DMoE with learned and with group-oracle routing (SPEC 1.7)", true},
+      {"baselines", "The comparisons on the same token budget: dense-continue and DMoE with random groups", true},
+      {"adapt", "Add the new languages: probe experts, copy the nearest, train only the new expert (SPEC 1.8)", true},
+      {"report", "Markdown and JSON report: groups, layers, parameters, the PPL table, adaptation", true},
+  };
+  return stages;
+}
+
+}  // namespace dmoe

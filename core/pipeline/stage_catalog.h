@@ -1,0 +1,22 @@
+// The pipeline's stages as data, in execution order: each one's name, its
+// one-line help (for `dmoe run --help`, `dmoe <stage> --help` and the GUI's
+// menus) and whether `dmoe <name> <project>` is a command of its own.
+// Torch-free, so the GUI lists the stages without linking them.
+//
+// Not here: what a stage runs (pipeline/pipeline.h binds each name to its
+// entry point) or where it writes (results/run_layout.h).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace dmoe {
+
+struct StageInfo {
+  std::string name;
+  std::string help;
+  bool command = false;  // `dmoe <name> <project>` is generated from this entry (the DMoE stages)
+};
+
+const std::vector<StageInfo>& stageCatalog();
+
+}  // namespace dmoe

@@ -1,0 +1,33 @@
+// group/groups.json (written by the group stage, SPEC §1.3; a copy in each
+// baseline that groups): the language groups, group g = expert g, with each
+// group's minimum within-group similarity. Read by merge, training, the
+// baselines, the report and the GUI's analysis views and group editor.
+//
+// Not here: forming the groups (methods/grouping.h, stages/stages.h).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "util/json.h"
+
+namespace dmoe {
+
+struct LanguageGroups {
+  std::string method, methodUsed;
+  std::vector<std::vector<std::string>> groups;  // language ids; group g = expert g
+  std::vector<double> minSimilarity;             // per group (1 for a single language; NaN when the file has null)
+
+  // The expert (group index) of `language`, or −1 when no group lists it.
+  std::int64_t expertOf(const std::string& language) const;
+
+  // {method, method_used, groups: [{expert, languages, min_similarity}]}
+  Json toJson() const;
+  // Errors name `source` and the JSON path; "expert" must be the group's index when given.
+  static LanguageGroups fromJson(const Json& json, const std::string& source);
+  // Missing: "run `dmoe group` first".
+  static LanguageGroups read(const std::filesystem::path& file);
+};
+
+}  // namespace dmoe

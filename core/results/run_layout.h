@@ -1,0 +1,61 @@
+// Where every stage's folder and result file lives under a project's runs
+// folder: the one place their names are spelled. The stages write there, the
+// report, the CLI and the GUI read there.
+//
+//   corpus/stats.json  tokenizer/  tokens/<language>/  pretrain/{model}/  — foundation
+//   deviation/deviation.json  select-layers/selection.json
+//   similarity/similarity.{json,csv}  group/groups.json                  — analysis
+//   merge/model/  train/{stage1,stage2,model}/  eval/perplexity.json     — the DMoE
+//   baselines/<name>/  probe/probe.json  adapt/adaptation.json  report/report.{md,json}
+//
+// Not here: what the files hold (results/*_file.h) or when a folder is
+// current (pipeline/stage_folder.h).
+#pragma once
+#include <filesystem>
+#include <string>
+
+namespace dmoe {
+
+class RunLayout {
+ public:
+  explicit RunLayout(std::filesystem::path runsDir) : root_(std::move(runsDir)) {}
+  const std::filesystem::path& root() const { return root_; }
+
+  // <runs_dir>/<stage>: a stage's folder by its pipeline name.
+  std::filesystem::path stage(const std::string& name) const { return root_ / name; }
+
+  std::filesystem::path corpusStatsFile() const { return stage("corpus") / "stats.json"; }
+  std::filesystem::path tokenizerDir() const { return stage("tokenizer"); }
+  std::filesystem::path tokensDir(const std::string& language) const { return stage("tokens") / language; }
+  std::filesystem::path pretrainDir() const { return stage("pretrain"); }
+
+  std::filesystem::path deviationDir() const { return stage("deviation"); }
+  std::filesystem::path deviationFile() const { return deviationDir() / "deviation.json"; }
+  std::filesystem::path selectionDir() const { return stage("select-layers"); }
+  std::filesystem::path selectionFile() const { return selectionDir() / "selection.json"; }
+  std::filesystem::path similarityDir() const { return stage("similarity"); }
+  std::filesystem::path similarityFile() const { return similarityDir() / "similarity.json"; }
+  std::filesystem::path similarityCsvFile() const { return similarityDir() / "similarity.csv"; }
+  std::filesystem::path groupDir() const { return stage("group"); }
+  std::filesystem::path groupsFile() const { return groupDir() / "groups.json"; }
+
+  std::filesystem::path mergeDir() const { return stage("merge"); }
+  std::filesystem::path trainDir() const { return stage("train"); }
+  std::filesystem::path evalDir() const { return stage("eval"); }
+  // <runs_dir>/baselines/<name> (dense-continue, random-groups, branch-train-mix).
+  std::filesystem::path baselineDir(const std::string& name) const { return stage("baselines") / name; }
+  std::filesystem::path probeFile() const { return stage("probe") / "probe.json"; }
+  std::filesystem::path adaptDir() const { return stage("adapt"); }
+  std::filesystem::path adaptationFile() const { return adaptDir() / "adaptation.json"; }
+  std::filesystem::path reportDir() const { return stage("report"); }
+  std::filesystem::path reportFile() const { return reportDir() / "report.md"; }
+
+  // Inside a training stage's folder: the saved model, and the files of an evaluation folder.
+  static std::filesystem::path modelIn(const std::filesystem::path& dir) { return dir / "model"; }
+  static std::filesystem::path perplexityIn(const std::filesystem::path& evalDir) { return evalDir / "perplexity.json"; }
+
+ private:
+  std::filesystem::path root_;
+};
+
+}  // namespace dmoe

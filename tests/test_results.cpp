@@ -1,0 +1,178 @@
+// The result files' formats and readers (core/results/), linked against the
+// torch-free dmoe_common alone — what the GUI links. Hand-written files and
+// the paths of the runs folder, checked value by value; every reader names
+// the file and the JSON path of what is wrong, and tells which command makes
+// a missing file.
+#include <QtTest>
+#include <cmath>
+
+#include "results/deviation_file.h"
+#include "results/groups_file.h"
+#include "results/run_layout.h"
+#include "results/selection_file.h"
+#include "results/similarity_file.h"
+#include "test_support.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+using namespace dmoe;
+
+namespace {
+
+template <class F>
+std::string errorOf(F&& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+#define QVERIFY_CONTAINS(text, part) \
+  QVERIFY2(std::string(text).find(part) != std::string::npos, (std::string(text) + " lacks: " + (part)).c_str())
+
+}  // namespace
+
+class ResultsTest : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void runLayoutSpellsEveryPathOnce() {
+    const RunLayout runs("/r");
+    QCOMPARE(runs.deviationFile().generic_string(), std::string("/r/deviation/deviation.json"));
+    QCOMPARE(runs.selectionFile().generic_string(), std::string("/r/select-layers/selection.json"));
+    QCOMPARE(runs.similarityFile().generic_string(), std::string("/r/similarity/similarity.json"));
+    QCOMPARE(runs.similarityCsvFile().generic_string(), std::string("/r/similarity/similarity.csv"));
+    QCOMPARE(runs.groupsFile().generic_string(), std::string("/r/group/groups.json"));
+    QCOMPARE(runs.probeFile().generic_string(), std::string("/r/probe/probe.json"));
+    QCOMPARE(runs.adaptationFile().generic_string(), std::string("/r/adapt/adaptation.json"));
+    QCOMPARE(runs.reportFile().generic_string(), std::string("/r/report/report.md"));
+    QCOMPARE(runs.corpusStatsFile().generic_string(), std::string("/r/corpus/stats.json"));
+    QCOMPARE(runs.tokensDir("fr").generic_string(), std::string("/r/tokens/fr"));
+    QCOMPARE(RunLayout::modelIn(runs.trainDir()).generic_string(), std::string("/r/train/model"));
+    QCOMPARE(RunLayout::perplexityIn(RunLayout(runs.baselineDir("dense-continue")).evalDir()).generic_string(),
+             std::string("/r/baselines/dense-continue/eval/perplexity.json"));
+  }
+
+  void selectionRoundTripsAndNamesProblems() {
+    const Json file = Json::parse(R"({"scores": [1.0, 2.0, 2.5], "normalized": [0.0, 0.666, 1.0], "epsilon": 0.6,
+      "mode": "threshold", "layers": [1, 2], "experts": 3, "top_k": 2, "hidden_size": 64,
+      "parameters": {"base": 1000, "ffn_per_layer": 100, "total": 1584, "active": 1384}})");
+    const LayerSelection s = LayerSelection::fromJson(file, "selection.json");
+    QCOMPARE(s.layers, (std::vector<std::int64_t>{1, 2}));
+    QCOMPARE(s.experts, std::int64_t{3});
+    QCOMPARE(s.topK, std::int64_t{2});
+    QCOMPARE(s.hiddenSize, std::int64_t{64});
+    QCOMPARE(s.ffnParameters, std::int64_t{100});
+    QCOMPARE(s.counts.total, std::int64_t{1584});
+    QCOMPARE(s.counts.active, std::int64_t{1384});
+    QCOMPARE(s.toJson().dump(), file.dump());  // the stage's file, key for key
+
+    Json bad = file;
+    bad["layers"] = {1, 3};
+    QVERIFY_CONTAINS(errorOf([&] { LayerSelection::fromJson(bad, "s.json"); }), "s.json: /layers/1: expected a layer below 3");
+    bad = file;
+    bad["mode"] = "all";
+    QVERIFY_CONTAINS(errorOf([&] { LayerSelection::fromJson(bad, "s.json"); }), "s.json: /mode: expected \"threshold\"");
+    bad = file;
+    bad["parameters"].erase("active");
+    QVERIFY_CONTAINS(errorOf([&] { LayerSelection::fromJson(bad, "s.json"); }),
+                     "s.json: /parameters/active: expected a value (it is missing)");
+    QVERIFY_CONTAINS(errorOf([] { LayerSelection::read("/nowhere/selection.json"); }),
+                     "/nowhere/selection.json is missing: run `dmoe select-layers` first");
+  }
+
+  void groupsRoundTripAndExpertOf() {
+    const Json file = Json::parse(R"({"method": "maximin-exhaustive", "method_used": "maximin-greedy", "groups": [
+      {"expert": 0, "languages": ["de", "nl"], "min_similarity": 0.4},
+      {"expert": 1, "languages": ["ja"], "min_similarity": null}]})");
+    const LanguageGroups g = LanguageGroups::fromJson(file, "groups.json");
+    QCOMPARE(g.methodUsed, std::string("maximin-greedy"));
+    QCOMPARE(g.expertOf("nl"), std::int64_t{0});
+    QCOMPARE(g.expertOf("ja"), std::int64_t{1});
+    QCOMPARE(g.expertOf("fr"), std::int64_t{-1});
+    QCOMPARE(g.minSimilarity[0], 0.4);
+    QVERIFY(std::isnan(g.minSimilarity[1]));  // null: no pair in a one-language group
+    QCOMPARE(g.toJson().dump(), file.dump());
+
+    Json bad = file;
+    bad["groups"][1]["expert"] = 5;
+    QVERIFY_CONTAINS(errorOf([&] { LanguageGroups::fromJson(bad, "g.json"); }), "g.json: /groups/1/expert: expected 1");
+    bad = file;
+    bad["groups"][0]["languages"][1] = 7;
+    QVERIFY_CONTAINS(errorOf([&] { LanguageGroups::fromJson(bad, "g.json"); }),
+                     "g.json: /groups/0/languages/1: expected a string");
+    QVERIFY_CONTAINS(errorOf([] { LanguageGroups::read("/nowhere/groups.json"); }), "run `dmoe group` first");
+  }
+
+  void similarityDisplayFieldsAreOptionalButChecked() {
+    SimilarityResult r;
+    r.languages = {"a", "b", "c"};
+    r.layers = {2};
+    r.combined = {{1, 0.5, 0.1}, {0.5, 1, 0.2}, {0.1, 0.2, 1}};
+    r.perLayer = {r.combined};
+    Json json = r.toJson();
+    QVERIFY(!json.contains("labels") && !json.contains("cluster_order") && !json.contains("dendrogram"));
+    QCOMPARE(r.label(1), std::string("b"));
+
+    // a–b join at distance 0.5, then c at the mean distance (0.9 + 0.8)/2 = 0.85: order a, b, c.
+    r.labels = {"A", "B", "C"};
+    r.clusterOrder = {0, 1, 2};
+    r.dendrogram = {{0, 1, 0.5, 2}, {2, 3, 0.85, 3}};
+    json = r.toJson();
+    const std::vector<std::string> keys = {"method", "languages", "layers", "matrix", "per_layer", "labels",
+                                           "cluster_order", "dendrogram"};
+    std::vector<std::string> written;
+    for (const auto& [key, value] : json.items()) written.push_back(key);
+    QCOMPARE(written, keys);  // the order the similarity stage has always written
+    const SimilarityResult back = SimilarityResult::fromJson(json, "sim.json");
+    QCOMPARE(back.label(2), std::string("C"));
+    QCOMPARE(back.clusterOrder, r.clusterOrder);
+    QCOMPARE(back.dendrogram.size(), size_t{2});
+    QCOMPARE(back.dendrogram[1].right, 3);
+    QCOMPARE(back.dendrogram[1].height, 0.85);
+    QVERIFY(!back.sketch);
+
+    Json bad = json;
+    bad["dendrogram"][0]["right"] = 3;  // merge 0 may join only leaves 0..2
+    QVERIFY_CONTAINS(errorOf([&] { SimilarityResult::fromJson(bad, "sim.json"); }),
+                     "sim.json: /dendrogram/0/right: expected a cluster below 3");
+    bad = json;
+    bad["labels"] = {"A"};
+    QVERIFY_CONTAINS(errorOf([&] { SimilarityResult::fromJson(bad, "sim.json"); }),
+                     "sim.json: /labels: expected one label per language (3)");
+    QVERIFY_CONTAINS(errorOf([] { SimilarityResult::read("/nowhere/similarity.json"); }), "run `dmoe similarity` first");
+    QVERIFY_CONTAINS(errorOf([] { SimilarityResult::importFile("/nowhere/m.csv"); }), "/nowhere/m.csv: no such file");
+  }
+
+  void deviationStageLayoutKeepsTheStationarityRecord() {
+    const Json file = Json::parse(R"({"languages": ["fr", "de"], "labels": ["French", "German"], "layers": 2,
+      "modules": {"ffn": [[1, 2], [3, 4]], "attention": [[1, 1], [1, 1]], "norms": [[0, 0], [0, 0]], "all": [[2, 3], [4, 5]]},
+      "stationarity": {"r": 0.31, "r_orthogonal": null, "layers": [1], "slice": "continual", "sampled_tokens": 512}})");
+    const DeviationTable d = DeviationTable::fromJson(file, "deviation.json");
+    QCOMPARE(d.labels, (std::vector<std::string>{"French", "German"}));
+    QCOMPARE(d.modules.at("ffn")[1][0], 3.0);
+    QVERIFY(d.stationarity.has_value());
+    QCOMPARE(d.stationarity->r, 0.31);
+    QVERIFY(std::isnan(d.stationarity->orthogonal));
+    QCOMPARE(d.stationarity->record.at("sampled_tokens").get<int>(), 512);  // the whole object, for the report
+
+    Json bad = file;
+    bad["modules"]["norms"][1] = {0};
+    QVERIFY_CONTAINS(errorOf([&] { DeviationTable::fromJson(bad, "d.json"); }),
+                     "d.json: /modules/norms/1: expected a list of 2 numbers");
+
+    // The reference code's per-language layout: labels are the ids, no stationarity.
+    const DeviationTable reference =
+        DeviationTable::fromJson(Json::parse(R"({"ar": {"ffn": [1, 2]}, "he": {"ffn": [3, 4]}})"), "norms.json");
+    QCOMPARE(reference.labels, (std::vector<std::string>{"ar", "he"}));
+    QCOMPARE(reference.layers, std::int64_t{2});
+    QVERIFY(!reference.stationarity);
+    QVERIFY_CONTAINS(errorOf([] { DeviationTable::read("/nowhere/deviation.json"); }), "run `dmoe deviation` first");
+    QVERIFY_CONTAINS(errorOf([] { DeviationTable::importFile("/nowhere/n.json"); }), "/nowhere/n.json: no such file");
+  }
+};
+
+QTEST_GUILESS_MAIN(ResultsTest)
+#include "test_results.moc"
