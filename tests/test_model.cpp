@@ -1,5 +1,5 @@
 // Model families (model/llama.h, model/bloom.h), their config.json mapping
-// (model/causal_lm.h), name tables (model/weight_names.h) and the compat
+// (model/causal_lm.h), name tables (model/model_family.h) and the compat
 // attention (torch_compat.h), checked against hand-computed answers on tiny
 // configs. No reference implementation runs here: every expected number is
 // written out or follows from a formula stated next to it.
@@ -7,7 +7,7 @@
 #include "model/bloom.h"
 #include "model/causal_lm.h"
 #include "model/llama.h"
-#include "model/weight_names.h"
+#include "model/model_family.h"
 #include "runtime/device.h"
 #include "train/autocast_guard.h"
 #include "util/error.h"
@@ -151,6 +151,40 @@ class TestModel : public QObject {
     QCOMPARE(has("transformer.h.1.self_attention.query_key_value.bias"), type == "bloom");
     QCOMPARE(joinSorted(parameterNames(*model)).count('\n'),
              type == "bloom" ? 3 + 12 * 2 + 2 : 1 + (type == "qwen2" ? 12 : 9) * 2 + 1 + (tied ? 0 : 1));
+  }
+
+  // Module kinds come from the family rows: hand-picked names of each family,
+  // the hub BLOOM spelling, and the names a DMoE layer adds.
+  void moduleKindsComeFromTheFamilyTable() {
+    QCOMPARE(supportedModelTypes(), std::string("llama, qwen2, gemma or bloom"));
+    const ModelFamily& llama = modelFamily("llama");
+    auto kindOf = [](const ModelFamily& f, const std::string& name) {
+      const ParameterModule m = parameterModule(f, name);
+      return std::string(moduleKindName(m.kind)) + "@" + std::to_string(m.layer);
+    };
+    QCOMPARE(kindOf(llama, "model.layers.3.mlp.up_proj.weight"), std::string("ffn@3"));
+    QCOMPARE(kindOf(llama, "model.layers.12.self_attn.o_proj.weight"), std::string("attention@12"));
+    QCOMPARE(kindOf(llama, "model.layers.0.post_attention_layernorm.weight"), std::string("norms@0"));
+    QCOMPARE(kindOf(llama, "model.norm.weight"), std::string("norms@-1"));
+    QCOMPARE(kindOf(llama, "model.embed_tokens.weight"), std::string("embedding@-1"));
+    QCOMPARE(kindOf(llama, "lm_head.weight"), std::string("head@-1"));
+    QCOMPARE(kindOf(llama, "model.layers.2.mlp.gate.weight"), std::string("router@2"));
+    QCOMPARE(kindOf(llama, "model.layers.2.mlp.experts.10.down_proj.weight"), std::string("expert@2"));
+    QCOMPARE(kindOf(llama, "model.layers.2.mlp.experts.x.down_proj.weight"), std::string("other@2"));
+    QCOMPARE(kindOf(llama, "model.layers.2.mlp.experts.1.dense_4h_to_h.weight"), std::string("other@2"));  // BLOOM's FFN
+    QCOMPARE(kindOf(modelFamily("qwen2"), "model.layers.1.self_attn.k_proj.bias"), std::string("attention@1"));
+    const ModelFamily& bloom = modelFamily("bloom");
+    QCOMPARE(kindOf(bloom, "h.5.mlp.dense_4h_to_h.bias"), std::string("ffn_bias@5"));  // hub spelling
+    QCOMPARE(kindOf(bloom, "transformer.h.5.mlp.dense_h_to_4h.weight"), std::string("ffn@5"));
+    QCOMPARE(kindOf(bloom, "transformer.h.0.input_layernorm.bias"), std::string("norms@0"));
+    QCOMPARE(kindOf(bloom, "transformer.word_embeddings_layernorm.weight"), std::string("norms@-1"));
+    QVERIFY(contains(errorOf([] { modelFamily("gpt2"); }), "\"gpt2\" is not supported (expected llama, qwen2, gemma or bloom)"));
+    // Every tensor a built model registers has a kind other than "other".
+    for (const ModelFamily& f : modelFamilies()) {
+      auto model = buildCausalLM(tinyConfig(f.modelType));
+      for (const std::string& name : parameterNames(*model))
+        QVERIFY2(parameterModule(f, name).kind != ModuleKind::Other, (f.modelType + ": " + name).c_str());
+    }
   }
 
   void shapesFollowTheConfig() {

@@ -5,7 +5,7 @@
 // LibTorch headers before QtTest: Qt's `slots` macro breaks ATen's headers.
 #include "checkpoint/hf_checkpoint.h"
 #include "model/causal_lm.h"
-#include "model/weight_names.h"
+#include "model/model_family.h"
 #include "train/load_model.h"
 
 #include <QtTest>

@@ -7,7 +7,7 @@
 #include "methods/layer_selection.h"
 #include "model/dmoe_model.h"
 #include "model/moe_feed_forward.h"
-#include "model/weight_names.h"
+#include "model/model_family.h"
 #include "stages/dmoe_variant.h"
 #include "train/load_model.h"
 #include "train/router_losses.h"

@@ -2,7 +2,7 @@
 // embeddings, LayerNorm everywhere (also right after the word embeddings),
 // fused query_key_value laid out per head as [q,k,v], GELU-tanh MLP with
 // biases, lm_head tied to the word embeddings.
-// Registered names are HF's canonical `transformer.` ones (weight_names.h).
+// Registered names are HF's canonical `transformer.` ones (model/model_family.h).
 // Dimension legend: model/causal_lm.h.
 #pragma once
 #include "model/causal_lm.h"

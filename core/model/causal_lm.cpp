@@ -9,13 +9,12 @@
 
 #include "model/bloom.h"
 #include "model/llama.h"
+#include "model/model_family.h"
 #include "util/error.h"
 
 namespace dmoe {
 
 namespace {
-
-bool isLlamaFamily(const std::string& type) { return type == "llama" || type == "qwen2" || type == "gemma"; }
 
 // Typed access to one config.json object, every error naming the source and the key.
 class ConfigReader {
@@ -72,17 +71,6 @@ class ConfigReader {
   const std::string& source_;
 };
 
-// HF names of the fields whose key differs between families (for errors and saving).
-struct FamilyKeys {
-  const char* layers;
-  const char* heads;
-  const char* eps;
-};
-FamilyKeys familyKeys(const std::string& type) {
-  if (type == "bloom") return {"n_layer", "n_head", "layer_norm_epsilon"};
-  return {"num_hidden_layers", "num_attention_heads", "rms_norm_eps"};
-}
-
 }  // namespace
 
 ModelConfig ModelConfig::fromHfJson(const Json& config, const std::string& source) {
@@ -90,60 +78,54 @@ ModelConfig ModelConfig::fromHfJson(const Json& config, const std::string& sourc
   const ConfigReader in(config, source);
   ModelConfig c;
   c.raw = config;
-  if (!in.has("model_type")) in.fail("model_type", "missing (required: llama, qwen2, gemma or bloom)");
+  if (!in.has("model_type")) in.fail("model_type", "missing (required: " + supportedModelTypes() + ")");
   c.model_type = in.optionalString("model_type", "");
+  const ModelFamily* family = findModelFamily(c.model_type);
+  if (!family) in.fail("model_type", "\"" + c.model_type + "\" is not supported (expected " + supportedModelTypes() + ")");
+  const ModelFamily& f = *family;
   c.vocab_size = in.requiredInt("vocab_size");
+  c.tie_word_embeddings = in.optionalBool("tie_word_embeddings", f.tiedEmbeddings);
+  c.norm_eps = in.optionalNumber(f.epsKey, f.normEps);
+  c.bos_token_id = in.tokenId("bos_token_id", f.bosTokenId);
+  c.eos_token_id = in.tokenId("eos_token_id", f.eosTokenId);
+  c.pad_token_id = in.tokenId("pad_token_id", f.padTokenId);
 
-  if (c.model_type == "bloom") {
+  if (f.implementation == Implementation::Bloom) {
     // BloomConfig accepts n_embed for hidden_size and maps n_layer/n_head.
     c.hidden_size = in.has("n_embed") ? in.requiredInt("n_embed") : in.requiredInt("hidden_size");
     c.num_hidden_layers = in.has("num_hidden_layers") ? in.requiredInt("num_hidden_layers") : in.requiredInt("n_layer");
     c.num_attention_heads =
         in.has("num_attention_heads") ? in.requiredInt("num_attention_heads") : in.requiredInt("n_head");
-    c.max_position_embeddings = in.optionalInt("seq_length", 2048);
-    c.norm_eps = in.optionalNumber("layer_norm_epsilon", 1e-5);
-    c.tie_word_embeddings = in.optionalBool("tie_word_embeddings", true);
-    c.hidden_act = "gelu_pytorch_tanh";
+    c.max_position_embeddings = in.optionalInt("seq_length", f.maxPositions);
+    c.hidden_act = f.activation;
     in.rejectIf(in.optionalBool("apply_residual_connection_post_layernorm", false),
                 "apply_residual_connection_post_layernorm", "a residual taken after the layer norm");
-    c.bos_token_id = in.tokenId("bos_token_id", 1);
-    c.eos_token_id = in.tokenId("eos_token_id", 2);
-    c.pad_token_id = in.tokenId("pad_token_id", 3);
-  } else if (isLlamaFamily(c.model_type)) {
-    const bool gemma = c.model_type == "gemma", qwen2 = c.model_type == "qwen2";
+  } else {
     c.hidden_size = in.requiredInt("hidden_size");
     c.num_hidden_layers = in.requiredInt("num_hidden_layers");
     c.num_attention_heads = in.requiredInt("num_attention_heads");
     c.num_key_value_heads = in.optionalInt("num_key_value_heads", 0);
     c.head_dim = in.optionalInt("head_dim", 0);
     c.intermediate_size = in.requiredInt("intermediate_size");
-    c.max_position_embeddings = in.optionalInt("max_position_embeddings", gemma ? 8192 : qwen2 ? 32768 : 2048);
+    c.max_position_embeddings = in.optionalInt("max_position_embeddings", f.maxPositions);
     c.rope_theta = in.optionalNumber("rope_theta", 10000.0);
-    c.norm_eps = in.optionalNumber("rms_norm_eps", 1e-6);
-    c.tie_word_embeddings = in.optionalBool("tie_word_embeddings", gemma);
-    // Gemma's MLP reads hidden_activation and falls back to the tanh GELU,
-    // whatever hidden_act says (gemma-2b ships "hidden_act": "gelu").
-    c.hidden_act = gemma ? in.optionalString("hidden_activation", "gelu_pytorch_tanh") : in.optionalString("hidden_act", "silu");
+    c.hidden_act = in.optionalString(f.activationKey, f.activation);
     in.rejectIf(in.has("rope_scaling"), "rope_scaling", "RoPE scaling");
-    in.rejectIf(!qwen2 && in.optionalBool("attention_bias", false), "attention_bias", "attention with biases");
+    in.rejectIf(!f.qkvBias && in.optionalBool("attention_bias", false), "attention_bias", "attention with biases");
     in.rejectIf(in.optionalBool("mlp_bias", false), "mlp_bias", "an MLP with biases");
-    in.rejectIf(qwen2 && in.optionalBool("use_sliding_window", false), "use_sliding_window", "sliding-window attention");
-    c.bos_token_id = in.tokenId("bos_token_id", gemma ? 2 : qwen2 ? -1 : 1);
-    c.eos_token_id = in.tokenId("eos_token_id", gemma ? 1 : qwen2 ? -1 : 2);
-    c.pad_token_id = in.tokenId("pad_token_id", gemma ? 0 : -1);
-  } else {
-    in.fail("model_type", "\"" + c.model_type + "\" is not supported (expected llama, qwen2, gemma or bloom)");
+    in.rejectIf(in.optionalBool("use_sliding_window", false), "use_sliding_window", "sliding-window attention");
   }
   return c.completed(source);
 }
 
 ModelConfig ModelConfig::completed(const std::string& source) const {
   ModelConfig c = *this;
-  const bool bloom = c.model_type == "bloom";
-  if (!bloom && !isLlamaFamily(c.model_type))
-    throw InputError(source + ": \"model_type\": \"" + c.model_type +
-                     "\" is not supported (expected llama, qwen2, gemma or bloom)");
-  const FamilyKeys keys = familyKeys(c.model_type);
+  const ModelFamily* family = findModelFamily(c.model_type);
+  if (!family)
+    throw InputError(source + ": \"model_type\": \"" + c.model_type + "\" is not supported (expected " +
+                     supportedModelTypes() + ")");
+  const ModelFamily& f = *family;
+  const bool bloom = f.implementation == Implementation::Bloom;
   auto fail = [&](const std::string& key, const std::string& message) {
     throw InputError(source + ": \"" + key + "\": " + message);
   };
@@ -152,8 +134,8 @@ ModelConfig ModelConfig::completed(const std::string& source) const {
   };
   positive(c.vocab_size, "vocab_size");
   positive(c.hidden_size, "hidden_size");
-  positive(c.num_hidden_layers, keys.layers);
-  positive(c.num_attention_heads, keys.heads);
+  positive(c.num_hidden_layers, f.layersKey);
+  positive(c.num_attention_heads, f.headsKey);
   if (c.num_key_value_heads == 0) c.num_key_value_heads = c.num_attention_heads;
   if (c.head_dim == 0 && c.hidden_size % c.num_attention_heads == 0) c.head_dim = c.hidden_size / c.num_attention_heads;
   if (bloom) {
@@ -179,42 +161,35 @@ ModelConfig ModelConfig::completed(const std::string& source) const {
     if (!(c.rope_theta > 0)) fail("rope_theta", "must be positive");
     if (c.hidden_act != "silu" && c.hidden_act != "gelu" && c.hidden_act != "gelu_pytorch_tanh" &&
         c.hidden_act != "gelu_new")
-      fail(c.model_type == "gemma" ? "hidden_activation" : "hidden_act",
+      fail(f.activationKey,
            "\"" + c.hidden_act + "\" is not supported (expected silu, gelu, gelu_pytorch_tanh or gelu_new)");
   }
   positive(c.max_position_embeddings, bloom ? "seq_length" : "max_position_embeddings");
-  if (!(c.norm_eps > 0)) fail(keys.eps, "must be positive");
+  if (!(c.norm_eps > 0)) fail(f.epsKey, "must be positive");
   return c;
 }
 
 Json ModelConfig::toHfJson() const {
   Json j = raw.is_object() ? raw : Json::object();
-  const bool bloom = model_type == "bloom";
-  const FamilyKeys keys = familyKeys(model_type);
+  const ModelFamily& f = modelFamily(model_type);
+  const bool bloom = f.implementation == Implementation::Bloom;
   j["model_type"] = model_type;
-  if (!j.contains("architectures")) {
-    static const std::map<std::string, std::string> classes = {{"llama", "LlamaForCausalLM"},
-                                                               {"qwen2", "Qwen2ForCausalLM"},
-                                                               {"gemma", "GemmaForCausalLM"},
-                                                               {"bloom", "BloomForCausalLM"}};
-    const auto it = classes.find(model_type);
-    if (it != classes.end()) j["architectures"] = Json::array({it->second});
-  }
+  if (!j.contains("architectures")) j["architectures"] = Json::array({f.architecture});
   j["vocab_size"] = vocab_size;
   j[bloom && j.contains("n_embed") ? "n_embed" : "hidden_size"] = hidden_size;
-  j[keys.layers] = num_hidden_layers;
-  j[keys.heads] = num_attention_heads;
-  j[keys.eps] = norm_eps;
+  j[f.layersKey] = num_hidden_layers;
+  j[f.headsKey] = num_attention_heads;
+  j[f.epsKey] = norm_eps;
   if (bloom) {
     if (j.contains("seq_length") || max_position_embeddings != 2048) j["seq_length"] = max_position_embeddings;
   } else {
     j["num_key_value_heads"] = num_key_value_heads;
-    if (model_type == "gemma" || j.contains("head_dim") || head_dim * num_attention_heads != hidden_size)
+    if (f.headDimAlways || j.contains("head_dim") || head_dim * num_attention_heads != hidden_size)
       j["head_dim"] = head_dim;
     j["intermediate_size"] = intermediate_size;
     j["max_position_embeddings"] = max_position_embeddings;
     j["rope_theta"] = rope_theta;
-    j[model_type == "gemma" ? "hidden_activation" : "hidden_act"] = hidden_act;
+    j[f.activationKey] = hidden_act;
     j["tie_word_embeddings"] = tie_word_embeddings;
   }
   auto writeToken = [&](const char* key, std::int64_t id) {
@@ -255,7 +230,7 @@ void initialiseLikeHf(torch::nn::Module& model) {
 std::shared_ptr<CausalLMImpl> buildCausalLM(const ModelConfig& config) {
   const ModelConfig c = config.completed("model config");
   std::shared_ptr<CausalLMImpl> model;
-  if (c.model_type == "bloom")
+  if (modelFamily(c.model_type).implementation == Implementation::Bloom)
     model = std::make_shared<BloomForCausalLMImpl>(c);
   else
     model = std::make_shared<LlamaForCausalLMImpl>(c);
@@ -266,7 +241,7 @@ std::shared_ptr<CausalLMImpl> buildCausalLM(const ModelConfig& config) {
 std::shared_ptr<FeedForwardImpl> buildFeedForward(const ModelConfig& config) {
   const ModelConfig c = config.completed("model config");
   std::shared_ptr<FeedForwardImpl> mlp;
-  if (c.model_type == "bloom")
+  if (modelFamily(c.model_type).implementation == Implementation::Bloom)
     mlp = std::make_shared<BloomMlpImpl>(c);
   else
     mlp = std::make_shared<GatedMlpImpl>(c);

@@ -6,7 +6,7 @@
 //   heads, Dh head_dim, F intermediate_size (FFN width), V vocab_size, L layers.
 //
 // Registered parameter names equal the HF checkpoint names of the family
-// (model/weight_names.h), so loading and saving is a name-for-name map.
+// (model/model_family.h), so loading and saving is a name-for-name map.
 // The FFN of every layer is a FeedForward registered as "mlp": the DMoE merge
 // swaps it for a mixture of experts (CausalLMImpl::setMlp) without touching the
 // rest of the layer; layer-similarity capture wraps it the same way.

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "model/model_family.h"
+
 namespace dmoe {
 
 RmsNormImpl::RmsNormImpl(std::int64_t dim, double eps, bool unitOffset) : eps_(eps), unitOffset_(unitOffset) {
@@ -46,7 +48,7 @@ torch::Tensor applyRotary(const torch::Tensor& x, const torch::Tensor& cos, cons
 
 LlamaAttentionImpl::LlamaAttentionImpl(const ModelConfig& c)
     : heads_(c.num_attention_heads), kvHeads_(c.num_key_value_heads), headDim_(c.head_dim) {
-  const bool qkvBias = c.model_type == "qwen2";
+  const bool qkvBias = modelFamily(c.model_type).qkvBias;
   using torch::nn::LinearOptions;
   q_proj = register_module("q_proj", torch::nn::Linear(LinearOptions(c.hidden_size, heads_ * headDim_).bias(qkvBias)));
   k_proj = register_module("k_proj", torch::nn::Linear(LinearOptions(c.hidden_size, kvHeads_ * headDim_).bias(qkvBias)));
@@ -79,10 +81,10 @@ torch::Tensor GatedMlpImpl::forward(const torch::Tensor& x) {
 }
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const ModelConfig& c) {
-  const bool gemma = c.model_type == "gemma";
-  input_layernorm = register_module("input_layernorm", RmsNorm(c.hidden_size, c.norm_eps, gemma));
+  const bool plusOne = modelFamily(c.model_type).normPlusOne;
+  input_layernorm = register_module("input_layernorm", RmsNorm(c.hidden_size, c.norm_eps, plusOne));
   self_attn = register_module("self_attn", LlamaAttention(c));
-  post_attention_layernorm = register_module("post_attention_layernorm", RmsNorm(c.hidden_size, c.norm_eps, gemma));
+  post_attention_layernorm = register_module("post_attention_layernorm", RmsNorm(c.hidden_size, c.norm_eps, plusOne));
   mlp = register_module("mlp", std::static_pointer_cast<FeedForwardImpl>(GatedMlp(c).ptr()));
 }
 
@@ -93,11 +95,11 @@ torch::Tensor LlamaDecoderLayerImpl::forward(const torch::Tensor& x, const torch
 }
 
 LlamaModelImpl::LlamaModelImpl(const ModelConfig& c)
-    : scaleEmbeddings_(c.model_type == "gemma"), hiddenSize_(c.hidden_size), rotary_(c.head_dim, c.rope_theta) {
+    : scaleEmbeddings_(modelFamily(c.model_type).embeddingScale), hiddenSize_(c.hidden_size), rotary_(c.head_dim, c.rope_theta) {
   embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
   layers = register_module("layers", torch::nn::ModuleList());
   for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(LlamaDecoderLayer(c));
-  norm = register_module("norm", RmsNorm(c.hidden_size, c.norm_eps, c.model_type == "gemma"));
+  norm = register_module("norm", RmsNorm(c.hidden_size, c.norm_eps, modelFamily(c.model_type).normPlusOne));
 }
 
 torch::Tensor LlamaModelImpl::forward(const torch::Tensor& inputIds) {

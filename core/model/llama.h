@@ -2,7 +2,7 @@
 // (GeGLU-tanh MLP, embeddings scaled by √D, RMSNorm with 1+w, explicit head_dim).
 // Pre-norm blocks: RMSNorm → grouped-query attention with RoPE → residual,
 // RMSNorm → gated MLP → residual; final RMSNorm; lm_head (or tied embeddings).
-// Registered names are HF's (weight_names.h). Dimension legend: model/causal_lm.h.
+// Registered names are HF's (model/model_family.h). Dimension legend: model/causal_lm.h.
 #pragma once
 #include <utility>
 

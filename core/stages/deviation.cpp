@@ -5,11 +5,11 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <regex>
 #include <sstream>
 
 #include "checkpoint/tensor_bridge.h"
 #include "methods/similarity.h"
+#include "model/model_family.h"
 #include "pipeline/stage_folder.h"
 #include "runtime/cancellation.h"
 #include "runtime/device.h"
@@ -23,27 +23,6 @@
 namespace fs = std::filesystem;
 
 namespace dmoe {
-
-ParameterModule parameterModule(const std::string& name) {
-  static const std::regex layerPattern(R"((?:^|\.)(?:layers|h)\.(\d+)\.)");
-  ParameterModule m;
-  std::smatch match;
-  if (!std::regex_search(name, match, layerPattern)) {
-    m.kind = "other";
-    return m;
-  }
-  m.layer = std::stoll(match[1].str());
-  auto has = [&](const char* part) { return name.find(part) != std::string::npos; };
-  if (has(".self_attn.") || has(".self_attention."))
-    m.kind = "attention";
-  else if (has(".mlp."))
-    m.kind = has(".bias") ? "ffn_bias" : "ffn";
-  else if (has("layernorm") || has("_norm"))
-    m.kind = "norms";
-  else
-    m.kind = "other";
-  return m;
-}
 
 std::vector<std::int64_t> deltaLayersToKeep(const Project& project, std::int64_t numLayers) {
   std::vector<std::int64_t> layers;
@@ -77,6 +56,7 @@ struct LanguageDeviation {
 LanguageDeviation measure(const CausalLMImpl& model, const std::map<std::string, torch::Tensor>& base,
                           const std::vector<std::int64_t>& keep) {
   const std::int64_t layers = model.config().num_hidden_layers;
+  const ModelFamily& family = modelFamily(model.config().model_type);
   LanguageDeviation d;
   for (const std::string& kind : deviationKinds()) d.squared[kind].assign(static_cast<size_t>(layers), 0.0);
   std::map<std::int64_t, std::vector<torch::Tensor>> ffnParts;
@@ -84,15 +64,16 @@ LanguageDeviation measure(const CausalLMImpl& model, const std::map<std::string,
   for (const auto& p : model.named_parameters(true)) {
     const torch::Tensor delta = (p.value().detach().to(torch::kCPU, torch::kFloat32) - base.at(p.key()));
     const double squared = delta.pow(2).sum().item<double>();
-    const ParameterModule m = parameterModule(p.key());
+    const ParameterModule m = parameterModule(family, p.key());
     if (m.layer < 0) {
       d.other[p.key()] = std::sqrt(squared);
       continue;
     }
     auto& all = d.squared["all"];
     all[static_cast<size_t>(m.layer)] += squared;
-    if (m.kind == "ffn" || m.kind == "attention" || m.kind == "norms") d.squared[m.kind][static_cast<size_t>(m.layer)] += squared;
-    if (m.kind == "ffn" && std::find(keep.begin(), keep.end(), m.layer) != keep.end())
+    if (m.kind == ModuleKind::Ffn || m.kind == ModuleKind::Attention || m.kind == ModuleKind::Norm)
+      d.squared[moduleKindName(m.kind)][static_cast<size_t>(m.layer)] += squared;
+    if (m.kind == ModuleKind::Ffn && std::find(keep.begin(), keep.end(), m.layer) != keep.end())
       ffnParts[m.layer].push_back(delta.reshape({-1}));
   }
   for (auto& [layer, parts] : ffnParts) d.ffnDeltas.emplace_back(deltaTensorName(layer), torch::cat(parts));
@@ -116,8 +97,8 @@ Json measureStationarity(CausalLMImpl& model, const Project& project, const Trai
                          const std::vector<std::int64_t>& keep, const std::string& slice, Reporter& reporter) {
   std::vector<torch::Tensor> parameters;
   for (const auto& p : model.named_parameters(true)) {
-    const ParameterModule m = parameterModule(p.key());
-    if (m.kind == "ffn" && std::find(keep.begin(), keep.end(), m.layer) != keep.end()) parameters.push_back(p.value());
+    const ParameterModule m = parameterModule(modelFamily(model.config().model_type), p.key());
+    if (m.kind == ModuleKind::Ffn && std::find(keep.begin(), keep.end(), m.layer) != keep.end()) parameters.push_back(p.value());
   }
   if (parameters.empty())
     throw InputError("stationarity: the base model has no FFN weights in layers " + Json(keep).dump());

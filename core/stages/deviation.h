@@ -33,13 +33,6 @@
 
 namespace dmoe {
 
-// Module kind of a parameter name and its layer (−1 for non-layer tensors).
-struct ParameterModule {
-  std::string kind;  // attention | ffn | ffn_bias | norms | other
-  std::int64_t layer = -1;
-};
-ParameterModule parameterModule(const std::string& name);
-
 // The layers whose FFN deltas are kept for the similarity stage (similarity.layer_set
 // last / list: those layers; all / selected: every layer).
 std::vector<std::int64_t> deltaLayersToKeep(const Project& project, std::int64_t numLayers);

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "checkpoint/hf_checkpoint.h"
+#include "model/model_family.h"
 #include "pipeline/stage_folder.h"
 #include "stages/deviation.h"
 #include "stages/stage_inputs.h"
@@ -64,11 +65,12 @@ void runSelectLayers(const Project& project, Reporter& reporter, bool force) {
   s.topK = project.merge.top_k;
 
   const HfCheckpoint base = HfCheckpoint::open(baseModelDir(project));
+  const ModelFamily& family = modelFamily(base.config.value("model_type", std::string()));
   for (const std::string& name : base.tensors.names()) {
     const std::int64_t numel = base.tensors.entry(name).numel();
     s.baseParameters += numel;
-    const ParameterModule m = parameterModule(name);
-    if (m.layer == 0 && (m.kind == "ffn" || m.kind == "ffn_bias")) s.ffnParameters += numel;
+    const ParameterModule m = parameterModule(family, name);
+    if (m.layer == 0 && (m.kind == ModuleKind::Ffn || m.kind == ModuleKind::FfnBias)) s.ffnParameters += numel;
   }
   s.hiddenSize = base.config.value("hidden_size", base.config.value("n_embed", std::int64_t{0}));
   s.counts = dmoeParameterCounts(s.baseParameters, s.ffnParameters, s.hiddenSize,

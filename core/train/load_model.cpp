@@ -3,7 +3,7 @@
 
 #include "checkpoint/hf_checkpoint.h"
 #include "model/dmoe_model.h"
-#include "model/weight_names.h"
+#include "model/model_family.h"
 
 namespace dmoe {
 
@@ -15,7 +15,7 @@ std::shared_ptr<CausalLMImpl> loadCausalLM(const std::filesystem::path& dir, con
   if (auto layout = readMoeLayout(config, (dir / "config.json").string())) upcycle(*model, *layout);
   LoadOptions options;
   options.tieWordEmbeddings = config.tie_word_embeddings;
-  if (config.model_type == "bloom") options.mapName = canonicalBloomName;
+  if (const auto canonical = modelFamily(config.model_type).canonicalName) options.mapName = canonical;
   LoadReport report;
   loadStateDict(*model, checkpoint.tensors, report, options);
   model->to(torch::Device(device));
