@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "corpus/corpus_stats.h"
+#include "stages/corpus_stats.h"
 #include "corpus/data_slices.h"
 #include "corpus/jsonl_reader.h"
 #include "corpus/udhr_import.h"

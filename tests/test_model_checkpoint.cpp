@@ -6,7 +6,7 @@
 #include "checkpoint/hf_checkpoint.h"
 #include "model/causal_lm.h"
 #include "model/model_family.h"
-#include "train/load_model.h"
+#include "model/load_model.h"
 
 #include <QtTest>
 #include <algorithm>

@@ -9,7 +9,7 @@
 #include "model/moe_feed_forward.h"
 #include "model/model_family.h"
 #include "stages/dmoe_variant.h"
-#include "train/load_model.h"
+#include "model/load_model.h"
 #include "train/router_losses.h"
 #include "util/error.h"
 

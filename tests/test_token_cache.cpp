@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "corpus/corpus_stats.h"
+#include "stages/corpus_stats.h"
 #include "corpus/data_slices.h"
 #include "corpus/jsonl_reader.h"
 #include "corpus/token_cache.h"
@@ -14,7 +14,7 @@
 #include "test_support.h"
 #include "tiny_multilingual_corpus.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
-#include "tokenizer/tokenizer_training.h"
+#include "stages/tokenizer_training.h"
 
 using namespace dmoe;
 namespace fs = std::filesystem;

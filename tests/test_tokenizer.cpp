@@ -10,7 +10,7 @@
 #include "events/event_sink.h"
 #include "tiny_multilingual_corpus.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
-#include "tokenizer/tokenizer_training.h"
+#include "stages/tokenizer_training.h"
 
 using namespace dmoe;
 namespace fs = std::filesystem;

@@ -1,6 +1,6 @@
 // Reads the corpus-statistics artifact `dmoe corpus stats` writes
 // (<runs_dir>/corpus/stats.json, format "dmoe-corpus-stats/1", see
-// core/corpus/corpus_stats.h) into the per-language form the language table
+// core/stages/corpus_stats.h) into the per-language form the language table
 // takes: {"<id>": {"documents", "characters", "bytes", "pretrain_documents",
 // "continual_documents", "heldout_documents",
 // "tokens"?, ...}}.

@@ -6,7 +6,7 @@
 
 #include "cli_context.h"
 #include "text_table.h"
-#include "corpus/corpus_stats.h"
+#include "stages/corpus_stats.h"
 #include "corpus/jsonl_reader.h"
 #include "corpus/udhr_import.h"
 #include "project/project.h"

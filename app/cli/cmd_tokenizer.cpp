@@ -8,7 +8,7 @@
 #include "cli_context.h"
 #include "corpus/token_cache.h"
 #include "project/project.h"
-#include "tokenizer/tokenizer_training.h"
+#include "stages/tokenizer_training.h"
 
 namespace dmoe::cli {
 

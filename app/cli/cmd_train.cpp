@@ -8,8 +8,8 @@
 #include "runtime/device.h"
 #include "stages/dmoe_variant.h"
 #include "train/heldout_perplexity.h"
-#include "train/load_model.h"
-#include "train/pretrain.h"
+#include "model/load_model.h"
+#include "stages/pretrain.h"
 
 namespace dmoe::cli {
 

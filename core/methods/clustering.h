@@ -11,14 +11,9 @@
 #include <vector>
 
 #include "methods/grouping.h"
+#include "results/similarity_file.h"  // ClusterMerge
 
 namespace dmoe {
-
-struct ClusterMerge {
-  int left = 0, right = 0;  // cluster ids, left < right
-  double height = 0;        // average distance between the two clusters' members
-  int size = 0;             // leaves in the merged cluster
-};
 
 struct Dendrogram {
   std::vector<ClusterMerge> merges;  // n − 1 of them, in merge order

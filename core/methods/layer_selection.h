@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "results/selection_file.h"  // ParameterCounts
+
 namespace dmoe {
 
 // ffnNorms[language][layer] → score per layer.
@@ -25,9 +27,6 @@ std::vector<double> normalizedScores(const std::vector<double>& scores);
 // Throws InputError for an unknown mode or ε outside [0, 1]. Ascending layer indices.
 std::vector<std::int64_t> selectLayers(const std::vector<double>& normalized, double epsilon, const std::string& mode);
 
-struct ParameterCounts {
-  std::int64_t total = 0, active = 0;
-};
 ParameterCounts dmoeParameterCounts(std::int64_t baseParameters, std::int64_t ffnParameters, std::int64_t hiddenSize,
                                     std::int64_t selectedLayers, std::int64_t experts, std::int64_t topK);
 

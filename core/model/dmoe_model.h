@@ -8,7 +8,7 @@
 //    "experts": [["fra", "ind", "vie"], …]} // expert e → the language ids it serves
 // and whose MoE layers store Qwen3-MoE tensor names (mlp.gate.weight,
 // mlp.experts.<e>.<FFN names>), see docs/dmoe-checkpoint.md. loadCausalLM
-// (train/load_model.h) reads such folders, so every command that takes a model
+// (model/load_model.h) reads such folders, so every command that takes a model
 // (inspect, eval-ppl, train, adapt) takes a DMoE model too.
 #pragma once
 #include <cstdint>

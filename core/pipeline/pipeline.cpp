@@ -4,14 +4,14 @@
 #include <stdexcept>
 
 #include "pipeline/stage_catalog.h"
-#include "corpus/corpus_stats.h"
+#include "stages/corpus_stats.h"
 #include "corpus/token_cache.h"
 #include "corpus/udhr_import.h"
 #include "runtime/cancellation.h"
-#include "tokenizer/tokenizer_training.h"
+#include "stages/tokenizer_training.h"
 #include "stages/deviation.h"
 #include "stages/stages.h"
-#include "train/pretrain.h"
+#include "stages/pretrain.h"
 
 namespace dmoe {
 

@@ -9,7 +9,7 @@
 //   baselines/<name>/  probe/probe.json  adapt/adaptation.json  report/report.{md,json}
 //
 // Not here: what the files hold (results/*_file.h) or when a folder is
-// current (pipeline/stage_folder.h).
+// current (stages/stage_folder.h).
 #pragma once
 #include <filesystem>
 #include <string>

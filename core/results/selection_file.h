@@ -10,10 +10,14 @@
 #include <string>
 #include <vector>
 
-#include "methods/layer_selection.h"
 #include "util/json.h"
 
 namespace dmoe {
+
+// Parameters of the DMoE model a selection implies (methods/layer_selection.h counts them).
+struct ParameterCounts {
+  std::int64_t total = 0, active = 0;
+};
 
 struct LayerSelection {
   std::vector<double> scores, normalized;

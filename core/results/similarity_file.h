@@ -6,7 +6,7 @@
 // published-answer tests, the group stage and the GUI share one reader.
 //
 // Not here: computing the matrix (methods/similarity.h) or the clustering
-// (methods/clustering.h).
+// (methods/clustering.h); results/ depends on nothing but util/.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -14,12 +14,18 @@
 #include <string>
 #include <vector>
 
-#include "methods/clustering.h"
 #include "util/json.h"
 
 namespace dmoe {
 
 using SimilarityMatrix = std::vector<std::vector<double>>;  // symmetric, unit diagonal, in [−1, 1]
+
+// One merge of the average-linkage dendrogram (methods/clustering.h makes them).
+struct ClusterMerge {
+  int left = 0, right = 0;  // cluster ids, left < right
+  double height = 0;        // average distance between the two clusters' members
+  int size = 0;             // leaves in the merged cluster
+};
 
 // How far the sketch's combined cosines are from exact ones on the checked pairs.
 struct SketchCheck {

@@ -20,7 +20,7 @@
 #include <map>
 
 #include "checkpoint/hf_checkpoint.h"
-#include "pipeline/stage_folder.h"
+#include "stages/stage_folder.h"
 #include "runtime/device.h"
 #include "stages/dmoe_variant.h"
 #include "stages/expert_probe.h"
@@ -29,7 +29,7 @@
 #include "corpus/token_shard.h"
 #include "train/autocast_guard.h"
 #include "train/heldout_perplexity.h"
-#include "train/load_model.h"
+#include "model/load_model.h"
 #include "train/router_losses.h"
 #include "train/trainer.h"
 #include "util/atomic_file.h"

@@ -1,15 +1,15 @@
-// The merge, train, eval and baselines stages: thin wrappers that point the
+// The train, eval and baselines stages: thin wrappers that point the
 // shared DMoE code (stages/dmoe_variant.h) at the pipeline's groups, or at
 // the baselines' (random groups; the dense base trained on the same budget).
 #include <cmath>
 
 #include "checkpoint/hf_checkpoint.h"
-#include "pipeline/stage_folder.h"
+#include "stages/stage_folder.h"
 #include "runtime/device.h"
 #include "stages/dmoe_variant.h"
 #include "stages/stage_inputs.h"
 #include "train/heldout_perplexity.h"
-#include "train/load_model.h"
+#include "model/load_model.h"
 #include "train/trainer.h"
 #include "util/atomic_file.h"
 #include "util/hash.h"
@@ -17,11 +17,6 @@
 namespace fs = std::filesystem;
 
 namespace dmoe {
-
-void runMerge(const Project& project, Reporter& reporter, bool force) {
-  reporter.started();
-  reporter.finished(mergeVariant(project, mainVariant(project), reporter, force) ? "done" : "skipped");
-}
 
 void runTrain(const Project& project, Reporter& reporter, bool force) {
   reporter.started();

@@ -1,13 +1,13 @@
-// Merge and train one DMoE variant (see the header).
+// Train one DMoE variant, and what the variants share (see the header).
 #include "stages/dmoe_variant.h"
 
 #include "checkpoint/hf_checkpoint.h"
-#include "pipeline/stage_folder.h"
+#include "stages/stage_folder.h"
 #include "runtime/device.h"
 #include "stages/stage_inputs.h"
 #include "train/group_batch_source.h"
 #include "train/heldout_perplexity.h"
-#include "train/load_model.h"
+#include "model/load_model.h"
 #include "train/router_losses.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -78,117 +78,6 @@ bool routeLanguageHard(CausalLMImpl& model, const MoeLayout& layout, const std::
   const std::int64_t expert = layout.expertOf(languageId);
   if (expert < 0) return false;
   routingOf(model)->hardAll(expert);
-  return true;
-}
-
-namespace {
-
-void restoreWeights(CausalLMImpl& model, const std::map<std::string, torch::Tensor>& snapshot) {
-  torch::NoGradGuard noGrad;
-  for (auto& p : model.named_parameters(true)) p.value().copy_(snapshot.at(p.key()));
-}
-
-// Branch-Train-Mix initialisation (SPEC 1.5): expert g of every selected
-// layer = the FFN of the base fine-tuned on group g's data (train.stage1
-// settings, no router). Returns experts[layer position][group] and leaves the
-// model's weights at the mean over the G fine-tunes of every tensor (as the
-// reference's merge script): the non-expert tensors of the merged model.
-std::vector<std::vector<std::shared_ptr<FeedForwardImpl>>> trainGroupExperts(const Project& project,
-                                                                             const DmoeVariant& variant,
-                                                                             const std::shared_ptr<CausalLMImpl>& model,
-                                                                             const std::vector<std::int64_t>& layers,
-                                                                             const std::string& device,
-                                                                             Reporter& reporter) {
-  std::map<std::string, torch::Tensor> base, sum;
-  for (const auto& p : model->named_parameters(true)) {
-    base[p.key()] = p.value().detach().clone();
-    sum[p.key()] = torch::zeros_like(p.value(), torch::kFloat64);
-  }
-  const TrainingSettings settings = cappedToContext(project.train_stage1, model->config().max_position_embeddings);
-  const size_t groups = variant.groups.groups.size();
-  std::vector<std::vector<std::shared_ptr<FeedForwardImpl>>> experts(layers.size());
-  for (size_t g = 0; g < groups; ++g) {
-    restoreWeights(*model, base);
-    LanguageShards shards = openShards(project, variant.groups.groups[g]);
-    SequenceSampler sampler(shards.streams(0.3), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
-    TrainerOptions options;
-    options.settings = settings;
-    options.runDir = variant.mergeDir / ("branch-" + std::to_string(g));
-    options.device = device;
-    options.checkpoints = false;
-    options.extraSettings = {{"stage", "branch-train-mix"}, {"group", variant.groups.groups[g]}};
-    Reporter branchReporter = reporter.forStage("merge:branch-" + std::to_string(g));
-    Trainer(model, sampler, options, branchReporter).run();
-    for (size_t i = 0; i < layers.size(); ++i) experts[i].push_back(copyFeedForward(*model->mlp(layers[i]), model->config()));
-    for (const auto& p : model->named_parameters(true)) sum.at(p.key()) += p.value().detach().to(torch::kFloat64);
-  }
-  std::map<std::string, torch::Tensor> mean;
-  for (auto& [key, total] : sum) mean[key] = (total / static_cast<double>(groups)).to(base.at(key).scalar_type());
-  restoreWeights(*model, mean);
-  return experts;
-}
-
-}  // namespace
-
-bool mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force) {
-  MergeSettings m = project.merge;
-  m.init = variant.init;
-  Json inputs{{"settings", {{"init", m.init}, {"top_k", m.top_k}, {"router_init_std", m.router_init_std},
-                            {"seed", project.train_stage1.seed}}},
-              {"base_model", baseModelFingerprint(project)},
-              {"selection", StageFolder::fingerprint(project.layout().selectionDir(), "dmoe select-layers")},
-              {"groups", variant.groupsFingerprint}};
-  if (m.init == "branch-train-mix") {
-    inputs["branch_training"] = toJson(project.train_stage1);
-    inputs["shards"] = shardsFingerprint(project, project.languages);
-  }
-  StageFolder folder(variant.mergeDir, inputs);
-  const fs::path modelDir = RunLayout::modelIn(variant.mergeDir);
-  if (!force && folder.upToDate() && fs::exists(modelDir / "config.json")) {
-    reporter.log("merged model is up to date: " + modelDir.string());
-    return false;
-  }
-  folder.begin(force, reporter);
-
-  const LayerSelection selection = LayerSelection::read(project.layout().selectionFile());
-  if (selection.layers.empty())
-    throw InputError(project.file.string() + " /layer_selection/epsilon: ε = " + std::to_string(selection.epsilon) +
-                     " (" + selection.mode + ") expands no layer; lower ε (see `dmoe select-layers`)");
-  const std::string device = resolveDevice(project.device);
-  const fs::path baseDir = baseModelDir(project);
-  std::shared_ptr<CausalLMImpl> model = loadCausalLM(baseDir, device);
-  if (readMoeLayout(model->config(), (baseDir / "config.json").string()))
-    throw InputError((baseDir / "config.json").string() + ": the base model is already a DMoE model; merge starts from a dense one");
-
-  MoeLayout layout;
-  layout.layers = selection.layers;
-  layout.numExperts = static_cast<std::int64_t>(variant.groups.groups.size());
-  layout.topK = m.top_k;
-  layout.routerInitStd = m.router_init_std;
-  layout.expertLanguages = variant.groups.groups;
-
-  std::vector<std::vector<std::shared_ptr<FeedForwardImpl>>> trained;
-  if (m.init == "branch-train-mix") trained = trainGroupExperts(project, variant, model, layout.layers, device, reporter);
-  torch::manual_seed(static_cast<std::uint64_t>(project.train_stage1.seed));  // the router initialisation
-  upcycle(*model, layout);
-  if (!trained.empty()) {
-    torch::NoGradGuard noGrad;
-    const auto moe = moeLayers(*model);
-    for (size_t i = 0; i < moe.size(); ++i)
-      for (std::int64_t e = 0; e < layout.numExperts; ++e) {
-        auto target = moe[i]->expert(e)->named_parameters(true);
-        for (const auto& p : trained[i][static_cast<size_t>(e)]->named_parameters(true)) target[p.key()].copy_(p.value());
-      }
-  }
-  SaveOptions save;
-  save.tokenizerSource = baseDir;
-  saveStateDict(*model, modelDir, moeConfigJson(model->config(), layout), save);
-  reporter.artifact(modelDir, "model");
-  std::string summary = variant.name + ": " + std::to_string(layout.layers.size()) + " MoE layers × " +
-                        std::to_string(layout.numExperts) + " experts (" + m.init + ")";
-  reporter.log(summary);
-  reporter.result("merge", Json{{"variant", variant.name}, {"model", modelDir.string()}, {"layout", layout.toJson()}});
-  folder.complete({{"layout", layout.toJson()}});
   return true;
 }
 

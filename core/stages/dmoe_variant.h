@@ -28,7 +28,7 @@ struct DmoeVariant {
 DmoeVariant mainVariant(const Project& project);  // the group stage's groups (InputError if absent)
 
 // Each returns false when its folder was up to date (nothing done). They log
-// on `reporter` but leave started/finished to the calling stage.
+// on `reporter` but leave started/finished to the calling stage. Merge: stages/merge.cpp.
 bool mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force);
 bool trainVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force);
 

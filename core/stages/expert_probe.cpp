@@ -6,11 +6,11 @@
 
 #include "corpus/token_cache.h"
 #include "corpus/token_shard.h"
-#include "pipeline/stage_folder.h"
+#include "stages/stage_folder.h"
 #include "runtime/cancellation.h"
 #include "runtime/device.h"
 #include "stages/stage_inputs.h"
-#include "train/load_model.h"
+#include "model/load_model.h"
 #include "train/perplexity.h"
 #include "util/atomic_file.h"
 #include "util/error.h"

@@ -9,7 +9,7 @@
 
 #include "methods/grouping.h"
 #include "methods/similarity.h"
-#include "pipeline/stage_folder.h"
+#include "stages/stage_folder.h"
 #include "stages/stage_inputs.h"
 #include "stages/stages.h"
 #include "util/atomic_file.h"

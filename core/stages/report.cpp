@@ -8,7 +8,7 @@
 #include <optional>
 #include <sstream>
 
-#include "pipeline/stage_folder.h"
+#include "stages/stage_folder.h"
 #include "results/deviation_file.h"
 #include "stages/stage_inputs.h"
 #include "stages/stages.h"

@@ -5,8 +5,9 @@
 #include <sstream>
 
 #include "checkpoint/hf_checkpoint.h"
+#include "methods/layer_selection.h"
 #include "model/model_family.h"
-#include "pipeline/stage_folder.h"
+#include "stages/stage_folder.h"
 #include "stages/deviation.h"
 #include "stages/stage_inputs.h"
 #include "stages/stages.h"

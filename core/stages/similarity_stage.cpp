@@ -5,7 +5,7 @@
 // plus the average-linkage order and dendrogram for display.
 #include "methods/clustering.h"
 #include "methods/similarity.h"
-#include "pipeline/stage_folder.h"
+#include "stages/stage_folder.h"
 #include "stages/deviation.h"
 #include "stages/stage_inputs.h"
 #include "stages/stages.h"

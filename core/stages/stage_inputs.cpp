@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "corpus/token_cache.h"
-#include "pipeline/stage_folder.h"
-#include "train/pretrain.h"
+#include "stages/stage_folder.h"
+#include "stages/pretrain.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/hash.h"

@@ -2,7 +2,7 @@
 // pipeline order. Their result files' formats and readers are in results/.
 // Each stage reports started/finished("done" | "skipped") on its Reporter,
 // writes only into its own folder (results/run_layout.h) and records a
-// manifest (pipeline/stage_folder.h).
+// manifest (stages/stage_folder.h).
 // `force` recomputes even when up to date.
 #pragma once
 #include <filesystem>

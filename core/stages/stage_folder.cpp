@@ -1,5 +1,5 @@
 // Stage folders and manifests (see the header).
-#include "pipeline/stage_folder.h"
+#include "stages/stage_folder.h"
 
 #include "runtime/device.h"
 

@@ -1,5 +1,5 @@
 // trainTokenizer and its language-balanced sample; see tokenizer_training.h.
-#include "tokenizer/tokenizer_training.h"
+#include "stages/tokenizer_training.h"
 
 #include <unistd.h>
 

@@ -1,5 +1,5 @@
 // The pretraining stage (see the header).
-#include "train/pretrain.h"
+#include "stages/pretrain.h"
 
 #include <algorithm>
 
@@ -7,9 +7,9 @@
 #include "corpus/data_slices.h"
 #include "corpus/token_cache.h"
 #include "corpus/token_shard.h"
-#include "pipeline/stage_folder.h"
+#include "stages/stage_folder.h"
 #include "runtime/device.h"
-#include "tokenizer/tokenizer_training.h"
+#include "stages/tokenizer_training.h"
 #include "train/sequence_sampler.h"
 #include "util/atomic_file.h"
 

@@ -1,10 +1,10 @@
 // computeCorpusStats: one streaming pass per language (see corpus_stats.h).
-#include "corpus/corpus_stats.h"
+#include "stages/corpus_stats.h"
 
 #include "corpus/data_slices.h"
 #include "corpus/jsonl_reader.h"
 #include "corpus/token_cache.h"
-#include "tokenizer/tokenizer_training.h"
+#include "stages/tokenizer_training.h"
 #include "util/atomic_file.h"
 
 namespace fs = std::filesystem;

@@ -1,5 +1,5 @@
 // Loading a causal LM from a checkpoint folder (see the header).
-#include "train/load_model.h"
+#include "model/load_model.h"
 
 #include "checkpoint/hf_checkpoint.h"
 #include "model/dmoe_model.h"
