@@ -1,0 +1,2 @@
+// Fixture of test_module_cycles_detects.
+#include "c/x.h"
