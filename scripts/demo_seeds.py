@@ -3,7 +3,8 @@
 
     scripts/demo_seeds.py run PROJECT --seeds 2 3 [--out DIR]
         writes DIR/<name>-seed<S>.dmoe.json for each seed — the project with
-        every training seed (base pretraining, deviation, DMoE stages 1 and 2,
+        every training seed (base pretraining, deviation, the router
+        initialisation of merge, DMoE stages 1 and 2,
         adaptation, random grouping) set to S and its own runs folder; the data
         slices, tokenizer and held-out documents stay those of the project —
         and runs `dmoe run` on each, one after the other.
@@ -35,8 +36,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-SEEDED = [("base_model", "pretrain"), ("deviation",), ("train", "stage1"), ("train", "stage2"), ("adaptation",),
-          ("grouping",)]
+SEEDED = [("base_model", "pretrain"), ("deviation",), ("merge",), ("train", "stage1"), ("train", "stage2"),
+          ("adaptation",), ("grouping",)]
 # Language tags (the similarity files' labels).
 PAIRS = [("ru", "uk"), ("hi", "ur"), ("ta", "te"), ("ar", "ur"), ("de", "nl"), ("fr", "it"), ("ja", "zh")]
 # The labelling the demo's groups are compared with: the language family where

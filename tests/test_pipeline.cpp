@@ -263,6 +263,35 @@ class TestPipeline : public QObject {
       QVERIFY2(statuses.at(stage) == "done", summary(statuses).c_str());
   }
 
+  // select-layers reads ε and the mode only; an ε that expands no layer fails
+  // there, naming the setting, before anything is merged.
+  void selectLayersDependsOnEpsilonAlone() {
+    Json p = Json::parse(test::readText(project_));
+    const fs::path other = root() / "other-groups.dmoe.json";
+    Json changed = p;
+    changed["grouping"]["groups"] = 1;
+    changed["merge"]["top_k"] = 1;
+    test::writeText(other, changed.dump(2));
+    auto r = test::runCli({"--events", "jsonl", "select-layers", other.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QCOMPARE(stageStatuses(r.out).at("select-layers"), std::string("skipped"));
+
+    changed = p;
+    changed["layer_selection"] = {{"epsilon", 0.0}, {"mode", "top-fraction"}};  // ⌈0 · L⌉ = 0 layers
+    test::writeText(other, changed.dump(2));
+    r = test::runCli({"select-layers", other.string()}, root());
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.find("/layer_selection/epsilon: ε = 0") != std::string::npos, r.err.c_str());
+    QVERIFY2(r.err.find("expands no layer") != std::string::npos, r.err.c_str());
+    // The project's own ε restores the selection; nothing after it changes.
+    r = test::runCli({"--events", "jsonl", "run", project_.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const auto statuses = stageStatuses(r.out);
+    QCOMPARE(statuses.at("select-layers"), std::string("done"));
+    for (const std::string& stage : {"merge", "train", "eval", "baselines", "adapt"})
+      QVERIFY2(statuses.at(stage) == "skipped", summary(statuses).c_str());
+  }
+
   // adaptation.languages picks which new languages get an expert.
   void adaptationAddsOnlyTheChosenLanguages() {
     Json p = Json::parse(test::readText(project_));

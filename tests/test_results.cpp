@@ -57,16 +57,12 @@ class ResultsTest : public QObject {
 
   void selectionRoundTripsAndNamesProblems() {
     const Json file = Json::parse(R"({"scores": [1.0, 2.0, 2.5], "normalized": [0.0, 0.666, 1.0], "epsilon": 0.6,
-      "mode": "threshold", "layers": [1, 2], "experts": 3, "top_k": 2, "hidden_size": 64,
-      "parameters": {"base": 1000, "ffn_per_layer": 100, "total": 1584, "active": 1384}})");
+      "mode": "threshold", "layers": [1, 2], "hidden_size": 64, "parameters": {"base": 1000, "ffn_per_layer": 100}})");
     const LayerSelection s = LayerSelection::fromJson(file, "selection.json");
     QCOMPARE(s.layers, (std::vector<std::int64_t>{1, 2}));
-    QCOMPARE(s.experts, std::int64_t{3});
-    QCOMPARE(s.topK, std::int64_t{2});
     QCOMPARE(s.hiddenSize, std::int64_t{64});
+    QCOMPARE(s.baseParameters, std::int64_t{1000});
     QCOMPARE(s.ffnParameters, std::int64_t{100});
-    QCOMPARE(s.counts.total, std::int64_t{1584});
-    QCOMPARE(s.counts.active, std::int64_t{1384});
     QCOMPARE(s.toJson().dump(), file.dump());  // the stage's file, key for key
 
     Json bad = file;
@@ -76,9 +72,9 @@ class ResultsTest : public QObject {
     bad["mode"] = "all";
     QVERIFY_CONTAINS(errorOf([&] { LayerSelection::fromJson(bad, "s.json"); }), "s.json: /mode: expected \"threshold\"");
     bad = file;
-    bad["parameters"].erase("active");
+    bad["parameters"].erase("ffn_per_layer");
     QVERIFY_CONTAINS(errorOf([&] { LayerSelection::fromJson(bad, "s.json"); }),
-                     "s.json: /parameters/active: expected a value (it is missing)");
+                     "s.json: /parameters/ffn_per_layer: expected a value (it is missing)");
     QVERIFY_CONTAINS(errorOf([] { LayerSelection::read("/nowhere/selection.json"); }),
                      "/nowhere/selection.json is missing: run `dmoe select-layers` first");
   }

@@ -307,7 +307,8 @@ Project Project::fromJson(const Json& document, const fs::path& file) {
   p.grouping = {g.at("method"), g.at("groups"), g.at("manual").get<std::vector<std::vector<std::string>>>(),
                 g.at("seed"), g.at("exhaustive_limit")};
   p.layer_selection = {r.at("layer_selection").at("epsilon"), r.at("layer_selection").at("mode")};
-  p.merge = {r.at("merge").at("init"), r.at("merge").at("top_k"), r.at("merge").at("router_init_std")};
+  p.merge = {r.at("merge").at("init"), r.at("merge").at("top_k"), r.at("merge").at("router_init_std"),
+             r.at("merge").at("seed")};
   p.train_stage1 = readTraining(r.at("train").at("stage1"));
   p.train_stage2 = readTraining(r.at("train").at("stage2"));
   p.evaluation = {r.at("evaluation").at("window"), r.at("evaluation").at("max_documents_per_language"),
@@ -394,7 +395,8 @@ Json Project::toJson() const {
   full["grouping"] = {{"method", grouping.method}, {"groups", grouping.groups}, {"manual", grouping.manual},
                       {"seed", grouping.seed},     {"exhaustive_limit", grouping.exhaustive_limit}};
   full["layer_selection"] = {{"epsilon", layer_selection.epsilon}, {"mode", layer_selection.mode}};
-  full["merge"] = {{"init", merge.init}, {"top_k", merge.top_k}, {"router_init_std", merge.router_init_std}};
+  full["merge"] = {{"init", merge.init}, {"top_k", merge.top_k}, {"router_init_std", merge.router_init_std},
+                   {"seed", merge.seed}};
   full["train"] = {{"stage1", dmoe::toJson(train_stage1)}, {"stage2", dmoe::toJson(train_stage2)}};
   full["evaluation"] = {{"window", evaluation.window},
                         {"max_documents_per_language", evaluation.max_documents_per_language},

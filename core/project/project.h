@@ -107,6 +107,7 @@ struct MergeSettings {
   std::string init;
   std::int64_t top_k = 2;
   double router_init_std = 0.02;
+  std::int64_t seed = 1234;  // the router initialisation
 };
 
 struct EvaluationSettings {

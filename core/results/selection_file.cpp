@@ -10,11 +10,8 @@ Json LayerSelection::toJson() const {
               {"epsilon", epsilon},
               {"mode", mode},
               {"layers", layers},
-              {"experts", experts},
-              {"top_k", topK},
               {"hidden_size", hiddenSize},
-              {"parameters",
-               {{"base", baseParameters}, {"ffn_per_layer", ffnParameters}, {"total", counts.total}, {"active", counts.active}}}};
+              {"parameters", {{"base", baseParameters}, {"ffn_per_layer", ffnParameters}}}};
 }
 
 LayerSelection LayerSelection::fromJson(const Json& json, const std::string& source) {
@@ -29,14 +26,10 @@ LayerSelection LayerSelection::fromJson(const Json& json, const std::string& sou
   for (size_t i = 0; i < s.layers.size(); ++i)
     if (s.layers[i] < 0 || s.layers[i] >= std::int64_t(s.scores.size()))
       in.fail("/layers/" + std::to_string(i), "a layer below " + std::to_string(s.scores.size()));
-  s.experts = in.integer(in.at(json, "experts", ""), "/experts");
-  s.topK = in.integer(in.at(json, "top_k", ""), "/top_k");
   s.hiddenSize = in.integer(in.at(json, "hidden_size", ""), "/hidden_size");
   const Json& p = in.at(json, "parameters", "");
   s.baseParameters = in.integer(in.at(p, "base", "/parameters"), "/parameters/base");
   s.ffnParameters = in.integer(in.at(p, "ffn_per_layer", "/parameters"), "/parameters/ffn_per_layer");
-  s.counts = {in.integer(in.at(p, "total", "/parameters"), "/parameters/total"),
-              in.integer(in.at(p, "active", "/parameters"), "/parameters/active")};
   return s;
 }
 

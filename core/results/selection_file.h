@@ -1,7 +1,9 @@
 // select-layers/selection.json (written by the select-layers stage, SPEC
-// §1.4): the layer scores, ε, the chosen layers and the parameter counts of
-// the DMoE model they imply. Read by the similarity stage ("selected" layer
-// set), merge, the report and the GUI's deviation tab and ε panel.
+// §1.4): the layer scores, ε, the chosen layers, and the base model's sizes
+// the parameter counts need (hidden size, parameters, one FFN's parameters).
+// Read by the similarity stage ("selected" layer set), merge (which counts
+// the DMoE's parameters for its E and top-k), the report and the GUI's
+// deviation tab and ε panel (its live preview of the counts).
 //
 // Not here: scoring and choosing (methods/layer_selection.h, stages/stages.h).
 #pragma once
@@ -24,12 +26,9 @@ struct LayerSelection {
   double epsilon = 0;
   std::string mode;                  // "threshold" | "top-fraction"
   std::vector<std::int64_t> layers;  // chosen, ascending
-  std::int64_t experts = 0, topK = 0, hiddenSize = 0;
-  std::int64_t baseParameters = 0, ffnParameters = 0;
-  ParameterCounts counts;
+  std::int64_t hiddenSize = 0, baseParameters = 0, ffnParameters = 0;  // of the base model
 
-  // {scores, normalized, epsilon, mode, layers, experts, top_k, hidden_size,
-  //  parameters: {base, ffn_per_layer, total, active}}
+  // {scores, normalized, epsilon, mode, layers, hidden_size, parameters: {base, ffn_per_layer}}
   Json toJson() const;
   // Errors name `source` and the JSON path (a layer outside the scores, an unknown mode, …).
   static LayerSelection fromJson(const Json& json, const std::string& source);

@@ -36,16 +36,12 @@ bool evaluateInto(const Project& project, const fs::path& dir, const fs::path& m
   StageFolder folder(dir, Json{{"evaluation", evaluationSettings(project)},
                                {"model", modelIdentity},
                                {"heldout", shardsFingerprint(project, project.allLanguages())}});
-  if (!force && folder.upToDate()) {
-    reporter.log("perplexities are up to date: " + RunLayout::perplexityIn(dir).string());
-    return false;
-  }
-  folder.begin(force, reporter);
-  const Json table = evaluateModel(project, modelDir, reporter);
-  writeFileAtomic(RunLayout::perplexityIn(dir), table.dump(1) + "\n");
-  reporter.artifact(RunLayout::perplexityIn(dir), "perplexity");
-  folder.complete();
-  return true;
+  const fs::path file = RunLayout::perplexityIn(dir);
+  return folder.run(force, reporter, "perplexities", file, [&] {
+    writeFileAtomic(file, evaluateModel(project, modelDir, reporter).dump(1) + "\n");
+    reporter.artifact(file, "perplexity");
+    return Json::object();
+  });
 }
 
 }  // namespace
@@ -60,22 +56,18 @@ void runEval(const Project& project, Reporter& reporter, bool force) {
                                           {"model", trained},
                                           {"base_model", base},
                                           {"heldout", shardsFingerprint(project, project.allLanguages())}});
-  if (!force && folder.upToDate()) {
-    reporter.log("evaluation is up to date: " + file.string());
-    reporter.finished("skipped");
-    return;
-  }
-  folder.begin(force, reporter);
-  Json table = evaluateModel(project, RunLayout::modelIn(runs.trainDir()), reporter);
-  table["base"] = evaluateModel(project, baseModelDir(project), reporter).at("dense");
-  writeFileAtomic(file, table.dump(1) + "\n");
-  reporter.artifact(file, "perplexity");
-  reporter.log("average PPL: base " + std::to_string(table["base"].value("average", 0.0)) + ", DMoE " +
-               std::to_string(table["soft"].value("average", 0.0)) + " (learned router), " +
-               std::to_string(table["hard"].value("average", 0.0)) + " (group oracle)");
-  reporter.result("eval", table);
-  folder.complete();
-  reporter.finished("done");
+  const bool done = folder.run(force, reporter, "evaluation", file, [&] {
+    Json table = evaluateModel(project, RunLayout::modelIn(runs.trainDir()), reporter);
+    table["base"] = evaluateModel(project, baseModelDir(project), reporter).at("dense");
+    writeFileAtomic(file, table.dump(1) + "\n");
+    reporter.artifact(file, "perplexity");
+    reporter.log("average PPL: base " + std::to_string(table["base"].value("average", 0.0)) + ", DMoE " +
+                 std::to_string(table["soft"].value("average", 0.0)) + " (learned router), " +
+                 std::to_string(table["hard"].value("average", 0.0)) + " (group oracle)");
+    reporter.result("eval", table);
+    return Json::object();
+  });
+  reporter.finished(done ? "done" : "skipped");
 }
 
 // dense-continue: the base trained on the mixed data (languages ∝ tokens) with

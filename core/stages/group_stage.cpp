@@ -110,19 +110,15 @@ void runGroup(const Project& project, Reporter& reporter, bool force) {
   if (project.grouping.method == "maximin-exhaustive") settings["exhaustive_limit"] = project.grouping.exhaustive_limit;
   StageFolder folder(runs.groupDir(), Json{{"settings", settings},
                                           {"similarity", StageFolder::fingerprint(runs.similarityDir(), "dmoe similarity")}});
-  if (!force && folder.upToDate()) {
-    reporter.log("groups are up to date: " + runs.groupsFile().string());
-    reporter.finished("skipped");
-    return;
-  }
-  folder.begin(force, reporter);
-  const LanguageGroups groups = computeGroups(project, project.grouping.method);
-  logGroups(groups, reporter, [&](const std::string& id) { return project.findLanguage(id)->label(); });
-  writeFileAtomic(runs.groupsFile(), groups.toJson().dump(2) + "\n");
-  reporter.artifact(runs.groupsFile(), "groups");
-  reporter.result("groups", groups.toJson());
-  folder.complete({{"groups", groups.groups.size()}});
-  reporter.finished("done");
+  const bool done = folder.run(force, reporter, "groups", runs.groupsFile(), [&] {
+    const LanguageGroups groups = computeGroups(project, project.grouping.method);
+    logGroups(groups, reporter, [&](const std::string& id) { return project.findLanguage(id)->label(); });
+    writeFileAtomic(runs.groupsFile(), groups.toJson().dump(2) + "\n");
+    reporter.artifact(runs.groupsFile(), "groups");
+    reporter.result("groups", groups.toJson());
+    return Json{{"groups", groups.groups.size()}};
+  });
+  reporter.finished(done ? "done" : "skipped");
 }
 
 }  // namespace dmoe

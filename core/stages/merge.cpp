@@ -4,6 +4,7 @@
 // baseline, the FFNs of the base fine-tuned on each group's data, with the
 // non-expert tensors averaged over those fine-tunes. Writes <mergeDir>/model/.
 #include "checkpoint/hf_checkpoint.h"
+#include "methods/layer_selection.h"
 #include "model/load_model.h"
 #include "runtime/device.h"
 #include "stages/dmoe_variant.h"
@@ -69,7 +70,7 @@ bool mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& 
   MergeSettings m = project.merge;
   m.init = variant.init;
   Json inputs{{"settings", {{"init", m.init}, {"top_k", m.top_k}, {"router_init_std", m.router_init_std},
-                            {"seed", project.train_stage1.seed}}},
+                            {"seed", m.seed}}},
               {"base_model", baseModelFingerprint(project)},
               {"selection", StageFolder::fingerprint(project.layout().selectionDir(), "dmoe select-layers")},
               {"groups", variant.groupsFingerprint}};
@@ -85,10 +86,7 @@ bool mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& 
   }
   folder.begin(force, reporter);
 
-  const LayerSelection selection = LayerSelection::read(project.layout().selectionFile());
-  if (selection.layers.empty())
-    throw InputError(project.file.string() + " /layer_selection/epsilon: ε = " + std::to_string(selection.epsilon) +
-                     " (" + selection.mode + ") expands no layer; lower ε (see `dmoe select-layers`)");
+  const LayerSelection selection = LayerSelection::read(project.layout().selectionFile());  // ≥ 1 layer (select-layers checks)
   const std::string device = resolveDevice(project.device);
   const fs::path baseDir = baseModelDir(project);
   std::shared_ptr<CausalLMImpl> model = loadCausalLM(baseDir, device);
@@ -104,7 +102,7 @@ bool mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& 
 
   std::vector<std::vector<std::shared_ptr<FeedForwardImpl>>> trained;
   if (m.init == "branch-train-mix") trained = trainGroupExperts(project, variant, model, layout.layers, device, reporter);
-  torch::manual_seed(static_cast<std::uint64_t>(project.train_stage1.seed));  // the router initialisation
+  torch::manual_seed(static_cast<std::uint64_t>(m.seed));  // the router initialisation
   upcycle(*model, layout);
   if (!trained.empty()) {
     torch::NoGradGuard noGrad;
@@ -119,11 +117,18 @@ bool mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& 
   save.tokenizerSource = baseDir;
   saveStateDict(*model, modelDir, moeConfigJson(model->config(), layout), save);
   reporter.artifact(modelDir, "model");
-  std::string summary = variant.name + ": " + std::to_string(layout.layers.size()) + " MoE layers × " +
-                        std::to_string(layout.numExperts) + " experts (" + m.init + ")";
-  reporter.log(summary);
-  reporter.result("merge", Json{{"variant", variant.name}, {"model", modelDir.string()}, {"layout", layout.toJson()}});
-  folder.complete({{"layout", layout.toJson()}});
+  const ParameterCounts counts =
+      dmoeParameterCounts(selection.baseParameters, selection.ffnParameters, selection.hiddenSize,
+                          static_cast<std::int64_t>(layout.layers.size()), layout.numExperts, layout.topK);
+  const Json parameters{{"base", selection.baseParameters}, {"total", counts.total}, {"active", counts.active}};
+  reporter.log(variant.name + ": " + std::to_string(layout.layers.size()) + " MoE layers × " +
+               std::to_string(layout.numExperts) + " experts (" + m.init + "); parameters: base " +
+               std::to_string(selection.baseParameters) + ", total " + std::to_string(counts.total) +
+               ", active per token " + std::to_string(counts.active) + " (top-" +
+               std::to_string(std::min(layout.topK, layout.numExperts)) + ")");
+  reporter.result("merge", Json{{"variant", variant.name}, {"model", modelDir.string()}, {"layout", layout.toJson()},
+                                {"parameters", parameters}});
+  folder.complete({{"layout", layout.toJson()}, {"parameters", parameters}});
   return true;
 }
 

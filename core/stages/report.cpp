@@ -79,8 +79,8 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
                  randomEval = RunLayout(runs.baselineDir("random-groups")).evalDir(),
                  btmEval = RunLayout(runs.baselineDir("branch-train-mix")).evalDir();
   Json inputs = Json::object();
-  for (const fs::path& stage : {runs.deviationDir(), runs.groupDir(), runs.selectionDir(), runs.evalDir(), denseEval,
-                                randomEval, btmEval, runs.adaptDir()})
+  for (const fs::path& stage : {runs.deviationDir(), runs.groupDir(), runs.selectionDir(), runs.mergeDir(), runs.evalDir(),
+                                denseEval, randomEval, btmEval, runs.adaptDir()})
     inputs[stage.lexically_relative(runs.root()).generic_string()] =
         fs::exists(stage / "manifest.json") ? Json(StageFolder::fingerprint(stage, "dmoe run")) : Json();
   const auto stationarity = stationarityOf(project);
@@ -96,6 +96,7 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
 
   const auto groups = readIfComplete<LanguageGroups>(runs.groupsFile());
   const auto selection = readIfComplete<LayerSelection>(runs.selectionFile());
+  const Json merge = fs::exists(runs.mergeDir() / "manifest.json") ? StageFolder(runs.mergeDir(), Json()).outputs() : Json();
   const Json eval = readIfComplete(RunLayout::perplexityIn(runs.evalDir()));
   const Json dense = readIfComplete(RunLayout::perplexityIn(denseEval));
   const Json random = readIfComplete(RunLayout::perplexityIn(randomEval));
@@ -129,12 +130,19 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
     std::string layers;
     for (std::int64_t l : selection->layers) layers += (layers.empty() ? "" : ", ") + std::to_string(l);
     md << "ε = " << selection->epsilon << " (" << selection->mode << "): layers " << (layers.empty() ? "none" : layers)
-       << " of " << selection->scores.size() << ", " << selection->experts << " experts each, top-" << selection->topK
-       << " routing.\n\n"
-       << "| parameters | count |\n|---|---:|\n"
-       << "| base model | " << millions(selection->baseParameters) << " |\n"
-       << "| DMoE total | " << millions(selection->counts.total) << " |\n"
-       << "| DMoE active per token | " << millions(selection->counts.active) << " |\n";
+       << " of " << selection->scores.size();
+    if (merge.contains("parameters")) {  // E, top-k and the counts are the merge's
+      const Json& layout = merge.at("layout");
+      const Json& p = merge.at("parameters");
+      md << ", " << layout.at("num_experts").get<std::int64_t>() << " experts each, top-"
+         << layout.at("num_experts_per_tok").get<std::int64_t>() << " routing.\n\n"
+         << "| parameters | count |\n|---|---:|\n"
+         << "| base model | " << millions(p.at("base").get<std::int64_t>()) << " |\n"
+         << "| DMoE total | " << millions(p.at("total").get<std::int64_t>()) << " |\n"
+         << "| DMoE active per token | " << millions(p.at("active").get<std::int64_t>()) << " |\n";
+    } else {
+      md << ".\n\n_The merge stage has not run: the experts and parameter counts follow from it._\n";
+    }
   } else {
     md << "_The select-layers stage has not run._\n";
   }
@@ -223,6 +231,7 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
                     {"stationarity", stationarityRecord},
                     {"groups", groups ? groups->toJson() : Json()},
                     {"selection", selection ? selection->toJson() : Json()},
+                    {"merge", merge},
                     {"perplexity", pplJson}, {"adaptation", adaptation}};
   writeFileAtomic(runs.reportFile(), markdown);
   writeFileAtomic(dir / "report.json", report.dump(1) + "\n");

@@ -1,7 +1,7 @@
 // The select-layers stage (`dmoe select-layers`, SPEC §1.4): scores from the
-// deviation stage's FFN norms, ε applied, and the parameter counts of the DMoE
-// model that would result (base and FFN sizes read from the base checkpoint's
-// headers, so nothing is loaded).
+// deviation stage's FFN norms and ε applied; an ε that expands no layer fails
+// here. Also records the base model's sizes (from the checkpoint's headers,
+// nothing is loaded) from which merge and the ε panel count parameters.
 #include <sstream>
 
 #include "checkpoint/hf_checkpoint.h"
@@ -44,27 +44,11 @@ LayerSelection selectLayersFromFile(const Project& project, const fs::path& norm
   return s;
 }
 
-void runSelectLayers(const Project& project, Reporter& reporter, bool force) {
-  reporter.started();
-  const RunLayout runs = project.layout();
-  const Json settings{{"epsilon", project.layer_selection.epsilon},
-                      {"mode", project.layer_selection.mode},
-                      {"experts", project.grouping.experts()},
-                      {"top_k", project.merge.top_k}};
-  StageFolder folder(runs.selectionDir(), Json{{"settings", settings},
-                               {"deviation", StageFolder::fingerprint(project.layout().deviationDir(), "dmoe deviation")}});
-  if (!force && folder.upToDate()) {
-    reporter.log("layer selection is up to date: " + runs.selectionFile().string());
-    reporter.finished("skipped");
-    return;
-  }
-  folder.begin(force, reporter);
+namespace {
 
-  LayerSelection s = selectLayersFromNorms(DeviationTable::read(project.layout().deviationFile()), project.layer_selection.epsilon,
-                                           project.layer_selection.mode);
-  s.experts = project.grouping.experts();
-  s.topK = project.merge.top_k;
-
+// The base model's sizes the parameter counts need (merge counts them, the ε
+// panel previews them), from the checkpoint's headers: nothing is loaded.
+void recordBaseSizes(const Project& project, LayerSelection& s) {
   const HfCheckpoint base = HfCheckpoint::open(baseModelDir(project));
   const ModelFamily& family = modelFamily(base.config.value("model_type", std::string()));
   for (const std::string& name : base.tensors.names()) {
@@ -74,9 +58,9 @@ void runSelectLayers(const Project& project, Reporter& reporter, bool force) {
     if (m.layer == 0 && (m.kind == ModuleKind::Ffn || m.kind == ModuleKind::FfnBias)) s.ffnParameters += numel;
   }
   s.hiddenSize = base.config.value("hidden_size", base.config.value("n_embed", std::int64_t{0}));
-  s.counts = dmoeParameterCounts(s.baseParameters, s.ffnParameters, s.hiddenSize,
-                                 static_cast<std::int64_t>(s.layers.size()), s.experts, s.topK);
+}
 
+void logSelection(const LayerSelection& s, Reporter& reporter) {
   std::ostringstream table;
   table << "layer  score      normalized  expand\n";
   for (size_t l = 0; l < s.scores.size(); ++l)
@@ -84,13 +68,34 @@ void runSelectLayers(const Project& project, Reporter& reporter, bool force) {
           << (std::find(s.layers.begin(), s.layers.end(), static_cast<std::int64_t>(l)) != s.layers.end() ? "yes" : "")
           << "\n";
   table << s.layers.size() << " of " << s.scores.size() << " layers expand (ε = " << s.epsilon << ", " << s.mode
-        << ") into " << s.experts << " experts each; parameters: base " << s.baseParameters << ", DMoE total "
-        << s.counts.total << ", active per token " << s.counts.active << " (top-" << std::min(s.topK, s.experts) << ")";
+        << "); base model: " << s.baseParameters << " parameters, " << s.ffnParameters << " per FFN";
   reporter.log(table.str());
-  writeFileAtomic(runs.selectionFile(), s.toJson().dump(2) + "\n");
-  reporter.result("selection", s.toJson());
-  folder.complete({{"layers", s.layers}, {"parameters", s.toJson().at("parameters")}});
-  reporter.finished("done");
+}
+
+}  // namespace
+
+// Reads ε and the mode only: the grouping and the merge settings do not
+// change which layers expand (merge counts the parameters for its E and top-k).
+void runSelectLayers(const Project& project, Reporter& reporter, bool force) {
+  reporter.started();
+  const RunLayout runs = project.layout();
+  const LayerSelectionSettings& settings = project.layer_selection;
+  StageFolder folder(runs.selectionDir(),
+                     Json{{"settings", {{"epsilon", settings.epsilon}, {"mode", settings.mode}}},
+                          {"deviation", StageFolder::fingerprint(runs.deviationDir(), "dmoe deviation")}});
+  const bool done = folder.run(force, reporter, "layer selection", runs.selectionFile(), [&] {
+    LayerSelection s = selectLayersFromNorms(DeviationTable::read(runs.deviationFile()), settings.epsilon, settings.mode);
+    recordBaseSizes(project, s);
+    logSelection(s, reporter);
+    if (s.layers.empty())
+      throw InputError(project.file.string() + " /layer_selection/epsilon: ε = " + std::to_string(s.epsilon) + " (" +
+                       s.mode + ") expands no layer of " + std::to_string(s.scores.size()) +
+                       "; lower ε (the normalised scores are listed above)");
+    writeFileAtomic(runs.selectionFile(), s.toJson().dump(2) + "\n");
+    reporter.result("selection", s.toJson());
+    return Json{{"layers", s.layers}};
+  });
+  reporter.finished(done ? "done" : "skipped");
 }
 
 }  // namespace dmoe

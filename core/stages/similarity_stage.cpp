@@ -16,39 +16,17 @@ namespace fs = std::filesystem;
 
 namespace dmoe {
 
-void runSimilarity(const Project& project, Reporter& reporter, bool force) {
-  reporter.started();
+namespace {
+
+// The matrices of `layers` from the deviation stage's deltas, with the
+// display order and dendrogram, written to similarity.{json,csv}.
+void writeSimilarity(const Project& project, const std::vector<std::int64_t>& layers, Reporter& reporter) {
   const RunLayout runs = project.layout();
   const SimilaritySettings& s = project.similarity;
-  const fs::path deviation = runs.deviationDir();
-  const Json deviationOutputs = StageFolder(deviation, Json()).outputs();
-  const auto numLayers = deviationOutputs.at("layers").get<std::int64_t>();
-
-  std::vector<std::int64_t> layers;
-  Json inputs{{"settings", {{"layer_set", s.layer_set}, {"sketch_dim", s.sketch_dim}}},
-              {"deviation", StageFolder::fingerprint(deviation, "dmoe deviation")}};
-  if (s.layer_set == "selected") {
-    layers = LayerSelection::read(runs.selectionFile()).layers;
-    inputs["selection"] = StageFolder::fingerprint(runs.selectionDir(), "dmoe select-layers");
-    if (layers.empty())
-      throw InputError(project.file.string() + " /similarity/layer_set: \"selected\", but ε selects no layer");
-  } else {
-    layers = deltaLayersToKeep(project, numLayers);
-  }
-  inputs["layers"] = layers;
-  if (s.sketch_dim > 0) inputs["settings"]["sketch"] = {{"seed", s.sketch_seed}, {"check_pairs", s.sketch_check_pairs}};
-  StageFolder folder(runs.similarityDir(), inputs);
-  if (!force && folder.upToDate()) {
-    reporter.log("similarity is up to date: " + runs.similarityFile().string());
-    reporter.finished("skipped");
-    return;
-  }
-  folder.begin(force, reporter);
-
   DeltaFiles deltas;
   for (const Language& l : project.languages) {
     deltas.languages.push_back(l.id);
-    deltas.files.push_back(deviation / l.id / "ffn_delta.safetensors");
+    deltas.files.push_back(runs.deviationDir() / l.id / "ffn_delta.safetensors");
   }
   SimilarityOptions options;
   options.layers = layers;
@@ -72,8 +50,37 @@ void runSimilarity(const Project& project, Reporter& reporter, bool force) {
   writeFileAtomic(runs.similarityCsvFile(), result.toCsv());
   reporter.artifact(runs.similarityFile(), "similarity");
   reporter.result("similarity", j);
-  folder.complete({{"layers", layers}});
-  reporter.finished("done");
+}
+
+}  // namespace
+
+void runSimilarity(const Project& project, Reporter& reporter, bool force) {
+  reporter.started();
+  const RunLayout runs = project.layout();
+  const SimilaritySettings& s = project.similarity;
+  const fs::path deviation = runs.deviationDir();
+  const Json deviationOutputs = StageFolder(deviation, Json()).outputs();
+  const auto numLayers = deviationOutputs.at("layers").get<std::int64_t>();
+
+  std::vector<std::int64_t> layers;
+  Json inputs{{"settings", {{"layer_set", s.layer_set}, {"sketch_dim", s.sketch_dim}}},
+              {"deviation", StageFolder::fingerprint(deviation, "dmoe deviation")}};
+  if (s.layer_set == "selected") {
+    layers = LayerSelection::read(runs.selectionFile()).layers;
+    inputs["selection"] = StageFolder::fingerprint(runs.selectionDir(), "dmoe select-layers");
+    if (layers.empty())
+      throw InputError(project.file.string() + " /similarity/layer_set: \"selected\", but ε selects no layer");
+  } else {
+    layers = deltaLayersToKeep(project, numLayers);
+  }
+  inputs["layers"] = layers;
+  if (s.sketch_dim > 0) inputs["settings"]["sketch"] = {{"seed", s.sketch_seed}, {"check_pairs", s.sketch_check_pairs}};
+  StageFolder folder(runs.similarityDir(), inputs);
+  const bool done = folder.run(force, reporter, "similarity", runs.similarityFile(), [&] {
+    writeSimilarity(project, layers, reporter);
+    return Json{{"layers", layers}};
+  });
+  reporter.finished(done ? "done" : "skipped");
 }
 
 }  // namespace dmoe

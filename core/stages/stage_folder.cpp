@@ -47,6 +47,17 @@ void StageFolder::complete(const Json& outputs) const {
   writeFileAtomic(dir_ / "manifest.json", Json{{"inputs", inputs_}, {"outputs", outputs}}.dump(2) + "\n");
 }
 
+bool StageFolder::run(bool force, Reporter& reporter, const std::string& what, const fs::path& product,
+                      const std::function<Json()>& compute) {
+  if (!force && upToDate() && fs::exists(product)) {
+    reporter.log(what + " is up to date: " + product.string());
+    return false;
+  }
+  begin(force, reporter);
+  complete(compute());
+  return true;
+}
+
 Json StageFolder::outputs() const {
   Json manifest = readJsonOrNull(dir_ / "manifest.json");
   if (!manifest.is_object()) throw InputError((dir_ / "manifest.json").string() + ": the stage has not completed");

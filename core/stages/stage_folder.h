@@ -13,6 +13,7 @@
 // adds nothing, so manifests written before the setting existed stay current).
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "events/event_sink.h"
@@ -36,6 +37,14 @@ class StageFolder {
   void complete(const Json& outputs = Json::object()) const;
   // The outputs recorded by complete(); throws InputError when the stage has not completed.
   Json outputs() const;
+
+  // The skeleton every stage shares. When the folder is current (not `force`,
+  // manifest with these inputs, `product` present) logs "<what> is up to
+  // date: <product>" and returns false; otherwise begin(), `compute` (writes
+  // the outputs, returns what the manifest records of them), complete(), and
+  // true. The caller reports started/finished.
+  bool run(bool force, Reporter& reporter, const std::string& what, const std::filesystem::path& product,
+           const std::function<Json()>& compute);
 
   // A completed stage folder's identity for downstream inputs: the hash of its
   // manifest. Throws InputError naming the folder and the command that makes it.
