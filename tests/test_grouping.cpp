@@ -5,6 +5,8 @@
 #include <set>
 
 #include "methods/grouping.h"
+#include "methods/grouping_methods.h"
+#include "project/schema.h"
 #include "util/error.h"
 
 using namespace dmoe;
@@ -32,6 +34,27 @@ GroupingResult run(const DistanceMatrix& d, const std::string& method, int group
 class TestGrouping : public QObject {
   Q_OBJECT
  private slots:
+  // The registry is the one place a method is declared: the schema's choices
+  // and help for /grouping/method are written from it, and so are messages.
+  void theRegistryDrivesTheSchema() {
+    const Json method = Schema::project().nodeAt("/grouping/method");
+    QCOMPARE(method.at("enum"), Json({"maximin-exhaustive", "maximin-greedy", "random", "manual"}));
+    const std::string help = method.at("description").get<std::string>();
+    for (const GroupingMethod& m : groupingMethods())
+      QVERIFY2(help.find(m.name + " — " + m.help) != std::string::npos, help.c_str());
+    QCOMPARE(groupingMethodNames(true), std::string("maximin-exhaustive, maximin-greedy or random"));
+    QVERIFY(!findGroupingMethod("manual")->groupsSimilarity);
+    QCOMPARE(findGroupingMethod("random")->settings, std::vector<std::string>{"seed"});
+    QVERIFY(!findGroupingMethod("k-means"));
+    try {
+      groupLanguages({{0, 1}, {1, 0}}, GroupingOptions{"k-means", 1, 1, 1});
+      QFAIL("no error");
+    } catch (const InputError& e) {
+      QVERIFY2(std::string(e.what()).find("(expected maximin-exhaustive, maximin-greedy or random)") != std::string::npos,
+               e.what());
+    }
+  }
+
   void sizesAreBalancedLargerFirst() {
     QCOMPARE(balancedGroupSizes(7, 3), (std::vector<int>{3, 2, 2}));
     QCOMPARE(balancedGroupSizes(18, 6), (std::vector<int>{3, 3, 3, 3, 3, 3}));

@@ -3,6 +3,7 @@
 // from the stage table (core/pipeline/pipeline.h) so the CLI, `dmoe run` and
 // the GUI list the same stages with the same help.
 #include "cli_context.h"
+#include "methods/grouping_methods.h"
 #include "pipeline/pipeline.h"
 #include "project/project.h"
 #include "runtime/device.h"
@@ -23,6 +24,11 @@ void addStageCommands(CLI::App& app, CliContext& ctx) {
     auto imported = std::make_shared<std::string>();
     cmd->add_option("project", *file, "Project file (*.dmoe.json)")->required();
     cmd->add_flag("--force", *force, "Recompute even when the outputs are up to date");
+    if (stage.name == "group") {
+      std::string methods = "Grouping methods (grouping.method in the project file):";
+      for (const GroupingMethod& m : groupingMethods()) methods += "\n  " + m.name + " — " + m.help;
+      cmd->footer(methods + "\n" + cmd->get_footer());
+    }
     if (stage.name == "group")
       cmd->add_option("--similarity", *imported,
                       "Group this similarity matrix instead (.csv: header language,<id>,...; or a similarity.json), "

@@ -1,5 +1,6 @@
 #include "methods/grouping.h"
 
+#include "methods/grouping_methods.h"
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -131,8 +132,7 @@ GroupingResult groupLanguages(const DistanceMatrix& distance, const GroupingOpti
     return result;
   }
   if (options.method != "maximin-exhaustive" && options.method != "maximin-greedy")
-    throw InputError("unknown grouping method '" + options.method +
-                     "' (expected maximin-exhaustive, maximin-greedy or random)");
+    throw InputError("unknown grouping method '" + options.method + "' (expected " + groupingMethodNames(true) + ")");
   // The first group has the most candidates: it decides whether exhaustive is affordable.
   if (options.method == "maximin-exhaustive" && choose(static_cast<std::uint64_t>(n), static_cast<std::uint64_t>(sizes[0])) > options.exhaustiveLimit)
     result.methodUsed = "maximin-greedy";

@@ -392,8 +392,7 @@ Json Project::toJson() const {
   full["similarity"] = {{"layer_set", similarity.layer_set},       {"last_n", similarity.last_n},
                         {"layers", similarity.layers},             {"sketch_dim", similarity.sketch_dim},
                         {"sketch_seed", similarity.sketch_seed},   {"sketch_check_pairs", similarity.sketch_check_pairs}};
-  full["grouping"] = {{"method", grouping.method}, {"groups", grouping.groups}, {"manual", grouping.manual},
-                      {"seed", grouping.seed},     {"exhaustive_limit", grouping.exhaustive_limit}};
+  full["grouping"] = dmoe::toJson(grouping);
   full["layer_selection"] = {{"epsilon", layer_selection.epsilon}, {"mode", layer_selection.mode}};
   full["merge"] = {{"init", merge.init}, {"top_k", merge.top_k}, {"router_init_std", merge.router_init_std},
                    {"seed", merge.seed}};
@@ -487,6 +486,11 @@ Json toJson(const TrainingSettings& t) {
               {"checkpoint_every", t.checkpoint_every},
               {"router_loss_weight", t.router_loss_weight},
               {"balance_loss_weight", t.balance_loss_weight}};
+}
+
+Json toJson(const GroupingSettings& g) {
+  return Json{{"method", g.method}, {"groups", g.groups}, {"manual", g.manual}, {"seed", g.seed},
+              {"exhaustive_limit", g.exhaustive_limit}};
 }
 
 Json describeProjectSettings() { return Schema::project().leaves(); }

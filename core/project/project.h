@@ -181,6 +181,8 @@ class Project {
 
 // The settings as the project file spells them (saved into run folders and manifests).
 Json toJson(const TrainingSettings& settings);
+// grouping.* as the project file spells it, every key.
+Json toJson(const GroupingSettings& settings);
 
 // Every leaf setting with type, default, range and help (from the schema): CLI and GUI forms.
 Json describeProjectSettings();

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <regex>
 
+#include "methods/grouping_methods.h"
+
 extern const char* const kProjectSchemaText;  // generated from resources/project.schema.json
 
 namespace dmoe {
@@ -58,8 +60,37 @@ std::string escapePointer(const std::string& key) {
 
 Schema::Schema(Json root) : root_(std::move(root)) {}
 
+namespace {
+
+// Settings whose choices live in a registry ("x-choices"): their enum and help
+// are written from it, so the registry row is the one place a choice is declared.
+void fillChoices(Json& node) {
+  if (!node.is_object()) return;
+  if (node.value("x-choices", "") == "grouping-methods") {
+    Json names = Json::array();
+    std::string help = "How languages are grouped:";
+    for (const GroupingMethod& m : groupingMethods()) {
+      names.push_back(m.name);
+      help += " " + m.name + " — " + m.help + ";";
+    }
+    help.back() = '.';
+    node["enum"] = names;
+    node["description"] = help;
+    node.erase("x-choices");
+  }
+  for (auto& [key, child] : node.items()) fillChoices(child);
+}
+
+Json projectSchemaJson() {
+  Json root = Json::parse(kProjectSchemaText);
+  fillChoices(root);
+  return root;
+}
+
+}  // namespace
+
 const Schema& Schema::project() {
-  static const Schema schema(Json::parse(kProjectSchemaText));
+  static const Schema schema(projectSchemaJson());
   return schema;
 }
 

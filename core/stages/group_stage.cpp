@@ -8,6 +8,7 @@
 #include <set>
 
 #include "methods/grouping.h"
+#include "methods/grouping_methods.h"
 #include "methods/similarity.h"
 #include "stages/stage_folder.h"
 #include "stages/stage_inputs.h"
@@ -37,7 +38,7 @@ LanguageGroups groupSimilarity(const SimilarityResult& sim, const GroupingSettin
   LanguageGroups out;
   out.method = settings.method;
   Groups indices;
-  if (settings.method == "manual") {
+  if (!findGroupingMethod(settings.method)->groupsSimilarity) {  // manual
     out.methodUsed = "manual";
     for (const auto& group : settings.manual) {
       indices.emplace_back();
@@ -89,8 +90,8 @@ void logGroups(const LanguageGroups& groups, Reporter& reporter, const std::func
 LanguageGroups groupSimilarityFile(const Project& project, const fs::path& similarityFile, Reporter& reporter) {
   reporter.started();
   if (project.grouping.method == "manual")
-    throw InputError(project.file.string() + " /grouping/method: manual groups need no similarity matrix; choose "
-                     "maximin-exhaustive, maximin-greedy or random to group an imported matrix");
+    throw InputError(project.file.string() + " /grouping/method: manual groups need no similarity matrix; choose " +
+                     groupingMethodNames(true) + " to group an imported matrix");
   const SimilarityResult sim = SimilarityResult::importFile(similarityFile);
   reporter.log("imported similarity matrix: " + similarityFile.string() + " (" + std::to_string(sim.languages.size()) +
                " languages); grouping settings from " + project.file.string() + "; nothing is written");
@@ -104,10 +105,10 @@ LanguageGroups groupSimilarityFile(const Project& project, const fs::path& simil
 void runGroup(const Project& project, Reporter& reporter, bool force) {
   reporter.started();
   const RunLayout runs = project.layout();
+  // The settings the method reads (its registry row), spelled as the project file spells them.
+  const Json grouping = toJson(project.grouping);
   Json settings{{"method", project.grouping.method}, {"groups", project.grouping.groups}};
-  if (project.grouping.method == "manual") settings["manual"] = project.grouping.manual;
-  if (project.grouping.method == "random") settings["seed"] = project.grouping.seed;
-  if (project.grouping.method == "maximin-exhaustive") settings["exhaustive_limit"] = project.grouping.exhaustive_limit;
+  for (const std::string& key : findGroupingMethod(project.grouping.method)->settings) settings[key] = grouping.at(key);
   StageFolder folder(runs.groupDir(), Json{{"settings", settings},
                                           {"similarity", StageFolder::fingerprint(runs.similarityDir(), "dmoe similarity")}});
   const bool done = folder.run(force, reporter, "groups", runs.groupsFile(), [&] {
