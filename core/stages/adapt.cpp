@@ -93,31 +93,11 @@ std::map<std::string, double> pplByLanguage(const HeldoutPerplexity& table) {
   return out;
 }
 
-}  // namespace
-
-void runAdapt(const Project& project, Reporter& reporter, bool force) {
-  reporter.started();
-  const std::vector<std::string> newIds = languageIds(project.adaptationLanguages());
-  if (newIds.empty()) {
-    reporter.log("the project lists no new_languages: nothing to adapt");
-    reporter.finished("skipped");
-    return;
-  }
+// Probe, copy, train and check (SPEC 1.8) into <runs_dir>/adapt for the new languages `newIds`.
+void adaptInto(const Project& project, const std::vector<std::string>& newIds, Reporter& reporter) {
   const RunLayout runs = project.layout();
   const fs::path dir = runs.adaptDir();
   const fs::path trainedDir = RunLayout::modelIn(runs.trainDir());
-  StageFolder folder(dir, Json{{"adaptation", toJson(project.adaptation)},
-                               {"languages", newIds},
-                               {"evaluation", {{"window", project.evaluation.window},
-                                               {"max_documents_per_language", project.evaluation.max_documents_per_language}}},
-                               {"model", StageFolder::fingerprint(runs.trainDir(), "dmoe train")},
-                               {"shards", shardsFingerprint(project, project.allLanguages())}});
-  if (!force && folder.upToDate()) {
-    reporter.log("adaptation is up to date: " + runs.adaptationFile().string());
-    reporter.finished("skipped");
-    return;
-  }
-  folder.begin(force, reporter);
 
   const std::string device = resolveDevice(project.device);
   std::shared_ptr<CausalLMImpl> model = loadCausalLM(trainedDir, device);
@@ -257,8 +237,31 @@ void runAdapt(const Project& project, Reporter& reporter, bool force) {
   writeFileAtomic(runs.adaptationFile(), report.dump(1) + "\n");
   reporter.artifact(runs.adaptationFile(), "adaptation");
   reporter.result("adaptation", report);
-  folder.complete();
-  reporter.finished("done");
+}
+
+}  // namespace
+
+void runAdapt(const Project& project, Reporter& reporter, bool force) {
+  reporter.started();
+  const std::vector<std::string> newIds = languageIds(project.adaptationLanguages());
+  if (newIds.empty()) {
+    reporter.log("the project lists no new_languages: nothing to adapt");
+    reporter.finished("skipped");
+    return;
+  }
+  const RunLayout runs = project.layout();
+  const fs::path dir = runs.adaptDir();
+  StageFolder folder(dir, Json{{"adaptation", toJson(project.adaptation)},
+                               {"languages", newIds},
+                               {"evaluation", {{"window", project.evaluation.window},
+                                               {"max_documents_per_language", project.evaluation.max_documents_per_language}}},
+                               {"model", StageFolder::fingerprint(runs.trainDir(), "dmoe train")},
+                               {"shards", shardsFingerprint(project, project.allLanguages())}});
+  const bool done = folder.run(force, reporter, "adaptation", runs.adaptationFile(), [&] {
+    adaptInto(project, newIds, reporter);
+    return Json::object();
+  });
+  reporter.finished(done ? "done" : "skipped");
 }
 
 }  // namespace dmoe

@@ -81,18 +81,11 @@ bool routeLanguageHard(CausalLMImpl& model, const MoeLayout& layout, const std::
   return true;
 }
 
-bool trainVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force) {
-  StageFolder folder(variant.trainDir, Json{{"stage1", toJson(project.train_stage1)},
-                                            {"stage2", toJson(project.train_stage2)},
-                                            {"merge", StageFolder::fingerprint(variant.mergeDir, "dmoe merge")},
-                                            {"shards", shardsFingerprint(project, project.languages)}});
-  const fs::path modelDir = RunLayout::modelIn(variant.trainDir);
-  if (!force && folder.upToDate() && fs::exists(modelDir / "config.json")) {
-    reporter.log("trained DMoE is up to date: " + modelDir.string());
-    return false;
-  }
-  folder.begin(force, reporter);  // an interrupted run of the same inputs resumes from its checkpoints
+namespace {
 
+// Stage 1 then stage 2 into <trainDir>/{stage1,stage2,model}; returns what the manifest records.
+Json trainStages(const Project& project, const DmoeVariant& variant, Reporter& reporter) {
+  const fs::path modelDir = RunLayout::modelIn(variant.trainDir);
   const std::string device = resolveDevice(project.device);
   const fs::path mergedDir = RunLayout::modelIn(variant.mergeDir);
   std::shared_ptr<CausalLMImpl> model = loadCausalLM(mergedDir, device);
@@ -170,8 +163,20 @@ bool trainVariant(const Project& project, const DmoeVariant& variant, Reporter& 
   reporter.artifact(modelDir, "model");
   reporter.result("train", Json{{"variant", variant.name}, {"model", modelDir.string()},
                                 {"final_loss", result2.losses.empty() ? Json() : Json(result2.losses.back())}});
-  folder.complete({{"tokens", dmoeTrainingTokens(project, context)}});
-  return true;
+  return Json{{"tokens", dmoeTrainingTokens(project, context)}};
+}
+
+}  // namespace
+
+bool trainVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force) {
+  StageFolder folder(variant.trainDir, Json{{"stage1", toJson(project.train_stage1)},
+                                            {"stage2", toJson(project.train_stage2)},
+                                            {"merge", StageFolder::fingerprint(variant.mergeDir, "dmoe merge")},
+                                            {"shards", shardsFingerprint(project, project.languages)}});
+  const fs::path modelDir = RunLayout::modelIn(variant.trainDir);
+  // An interrupted run of the same inputs resumes from its checkpoints.
+  return folder.run(force, reporter, "trained DMoE", modelDir / "config.json",
+                    [&] { return trainStages(project, variant, reporter); });
 }
 
 }  // namespace dmoe

@@ -64,28 +64,9 @@ std::vector<std::vector<std::shared_ptr<FeedForwardImpl>>> trainGroupExperts(con
   return experts;
 }
 
-}  // namespace
-
-bool mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force) {
-  MergeSettings m = project.merge;
-  m.init = variant.init;
-  Json inputs{{"settings", {{"init", m.init}, {"top_k", m.top_k}, {"router_init_std", m.router_init_std},
-                            {"seed", m.seed}}},
-              {"base_model", baseModelFingerprint(project)},
-              {"selection", StageFolder::fingerprint(project.layout().selectionDir(), "dmoe select-layers")},
-              {"groups", variant.groupsFingerprint}};
-  if (m.init == "branch-train-mix") {
-    inputs["branch_training"] = toJson(project.train_stage1);
-    inputs["shards"] = shardsFingerprint(project, project.languages);
-  }
-  StageFolder folder(variant.mergeDir, inputs);
+// The merged model of `variant` into <mergeDir>/model; returns what the manifest records.
+Json mergeInto(const Project& project, const DmoeVariant& variant, const MergeSettings& m, Reporter& reporter) {
   const fs::path modelDir = RunLayout::modelIn(variant.mergeDir);
-  if (!force && folder.upToDate() && fs::exists(modelDir / "config.json")) {
-    reporter.log("merged model is up to date: " + modelDir.string());
-    return false;
-  }
-  folder.begin(force, reporter);
-
   const LayerSelection selection = LayerSelection::read(project.layout().selectionFile());  // ≥ 1 layer (select-layers checks)
   const std::string device = resolveDevice(project.device);
   const fs::path baseDir = baseModelDir(project);
@@ -128,8 +109,26 @@ bool mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& 
                std::to_string(std::min(layout.topK, layout.numExperts)) + ")");
   reporter.result("merge", Json{{"variant", variant.name}, {"model", modelDir.string()}, {"layout", layout.toJson()},
                                 {"parameters", parameters}});
-  folder.complete({{"layout", layout.toJson()}, {"parameters", parameters}});
-  return true;
+  return Json{{"layout", layout.toJson()}, {"parameters", parameters}};
+}
+
+}  // namespace
+
+bool mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force) {
+  MergeSettings m = project.merge;
+  m.init = variant.init;
+  Json inputs{{"settings", {{"init", m.init}, {"top_k", m.top_k}, {"router_init_std", m.router_init_std},
+                            {"seed", m.seed}}},
+              {"base_model", baseModelFingerprint(project)},
+              {"selection", StageFolder::fingerprint(project.layout().selectionDir(), "dmoe select-layers")},
+              {"groups", variant.groupsFingerprint}};
+  if (m.init == "branch-train-mix") {
+    inputs["branch_training"] = toJson(project.train_stage1);
+    inputs["shards"] = shardsFingerprint(project, project.languages);
+  }
+  StageFolder folder(variant.mergeDir, inputs);
+  return folder.run(force, reporter, "merged model", RunLayout::modelIn(variant.mergeDir) / "config.json",
+                    [&] { return mergeInto(project, variant, m, reporter); });
 }
 
 void runMerge(const Project& project, Reporter& reporter, bool force) {
