@@ -55,8 +55,8 @@ void writeFixtures(const fs::path& runs) {
                       .dump());
   test::writeText(runs / "select-layers" / "selection.json",
                   Json{{"scores", {0.875, 3.0, 4.75}}, {"normalized", {0.0, 0.55, 1.0}}, {"epsilon", 0.6},
-                       {"mode", "threshold"}, {"layers", {2}}, {"experts", 2}, {"top_k", 2}, {"hidden_size", 8},
-                       {"parameters", {{"base", 1000}, {"ffn_per_layer", 100}, {"total", 1116}, {"active", 1116}}}}
+                       {"mode", "threshold"}, {"layers", {2}}, {"hidden_size", 8},
+                       {"parameters", {{"base", 1000}, {"ffn_per_layer", 100}}}}
                       .dump());
   const Json combined = {{1, 0.2, 0.83, 0.3}, {0.2, 1, 0.1, 0.7}, {0.83, 0.1, 1, 0.25}, {0.3, 0.7, 0.25, 1}};
   const Json layer1 = {{1, 0.4, 0.5, 0.3}, {0.4, 1, 0.2, 0.6}, {0.5, 0.2, 1, 0.1}, {0.3, 0.6, 0.1, 1}};

@@ -79,8 +79,8 @@ const char* kGroups = R"({"method": "maximin-exhaustive", "method_used": "maximi
 
 // L = 4 layers with s = 0, 0.5, 0.75, 1; base 5,000,000, one FFN 600,000, D = 100.
 const char* kSelection = R"({"scores": [1.0, 2.0, 2.5, 3.0], "normalized": [0.0, 0.5, 0.75, 1.0],
-  "epsilon": 0.6, "mode": "threshold", "layers": [2, 3], "experts": 2, "top_k": 1, "hidden_size": 100,
-  "parameters": {"base": 5000000, "ffn_per_layer": 600000, "total": 6200400, "active": 5000400}})";
+  "epsilon": 0.6, "mode": "threshold", "layers": [2, 3], "hidden_size": 100,
+  "parameters": {"base": 5000000, "ffn_per_layer": 600000}})";
 
 struct Fixture {
   QTemporaryDir dir;
@@ -255,7 +255,7 @@ class TestGroupEditor : public QObject {
     QCOMPARE(panel.previewLayers(), (std::vector<std::int64_t>{3}));
     QCOMPARE(panel.findChild<QSlider*>("epsilonSlider")->value(), 24);
     panel.setEpsilon(0.0);
-    QCOMPARE(labelText(panel, "expandedLayers"), QString("no layer (the model stays dense)"));
+    QCOMPARE(labelText(panel, "expandedLayers"), QString("no layer: select-layers refuses this ε"));
     QCOMPARE(panel.previewCounts().total, std::int64_t(5000000));
     panel.setEpsilon(0.5);
     saveScreenshot(panel, "epsilon-panel.png");

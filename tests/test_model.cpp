@@ -10,6 +10,7 @@
 #include "model/model_family.h"
 #include "runtime/device.h"
 #include "train/autocast_guard.h"
+#include "test_support.h"
 #include "util/error.h"
 
 #include <QtTest>
@@ -57,15 +58,6 @@ std::vector<std::string> parameterNames(const torch::nn::Module& m) {
 
 bool near(const torch::Tensor& a, const torch::Tensor& b, double tol) {
   return a.sizes() == b.sizes() && torch::allclose(a, b, /*rtol=*/0.0, /*atol=*/tol);
-}
-
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no InputError)";
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -178,7 +170,7 @@ class TestModel : public QObject {
     QCOMPARE(kindOf(bloom, "transformer.h.5.mlp.dense_h_to_4h.weight"), std::string("ffn@5"));
     QCOMPARE(kindOf(bloom, "transformer.h.0.input_layernorm.bias"), std::string("norms@0"));
     QCOMPARE(kindOf(bloom, "transformer.word_embeddings_layernorm.weight"), std::string("norms@-1"));
-    QVERIFY(contains(errorOf([] { modelFamily("gpt2"); }), "\"gpt2\" is not supported (expected llama, qwen2, gemma or bloom)"));
+    QVERIFY(contains(test::inputErrorOf([] { modelFamily("gpt2"); }), "\"gpt2\" is not supported (expected llama, qwen2, gemma or bloom)"));
     // Every tensor a built model registers has a kind other than "other".
     for (const ModelFamily& f : modelFamilies()) {
       auto model = buildCausalLM(tinyConfig(f.modelType));
@@ -208,7 +200,7 @@ class TestModel : public QObject {
     QCOMPARE(canonicalBloomName("word_embeddings.weight"), std::string("transformer.word_embeddings.weight"));
     QCOMPARE(canonicalBloomName("transformer.ln_f.bias"), std::string("transformer.ln_f.bias"));
     QCOMPARE(canonicalBloomName("lm_head.weight"), std::string("lm_head.weight"));
-    QVERIFY(contains(errorOf([] { expandWeightNames("gpt2", 1, true); }), "gpt2"));
+    QVERIFY(contains(test::inputErrorOf([] { expandWeightNames("gpt2", 1, true); }), "gpt2"));
   }
 
   void alibiSlopesMatchHf() {
@@ -488,31 +480,31 @@ class TestModel : public QObject {
       return j;
     };
     const std::string missingHeads =
-        errorOf([&] { ModelConfig::fromHfJson(without(kLlama2, "num_attention_heads"), "llama-2/config.json"); });
+        test::inputErrorOf([&] { ModelConfig::fromHfJson(without(kLlama2, "num_attention_heads"), "llama-2/config.json"); });
     QVERIFY2(contains(missingHeads, "llama-2/config.json") && contains(missingHeads, "\"num_attention_heads\"") &&
                  contains(missingHeads, "missing"),
              missingHeads.c_str());
-    const std::string missingNHead = errorOf([&] { ModelConfig::fromHfJson(without(kBloom560m, "n_head"), "b.json"); });
+    const std::string missingNHead = test::inputErrorOf([&] { ModelConfig::fromHfJson(without(kBloom560m, "n_head"), "b.json"); });
     QVERIFY2(contains(missingNHead, "\"n_head\""), missingNHead.c_str());
-    QVERIFY(contains(errorOf([&] { ModelConfig::fromHfJson(without(kGemma2b, "model_type"), "g.json"); }), "\"model_type\""));
+    QVERIFY(contains(test::inputErrorOf([&] { ModelConfig::fromHfJson(without(kGemma2b, "model_type"), "g.json"); }), "\"model_type\""));
 
     Json wrongType = Json::parse(kQwen2);
     wrongType["hidden_size"] = "896";
-    const std::string typeError = errorOf([&] { ModelConfig::fromHfJson(wrongType, "q.json"); });
+    const std::string typeError = test::inputErrorOf([&] { ModelConfig::fromHfJson(wrongType, "q.json"); });
     QVERIFY2(contains(typeError, "\"hidden_size\"") && contains(typeError, "integer"), typeError.c_str());
 
     Json badGroups = Json::parse(kQwen2);
     badGroups["num_key_value_heads"] = 3;
-    QVERIFY(contains(errorOf([&] { ModelConfig::fromHfJson(badGroups, "q.json"); }), "\"num_key_value_heads\""));
+    QVERIFY(contains(test::inputErrorOf([&] { ModelConfig::fromHfJson(badGroups, "q.json"); }), "\"num_key_value_heads\""));
 
     Json scaled = Json::parse(kLlama2);
     scaled["rope_scaling"] = Json{{"type", "linear"}, {"factor", 2.0}};
-    QVERIFY(contains(errorOf([&] { ModelConfig::fromHfJson(scaled, "l.json"); }), "\"rope_scaling\""));
+    QVERIFY(contains(test::inputErrorOf([&] { ModelConfig::fromHfJson(scaled, "l.json"); }), "\"rope_scaling\""));
 
     Json unknown = Json::parse(kLlama2);
     unknown["model_type"] = "gpt2";
-    QVERIFY(contains(errorOf([&] { ModelConfig::fromHfJson(unknown, "l.json"); }), "gpt2"));
-    QVERIFY(contains(errorOf([] { buildCausalLM(ModelConfig{}); }), "model_type"));
+    QVERIFY(contains(test::inputErrorOf([&] { ModelConfig::fromHfJson(unknown, "l.json"); }), "gpt2"));
+    QVERIFY(contains(test::inputErrorOf([] { buildCausalLM(ModelConfig{}); }), "model_type"));
   }
 
   void configRoundTripKeepsUnknownKeysAndOrder() {

@@ -11,6 +11,7 @@
 #include "stages/dmoe_variant.h"
 #include "model/load_model.h"
 #include "train/router_losses.h"
+#include "test_support.h"
 #include "util/error.h"
 
 #include <QTemporaryDir>
@@ -48,15 +49,6 @@ MoeLayout layoutOf(std::vector<std::int64_t> layers, std::int64_t experts, std::
 torch::Tensor someTokens() { return torch::tensor({3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8}, torch::kInt64).view({2, 6}); }
 
 double maxDiff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
-
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no InputError)";
-}
 
 // Two different experts A, B of the tiny config.
 std::vector<std::shared_ptr<FeedForwardImpl>> twoExperts() {
@@ -129,7 +121,7 @@ class TestMoe : public QObject {
     QVERIFY(maxDiff(moe.forward(x), experts[0]->forward(x)) < 1e-6);
     QCOMPARE(moe.lastRouterLogits.sizes().vec(), (std::vector<std::int64_t>{12, 2}));  // logits kept for L_RC
     routing->hardRows({0, 5, 0});
-    QVERIFY(errorOf([&] { moe.forward(x); }).find("expert 5 of row 1 does not exist") != std::string::npos);
+    QVERIFY(test::inputErrorOf([&] { moe.forward(x); }).find("expert 5 of row 1 does not exist") != std::string::npos);
   }
 
   // Soft routing, hand-set router: with E = 2 and k = 2, out = p0·A(x) + p1·B(x),
@@ -224,14 +216,14 @@ class TestMoe : public QObject {
 
   void layoutErrorsNameTheKey() {
     Json j = layoutOf({2, 1}, 2, 2).toJson();
-    QVERIFY(errorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("cfg /dmoe/moe_layers: must be ascending") != std::string::npos);
+    QVERIFY(test::inputErrorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("cfg /dmoe/moe_layers: must be ascending") != std::string::npos);
     j = layoutOf({1}, 2, 2).toJson();
     j["experts"] = Json::array({Json::array({"fr"}), Json::array({"fr"})});
-    QVERIFY(errorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("'fr' is served by two experts") != std::string::npos);
+    QVERIFY(test::inputErrorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("'fr' is served by two experts") != std::string::npos);
     j["experts"] = Json::array({Json::array({"fr"})});
-    QVERIFY(errorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("lists 1 experts, num_experts is 2") != std::string::npos);
+    QVERIFY(test::inputErrorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("lists 1 experts, num_experts is 2") != std::string::npos);
     auto model = buildCausalLM(tinyConfig());
-    QVERIFY(errorOf([&] { upcycle(*model, layoutOf({3}, 2, 2)); }).find("layer 3 does not exist") != std::string::npos);
+    QVERIFY(test::inputErrorOf([&] { upcycle(*model, layoutOf({3}, 2, 2)); }).find("layer 3 does not exist") != std::string::npos);
   }
 
   // SPEC 1.8 step 2: the new expert copies expert c, the router gains row c.
@@ -259,7 +251,7 @@ class TestMoe : public QObject {
     QCOMPARE(selectLayers(s, 0.6, "top-fraction"), (std::vector<std::int64_t>{1, 2, 3}));  // ⌈2.4⌉ = 3
     QCOMPARE(selectLayers(s, 0.0, "top-fraction"), (std::vector<std::int64_t>{}));
     QCOMPARE(normalizedScores({2, 2, 2}), (std::vector<double>{1, 1, 1}));  // all equal: all equally specific
-    QVERIFY(errorOf([&] { selectLayers(s, 0.5, "top-k"); }).find("unknown mode 'top-k'") != std::string::npos);
+    QVERIFY(test::inputErrorOf([&] { selectLayers(s, 0.5, "top-k"); }).find("unknown mode 'top-k'") != std::string::npos);
   }
 
   // Counts by formula: base 1000, P_ffn 100, D 8, 2 layers, E 3, k 2:

@@ -157,6 +157,16 @@ class TestPipeline : public QObject {
     std::snprintf(stationarityLine, sizeof stationarityLine, "continual data: r = %.2f (FFN gradients",
                   stationarity.at("r").get<double>());
     QVERIFY2(report.find(stationarityLine) != std::string::npos, report.c_str());
+
+    // Merge counts the DMoE's parameters for its E and top-k: the total is the merged checkpoint's own
+    // count, and the report's table shows it.
+    const Json merged = Json::parse(test::readText(runs() / "merge/manifest.json")).at("outputs");
+    CheckpointTensors mergedTensors = CheckpointTensors::open(runs() / "merge/model");
+    std::int64_t stored = 0;
+    for (const std::string& name : mergedTensors.names()) stored += mergedTensors.entry(name).numel();
+    QCOMPARE(merged.at("parameters").at("total").get<std::int64_t>(), stored);
+    QCOMPARE(merged.at("parameters").at("active").get<std::int64_t>(), stored);  // top-2 of 2 experts: all active
+    QVERIFY2(report.find("| DMoE total | ") != std::string::npos, report.c_str());
   }
 
   // SPEC 1.8 step 4, checked on disk: the adapted model's shared weights, old
@@ -283,12 +293,13 @@ class TestPipeline : public QObject {
     QCOMPARE(r.exitCode, 2);
     QVERIFY2(r.err.find("/layer_selection/epsilon: ε = 0") != std::string::npos, r.err.c_str());
     QVERIFY2(r.err.find("expands no layer") != std::string::npos, r.err.c_str());
-    // The project's own ε restores the selection; nothing after it changes.
+    // The refused ε left the last selection as it was (the ε panel still has its scores): with the
+    // project's own ε nothing re-runs.
+    QVERIFY(fs::exists(runs() / "select-layers/manifest.json"));
     r = test::runCli({"--events", "jsonl", "run", project_.string()}, root());
     QVERIFY2(r.exitCode == 0, r.err.c_str());
     const auto statuses = stageStatuses(r.out);
-    QCOMPARE(statuses.at("select-layers"), std::string("done"));
-    for (const std::string& stage : {"merge", "train", "eval", "baselines", "adapt"})
+    for (const std::string& stage : {"select-layers", "merge", "train", "eval", "baselines", "adapt"})
       QVERIFY2(statuses.at(stage) == "skipped", summary(statuses).c_str());
   }
 

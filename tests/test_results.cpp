@@ -19,16 +19,6 @@ using namespace dmoe;
 
 namespace {
 
-template <class F>
-std::string errorOf(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 #define QVERIFY_CONTAINS(text, part) \
   QVERIFY2(std::string(text).find(part) != std::string::npos, (std::string(text) + " lacks: " + (part)).c_str())
 
@@ -67,15 +57,15 @@ class ResultsTest : public QObject {
 
     Json bad = file;
     bad["layers"] = {1, 3};
-    QVERIFY_CONTAINS(errorOf([&] { LayerSelection::fromJson(bad, "s.json"); }), "s.json: /layers/1: expected a layer below 3");
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { LayerSelection::fromJson(bad, "s.json"); }), "s.json: /layers/1: expected a layer below 3");
     bad = file;
     bad["mode"] = "all";
-    QVERIFY_CONTAINS(errorOf([&] { LayerSelection::fromJson(bad, "s.json"); }), "s.json: /mode: expected \"threshold\"");
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { LayerSelection::fromJson(bad, "s.json"); }), "s.json: /mode: expected \"threshold\"");
     bad = file;
     bad["parameters"].erase("ffn_per_layer");
-    QVERIFY_CONTAINS(errorOf([&] { LayerSelection::fromJson(bad, "s.json"); }),
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { LayerSelection::fromJson(bad, "s.json"); }),
                      "s.json: /parameters/ffn_per_layer: expected a value (it is missing)");
-    QVERIFY_CONTAINS(errorOf([] { LayerSelection::read("/nowhere/selection.json"); }),
+    QVERIFY_CONTAINS(test::inputErrorOf([] { LayerSelection::read("/nowhere/selection.json"); }),
                      "/nowhere/selection.json is missing: run `dmoe select-layers` first");
   }
 
@@ -94,12 +84,12 @@ class ResultsTest : public QObject {
 
     Json bad = file;
     bad["groups"][1]["expert"] = 5;
-    QVERIFY_CONTAINS(errorOf([&] { LanguageGroups::fromJson(bad, "g.json"); }), "g.json: /groups/1/expert: expected 1");
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { LanguageGroups::fromJson(bad, "g.json"); }), "g.json: /groups/1/expert: expected 1");
     bad = file;
     bad["groups"][0]["languages"][1] = 7;
-    QVERIFY_CONTAINS(errorOf([&] { LanguageGroups::fromJson(bad, "g.json"); }),
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { LanguageGroups::fromJson(bad, "g.json"); }),
                      "g.json: /groups/0/languages/1: expected a string");
-    QVERIFY_CONTAINS(errorOf([] { LanguageGroups::read("/nowhere/groups.json"); }), "run `dmoe group` first");
+    QVERIFY_CONTAINS(test::inputErrorOf([] { LanguageGroups::read("/nowhere/groups.json"); }), "run `dmoe group` first");
   }
 
   void similarityDisplayFieldsAreOptionalButChecked() {
@@ -132,14 +122,14 @@ class ResultsTest : public QObject {
 
     Json bad = json;
     bad["dendrogram"][0]["right"] = 3;  // merge 0 may join only leaves 0..2
-    QVERIFY_CONTAINS(errorOf([&] { SimilarityResult::fromJson(bad, "sim.json"); }),
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { SimilarityResult::fromJson(bad, "sim.json"); }),
                      "sim.json: /dendrogram/0/right: expected a cluster below 3");
     bad = json;
     bad["labels"] = {"A"};
-    QVERIFY_CONTAINS(errorOf([&] { SimilarityResult::fromJson(bad, "sim.json"); }),
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { SimilarityResult::fromJson(bad, "sim.json"); }),
                      "sim.json: /labels: expected one label per language (3)");
-    QVERIFY_CONTAINS(errorOf([] { SimilarityResult::read("/nowhere/similarity.json"); }), "run `dmoe similarity` first");
-    QVERIFY_CONTAINS(errorOf([] { SimilarityResult::importFile("/nowhere/m.csv"); }), "/nowhere/m.csv: no such file");
+    QVERIFY_CONTAINS(test::inputErrorOf([] { SimilarityResult::read("/nowhere/similarity.json"); }), "run `dmoe similarity` first");
+    QVERIFY_CONTAINS(test::inputErrorOf([] { SimilarityResult::importFile("/nowhere/m.csv"); }), "/nowhere/m.csv: no such file");
   }
 
   void deviationStageLayoutKeepsTheStationarityRecord() {
@@ -156,7 +146,7 @@ class ResultsTest : public QObject {
 
     Json bad = file;
     bad["modules"]["norms"][1] = {0};
-    QVERIFY_CONTAINS(errorOf([&] { DeviationTable::fromJson(bad, "d.json"); }),
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { DeviationTable::fromJson(bad, "d.json"); }),
                      "d.json: /modules/norms/1: expected a list of 2 numbers");
 
     // The reference code's per-language layout: labels are the ids, no stationarity.
@@ -165,8 +155,8 @@ class ResultsTest : public QObject {
     QCOMPARE(reference.labels, (std::vector<std::string>{"ar", "he"}));
     QCOMPARE(reference.layers, std::int64_t{2});
     QVERIFY(!reference.stationarity);
-    QVERIFY_CONTAINS(errorOf([] { DeviationTable::read("/nowhere/deviation.json"); }), "run `dmoe deviation` first");
-    QVERIFY_CONTAINS(errorOf([] { DeviationTable::importFile("/nowhere/n.json"); }), "/nowhere/n.json: no such file");
+    QVERIFY_CONTAINS(test::inputErrorOf([] { DeviationTable::read("/nowhere/deviation.json"); }), "run `dmoe deviation` first");
+    QVERIFY_CONTAINS(test::inputErrorOf([] { DeviationTable::importFile("/nowhere/n.json"); }), "/nowhere/n.json: no such file");
   }
 };
 

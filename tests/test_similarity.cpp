@@ -6,6 +6,7 @@
 #include "checkpoint/safetensors.h"
 #include "methods/clustering.h"
 #include "methods/similarity.h"
+#include "test_support.h"
 #include "util/error.h"
 
 #include <QTemporaryDir>
@@ -53,16 +54,6 @@ double maxDifference(const SimilarityMatrix& a, const SimilarityMatrix& b) {
   return worst;
 }
 
-// The message of the InputError `f` throws ("" if none).
-template <class F>
-std::string inputErrorOf(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
 
 SimilarityOptions layersOptions(std::vector<std::int64_t> layers) {
   SimilarityOptions o;
@@ -135,7 +126,7 @@ class TestSimilarity : public QObject {
     QCOMPARE(back.perLayer, r.perLayer);
     Json broken = json;
     broken["per_layer"][0]["matrix"][1] = Json::array({1});
-    const std::string message = inputErrorOf([&] { SimilarityResult::fromJson(broken, "similarity.json"); });
+    const std::string message = test::inputErrorOf([&] { SimilarityResult::fromJson(broken, "similarity.json"); });
     QVERIFY2(message.find("similarity.json: /per_layer/0/matrix/1") != std::string::npos, message.c_str());
   }
 
@@ -228,7 +219,7 @@ class TestSimilarity : public QObject {
     const fs::path root = dir.path().toStdString();
     auto errorFor = [&](const std::vector<std::pair<std::string, LayerValues>>& languages,
                         std::vector<std::int64_t> layers = {0, 1}) {
-      return inputErrorOf([&] { computeSimilarity(writeAll(root, languages), layersOptions(layers)); });
+      return test::inputErrorOf([&] { computeSimilarity(writeAll(root, languages), layersOptions(layers)); });
     };
     auto contains = [](const std::string& text, std::initializer_list<const char*> parts) {
       for (const char* part : parts)
@@ -247,17 +238,17 @@ class TestSimilarity : public QObject {
     const double twoValues[] = {1, 2};
     safetensors::write(root / "de.safetensors",
                        {{"layers.0", safetensors::DType::F64, {2}, {reinterpret_cast<const char*>(twoValues), 16}}});
-    e = inputErrorOf([&] { computeSimilarity({{"de"}, {root / "de.safetensors"}}, layersOptions({0})); });
+    e = test::inputErrorOf([&] { computeSimilarity({{"de"}, {root / "de.safetensors"}}, layersOptions({0})); });
     QVERIFY2(contains(e, {"de.safetensors", "'layers.0'", "F64", "expected F32"}), e.c_str());
     safetensors::write(root / "de.safetensors",
                        {{"layers.0", safetensors::DType::F32, {1, 2}, {reinterpret_cast<const char*>(twoValues), 8}}});
-    e = inputErrorOf([&] { computeSimilarity({{"de"}, {root / "de.safetensors"}}, layersOptions({0})); });
+    e = test::inputErrorOf([&] { computeSimilarity({{"de"}, {root / "de.safetensors"}}, layersOptions({0})); });
     QVERIFY2(contains(e, {"de.safetensors", "'layers.0'", "2 dimensions"}), e.c_str());
 
-    e = inputErrorOf([&] { computeSimilarity({{"xx"}, {root / "absent.safetensors"}}, layersOptions({0})); });
+    e = test::inputErrorOf([&] { computeSimilarity({{"xx"}, {root / "absent.safetensors"}}, layersOptions({0})); });
     QVERIFY2(contains(e, {"absent.safetensors"}), e.c_str());
-    QVERIFY(!errorFor({{"en", {{0, {1}}}}}, {}).empty());      // no layers
-    QVERIFY(!errorFor({{"en", {{0, {1}}}}}, {0, 0}).empty());  // a layer twice
+    QVERIFY(contains(errorFor({{"en", {{0, {1}}}}}, {}), {"the layer set is empty"}));
+    QVERIFY(contains(errorFor({{"en", {{0, {1}}}}}, {0, 0}), {"layer 0 is listed twice"}));
     QVERIFY_THROWS_EXCEPTION(InputError, cosineOfRows(torch::tensor({1.0, 0.0, 0.0, 0.0}).reshape({2, 2})));
   }
 

@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "util/error.h"
+
 namespace fs = std::filesystem;
 
 namespace dmoe::test {
@@ -55,6 +57,15 @@ CliResult runCli(const std::vector<std::string>& args, const fs::path& workdir, 
   result.out = process.readAllStandardOutput().toStdString();
   result.err = process.readAllStandardError().toStdString();
   return result;
+}
+
+std::string inputErrorOf(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no InputError)";
 }
 
 }  // namespace dmoe::test

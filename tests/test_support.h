@@ -4,6 +4,7 @@
 #include <QTemporaryDir>
 #include <QString>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,5 +24,8 @@ struct CliResult {
 // Runs `dmoe args...` (no shell), waits up to `timeoutMs`.
 CliResult runCli(const std::vector<std::string>& args, const std::filesystem::path& workdir = {},
                  int timeoutMs = 120000);
+
+// The message of the dmoe::InputError `f` throws, or "(no InputError)".
+std::string inputErrorOf(const std::function<void()>& f);
 
 }  // namespace dmoe::test

@@ -194,7 +194,7 @@ void EpsilonPanel::updatePreview() {
   strip_->set(normalized_, layers_);
   QStringList names;
   for (std::int64_t l : layers_) names << QString::number(l);
-  layersLabel_->setText(layers_.empty() ? tr("no layer (the model stays dense)")
+  layersLabel_->setText(layers_.empty() ? tr("no layer: select-layers refuses this ε")
                                         : tr("layers %1").arg(names.join(QStringLiteral(", "))));
   const std::int64_t topK = std::min(document_.project().merge.top_k, previewExperts());
   expertsLabel_->setText(tr("%1 of %2 layers become MoE layers · %3 experts, top-%4 routing")

@@ -1,5 +1,7 @@
 #include "methods/grouping_methods.h"
 
+#include "util/error.h"
+
 namespace dmoe {
 
 const std::vector<GroupingMethod>& groupingMethods() {
@@ -19,6 +21,11 @@ const GroupingMethod* findGroupingMethod(const std::string& name) {
   for (const GroupingMethod& m : groupingMethods())
     if (m.name == name) return &m;
   return nullptr;
+}
+
+const GroupingMethod& groupingMethod(const std::string& name) {
+  if (const GroupingMethod* m = findGroupingMethod(name)) return *m;
+  throw InputError("unknown grouping method '" + name + "' (expected " + groupingMethodNames(false) + ")");
 }
 
 std::string groupingMethodNames(bool similarityOnly) {

@@ -24,6 +24,8 @@ struct GroupingMethod {
 const std::vector<GroupingMethod>& groupingMethods();
 // The row of `name`, or nullptr.
 const GroupingMethod* findGroupingMethod(const std::string& name);
+// The row of `name`; InputError naming it and the methods otherwise.
+const GroupingMethod& groupingMethod(const std::string& name);
 // "maximin-exhaustive, maximin-greedy or random" (only those that group a
 // similarity matrix when `similarityOnly`): for messages.
 std::string groupingMethodNames(bool similarityOnly);

@@ -113,7 +113,8 @@ ModelConfig ModelConfig::fromHfJson(const Json& config, const std::string& sourc
     in.rejectIf(in.has("rope_scaling"), "rope_scaling", "RoPE scaling");
     in.rejectIf(!f.qkvBias && in.optionalBool("attention_bias", false), "attention_bias", "attention with biases");
     in.rejectIf(in.optionalBool("mlp_bias", false), "mlp_bias", "an MLP with biases");
-    in.rejectIf(in.optionalBool("use_sliding_window", false), "use_sliding_window", "sliding-window attention");
+    in.rejectIf(f.slidingWindowKey && in.optionalBool("use_sliding_window", false), "use_sliding_window",
+                "sliding-window attention");
   }
   return c.completed(source);
 }

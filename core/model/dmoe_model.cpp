@@ -7,13 +7,6 @@
 
 namespace dmoe {
 
-std::int64_t MoeLayout::expertOf(const std::string& languageId) const {
-  for (size_t e = 0; e < expertLanguages.size(); ++e)
-    for (const std::string& id : expertLanguages[e])
-      if (id == languageId) return static_cast<std::int64_t>(e);
-  return -1;
-}
-
 Json MoeLayout::toJson() const {
   return Json{{"moe_layers", layers},
               {"num_experts", numExperts},

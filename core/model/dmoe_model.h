@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "model/moe_feed_forward.h"
+#include "results/groups_file.h"  // expertOf
 
 namespace dmoe {
 
@@ -29,7 +30,7 @@ struct MoeLayout {
   std::vector<std::vector<std::string>> expertLanguages;  // size E: the group each expert serves
 
   // Index of the expert serving `languageId`, or −1.
-  std::int64_t expertOf(const std::string& languageId) const;
+  std::int64_t expertOf(const std::string& languageId) const { return dmoe::expertOf(expertLanguages, languageId); }
   Json toJson() const;
   // Throws InputError naming `source` and the key (types, ranges, ascending
   // layers, expert list length = num_experts, a language in two experts).

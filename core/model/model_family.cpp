@@ -119,6 +119,7 @@ const std::vector<ModelFamily>& modelFamilies() {
     qwen2.maxPositions = 32768;
     qwen2.bosTokenId = qwen2.eosTokenId = -1;
     qwen2.qkvBias = true;
+    qwen2.slidingWindowKey = true;
 
     ModelFamily gemma = llama;
     gemma.modelType = "gemma";

@@ -7,8 +7,7 @@
 // network shape, one implementation): docs/extending.md.
 //
 // Registered parameter names equal the table's names (tests/test_model.cpp
-// checks that), so loading and saving map name for name. Torch-free: the
-// checkpoint reader and `dmoe inspect` use it without a model.
+// checks that), so loading and saving map name for name. Torch-free.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -57,6 +56,7 @@ struct ModelFamily {
   bool embeddingScale = false;   // embeddings × √D (Gemma)
   bool normPlusOne = false;      // RMSNorm computes x̂ · (1 + w) (Gemma)
   bool headDimAlways = false;    // config.json always states head_dim (Gemma)
+  bool slidingWindowKey = false;  // config.json may switch on sliding-window attention (Qwen2: refused)
   const std::vector<TensorInfo>* tensors = nullptr;
   // Hub spellings → the table's names (BLOOM checkpoints without "transformer."); null: names are canonical.
   std::string (*canonicalName)(const std::string&) = nullptr;

@@ -5,7 +5,7 @@
 
 namespace dmoe {
 
-std::int64_t LanguageGroups::expertOf(const std::string& language) const {
+std::int64_t expertOf(const std::vector<std::vector<std::string>>& groups, const std::string& language) {
   for (size_t g = 0; g < groups.size(); ++g)
     for (const std::string& l : groups[g])
       if (l == language) return static_cast<std::int64_t>(g);

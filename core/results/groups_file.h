@@ -14,13 +14,17 @@
 
 namespace dmoe {
 
+// The index of the list in `groups` that holds `language`, or −1: the expert of
+// a language (the group stage's groups and a DMoE model's layout list them alike).
+std::int64_t expertOf(const std::vector<std::vector<std::string>>& groups, const std::string& language);
+
 struct LanguageGroups {
   std::string method, methodUsed;
   std::vector<std::vector<std::string>> groups;  // language ids; group g = expert g
   std::vector<double> minSimilarity;             // per group (1 for a single language; NaN when the file has null)
 
   // The expert (group index) of `language`, or −1 when no group lists it.
-  std::int64_t expertOf(const std::string& language) const;
+  std::int64_t expertOf(const std::string& language) const { return dmoe::expertOf(groups, language); }
 
   // {method, method_used, groups: [{expert, languages, min_similarity}]}
   Json toJson() const;

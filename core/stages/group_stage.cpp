@@ -38,7 +38,7 @@ LanguageGroups groupSimilarity(const SimilarityResult& sim, const GroupingSettin
   LanguageGroups out;
   out.method = settings.method;
   Groups indices;
-  if (!findGroupingMethod(settings.method)->groupsSimilarity) {  // manual
+  if (!groupingMethod(settings.method).groupsSimilarity) {  // manual
     out.methodUsed = "manual";
     for (const auto& group : settings.manual) {
       indices.emplace_back();
@@ -89,7 +89,7 @@ void logGroups(const LanguageGroups& groups, Reporter& reporter, const std::func
 
 LanguageGroups groupSimilarityFile(const Project& project, const fs::path& similarityFile, Reporter& reporter) {
   reporter.started();
-  if (project.grouping.method == "manual")
+  if (!groupingMethod(project.grouping.method).groupsSimilarity)  // manual
     throw InputError(project.file.string() + " /grouping/method: manual groups need no similarity matrix; choose " +
                      groupingMethodNames(true) + " to group an imported matrix");
   const SimilarityResult sim = SimilarityResult::importFile(similarityFile);
@@ -108,7 +108,7 @@ void runGroup(const Project& project, Reporter& reporter, bool force) {
   // The settings the method reads (its registry row), spelled as the project file spells them.
   const Json grouping = toJson(project.grouping);
   Json settings{{"method", project.grouping.method}, {"groups", project.grouping.groups}};
-  for (const std::string& key : findGroupingMethod(project.grouping.method)->settings) settings[key] = grouping.at(key);
+  for (const std::string& key : groupingMethod(project.grouping.method).settings) settings[key] = grouping.at(key);
   StageFolder folder(runs.groupDir(), Json{{"settings", settings},
                                           {"similarity", StageFolder::fingerprint(runs.similarityDir(), "dmoe similarity")}});
   const bool done = folder.run(force, reporter, "groups", runs.groupsFile(), [&] {

@@ -140,6 +140,8 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
          << "| base model | " << millions(p.at("base").get<std::int64_t>()) << " |\n"
          << "| DMoE total | " << millions(p.at("total").get<std::int64_t>()) << " |\n"
          << "| DMoE active per token | " << millions(p.at("active").get<std::int64_t>()) << " |\n";
+    } else if (merge.is_object()) {
+      md << ".\n\n_This merge recorded no parameter counts (it predates them): run `dmoe merge --force`._\n";
     } else {
       md << ".\n\n_The merge stage has not run: the experts and parameter counts follow from it._\n";
     }

@@ -68,7 +68,8 @@ void logSelection(const LayerSelection& s, Reporter& reporter) {
           << (std::find(s.layers.begin(), s.layers.end(), static_cast<std::int64_t>(l)) != s.layers.end() ? "yes" : "")
           << "\n";
   table << s.layers.size() << " of " << s.scores.size() << " layers expand (ε = " << s.epsilon << ", " << s.mode
-        << "); base model: " << s.baseParameters << " parameters, " << s.ffnParameters << " per FFN";
+        << ")";
+  if (s.baseParameters > 0) table << "; base model: " << s.baseParameters << " parameters, " << s.ffnParameters << " per FFN";
   reporter.log(table.str());
 }
 
@@ -83,14 +84,16 @@ void runSelectLayers(const Project& project, Reporter& reporter, bool force) {
   StageFolder folder(runs.selectionDir(),
                      Json{{"settings", {{"epsilon", settings.epsilon}, {"mode", settings.mode}}},
                           {"deviation", StageFolder::fingerprint(runs.deviationDir(), "dmoe deviation")}});
+  LayerSelection s = selectLayersFromNorms(DeviationTable::read(runs.deviationFile()), settings.epsilon, settings.mode);
+  if (s.layers.empty()) {  // before the folder is touched: the last good selection stays for the ε panel
+    logSelection(s, reporter);
+    throw InputError(project.file.string() + " /layer_selection/epsilon: ε = " + std::to_string(s.epsilon) + " (" +
+                     s.mode + ") expands no layer of " + std::to_string(s.scores.size()) +
+                     "; lower ε (the normalised scores are listed above)");
+  }
   const bool done = folder.run(force, reporter, "layer selection", runs.selectionFile(), [&] {
-    LayerSelection s = selectLayersFromNorms(DeviationTable::read(runs.deviationFile()), settings.epsilon, settings.mode);
     recordBaseSizes(project, s);
     logSelection(s, reporter);
-    if (s.layers.empty())
-      throw InputError(project.file.string() + " /layer_selection/epsilon: ε = " + std::to_string(s.epsilon) + " (" +
-                       s.mode + ") expands no layer of " + std::to_string(s.scores.size()) +
-                       "; lower ε (the normalised scores are listed above)");
     writeFileAtomic(runs.selectionFile(), s.toJson().dump(2) + "\n");
     reporter.result("selection", s.toJson());
     return Json{{"layers", s.layers}};

@@ -16,7 +16,7 @@
 
 namespace dmoe {
 
-struct DeviationTable;    // stages/deviation.h
+struct DeviationTable;    // results/deviation_file.h
 struct SimilarityResult;  // results/similarity_file.h
 
 // ---- select-layers (SPEC §1.4): <runs_dir>/select-layers/selection.json (results/selection_file.h)
@@ -55,7 +55,7 @@ void runEval(const Project& project, Reporter& reporter, bool force);
 // ---- baselines: <runs_dir>/baselines/{dense-continue,random-groups}/, perplexity.json
 void runBaselines(const Project& project, Reporter& reporter, bool force);
 
-// ---- adapt (SPEC §1.8): <runs_dir>/adapt/{probe.json,train,model,adaptation.json}
+// ---- adapt (SPEC §1.8): <runs_dir>/adapt/{train,model,adaptation.json} (the probe inside adaptation.json)
 void runAdapt(const Project& project, Reporter& reporter, bool force);
 
 // ---- report: <runs_dir>/report/report.{md,json}; returns the Markdown
