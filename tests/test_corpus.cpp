@@ -148,7 +148,10 @@ class TestCorpus : public QObject {
   }
 
   void heldoutCounts() {
-    HeldoutSettings s;  // fraction 0.1, count 0, min_documents 1
+    HeldoutSettings s = settingsDefaults<HeldoutSettings>("/corpus/heldout");
+    QCOMPARE(s.fraction, 0.1);  // the schema's defaults, which the counts below assume
+    QCOMPARE(s.min_documents, std::int64_t{1});
+    QCOMPARE(s.count, std::int64_t{0});
     QCOMPARE(heldoutCount(100, s), std::int64_t{10});
     QCOMPARE(heldoutCount(25, s), std::int64_t{3});  // round(2.5) rounds half away from zero
     QCOMPARE(heldoutCount(3, s), std::int64_t{1});   // round(0.3) = 0, raised to min_documents

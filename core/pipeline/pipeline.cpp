@@ -40,7 +40,7 @@ const std::map<std::string, StageRun>& stageRunners() {
   static const std::map<std::string, StageRun> runners = {
       {"corpus",
        [](const Project& p, Reporter& r, const PipelineOptions& o) {
-         if (!p.corpus.has_source) {
+         if (!p.corpus.source) {
            r.started();
            r.log("corpus given as files; nothing to import");
            r.finished("skipped");

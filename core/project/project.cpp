@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
+#include <type_traits>
 
 #include "project/schema.h"
 #include "util/atomic_file.h"
@@ -13,7 +15,265 @@ namespace dmoe {
 
 namespace {
 
-// ---- reading the (validated, defaulted) document into structs ----
+// ---- each settings struct's keys, once, in the file's order ----
+// The schema declares each key's type, default, range and help; these lists
+// bind keys to members. Reader, Writer and Pointers walk them.
+
+template <class F>
+void fields(TrainingSettings& t, F&& f) {
+  f("steps", t.steps);
+  f("learning_rate", t.learning_rate);
+  f("schedule", t.schedule);
+  f("warmup_fraction", t.warmup_fraction);
+  f("weight_decay", t.weight_decay);
+  f("grad_clip", t.grad_clip);
+  f("adam_beta1", t.adam_beta1);
+  f("adam_beta2", t.adam_beta2);
+  f("adam_eps", t.adam_eps);
+  f("seq_len", t.seq_len);
+  f("batch_sequences", t.batch_sequences);
+  f("micro_batch", t.micro_batch);
+  f("seed", t.seed);
+  f("checkpoint_every", t.checkpoint_every);
+  f("router_loss_weight", t.router_loss_weight);
+  f("balance_loss_weight", t.balance_loss_weight);
+}
+
+template <class F>
+void fields(AdaptationSettings& a, F&& f) {
+  fields(static_cast<TrainingSettings&>(a), f);
+  f("languages", a.languages);
+}
+
+template <class F>
+void fields(HeldoutSettings& h, F&& f) {
+  f("fraction", h.fraction);
+  f("count", h.count);
+  f("min_documents", h.min_documents);
+  f("seed", h.seed);
+}
+
+template <class F>
+void fields(PretrainSliceSettings& p, F&& f) {
+  f("fraction", p.fraction);
+  f("count", p.count);
+  f("seed", p.seed);
+}
+
+template <class F>
+void fields(CorpusSource& s, F&& f) {
+  f("kind", s.kind);
+  f("package", s.package);
+  f("unit", s.unit);
+}
+
+template <class F>
+void fields(CorpusSettings& c, F&& f) {
+  f("root", c.root);
+  f("layout", c.layout);
+  f("text_key", c.text_key);
+  f("source", c.source);
+  f("heldout", c.heldout);
+  f("pretrain", c.pretrain);
+}
+
+template <class F>
+void fields(TokenizerSettings& t, F&& f) {
+  f("kind", t.kind);
+  f("path", t.path);
+  f("model_type", t.model_type);
+  f("vocab_size", t.vocab_size);
+  f("character_coverage", t.character_coverage);
+  f("byte_fallback", t.byte_fallback);
+  f("sample_documents_per_language", t.sample_documents_per_language);
+  f("seed", t.seed);
+}
+
+template <class F>
+void fields(ModelShape& m, F&& f) {
+  f("model_type", m.model_type);
+  f("hidden_size", m.hidden_size);
+  f("num_hidden_layers", m.num_hidden_layers);
+  f("num_attention_heads", m.num_attention_heads);
+  f("num_key_value_heads", m.num_key_value_heads);
+  f("intermediate_size", m.intermediate_size);
+  f("max_position_embeddings", m.max_position_embeddings);
+  f("rope_theta", m.rope_theta);
+  f("rms_norm_eps", m.rms_norm_eps);
+  f("tie_word_embeddings", m.tie_word_embeddings);
+}
+
+template <class F>
+void fields(BaseModelSettings& b, F&& f) {
+  f("kind", b.kind);
+  f("path", b.path);
+  f("config", b.config);
+  f("pretrain", b.pretrain);
+}
+
+template <class F>
+void fields(SimilaritySettings& s, F&& f) {
+  f("layer_set", s.layer_set);
+  f("last_n", s.last_n);
+  f("layers", s.layers);
+  f("sketch_dim", s.sketch_dim);
+  f("sketch_seed", s.sketch_seed);
+  f("sketch_check_pairs", s.sketch_check_pairs);
+}
+
+template <class F>
+void fields(GroupingSettings& g, F&& f) {
+  f("method", g.method);
+  f("groups", g.groups);
+  f("manual", g.manual);
+  f("seed", g.seed);
+  f("exhaustive_limit", g.exhaustive_limit);
+}
+
+template <class F>
+void fields(LayerSelectionSettings& l, F&& f) {
+  f("epsilon", l.epsilon);
+  f("mode", l.mode);
+}
+
+template <class F>
+void fields(MergeSettings& m, F&& f) {
+  f("init", m.init);
+  f("top_k", m.top_k);
+  f("router_init_std", m.router_init_std);
+  f("seed", m.seed);
+}
+
+template <class F>
+void fields(TrainStages& t, F&& f) {
+  f("stage1", t.stage1);
+  f("stage2", t.stage2);
+}
+
+template <class F>
+void fields(EvaluationSettings& e, F&& f) {
+  f("window", e.window);
+  f("max_documents_per_language", e.max_documents_per_language);
+  f("every_steps", e.every_steps);
+}
+
+template <class F>
+void fields(BaselineSettings& b, F&& f) {
+  f("dense_continue", b.dense_continue);
+  f("random_groups", b.random_groups);
+  f("branch_train_mix", b.branch_train_mix);
+}
+
+// The project's settings; format and the language lists are read by Project itself.
+template <class F>
+void fields(Project& p, F&& f) {
+  f("name", p.name);
+  f("description", p.description);
+  f("corpus", p.corpus);
+  f("tokenizer", p.tokenizer);
+  f("base_model", p.base_model);
+  f("deviation", p.deviation);
+  f("similarity", p.similarity);
+  f("grouping", p.grouping);
+  f("layer_selection", p.layer_selection);
+  f("merge", p.merge);
+  f("train", p.train);
+  f("evaluation", p.evaluation);
+  f("baselines", p.baselines);
+  f("adaptation", p.adaptation);
+  f("runs_dir", p.runs_dir);
+  f("device", p.device);
+  f("precision", p.precision);
+  f("threads", p.threads);
+}
+
+const char* const kSelfReadEntries[] = {"/format", "/languages", "/new_languages"};
+
+struct AnyField {
+  template <class V>
+  void operator()(const char*, V&) const {}
+};
+// Whether T is a settings object (has a key list) rather than a value.
+template <class T, class = void>
+struct HasFields : std::false_type {};
+template <class T>
+struct HasFields<T, std::void_t<decltype(fields(std::declval<T&>(), AnyField{}))>> : std::true_type {};
+
+template <class T>
+void readValue(const Json& j, T& value);
+template <class T>
+void readValue(const Json& j, std::optional<T>& value);
+
+// Reads a validated, defaulted object; a key the file lacks and the schema
+// gives no default (corpus.source) leaves the member as it is.
+struct Reader {
+  const Json& object;
+  template <class T>
+  void operator()(const char* key, T& value) const {
+    if (object.contains(key)) readValue(object.at(key), value);
+  }
+};
+
+template <class T>
+void readValue(const Json& j, T& value) {
+  if constexpr (HasFields<T>::value)
+    fields(value, Reader{j});
+  else
+    value = j.get<T>();
+}
+
+template <class T>
+void readValue(const Json& j, std::optional<T>& value) {
+  value.emplace();
+  readValue(j, *value);
+}
+
+template <class T>
+Json writeValue(const T& value);
+
+// Writes every key; an absent optional object is left out.
+struct Writer {
+  Json& object;
+  template <class T>
+  void operator()(const char* key, T& value) const {
+    object[key] = writeValue(value);
+  }
+  template <class T>
+  void operator()(const char* key, std::optional<T>& value) const {
+    if (value) object[key] = writeValue(*value);
+  }
+};
+
+template <class T>
+Json writeValue(const T& value) {
+  if constexpr (HasFields<T>::value) {
+    T copy = value;  // the key lists take mutable members
+    Json object = Json::object();
+    fields(copy, Writer{object});
+    return object;
+  } else {
+    return Json(value);
+  }
+}
+
+// Collects the JSON pointer of every bound leaf.
+struct Pointers {
+  std::string prefix;
+  std::vector<std::string>& out;
+  template <class T>
+  void operator()(const char* key, T& value) const {
+    const std::string path = prefix + "/" + key;
+    if constexpr (HasFields<T>::value)
+      fields(value, Pointers{path, out});
+    else
+      out.push_back(path);
+  }
+  template <class T>
+  void operator()(const char* key, std::optional<T>&) const {
+    T inner{};
+    (*this)(key, inner);
+  }
+};
 
 Language readLanguage(const Json& j) {
   Language l;
@@ -23,28 +283,6 @@ Language readLanguage(const Json& j) {
   l.tier = j.value("tier", "");
   return l;
 }
-
-TrainingSettings readTraining(const Json& j) {
-  TrainingSettings t;
-  t.steps = j.at("steps");
-  t.learning_rate = j.at("learning_rate");
-  t.schedule = j.at("schedule");
-  t.warmup_fraction = j.at("warmup_fraction");
-  t.weight_decay = j.at("weight_decay");
-  t.grad_clip = j.at("grad_clip");
-  t.adam_beta1 = j.at("adam_beta1");
-  t.adam_beta2 = j.at("adam_beta2");
-  t.adam_eps = j.at("adam_eps");
-  t.seq_len = j.at("seq_len");
-  t.batch_sequences = j.at("batch_sequences");
-  t.micro_batch = j.at("micro_batch");
-  t.seed = j.at("seed");
-  t.checkpoint_every = j.at("checkpoint_every");
-  t.router_loss_weight = j.at("router_loss_weight");
-  t.balance_loss_weight = j.at("balance_loss_weight");
-  return t;
-}
-
 
 Json writeLanguage(const Language& l) {
   Json j = l.extra.is_object() ? l.extra : Json::object();
@@ -257,8 +495,7 @@ Project Project::fromJson(const Json& document, const fs::path& file) {
   p.file = absolute;
   p.document = document;
   p.warnings = warnings;
-  p.name = r.at("name");
-  p.description = r.at("description");
+  readValue(r, p);
   // Read from the defaulted document, but keep each entry as the user wrote it.
   auto readLanguages = [&](const char* key, std::vector<Language>& out) {
     const Json& list = r.at(key);
@@ -269,58 +506,6 @@ Project Project::fromJson(const Json& document, const fs::path& file) {
   };
   readLanguages("languages", p.languages);
   readLanguages("new_languages", p.new_languages);
-
-  const Json& c = r.at("corpus");
-  p.corpus.root = c.at("root");
-  p.corpus.layout = c.at("layout");
-  p.corpus.text_key = c.at("text_key");
-  if (c.contains("source")) {
-    p.corpus.has_source = true;
-    p.corpus.source_kind = c["source"].at("kind");
-    p.corpus.source_package = c["source"].at("package");
-    p.corpus.source_unit = c["source"].at("unit");
-  }
-  const Json& h = c.at("heldout");
-  p.corpus.heldout = {h.at("fraction"), h.at("count"), h.at("min_documents"), h.at("seed")};
-  const Json& ps = c.at("pretrain");
-  p.corpus.pretrain = {ps.at("fraction"), ps.at("count"), ps.at("seed")};
-
-  const Json& t = r.at("tokenizer");
-  p.tokenizer = {t.at("kind"), t.at("path"), t.at("model_type"), t.at("vocab_size"), t.at("character_coverage"),
-                 t.at("byte_fallback"), t.at("sample_documents_per_language"), t.at("seed")};
-
-  const Json& b = r.at("base_model");
-  const Json& m = b.at("config");
-  p.base_model.kind = b.at("kind");
-  p.base_model.path = b.at("path");
-  p.base_model.config = {m.at("model_type"), m.at("hidden_size"), m.at("num_hidden_layers"),
-                         m.at("num_attention_heads"), m.at("num_key_value_heads"), m.at("intermediate_size"),
-                         m.at("max_position_embeddings"), m.at("rope_theta"), m.at("rms_norm_eps"),
-                         m.at("tie_word_embeddings")};
-  p.base_model.pretrain = readTraining(b.at("pretrain"));
-  p.deviation = readTraining(r.at("deviation"));
-
-  const Json& s = r.at("similarity");
-  p.similarity = {s.at("layer_set"), s.at("last_n"), s.at("layers").get<std::vector<std::int64_t>>(),
-                  s.at("sketch_dim"), s.at("sketch_seed"), s.at("sketch_check_pairs")};
-  const Json& g = r.at("grouping");
-  p.grouping = {g.at("method"), g.at("groups"), g.at("manual").get<std::vector<std::vector<std::string>>>(),
-                g.at("seed"), g.at("exhaustive_limit")};
-  p.layer_selection = {r.at("layer_selection").at("epsilon"), r.at("layer_selection").at("mode")};
-  p.merge = {r.at("merge").at("init"), r.at("merge").at("top_k"), r.at("merge").at("router_init_std"),
-             r.at("merge").at("seed")};
-  p.train_stage1 = readTraining(r.at("train").at("stage1"));
-  p.train_stage2 = readTraining(r.at("train").at("stage2"));
-  p.evaluation = {r.at("evaluation").at("window"), r.at("evaluation").at("max_documents_per_language"),
-                  r.at("evaluation").at("every_steps")};
-  const Json& bl = r.at("baselines");
-  p.baselines = {bl.at("dense_continue"), bl.at("random_groups"), bl.at("branch_train_mix")};
-  p.adaptation = {readTraining(r.at("adaptation")),
-                  r.at("adaptation").at("languages").get<std::vector<std::string>>()};
-  p.runs_dir = r.at("runs_dir");
-  p.device = r.at("device");
-  p.precision = r.at("precision");
-  p.threads = r.at("threads");
   return p;
 }
 
@@ -347,68 +532,14 @@ Project Project::load(const fs::path& file) {
 }
 
 Json Project::toJson() const {
-  Json full;
-  full["format"] = "dmoe-project/1";
-  full["name"] = name;
-  full["description"] = description;
   Json langs = Json::array(), fresh = Json::array();
   for (const Language& l : languages) langs.push_back(writeLanguage(l));
   for (const Language& l : new_languages) fresh.push_back(writeLanguage(l));
-  full["languages"] = langs;
-  full["new_languages"] = fresh;
-  Json c = {{"root", corpus.root}, {"layout", corpus.layout}, {"text_key", corpus.text_key}};
-  if (corpus.has_source)
-    c["source"] = {{"kind", corpus.source_kind}, {"package", corpus.source_package}, {"unit", corpus.source_unit}};
-  c["heldout"] = {{"fraction", corpus.heldout.fraction},
-                  {"count", corpus.heldout.count},
-                  {"min_documents", corpus.heldout.min_documents},
-                  {"seed", corpus.heldout.seed}};
-  c["pretrain"] = {{"fraction", corpus.pretrain.fraction}, {"count", corpus.pretrain.count}, {"seed", corpus.pretrain.seed}};
-  full["corpus"] = c;
-  full["tokenizer"] = {{"kind", tokenizer.kind},
-                       {"path", tokenizer.path},
-                       {"model_type", tokenizer.model_type},
-                       {"vocab_size", tokenizer.vocab_size},
-                       {"character_coverage", tokenizer.character_coverage},
-                       {"byte_fallback", tokenizer.byte_fallback},
-                       {"sample_documents_per_language", tokenizer.sample_documents_per_language},
-                       {"seed", tokenizer.seed}};
-  const ModelShape& m = base_model.config;
-  full["base_model"] = {{"kind", base_model.kind},
-                        {"path", base_model.path},
-                        {"config",
-                         {{"model_type", m.model_type},
-                          {"hidden_size", m.hidden_size},
-                          {"num_hidden_layers", m.num_hidden_layers},
-                          {"num_attention_heads", m.num_attention_heads},
-                          {"num_key_value_heads", m.num_key_value_heads},
-                          {"intermediate_size", m.intermediate_size},
-                          {"max_position_embeddings", m.max_position_embeddings},
-                          {"rope_theta", m.rope_theta},
-                          {"rms_norm_eps", m.rms_norm_eps},
-                          {"tie_word_embeddings", m.tie_word_embeddings}}},
-                        {"pretrain", dmoe::toJson(base_model.pretrain)}};
-  full["deviation"] = dmoe::toJson(deviation);
-  full["similarity"] = {{"layer_set", similarity.layer_set},       {"last_n", similarity.last_n},
-                        {"layers", similarity.layers},             {"sketch_dim", similarity.sketch_dim},
-                        {"sketch_seed", similarity.sketch_seed},   {"sketch_check_pairs", similarity.sketch_check_pairs}};
-  full["grouping"] = dmoe::toJson(grouping);
-  full["layer_selection"] = {{"epsilon", layer_selection.epsilon}, {"mode", layer_selection.mode}};
-  full["merge"] = {{"init", merge.init}, {"top_k", merge.top_k}, {"router_init_std", merge.router_init_std},
-                   {"seed", merge.seed}};
-  full["train"] = {{"stage1", dmoe::toJson(train_stage1)}, {"stage2", dmoe::toJson(train_stage2)}};
-  full["evaluation"] = {{"window", evaluation.window},
-                        {"max_documents_per_language", evaluation.max_documents_per_language},
-                        {"every_steps", evaluation.every_steps}};
-  full["baselines"] = {{"dense_continue", baselines.dense_continue},
-                       {"random_groups", baselines.random_groups},
-                       {"branch_train_mix", baselines.branch_train_mix}};
-  full["adaptation"] = dmoe::toJson(adaptation);
-  full["adaptation"]["languages"] = adaptation.languages;
-  full["runs_dir"] = runs_dir;
-  full["device"] = device;
-  full["precision"] = precision;
-  full["threads"] = threads;
+  const Json settings = writeValue(*this);
+  // The schema's order, so keys a save adds land where a reader expects them.
+  Json full{{"format", "dmoe-project/1"}, {"name", settings.at("name")}, {"description", settings.at("description")},
+            {"languages", langs},         {"new_languages", fresh}};
+  full.update(settings);
 
   const Json defaults = Schema::project().withDefaults(Json{{"format", "dmoe-project/1"}});
   Json out = document.is_object() ? document : Json::object();
@@ -469,30 +600,30 @@ std::vector<Language> Project::adaptationLanguages() const {
   return selected;
 }
 
-Json toJson(const TrainingSettings& t) {
-  return Json{{"steps", t.steps},
-              {"learning_rate", t.learning_rate},
-              {"schedule", t.schedule},
-              {"warmup_fraction", t.warmup_fraction},
-              {"weight_decay", t.weight_decay},
-              {"grad_clip", t.grad_clip},
-              {"adam_beta1", t.adam_beta1},
-              {"adam_beta2", t.adam_beta2},
-              {"adam_eps", t.adam_eps},
-              {"seq_len", t.seq_len},
-              {"batch_sequences", t.batch_sequences},
-              {"micro_batch", t.micro_batch},
-              {"seed", t.seed},
-              {"checkpoint_every", t.checkpoint_every},
-              {"router_loss_weight", t.router_loss_weight},
-              {"balance_loss_weight", t.balance_loss_weight}};
-}
+Json toJson(const TrainingSettings& t) { return writeValue(t); }
 
-Json toJson(const GroupingSettings& g) {
-  return Json{{"method", g.method}, {"groups", g.groups}, {"manual", g.manual}, {"seed", g.seed},
-              {"exhaustive_limit", g.exhaustive_limit}};
-}
+Json toJson(const GroupingSettings& g) { return writeValue(g); }
 
 Json describeProjectSettings() { return Schema::project().leaves(); }
+
+template <class Settings>
+Settings settingsDefaults(const std::string& pointer) {
+  Json document{{"format", "dmoe-project/1"}};
+  document[Json::json_pointer(pointer)] = Json::object();
+  Settings settings{};
+  readValue(Schema::project().withDefaults(document).at(Json::json_pointer(pointer)), settings);
+  return settings;
+}
+template TrainingSettings settingsDefaults<TrainingSettings>(const std::string&);
+template HeldoutSettings settingsDefaults<HeldoutSettings>(const std::string&);
+template PretrainSliceSettings settingsDefaults<PretrainSliceSettings>(const std::string&);
+template CorpusSource settingsDefaults<CorpusSource>(const std::string&);
+
+std::vector<std::string> boundSettingPointers() {
+  std::vector<std::string> out(std::begin(kSelfReadEntries), std::end(kSelfReadEntries));
+  Project project;
+  fields(project, Pointers{"", out});
+  return out;
+}
 
 }  // namespace dmoe

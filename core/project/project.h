@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,33 +29,43 @@ struct Language {
   const std::string& label() const { return tag.empty() ? id : tag; }
 };
 
+// The settings structs mirror the project file's objects, member names = keys.
+// Types, defaults, ranges and help are declared once, in the schema; each
+// struct's key list is written once, in project.cpp (fields()), and drives
+// reading, saving and settingsDefaults(). Members start at zero here: a value
+// that matters comes from the schema (settingsDefaults) or the file.
+
 // One optimisation run's settings (pretrain, deviation, train stages, adaptation).
 struct TrainingSettings {
   std::int64_t steps = 0;
   double learning_rate = 0;
   std::string schedule;  // constant | linear | cosine
   double warmup_fraction = 0, weight_decay = 0, grad_clip = 0;
-  double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
+  double adam_beta1 = 0, adam_beta2 = 0, adam_eps = 0;
   std::int64_t seq_len = 0, batch_sequences = 0, micro_batch = 0, seed = 0, checkpoint_every = 0;
   double router_loss_weight = 0, balance_loss_weight = 0;
 };
 
 struct HeldoutSettings {
-  double fraction = 0.1;
-  std::int64_t count = 0, min_documents = 1, seed = 1234;
+  double fraction = 0;
+  std::int64_t count = 0, min_documents = 0, seed = 0;
 };
 
 // The base's pretraining slice (SPEC 1.0), taken from the documents that are
 // not held out; the rest is the continual slice.
 struct PretrainSliceSettings {
-  double fraction = 0.5;
-  std::int64_t count = 0, seed = 1234;
+  double fraction = 0;
+  std::int64_t count = 0, seed = 0;
+};
+
+// corpus.source: where `dmoe corpus import` takes the corpus from.
+struct CorpusSource {
+  std::string kind, package, unit;
 };
 
 struct CorpusSettings {
   std::string root, layout, text_key;
-  bool has_source = false;
-  std::string source_kind, source_package, source_unit;
+  std::optional<CorpusSource> source;  // absent: the corpus is given as files
   HeldoutSettings heldout;
   PretrainSliceSettings pretrain;
 };
@@ -63,7 +74,7 @@ struct TokenizerSettings {
   std::string kind, path, model_type;
   std::int64_t vocab_size = 0;
   double character_coverage = 0;
-  bool byte_fallback = true;
+  bool byte_fallback = false;
   std::int64_t sample_documents_per_language = 0, seed = 0;
 };
 
@@ -73,7 +84,7 @@ struct ModelShape {
   std::int64_t hidden_size = 0, num_hidden_layers = 0, num_attention_heads = 0, num_key_value_heads = 0;
   std::int64_t intermediate_size = 0, max_position_embeddings = 0;
   double rope_theta = 0, rms_norm_eps = 0;
-  bool tie_word_embeddings = true;
+  bool tie_word_embeddings = false;
 };
 
 struct BaseModelSettings {
@@ -84,7 +95,7 @@ struct BaseModelSettings {
 
 struct SimilaritySettings {
   std::string layer_set;
-  std::int64_t last_n = 3;
+  std::int64_t last_n = 0;
   std::vector<std::int64_t> layers;
   std::int64_t sketch_dim = 0, sketch_seed = 0, sketch_check_pairs = 0;
 };
@@ -99,15 +110,15 @@ struct GroupingSettings {
 };
 
 struct LayerSelectionSettings {
-  double epsilon = 0.6;
+  double epsilon = 0;
   std::string mode;
 };
 
 struct MergeSettings {
   std::string init;
-  std::int64_t top_k = 2;
-  double router_init_std = 0.02;
-  std::int64_t seed = 1234;  // the router initialisation
+  std::int64_t top_k = 0;
+  double router_init_std = 0;
+  std::int64_t seed = 0;  // the router initialisation
 };
 
 struct EvaluationSettings {
@@ -120,8 +131,13 @@ struct AdaptationSettings : TrainingSettings {
   std::vector<std::string> languages;  // ids from new_languages; empty = every new language
 };
 
+// train.stage1 (the DMoE's per-group branch training, SPEC 1.5) and train.stage2 (the whole MoE).
+struct TrainStages {
+  TrainingSettings stage1, stage2;
+};
+
 struct BaselineSettings {
-  bool dense_continue = true, random_groups = true, branch_train_mix = false;
+  bool dense_continue = false, random_groups = false, branch_train_mix = false;
 };
 
 class Project {
@@ -171,7 +187,7 @@ class Project {
   GroupingSettings grouping;
   LayerSelectionSettings layer_selection;
   MergeSettings merge;
-  TrainingSettings train_stage1, train_stage2;
+  TrainStages train;
   EvaluationSettings evaluation;
   BaselineSettings baselines;
   AdaptationSettings adaptation;
@@ -186,5 +202,16 @@ Json toJson(const GroupingSettings& settings);
 
 // Every leaf setting with type, default, range and help (from the schema): CLI and GUI forms.
 Json describeProjectSettings();
+
+// The schema's defaults for the settings object at `pointer`, e.g.
+// settingsDefaults<TrainingSettings>("/deviation"). Defined for TrainingSettings,
+// HeldoutSettings, PretrainSliceSettings and CorpusSource.
+template <class Settings>
+Settings settingsDefaults(const std::string& pointer);
+
+// Every setting the structs' key lists bind, as JSON pointers ("/train/stage1/steps"),
+// plus the entries Project reads itself (/format, /languages, /new_languages).
+// test_project checks that this equals the schema's leaves.
+std::vector<std::string> boundSettingPointers();
 
 }  // namespace dmoe

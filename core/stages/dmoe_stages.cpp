@@ -78,7 +78,7 @@ static bool runDenseContinue(const Project& project, Reporter& reporter, bool fo
   const std::string device = resolveDevice(project.device);
   const fs::path baseDir = baseModelDir(project);
   const ModelConfig config = ModelConfig::fromHfJson(HfCheckpoint::open(baseDir).config, (baseDir / "config.json").string());
-  TrainingSettings settings = cappedToContext(project.train_stage2, config.max_position_embeddings);
+  TrainingSettings settings = cappedToContext(project.train.stage2, config.max_position_embeddings);
   const std::int64_t budget = dmoeTrainingTokens(project, config.max_position_embeddings);
   const std::int64_t perStep = settings.batch_sequences * settings.seq_len;
   settings.steps = (budget + perStep - 1) / perStep;

@@ -30,7 +30,7 @@ DmoeVariant mainVariant(const Project& project) {
 
 std::int64_t dmoeTrainingTokens(const Project& project, std::int64_t context) {
   auto tokens = [&](const TrainingSettings& s) { return s.steps * s.batch_sequences * std::min(s.seq_len, context); };
-  return tokens(project.train_stage1) + tokens(project.train_stage2);
+  return tokens(project.train.stage1) + tokens(project.train.stage2);
 }
 
 Json evaluateModel(const Project& project, const fs::path& modelDir, Reporter& reporter) {
@@ -95,7 +95,7 @@ Json trainStages(const Project& project, const DmoeVariant& variant, Reporter& r
   const std::int64_t context = model->config().max_position_embeddings;
 
   // ---- stage 1: hard routing by group, group-pure batches, L_CLM + α·L_RC
-  const TrainingSettings s1 = cappedToContext(project.train_stage1, context);
+  const TrainingSettings s1 = cappedToContext(project.train.stage1, context);
   std::vector<std::vector<TokenStream>> groupStreams;
   std::vector<double> groupWeights;
   std::vector<std::unique_ptr<LanguageShards>> opened;  // kept mapped while the samplers read them
@@ -130,7 +130,7 @@ Json trainStages(const Project& project, const DmoeVariant& variant, Reporter& r
   }
 
   // ---- stage 2: soft top-k routing on mixed data with the Switch balancing loss
-  const TrainingSettings s2 = cappedToContext(project.train_stage2, context);
+  const TrainingSettings s2 = cappedToContext(project.train.stage2, context);
   LanguageShards all = openShards(project, languageIds(project.languages));
   SequenceSampler mixed(all.streams(), s2.seq_len, static_cast<std::uint64_t>(s2.seed));
   routing->soft();
@@ -169,8 +169,8 @@ Json trainStages(const Project& project, const DmoeVariant& variant, Reporter& r
 }  // namespace
 
 bool trainVariant(const Project& project, const DmoeVariant& variant, Reporter& reporter, bool force) {
-  StageFolder folder(variant.trainDir, Json{{"stage1", toJson(project.train_stage1)},
-                                            {"stage2", toJson(project.train_stage2)},
+  StageFolder folder(variant.trainDir, Json{{"stage1", toJson(project.train.stage1)},
+                                            {"stage2", toJson(project.train.stage2)},
                                             {"merge", StageFolder::fingerprint(variant.mergeDir, "dmoe merge")},
                                             {"shards", shardsFingerprint(project, project.languages)}});
   const fs::path modelDir = RunLayout::modelIn(variant.trainDir);

@@ -40,7 +40,7 @@ std::vector<std::vector<std::shared_ptr<FeedForwardImpl>>> trainGroupExperts(con
     base[p.key()] = p.value().detach().clone();
     sum[p.key()] = torch::zeros_like(p.value(), torch::kFloat64);
   }
-  const TrainingSettings settings = cappedToContext(project.train_stage1, model->config().max_position_embeddings);
+  const TrainingSettings settings = cappedToContext(project.train.stage1, model->config().max_position_embeddings);
   const size_t groups = variant.groups.groups.size();
   std::vector<std::vector<std::shared_ptr<FeedForwardImpl>>> experts(layers.size());
   for (size_t g = 0; g < groups; ++g) {
@@ -123,7 +123,7 @@ bool mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& 
               {"selection", StageFolder::fingerprint(project.layout().selectionDir(), "dmoe select-layers")},
               {"groups", variant.groupsFingerprint}};
   if (m.init == "branch-train-mix") {
-    inputs["branch_training"] = toJson(project.train_stage1);
+    inputs["branch_training"] = toJson(project.train.stage1);
     inputs["shards"] = shardsFingerprint(project, project.languages);
   }
   StageFolder folder(variant.mergeDir, inputs);
