@@ -290,14 +290,26 @@ class TestCheckpoint : public QObject {
     const Json& info = result["data"];
     QCOMPARE(info["total_parameters"].get<std::int64_t>(), std::int64_t{920});
     QCOMPARE(info["layers"].get<int>(), 2);
-    // embeddings 128, lm_head 128, norms 8 + 2·8, attention 2·64, ffn 2·(128 + 128).
-    QCOMPARE(info["by_kind"]["embeddings"].get<int>(), 128);
-    QCOMPARE(info["by_kind"]["lm_head"].get<int>(), 128);
+    // The family table's kinds: embedding 128, head 128, norms 8 + 2·8, attention 2·64, ffn 2·(128 + 128).
+    QVERIFY(info["supported"].get<bool>());
+    QCOMPARE(info["by_kind"]["embedding"].get<int>(), 128);
+    QCOMPARE(info["by_kind"]["head"].get<int>(), 128);
     QCOMPARE(info["by_kind"]["norms"].get<int>(), 24);
     QCOMPARE(info["by_kind"]["attention"].get<int>(), 128);
     QCOMPARE(info["by_kind"]["ffn"].get<int>(), 512);
     QCOMPARE(info["dtypes"]["F32"]["tensors"].get<int>(), 11);
     QCOMPARE(info["files"].size(), std::size_t{5});
+    QCOMPARE(info["by_kind"].size(), std::size_t{5});
+
+    // A model_type without a family row: described, without module kinds, and said so.
+    Json config = Json::parse(test::readText(dir / "config.json"));
+    config["model_type"] = "gpt2";
+    test::writeText(dir / "config.json", config.dump());
+    test::CliResult unknown = test::runCli({"inspect", dir.string()});
+    QVERIFY2(unknown.exitCode == 0, unknown.err.c_str());
+    QVERIFY2(unknown.out.find("model_type 'gpt2' is not a supported family (llama") != std::string::npos,
+             unknown.out.c_str());
+    QVERIFY2(unknown.out.find("parameters:   920 in 11 tensors") != std::string::npos, unknown.out.c_str());
 
     fs::remove(dir / "config.json");
     test::CliResult missing = test::runCli({"inspect", dir.string()});

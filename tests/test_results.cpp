@@ -6,7 +6,9 @@
 #include <QtTest>
 #include <cmath>
 
+#include "results/adaptation_file.h"
 #include "results/deviation_file.h"
+#include "results/probe_file.h"
 #include "results/groups_file.h"
 #include "results/run_layout.h"
 #include "results/selection_file.h"
@@ -41,8 +43,51 @@ class ResultsTest : public QObject {
     QCOMPARE(runs.corpusStatsFile().generic_string(), std::string("/r/corpus/stats.json"));
     QCOMPARE(runs.tokensDir("fr").generic_string(), std::string("/r/tokens/fr"));
     QCOMPARE(RunLayout::modelIn(runs.trainDir()).generic_string(), std::string("/r/train/model"));
-    QCOMPARE(RunLayout::perplexityIn(RunLayout(runs.baselineDir("dense-continue")).evalDir()).generic_string(),
+    QCOMPARE(RunLayout::perplexityIn(RunLayout(runs.baselineDir(RunLayout::kDenseContinue)).evalDir()).generic_string(),
              std::string("/r/baselines/dense-continue/eval/perplexity.json"));
+    QCOMPARE(runs.baselineDir(RunLayout::kRandomGroups).generic_string(), std::string("/r/baselines/random-groups"));
+    QCOMPARE(runs.baselineDir(RunLayout::kBranchTrainMix).generic_string(), std::string("/r/baselines/branch-train-mix"));
+    QCOMPARE(RunLayout::trainingStageIn(runs.trainDir(), 2).generic_string(), std::string("/r/train/stage2"));
+    // Over an empty root: the run ids the Runs view shows.
+    QCOMPARE(RunLayout::trainingStageIn(RunLayout(fs::path()).trainDir(), 1).generic_string(), std::string("train/stage1"));
+  }
+
+  // The files the probe and adapt stages write go through these structs, so
+  // a read of a written file gives it back key for key (null where no number).
+  void probeAndAdaptationRoundTrip() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    const Json probe = Json::parse(R"({"model": "abc", "experts": [["fra", "ita"], ["rus"]],
+      "languages": {"bel": {"ppl_per_expert": [40.5, 12.25], "best_expert": 1, "documents": 6},
+                    "mal": {"ppl_per_expert": [30.0, 31.0], "best_expert": 0, "documents": 5}}})");
+    test::writeText(dir / "probe.json", probe.dump());
+    const ProbeTable table = ProbeTable::read(dir / "probe.json");
+    QCOMPARE(table.rows.at(0).language, std::string("bel"));
+    QCOMPARE(table.rows.at(0).best, std::int64_t{1});
+    QCOMPARE(table.toJson().dump(), probe.dump());
+
+    const Json adaptation = Json::parse(R"({"probe": {"bel": {"ppl_per_expert": [40.5, 12.25], "best_expert": 1, "documents": 6}},
+      "new_experts": [{"expert": 2, "copied_from": 1, "languages": ["bel"],
+                       "router_row_max_abs_diff_from_source": 0.125, "learned_router_top1_share": {"bel": 0.75}}],
+      "frozen_tensors_checked": 12, "frozen_bit_identical": true, "old_hard_ppl_unchanged": true, "final_loss": 3.5,
+      "languages": [{"language": "fra", "label": "fr", "new": false, "hard_before": 10.0, "hard_after": 10.0,
+                     "soft_before": 11.0, "soft_after": 11.5},
+                    {"language": "bel", "label": "be", "new": true, "hard_before": null, "hard_after": 20.0,
+                     "soft_before": 40.0, "soft_after": 25.0}],
+      "soft_average_before": 11.0, "soft_average_after": 11.5, "new_soft_average_before": 40.0,
+      "new_soft_average_after": 25.0, "new_hard_average_after": 20.0})");
+    test::writeText(dir / "adaptation.json", adaptation.dump());
+    const AdaptationResult a = AdaptationResult::read(dir / "adaptation.json");
+    QVERIFY(std::isnan(a.rows.at(1).hardBefore));
+    QCOMPARE(a.newExperts.at(0).top1Share.at(0), (std::pair<std::string, double>("bel", 0.75)));
+    QCOMPARE(a.probe.at(0).ppl.at(1), 12.25);
+    QCOMPARE(a.toJson().dump(), adaptation.dump());
+
+    Json bad = adaptation;
+    bad["probe"]["bel"]["best_expert"] = 2;
+    test::writeText(dir / "bad.json", bad.dump());
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { AdaptationResult::read(dir / "bad.json"); }),
+                     "bad.json: /probe/bel/best_expert: expected an expert below 2");
   }
 
   void selectionRoundTripsAndNamesProblems() {

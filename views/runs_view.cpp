@@ -17,6 +17,7 @@
 
 #include "line_chart.h"
 #include "pipeline/stage_catalog.h"
+#include "results/run_layout.h"
 #include "project_document.h"
 #include "run_metrics.h"
 #include "stage_queue.h"
@@ -263,9 +264,15 @@ void RunsView::rebuildTree() {
   QSet<QString> present(ids.begin(), ids.end());
   checked_.intersect(present);
   // Something worth seeing first: the DMoE's stage 2 against the dense baseline of the same token budget.
-  if (checked_.isEmpty())
-    for (const QString id : {QStringLiteral("train/stage2"), QStringLiteral("baselines/dense-continue/train")})
+  if (checked_.isEmpty()) {
+    const RunLayout relative{std::filesystem::path()};  // run ids are paths under the runs folder
+    for (const std::filesystem::path& run :
+         {RunLayout::trainingStageIn(relative.trainDir(), 2),
+          RunLayout(relative.baselineDir(RunLayout::kDenseContinue)).trainDir()}) {
+      const QString id = QString::fromStdString(run.generic_string());
       if (present.contains(id)) checked_.insert(id);
+    }
+  }
   if (checked_.isEmpty() && !ids.isEmpty()) checked_.insert(ids.back());
   for (const QString& id : ids) addRunItem(id);
   tree_->expandAll();

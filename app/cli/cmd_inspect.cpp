@@ -1,7 +1,8 @@
 // `dmoe inspect <checkpoint-dir>`: what a Hugging Face checkpoint folder
 // holds — architecture, parameter counts per module kind and per layer
 // pattern, dtypes, weight files — read from the safetensors headers only
-// (no tensor data is loaded).
+// (no tensor data is loaded). Module kinds come from the family's tensor table
+// (model/model_family.h); a model_type without a row is described without them.
 #include <cstdio>
 #include <iomanip>
 #include <map>
@@ -9,6 +10,7 @@
 #include <set>
 
 #include "checkpoint/hf_checkpoint.h"
+#include "model/model_family.h"
 #include "cli_context.h"
 
 namespace fs = std::filesystem;
@@ -16,17 +18,6 @@ namespace fs = std::filesystem;
 namespace dmoe::cli {
 
 namespace {
-
-// Module kind from the weight name, for Llama-family, BLOOM and most decoder naming.
-std::string moduleKind(const std::string& name) {
-  auto has = [&](const char* part) { return name.find(part) != std::string::npos; };
-  if (name.rfind("lm_head", 0) == 0 || has(".lm_head")) return "lm_head";
-  if (has("norm") || has("ln_")) return "norms";
-  if (has("embed") || has("wte") || has("wpe")) return "embeddings";
-  if (has("attn") || has("attention")) return "attention";
-  if (has("mlp") || has("ffn") || has("feed_forward") || has("moe") || has("experts")) return "ffn";
-  return "other";
-}
 
 std::string shapeText(const std::vector<std::int64_t>& shape) {
   std::string text = "[";
@@ -56,13 +47,15 @@ Json inspect(const HfCheckpoint& checkpoint) {
   std::map<std::string, std::int64_t> byKind;
   Json dtypes = Json::object();
   std::map<std::string, Json> patterns;  // "model.layers.N.mlp.up_proj.weight|F32|[..]" → row
+  const std::string modelType = checkpoint.config.value("model_type", "");
+  const ModelFamily* family = findModelFamily(modelType);
   for (const std::string& name : checkpoint.tensors.names()) {
     const safetensors::TensorEntry& e = checkpoint.tensors.entry(name);
     std::int64_t n = e.numel();
     total += n;
     bytes += static_cast<std::int64_t>(e.byteSize());
-    std::string kind = moduleKind(name);
-    byKind[kind] += n;
+    const std::string kind = family ? moduleKindName(parameterModule(*family, name).kind) : "";
+    if (family) byKind[kind] += n;
     Json& d = dtypes[safetensors::dtypeName(e.dtype)];
     if (d.is_null()) d = {{"tensors", 0}, {"parameters", 0}};
     d["tensors"] = d["tensors"].get<int>() + 1;
@@ -77,8 +70,8 @@ Json inspect(const HfCheckpoint& checkpoint) {
     std::string key = pattern + "|" + safetensors::dtypeName(e.dtype) + "|" + shapeText(e.shape);
     Json& row = patterns[key];
     if (row.is_null())
-      row = {{"pattern", pattern}, {"kind", kind}, {"dtype", safetensors::dtypeName(e.dtype)}, {"shape", e.shape},
-             {"count", 0}};
+      row = {{"pattern", pattern}, {"dtype", safetensors::dtypeName(e.dtype)}, {"shape", e.shape}, {"count", 0}};
+    if (family) row["kind"] = kind;
     row["count"] = row["count"].get<int>() + 1;
   }
   Json files = Json::array();
@@ -86,7 +79,8 @@ Json inspect(const HfCheckpoint& checkpoint) {
   Json rows = Json::array();
   for (auto& [key, row] : patterns) rows.push_back(row);
   return {{"dir", checkpoint.dir.string()},
-          {"model_type", checkpoint.config.value("model_type", "")},
+          {"model_type", modelType},
+          {"supported", family != nullptr},
           {"architectures", checkpoint.config.value("architectures", Json::array())},
           {"total_parameters", total},
           {"tensors", checkpoint.tensors.names().size()},
@@ -132,7 +126,11 @@ void addInspectCommand(CLI::App& app, CliContext& ctx) {
         out << "    expert " << e << ":" << members << '\n';
       }
     }
-    out << "  per module kind:\n";
+    if (!info["supported"].get<bool>())
+      out << "  per module kind: unknown; model_type '" << info["model_type"].get<std::string>()
+          << "' is not a supported family (" << supportedModelTypes() << ")\n";
+    else
+      out << "  per module kind:\n";
     for (const auto& [kind, n] : info["by_kind"].items())
       out << "    " << std::left << std::setw(12) << kind << ' ' << humanCount(n.get<std::int64_t>()) << '\n';
     out << "  dtypes:\n";

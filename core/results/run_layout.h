@@ -8,7 +8,8 @@
 //   merge/model/  train/{stage1,stage2,model}/  eval/perplexity.json     — the DMoE
 //   baselines/<name>/  probe/probe.json  adapt/adaptation.json  report/report.{md,json}
 //
-// Not here: what the files hold (results/*_file.h) or when a folder is
+// A RunLayout over an empty root gives the paths relative to the runs folder
+// (the Runs view's run ids). Not here: what the files hold (results/*_file.h) or when a folder is
 // current (stages/stage_folder.h).
 #pragma once
 #include <filesystem>
@@ -42,7 +43,11 @@ class RunLayout {
   std::filesystem::path mergeDir() const { return stage("merge"); }
   std::filesystem::path trainDir() const { return stage("train"); }
   std::filesystem::path evalDir() const { return stage("eval"); }
-  // <runs_dir>/baselines/<name> (dense-continue, random-groups, branch-train-mix).
+  // The baselines (/baselines), by folder name; each folder holds the DMoE's layout (merge/, train/, eval/).
+  static constexpr const char* kDenseContinue = "dense-continue";
+  static constexpr const char* kRandomGroups = "random-groups";
+  static constexpr const char* kBranchTrainMix = "branch-train-mix";
+  // <runs_dir>/baselines/<name>, name one of the three above.
   std::filesystem::path baselineDir(const std::string& name) const { return stage("baselines") / name; }
   std::filesystem::path probeFile() const { return stage("probe") / "probe.json"; }
   std::filesystem::path adaptDir() const { return stage("adapt"); }
@@ -52,6 +57,10 @@ class RunLayout {
 
   // Inside a training stage's folder: the saved model, and the files of an evaluation folder.
   static std::filesystem::path modelIn(const std::filesystem::path& dir) { return dir / "model"; }
+  // Inside a DMoE training folder (train/, a baseline's train/): stage 1's or stage 2's run.
+  static std::filesystem::path trainingStageIn(const std::filesystem::path& trainDir, int stage) {
+    return trainDir / ("stage" + std::to_string(stage));
+  }
   static std::filesystem::path perplexityIn(const std::filesystem::path& evalDir) { return evalDir / "perplexity.json"; }
 
  private:

@@ -17,9 +17,11 @@
 //     PPL change of all languages.
 // Output <runs_dir>/adapt/: train/ (the trainer's run), model/, adaptation.json.
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "checkpoint/hf_checkpoint.h"
+#include "results/adaptation_file.h"
 #include "stages/stage_folder.h"
 #include "runtime/device.h"
 #include "stages/dmoe_variant.h"
@@ -118,10 +120,10 @@ void adaptInto(const Project& project, const std::vector<std::string>& newIds, R
   const HeldoutPerplexity hardBefore = evaluate("hard-before", true), softBefore = evaluate("soft-before", false);
 
   // ---- 1. probe
-  const std::vector<LanguageProbe> probes = probeExperts(project, *model, layout, newIds, reporter);
-  const Json probe = probeTable(probes);
+  AdaptationResult out;
+  out.probe = probeExperts(project, *model, layout, newIds, reporter);
   std::map<std::int64_t, std::vector<std::string>> newGroups;  // nearest expert → new languages
-  for (const LanguageProbe& p : probes) newGroups[p.bestExpert].push_back(p.language);
+  for (const ProbeTable::Row& p : out.probe) newGroups[p.best].push_back(p.language);
 
   // ---- 2. one new expert per new group, copied from its nearest expert
   Json added = Json::array();
@@ -131,6 +133,7 @@ void adaptInto(const Project& project, const std::vector<std::string>& newIds, R
     for (const auto& layer : moe) layer->addExpert(copyFeedForward(*layer->expert(source), model->config()), source);
     layout.expertLanguages.push_back(languages);
     for (const std::string& id : languages) expertOfNew[id] = index;
+    out.newExperts.push_back({index, source, languages});
     added.push_back({{"expert", index}, {"copied_from", source}, {"languages", languages}});
   }
   std::map<std::string, torch::Tensor> frozen;  // every old value, to prove it unchanged
@@ -187,53 +190,48 @@ void adaptInto(const Project& project, const std::vector<std::string>& newIds, R
   const HeldoutPerplexity hardAfter = evaluate("hard-after", true), softAfter = evaluate("soft-after", false);
   // SPEC 1.8 step 3: the new router rows trained away from the rows they copied,
   // so the learned router tells the new expert from its source.
-  Json newExperts = Json::array();
-  for (Json expert : added) {
-    const std::int64_t index = expert["expert"], source = expert["copied_from"];
+  for (AdaptationResult::NewExpert& expert : out.newExperts) {
     double rowDistance = 0;
     for (const auto& layer : moe)
-      rowDistance = std::max(rowDistance, (layer->gate->weight[index] - layer->gate->weight[source]).abs().max().item<double>());
-    expert["router_row_max_abs_diff_from_source"] = rowDistance;
+      rowDistance = std::max(rowDistance, (layer->gate->weight[expert.expert] - layer->gate->weight[expert.copiedFrom])
+                                              .abs().max().item<double>());
+    expert.routerRowMaxAbsDiff = rowDistance;
     Json shares = Json::object();
-    for (const std::string& id : expert["languages"].get<std::vector<std::string>>())
-      shares[id] = top1Share(project, *model, id, index);
-    expert["learned_router_top1_share"] = shares;
-    reporter.log("new expert " + std::to_string(index) + ": router row moved up to " + std::to_string(rowDistance) +
-                 " from row " + std::to_string(source) + "; learned-router top-1 share " + shares.dump());
-    newExperts.push_back(expert);
+    for (const std::string& id : expert.languages) {
+      expert.top1Share.emplace_back(id, top1Share(project, *model, id, expert.expert));
+      shares[id] = expert.top1Share.back().second;
+    }
+    reporter.log("new expert " + std::to_string(expert.expert) + ": router row moved up to " + std::to_string(rowDistance) +
+                 " from row " + std::to_string(expert.copiedFrom) + "; learned-router top-1 share " + shares.dump());
   }
   const auto hb = pplByLanguage(hardBefore), ha = pplByLanguage(hardAfter), sb = pplByLanguage(softBefore),
              sa = pplByLanguage(softAfter);
-  Json languages = Json::array();
+  constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+  auto at = [&](const std::map<std::string, double>& m, const std::string& id) { return m.count(id) ? m.at(id) : kNone; };
   bool oldUnchanged = true;
   for (const Language& l : project.allLanguages()) {
     const bool isNew = expertOfNew.count(l.id) > 0;
-    auto at = [](const std::map<std::string, double>& m, const std::string& id) { return m.count(id) ? Json(m.at(id)) : Json(); };
     if (!isNew && hb.count(l.id) && ha.count(l.id) && hb.at(l.id) != ha.at(l.id)) oldUnchanged = false;
-    languages.push_back({{"language", l.id}, {"label", l.label()}, {"new", isNew},
-                         {"hard_before", at(hb, l.id)}, {"hard_after", at(ha, l.id)},
-                         {"soft_before", at(sb, l.id)}, {"soft_after", at(sa, l.id)}});
+    out.rows.push_back({l.id, l.label(), isNew, at(hb, l.id), at(ha, l.id), at(sb, l.id), at(sa, l.id)});
   }
   if (!oldUnchanged) throw std::logic_error("adaptation changed an old language's hard-routed PPL (a bug: please report it)");
   reporter.log("checked " + std::to_string(checked) + " frozen tensors: bit-identical; old languages' hard-routed PPL unchanged");
+  out.frozenTensorsChecked = checked;
+  out.frozenBitIdentical = true;
+  out.oldHardUnchanged = oldUnchanged;
+  if (!result.losses.empty()) out.finalLoss = result.losses.back();
+  out.softAverageBefore = softBefore.average;
+  out.softAverageAfter = softAfter.average;
+  out.newSoftAverageBefore = softBefore.newAverage;
+  out.newSoftAverageAfter = softAfter.newAverage;
+  out.newHardAverageAfter = hardAfter.newAverage;
 
   routing->soft();
   SaveOptions save;
   save.tokenizerSource = trainedDir;
   saveStateDict(*model, RunLayout::modelIn(dir), moeConfigJson(model->config(), layout), save);
   reporter.artifact(RunLayout::modelIn(dir), "model");
-  const Json report{{"probe", probe},
-                    {"new_experts", newExperts},
-                    {"frozen_tensors_checked", checked},
-                    {"frozen_bit_identical", true},
-                    {"old_hard_ppl_unchanged", oldUnchanged},
-                    {"final_loss", result.losses.empty() ? Json() : Json(result.losses.back())},
-                    {"languages", languages},
-                    {"soft_average_before", softBefore.average},
-                    {"soft_average_after", softAfter.average},
-                    {"new_soft_average_before", softBefore.newAverage},
-                    {"new_soft_average_after", softAfter.newAverage},
-                    {"new_hard_average_after", hardAfter.newAverage}};
+  const Json report = out.toJson();
   writeFileAtomic(runs.adaptationFile(), report.dump(1) + "\n");
   reporter.artifact(runs.adaptationFile(), "adaptation");
   reporter.result("adaptation", report);

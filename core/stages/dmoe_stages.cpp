@@ -74,7 +74,7 @@ void runEval(const Project& project, Reporter& reporter, bool force) {
 // train.stage2's optimiser settings for as many steps as give the DMoE's
 // token budget (stage 1 + stage 2).
 static bool runDenseContinue(const Project& project, Reporter& reporter, bool force) {
-  const RunLayout runs(project.layout().baselineDir("dense-continue"));
+  const RunLayout runs(project.layout().baselineDir(RunLayout::kDenseContinue));
   const std::string device = resolveDevice(project.device);
   const fs::path baseDir = baseModelDir(project);
   const ModelConfig config = ModelConfig::fromHfJson(HfCheckpoint::open(baseDir).config, (baseDir / "config.json").string());
@@ -103,8 +103,8 @@ static bool runDenseContinue(const Project& project, Reporter& reporter, bool fo
     options.resume = true;
     options.evaluateEvery = project.evaluation.every_steps;
     options.evaluate = heldoutEvaluation(project, *model, languageIds(project.languages));
-    options.extraSettings = {{"stage", "dense-continue"}, {"token_budget", budget}};
-    Reporter r = reporter.forStage(reporter.stage() + ":dense-continue");
+    options.extraSettings = {{"stage", RunLayout::kDenseContinue}, {"token_budget", budget}};
+    Reporter r = reporter.forStage(reporter.stage() + ":" + RunLayout::kDenseContinue);
     Trainer(model, mixed, options, r).run();
     SaveOptions save;
     save.tokenizerSource = baseDir;
@@ -113,7 +113,7 @@ static bool runDenseContinue(const Project& project, Reporter& reporter, bool fo
   } else {
     reporter.log("dense-continue model is up to date: " + modelDir.string());
   }
-  Reporter r = reporter.forStage(reporter.stage() + ":dense-continue");
+  Reporter r = reporter.forStage(reporter.stage() + ":" + RunLayout::kDenseContinue);
   return evaluateInto(project, runs.evalDir(), modelDir, StageFolder::fingerprint(runs.trainDir(), "dmoe baselines"), r,
                       force) ||
          computed;
@@ -155,9 +155,9 @@ void runBaselines(const Project& project, Reporter& reporter, bool force) {
   bool computed = false;
   if (b.dense_continue) computed = runDenseContinue(project, reporter, force) || computed;
   if (b.random_groups)
-    computed = runVariantBaseline(project, "random-groups", "random", project.merge.init, reporter, force) || computed;
+    computed = runVariantBaseline(project, RunLayout::kRandomGroups, "random", project.merge.init, reporter, force) || computed;
   if (b.branch_train_mix)
-    computed = runVariantBaseline(project, "branch-train-mix", "group-stage", "branch-train-mix", reporter, force) || computed;
+    computed = runVariantBaseline(project, RunLayout::kBranchTrainMix, "group-stage", "branch-train-mix", reporter, force) || computed;
   reporter.finished(computed ? "done" : "skipped");
 }
 

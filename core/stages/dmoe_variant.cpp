@@ -110,7 +110,7 @@ Json trainStages(const Project& project, const DmoeVariant& variant, Reporter& r
   const std::vector<std::int64_t> streamExpert = groupBatches.streamGroup();  // group g is expert g
   TrainerOptions o1;
   o1.settings = s1;
-  o1.runDir = variant.trainDir / "stage1";
+  o1.runDir = RunLayout::trainingStageIn(variant.trainDir, 1);
   o1.device = device;
   o1.resume = true;
   o1.beforeForward = [&](const TrainBatch& batch) { routing->hardRows(rowExperts(batch, streamExpert)); };
@@ -136,7 +136,7 @@ Json trainStages(const Project& project, const DmoeVariant& variant, Reporter& r
   routing->soft();
   TrainerOptions o2;
   o2.settings = s2;
-  o2.runDir = variant.trainDir / "stage2";
+  o2.runDir = RunLayout::trainingStageIn(variant.trainDir, 2);
   o2.device = device;
   o2.resume = true;
   o2.evaluateEvery = project.evaluation.every_steps;

@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 namespace dmoe {
 
-std::vector<LanguageProbe> probeExperts(const Project& project, CausalLMImpl& model, const MoeLayout& layout,
+std::vector<ProbeTable::Row> probeExperts(const Project& project, CausalLMImpl& model, const MoeLayout& layout,
                                         const std::vector<std::string>& languageIds, Reporter& reporter) {
   const std::shared_ptr<Routing> routing = routingOf(model);
   PerplexityOptions options;
@@ -30,10 +30,10 @@ std::vector<LanguageProbe> probeExperts(const Project& project, CausalLMImpl& mo
     const Language* l = project.findLanguage(id);
     return l ? l->label() : id;
   };
-  std::vector<LanguageProbe> probes;
+  std::vector<ProbeTable::Row> probes;
   for (size_t i = 0; i < languageIds.size(); ++i) {
     throwIfCancelled();
-    LanguageProbe probe;
+    ProbeTable::Row probe;
     probe.language = languageIds[i];
     TokenShard shard(tokenShardFile(project, probe.language, "heldout"));
     probe.documents = std::min<std::int64_t>(shard.documentCount(), maxDocuments);
@@ -41,28 +41,21 @@ std::vector<LanguageProbe> probeExperts(const Project& project, CausalLMImpl& mo
     for (std::int64_t d = 0; d < probe.documents; ++d) documents.push_back(shard.document(d));
     for (std::int64_t e = 0; e < layout.numExperts; ++e) {
       routing->hardAll(e);
-      probe.pplPerExpert.push_back(documentsNll(model, documents, options).perplexity());
+      probe.ppl.push_back(documentsNll(model, documents, options).perplexity());
     }
-    probe.bestExpert = static_cast<std::int64_t>(std::min_element(probe.pplPerExpert.begin(), probe.pplPerExpert.end()) -
-                                                 probe.pplPerExpert.begin());
+    probe.best = static_cast<std::int64_t>(std::min_element(probe.ppl.begin(), probe.ppl.end()) -
+                                                 probe.ppl.begin());
     std::string line = labelOf(probe.language) + ": probe PPL per expert";
-    for (double v : probe.pplPerExpert) line += " " + std::to_string(static_cast<long long>(std::lround(v)));
+    for (double v : probe.ppl) line += " " + std::to_string(static_cast<long long>(std::lround(v)));
     std::string members;
-    for (const std::string& id : layout.expertLanguages[static_cast<size_t>(probe.bestExpert)])
+    for (const std::string& id : layout.expertLanguages[static_cast<size_t>(probe.best)])
       members += (members.empty() ? "" : " ") + labelOf(id);
-    reporter.log(line + " → expert " + std::to_string(probe.bestExpert) + " (" + members + ")");
+    reporter.log(line + " → expert " + std::to_string(probe.best) + " (" + members + ")");
     probes.push_back(std::move(probe));
     reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(languageIds.size()), "languages");
   }
   routing->soft();
   return probes;
-}
-
-Json probeTable(const std::vector<LanguageProbe>& probes) {
-  Json table = Json::object();
-  for (const LanguageProbe& p : probes)
-    table[p.language] = {{"ppl_per_expert", p.pplPerExpert}, {"best_expert", p.bestExpert}, {"documents", p.documents}};
-  return table;
 }
 
 Json runProbe(const Project& project, Reporter& reporter, std::vector<std::string> languageIds) {
@@ -90,9 +83,11 @@ Json runProbe(const Project& project, Reporter& reporter, std::vector<std::strin
   std::shared_ptr<CausalLMImpl> model = loadCausalLM(modelDir, resolveDevice(project.device));
   const auto layout = readMoeLayout(model->config(), (modelDir / "config.json").string());
   if (!layout) throw InputError((modelDir / "config.json").string() + ": not a DMoE model (no \"dmoe\" section)");
-  const std::vector<LanguageProbe> probes = probeExperts(project, *model, *layout, languageIds, reporter);
-
-  const Json out{{"model", fingerprint}, {"experts", layout->expertLanguages}, {"languages", probeTable(probes)}};
+  ProbeTable table;
+  table.model = fingerprint;
+  table.experts = layout->expertLanguages;
+  table.rows = probeExperts(project, *model, *layout, languageIds, reporter);
+  const Json out = table.toJson();
   const fs::path file = project.layout().probeFile();
   fs::create_directories(file.parent_path());
   writeFileAtomic(file, out.dump(1) + "\n");

@@ -12,29 +12,21 @@
 #include "events/event_sink.h"
 #include "model/dmoe_model.h"
 #include "project/project.h"
+#include "results/probe_file.h"
 
 namespace dmoe {
 
-struct LanguageProbe {
-  std::string language;
-  std::vector<double> pplPerExpert;  // index = expert
-  std::int64_t bestExpert = -1;      // argmin of pplPerExpert (the first on ties)
-  std::int64_t documents = 0;
-};
-
 // Probes `languageIds` (project languages) against the layout's experts,
-// reporting progress per language and a log line each. Leaves `model` with
+// reporting progress per language and a log line each. Each row's best
+// expert is the argmin of its PPLs (the first on ties). Leaves `model` with
 // soft routing.
-std::vector<LanguageProbe> probeExperts(const Project& project, CausalLMImpl& model, const MoeLayout& layout,
-                                        const std::vector<std::string>& languageIds, Reporter& reporter);
-
-// {id: {"ppl_per_expert": [...], "best_expert": c, "documents": n}}
-Json probeTable(const std::vector<LanguageProbe>& probes);
+std::vector<ProbeTable::Row> probeExperts(const Project& project, CausalLMImpl& model, const MoeLayout& layout,
+                                          const std::vector<std::string>& languageIds, Reporter& reporter);
 
 // `dmoe probe`: the probe on the trained DMoE (<runs_dir>/train/model),
 // written atomically to <runs_dir>/probe/probe.json and reported as result
 // "probe": {"model": fingerprint of the train stage, "experts": [[member ids
-// of expert 0], ...], "languages": probeTable}. Empty `languageIds` = the
+// of expert 0], ...], "languages": ProbeTable::rowsJson}. Empty `languageIds` = the
 // adaptation languages (Project::adaptationLanguages). InputError when the
 // DMoE is not trained yet, a language id is unknown or its shards are missing.
 Json runProbe(const Project& project, Reporter& reporter, std::vector<std::string> languageIds);

@@ -3,13 +3,15 @@
 // minimum similarity, the selected layers, total/active parameters, the PPL
 // table (methods × languages + average) and the adaptation results. Reads the
 // other stages' outputs only; a stage that has not run is left out with a note.
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <optional>
 #include <sstream>
 
-#include "stages/stage_folder.h"
+#include "results/adaptation_file.h"
 #include "results/deviation_file.h"
+#include "stages/stage_folder.h"
 #include "stages/stage_inputs.h"
 #include "stages/stages.h"
 #include "util/atomic_file.h"
@@ -75,9 +77,9 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   reporter.started();
   const RunLayout runs = project.layout();
   const fs::path dir = runs.reportDir();
-  const fs::path denseEval = RunLayout(runs.baselineDir("dense-continue")).evalDir(),
-                 randomEval = RunLayout(runs.baselineDir("random-groups")).evalDir(),
-                 btmEval = RunLayout(runs.baselineDir("branch-train-mix")).evalDir();
+  const fs::path denseEval = RunLayout(runs.baselineDir(RunLayout::kDenseContinue)).evalDir(),
+                 randomEval = RunLayout(runs.baselineDir(RunLayout::kRandomGroups)).evalDir(),
+                 btmEval = RunLayout(runs.baselineDir(RunLayout::kBranchTrainMix)).evalDir();
   Json inputs = Json::object();
   for (const fs::path& stage : {runs.deviationDir(), runs.groupDir(), runs.selectionDir(), runs.mergeDir(), runs.evalDir(),
                                 denseEval, randomEval, btmEval, runs.adaptDir()})
@@ -101,7 +103,7 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   const Json dense = readIfComplete(RunLayout::perplexityIn(denseEval));
   const Json random = readIfComplete(RunLayout::perplexityIn(randomEval));
   const Json btm = readIfComplete(RunLayout::perplexityIn(btmEval));
-  const Json adaptation = readIfComplete(runs.adaptationFile());
+  const auto adaptation = readIfComplete<AdaptationResult>(runs.adaptationFile());
   auto label = [&](const std::string& id) {
     const Language* l = project.findLanguage(id);
     return l ? l->label() : id;
@@ -193,37 +195,33 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   }
 
   md << "\n## New-language adaptation\n\n";
-  if (adaptation.is_object()) {
+  if (adaptation) {
     md << "| new language | nearest expert | probe PPL (best) | PPL before (learned router) | PPL after (own expert) | "
           "after (learned router) |\n|---|---:|---:|---:|---:|---:|\n";
-    for (const Json& row : adaptation["languages"]) {
-      if (!row["new"].get<bool>()) continue;
-      const std::string id = row["language"].get<std::string>();
-      const Json& p = adaptation["probe"][id];
-      const auto& perExpert = p["ppl_per_expert"];
-      md << "| " << label(id) << " | " << p["best_expert"].get<int>() << " | "
-         << fixed(perExpert[p["best_expert"].get<size_t>()].get<double>(), 1) << " | "
-         << (row["soft_before"].is_number() ? fixed(row["soft_before"].get<double>(), 1) : "–") << " | "
-         << (row["hard_after"].is_number() ? fixed(row["hard_after"].get<double>(), 1) : "–") << " | "
-         << (row["soft_after"].is_number() ? fixed(row["soft_after"].get<double>(), 1) : "–") << " |\n";
+    for (const AdaptationResult::Row& row : adaptation->rows) {
+      if (!row.isNew) continue;
+      const auto probe = std::find_if(adaptation->probe.begin(), adaptation->probe.end(),
+                                      [&](const ProbeTable::Row& p) { return p.language == row.language; });
+      if (probe == adaptation->probe.end())
+        throw InputError(runs.adaptationFile().string() + ": /probe has no entry for new language '" + row.language + "'");
+      md << "| " << label(row.language) << " | " << probe->best << " | "
+         << fixed(probe->ppl[static_cast<size_t>(probe->best)], 1) << " | " << fixed(row.softBefore, 1) << " | "
+         << fixed(row.hardAfter, 1) << " | " << fixed(row.softAfter, 1) << " |\n";
     }
     md << "\nNew experts:";
-    for (const Json& e : adaptation["new_experts"]) {
+    for (const AdaptationResult::NewExpert& e : adaptation->newExperts) {
       std::string members;
-      for (const Json& id : e["languages"]) members += (members.empty() ? "" : " ") + label(id.get<std::string>());
-      md << " expert " << e["expert"].get<int>() << " = copy of " << e["copied_from"].get<int>() << " for {" << members << "};";
+      for (const std::string& id : e.languages) members += (members.empty() ? "" : " ") + label(id);
+      md << " expert " << e.expert << " = copy of " << e.copiedFrom << " for {" << members << "};";
     }
     // Tokens the learned router sends top-1 to each new expert (SPEC 1.8 step 3).
     md << "\n\nLearned router, share of a new language's held-out tokens routed top-1 to its new expert (over MoE layers):";
-    for (const Json& e : adaptation["new_experts"]) {
-      const Json shares = e.value("learned_router_top1_share", Json::object());
-      for (const auto& [id, share] : shares.items()) md << " " << label(id) << " " << fixed(100 * share.get<double>(), 0) << " %;";
-    }
-    md << "\n\nOld languages: " << adaptation["frozen_tensors_checked"].get<std::int64_t>()
+    for (const AdaptationResult::NewExpert& e : adaptation->newExperts)
+      for (const auto& [id, share] : e.top1Share) md << " " << label(id) << " " << fixed(100 * share, 0) << " %;";
+    md << "\n\nOld languages: " << adaptation->frozenTensorsChecked
        << " frozen tensors verified bit-identical after training; hard-routed PPL "
-       << (adaptation["old_hard_ppl_unchanged"].get<bool>() ? "unchanged" : "CHANGED") << "; learned-router average PPL "
-       << fixed(adaptation["soft_average_before"].get<double>(), 2) << " → "
-       << fixed(adaptation["soft_average_after"].get<double>(), 2) << ".\n";
+       << (adaptation->oldHardUnchanged ? "unchanged" : "CHANGED") << "; learned-router average PPL "
+       << fixed(adaptation->softAverageBefore, 2) << " → " << fixed(adaptation->softAverageAfter, 2) << ".\n";
   } else {
     md << "_The adapt stage has not run (or the project has no new languages)._\n";
   }
@@ -234,7 +232,7 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
                     {"groups", groups ? groups->toJson() : Json()},
                     {"selection", selection ? selection->toJson() : Json()},
                     {"merge", merge},
-                    {"perplexity", pplJson}, {"adaptation", adaptation}};
+                    {"perplexity", pplJson}, {"adaptation", adaptation ? adaptation->toJson() : Json()}};
   writeFileAtomic(runs.reportFile(), markdown);
   writeFileAtomic(dir / "report.json", report.dump(1) + "\n");
   reporter.artifact(runs.reportFile(), "report");
