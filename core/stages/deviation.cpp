@@ -183,6 +183,67 @@ void writeTables(const fs::path& dir, const Project& project, std::int64_t layer
   writeFileAtomic(dir / "deviation.csv", csv.str());
 }
 
+// Fine-tunes each language not done yet in `dir` (an interrupted run resumes
+// at the first language without norms.json), then the tables and the
+// stationarity diagnostic; returns what the manifest records.
+Json computeDeviation(const Project& project, const std::shared_ptr<CausalLMImpl>& model, const std::string& device,
+                      const TrainingSettings& settings, const std::vector<std::int64_t>& keep, const fs::path& dir,
+                      Reporter& reporter) {
+  const ModelConfig& config = model->config();
+  std::map<std::string, torch::Tensor> base;  // θ, on the CPU in fp32, to reset each fine-tune and subtract
+  for (const auto& p : model->named_parameters(true)) base[p.key()] = p.value().detach().to(torch::kCPU, torch::kFloat32).clone();
+  const auto n = static_cast<std::int64_t>(project.languages.size());
+  for (std::int64_t i = 0; i < n; ++i) {
+    throwIfCancelled();  // languages done so far are kept: a re-run resumes at this one
+    const Language& language = project.languages[static_cast<size_t>(i)];
+    reporter.progress(i, n, "languages");
+    const fs::path languageDir = dir / language.id;
+    if (fs::exists(languageDir / "norms.json")) {
+      reporter.log(language.id + ": done in an earlier run");
+      continue;
+    }
+    fs::remove_all(languageDir);  // a fine-tune interrupted mid-way starts over
+    {
+      torch::NoGradGuard noGrad;
+      for (auto& p : model->named_parameters(true)) p.value().copy_(base.at(p.key()));
+    }
+    LanguageShards shards = openShards(project, {language.id});
+    SequenceSampler sampler(shards.streams(), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
+    TrainerOptions options;
+    options.settings = settings;
+    options.runDir = languageDir;
+    options.device = device;
+    options.checkpoints = false;  // 10-step runs: the language is the unit of resumption
+    options.extraSettings = {{"stage", "deviation"}, {"language", language.id}};
+    torch::manual_seed(static_cast<std::uint64_t>(settings.seed));
+    Reporter trainReporter = reporter.forStage("deviation:" + language.id);
+    Trainer trainer(model, sampler, options, trainReporter);
+    TrainResult result = trainer.run();
+
+    LanguageDeviation d = measure(*model, base, keep);
+    writeTensors(languageDir / "ffn_delta.safetensors", d.ffnDeltas);
+    Json norms{{"language", language.id}, {"layers", config.num_hidden_layers}};
+    for (const std::string& kind : deviationKinds()) norms[kind] = roots(d.squared[kind]);
+    norms["other"] = d.other;
+    norms["final_loss"] = result.losses.empty() ? Json() : Json(result.losses.back());
+    writeFileAtomic(languageDir / "norms.json", norms.dump(1) + "\n");  // last: the language is done
+    reporter.log(language.id + ": mean FFN deviation " +
+                 std::to_string(std::accumulate(norms["ffn"].begin(), norms["ffn"].end(), 0.0,
+                                                [](double a, const Json& v) { return a + v.get<double>(); }) /
+                                static_cast<double>(config.num_hidden_layers)));
+  }
+  reporter.progress(n, n, "languages");
+  {
+    torch::NoGradGuard noGrad;  // back to the base: the diagnostic is measured there
+    for (auto& p : model->named_parameters(true)) p.value().copy_(base.at(p.key()));
+  }
+  const Json stationarity = measureStationarity(*model, project, settings, keep, "continual", reporter);
+  writeTables(dir, project, config.num_hidden_layers, stationarity);
+  reporter.artifact(project.layout().deviationFile(), "deviation");
+  reporter.result("deviation", readJsonFile(project.layout().deviationFile()));
+  return {{"languages", n}, {"layers", config.num_hidden_layers}, {"delta_layers", keep}};
+}
+
 }  // namespace
 
 void runDeviation(const Project& project, Reporter& reporter, bool force) {
@@ -199,68 +260,11 @@ void runDeviation(const Project& project, Reporter& reporter, bool force) {
                                                  {"shards", shardsFingerprint(project, project.languages)},
                                                  {"languages", languageIds(project.languages)},
                                                  {"delta_layers", keep}});
-  if (!force && folder.upToDate()) {
-    reporter.log("deviation norms are up to date: " + folder.dir().string());
-    addMissingStationarity(project.layout().deviationFile(), *model, project, settings, keep, reporter);
-    reporter.finished("skipped");
-    return;
-  }
-  folder.begin(force, reporter);
-
-  std::map<std::string, torch::Tensor> base;  // θ, on the CPU in fp32, to reset each fine-tune and subtract
-  for (const auto& p : model->named_parameters(true)) base[p.key()] = p.value().detach().to(torch::kCPU, torch::kFloat32).clone();
-
-  const auto n = static_cast<std::int64_t>(project.languages.size());
-  for (std::int64_t i = 0; i < n; ++i) {
-    throwIfCancelled();  // languages done so far are kept: a re-run resumes at this one
-    const Language& language = project.languages[static_cast<size_t>(i)];
-    reporter.progress(i, n, "languages");
-    const fs::path dir = folder.dir() / language.id;
-    if (fs::exists(dir / "norms.json")) {
-      reporter.log(language.id + ": done in an earlier run");
-      continue;
-    }
-    fs::remove_all(dir);  // a fine-tune interrupted mid-way starts over
-    {
-      torch::NoGradGuard noGrad;
-      for (auto& p : model->named_parameters(true)) p.value().copy_(base.at(p.key()));
-    }
-    LanguageShards shards = openShards(project, {language.id});
-    SequenceSampler sampler(shards.streams(), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
-    TrainerOptions options;
-    options.settings = settings;
-    options.runDir = dir;
-    options.device = device;
-    options.checkpoints = false;  // 10-step runs: the language is the unit of resumption
-    options.extraSettings = {{"stage", "deviation"}, {"language", language.id}};
-    torch::manual_seed(static_cast<std::uint64_t>(settings.seed));
-    Reporter trainReporter = reporter.forStage("deviation:" + language.id);
-    Trainer trainer(model, sampler, options, trainReporter);
-    TrainResult result = trainer.run();
-
-    LanguageDeviation d = measure(*model, base, keep);
-    writeTensors(dir / "ffn_delta.safetensors", d.ffnDeltas);
-    Json norms{{"language", language.id}, {"layers", config.num_hidden_layers}};
-    for (const std::string& kind : deviationKinds()) norms[kind] = roots(d.squared[kind]);
-    norms["other"] = d.other;
-    norms["final_loss"] = result.losses.empty() ? Json() : Json(result.losses.back());
-    writeFileAtomic(dir / "norms.json", norms.dump(1) + "\n");  // last: the language is done
-    reporter.log(language.id + ": mean FFN deviation " +
-                 std::to_string(std::accumulate(norms["ffn"].begin(), norms["ffn"].end(), 0.0,
-                                                [](double a, const Json& v) { return a + v.get<double>(); }) /
-                                static_cast<double>(config.num_hidden_layers)));
-  }
-  reporter.progress(n, n, "languages");
-  {
-    torch::NoGradGuard noGrad;  // back to the base: the diagnostic is measured there
-    for (auto& p : model->named_parameters(true)) p.value().copy_(base.at(p.key()));
-  }
-  const Json stationarity = measureStationarity(*model, project, settings, keep, "continual", reporter);
-  writeTables(folder.dir(), project, config.num_hidden_layers, stationarity);
-  reporter.artifact(project.layout().deviationFile(), "deviation");
-  reporter.result("deviation", readJsonFile(project.layout().deviationFile()));
-  folder.complete({{"languages", n}, {"layers", config.num_hidden_layers}, {"delta_layers", keep}});
-  reporter.finished("done");
+  const bool done = folder.run(force, reporter, "deviation table", project.layout().deviationFile(),
+                               [&] { return computeDeviation(project, model, device, settings, keep, folder.dir(), reporter); });
+  // Tables written before the stationarity diagnostic existed get it, in place.
+  if (!done) addMissingStationarity(project.layout().deviationFile(), *model, project, settings, keep, reporter);
+  reporter.finished(done ? "done" : "skipped");
 }
 
 Json baseStationarity(const Project& project, const std::string& slice, Reporter& reporter) {

@@ -89,10 +89,8 @@ static bool runDenseContinue(const Project& project, Reporter& reporter, bool fo
                                           {"base_model", baseModelFingerprint(project)},
                                           {"shards", shardsFingerprint(project, project.languages)}});
   const fs::path modelDir = RunLayout::modelIn(runs.trainDir());
-  bool computed = false;
-  if (force || !folder.upToDate() || !fs::exists(modelDir / "config.json")) {
-    computed = true;
-    folder.begin(force, reporter);
+  Reporter r = reporter.forStage(reporter.stage() + ":" + RunLayout::kDenseContinue);
+  const bool computed = folder.run(force, reporter, "dense-continue model", modelDir, [&] {
     std::shared_ptr<CausalLMImpl> model = loadCausalLM(baseDir, device);
     LanguageShards all = openShards(project, languageIds(project.languages));
     SequenceSampler mixed(all.streams(), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
@@ -104,16 +102,12 @@ static bool runDenseContinue(const Project& project, Reporter& reporter, bool fo
     options.evaluateEvery = project.evaluation.every_steps;
     options.evaluate = heldoutEvaluation(project, *model, languageIds(project.languages));
     options.extraSettings = {{"stage", RunLayout::kDenseContinue}, {"token_budget", budget}};
-    Reporter r = reporter.forStage(reporter.stage() + ":" + RunLayout::kDenseContinue);
     Trainer(model, mixed, options, r).run();
     SaveOptions save;
     save.tokenizerSource = baseDir;
     saveStateDict(*model, modelDir, model->config().toHfJson(), save);
-    folder.complete({{"tokens", settings.steps * perStep}, {"dmoe_tokens", budget}});
-  } else {
-    reporter.log("dense-continue model is up to date: " + modelDir.string());
-  }
-  Reporter r = reporter.forStage(reporter.stage() + ":" + RunLayout::kDenseContinue);
+    return Json{{"tokens", settings.steps * perStep}, {"dmoe_tokens", budget}};
+  });
   return evaluateInto(project, runs.evalDir(), modelDir, StageFolder::fingerprint(runs.trainDir(), "dmoe baselines"), r,
                       force) ||
          computed;

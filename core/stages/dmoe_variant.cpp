@@ -175,7 +175,7 @@ bool trainVariant(const Project& project, const DmoeVariant& variant, Reporter& 
                                             {"shards", shardsFingerprint(project, project.languages)}});
   const fs::path modelDir = RunLayout::modelIn(variant.trainDir);
   // An interrupted run of the same inputs resumes from its checkpoints.
-  return folder.run(force, reporter, "trained DMoE", modelDir / "config.json",
+  return folder.run(force, reporter, "trained DMoE", modelDir,
                     [&] { return trainStages(project, variant, reporter); });
 }
 

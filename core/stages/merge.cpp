@@ -127,7 +127,7 @@ bool mergeVariant(const Project& project, const DmoeVariant& variant, Reporter& 
     inputs["shards"] = shardsFingerprint(project, project.languages);
   }
   StageFolder folder(variant.mergeDir, inputs);
-  return folder.run(force, reporter, "merged model", RunLayout::modelIn(variant.mergeDir) / "config.json",
+  return folder.run(force, reporter, "merged model", RunLayout::modelIn(variant.mergeDir),
                     [&] { return mergeInto(project, variant, m, reporter); });
 }
 

@@ -42,37 +42,13 @@ ModelConfig pretrainModelConfig(const Project& project, std::int64_t vocabSize, 
   return c.completed(project.file.string() + " /base_model/config");
 }
 
-fs::path runPretrain(const Project& project, Reporter& reporter, const PretrainOptions& options) {
-  if (project.base_model.kind != "pretrain")
-    throw InputError(project.file.string() + " /base_model/kind: is \"" + project.base_model.kind +
-                     "\"; `pretrain` needs \"pretrain\" (a checkpoint base is not trained from scratch)");
-  reporter.started();
-  const fs::path dir = pretrainDir(project), modelDir = pretrainedModelDir(project);
-  std::unique_ptr<Tokenizer> tokenizer = loadProjectTokenizer(project);
-  Reporter tokensReporter = reporter.forStage("tokens");
-  buildTokenCache(project, *tokenizer, tokensReporter);
+namespace {
 
-  ModelConfig config =
-      pretrainModelConfig(project, tokenizer->vocabSize(), tokenizer->bosId(), tokenizer->eosId(), tokenizer->padId());
-  TrainingSettings settings = project.base_model.pretrain;
-  settings.seq_len = std::min(settings.seq_len, config.max_position_embeddings);
-
-  Json shards = Json::object();
-  for (const Language& l : project.languages)
-    shards[l.id] = readJsonFile(tokenCacheDir(project, l.id) / "manifest.json");
-  const Json inputs{{"training", toJson(settings)},
-                    {"model", config.toHfJson()},
-                    {"tokenizer", tokenizer->fingerprint()},
-                    {"shards", shards}};
-  StageFolder folder(dir, inputs);
-  if (!options.force && folder.upToDate() && fs::exists(modelDir / "config.json")) {
-    reporter.log("pretrained model is up to date: " + modelDir.string());
-    reporter.finished("skipped");
-    return modelDir;
-  }
-  // Checkpoints of other inputs are never resumed: begin() clears them.
-  folder.begin(options.force, reporter);
-
+// Trains the base on the pretrain slice into <runs_dir>/pretrain (resuming
+// from its checkpoints when asked) and saves it; returns what the manifest records.
+Json pretrainInto(const Project& project, const ModelConfig& config, const TrainingSettings& settings,
+                  const PretrainOptions& options, Reporter& reporter) {
+  const fs::path modelDir = pretrainedModelDir(project);
   // The pretrain slice only (SPEC 1.0): the continual data stays new to the base.
   std::vector<TokenShard> trainShards;
   trainShards.reserve(project.languages.size());
@@ -95,7 +71,7 @@ fs::path runPretrain(const Project& project, Reporter& reporter, const PretrainO
 
   TrainerOptions trainerOptions;
   trainerOptions.settings = settings;
-  trainerOptions.runDir = dir;
+  trainerOptions.runDir = pretrainDir(project);
   trainerOptions.device = device;
   trainerOptions.resume = options.resume;
   trainerOptions.logEvery = options.logEvery;
@@ -107,12 +83,41 @@ fs::path runPretrain(const Project& project, Reporter& reporter, const PretrainO
   save.tokenizerSource = projectTokenizerPath(project).parent_path();
   saveStateDict(*model, modelDir, config.toHfJson(), save);
   reporter.artifact(modelDir, "model");
-  folder.complete({{"steps", result.steps}});
   reporter.result("pretrain", Json{{"model", modelDir.string()},
                                    {"steps", result.steps},
                                    {"resumed_from", result.resumedFrom},
                                    {"final_loss", result.losses.empty() ? Json() : Json(result.losses.back())}});
-  reporter.finished("done");
+  return {{"steps", result.steps}};
+}
+
+}  // namespace
+
+fs::path runPretrain(const Project& project, Reporter& reporter, const PretrainOptions& options) {
+  if (project.base_model.kind != "pretrain")
+    throw InputError(project.file.string() + " /base_model/kind: is \"" + project.base_model.kind +
+                     "\"; `pretrain` needs \"pretrain\" (a checkpoint base is not trained from scratch)");
+  reporter.started();
+  const fs::path dir = pretrainDir(project), modelDir = pretrainedModelDir(project);
+  std::unique_ptr<Tokenizer> tokenizer = loadProjectTokenizer(project);
+  Reporter tokensReporter = reporter.forStage("tokens");
+  buildTokenCache(project, *tokenizer, tokensReporter);
+
+  ModelConfig config =
+      pretrainModelConfig(project, tokenizer->vocabSize(), tokenizer->bosId(), tokenizer->eosId(), tokenizer->padId());
+  TrainingSettings settings = project.base_model.pretrain;
+  settings.seq_len = std::min(settings.seq_len, config.max_position_embeddings);
+
+  Json shards = Json::object();
+  for (const Language& l : project.languages)
+    shards[l.id] = readJsonFile(tokenCacheDir(project, l.id) / "manifest.json");
+  const Json inputs{{"training", toJson(settings)},
+                    {"model", config.toHfJson()},
+                    {"tokenizer", tokenizer->fingerprint()},
+                    {"shards", shards}};
+  // Checkpoints of other inputs are never resumed: begin() clears them.
+  const bool done = StageFolder(dir, inputs).run(options.force, reporter, "pretrained model", modelDir,
+                                                 [&] { return pretrainInto(project, config, settings, options, reporter); });
+  reporter.finished(done ? "done" : "skipped");
   return modelDir;
 }
 

@@ -71,31 +71,22 @@ std::string stationarityLine(const std::optional<DeviationTable::Stationarity>& 
          "the deviations mostly measure competition between languages.\n\n";
 }
 
-}  // namespace
+// The three baselines' evaluation folders.
+std::vector<fs::path> baselineEvalDirs(const RunLayout& runs) {
+  std::vector<fs::path> dirs;
+  for (const char* name : {RunLayout::kDenseContinue, RunLayout::kRandomGroups, RunLayout::kBranchTrainMix})
+    dirs.push_back(RunLayout(runs.baselineDir(name)).evalDir());
+  return dirs;
+}
 
-std::string runReport(const Project& project, Reporter& reporter, bool force) {
-  reporter.started();
+// Writes report.md and report.json from the stages' result files (a stage that has not completed is said so).
+void writeReport(const Project& project, const std::optional<DeviationTable::Stationarity>& stationarity,
+                 Reporter& reporter) {
   const RunLayout runs = project.layout();
   const fs::path dir = runs.reportDir();
-  const fs::path denseEval = RunLayout(runs.baselineDir(RunLayout::kDenseContinue)).evalDir(),
-                 randomEval = RunLayout(runs.baselineDir(RunLayout::kRandomGroups)).evalDir(),
-                 btmEval = RunLayout(runs.baselineDir(RunLayout::kBranchTrainMix)).evalDir();
-  Json inputs = Json::object();
-  for (const fs::path& stage : {runs.deviationDir(), runs.groupDir(), runs.selectionDir(), runs.mergeDir(), runs.evalDir(),
-                                denseEval, randomEval, btmEval, runs.adaptDir()})
-    inputs[stage.lexically_relative(runs.root()).generic_string()] =
-        fs::exists(stage / "manifest.json") ? Json(StageFolder::fingerprint(stage, "dmoe run")) : Json();
-  const auto stationarity = stationarityOf(project);
+  const std::vector<fs::path> baselineEvals = baselineEvalDirs(runs);
+  const fs::path &denseEval = baselineEvals[0], &randomEval = baselineEvals[1], &btmEval = baselineEvals[2];
   const Json stationarityRecord = stationarity ? stationarity->record : Json();
-  inputs["stationarity"] = stationarityRecord;  // added to deviation.json by a later run: not in its manifest
-  StageFolder folder(dir, inputs);
-  if (!force && folder.upToDate() && fs::exists(runs.reportFile())) {
-    reporter.log("report is up to date: " + runs.reportFile().string());
-    reporter.finished("skipped");
-    return readFile(runs.reportFile());
-  }
-  folder.begin(force, reporter);
-
   const auto groups = readIfComplete<LanguageGroups>(runs.groupsFile());
   const auto selection = readIfComplete<LayerSelection>(runs.selectionFile());
   const Json merge = fs::exists(runs.mergeDir() / "manifest.json") ? StageFolder(runs.mergeDir(), Json()).outputs() : Json();
@@ -237,9 +228,31 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   writeFileAtomic(dir / "report.json", report.dump(1) + "\n");
   reporter.artifact(runs.reportFile(), "report");
   reporter.result("report", report);
-  folder.complete();
-  reporter.finished("done");
-  return markdown;
+}
+
+}  // namespace
+
+std::string runReport(const Project& project, Reporter& reporter, bool force) {
+  reporter.started();
+  const RunLayout runs = project.layout();
+  const fs::path dir = runs.reportDir();
+  std::vector<fs::path> upstream = {runs.deviationDir(), runs.groupDir(), runs.selectionDir(), runs.mergeDir(),
+                                    runs.evalDir()};
+  for (const fs::path& eval : baselineEvalDirs(runs)) upstream.push_back(eval);
+  upstream.push_back(runs.adaptDir());
+  Json inputs = Json::object();
+  for (const fs::path& stage : upstream)
+    inputs[stage.lexically_relative(runs.root()).generic_string()] =
+        fs::exists(stage / "manifest.json") ? Json(StageFolder::fingerprint(stage, "dmoe run")) : Json();
+  const auto stationarity = stationarityOf(project);
+  // Added to deviation.json by a later run, so not in the deviation stage's manifest.
+  inputs["stationarity"] = stationarity ? stationarity->record : Json();
+  const bool done = StageFolder(dir, inputs).run(force, reporter, "report", runs.reportFile(), [&] {
+    writeReport(project, stationarity, reporter);
+    return Json::object();
+  });
+  reporter.finished(done ? "done" : "skipped");
+  return readFile(runs.reportFile());
 }
 
 }  // namespace dmoe

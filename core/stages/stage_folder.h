@@ -27,22 +27,17 @@ class StageFolder {
 
   const std::filesystem::path& dir() const { return dir_; }
   const Json& inputs() const { return inputs_; }
-  // manifest.json exists and records exactly these inputs.
-  bool upToDate() const;
-  // Prepares the folder for (re)computing: clears it when `force` or when it
-  // holds results of other inputs (logged), keeps an interrupted run of the
-  // same inputs for resuming; writes inputs.json, removes manifest.json.
-  void begin(bool force, Reporter& reporter);
-  // Writes manifest.json = {inputs, outputs} atomically (call last).
-  void complete(const Json& outputs = Json::object()) const;
-  // The outputs recorded by complete(); throws InputError when the stage has not completed.
+  // The outputs recorded by the last completed run; throws InputError when the stage has not completed.
   Json outputs() const;
 
   // The skeleton every stage shares. When the folder is current (not `force`,
-  // manifest with these inputs, `product` present) logs "<what> is up to
-  // date: <product>" and returns false; otherwise begin(), `compute` (writes
-  // the outputs, returns what the manifest records of them), complete(), and
-  // true. The caller reports started/finished.
+  // manifest.json records exactly these inputs, `product` exists) logs "<what>
+  // is up to date: <product>" and returns false. Otherwise prepares the
+  // folder — clears it when `force` or when it holds results of other inputs
+  // (logged), keeps an interrupted run of the same inputs for resuming,
+  // writes inputs.json, removes manifest.json — runs `compute` (writes the
+  // outputs, returns what the manifest records of them), writes manifest.json
+  // atomically, and returns true. The caller reports started/finished.
   bool run(bool force, Reporter& reporter, const std::string& what, const std::filesystem::path& product,
            const std::function<Json()>& compute);
 
@@ -51,6 +46,10 @@ class StageFolder {
   static std::string fingerprint(const std::filesystem::path& dir, const std::string& makerCommand);
 
  private:
+  bool upToDate() const;
+  void begin(bool force, Reporter& reporter);
+  void complete(const Json& outputs) const;
+
   std::filesystem::path dir_;
   Json inputs_;
 };

@@ -21,7 +21,9 @@
 // The model and vocab are trained under a temporary prefix and renamed into
 // place; the manifest is written last. A re-run whose trainer settings and
 // sample hash match the manifest (and whose model file still hashes as
-// recorded) is skipped.
+// recorded) is skipped. This is the one stage whose manifest is not a
+// StageFolder's: it is keyed by the sample's content and the model file's
+// hash, so a tokenizer.model replaced by hand is noticed (and retrained).
 #pragma once
 #include <cstdint>
 #include <filesystem>
