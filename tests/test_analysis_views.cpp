@@ -157,8 +157,8 @@ class TestAnalysisViews : public QObject {
     writeFixtures(runsIn(tmp));
     DeviationView view;
     view.reload(runsIn(tmp));
-    QVERIFY2(view.stationarityText().contains("r = 0.42 (FFN gradients at the base, layers 1, 2); independent "
-                                              "(orthogonal) pulls would give 0.24. Above that"),
+    QVERIFY2(view.stationarityText().contains("r = 0.42 (FFN gradients, layers 1, 2); independent, "
+                                              "orthogonal pulls would give 0.24. Above that"),
              qPrintable(view.stationarityText()));
     // Written before the stage recorded it: said so, the heatmap still shows.
     const fs::path file = runsIn(tmp) / "deviation" / "deviation.json";
@@ -176,7 +176,7 @@ class TestAnalysisViews : public QObject {
     j["stationarity"] = {{"r", 0.5}, {"layers", {1}}};
     test::writeText(file, j.dump());
     view.reload(runsIn(tmp));
-    QVERIFY2(view.stationarityText().contains("r = 0.50 (FFN gradients at the base, layers 1): 1 = "),
+    QVERIFY2(view.stationarityText().contains("r = 0.50 (FFN gradients, layers 1); 1 = "),
              qPrintable(view.stationarityText()));
     // A wrong value names its JSON path.
     j["stationarity"] = {{"r", "high"}, {"layers", {1}}};

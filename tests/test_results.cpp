@@ -5,6 +5,7 @@
 // a missing file.
 #include <QtTest>
 #include <cmath>
+#include <limits>
 
 #include "results/adaptation_file.h"
 #include "results/deviation_file.h"
@@ -135,6 +136,23 @@ class ResultsTest : public QObject {
     QVERIFY_CONTAINS(test::inputErrorOf([&] { LanguageGroups::fromJson(bad, "g.json"); }),
                      "g.json: /groups/0/languages/1: expected a string");
     QVERIFY_CONTAINS(test::inputErrorOf([] { LanguageGroups::read("/nowhere/groups.json"); }), "run `dmoe group` first");
+  }
+
+  // One wording of r for the report and the Deviation tab: rounded to two
+  // decimals, the layers listed, the orthogonal reference when recorded.
+  void stationarityReadingIsOneSentence() {
+    DeviationTable::Stationarity s;
+    s.r = 0.4251;
+    s.orthogonal = 0.2349;
+    s.layers = {1, 2};
+    QCOMPARE(s.reading(), std::string("Stationarity of the base on the continual data: r = 0.43 (FFN gradients, layers 1, 2); "
+                                      "independent, orthogonal pulls would give 0.23. Above that the languages' continual "
+                                      "data pulls the base the same way; below it the pulls cancel and the deviations "
+                                      "mostly measure competition between languages."));
+    s.orthogonal = std::numeric_limits<double>::quiet_NaN();
+    QVERIFY_CONTAINS(s.reading(), "r = 0.43 (FFN gradients, layers 1, 2); 1 = the continual data pulls");
+    s.r = std::numeric_limits<double>::quiet_NaN();
+    QCOMPARE(s.reading(), std::string());
   }
 
   void similarityDisplayFieldsAreOptionalButChecked() {

@@ -241,15 +241,7 @@ QString stationarityLine(const DeviationTable& d) {
   const auto& s = *d.stationarity;
   if (!std::isfinite(s.r))
     return DeviationView::tr("Stationarity r: undefined (the gradients at the base are all zero or not finite).");
-  const QString line = DeviationView::tr("Stationarity r = %1 (FFN gradients at the base, layers %2)")
-                           .arg(QString::number(s.r, 'f', 2), joinLayers(s.layers));
-  if (!std::isfinite(s.orthogonal)) return line + DeviationView::tr(": 1 = the continual data pulls every language the same way; "
-                                                                     "near 0 = the pulls cancel.");
-  return line + DeviationView::tr("; independent (orthogonal) pulls would give %1. Above that, the continual data pulls "
-                                  "the languages the same way, new to the base as the method assumes; below it, the "
-                                  "pulls cancel: the base converged on this data and deviations mostly measure "
-                                  "competition between languages.")
-                    .arg(QString::number(s.orthogonal, 'f', 2));
+  return QString::fromStdString(s.reading());
 }
 }  // namespace
 

@@ -59,18 +59,6 @@ std::optional<DeviationTable::Stationarity> stationarityOf(const Project& projec
   return deviation ? deviation->stationarity : std::nullopt;
 }
 
-std::string stationarityLine(const std::optional<DeviationTable::Stationarity>& s) {
-  if (!s || !std::isfinite(s->r)) return {};
-  std::string layers;
-  for (std::int64_t l : s->layers) layers += (layers.empty() ? "" : ", ") + std::to_string(l);
-  std::string line = "Stationarity of the base on the continual data: r = " + fixed(s->r, 2) +
-                     " (FFN gradients, layers " + layers + ")";
-  if (!std::isfinite(s->orthogonal)) return line + ".\n\n";
-  return line + "; independent, orthogonal pulls would give " + fixed(s->orthogonal, 2) +
-         ". Above that the languages' continual data pulls the base the same way; below it the pulls cancel and "
-         "the deviations mostly measure competition between languages.\n\n";
-}
-
 // The three baselines' evaluation folders.
 std::vector<fs::path> baselineEvalDirs(const RunLayout& runs) {
   std::vector<fs::path> dirs;
@@ -103,7 +91,7 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
   std::ostringstream md;
   md << "# " << (project.name.empty() ? project.file.filename().string() : project.name) << " — DMoE report\n\n";
 
-  md << stationarityLine(stationarity);
+  if (stationarity && !stationarity->reading().empty()) md << stationarity->reading() << "\n\n";
   md << "## Groups\n\n";
   if (groups) {
     md << "Method: " << groups->method;
