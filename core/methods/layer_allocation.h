@@ -1,0 +1,50 @@
+// LayerMoE's expert allocation (SPEC §2.2): more experts where the new
+// languages look least like the old ones. Torch-free: the Layers view
+// re-allocates live with it.
+//
+// With w_i = (1/S_i) / Σⱼ (1/S_j) and a minimum m per layer (2: every layer
+// gets at least one new expert; 1: a layer may stay dense),
+//   N_i = max(m, ⌈w_i · δ⌉)   experts in layer i, the frozen original FFN included,
+// so Σᵢ (N_i − 1) new experts. The total is a step function of δ: for a
+// budget of new experts, the δ search takes the largest total not above the
+// budget (and says whether it is the budget itself).
+//
+// Not here: measuring S_i (the LayerMoE similarity stage) or building the
+// experts.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dmoe {
+
+struct LayerAllocation {
+  std::vector<std::int64_t> experts;  // N_i per layer, the frozen original FFN included
+  double delta = 0;                   // the δ that gives it (NaN for a uniform allocation)
+  std::int64_t newExperts() const;    // Σ (N_i − 1)
+};
+
+// N_i for a given δ. Throws InputError when an S_i is not a finite positive
+// number (naming the layer), δ ≤ 0 or minExperts < 1.
+LayerAllocation allocateExperts(const std::vector<double>& similarity, double delta, std::int64_t minExperts = 2);
+
+struct BudgetAllocation {
+  LayerAllocation allocation;
+  std::int64_t budget = 0;
+  bool exact = false;           // Σ (N_i − 1) == budget
+  std::int64_t nextAbove = -1;  // the smallest reachable total above the budget (−1: none computed)
+};
+
+// δ searched so that Σ (N_i − 1) is the largest reachable total not above
+// `budget`; δ is the middle of the interval of δ that gives it. Throws
+// InputError when even the smallest total, (m − 1)·layers, exceeds the budget.
+BudgetAllocation allocateForBudget(const std::vector<double>& similarity, std::int64_t budget,
+                                   std::int64_t minExperts = 2);
+
+// The paper's ablation at the same budget: ⌊budget / layers⌋ new experts per
+// layer (at least m − 1); the remainder r goes one each to r evenly spaced
+// layers (⌊(j + ½)·layers / r⌋), not to the least similar ones. Throws like
+// allocateForBudget.
+LayerAllocation uniformAllocation(std::int64_t layers, std::int64_t budget, std::int64_t minExperts = 2);
+
+}  // namespace dmoe
