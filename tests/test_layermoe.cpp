@@ -1,13 +1,17 @@
 // LayerMoE's methods on plain numbers (SPEC §2), linked against the torch-free
 // dmoe_common alone: the allocation against the reference repository's
 // published allocation (tests/fixtures/published/, a copy of
-// shared/reference/), the δ search for a budget, and the uniform ablation.
+// shared/reference/), the δ search for a budget, the uniform ablation, and
+// the layer similarity on hand-made vectors (against a brute-force mean of
+// pairwise cosines) with its result file.
 #include <QtTest>
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
 #include "methods/layer_allocation.h"
+#include "methods/layer_similarity.h"
+#include "results/layer_similarity_file.h"
 #include "test_support.h"
 #include "util/error.h"
 
@@ -18,6 +22,35 @@ namespace {
 
 #define QVERIFY_CONTAINS(text, part) \
   QVERIFY2(std::string(text).find(part) != std::string::npos, (std::string(text) + " lacks: " + (part)).c_str())
+
+using Vectors = std::vector<std::vector<double>>;
+
+std::vector<double> unit(std::vector<double> v) {
+  double norm = 0;
+  for (double x : v) norm += x * x;
+  for (double& x : v) x /= std::sqrt(norm);
+  return v;
+}
+
+std::vector<double> meanUnit(const Vectors& tokens) {
+  std::vector<double> m(tokens.front().size(), 0.0);
+  for (const auto& t : tokens) {
+    const std::vector<double> u = unit(t);
+    for (size_t d = 0; d < m.size(); ++d) m[d] += u[d] / static_cast<double>(tokens.size());
+  }
+  return m;
+}
+
+// The definition, by brute force: the mean over every token pair of the cosine.
+double meanPairwiseCosine(const Vectors& a, const Vectors& b) {
+  double sum = 0;
+  for (const auto& x : a)
+    for (const auto& y : b) {
+      const std::vector<double> u = unit(x), v = unit(y);
+      for (size_t d = 0; d < u.size(); ++d) sum += u[d] * v[d];
+    }
+  return sum / static_cast<double>(a.size() * b.size());
+}
 
 struct PublishedAllocation {
   std::vector<double> newNew, newOld, similarity;
@@ -115,6 +148,61 @@ class TestLayerMoe : public QObject {
     QVERIFY(std::isnan(u.delta));
     QCOMPARE(uniformAllocation(28, 56).experts, std::vector<std::int64_t>(28, 3));
     QVERIFY_CONTAINS(test::inputErrorOf([] { uniformAllocation(4, 3); }), "below the smallest allocation, 4");
+  }
+
+  // Identical languages → 1, orthogonal → 0, and in general the mean of the
+  // pairwise cosines (SPEC 2.1's identity), per layer.
+  void layerSimilarityOnHandMadeVectors() {
+    // Two layers, three dimensions. Layer 0: "new" = old1 exactly (one direction),
+    // old2 orthogonal to it. Layer 1: mixed directions.
+    const std::vector<Vectors> tokensOf[3] = {
+        {{{2, 0, 0}, {1, 0, 0}}, {{1, 1, 0}, {0, 2, 0}, {3, 0, 1}}},   // old1
+        {{{0, 0, 5}}, {{0, 1, 1}, {1, 0, 0}}},                          // old2
+        {{{1, 0, 0}, {7, 0, 0}}, {{1, 2, 3}, {-1, 0, 1}}},              // new
+    };
+    std::vector<std::vector<std::vector<double>>> means(3);
+    for (size_t a = 0; a < 3; ++a)
+      for (const Vectors& layer : tokensOf[a]) means[a].push_back(meanUnit(layer));
+    const LayerSimilarity s = layerSimilarity({"old1", "old2", "new"}, {false, false, true}, {2, 1, 2}, means);
+    QCOMPARE(s.layers(), size_t{2});
+    QVERIFY(std::abs(s.pairs[0][2][0] - 1.0) < 1e-12);  // identical direction
+    QVERIFY(std::abs(s.pairs[0][2][1]) < 1e-12);        // orthogonal
+    QVERIFY(std::isnan(s.newNew[0]));                   // one new language: no new–new pair
+    QVERIFY(std::abs(s.combined[0] - 0.5) < 1e-12);     // S_0 = new–old mean = (1 + 0)/2
+    for (size_t a = 0; a < 3; ++a)
+      for (size_t b = 0; b < 3; ++b)
+        QVERIFY(std::abs(s.pairs[1][a][b] - meanPairwiseCosine(tokensOf[a][1], tokensOf[b][1])) < 1e-12);
+    const double newOld = 0.5 * (s.pairs[1][2][0] + s.pairs[1][2][1]);
+    QVERIFY(std::abs(s.combined[1] - newOld) < 1e-12);
+
+    // Two new languages: S_i = ½ (new–new + new–old); the new–old pairs are n1–old and n2–old.
+    const LayerSimilarity two = layerSimilarity({"old", "n1", "n2"}, {false, true, true}, {1, 1, 1},
+                                                {{{1, 0}}, {{1, 0}}, {{0, 1}}});
+    QCOMPARE(two.newNew[0], 0.0);                      // n1 ⟂ n2
+    QCOMPARE(two.newOld[0], 0.5);                      // (1 + 0)/2
+    QCOMPARE(two.combined[0], 0.25);
+    QVERIFY_CONTAINS(test::inputErrorOf([] { layerSimilarity({"a", "b"}, {false, false}, {1, 1}, {{{1.0}}, {{1.0}}}); }),
+                     "needs old and new languages (2 old, 0 new)");
+  }
+
+  void layerSimilarityFileRoundTripsAndNamesProblems() {
+    const LayerSimilarity s = layerSimilarity({"old", "n1", "n2"}, {false, true, true}, {10, 20, 30},
+                                              {{{1, 0}, {0.5, 0.5}}, {{1, 0}, {0.5, 0}}, {{0, 1}, {0, 0.5}}});
+    const Json json = s.toJson();
+    const LayerSimilarity back = LayerSimilarity::fromJson(json, "ls.json");
+    QCOMPARE(back.toJson().dump(), json.dump());
+    QCOMPARE(back.tokens, (std::vector<std::int64_t>{10, 20, 30}));
+    QCOMPARE(back.combined, s.combined);
+    Json bad = json;
+    bad["pairs"][1][2] = {0.1, 0.2};
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { LayerSimilarity::fromJson(bad, "ls.json"); }),
+                     "ls.json: /pairs/1/2: expected a list of 3 numbers");
+    bad = json;
+    bad["new"] = {true};
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { LayerSimilarity::fromJson(bad, "ls.json"); }),
+                     "ls.json: /new: expected one true/false per language (3)");
+    QVERIFY_CONTAINS(test::inputErrorOf([] { LayerSimilarity::read("/nowhere/layer_similarity.json"); }),
+                     "run `dmoe layermoe similarity` first");
   }
 };
 
