@@ -10,6 +10,7 @@
 #include "model/model_family.h"
 #include "runtime/device.h"
 #include "train/autocast_guard.h"
+#include "train/ffn_input_means.h"
 #include "test_support.h"
 #include "util/error.h"
 
@@ -429,6 +430,56 @@ class TestModel : public QObject {
       QVERIFY_EXCEPTION_THROWN(model->mlp(2), std::out_of_range);
       torch::NoGradGuard g;
       QVERIFY(model->forward(torch::tensor({{1, 2}}, torch::kInt64)).isfinite().all().item<bool>());
+    }
+  }
+
+  // LayerMoE's measurement (SPEC 2.1): the mean unit FFN input per layer,
+  // against a recorder written here (plain loops over the FFN's real inputs),
+  // documents truncated at maxTokens; the FFNs are back afterwards.
+  void ffnInputMeansAreTheMeanUnitInputs() {
+    struct Recorder : FeedForwardImpl {
+      explicit Recorder(std::shared_ptr<FeedForwardImpl> inner) : inner(std::move(inner)) {}
+      torch::Tensor forward(const torch::Tensor& x) override {
+        inputs.push_back(x.detach().clone());
+        return inner->forward(x);
+      }
+      std::shared_ptr<FeedForwardImpl> inner;
+      std::vector<torch::Tensor> inputs;
+    };
+    for (const std::string type : {"llama", "bloom"}) {
+      auto model = seededModel(tinyConfig(type));
+      const std::vector<std::uint32_t> a = {1, 5, 7, 2, 9}, b = {1, 3, 3};
+      torch::NoGradGuard g;
+      const torch::Tensor before = model->forward(torch::tensor({{1, 5, 7, 2}}, torch::kInt64));
+      std::vector<std::vector<double>> means;
+      std::int64_t tokens = 0;
+      {
+        FfnInputMeans m(*model);
+        m.addDocument({a.data(), a.size()}, 4);  // truncated: 1 5 7 2
+        m.addDocument({b.data(), b.size()}, 4);
+        means = m.means();
+        tokens = m.tokens();
+      }
+      QCOMPARE(tokens, std::int64_t{7});
+      QVERIFY(torch::equal(model->forward(torch::tensor({{1, 5, 7, 2}}, torch::kInt64)), before));  // FFNs restored
+      // The recorder: the same two documents, each token's input normalised and averaged by hand.
+      std::vector<std::shared_ptr<Recorder>> recorders;
+      for (std::int64_t l = 0; l < 2; ++l) {
+        recorders.push_back(std::make_shared<Recorder>(model->mlp(l)));
+        model->setMlp(l, recorders.back());
+      }
+      model->forward(torch::tensor({{1, 5, 7, 2}}, torch::kInt64));
+      model->forward(torch::tensor({{1, 3, 3}}, torch::kInt64));
+      for (size_t l = 0; l < 2; ++l) {
+        std::vector<double> expected(8, 0.0);
+        for (const torch::Tensor& x : recorders[l]->inputs)
+          for (std::int64_t t = 0; t < x.size(1); ++t) {
+            double norm = 0;
+            for (std::int64_t d = 0; d < 8; ++d) norm += std::pow(x[0][t][d].item<double>(), 2);
+            for (std::int64_t d = 0; d < 8; ++d) expected[size_t(d)] += x[0][t][d].item<double>() / std::sqrt(norm) / 7;
+          }
+        for (size_t d = 0; d < 8; ++d) QVERIFY2(std::abs(means[l][d] - expected[d]) < 1e-6, type.c_str());
+      }
     }
   }
 
