@@ -7,9 +7,12 @@
 // stage's own check: every old tensor of the adapted model equals the trained one.
 // Cancelling (SIGTERM, as the GUI's Cancel sends it) stops training with a
 // checkpoint that the same command resumes. Held-out PPL during training
-// (evaluation.every_steps); `dmoe probe` alone; adaptation of chosen languages.
+// (evaluation.every_steps); `dmoe probe` alone; adaptation of chosen languages;
+// LayerMoE's similarity and allocation when the project asks for them.
 #include "checkpoint/hf_checkpoint.h"
 #include "corpus/token_shard.h"
+#include "results/allocation_file.h"
+#include "results/layer_similarity_file.h"
 #include "train/trainer.h"
 #include "util/hash.h"
 #include "util/json.h"
@@ -32,7 +35,8 @@ namespace {
 
 const std::vector<std::string> kStages = {"corpus", "tokenizer", "tokens",    "stats", "pretrain", "deviation",
                                           "select-layers", "similarity", "group", "merge", "train",
-                                          "eval", "baselines", "adapt", "report"};
+                                          "eval", "baselines", "adapt", "layermoe-similarity",
+                                          "layermoe-allocate", "report"};
 
 
 // stage → final status ("done" | "skipped" | "failed") of a jsonl event stream.
@@ -301,6 +305,85 @@ class TestPipeline : public QObject {
     const auto statuses = stageStatuses(r.out);
     for (const std::string& stage : {"select-layers", "merge", "train", "eval", "baselines", "adapt"})
       QVERIFY2(statuses.at(stage) == "skipped", summary(statuses).c_str());
+  }
+
+  // LayerMoE through the real CLI: off unless /adaptation/methods asks; the
+  // similarity measured on the base for the old, then the new languages; the
+  // allocation meets the budget; a changed budget re-allocates without
+  // re-measuring; a bad setting exits 2 naming its JSON path.
+  void layerMoeSimilarityAndAllocation() {
+    auto r = test::runCli({"--events", "jsonl", "run", "--from", "layermoe-similarity", "--until", "layermoe-allocate",
+                           project_.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QCOMPARE(stageStatuses(r.out).at("layermoe-similarity"), std::string("skipped"));
+    QVERIFY2(r.out.find("not among /adaptation/methods") != std::string::npos, r.out.c_str());
+
+    Json p = Json::parse(test::readText(project_));
+    p["adaptation"]["methods"] = {"dmoe-adapt", "layermoe"};
+    p["adaptation"]["languages"] = Json::array();
+    p["layermoe"] = {{"budget", 3}, {"min_experts", 1}, {"similarity_tokens", 300}};
+    const fs::path file = root() / "layermoe.dmoe.json";
+    test::writeText(file, p.dump(2));
+    r = test::runCli({"--events", "jsonl", "layermoe", "similarity", file.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QCOMPARE(stageStatuses(r.out).at("layermoe-similarity"), std::string("done"));
+    const LayerSimilarity s = LayerSimilarity::read(runs() / "layermoe/similarity/layer_similarity.json");
+    QCOMPARE(s.languages, (std::vector<std::string>{"en", "nl", "de", "ru", "uk", "el", "sr"}));
+    QCOMPARE(s.isNew, (std::vector<bool>{false, false, false, false, false, true, true}));
+    QCOMPARE(s.layers(), size_t{4});
+    for (size_t a = 0; a < s.tokens.size(); ++a)  // 300, or the whole continual slice when it is shorter
+      QVERIFY2(s.tokens[a] > 0 && s.tokens[a] <= 300, s.languages[a].c_str());
+    for (size_t i = 0; i < s.layers(); ++i) {
+      QVERIFY(std::abs(s.combined[i] - 0.5 * (s.newNew[i] + s.newOld[i])) < 1e-12);
+      QVERIFY(std::abs(s.newNew[i] - s.pairs[i][5][6]) < 1e-12);  // the one new–new pair: el–sr
+      for (size_t a = 0; a < 7; ++a) QVERIFY(s.pairs[i][a][a] > 0 && s.pairs[i][a][a] <= 1 + 1e-12);
+    }
+
+    // Layer-wise needs every S_i > 0 (1/S_i weighs the layers); a barely trained
+    // micro model may point a layer's languages apart, and then the stage says so.
+    r = test::runCli({"layermoe", "allocate", file.string()}, root());
+    size_t nonPositive = s.layers();
+    for (size_t i = s.layers(); i-- > 0;)
+      if (!(s.combined[i] > 0)) nonPositive = i;
+    if (nonPositive < s.layers()) {
+      QCOMPARE(r.exitCode, 2);
+      QVERIFY2(r.err.find("/layermoe: layer " + std::to_string(nonPositive) + ": similarity") != std::string::npos,
+               r.err.c_str());
+    } else {
+      QVERIFY2(r.exitCode == 0, r.err.c_str());
+      const ExpertAllocation a = ExpertAllocation::read(runs() / "layermoe/allocate/allocation.json");
+      QCOMPARE(a.budgetSource, std::string("setting"));
+      QCOMPARE(a.experts.size(), size_t{4});
+      QVERIFY(a.newExperts() <= 3);
+      QCOMPARE(a.exact, a.newExperts() == 3);
+      QCOMPARE(a.similarity, s.combined);
+    }
+
+    // The uniform ablation at a budget of 6: 1 + ⌊6/4⌋ experts each, the remaining 2 to layers 1 and 3.
+    p["layermoe"]["allocation"] = "uniform";
+    p["layermoe"]["budget"] = 6;
+    test::writeText(file, p.dump(2));
+    r = test::runCli({"--events", "jsonl", "run", "--from", "layermoe-similarity", "--until", "layermoe-allocate",
+                      file.string()}, root());
+    QVERIFY2(r.exitCode == 0, (r.err + r.out).c_str());
+    auto statuses = stageStatuses(r.out);
+    QCOMPARE(statuses.at("layermoe-similarity"), std::string("skipped"));
+    QCOMPARE(statuses.at("layermoe-allocate"), std::string("done"));
+    const ExpertAllocation uniform = ExpertAllocation::read(runs() / "layermoe/allocate/allocation.json");
+    QCOMPARE(uniform.experts, (std::vector<std::int64_t>{2, 3, 2, 3}));
+    QVERIFY(uniform.exact);
+    r = test::runCli({"--events", "jsonl", "layermoe", "allocate", file.string()}, root());
+    QCOMPARE(stageStatuses(r.out).at("layermoe-allocate"), std::string("skipped"));
+
+    p["layermoe"]["allocation"] = "uniform";
+    p["layermoe"]["delta"] = 10;
+    p["layermoe"]["min_experts"] = 0;
+    test::writeText(file, p.dump(2));
+    r = test::runCli({"layermoe", "allocate", file.string()}, root());
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.find("/layermoe/min_experts") != std::string::npos, r.err.c_str());
+    QVERIFY2(r.err.find("/layermoe/delta: δ and /layermoe/budget are both set") != std::string::npos, r.err.c_str());
+    QVERIFY2(r.err.find("the uniform allocation spreads a budget") != std::string::npos, r.err.c_str());
   }
 
   // adaptation.languages picks which new languages get an expert.

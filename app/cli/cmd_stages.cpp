@@ -1,5 +1,6 @@
 // `dmoe deviation | select-layers | similarity | group | merge | train | eval |
-// baselines | adapt | report <project>`: one command per DMoE stage, generated
+// baselines | adapt | layermoe similarity | layermoe allocate | report
+// <project>`: one command per method stage, generated
 // from the stage table (core/pipeline/pipeline.h) so the CLI, `dmoe run` and
 // the GUI list the same stages with the same help.
 #include "cli_context.h"
@@ -13,10 +14,39 @@
 
 namespace dmoe::cli {
 
+namespace {
+
+// A method family's stages ("layermoe-similarity") nest under one command: `dmoe layermoe similarity`.
+struct Family {
+  const char* prefix;
+  const char* help;
+};
+const Family kFamilies[] = {
+    {"layermoe-", "LayerMoE (SPEC 2): layer-wise expert allocation for new languages — similarity, allocate"},
+};
+
+CLI::App* addStageCommand(CLI::App& app, const PipelineStage& stage) {
+  for (const Family& family : kFamilies) {
+    const std::string prefix = family.prefix;
+    if (stage.name.rfind(prefix, 0) != 0) continue;
+    const std::string parentName = prefix.substr(0, prefix.size() - 1);
+    CLI::App* parent = nullptr;
+    for (CLI::App* sub : app.get_subcommands([&](CLI::App* a) { return a->get_name() == parentName; })) parent = sub;
+    if (!parent) {
+      parent = app.add_subcommand(parentName, family.help);
+      parent->require_subcommand(1);
+    }
+    return parent->add_subcommand(stage.name.substr(prefix.size()), stage.help);
+  }
+  return app.add_subcommand(stage.name, stage.help);
+}
+
+}  // namespace
+
 void addStageCommands(CLI::App& app, CliContext& ctx) {
   for (const PipelineStage& stage : pipelineStages()) {
     if (!stage.command) continue;
-    auto* cmd = app.add_subcommand(stage.name, stage.help);
+    auto* cmd = addStageCommand(app, stage);
     cmd->footer("Skipped when its outputs are up to date (manifest.json in its folder under the runs folder); "
                 "`dmoe run --from " + stage.name + "` runs it and every later stage.");
     auto file = std::make_shared<std::string>();

@@ -23,7 +23,9 @@ std::vector<double> allocationWeights(const std::vector<double>& similarity) {
   for (size_t i = 0; i < similarity.size(); ++i) {
     if (!std::isfinite(similarity[i]) || similarity[i] <= 0)
       throw InputError("layer " + std::to_string(i) + ": similarity " + std::to_string(similarity[i]) +
-                       " cannot weigh an allocation (expected a finite number above 0)");
+                       " cannot weigh an allocation (expected a finite number above 0: at or below 0 the new "
+                       "languages' FFN inputs point away from the others' on average; the uniform allocation does not "
+                       "use S_i)");
     w.push_back(1.0 / similarity[i]);
   }
   const double sum = std::accumulate(w.begin(), w.end(), 0.0);

@@ -87,7 +87,19 @@ const std::map<std::string, StageRun>& stageRunners() {
       {"train", [](const Project& p, Reporter& r, const PipelineOptions& o) { runTrain(p, r, o.force); }},
       {"eval", [](const Project& p, Reporter& r, const PipelineOptions& o) { runEval(p, r, o.force); }},
       {"baselines", [](const Project& p, Reporter& r, const PipelineOptions& o) { runBaselines(p, r, o.force); }},
-      {"adapt", [](const Project& p, Reporter& r, const PipelineOptions& o) { runAdapt(p, r, o.force); }},
+      {"adapt",
+       [](const Project& p, Reporter& r, const PipelineOptions& o) {
+         if (!p.adaptation.runs("dmoe-adapt")) {
+           r.started();
+           r.log("\"dmoe-adapt\" is not among /adaptation/methods: nothing to do");
+           r.finished("skipped");
+           return;
+         }
+         runAdapt(p, r, o.force);
+       }},
+      {"layermoe-similarity",
+       [](const Project& p, Reporter& r, const PipelineOptions& o) { runLayerMoeSimilarity(p, r, o.force); }},
+      {"layermoe-allocate", [](const Project& p, Reporter& r, const PipelineOptions& o) { runLayerMoeAllocate(p, r, o.force); }},
       {"report", [](const Project& p, Reporter& r, const PipelineOptions& o) { runReport(p, r, o.force); }},
   };
   return runners;

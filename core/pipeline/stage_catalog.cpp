@@ -21,6 +21,11 @@ const std::vector<StageInfo>& stageCatalog() {
       {"eval", "Held-out perplexity per language: base, DMoE with learned and with group-oracle routing (SPEC 1.7)", true},
       {"baselines", "The comparisons on the same token budget: dense-continue and DMoE with random groups", true},
       {"adapt", "Add the new languages: probe experts, copy the nearest, train only the new expert (SPEC 1.8)", true},
+      {"layermoe-similarity",
+       "LayerMoE: per layer, how alike the new languages' FFN inputs are to each other and to the old ones' (SPEC 2.1)",
+       true},
+      {"layermoe-allocate",
+       "LayerMoE: experts per layer by 1/S_i for a budget of new experts, or uniform at the same budget (SPEC 2.2)", true},
       {"report", "Markdown and JSON report: groups, layers, parameters, the PPL table, adaptation", true},
   };
   return stages;

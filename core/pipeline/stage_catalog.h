@@ -14,7 +14,9 @@ namespace dmoe {
 struct StageInfo {
   std::string name;
   std::string help;
-  bool command = false;  // `dmoe <name> <project>` is generated from this entry (the DMoE stages)
+  // `dmoe <name> <project>` is generated from this entry (the method stages);
+  // a name "<family>-<step>" (layermoe-similarity) becomes `dmoe <family> <step>`.
+  bool command = false;
 };
 
 const std::vector<StageInfo>& stageCatalog();

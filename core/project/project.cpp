@@ -43,6 +43,17 @@ template <class F>
 void fields(AdaptationSettings& a, F&& f) {
   fields(static_cast<TrainingSettings&>(a), f);
   f("languages", a.languages);
+  f("methods", a.methods);
+}
+
+template <class F>
+void fields(LayerMoeSettings& l, F&& f) {
+  f("similarity_tokens", l.similarity_tokens);
+  f("max_document_tokens", l.max_document_tokens);
+  f("budget", l.budget);
+  f("delta", l.delta);
+  f("min_experts", l.min_experts);
+  f("allocation", l.allocation);
 }
 
 template <class F>
@@ -181,6 +192,7 @@ void fields(Project& p, F&& f) {
   f("evaluation", p.evaluation);
   f("baselines", p.baselines);
   f("adaptation", p.adaptation);
+  f("layermoe", p.layermoe);
   f("runs_dir", p.runs_dir);
   f("device", p.device);
   f("precision", p.precision);
@@ -396,6 +408,15 @@ void checkSemantics(const Json& r, const fs::path& dir, std::vector<Problem>& er
     }
   }
 
+  // LayerMoE: a budget or δ, and δ only with the layer-wise allocation.
+  const Json* delta = at(r, {"layermoe", "delta"});
+  if (delta && delta->is_number() && delta->get<double>() > 0) {
+    if (integer(at(r, {"layermoe", "budget"}), 0) > 0)
+      errors.push_back({"/layermoe/delta", "δ and /layermoe/budget are both set; give one (δ > 0 or a budget > 0)"});
+    if (str(at(r, {"layermoe", "allocation"})) == "uniform")
+      errors.push_back({"/layermoe/delta", "the uniform allocation spreads a budget, not δ; set /layermoe/budget instead"});
+  }
+
   const std::int64_t groups = integer(at(r, {"grouping", "groups"}), 1);
   if (method != "manual" && !current.empty() && groups > static_cast<std::int64_t>(current.size()))
     errors.push_back({"/grouping/groups", std::to_string(groups) + " groups for " + std::to_string(current.size()) +
@@ -589,6 +610,10 @@ const Language* Project::findLanguage(const std::string& id) const {
 bool Project::hasPretrainSlice(const std::string& languageId) const {
   if (base_model.kind != "pretrain") return false;
   return std::any_of(languages.begin(), languages.end(), [&](const Language& l) { return l.id == languageId; });
+}
+
+bool AdaptationSettings::runs(const std::string& method) const {
+  return std::find(methods.begin(), methods.end(), method) != methods.end();
 }
 
 std::vector<Language> Project::adaptationLanguages() const {

@@ -129,6 +129,17 @@ struct EvaluationSettings {
 // The adaptation run: its training settings and which new languages it adds.
 struct AdaptationSettings : TrainingSettings {
   std::vector<std::string> languages;  // ids from new_languages; empty = every new language
+  std::vector<std::string> methods;    // "dmoe-adapt", "layermoe": which expansions `dmoe run` runs
+  bool runs(const std::string& method) const;
+};
+
+// LayerMoE (SPEC 2): measuring the layer similarity and allocating experts.
+struct LayerMoeSettings {
+  std::int64_t similarity_tokens = 0, max_document_tokens = 0;
+  std::int64_t budget = 0;  // 0: as many new experts as the DMoE adaptation added
+  double delta = 0;         // > 0: δ given directly
+  std::int64_t min_experts = 0;
+  std::string allocation;  // layer-wise | uniform
 };
 
 // train.stage1 (the DMoE's per-group branch training, SPEC 1.5) and train.stage2 (the whole MoE).
@@ -191,6 +202,7 @@ class Project {
   EvaluationSettings evaluation;
   BaselineSettings baselines;
   AdaptationSettings adaptation;
+  LayerMoeSettings layermoe;
   std::string runs_dir, device, precision;
   std::int64_t threads = 0;
 };

@@ -7,6 +7,7 @@
 //   similarity/similarity.{json,csv}  group/groups.json                  — analysis
 //   merge/model/  train/{stage1,stage2,model}/  eval/perplexity.json     — the DMoE
 //   baselines/<name>/  probe/probe.json  adapt/adaptation.json  report/report.{md,json}
+//   layermoe/similarity/layer_similarity.json  layermoe/allocate/allocation.json — LayerMoE
 //
 // A RunLayout over an empty root gives the paths relative to the runs folder
 // (the Runs view's run ids). Not here: what the files hold (results/*_file.h) or when a folder is
@@ -52,6 +53,10 @@ class RunLayout {
   std::filesystem::path probeFile() const { return stage("probe") / "probe.json"; }
   std::filesystem::path adaptDir() const { return stage("adapt"); }
   std::filesystem::path adaptationFile() const { return adaptDir() / "adaptation.json"; }
+  // LayerMoE (SPEC 2): <runs_dir>/layermoe/<step> (similarity, allocate).
+  std::filesystem::path layermoeDir(const std::string& step) const { return stage("layermoe") / step; }
+  std::filesystem::path layerSimilarityFile() const { return layermoeDir("similarity") / "layer_similarity.json"; }
+  std::filesystem::path allocationFile() const { return layermoeDir("allocate") / "allocation.json"; }
   std::filesystem::path reportDir() const { return stage("report"); }
   std::filesystem::path reportFile() const { return reportDir() / "report.md"; }
 

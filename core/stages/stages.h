@@ -58,6 +58,13 @@ void runBaselines(const Project& project, Reporter& reporter, bool force);
 // ---- adapt (SPEC §1.8): <runs_dir>/adapt/{train,model,adaptation.json} (the probe inside adaptation.json)
 void runAdapt(const Project& project, Reporter& reporter, bool force);
 
+// ---- LayerMoE (SPEC §2), from the base model; skipped unless /adaptation/methods has "layermoe".
+// similarity (§2.1): <runs_dir>/layermoe/similarity/layer_similarity.json (results/layer_similarity_file.h),
+// the old languages and the adaptation languages measured on their continual slices.
+void runLayerMoeSimilarity(const Project& project, Reporter& reporter, bool force);
+// allocate (§2.2): <runs_dir>/layermoe/allocate/allocation.json (results/allocation_file.h).
+void runLayerMoeAllocate(const Project& project, Reporter& reporter, bool force);
+
 // ---- report: <runs_dir>/report/report.{md,json}; returns the Markdown
 std::string runReport(const Project& project, Reporter& reporter, bool force);
 
