@@ -21,6 +21,9 @@
 #include "deviation_view.h"
 #include "export.h"
 #include "heatmap_widget.h"
+#include "layermoe_view.h"
+#include "line_chart.h"
+#include "project_document.h"
 #include "main_window.h"
 #include "project/project.h"
 #include "similarity_view.h"
@@ -370,6 +373,65 @@ class TestAnalysisViews : public QObject {
     QVERIFY(similarity.findChild<QWidget*>("exportButton"));
   }
 
+  // The LayerMoE tab on hand-written files: old ar, fr, new ur; S_i = (0.5,
+  // 0.25, 0.25), so w = (0.2, 0.4, 0.4). With at least 2 experts a layer,
+  // δ ≤ 5 gives (2, 2, 2) = 3 new experts and δ ∈ (5, 7.5] gives (2, 3, 3) = 5.
+  // Counts with base 1000, P_ffn 100, D 8, top-2: total 1000 + 116 + 2·224 =
+  // 1564, active 1000 + 116 + 2·124 = 1364.
+  void layerMoeViewReallocatesLive() {
+    QTemporaryDir tmp;
+    const fs::path file = fs::path(tmp.path().toStdString()) / "udhr-18.dmoe.json";
+    fs::copy_file(test::sourceDir() / "projects" / "udhr-18.dmoe.json", file);
+    const fs::path runs = Project::load(file).runsDir();
+    writeFixtures(runs);
+    ProjectDocument document;
+    LayerMoeView view(document);
+    view.reload(runs);
+    QVERIFY(view.message().contains("Open a project"));
+    document.load(QString::fromStdString(file.string()));
+    view.reload(runs);
+    QVERIFY(!view.hasData());
+    QVERIFY2(view.message().contains("dmoe layermoe similarity"), qPrintable(view.message()));
+
+    const Json s = {0.5, 0.25, 0.25};
+    Json pairs = Json::array();
+    for (double v : {0.5, 0.25, 0.25}) pairs.push_back({{1.0, 0.9, v}, {0.9, 1.0, v}, {v, v, 1.0}});
+    test::writeText(runs / "layermoe/similarity/layer_similarity.json",
+                    Json{{"languages", {"ar", "fr", "ur"}}, {"new", {false, false, true}}, {"tokens", {10, 10, 10}},
+                         {"layers", 3}, {"new_new", {nullptr, nullptr, nullptr}}, {"new_old", s}, {"similarity", s},
+                         {"pairs", pairs}}
+                        .dump());
+    view.reload(runs);
+    QVERIFY(view.hasData());
+    view.resize(800, 600);
+    view.show();
+    QCOMPARE(view.similarityChart()->lines().size(), 2);  // new–old and S_i; no new–new with one new language
+    view.setMinExperts(2);
+    view.setBudget(5);
+    QCOMPARE(view.allocation(), (std::vector<std::int64_t>{2, 3, 3}));
+    QVERIFY2(view.summary().startsWith("5 new experts (the budget), δ = "), qPrintable(view.summary()));
+    QVERIFY2(view.summary().endsWith("1.6 k parameters, 1.4 k active per token"), qPrintable(view.summary()));
+    view.setBudget(4);
+    QCOMPARE(view.allocation(), (std::vector<std::int64_t>{2, 2, 2}));
+    QVERIFY2(view.summary().startsWith("3 new experts: no δ gives 4 (the next step is 5)"), qPrintable(view.summary()));
+    view.setBudget(2);  // below 1 new expert per layer
+    QVERIFY(view.allocation().empty());
+    QVERIFY2(view.summary().contains("below the smallest allocation, 3"), qPrintable(view.summary()));
+    // The ablation: 5 over 3 layers = 1 each, the remaining 2 to layers ⌊0.5·3/2⌋ = 0 and ⌊1.5·3/2⌋ = 2.
+    view.setBudget(5);
+    view.setAllocation("uniform");
+    QCOMPARE(view.allocation(), (std::vector<std::int64_t>{3, 2, 3}));
+    const CsvTable table = view.table();
+    QCOMPARE(table.header, QStringList({"layer", "S_new_new", "S_new_old", "S_i", "N_i"}));
+    QCOMPARE(table.rows.at(1), QStringList({"1", "", "0.25", "0.25", "2"}));
+    QVERIFY(test::saveScreenshot(view, "layermoe-view.png"));
+
+    QVERIFY(view.apply());
+    QCOMPARE(document.project().layermoe.budget, std::int64_t{5});
+    QCOMPARE(document.project().layermoe.allocation, std::string("uniform"));
+    QCOMPARE(document.project().layermoe.min_experts, std::int64_t{2});
+  }
+
   void mainWindowHasAnalysisTabs() {
     QTemporaryDir tmp;
     const fs::path file = fs::path(tmp.path().toStdString()) / "udhr-18.dmoe.json";
@@ -378,7 +440,8 @@ class TestAnalysisViews : public QObject {
     MainWindow window;
     auto* tabs = window.findChild<QTabWidget*>("centralTabs");
     QVERIFY(tabs);
-    QCOMPARE(tabs->count(), 6);
+    QCOMPARE(tabs->count(), 7);
+    QCOMPARE(tabs->tabText(5), QString("LayerMoE"));
     QCOMPARE(tabs->tabText(1), QString("Deviation"));
     QCOMPARE(tabs->tabText(2), QString("Similarity"));
     QCOMPARE(tabs->tabText(3), QString("Groups"));

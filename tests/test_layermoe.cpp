@@ -130,6 +130,15 @@ class TestLayerMoe : public QObject {
     QCOMPARE(b.allocation.experts, (std::vector<std::int64_t>{4, 2}));
   }
 
+  // Hand-computed: base 1000, P_ffn 100, D 8; N = (1, 2, 4): layer 0 dense;
+  // layer 1 adds 100 + 16 (all of it active: top-2 of 2); layer 2 adds 300 + 32, of which 100 + 32 active.
+  void parameterCountsOfAnAllocation() {
+    const ParameterCounts c = layerMoeParameterCounts(1000, 100, 8, {1, 2, 4});
+    QCOMPARE(c.total, std::int64_t{1000 + 116 + 332});
+    QCOMPARE(c.active, std::int64_t{1000 + 116 + 132});
+    QCOMPARE(layerMoeParameterCounts(1000, 100, 8, {4}, 1).active, std::int64_t{1000 + 32});
+  }
+
   void badInputIsNamed() {
     QVERIFY_CONTAINS(test::inputErrorOf([] { allocateExperts({0.2, 0.0}, 10); }),
                      "layer 1: similarity 0.000000 cannot weigh an allocation");

@@ -32,6 +32,7 @@
 #include "deviation_view.h"
 #include "diagnostics_dialog.h"
 #include "epsilon_panel.h"
+#include "layermoe_view.h"
 #include "group_editor.h"
 #include "language_table_model.h"
 #include "log_dock.h"
@@ -242,6 +243,8 @@ void MainWindow::createCentralWidget() {
   epsilonPanel_ = new EpsilonPanel(*document_, tabs_);
   tabs_->addTab(groupEditor_, tr("Groups"));
   tabs_->addTab(epsilonPanel_, tr("Layers (ε)"));
+  layerMoeView_ = new LayerMoeView(*document_, tabs_);
+  tabs_->addTab(layerMoeView_, tr("LayerMoE"));
   runsView_ = new RunsView(*document_, *metrics_, *queue_, tabs_);
   tabs_->addTab(runsView_, tr("Runs"));
   connect(runsView_, &RunsView::launchRequested, this, &MainWindow::runStage);
@@ -403,6 +406,7 @@ void MainWindow::reloadAnalysis() {
   similarityView_->reload(runs);
   groupEditor_->reload(runs);
   epsilonPanel_->reload(runs);
+  layerMoeView_->reload(runs);
 }
 
 void MainWindow::reloadStatistics() {

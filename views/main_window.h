@@ -26,6 +26,7 @@ namespace dmoe::views {
 class AdaptationWizard;
 class DeviationView;
 class EpsilonPanel;
+class LayerMoeView;
 class GroupEditor;
 class LanguageTableModel;
 class LogDock;
@@ -110,6 +111,7 @@ class MainWindow : public QMainWindow {
   SimilarityView* similarityView_ = nullptr;
   GroupEditor* groupEditor_ = nullptr;
   EpsilonPanel* epsilonPanel_ = nullptr;
+  LayerMoeView* layerMoeView_ = nullptr;
   QLabel* summary_ = nullptr;
   LogDock* logDock_ = nullptr;
   ProjectSettingsDock* projectDock_ = nullptr;

@@ -94,6 +94,18 @@ BudgetAllocation allocateForBudget(const std::vector<double>& similarity, std::i
   return best;
 }
 
+ParameterCounts layerMoeParameterCounts(std::int64_t baseParameters, std::int64_t ffnParameters, std::int64_t hiddenSize,
+                                        const std::vector<std::int64_t>& experts, std::int64_t topK) {
+  ParameterCounts c{baseParameters, baseParameters};
+  for (std::int64_t n : experts) {
+    if (n <= 1) continue;
+    const std::int64_t k = std::min(topK, n), router = hiddenSize * n;
+    c.total += (n - 1) * ffnParameters + router;
+    c.active += (k - 1) * ffnParameters + router;
+  }
+  return c;
+}
+
 LayerAllocation uniformAllocation(std::int64_t layers, std::int64_t budget, std::int64_t minExperts) {
   checkMinimum(minExperts);
   if (layers < 1) throw InputError("no layers to allocate experts to");

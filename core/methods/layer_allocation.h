@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "results/selection_file.h"  // ParameterCounts
+
 namespace dmoe {
 
 struct LayerAllocation {
@@ -40,6 +42,14 @@ struct BudgetAllocation {
 // InputError when even the smallest total, (m − 1)·layers, exceeds the budget.
 BudgetAllocation allocateForBudget(const std::vector<double>& similarity, std::int64_t budget,
                                    std::int64_t minExperts = 2);
+
+// The expanded model's parameters, with P_ffn = one FFN's parameters, D the
+// hidden size and k = min(topK, N_i) (SPEC 2.3: top-2, expert 0 competing):
+//   total  = base + Σ_{N_i > 1} ((N_i − 1)·P_ffn + D·N_i)
+//   active = base + Σ_{N_i > 1} ((k − 1)·P_ffn + D·N_i)   (per token)
+// Layers with N_i = 1 stay dense and add nothing.
+ParameterCounts layerMoeParameterCounts(std::int64_t baseParameters, std::int64_t ffnParameters, std::int64_t hiddenSize,
+                                        const std::vector<std::int64_t>& experts, std::int64_t topK = 2);
 
 // The paper's ablation at the same budget: ⌊budget / layers⌋ new experts per
 // layer (at least m − 1); the remainder r goes one each to r evenly spaced
