@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   cli::addTrainCommands(app, ctx);
   cli::addStageCommands(app, ctx);
   cli::addProbeCommand(app, ctx);
+  cli::addRoutingCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

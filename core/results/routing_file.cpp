@@ -1,0 +1,59 @@
+#include "results/routing_file.h"
+
+#include "results/json_reader.h"
+
+namespace dmoe {
+
+namespace {
+
+// [layers][languages][experts of that layer]
+std::vector<std::vector<std::vector<double>>> readShares(const JsonReader& in, const Json& json, const std::string& key,
+                                                         const std::vector<std::int64_t>& experts, size_t languages) {
+  const Json& all = in.at(json, key, "");
+  const std::string path = "/" + key;
+  if (!all.is_array() || all.size() != experts.size()) in.fail(path, "one table per MoE layer (" + std::to_string(experts.size()) + ")");
+  std::vector<std::vector<std::vector<double>>> out;
+  for (size_t l = 0; l < experts.size(); ++l)
+    out.push_back(in.matrix(all[l], path + "/" + std::to_string(l), languages, static_cast<size_t>(experts[l])));
+  return out;
+}
+
+}  // namespace
+
+RoutingTable RoutingTable::fromJson(const Json& json, const std::string& source) {
+  const JsonReader in(json, source);
+  RoutingTable t;
+  t.model = in.string(in.at(json, "model", ""), "/model");
+  t.layers = in.integers(in.at(json, "layers", ""), "/layers");
+  t.experts = in.integers(in.at(json, "experts", ""), "/experts");
+  if (t.experts.size() != t.layers.size()) in.fail("/experts", "one expert count per MoE layer (" + std::to_string(t.layers.size()) + ")");
+  for (size_t l = 0; l < t.experts.size(); ++l)
+    if (t.experts[l] < 1) in.fail("/experts/" + std::to_string(l), "at least 1");
+  t.languages = in.strings(in.at(json, "languages", ""), "/languages");
+  t.labels = in.labels(t.languages);
+  const Json& fresh = in.at(json, "new", "");
+  if (!fresh.is_array() || fresh.size() != t.languages.size())
+    in.fail("/new", "one true/false per language (" + std::to_string(t.languages.size()) + ")");
+  for (size_t a = 0; a < fresh.size(); ++a) t.isNew.push_back(in.boolean(fresh[a], "/new/" + std::to_string(a)));
+  t.tokens = in.integers(in.at(json, "tokens", ""), "/tokens");
+  if (t.tokens.size() != t.languages.size())
+    in.fail("/tokens", "one token count per language (" + std::to_string(t.languages.size()) + ")");
+  t.top1 = readShares(in, json, "top1", t.experts, t.languages.size());
+  t.probability = readShares(in, json, "probability", t.experts, t.languages.size());
+  return t;
+}
+
+RoutingTable RoutingTable::read(const std::filesystem::path& file) {
+  const JsonReader in = JsonReader::file(file, "dmoe routing");
+  return fromJson(in.root(), in.source());
+}
+
+Json RoutingTable::toJson() const {
+  Json fresh = Json::array();
+  for (bool b : isNew) fresh.push_back(b);
+  return Json{{"model", model},   {"layers", layers}, {"experts", experts}, {"languages", languages},
+              {"labels", labels}, {"new", fresh},     {"tokens", tokens},   {"top1", top1},
+              {"probability", probability}};
+}
+
+}  // namespace dmoe

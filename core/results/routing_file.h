@@ -1,0 +1,38 @@
+// routing/routing.json (written by `dmoe routing`): where a trained mixture
+// of experts sends each language's held-out tokens, per MoE layer. Read by
+// the Routing tab.
+//
+//   {"model": the model folder, "layers": [MoE layer indices], "experts":
+//    [experts per MoE layer], "languages": [ids], "labels": [...], "new":
+//    [bool], "tokens": [held-out tokens routed per language],
+//    "top1": [layer][language][expert]        share of tokens whose largest router probability is that expert,
+//    "probability": [layer][language][expert] mean router probability}
+// Each language's row sums to 1 in both (a language without tokens: zeros).
+//
+// Not here: the measurement (stages/routing_stats.h).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "util/json.h"
+
+namespace dmoe {
+
+struct RoutingTable {
+  std::string model;
+  std::vector<std::int64_t> layers, experts;
+  std::vector<std::string> languages, labels;
+  std::vector<bool> isNew;
+  std::vector<std::int64_t> tokens;
+  // [MoE layer][language][expert]
+  std::vector<std::vector<std::vector<double>>> top1, probability;
+
+  static RoutingTable fromJson(const Json& json, const std::string& source);
+  // Missing: "run `dmoe routing` first".
+  static RoutingTable read(const std::filesystem::path& file);
+  Json toJson() const;
+};
+
+}  // namespace dmoe
