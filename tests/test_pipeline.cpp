@@ -13,6 +13,7 @@
 #include "corpus/token_shard.h"
 #include "results/allocation_file.h"
 #include "results/layer_similarity_file.h"
+#include "results/routing_file.h"
 #include "train/trainer.h"
 #include "util/hash.h"
 #include "util/json.h"
@@ -384,6 +385,36 @@ class TestPipeline : public QObject {
     QVERIFY2(r.err.find("/layermoe/min_experts") != std::string::npos, r.err.c_str());
     QVERIFY2(r.err.find("/layermoe/delta: δ and /layermoe/budget are both set") != std::string::npos, r.err.c_str());
     QVERIFY2(r.err.find("the uniform allocation spreads a budget") != std::string::npos, r.err.c_str());
+  }
+
+  // `dmoe routing` on the trained DMoE: every language's routed tokens are its
+  // held-out tokens (each document up to the model's context), and per layer
+  // its top-1 shares and mean probabilities each sum to 1. A dense model is refused.
+  void routingSharesOfTheTrainedDmoe() {
+    auto r = test::runCli({"routing", project_.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const RoutingTable t = RoutingTable::read(runs() / "routing/routing.json");
+    const Json config = Json::parse(test::readText(runs() / "train/model/config.json"));
+    QCOMPARE(t.layers, config.at("dmoe").at("moe_layers").get<std::vector<std::int64_t>>());
+    const std::int64_t context = config.at("max_position_embeddings").get<std::int64_t>();
+    QCOMPARE(t.languages.size(), size_t{7});
+    for (size_t a = 0; a < t.languages.size(); ++a) {
+      const TokenShard shard(runs() / "tokens" / t.languages[a] / "heldout.bin");
+      std::int64_t tokens = 0;
+      for (std::int64_t d = 0; d < shard.documentCount(); ++d)
+        tokens += std::min<std::int64_t>(static_cast<std::int64_t>(shard.document(d).size), context);
+      QCOMPARE(t.tokens[a], tokens);
+      for (size_t m = 0; m < t.layers.size(); ++m) {
+        double top1 = 0, probability = 0;
+        for (double v : t.top1[m][a]) top1 += v;
+        for (double v : t.probability[m][a]) probability += v;
+        QVERIFY(std::abs(top1 - 1) < 1e-9 && std::abs(probability - 1) < 1e-9);
+        for (double v : t.top1[m][a]) QVERIFY(std::abs(v * double(tokens) - std::round(v * double(tokens))) < 1e-6);
+      }
+    }
+    r = test::runCli({"routing", project_.string(), "--model", (runs() / "pretrain/model").string()}, root());
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.find("no mixture-of-experts layer") != std::string::npos, r.err.c_str());
   }
 
   // adaptation.languages picks which new languages get an expert.

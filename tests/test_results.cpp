@@ -10,6 +10,7 @@
 #include "results/adaptation_file.h"
 #include "results/deviation_file.h"
 #include "results/probe_file.h"
+#include "results/routing_file.h"
 #include "results/groups_file.h"
 #include "results/run_layout.h"
 #include "results/selection_file.h"
@@ -136,6 +137,26 @@ class ResultsTest : public QObject {
     QVERIFY_CONTAINS(test::inputErrorOf([&] { LanguageGroups::fromJson(bad, "g.json"); }),
                      "g.json: /groups/0/languages/1: expected a string");
     QVERIFY_CONTAINS(test::inputErrorOf([] { LanguageGroups::read("/nowhere/groups.json"); }), "run `dmoe group` first");
+  }
+
+  void routingTableRoundTripsAndChecksShapes() {
+    const Json file = Json::parse(R"({"model": "m", "layers": [1, 3], "experts": [2, 3], "languages": ["fr", "ru"],
+      "labels": ["fr", "ru"], "new": [false, true], "tokens": [4, 0],
+      "top1": [[[0.75, 0.25], [0, 0]], [[0.5, 0.25, 0.25], [0, 0, 0]]],
+      "probability": [[[0.6, 0.4], [0, 0]], [[0.4, 0.3, 0.3], [0, 0, 0]]]})");
+    const RoutingTable t = RoutingTable::fromJson(file, "routing.json");
+    QCOMPARE(t.top1[1][0][2], 0.25);
+    QCOMPARE(t.isNew, (std::vector<bool>{false, true}));
+    QCOMPARE(t.toJson().dump(), file.dump());
+    Json bad = file;
+    bad["top1"][1][0] = {0.5, 0.5};  // layer 3 has three experts
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { RoutingTable::fromJson(bad, "routing.json"); }),
+                     "routing.json: /top1/1/0: expected");
+    bad = file;
+    bad["experts"] = {2};
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { RoutingTable::fromJson(bad, "routing.json"); }),
+                     "routing.json: /experts: expected one expert count per MoE layer (2)");
+    QVERIFY_CONTAINS(test::inputErrorOf([] { RoutingTable::read("/nowhere/routing.json"); }), "run `dmoe routing` first");
   }
 
   // One wording of r for the report and the Deviation tab: rounded to two

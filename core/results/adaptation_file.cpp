@@ -10,8 +10,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-Json numberOrNull(double v) { return std::isfinite(v) ? Json(v) : Json(); }
-
 AdaptationResult::NewExpert readNewExpert(const JsonReader& in, const Json& e, const std::string& path) {
   AdaptationResult::NewExpert x;
   x.expert = in.integer(in.at(e, "expert", path), path + "/expert");

@@ -43,7 +43,7 @@ Json ExpertAllocation::toJson() const {
               {"budget", budget},
               {"exact", exact},
               {"next_above", nextAbove},
-              {"delta", std::isfinite(delta) ? Json(delta) : Json()},
+              {"delta", numberOrNull(delta)},
               {"min_experts", minExperts},
               {"similarity", similarity},
               {"experts", experts},

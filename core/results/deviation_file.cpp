@@ -1,33 +1,24 @@
 #include "results/deviation_file.h"
 
 #include <cmath>
-#include <iomanip>
 #include <limits>
-#include <sstream>
 
 #include "results/json_reader.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace dmoe {
-
-namespace {
-std::string twoDecimals(double v) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(2) << v;
-  return s.str();
-}
-}  // namespace
 
 std::string DeviationTable::Stationarity::reading() const {
   if (!std::isfinite(r)) return {};
   std::string list;
   for (std::int64_t l : layers) list += (list.empty() ? "" : ", ") + std::to_string(l);
   const std::string line =
-      "Stationarity of the base on the continual data: r = " + twoDecimals(r) + " (FFN gradients, layers " + list + ")";
+      "Stationarity of the base on the continual data: r = " + fixedDecimals(r, 2) + " (FFN gradients, layers " + list + ")";
   if (!std::isfinite(orthogonal))
     return line + "; 1 = the continual data pulls every language the same way, near 0 = the pulls cancel.";
-  return line + "; independent, orthogonal pulls would give " + twoDecimals(orthogonal) +
+  return line + "; independent, orthogonal pulls would give " + fixedDecimals(orthogonal, 2) +
          ". Above that the languages' continual data pulls the base the same way; below it the pulls cancel and "
          "the deviations mostly measure competition between languages.";
 }

@@ -8,8 +8,6 @@ namespace dmoe {
 
 namespace {
 
-Json numberOrNull(double v) { return std::isfinite(v) ? Json(v) : Json(); }
-
 Json numbersOrNull(const std::vector<double>& values) {
   Json out = Json::array();
   for (double v : values) out.push_back(numberOrNull(v));

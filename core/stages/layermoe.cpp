@@ -20,6 +20,7 @@
 #include "train/ffn_input_means.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 
@@ -80,14 +81,6 @@ LayerSimilarity measureLayerSimilarity(const Project& project, const std::vector
     reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(languages.size()), "languages");
   }
   return layerSimilarity(ids, isNew, tokens, meanUnit);
-}
-
-std::string fixed(double v, int digits) {
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(digits);
-  s << v;
-  return s.str();
 }
 
 std::string joined(const std::vector<std::int64_t>& values) {
@@ -165,7 +158,7 @@ void runLayerMoeSimilarity(const Project& project, Reporter& reporter, bool forc
     const LayerSimilarity s = measureLayerSimilarity(project, languages, reporter);
     writeFileAtomic(runs.layerSimilarityFile(), s.toJson().dump(1) + "\n");
     std::string line = "S_i per layer:";
-    for (double v : s.combined) line += " " + fixed(v, 3);
+    for (double v : s.combined) line += " " + fixedDecimals(v, 3);
     reporter.log(line);
     reporter.artifact(runs.layerSimilarityFile(), "layer-similarity");
     reporter.result("layer_similarity", s.toJson());
@@ -191,7 +184,7 @@ void runLayerMoeAllocate(const Project& project, Reporter& reporter, bool force)
     writeFileAtomic(runs.allocationFile(), a.toJson().dump(1) + "\n");
     reporter.log(a.allocation + " allocation, " + std::to_string(a.newExperts()) + " new experts (budget " +
                  std::to_string(a.budget) + ", from " + a.budgetSource + ")" +
-                 (std::isfinite(a.delta) ? ", δ = " + fixed(a.delta, 3) : std::string()) + ": N_i = " + joined(a.experts));
+                 (std::isfinite(a.delta) ? ", δ = " + fixedDecimals(a.delta, 3) : std::string()) + ": N_i = " + joined(a.experts));
     reporter.artifact(runs.allocationFile(), "allocation");
     reporter.result("allocation", a.toJson());
     return Json{{"new_experts", a.newExperts()}};

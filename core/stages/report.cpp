@@ -16,6 +16,7 @@
 #include "stages/stages.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 
@@ -35,14 +36,7 @@ std::optional<T> readIfComplete(const fs::path& file) {
   return complete(file) ? std::optional<T>(T::read(file)) : std::nullopt;
 }
 
-std::string fixed(double v, int digits) {
-  if (!std::isfinite(v)) return "–";
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << v;
-  return s.str();
-}
-
-std::string millions(std::int64_t n) { return fixed(static_cast<double>(n) / 1e6, 2) + " M"; }
+std::string millions(std::int64_t n) { return fixedDecimals(static_cast<double>(n) / 1e6, 2) + " M"; }
 
 // The "languages" rows of a perplexity table → id → PPL.
 std::map<std::string, double> pplOf(const Json& table) {
@@ -100,7 +94,7 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
     for (size_t g = 0; g < groups->groups.size(); ++g) {
       std::string members;
       for (const std::string& id : groups->groups[g]) members += (members.empty() ? "" : " ") + label(id);
-      md << "| " << g << " | " << members << " | " << fixed(groups->minSimilarity[g], 3) << " |\n";
+      md << "| " << g << " | " << members << " | " << fixedDecimals(groups->minSimilarity[g], 3) << " |\n";
     }
   } else {
     md << "_The group stage has not run._\n";
@@ -162,11 +156,11 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
       Json values = Json::object();
       for (const Language& l : project.languages) {
         auto it = r.ppl.find(l.id);
-        md << ' ' << (it == r.ppl.end() ? "–" : fixed(it->second, 1)) << " |";
+        md << ' ' << (it == r.ppl.end() ? "–" : fixedDecimals(it->second, 1)) << " |";
         if (it != r.ppl.end()) sum += it->second, ++n, values[l.id] = it->second;
       }
       const double average = n ? sum / n : NAN;
-      md << " **" << fixed(average, 1) << "** |\n";
+      md << " **" << fixedDecimals(average, 1) << "** |\n";
       pplJson.push_back({{"method", r.method}, {"ppl", values}, {"average", n ? Json(average) : Json()}});
     }
     md << "\nPPL = exp(Σ NLL / Σ tokens) per language on its held-out documents; Avg. = mean of the languages' PPL. "
@@ -184,8 +178,8 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
       if (probe == adaptation->probe.end())
         throw InputError(runs.adaptationFile().string() + ": /probe has no entry for new language '" + row.language + "'");
       md << "| " << label(row.language) << " | " << probe->best << " | "
-         << fixed(probe->ppl[static_cast<size_t>(probe->best)], 1) << " | " << fixed(row.softBefore, 1) << " | "
-         << fixed(row.hardAfter, 1) << " | " << fixed(row.softAfter, 1) << " |\n";
+         << fixedDecimals(probe->ppl[static_cast<size_t>(probe->best)], 1) << " | " << fixedDecimals(row.softBefore, 1) << " | "
+         << fixedDecimals(row.hardAfter, 1) << " | " << fixedDecimals(row.softAfter, 1) << " |\n";
     }
     md << "\nNew experts:";
     for (const AdaptationResult::NewExpert& e : adaptation->newExperts) {
@@ -196,11 +190,11 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
     // Tokens the learned router sends top-1 to each new expert (SPEC 1.8 step 3).
     md << "\n\nLearned router, share of a new language's held-out tokens routed top-1 to its new expert (over MoE layers):";
     for (const AdaptationResult::NewExpert& e : adaptation->newExperts)
-      for (const auto& [id, share] : e.top1Share) md << " " << label(id) << " " << fixed(100 * share, 0) << " %;";
+      for (const auto& [id, share] : e.top1Share) md << " " << label(id) << " " << fixedDecimals(100 * share, 0) << " %;";
     md << "\n\nOld languages: " << adaptation->frozenTensorsChecked
        << " frozen tensors verified bit-identical after training; hard-routed PPL "
        << (adaptation->oldHardUnchanged ? "unchanged" : "CHANGED") << "; learned-router average PPL "
-       << fixed(adaptation->softAverageBefore, 2) << " → " << fixed(adaptation->softAverageAfter, 2) << ".\n";
+       << fixedDecimals(adaptation->softAverageBefore, 2) << " → " << fixedDecimals(adaptation->softAverageAfter, 2) << ".\n";
   } else {
     md << "_The adapt stage has not run (or the project has no new languages)._\n";
   }

@@ -24,9 +24,9 @@ class FfnTapImpl : public FeedForwardImpl {
 
 }  // namespace
 
-FfnInputMeans::FfnInputMeans(CausalLMImpl& model) : model_(model) {
+FfnInputMeans::FfnInputMeans(CausalLMImpl& model) : model_(model), device_(model.parameters().front().device()) {
   const std::int64_t layers = model.config().num_hidden_layers;
-  const torch::Device device = model.parameters().front().device();
+  const torch::Device device = device_;
   sums_.reserve(static_cast<size_t>(layers));  // the taps hold references into it
   for (std::int64_t l = 0; l < layers; ++l) {
     sums_.push_back(torch::zeros({model.config().hidden_size}, torch::TensorOptions().dtype(torch::kFloat64).device(device)));
@@ -48,7 +48,7 @@ void FfnInputMeans::addDocument(const TokenSpan& document, std::int64_t maxToken
   model_.eval();
   torch::Tensor ids = torch::empty({1, length}, torch::kInt64);
   std::copy(document.begin(), document.begin() + length, ids.data_ptr<std::int64_t>());
-  model_.hiddenStates(ids.to(model_.parameters().front().device()));
+  model_.hiddenStates(ids.to(device_));
   if (wasTraining) model_.train();
   tokens_ += length;
 }

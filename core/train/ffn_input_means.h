@@ -35,6 +35,7 @@ class FfnInputMeans {
 
  private:
   CausalLMImpl& model_;
+  torch::Device device_;
   std::vector<std::shared_ptr<FeedForwardImpl>> original_;
   std::vector<torch::Tensor> sums_;  // [D] fp64 per layer, on the model's device
   std::int64_t tokens_ = 0;
