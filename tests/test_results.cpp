@@ -142,8 +142,8 @@ class ResultsTest : public QObject {
   void routingTableRoundTripsAndChecksShapes() {
     const Json file = Json::parse(R"({"model": "m", "layers": [1, 3], "experts": [2, 3], "languages": ["fr", "ru"],
       "labels": ["fr", "ru"], "new": [false, true], "tokens": [4, 0],
-      "top1": [[[0.75, 0.25], [0, 0]], [[0.5, 0.25, 0.25], [0, 0, 0]]],
-      "probability": [[[0.6, 0.4], [0, 0]], [[0.4, 0.3, 0.3], [0, 0, 0]]]})");
+      "top1": [[[0.75, 0.25], [0.0, 0.0]], [[0.5, 0.25, 0.25], [0.0, 0.0, 0.0]]],
+      "probability": [[[0.6, 0.4], [0.0, 0.0]], [[0.4, 0.3, 0.3], [0.0, 0.0, 0.0]]]})");
     const RoutingTable t = RoutingTable::fromJson(file, "routing.json");
     QCOMPARE(t.top1[1][0][2], 0.25);
     QCOMPARE(t.isNew, (std::vector<bool>{false, true}));
