@@ -226,6 +226,71 @@ class TestMoe : public QObject {
     QVERIFY(test::inputErrorOf([&] { upcycle(*model, layoutOf({3}, 2, 2)); }).find("layer 3 does not exist") != std::string::npos);
   }
 
+  // LayerMoE (SPEC 2.3): N_i experts per layer, all copies of the layer's FFN
+  // (so the model's output is still the dense one), a xavier-normal router
+  // of shape [N_i, D], and the layout round-trips through disk.
+  void layerMoeLayoutHasExpertsPerLayer() {
+    QTemporaryDir tmp;
+    torch::manual_seed(5);
+    auto model = buildCausalLM(tinyConfig());
+    torch::NoGradGuard noGrad;
+    const torch::Tensor dense = model->forward(someTokens());
+    MoeLayout layout;
+    layout.layers = {0, 2};
+    layout.layerExperts = {4, 2};
+    layout.numExperts = 4;
+    layout.routerInit = "xavier_normal";
+    layout.originalExpert = true;
+    upcycle(*model, layout);
+    const auto moe = moeLayers(*model);
+    QCOMPARE(moe.size(), size_t{2});
+    QCOMPARE(moe[0]->numExperts(), std::int64_t{4});
+    QCOMPARE(moe[1]->numExperts(), std::int64_t{2});
+    QCOMPARE(moe[0]->gate->weight.sizes().vec(), (std::vector<std::int64_t>{4, 8}));
+    QVERIFY(maxDiff(model->forward(someTokens()), dense) < 1e-5);
+    const std::filesystem::path dir = std::filesystem::path(tmp.path().toStdString()) / "layermoe";
+    saveStateDict(*model, dir, moeConfigJson(model->config(), layout));
+    auto loaded = loadCausalLM(dir);
+    QCOMPARE(maxDiff(model->forward(someTokens()), loaded->forward(someTokens())), 0.0);
+    const auto read = readMoeLayout(loaded->config(), "test");
+    QCOMPARE(read->layerExperts, layout.layerExperts);
+    QVERIFY(read->originalExpert && read->expertLanguages.empty());
+    QCOMPARE(read->routerInit, std::string("xavier_normal"));
+
+    // Xavier-normal: std √(2 / (fan_in + fan_out)); on a [64, 4096] router the sample std is within 2 %.
+    torch::nn::Linear wide(torch::nn::LinearOptions(4096, 64).bias(false));
+    torch::nn::init::xavier_normal_(wide->weight);
+    QVERIFY(std::abs(wide->weight.std().item<double>() / std::sqrt(2.0 / (4096 + 64)) - 1) < 0.02);
+
+    Json j = layout.toJson();
+    j["experts_per_layer"] = {4};
+    QVERIFY(test::inputErrorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("cfg /dmoe/experts_per_layer: lists 1 counts for 2") != std::string::npos);
+    j["experts_per_layer"] = {4, 1};
+    QVERIFY(test::inputErrorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("at least 2 experts") != std::string::npos);
+    j["experts_per_layer"] = {3, 2};
+    QVERIFY(test::inputErrorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("/dmoe/num_experts: must be the largest") != std::string::npos);
+  }
+
+  // LPR by hand: old tokens 0 and 2, token 1 new (its huge logits must not count).
+  // Layer a, 2 experts: −log ½ = 0.693147, −log ¾ = 0.287682 → mean 0.490415.
+  // Layer b, 3 experts: −log ⅓ = 1.098612, −log ⅕ = 1.609438 → mean 1.354025.
+  // LPR = (0.490415 + 1.354025) / 2 = 0.922220. One softmax: a second one would change it.
+  void lprLossKnownValues() {
+    const double l3 = std::log(3.0), l2 = std::log(2.0);
+    const torch::Tensor a = torch::tensor({0.0, 0.0, -50.0, 50.0, l3, 0.0}).view({3, 2});
+    const torch::Tensor b = torch::tensor({0.0, 0.0, 0.0, -50.0, 9.0, 9.0, 0.0, l2, l2}).view({3, 3});
+    const torch::Tensor old = torch::tensor({true, false, true});
+    const double expected = (0.5 * (std::log(2.0) + std::log(4.0 / 3.0)) + 0.5 * (std::log(3.0) + std::log(5.0))) / 2;
+    QVERIFY(std::abs(expected - 0.922220) < 1e-6);
+    QVERIFY(std::abs(lprLoss({a, b}, old).item<double>() - expected) < 1e-6);
+    QCOMPARE(lprLoss({a, b}, torch::tensor({false, false, false})).item<double>(), 0.0);  // no old token
+    // The gradient pushes expert 0's logit up for old tokens only: ∂/∂z₀ = (p₀ − 1) / (2 tokens · 2 layers).
+    torch::Tensor z = a.clone().requires_grad_(true);
+    lprLoss({z, b}, old).backward();
+    QVERIFY(std::abs(z.grad()[0][0].item<double>() - (0.5 - 1) / 4) < 1e-6);
+    QCOMPARE(z.grad()[1][0].item<double>(), 0.0);
+  }
+
   // SPEC 1.8 step 2: the new expert copies expert c, the router gains row c.
   void addExpertCopiesExpertAndRouterRow() {
     auto experts = twoExperts();

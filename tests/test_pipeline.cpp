@@ -12,6 +12,7 @@
 #include "checkpoint/hf_checkpoint.h"
 #include "corpus/token_shard.h"
 #include "results/allocation_file.h"
+#include "results/expansion_file.h"
 #include "results/layer_similarity_file.h"
 #include "results/routing_file.h"
 #include "train/trainer.h"
@@ -37,7 +38,7 @@ namespace {
 const std::vector<std::string> kStages = {"corpus", "tokenizer", "tokens",    "stats", "pretrain", "deviation",
                                           "select-layers", "similarity", "group", "merge", "train",
                                           "eval", "baselines", "adapt", "layermoe-similarity",
-                                          "layermoe-allocate", "report"};
+                                          "layermoe-allocate", "layermoe-train", "report"};
 
 
 // stage → final status ("done" | "skipped" | "failed") of a jsonl event stream.
@@ -385,6 +386,74 @@ class TestPipeline : public QObject {
     QVERIFY2(r.err.find("/layermoe/min_experts") != std::string::npos, r.err.c_str());
     QVERIFY2(r.err.find("/layermoe/delta: δ and /layermoe/budget are both set") != std::string::npos, r.err.c_str());
     QVERIFY2(r.err.find("the uniform allocation spreads a budget") != std::string::npos, r.err.c_str());
+  }
+
+  // `dmoe layermoe train` on the uniform allocation the previous test left
+  // (2,3,2,3): expert 0 of every layer and every shared tensor come out
+  // bit-identical to the base (read back from the saved checkpoints, not from
+  // the stage's own check), the new experts moved; old and new languages are
+  // scored; a second run skips; after losing stage 2 and the model it resumes
+  // stage 1 from its checkpoint and ends with the same router; a bad setting
+  // exits 2 with its JSON path.
+  void layerMoeTrainKeepsTheOriginalExpertAndResumes() {
+    Json p = Json::parse(test::readText(project_));
+    p["adaptation"]["methods"] = {"layermoe"};
+    p["adaptation"]["languages"] = Json::array();
+    const Json stage{{"steps", 4}, {"learning_rate", 1e-3}, {"seq_len", 16}, {"batch_sequences", 4}, {"micro_batch", 2},
+                     {"checkpoint_every", 2}};
+    p["layermoe"] = {{"budget", 6}, {"allocation", "uniform"}, {"similarity_tokens", 300}, {"replay_fraction", 0.5},
+                     {"stage1", stage}, {"stage2", stage}};
+    const fs::path file = root() / "layermoe-train.dmoe.json";
+    test::writeText(file, p.dump(2));
+    auto r = test::runCli({"--events", "jsonl", "layermoe", "train", file.string()}, root());
+    QVERIFY2(r.exitCode == 0, (r.err + r.out).c_str());
+    QCOMPARE(stageStatuses(r.out).at("layermoe-train"), std::string("done"));
+
+    const fs::path dir = runs() / "layermoe/uniform";
+    const LayerMoeExpansion e = LayerMoeExpansion::read(dir / "expansion.json");
+    QCOMPARE(e.experts, (std::vector<std::int64_t>{2, 3, 2, 3}));
+    QCOMPARE(e.newExperts(), std::int64_t{6});
+    QVERIFY(e.frozenBitIdentical && e.frozenTensorsChecked > 0);
+    QCOMPARE(e.stage1Tokens, std::int64_t{4 * 4 * 16});
+    QCOMPARE(e.replayShare, 0.5);  // 0.5 · stage 1's tokens over stage 2's, equal here
+    const Json config = Json::parse(test::readText(dir / "model/config.json")).at("dmoe");
+    QCOMPARE(config.at("experts_per_layer").get<std::vector<std::int64_t>>(), e.experts);
+    QCOMPARE(config.at("router_init").get<std::string>(), std::string("xavier_normal"));
+
+    const CheckpointTensors base = CheckpointTensors::open(runs() / "pretrain/model");
+    const CheckpointTensors expanded = CheckpointTensors::open(dir / "model");
+    std::int64_t shared = 0;
+    for (const std::string& name : base.names()) {
+      const size_t mlp = name.find(".mlp.");
+      const std::string saved = mlp == std::string::npos ? name : name.substr(0, mlp) + ".mlp.experts.0." + name.substr(mlp + 5);
+      QVERIFY2(torch::equal(expanded.tensor(saved), base.tensor(name)), saved.c_str());
+      ++shared;
+    }
+    QCOMPARE(shared, static_cast<std::int64_t>(base.names().size()));
+    const torch::Tensor copy = expanded.tensor("model.layers.1.mlp.experts.2.up_proj.weight");
+    QVERIFY2(!torch::equal(copy, base.tensor("model.layers.1.mlp.up_proj.weight")), "stage 1 left a new expert as copied");
+    const Json ppl = Json::parse(test::readText(dir / "eval/perplexity.json"));
+    QVERIFY(ppl.contains("soft") && !ppl.contains("hard"));
+    QCOMPARE(ppl.at("soft").at("languages").size(), size_t{7});
+
+    r = test::runCli({"--events", "jsonl", "layermoe", "train", file.string()}, root());
+    QCOMPARE(stageStatuses(r.out).at("layermoe-train"), std::string("skipped"));
+
+    const torch::Tensor router = expanded.tensor("model.layers.3.mlp.gate.weight");
+    fs::remove(dir / "manifest.json");
+    fs::remove(dir / "expansion.json");
+    fs::remove_all(dir / "stage2");
+    fs::remove_all(dir / "model");
+    r = test::runCli({"layermoe", "train", file.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY2(r.err.find("resumed at step 4") != std::string::npos, r.err.c_str());
+    QVERIFY(torch::equal(CheckpointTensors::open(dir / "model").tensor("model.layers.3.mlp.gate.weight"), router));
+
+    p["layermoe"]["replay_fraction"] = 1.5;
+    test::writeText(file, p.dump(2));
+    r = test::runCli({"layermoe", "train", file.string()}, root());
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.find("/layermoe/replay_fraction") != std::string::npos, r.err.c_str());
   }
 
   // `dmoe routing` on the trained DMoE: every language's routed tokens are its

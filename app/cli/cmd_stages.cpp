@@ -1,5 +1,6 @@
 // `dmoe deviation | select-layers | similarity | group | merge | train | eval |
-// baselines | adapt | layermoe similarity | layermoe allocate | report
+// baselines | adapt | layermoe similarity | layermoe allocate |
+// layermoe train | report
 // <project>`: one command per method stage, generated
 // from the stage table (core/pipeline/pipeline.h) so the CLI, `dmoe run` and
 // the GUI list the same stages with the same help.
@@ -22,7 +23,7 @@ struct Family {
   const char* help;
 };
 const Family kFamilies[] = {
-    {"layermoe-", "LayerMoE (SPEC 2): layer-wise expert allocation for new languages — similarity, allocate"},
+    {"layermoe-", "LayerMoE (SPEC 2): layer-wise expert allocation for new languages — similarity, allocate, train"},
 };
 
 CLI::App* addStageCommand(CLI::App& app, const PipelineStage& stage) {

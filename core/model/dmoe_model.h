@@ -1,11 +1,17 @@
 // A DMoE model = a dense causal LM whose FFNs in some layers are mixture-of-
 // experts layers (model/moe_feed_forward.h), one expert per language group.
 //
+// A LayerMoE model (SPEC §2.3) is the same with a different expert count per
+// MoE layer, its expert 0 the frozen original FFN and no languages per expert.
+//
 // On disk it is a Hugging Face checkpoint folder of the base family whose
 // config.json carries one extra object, "dmoe":
 //   {"moe_layers": [0, 5, 6, 7],          // ascending layer indices
 //    "num_experts": 6, "num_experts_per_tok": 2, "router_init_std": 0.02,
 //    "experts": [["fra", "ind", "vie"], …]} // expert e → the language ids it serves
+// and for LayerMoE instead of "experts":
+//    "experts_per_layer": [5, 3, 2, 4],    // N_i of each MoE layer (num_experts = the largest)
+//    "router_init": "xavier_normal", "original_expert": 0
 // and whose MoE layers store Qwen3-MoE tensor names (mlp.gate.weight,
 // mlp.experts.<e>.<FFN names>), see docs/dmoe-checkpoint.md. loadCausalLM
 // (model/load_model.h) reads such folders, so every command that takes a model
@@ -27,7 +33,13 @@ struct MoeLayout {
   std::int64_t numExperts = 0;                            // E (all MoE layers alike)
   std::int64_t topK = 2;                                  // soft routing's k (capped at E)
   double routerInitStd = 0.02;
-  std::vector<std::vector<std::string>> expertLanguages;  // size E: the group each expert serves
+  std::vector<std::vector<std::string>> expertLanguages;  // size E: the group each expert serves (DMoE)
+  std::vector<std::int64_t> layerExperts;  // LayerMoE: N_i per MoE layer (size = layers); empty = numExperts each
+  std::string routerInit = "normal";       // "normal" (N(0, routerInitStd)) | "xavier_normal"
+  bool originalExpert = false;             // LayerMoE: expert 0 of every MoE layer is the frozen original FFN
+
+  // Experts of the i-th MoE layer (i indexes `layers`).
+  std::int64_t expertsIn(size_t i) const { return layerExperts.empty() ? numExperts : layerExperts[i]; }
 
   // Index of the expert serving `languageId`, or −1.
   std::int64_t expertOf(const std::string& languageId) const { return dmoe::expertOf(expertLanguages, languageId); }
@@ -42,11 +54,16 @@ std::optional<MoeLayout> readMoeLayout(const ModelConfig& config, const std::str
 // config.json of a DMoE model: the dense config with "dmoe" set.
 Json moeConfigJson(const ModelConfig& config, const MoeLayout& layout);
 
-// Sparse upcycling: each layout layer's FFN becomes an MoE layer whose E
-// experts are copies of it, with a fresh router N(0, routerInitStd) drawn from
-// torch's current generator. Returns the routing object all those layers share.
+// Sparse upcycling: each layout layer's FFN becomes an MoE layer whose
+// expertsIn(i) experts are copies of it, with a fresh router (N(0,
+// routerInitStd) or xavier-normal) drawn from torch's current generator. Returns the routing object all those layers share.
 // Throws InputError for a layer index outside the model or a layer already MoE.
 std::shared_ptr<Routing> upcycle(CausalLMImpl& model, const MoeLayout& layout);
+
+// Tensor names of MoE layers: "model.layers.3.mlp.experts.7.up_proj.weight" → 7,
+// −1 for a tensor of no expert; whether a name is a router ("….mlp.gate.weight").
+std::int64_t expertOfTensorName(const std::string& name);
+bool isRouterTensorName(const std::string& name);
 
 // The model's MoE layers in layer order (empty for a dense model).
 std::vector<std::shared_ptr<MoeFeedForwardImpl>> moeLayers(const CausalLMImpl& model);

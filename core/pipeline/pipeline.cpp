@@ -100,6 +100,7 @@ const std::map<std::string, StageRun>& stageRunners() {
       {"layermoe-similarity",
        [](const Project& p, Reporter& r, const PipelineOptions& o) { runLayerMoeSimilarity(p, r, o.force); }},
       {"layermoe-allocate", [](const Project& p, Reporter& r, const PipelineOptions& o) { runLayerMoeAllocate(p, r, o.force); }},
+      {"layermoe-train", [](const Project& p, Reporter& r, const PipelineOptions& o) { runLayerMoeTrain(p, r, o.force); }},
       {"report", [](const Project& p, Reporter& r, const PipelineOptions& o) { runReport(p, r, o.force); }},
   };
   return runners;

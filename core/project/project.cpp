@@ -54,6 +54,11 @@ void fields(LayerMoeSettings& l, F&& f) {
   f("delta", l.delta);
   f("min_experts", l.min_experts);
   f("allocation", l.allocation);
+  f("uniform_ablation", l.uniform_ablation);
+  f("top_k", l.top_k);
+  f("replay_fraction", l.replay_fraction);
+  f("stage1", l.stage1);
+  f("stage2", l.stage2);
 }
 
 template <class F>

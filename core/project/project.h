@@ -133,13 +133,17 @@ struct AdaptationSettings : TrainingSettings {
   bool runs(const std::string& method) const;
 };
 
-// LayerMoE (SPEC 2): measuring the layer similarity and allocating experts.
+// LayerMoE (SPEC 2): measuring the layer similarity, allocating experts, the two training stages.
 struct LayerMoeSettings {
   std::int64_t similarity_tokens = 0, max_document_tokens = 0;
   std::int64_t budget = 0;  // 0: as many new experts as the DMoE adaptation added
   double delta = 0;         // > 0: δ given directly
   std::int64_t min_experts = 0;
   std::string allocation;  // layer-wise | uniform
+  bool uniform_ablation = false;
+  std::int64_t top_k = 0;
+  double replay_fraction = 0;
+  TrainingSettings stage1, stage2;
 };
 
 // train.stage1 (the DMoE's per-group branch training, SPEC 1.5) and train.stage2 (the whole MoE).

@@ -58,6 +58,8 @@ class RunLayout {
   std::filesystem::path layermoeDir(const std::string& step) const { return stage("layermoe") / step; }
   std::filesystem::path layerSimilarityFile() const { return layermoeDir("similarity") / "layer_similarity.json"; }
   std::filesystem::path allocationFile() const { return layermoeDir("allocate") / "allocation.json"; }
+  // <runs_dir>/layermoe/<allocation> (layer-wise | uniform): one trained expansion (stages/layermoe_train.cpp).
+  static std::filesystem::path expansionIn(const std::filesystem::path& dir) { return dir / "expansion.json"; }
   std::filesystem::path reportDir() const { return stage("report"); }
   std::filesystem::path reportFile() const { return reportDir() / "report.md"; }
 

@@ -44,15 +44,6 @@ namespace dmoe {
 
 namespace {
 
-// "model.layers.3.mlp.experts.7.up_proj.weight" → 7; −1 for tensors of no expert.
-std::int64_t expertOfName(const std::string& name) {
-  const std::string marker = ".mlp.experts.";
-  const size_t at = name.find(marker);
-  if (at == std::string::npos) return -1;
-  return std::stoll(name.substr(at + marker.size()));
-}
-bool isRouter(const std::string& name) { return endsWith(name, ".mlp.gate.weight"); }
-
 // Share of a language's held-out tokens (evaluation.max_documents_per_language
 // documents, each up to evaluation.window tokens, else the model's context) whose top-1 learned-router choice
 // is `expert`, over every MoE layer. Leaves the model with soft routing.
@@ -138,8 +129,8 @@ void adaptInto(const Project& project, const std::vector<std::string>& newIds, R
   }
   std::map<std::string, torch::Tensor> frozen;  // every old value, to prove it unchanged
   for (const auto& p : model->named_parameters(true)) {
-    if (expertOfName(p.key()) >= oldExperts) continue;
-    frozen[p.key()] = (isRouter(p.key()) ? p.value().narrow(0, 0, oldExperts) : p.value()).detach().cpu().clone();
+    if (expertOfTensorName(p.key()) >= oldExperts) continue;
+    frozen[p.key()] = (isRouterTensorName(p.key()) ? p.value().narrow(0, 0, oldExperts) : p.value()).detach().cpu().clone();
   }
 
   // ---- 3. train the new experts and router rows only
@@ -158,9 +149,9 @@ void adaptInto(const Project& project, const std::vector<std::string>& newIds, R
   options.settings = settings;
   options.runDir = dir / "train";
   options.device = device;
-  options.trainable = [&](const std::string& name) { return isRouter(name) || expertOfName(name) >= oldExperts; };
+  options.trainable = [&](const std::string& name) { return isRouterTensorName(name) || expertOfTensorName(name) >= oldExperts; };
   options.trainableDescription = "new experts (index ≥ " + std::to_string(oldExperts) + ") and router rows";
-  options.decays = [&](const std::string& name) { return !isRouter(name) && expertOfName(name) >= oldExperts; };
+  options.decays = [&](const std::string& name) { return !isRouterTensorName(name) && expertOfTensorName(name) >= oldExperts; };
   options.beforeForward = [&](const TrainBatch& batch) { routing->hardRows(rowExperts(batch, streamExpert)); };
   options.checkpoints = false;  // short; a crash re-runs the stage (the probe is deterministic)
   options.evaluateEvery = project.evaluation.every_steps;  // the new languages, each on its new expert
@@ -182,7 +173,7 @@ void adaptInto(const Project& project, const std::vector<std::string>& newIds, R
   for (const auto& p : model->named_parameters(true)) {
     auto it = frozen.find(p.key());
     if (it == frozen.end()) continue;
-    const torch::Tensor now = (isRouter(p.key()) ? p.value().narrow(0, 0, oldExperts) : p.value()).detach().cpu();
+    const torch::Tensor now = (isRouterTensorName(p.key()) ? p.value().narrow(0, 0, oldExperts) : p.value()).detach().cpu();
     if (!torch::equal(now, it->second))
       throw std::logic_error("adaptation changed frozen tensor '" + p.key() + "' (a bug: please report it)");
     ++checked;

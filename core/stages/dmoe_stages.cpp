@@ -30,7 +30,8 @@ Json evaluationSettings(const Project& project) {
               {"max_documents_per_language", project.evaluation.max_documents_per_language}};
 }
 
-// Evaluates `modelDir` into <folder>/perplexity.json unless that folder is up to date (then false).
+}  // namespace
+
 bool evaluateInto(const Project& project, const fs::path& dir, const fs::path& modelDir, const Json& modelIdentity,
                   Reporter& reporter, bool force) {
   StageFolder folder(dir, Json{{"evaluation", evaluationSettings(project)},
@@ -43,8 +44,6 @@ bool evaluateInto(const Project& project, const fs::path& dir, const fs::path& m
     return Json::object();
   });
 }
-
-}  // namespace
 
 void runEval(const Project& project, Reporter& reporter, bool force) {
   reporter.started();

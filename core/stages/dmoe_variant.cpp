@@ -44,6 +44,7 @@ Json evaluateModel(const Project& project, const fs::path& modelDir, Reporter& r
   routingOf(*model)->soft();
   Reporter soft = reporter.forStage(reporter.stage() + ":soft");
   out["soft"] = evaluateHeldoutPerplexity(project, *model, soft).toJson();
+  if (layout->expertLanguages.empty()) return out;  // LayerMoE: no expert belongs to a language
   Reporter hard = reporter.forStage(reporter.stage() + ":hard");
   out["hard"] = evaluateHeldoutPerplexity(project, *model, hard, [&](const Language& l) {
                   return routeLanguageHard(*model, *layout, l.id);
@@ -57,6 +58,17 @@ std::vector<std::int64_t> rowExperts(const TrainBatch& batch, const std::vector<
   const auto* sources = batch.sources.data_ptr<std::int64_t>();  // CPU tensor: no device sync
   for (std::int64_t r = 0; r < batch.sources.size(0); ++r) experts.push_back(streamExpert[static_cast<size_t>(sources[r])]);
   return experts;
+}
+
+LossTerm balanceLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> moe, double weight) {
+  return {"balance_loss", [moe = std::move(moe), weight](const TrainBatch&, const torch::Tensor&) {
+            torch::Tensor total;
+            for (const auto& layer : moe) {
+              torch::Tensor l = switchBalanceLoss(layer->lastRouterLogits, layer->lastTopExperts);
+              total = total.defined() ? total + l : l;
+            }
+            return weight * total / static_cast<double>(moe.size());
+          }};
 }
 
 LossTerm routerLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> moe, std::vector<std::int64_t> streamExpert,
@@ -146,15 +158,7 @@ Json trainStages(const Project& project, const DmoeVariant& variant, Reporter& r
   TrainResult result2;
   {
     Trainer trainer(model, mixed, o2, r2);
-    if (s2.balance_loss_weight > 0)
-      trainer.addLossTerm({"balance_loss", [&](const TrainBatch&, const torch::Tensor&) {
-                             torch::Tensor total;
-                             for (const auto& layer : moe) {
-                               torch::Tensor l = switchBalanceLoss(layer->lastRouterLogits, layer->lastTopExperts);
-                               total = total.defined() ? total + l : l;
-                             }
-                             return s2.balance_loss_weight * total / static_cast<double>(moe.size());
-                           }});
+    if (s2.balance_loss_weight > 0) trainer.addLossTerm(balanceLossTerm(moe, s2.balance_loss_weight));
     result2 = trainer.run();
   }
   SaveOptions save;

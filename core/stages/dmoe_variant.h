@@ -38,7 +38,8 @@ std::int64_t dmoeTrainingTokens(const Project& project, std::int64_t context);
 
 // Perplexity of a saved model on every project language's held-out shard:
 // {"soft": table} for a DMoE (learned router) plus {"hard": table} (group
-// oracle; languages without an expert unscored), {"dense": table} otherwise.
+// oracle; languages without an expert unscored; absent when no expert serves
+// a language, as in LayerMoE), {"dense": table} otherwise.
 Json evaluateModel(const Project& project, const std::filesystem::path& modelDir, Reporter& reporter);
 
 // Per batch row, the expert of its language: streamExpert[batch.sources[r]].
@@ -47,6 +48,14 @@ std::vector<std::int64_t> rowExperts(const TrainBatch& batch, const std::vector<
 // row labelled with its row's expert (stage 1 and adaptation).
 LossTerm routerLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> moe, std::vector<std::int64_t> streamExpert,
                         double weight);
+
+// The trainer term weight · Switch balance loss, mean over the model's MoE layers (soft routing).
+LossTerm balanceLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> moe, double weight);
+
+// The perplexity table of evaluateModel() into <dir>/perplexity.json, skipped
+// when up to date for `modelIdentity` and the evaluation settings. False when skipped.
+bool evaluateInto(const Project& project, const std::filesystem::path& dir, const std::filesystem::path& modelDir,
+                  const Json& modelIdentity, Reporter& reporter, bool force);
 
 // Hard routing of a language: its group's expert in every MoE layer. False
 // (routing unchanged) when the model has no expert for it.

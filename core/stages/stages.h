@@ -64,6 +64,9 @@ void runAdapt(const Project& project, Reporter& reporter, bool force);
 void runLayerMoeSimilarity(const Project& project, Reporter& reporter, bool force);
 // allocate (§2.2): <runs_dir>/layermoe/allocate/allocation.json (results/allocation_file.h).
 void runLayerMoeAllocate(const Project& project, Reporter& reporter, bool force);
+// train (§2.3): <runs_dir>/layermoe/<layer-wise|uniform>/{stage1,stage2,model,expansion.json,eval/perplexity.json}
+// for the allocation, and the uniform ablation at the same number of new experts (/layermoe/uniform_ablation).
+void runLayerMoeTrain(const Project& project, Reporter& reporter, bool force);
 
 // ---- report: <runs_dir>/report/report.{md,json}; returns the Markdown
 std::string runReport(const Project& project, Reporter& reporter, bool force);

@@ -30,4 +30,18 @@ torch::Tensor switchBalanceLoss(const torch::Tensor& logits, const torch::Tensor
   return static_cast<double>(experts) * (f.detach() * p).sum();
 }
 
+torch::Tensor lprLoss(const std::vector<torch::Tensor>& logits, const torch::Tensor& old) {
+  if (logits.empty()) throw InputError("LPR loss: the model has no MoE layer");
+  const torch::Tensor weight = old.reshape({-1}).to(logits.front().device(), torch::kFloat32);  // [N]
+  const torch::Tensor tokens = weight.sum().clamp_min(1.0);  // no old token: every term is 0
+  torch::Tensor total;
+  for (const torch::Tensor& layer : logits) {
+    // −log p(expert 0) under the layer's one softmax (the reference's second softmax is not applied).
+    const torch::Tensor nll = -torch::log_softmax(layer.to(torch::kFloat32), -1).select(1, 0);  // [N]
+    const torch::Tensor loss = (nll * weight).sum() / tokens;
+    total = total.defined() ? total + loss : loss;
+  }
+  return total / static_cast<double>(logits.size());
+}
+
 }  // namespace dmoe

@@ -11,6 +11,11 @@
 //       gradient), Pₑ = mean router probability of e (the gradient path).
 //       Exactly k when routing is perfectly balanced. Unlike the reference
 //       code's constant, it has a gradient whenever the router is unbalanced.
+//   LPR (LayerMoE review stage, SPEC §2.3, after MoE-LPR): the cross-entropy
+//       of each MoE layer's router logits (one softmax over all N_i experts)
+//       toward the frozen original expert 0, over the tokens of old-language
+//       documents only, mean over those tokens, then over layers. New-language
+//       tokens count nowhere; a batch without old tokens gives 0.
 // Tokens outside `mask` (padding) count in neither.
 #pragma once
 #include <vector>
@@ -24,5 +29,8 @@ torch::Tensor routerClassificationLoss(const std::vector<torch::Tensor>& logits,
 
 // One layer: logits [N,E], chosen [N,k] expert indices, mask [N] bool (undefined = every token).
 torch::Tensor switchBalanceLoss(const torch::Tensor& logits, const torch::Tensor& chosen, const torch::Tensor& mask = {});
+
+// logits: per layer [N,E_l] fp32 (E may differ between layers); old [N] bool: the token belongs to an old language.
+torch::Tensor lprLoss(const std::vector<torch::Tensor>& logits, const torch::Tensor& old);
 
 }  // namespace dmoe

@@ -1,0 +1,292 @@
+// The LayerMoE expansion and its two training stages (`dmoe layermoe train`,
+// SPEC §2.3), for the allocation of `dmoe layermoe allocate` and, when
+// /layermoe/uniform_ablation is on, for the uniform allocation of the same
+// number of new experts (the paper's ablation), each in its own folder:
+//
+//   <runs_dir>/layermoe/<layer-wise|uniform>/
+//     stage1/ stage2/   the trainer's runs (checkpoints; an interrupted run resumes)
+//     model/            the expanded, trained model (a DMoE checkpoint with experts_per_layer)
+//     expansion.json    what was added and trained (results/expansion_file.h)
+//     eval/perplexity.json  held-out PPL of every old and new language (learned router)
+//
+// Expansion: every layer with N_i ≥ 2 becomes an MoE layer whose expert 0 is
+// the base FFN (frozen throughout) and experts 1…N_i−1 copies of it; router
+// xavier-normal, no bias, one fp32 softmax over all N_i, top-k capped at N_i.
+// Stage 1: new-language windows only; new experts and routers train; LM +
+// w·balance. Stage 2: new-language windows plus old-language replay (an
+// expected replay_fraction of stage 1's tokens); routers only; LM + w·LPR.
+// After both: every tensor that was to stay frozen is compared with its value
+// before (the base's for shared weights and expert 0, stage 1's end for the
+// new experts); a difference is a bug and an error.
+#include <algorithm>
+#include <map>
+
+#include "checkpoint/hf_checkpoint.h"
+#include "methods/layer_allocation.h"
+#include "model/dmoe_model.h"
+#include "model/load_model.h"
+#include "results/allocation_file.h"
+#include "results/expansion_file.h"
+#include "runtime/device.h"
+#include "stages/dmoe_variant.h"
+#include "stages/stage_folder.h"
+#include "stages/stage_inputs.h"
+#include "stages/stages.h"
+#include "train/heldout_perplexity.h"
+#include "train/router_losses.h"
+#include "train/trainer.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe {
+
+namespace {
+
+// The MoE layout of a per-layer allocation: layers with N_i ≥ 2, expert 0 the original.
+MoeLayout layoutOf(const std::vector<std::int64_t>& experts, std::int64_t topK) {
+  MoeLayout layout;
+  for (size_t l = 0; l < experts.size(); ++l)
+    if (experts[l] >= 2) {
+      layout.layers.push_back(static_cast<std::int64_t>(l));
+      layout.layerExperts.push_back(experts[l]);
+    }
+  if (layout.layers.empty())
+    throw InputError("the allocation leaves every layer dense (N_i = 1 everywhere): nothing to expand");
+  layout.numExperts = *std::max_element(layout.layerExperts.begin(), layout.layerExperts.end());
+  layout.topK = topK;
+  layout.routerInit = "xavier_normal";
+  layout.originalExpert = true;
+  return layout;
+}
+
+using Snapshot = std::map<std::string, torch::Tensor>;
+
+Snapshot snapshot(const CausalLMImpl& model, const std::function<bool(const std::string&)>& keep) {
+  Snapshot out;
+  for (const auto& p : model.named_parameters(true))
+    if (keep(p.key())) out[p.key()] = p.value().detach().cpu().clone();
+  return out;
+}
+
+// Throws logic_error naming the first tensor that differs from `before`; returns how many were compared.
+std::int64_t verifyUnchanged(const CausalLMImpl& model, const Snapshot& before, const std::string& stage) {
+  std::int64_t checked = 0;
+  for (const auto& p : model.named_parameters(true)) {
+    auto it = before.find(p.key());
+    if (it == before.end()) continue;
+    if (!torch::equal(p.value().detach().cpu(), it->second))
+      throw std::logic_error("LayerMoE " + stage + " changed frozen tensor '" + p.key() + "' (a bug: please report it)");
+    ++checked;
+  }
+  return checked;
+}
+
+bool isNewExpert(const std::string& name) { return expertOfTensorName(name) >= 1; }
+
+std::int64_t tokensOf(const TrainingSettings& s) { return s.steps * s.batch_sequences * s.seq_len; }
+
+// Stage 2's windows: new languages first (streams 0…n−1), then the old ones,
+// weighted so that old windows are an expected `replayShare` of all.
+std::vector<TokenStream> reviewStreams(const LanguageShards& fresh, const LanguageShards& old, double replayShare) {
+  std::vector<TokenStream> streams;
+  auto add = [&](const LanguageShards& shards, double share) {
+    if (share <= 0) return;
+    std::vector<TokenStream> part = shards.streams();
+    double total = 0;
+    for (const TokenStream& s : part) total += s.weight;
+    for (TokenStream& s : part) {
+      s.weight = share * s.weight / total;
+      streams.push_back(s);
+    }
+  };
+  add(fresh, 1.0 - replayShare);
+  add(old, replayShare);
+  return streams;
+}
+
+// The trainer term weight · LPR: tokens of rows from streams ≥ firstOld are old-language tokens.
+LossTerm lprLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> moe, std::int64_t firstOld, double weight) {
+  return {"lpr_loss", [moe = std::move(moe), firstOld, weight](const TrainBatch& batch, const torch::Tensor& logits) {
+            const torch::Tensor old = (batch.sources >= firstOld)
+                                          .unsqueeze(1)
+                                          .expand({batch.inputIds.size(0), batch.inputIds.size(1)})
+                                          .reshape({-1})
+                                          .to(logits.device(), /*non_blocking=*/true);
+            std::vector<torch::Tensor> routerLogits;
+            for (const auto& layer : moe) routerLogits.push_back(layer->lastRouterLogits);
+            return weight * lprLoss(routerLogits, old);
+          }};
+}
+
+struct Expansion {
+  std::string allocation;             // layer-wise | uniform: the folder name
+  std::vector<std::int64_t> experts;  // N_i per layer
+};
+
+LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expansion, const fs::path& dir,
+                                 Reporter& reporter) {
+  const LayerMoeSettings& s = project.layermoe;
+  const std::string device = resolveDevice(project.device);
+  const fs::path baseDir = baseModelDir(project);
+  std::shared_ptr<CausalLMImpl> model = loadCausalLM(baseDir, device);
+  if (readMoeLayout(model->config(), (baseDir / "config.json").string()))
+    throw InputError((baseDir / "config.json").string() + ": LayerMoE expands a dense base model");
+  if (static_cast<std::int64_t>(expansion.experts.size()) != model->config().num_hidden_layers)
+    throw InputError("the allocation has " + std::to_string(expansion.experts.size()) + " layers, the base model " +
+                     std::to_string(model->config().num_hidden_layers) + ": run `dmoe layermoe allocate` again");
+
+  LayerMoeExpansion out;
+  out.allocation = expansion.allocation;
+  out.experts = expansion.experts;
+  for (const auto& p : model->parameters()) out.baseParameters += p.numel();
+  std::int64_t ffnParameters = 0;
+  for (const auto& p : model->mlp(0)->parameters()) ffnParameters += p.numel();
+
+  const MoeLayout layout = layoutOf(expansion.experts, s.top_k);
+  torch::manual_seed(static_cast<std::uint64_t>(s.stage1.seed));  // the router initialisation
+  const std::shared_ptr<Routing> routing = upcycle(*model, layout);
+  const auto moe = moeLayers(*model);
+  out.parameters = layerMoeParameterCounts(out.baseParameters, ffnParameters, model->config().hidden_size,
+                                           expansion.experts, s.top_k);
+  std::int64_t actual = 0;
+  for (const auto& p : model->parameters()) actual += p.numel();
+  if (actual != out.parameters.total)
+    throw std::logic_error("LayerMoE: the expanded model has " + std::to_string(actual) + " parameters, the count says " +
+                           std::to_string(out.parameters.total) + " (a bug: please report it)");
+  reporter.log(expansion.allocation + ": " + std::to_string(layout.layers.size()) + " MoE layers, " +
+               std::to_string(out.newExperts()) + " new experts; parameters " + std::to_string(out.parameters.total) +
+               " (active per token " + std::to_string(out.parameters.active) + ", base " +
+               std::to_string(out.baseParameters) + ")");
+
+  const std::int64_t context = model->config().max_position_embeddings;
+  const std::vector<std::string> newIds = languageIds(project.adaptationLanguages());
+  const std::vector<std::string> oldIds = languageIds(project.languages);
+  std::vector<std::string> allIds = oldIds;
+  allIds.insert(allIds.end(), newIds.begin(), newIds.end());
+  const auto learnedRouter = heldoutEvaluation(project, *model, allIds);
+  const Snapshot original = snapshot(*model, [](const std::string& n) { return !isNewExpert(n) && !isRouterTensorName(n); });
+  routing->soft();
+
+  // ---- stage 1: new languages, new experts and routers, LM + w·balance
+  const TrainingSettings s1 = cappedToContext(s.stage1, context);
+  LanguageShards fresh = openShards(project, newIds);
+  SequenceSampler newWindows(fresh.streams(), s1.seq_len, static_cast<std::uint64_t>(s1.seed));
+  TrainerOptions o1;
+  o1.settings = s1;
+  o1.runDir = RunLayout::trainingStageIn(dir, 1);
+  o1.device = device;
+  o1.resume = true;
+  o1.trainable = [](const std::string& n) { return isNewExpert(n) || isRouterTensorName(n); };
+  o1.trainableDescription = "new experts (index ≥ 1) and routers";
+  o1.evaluateEvery = project.evaluation.every_steps;
+  o1.evaluate = learnedRouter;
+  o1.extraSettings = {{"stage", "layermoe-stage1"}, {"allocation", expansion.allocation}, {"layout", layout.toJson()}};
+  Reporter r1 = reporter.forStage(reporter.stage() + ":" + expansion.allocation + ":stage1");
+  TrainResult result1;
+  {
+    Trainer trainer(model, newWindows, o1, r1);
+    if (s1.balance_loss_weight > 0) trainer.addLossTerm(balanceLossTerm(moe, s1.balance_loss_weight));
+    result1 = trainer.run();
+  }
+  out.stage1Tokens = tokensOf(s1);
+  const Snapshot afterStage1 = snapshot(*model, [](const std::string& n) { return !isRouterTensorName(n); });
+
+  // ---- stage 2 (review): new languages + old replay, routers only, LM + w·LPR
+  const TrainingSettings s2 = cappedToContext(s.stage2, context);
+  out.stage2Tokens = tokensOf(s2);
+  out.replayShare = out.stage2Tokens > 0 ? std::min(1.0, s.replay_fraction * static_cast<double>(out.stage1Tokens) /
+                                                             static_cast<double>(out.stage2Tokens))
+                                         : 0.0;
+  LanguageShards old = openShards(project, oldIds);
+  std::vector<TokenStream> reviewed = reviewStreams(fresh, old, out.replayShare);
+  const std::int64_t firstOld = out.replayShare < 1.0 ? static_cast<std::int64_t>(newIds.size()) : 0;
+  SequenceSampler reviewWindows(reviewed, s2.seq_len, static_cast<std::uint64_t>(s2.seed));
+  TrainerOptions o2;
+  o2.settings = s2;
+  o2.runDir = RunLayout::trainingStageIn(dir, 2);
+  o2.device = device;
+  o2.resume = true;
+  o2.trainable = isRouterTensorName;
+  o2.trainableDescription = "routers";
+  o2.evaluateEvery = project.evaluation.every_steps;
+  o2.evaluate = learnedRouter;
+  o2.extraSettings = {{"stage", "layermoe-stage2"},
+                      {"allocation", expansion.allocation},
+                      {"replay_share", out.replayShare},
+                      {"layout", layout.toJson()}};
+  Reporter r2 = reporter.forStage(reporter.stage() + ":" + expansion.allocation + ":stage2");
+  TrainResult result2;
+  {
+    Trainer trainer(model, reviewWindows, o2, r2);
+    if (s2.router_loss_weight > 0 && out.replayShare > 0)
+      trainer.addLossTerm(lprLossTerm(moe, firstOld, s2.router_loss_weight));
+    result2 = trainer.run();
+  }
+  if (!result1.losses.empty()) out.stage1FinalLoss = result1.losses.back();
+  if (!result2.losses.empty()) out.stage2FinalLoss = result2.losses.back();
+
+  out.frozenTensorsChecked = verifyUnchanged(*model, original, "training");
+  verifyUnchanged(*model, afterStage1, "stage 2");
+  out.frozenBitIdentical = true;
+  reporter.log(expansion.allocation + ": " + std::to_string(out.frozenTensorsChecked) +
+               " frozen tensors bit-identical to the base after both stages; the new experts unchanged by stage 2");
+
+  routing->soft();
+  SaveOptions save;
+  save.tokenizerSource = baseDir;
+  saveStateDict(*model, RunLayout::modelIn(dir), moeConfigJson(model->config(), layout), save);
+  reporter.artifact(RunLayout::modelIn(dir), "model");
+  return out;
+}
+
+// One expansion's folder: trained unless up to date, then evaluated. False when nothing was computed.
+bool runExpansion(const Project& project, const Expansion& expansion, Reporter& reporter, bool force) {
+  const RunLayout runs = project.layout();
+  const fs::path dir = runs.layermoeDir(expansion.allocation);
+  const LayerMoeSettings& s = project.layermoe;
+  StageFolder folder(dir, Json{{"experts", expansion.experts},
+                               {"top_k", s.top_k},
+                               {"replay_fraction", s.replay_fraction},
+                               {"stage1", toJson(s.stage1)},
+                               {"stage2", toJson(s.stage2)},
+                               {"languages", languageIds(project.adaptationLanguages())},
+                               {"base_model", baseModelFingerprint(project)},
+                               {"shards", shardsFingerprint(project, project.allLanguages())}});
+  const fs::path file = RunLayout::expansionIn(dir);
+  const bool trained = folder.run(force, reporter, expansion.allocation + " expansion", file, [&] {
+    const LayerMoeExpansion result = expandAndTrain(project, expansion, dir, reporter);
+    const Json j = result.toJson();
+    writeFileAtomic(file, j.dump(1) + "\n");
+    reporter.artifact(file, "expansion");
+    reporter.result("layermoe-expansion", j);
+    return Json::object();
+  });
+  Reporter r = reporter.forStage(reporter.stage() + ":" + expansion.allocation + ":eval");
+  const bool evaluated = evaluateInto(project, dir / "eval", RunLayout::modelIn(dir),
+                                      StageFolder::fingerprint(dir, "dmoe layermoe train"), r, force);
+  return trained || evaluated;
+}
+
+}  // namespace
+
+void runLayerMoeTrain(const Project& project, Reporter& reporter, bool force) {
+  reporter.started();
+  if (!project.adaptation.runs("layermoe")) {
+    reporter.log("\"layermoe\" is not among /adaptation/methods: nothing to do");
+    reporter.finished("skipped");
+    return;
+  }
+  const ExpertAllocation allocation = ExpertAllocation::read(project.layout().allocationFile());
+  std::vector<Expansion> expansions{{allocation.allocation, allocation.experts}};
+  if (project.layermoe.uniform_ablation && allocation.allocation != "uniform")
+    expansions.push_back({"uniform", uniformAllocation(static_cast<std::int64_t>(allocation.experts.size()),
+                                                       allocation.newExperts(), allocation.minExperts)
+                                         .experts});
+  bool computed = false;
+  for (const Expansion& e : expansions) computed = runExpansion(project, e, reporter, force) || computed;
+  reporter.finished(computed ? "done" : "skipped");
+}
+
+}  // namespace dmoe
