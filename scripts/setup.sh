@@ -4,6 +4,7 @@
 # run installs nothing, downloads nothing and rebuilds incrementally.
 #
 #   scripts/setup.sh demo     # install, build, run the demo project end to end
+#   scripts/setup.sh demo-expand  # the second demo: add be/sr/ml/mr by DMoE adaptation and LayerMoE
 #   scripts/setup.sh test     # install, build, run every test (ctest summary last)
 #   scripts/setup.sh build    # install and build only
 #
@@ -80,12 +81,18 @@ case "$mode" in
   demo)
     "$build/app/dmoe" run "$root/projects/udhr-18.dmoe.json"
     ;;
+  demo-expand)
+    # The second demo shares the first's corpus, tokenizer and pretrained base:
+    # made here when absent (skipped when up to date), then the expansion project.
+    "$build/app/dmoe" run "$root/projects/udhr-18.dmoe.json" --until pretrain
+    "$build/app/dmoe" run "$root/projects/udhr-18-expand.dmoe.json"
+    ;;
   test)
     cd "$build"
     ctest --output-on-failure -j "$jobs"
     ;;
   *)
-    echo "usage: scripts/setup.sh [build|demo|test]" >&2
+    echo "usage: scripts/setup.sh [build|demo|demo-expand|test]" >&2
     exit 2
     ;;
 esac

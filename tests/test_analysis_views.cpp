@@ -26,6 +26,7 @@
 #include "project_document.h"
 #include "main_window.h"
 #include "project/project.h"
+#include "routing_view.h"
 #include "similarity_view.h"
 #include "gui_test_support.h"
 #include "test_support.h"
@@ -432,6 +433,43 @@ class TestAnalysisViews : public QObject {
     QCOMPARE(document.project().layermoe.min_experts, std::int64_t{2});
   }
 
+  // The Routing tab on a hand-set routing.json of a LayerMoE model: two MoE
+  // layers with 3 and 2 experts; the heatmap shows the chosen layer's matrix
+  // and metric as the file has it; the summary gives expert 0's share, old
+  // languages (0.8, 0.6 → 70 %) against the new one (10 %).
+  void routingViewShowsTheChosenLayer() {
+    QTemporaryDir tmp;
+    const fs::path runs = fs::path(tmp.path().toStdString()) / "runs";
+    RoutingView view;
+    QVERIFY(view.message().contains("Open a project"));
+    view.reload(runs);
+    QVERIFY2(view.message().contains("dmoe routing"), qPrintable(view.message()));
+    const Json top1 = {{{0.8, 0.1, 0.1}, {0.6, 0.2, 0.2}, {0.1, 0.5, 0.4}}, {{0.9, 0.1}, {0.7, 0.3}, {0.2, 0.8}}};
+    const Json probability = {{{0.5, 0.25, 0.25}, {0.4, 0.3, 0.3}, {0.2, 0.4, 0.4}}, {{0.6, 0.4}, {0.5, 0.5}, {0.3, 0.7}}};
+    test::writeText(runs / "routing/routing.json",
+                    Json{{"model", "layermoe/layer-wise/model"}, {"layers", {1, 3}}, {"experts", {3, 2}},
+                         {"languages", {"fr", "de", "be"}}, {"labels", {"French", "German", "Belarusian"}},
+                         {"new", {false, false, true}}, {"tokens", {100, 100, 50}}, {"top1", top1},
+                         {"probability", probability}, {"original_expert", true}}
+                        .dump());
+    view.reload(runs);
+    QVERIFY(view.hasData());
+    view.resize(800, 500);
+    view.show();
+    QCOMPARE(view.heatmap()->rows(), 3);
+    QCOMPARE(view.heatmap()->columns(), 3);
+    QCOMPARE(view.heatmap()->value(2, 1), 0.5);
+    QVERIFY2(view.summary().contains("old languages 70 %, new 10 %"), qPrintable(view.summary()));
+    view.setLayer(1);
+    QCOMPARE(view.heatmap()->columns(), 2);
+    QVERIFY2(view.summary().startsWith("Layer 3 · 2 experts · 83 held-out tokens"), qPrintable(view.summary()));
+    view.setMetric(1);
+    QCOMPARE(view.heatmap()->value(0, 1), 0.4);
+    const CsvTable table = view.table();
+    QCOMPARE(table.rows.size(), qsizetype(3));
+    QVERIFY(test::saveScreenshot(view, "routing-view.png"));
+  }
+
   void mainWindowHasAnalysisTabs() {
     QTemporaryDir tmp;
     const fs::path file = fs::path(tmp.path().toStdString()) / "udhr-18.dmoe.json";
@@ -440,7 +478,7 @@ class TestAnalysisViews : public QObject {
     MainWindow window;
     auto* tabs = window.findChild<QTabWidget*>("centralTabs");
     QVERIFY(tabs);
-    QCOMPARE(tabs->count(), 7);
+    QCOMPARE(tabs->count(), 8);
     QCOMPARE(tabs->tabText(5), QString("LayerMoE"));
     QCOMPARE(tabs->tabText(1), QString("Deviation"));
     QCOMPARE(tabs->tabText(2), QString("Similarity"));

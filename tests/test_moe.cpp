@@ -291,6 +291,45 @@ class TestMoe : public QObject {
     QCOMPARE(z.grad()[1][0].item<double>(), 0.0);
   }
 
+  // SPEC 2.3's classifier: its input at position t is the mean of positions
+  // 0…t (hand values), so changing a later token leaves every earlier
+  // position's class logits as they were, through the whole model; in eval
+  // mode class 0 sends a token to expert 0 alone, in train mode it steers nothing.
+  void classifierSeesNoFutureTokenAndRoutesClassZeroToTheOriginal() {
+    const torch::Tensor x = torch::tensor({1.0, 10.0, 3.0, 20.0, 5.0, 60.0}).view({1, 3, 2});
+    QVERIFY(torch::equal(causalRunningMean(x), torch::tensor({1.0, 10.0, 2.0, 15.0, 3.0, 30.0}).view({1, 3, 2})));
+
+    torch::manual_seed(9);
+    auto model = buildCausalLM(tinyConfig());
+    MoeLayout layout = layoutOf({1, 2}, 3, 2);
+    layout.classifierLayers = {2};
+    layout.classes = 2;
+    upcycle(*model, layout);
+    model->eval();
+    torch::NoGradGuard noGrad;
+    const auto moe = moeLayers(*model);
+    QVERIFY(!moe[0]->classifier && moe[1]->classes() == 2);
+    torch::Tensor tokens = someTokens();
+    model->forward(tokens);
+    const torch::Tensor before = moe[1]->lastClassLogits.view({2, 6, 2}).clone();
+    tokens[0][4] = 7;  // a later token of row 0
+    model->forward(tokens);
+    const torch::Tensor after = moe[1]->lastClassLogits.view({2, 6, 2});
+    QVERIFY(maxDiff(after[0].narrow(0, 0, 4), before[0].narrow(0, 0, 4)) < 1e-6);
+    QVERIFY(maxDiff(after[0].narrow(0, 4, 2), before[0].narrow(0, 4, 2)) > 1e-6);
+
+    auto routing = std::make_shared<Routing>();
+    MoeFeedForwardImpl layer(twoExperts(), 8, 2, 0.02, routing);
+    layer.addClassifier(2);
+    layer.classifier->weight.zero_();  // tied logits: argmax is class 0 for every token
+    const torch::Tensor h = torch::randn({1, 4, 8});
+    layer.eval();
+    QCOMPARE(maxDiff(layer.forward(h), layer.expert(0)->forward(h)), 0.0);
+    layer.train();
+    QVERIFY(maxDiff(layer.forward(h), layer.expert(0)->forward(h)) > 1e-4);  // top-2 mixture
+    QVERIFY(test::inputErrorOf([&] { layer.addClassifier(2); }).find("already has a classifier") != std::string::npos);
+  }
+
   // SPEC 1.8 step 2: the new expert copies expert c, the router gains row c.
   void addExpertCopiesExpertAndRouterRow() {
     auto experts = twoExperts();

@@ -402,7 +402,7 @@ class TestPipeline : public QObject {
     const Json stage{{"steps", 4}, {"learning_rate", 1e-3}, {"seq_len", 16}, {"batch_sequences", 4}, {"micro_batch", 2},
                      {"checkpoint_every", 2}};
     p["layermoe"] = {{"budget", 6}, {"allocation", "uniform"}, {"similarity_tokens", 300}, {"replay_fraction", 0.5},
-                     {"stage1", stage}, {"stage2", stage}};
+                     {"classifier_layers", {3}}, {"stage1", stage}, {"stage2", stage}};
     const fs::path file = root() / "layermoe-train.dmoe.json";
     test::writeText(file, p.dump(2));
     auto r = test::runCli({"--events", "jsonl", "layermoe", "train", file.string()}, root());
@@ -419,6 +419,7 @@ class TestPipeline : public QObject {
     const Json config = Json::parse(test::readText(dir / "model/config.json")).at("dmoe");
     QCOMPARE(config.at("experts_per_layer").get<std::vector<std::int64_t>>(), e.experts);
     QCOMPARE(config.at("router_init").get<std::string>(), std::string("xavier_normal"));
+    QCOMPARE(config.at("classifier_layers").get<std::vector<std::int64_t>>(), (std::vector<std::int64_t>{3}));
 
     const CheckpointTensors base = CheckpointTensors::open(runs() / "pretrain/model");
     const CheckpointTensors expanded = CheckpointTensors::open(dir / "model");
@@ -432,6 +433,11 @@ class TestPipeline : public QObject {
     QCOMPARE(shared, static_cast<std::int64_t>(base.names().size()));
     const torch::Tensor copy = expanded.tensor("model.layers.1.mlp.experts.2.up_proj.weight");
     QVERIFY2(!torch::equal(copy, base.tensor("model.layers.1.mlp.up_proj.weight")), "stage 1 left a new expert as copied");
+    QCOMPARE(expanded.tensor("model.layers.3.mlp.classifier.weight").size(0), std::int64_t{2});
+    const std::string stage2Metrics = test::readText(dir / "stage2/metrics.jsonl");
+    QVERIFY2(stage2Metrics.find("\"classify_loss\"") != std::string::npos &&
+                 stage2Metrics.find("\"lpr_loss\"") != std::string::npos,
+             stage2Metrics.c_str());
     const Json ppl = Json::parse(test::readText(dir / "eval/perplexity.json"));
     QVERIFY(ppl.contains("soft") && !ppl.contains("hard"));
     QCOMPARE(ppl.at("soft").at("languages").size(), size_t{7});
@@ -454,6 +460,12 @@ class TestPipeline : public QObject {
     r = test::runCli({"layermoe", "train", file.string()}, root());
     QCOMPARE(r.exitCode, 2);
     QVERIFY2(r.err.find("/layermoe/replay_fraction") != std::string::npos, r.err.c_str());
+    p["layermoe"]["replay_fraction"] = 0.5;
+    p["layermoe"]["classifier_layers"] = {7};  // the micro model has 4 layers
+    test::writeText(file, p.dump(2));
+    r = test::runCli({"layermoe", "train", file.string()}, root());
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.find("/layermoe/classifier_layers: layer 7 is not an MoE layer") != std::string::npos, r.err.c_str());
   }
 
   // `dmoe routing` on the trained DMoE: every language's routed tokens are its

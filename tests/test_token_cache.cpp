@@ -114,6 +114,22 @@ class TestTokenCache : public QObject {
     }
   }
 
+  // SPEC 1.0 with a shared base: a checkpoint another project pretrained on this
+  // corpus's pretrain slice keeps that slice out of the continual data, document
+  // for document as kind pretrain does; a foreign checkpoint has no pretrain slice.
+  void aCheckpointPretrainedOnTheSliceKeepsItOut() {
+    Project own = freshProject("runs-slices");
+    Project shared = own, foreign = own;
+    shared.base_model.kind = foreign.base_model.kind = "checkpoint";
+    shared.base_model.pretrained_on_slice = true;
+    for (const Language& l : own.languages) {
+      QVERIFY(own.hasPretrainSlice(l.id) && shared.hasPretrainSlice(l.id) && !foreign.hasPretrainSlice(l.id));
+      QVERIFY(documentSlices(50, shared.corpus, l.id, shared.hasPretrainSlice(l.id)) ==
+              documentSlices(50, own.corpus, l.id, own.hasPretrainSlice(l.id)));
+    }
+    for (const Language& l : own.new_languages) QVERIFY(!shared.hasPretrainSlice(l.id));
+  }
+
   void corpusStatisticsCarryTheTokenCounts() {
     Reporter r(null_, "stats");
     CorpusStats before = computeCorpusStats(freshProject("runs-without-tokenizer"), r);

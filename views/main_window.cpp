@@ -33,6 +33,7 @@
 #include "diagnostics_dialog.h"
 #include "epsilon_panel.h"
 #include "layermoe_view.h"
+#include "routing_view.h"
 #include "group_editor.h"
 #include "language_table_model.h"
 #include "log_dock.h"
@@ -245,6 +246,8 @@ void MainWindow::createCentralWidget() {
   tabs_->addTab(epsilonPanel_, tr("Layers (ε)"));
   layerMoeView_ = new LayerMoeView(*document_, tabs_);
   tabs_->addTab(layerMoeView_, tr("LayerMoE"));
+  routingView_ = new RoutingView(tabs_);
+  tabs_->addTab(routingView_, tr("Routing"));
   runsView_ = new RunsView(*document_, *metrics_, *queue_, tabs_);
   tabs_->addTab(runsView_, tr("Runs"));
   connect(runsView_, &RunsView::launchRequested, this, &MainWindow::runStage);
@@ -407,6 +410,7 @@ void MainWindow::reloadAnalysis() {
   groupEditor_->reload(runs);
   epsilonPanel_->reload(runs);
   layerMoeView_->reload(runs);
+  routingView_->reload(runs);
 }
 
 void MainWindow::reloadStatistics() {

@@ -27,6 +27,7 @@ class AdaptationWizard;
 class DeviationView;
 class EpsilonPanel;
 class LayerMoeView;
+class RoutingView;
 class GroupEditor;
 class LanguageTableModel;
 class LogDock;
@@ -112,6 +113,7 @@ class MainWindow : public QMainWindow {
   GroupEditor* groupEditor_ = nullptr;
   EpsilonPanel* epsilonPanel_ = nullptr;
   LayerMoeView* layerMoeView_ = nullptr;
+  RoutingView* routingView_ = nullptr;
   QLabel* summary_ = nullptr;
   LogDock* logDock_ = nullptr;
   ProjectSettingsDock* projectDock_ = nullptr;

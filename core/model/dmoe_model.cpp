@@ -5,6 +5,7 @@
 #include <set>
 
 #include "util/error.h"
+#include "util/text.h"
 
 namespace dmoe {
 
@@ -14,6 +15,10 @@ Json MoeLayout::toJson() const {
   else j["router_init"] = routerInit;
   if (!layerExperts.empty()) j["experts_per_layer"] = layerExperts;
   if (originalExpert) j["original_expert"] = 0;
+  if (!classifierLayers.empty()) {
+    j["classifier_layers"] = classifierLayers;
+    j["classes"] = classes;
+  }
   if (!expertLanguages.empty() || (layerExperts.empty() && !originalExpert)) j["experts"] = expertLanguages;
   return j;
 }
@@ -32,6 +37,8 @@ MoeLayout MoeLayout::fromJson(const Json& j, const std::string& source) {
     layout.expertLanguages = j.value("experts", std::vector<std::vector<std::string>>{});
     layout.layerExperts = j.value("experts_per_layer", std::vector<std::int64_t>{});
     layout.routerInit = j.value("router_init", std::string("normal"));
+    layout.classifierLayers = j.value("classifier_layers", std::vector<std::int64_t>{});
+    layout.classes = j.value("classes", std::int64_t{0});
     if (j.contains("original_expert")) {
       if (j.at("original_expert") != 0) fail("original_expert", "must be 0 (the frozen original FFN is expert 0)");
       layout.originalExpert = true;
@@ -60,6 +67,10 @@ MoeLayout MoeLayout::fromJson(const Json& j, const std::string& source) {
   if (!layout.expertLanguages.empty() && static_cast<std::int64_t>(layout.expertLanguages.size()) != layout.numExperts)
     fail("experts", "lists " + std::to_string(layout.expertLanguages.size()) + " experts, num_experts is " +
                         std::to_string(layout.numExperts));
+  for (std::int64_t l : layout.classifierLayers)
+    if (std::find(layout.layers.begin(), layout.layers.end(), l) == layout.layers.end())
+      fail("classifier_layers", "layer " + std::to_string(l) + " is not an MoE layer");
+  if (!layout.classifierLayers.empty() && layout.classes < 2) fail("classes", "a classifier needs at least 2 classes");
   std::set<std::string> seen;
   for (const auto& group : layout.expertLanguages)
     for (const std::string& id : group)
@@ -97,6 +108,8 @@ std::shared_ptr<Routing> upcycle(CausalLMImpl& model, const MoeLayout& layout) {
       torch::NoGradGuard noGrad;
       torch::nn::init::xavier_normal_(moe->gate->weight);
     }
+    if (std::find(layout.classifierLayers.begin(), layout.classifierLayers.end(), layer) != layout.classifierLayers.end())
+      moe->addClassifier(layout.classes);
     moe->to(dense->parameters().front().device());
     model.setMlp(layer, moe);
   }
@@ -110,10 +123,8 @@ std::int64_t expertOfTensorName(const std::string& name) {
   return std::stoll(name.substr(at + marker.size()));
 }
 
-bool isRouterTensorName(const std::string& name) {
-  const std::string suffix = ".mlp.gate.weight";
-  return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
+bool isRouterTensorName(const std::string& name) { return endsWith(name, ".mlp.gate.weight"); }
+bool isClassifierTensorName(const std::string& name) { return endsWith(name, ".mlp.classifier.weight"); }
 
 std::vector<std::shared_ptr<MoeFeedForwardImpl>> moeLayers(const CausalLMImpl& model) {
   std::vector<std::shared_ptr<MoeFeedForwardImpl>> layers;

@@ -11,7 +11,8 @@
 //    "experts": [["fra", "ind", "vie"], …]} // expert e → the language ids it serves
 // and for LayerMoE instead of "experts":
 //    "experts_per_layer": [5, 3, 2, 4],    // N_i of each MoE layer (num_experts = the largest)
-//    "router_init": "xavier_normal", "original_expert": 0
+//    "router_init": "xavier_normal", "original_expert": 0,
+//    "classifier_layers": [5, 6], "classes": 2  // optional: MoE layers with a language classifier
 // and whose MoE layers store Qwen3-MoE tensor names (mlp.gate.weight,
 // mlp.experts.<e>.<FFN names>), see docs/dmoe-checkpoint.md. loadCausalLM
 // (model/load_model.h) reads such folders, so every command that takes a model
@@ -37,6 +38,8 @@ struct MoeLayout {
   std::vector<std::int64_t> layerExperts;  // LayerMoE: N_i per MoE layer (size = layers); empty = numExperts each
   std::string routerInit = "normal";       // "normal" (N(0, routerInitStd)) | "xavier_normal"
   bool originalExpert = false;             // LayerMoE: expert 0 of every MoE layer is the frozen original FFN
+  std::vector<std::int64_t> classifierLayers;  // LayerMoE: MoE layers with a language classifier (ascending)
+  std::int64_t classes = 0;                // its classes (language generations: 2 after one expansion)
 
   // Experts of the i-th MoE layer (i indexes `layers`).
   std::int64_t expertsIn(size_t i) const { return layerExperts.empty() ? numExperts : layerExperts[i]; }
@@ -64,6 +67,7 @@ std::shared_ptr<Routing> upcycle(CausalLMImpl& model, const MoeLayout& layout);
 // −1 for a tensor of no expert; whether a name is a router ("….mlp.gate.weight").
 std::int64_t expertOfTensorName(const std::string& name);
 bool isRouterTensorName(const std::string& name);
+bool isClassifierTensorName(const std::string& name);  // "….mlp.classifier.weight"
 
 // The model's MoE layers in layer order (empty for a dense model).
 std::vector<std::shared_ptr<MoeFeedForwardImpl>> moeLayers(const CausalLMImpl& model);

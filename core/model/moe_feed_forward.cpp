@@ -32,10 +32,32 @@ torch::Tensor MoeFeedForwardImpl::forward(const torch::Tensor& x) {
   // fp32 router logits: the softmax and the router losses must not run in bf16.
   lastRouterLogits = gate(flat).to(torch::kFloat32);       // [N,E]
   if (routing_->mode == Routing::Mode::Hard) {
-    lastTopExperts = torch::Tensor();
+    lastTopExperts = lastClassLogits = torch::Tensor();
     return forwardHard(x);
   }
-  return forwardSoft(flat, lastRouterLogits).view(x.sizes());
+  torch::Tensor originalOnly;
+  if (classifier) {
+    lastClassLogits = classifier(causalRunningMean(x.detach())).to(torch::kFloat32).reshape({-1, classes()});
+    if (!is_training()) originalOnly = lastClassLogits.argmax(-1) == 0;
+  } else {
+    lastClassLogits = torch::Tensor();
+  }
+  return forwardSoft(flat, lastRouterLogits, originalOnly).view(x.sizes());
+}
+
+torch::Tensor causalRunningMean(const torch::Tensor& x) {
+  const torch::Tensor counts = torch::arange(1, x.size(1) + 1, x.options()).view({1, -1, 1});
+  return x.cumsum(1) / counts;
+}
+
+void MoeFeedForwardImpl::addClassifier(std::int64_t classes) {
+  if (classifier) throw InputError("MoE layer: it already has a classifier");
+  if (classes < 2) throw InputError("MoE layer: a classifier needs at least 2 classes");
+  const torch::Tensor g = gate->weight;
+  classifier = register_module("classifier", torch::nn::Linear(torch::nn::LinearOptions(g.size(1), classes).bias(false)));
+  torch::NoGradGuard noGrad;
+  torch::nn::init::xavier_normal_(classifier->weight);
+  classifier->to(g.device());
 }
 
 torch::Tensor MoeFeedForwardImpl::forwardHard(const torch::Tensor& x) {
@@ -62,10 +84,16 @@ torch::Tensor MoeFeedForwardImpl::forwardHard(const torch::Tensor& x) {
   return out;
 }
 
-torch::Tensor MoeFeedForwardImpl::forwardSoft(const torch::Tensor& flat, const torch::Tensor& logits) {
+torch::Tensor MoeFeedForwardImpl::forwardSoft(const torch::Tensor& flat, const torch::Tensor& logits,
+                                              const torch::Tensor& originalOnly) {
   const torch::Tensor probabilities = torch::softmax(logits, -1);       // [N,E] fp32
   auto [weights, chosen] = probabilities.topk(topK(), -1);              // [N,k]
   weights = weights / weights.sum(-1, /*keepdim=*/true);                // renormalised over the k
+  if (originalOnly.defined()) {  // the classifier's class 0: expert 0 in the first slot with weight 1
+    const torch::Tensor mask = originalOnly.unsqueeze(-1);              // [N,1]
+    chosen = torch::where(mask, torch::zeros_like(chosen), chosen);
+    weights = torch::where(mask, torch::zeros_like(weights).index_fill_(1, torch::zeros({1}, chosen.options()), 1.0), weights);
+  }
   lastTopExperts = chosen;
   torch::Tensor out = torch::zeros_like(flat);
   // Dispatch each expert's tokens only. nonzero() reads the count back to the

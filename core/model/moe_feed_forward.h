@@ -12,6 +12,15 @@
 // experts "experts.<e>.<the family's FFN names>", so a merged Llama layer
 // stores model.layers.N.mlp.gate.weight and model.layers.N.mlp.experts.E.up_proj.weight.
 //
+// Optional language classifier (LayerMoE, SPEC §2.3): a linear map D → C
+// without bias on the causal running mean of the layer's FFN inputs (position
+// t averages positions 0…t of its row, never later ones; the input is
+// detached, so only the classify loss trains it). In eval mode its argmax
+// decides per token: class 0 → expert 0 alone (weight 1), otherwise the usual
+// top-k. In train mode it only records its logits for the classify loss, so
+// an untrained classifier never steers the training forward pass.
+// Registered as "classifier" (mlp.classifier.weight).
+//
 // Every forward keeps the router logits (and under soft routing the chosen
 // experts) of its tokens for the router losses (train/router_losses.h). The
 // routing mode is one Routing object shared by all MoE layers of a model, set
@@ -53,20 +62,30 @@ class MoeFeedForwardImpl : public FeedForwardImpl {
   // Appends `expert` as expert E and a router row equal to row `routerRowFrom` (SPEC §1.8 step 2).
   void addExpert(std::shared_ptr<FeedForwardImpl> expert, std::int64_t routerRowFrom);
 
-  // Of the last forward: router logits [B·T, E] in fp32, and under soft routing
-  // the chosen experts [B·T, k] (undefined under hard routing).
-  torch::Tensor lastRouterLogits, lastTopExperts;
+  // Adds the classifier (C classes, xavier-normal); throws InputError when there is one or C < 2.
+  void addClassifier(std::int64_t classes);
+  std::int64_t classes() const { return classifier ? classifier->weight.size(0) : 0; }
+
+  // Of the last forward: router logits [B·T, E] in fp32, under soft routing
+  // the chosen experts [B·T, k] (undefined under hard routing), and with a
+  // classifier its logits [B·T, C] in fp32 (undefined without).
+  torch::Tensor lastRouterLogits, lastTopExperts, lastClassLogits;
 
   torch::nn::Linear gate{nullptr};
   torch::nn::ModuleList experts{nullptr};
+  torch::nn::Linear classifier{nullptr};
 
  private:
   torch::Tensor forwardHard(const torch::Tensor& x);                              // [B,T,D]
-  torch::Tensor forwardSoft(const torch::Tensor& flat, const torch::Tensor& logits);  // [N,D], [N,E] → [N,D]
+  // [N,D], [N,E], optional [N] bool (tokens for expert 0 alone) → [N,D]
+  torch::Tensor forwardSoft(const torch::Tensor& flat, const torch::Tensor& logits, const torch::Tensor& originalOnly);
   std::int64_t topK_;
   std::shared_ptr<Routing> routing_;
 };
 TORCH_MODULE(MoeFeedForward);
+
+// The causal running mean over positions: [B,T,D] → [B,T,D], position t = mean of 0…t of its row.
+torch::Tensor causalRunningMean(const torch::Tensor& x);
 
 // A copy of an FFN of `config`'s family with the same weights (values, not shared storage).
 std::shared_ptr<FeedForwardImpl> copyFeedForward(const FeedForwardImpl& source, const ModelConfig& config);

@@ -57,6 +57,8 @@ void fields(LayerMoeSettings& l, F&& f) {
   f("uniform_ablation", l.uniform_ablation);
   f("top_k", l.top_k);
   f("replay_fraction", l.replay_fraction);
+  f("classifier_layers", l.classifier_layers);
+  f("classify_loss_weight", l.classify_loss_weight);
   f("stage1", l.stage1);
   f("stage2", l.stage2);
 }
@@ -123,6 +125,7 @@ template <class F>
 void fields(BaseModelSettings& b, F&& f) {
   f("kind", b.kind);
   f("path", b.path);
+  f("pretrained_on_slice", b.pretrained_on_slice);
   f("config", b.config);
   f("pretrain", b.pretrain);
 }
@@ -613,7 +616,7 @@ const Language* Project::findLanguage(const std::string& id) const {
 }
 
 bool Project::hasPretrainSlice(const std::string& languageId) const {
-  if (base_model.kind != "pretrain") return false;
+  if (base_model.kind != "pretrain" && !base_model.pretrained_on_slice) return false;
   return std::any_of(languages.begin(), languages.end(), [&](const Language& l) { return l.id == languageId; });
 }
 

@@ -89,6 +89,7 @@ struct ModelShape {
 
 struct BaseModelSettings {
   std::string kind, path;
+  bool pretrained_on_slice = false;
   ModelShape config;
   TrainingSettings pretrain;
 };
@@ -143,6 +144,8 @@ struct LayerMoeSettings {
   bool uniform_ablation = false;
   std::int64_t top_k = 0;
   double replay_fraction = 0;
+  std::vector<std::int64_t> classifier_layers;
+  double classify_loss_weight = 0;
   TrainingSettings stage1, stage2;
 };
 
@@ -185,7 +188,8 @@ class Project {
   // The new languages adaptation.languages selects (all when it is empty), in /new_languages order.
   std::vector<Language> adaptationLanguages() const;
   // Whether this language has a pretrain slice (SPEC 1.0): a training language
-  // (not a new one) when the pipeline pretrains the base (base_model.kind pretrain).
+  // (not a new one) when the pipeline pretrains the base (base_model.kind
+  // pretrain) or the checkpoint base was pretrained on it (pretrained_on_slice).
   bool hasPretrainSlice(const std::string& languageId) const;
 
   std::filesystem::path file;  // absolute

@@ -29,6 +29,8 @@ LayerMoeExpansion LayerMoeExpansion::fromJson(const Json& json, const std::strin
   e.frozenBitIdentical = in.boolean(in.at(json, "frozen_bit_identical", ""), "/frozen_bit_identical");
   e.stage1FinalLoss = in.numberOrNull(in.at(json, "stage1_final_loss", ""), "/stage1_final_loss");
   e.stage2FinalLoss = in.numberOrNull(in.at(json, "stage2_final_loss", ""), "/stage2_final_loss");
+  e.stage1OldAverage = in.numberOrNull(in.at(json, "stage1_old_average", ""), "/stage1_old_average");
+  e.stage1NewAverage = in.numberOrNull(in.at(json, "stage1_new_average", ""), "/stage1_new_average");
   return e;
 }
 
@@ -48,7 +50,9 @@ Json LayerMoeExpansion::toJson() const {
               {"frozen_tensors_checked", frozenTensorsChecked},
               {"frozen_bit_identical", frozenBitIdentical},
               {"stage1_final_loss", numberOrNull(stage1FinalLoss)},
-              {"stage2_final_loss", numberOrNull(stage2FinalLoss)}};
+              {"stage2_final_loss", numberOrNull(stage2FinalLoss)},
+              {"stage1_old_average", numberOrNull(stage1OldAverage)},
+              {"stage1_new_average", numberOrNull(stage1NewAverage)}};
 }
 
 }  // namespace dmoe

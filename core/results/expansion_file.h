@@ -29,6 +29,10 @@ struct LayerMoeExpansion {
   bool frozenBitIdentical = false;
   double stage1FinalLoss = std::numeric_limits<double>::quiet_NaN();
   double stage2FinalLoss = std::numeric_limits<double>::quiet_NaN();
+  // Held-out PPL averages (learned router) after stage 1, before the review:
+  // what stage 2 starts from (the final ones are in eval/perplexity.json).
+  double stage1OldAverage = std::numeric_limits<double>::quiet_NaN();
+  double stage1NewAverage = std::numeric_limits<double>::quiet_NaN();
 
   std::int64_t newExperts() const;
   // Errors name `source` and the JSON path.

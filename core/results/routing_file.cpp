@@ -38,6 +38,7 @@ RoutingTable RoutingTable::fromJson(const Json& json, const std::string& source)
   t.tokens = in.integers(in.at(json, "tokens", ""), "/tokens");
   if (t.tokens.size() != t.languages.size())
     in.fail("/tokens", "one token count per language (" + std::to_string(t.languages.size()) + ")");
+  if (json.contains("original_expert")) t.originalExpert = in.boolean(json.at("original_expert"), "/original_expert");
   t.top1 = readShares(in, json, "top1", t.experts, t.languages.size());
   t.probability = readShares(in, json, "probability", t.experts, t.languages.size());
   return t;
@@ -53,7 +54,7 @@ Json RoutingTable::toJson() const {
   for (bool b : isNew) fresh.push_back(b);
   return Json{{"model", model},   {"layers", layers}, {"experts", experts}, {"languages", languages},
               {"labels", labels}, {"new", fresh},     {"tokens", tokens},   {"top1", top1},
-              {"probability", probability}};
+              {"probability", probability}, {"original_expert", originalExpert}};
 }
 
 }  // namespace dmoe

@@ -5,6 +5,7 @@
 //   {"model": the model folder, "layers": [MoE layer indices], "experts":
 //    [experts per MoE layer], "languages": [ids], "labels": [...], "new":
 //    [bool], "tokens": [held-out tokens routed per language],
+//    "original_expert": true for a LayerMoE model (expert 0 = the frozen original FFN; absent = false),
 //    "top1": [layer][language][expert]        share of tokens whose largest router probability is that expert,
 //    "probability": [layer][language][expert] mean router probability}
 // Each language's row sums to 1 in both (a language without tokens: zeros).
@@ -26,6 +27,7 @@ struct RoutingTable {
   std::vector<std::string> languages, labels;
   std::vector<bool> isNew;
   std::vector<std::int64_t> tokens;
+  bool originalExpert = false;  // LayerMoE: expert 0 of every layer is the frozen original FFN
   // [MoE layer][language][expert]
   std::vector<std::vector<std::vector<double>>> top1, probability;
 

@@ -124,7 +124,7 @@ void adaptInto(const Project& project, const std::vector<std::string>& newIds, R
     for (const auto& layer : moe) layer->addExpert(copyFeedForward(*layer->expert(source), model->config()), source);
     layout.expertLanguages.push_back(languages);
     for (const std::string& id : languages) expertOfNew[id] = index;
-    out.newExperts.push_back({index, source, languages});
+    out.newExperts.push_back({index, source, languages, std::numeric_limits<double>::quiet_NaN(), {}});
     added.push_back({{"expert", index}, {"copied_from", source}, {"languages", languages}});
   }
   std::map<std::string, torch::Tensor> frozen;  // every old value, to prove it unchanged

@@ -273,7 +273,7 @@ Json baseStationarity(const Project& project, const std::string& slice, Reporter
     throw InputError("stationarity slice \"" + slice + "\": expected continual or pretrain");
   baseModelFingerprint(project);  // a missing base: names the command that makes it
   if (slice == "pretrain" && !project.languages.empty() && !project.hasPretrainSlice(project.languages.front().id))
-    throw InputError(project.file.string() + " /base_model/kind: the base is a checkpoint, so there is no pretrain slice");
+    throw InputError(project.file.string() + " /base_model: the base is a checkpoint not pretrained on this corpus (pretrained_on_slice is false), so there is no pretrain slice");
   const std::string device = resolveDevice(project.device);
   std::shared_ptr<CausalLMImpl> model = loadCausalLM(baseModelDir(project), device);
   const TrainingSettings settings = cappedToContext(project.deviation, model->config().max_position_embeddings);

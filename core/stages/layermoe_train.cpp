@@ -14,7 +14,9 @@
 // xavier-normal, no bias, one fp32 softmax over all N_i, top-k capped at N_i.
 // Stage 1: new-language windows only; new experts and routers train; LM +
 // w·balance. Stage 2: new-language windows plus old-language replay (an
-// expected replay_fraction of stage 1's tokens); routers only; LM + w·LPR.
+// expected replay_fraction of stage 1's tokens); routers only, and the
+// classifiers of /layermoe/classifier_layers, added now (untrained in stage 1
+// they would only add noise); LM + w·LPR + w·classify.
 // After both: every tensor that was to stay frozen is compared with its value
 // before (the base's for shared weights and expert 0, stage 1's end for the
 // new experts); a difference is a bug and an error.
@@ -106,18 +108,57 @@ std::vector<TokenStream> reviewStreams(const LanguageShards& fresh, const Langua
   return streams;
 }
 
+// Per token of the batch, flattened [B·T] bool on `device`: its row came from an old-language stream (≥ firstOld).
+torch::Tensor oldTokens(const TrainBatch& batch, std::int64_t firstOld, const torch::Device& device) {
+  return (batch.sources >= firstOld)
+      .unsqueeze(1)
+      .expand({batch.inputIds.size(0), batch.inputIds.size(1)})
+      .reshape({-1})
+      .to(device, /*non_blocking=*/true);
+}
+
 // The trainer term weight · LPR: tokens of rows from streams ≥ firstOld are old-language tokens.
 LossTerm lprLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> moe, std::int64_t firstOld, double weight) {
   return {"lpr_loss", [moe = std::move(moe), firstOld, weight](const TrainBatch& batch, const torch::Tensor& logits) {
-            const torch::Tensor old = (batch.sources >= firstOld)
-                                          .unsqueeze(1)
-                                          .expand({batch.inputIds.size(0), batch.inputIds.size(1)})
-                                          .reshape({-1})
-                                          .to(logits.device(), /*non_blocking=*/true);
+            const torch::Tensor old = oldTokens(batch, firstOld, logits.device());
             std::vector<torch::Tensor> routerLogits;
             for (const auto& layer : moe) routerLogits.push_back(layer->lastRouterLogits);
             return weight * lprLoss(routerLogits, old);
           }};
+}
+
+// The trainer term weight · classify: each classifier's cross-entropy against the tag (0 old, 1 new), mean over them.
+LossTerm classifyLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> classified, std::int64_t firstOld,
+                          double weight) {
+  return {"classify_loss", [classified = std::move(classified), firstOld, weight](const TrainBatch& batch,
+                                                                                 const torch::Tensor& logits) {
+            const torch::Tensor tag = 1 - oldTokens(batch, firstOld, logits.device()).to(torch::kInt64);
+            std::vector<torch::Tensor> classLogits;
+            for (const auto& layer : classified) classLogits.push_back(layer->lastClassLogits);
+            return weight * routerClassificationLoss(classLogits, tag);  // the same per-layer cross-entropy
+          }};
+}
+
+// Before any training: every classifier layer must be an MoE layer of the expansion.
+void checkClassifierLayers(const Project& project, const MoeLayout& layout) {
+  for (std::int64_t l : project.layermoe.classifier_layers)
+    if (std::find(layout.layers.begin(), layout.layers.end(), l) == layout.layers.end())
+      throw InputError(project.file.string() + " /layermoe/classifier_layers: layer " + std::to_string(l) +
+                       " is not an MoE layer of this expansion (its N_i is 1, or the model has no such layer)");
+}
+
+// The classifier layers (checked by checkClassifierLayers) gain a 2-class classifier; recorded in `layout`.
+std::vector<std::shared_ptr<MoeFeedForwardImpl>> addClassifiers(CausalLMImpl& model, MoeLayout& layout,
+                                                                const Project& project) {
+  std::vector<std::shared_ptr<MoeFeedForwardImpl>> out;
+  for (std::int64_t l : project.layermoe.classifier_layers) {
+    out.push_back(std::dynamic_pointer_cast<MoeFeedForwardImpl>(model.mlp(l)));
+    out.back()->addClassifier(2);
+  }
+  layout.classifierLayers = project.layermoe.classifier_layers;
+  std::sort(layout.classifierLayers.begin(), layout.classifierLayers.end());
+  layout.classes = out.empty() ? 0 : 2;
+  return out;
 }
 
 struct Expansion {
@@ -125,8 +166,8 @@ struct Expansion {
   std::vector<std::int64_t> experts;  // N_i per layer
 };
 
-LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expansion, const fs::path& dir,
-                                 Reporter& reporter) {
+LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expansion, MoeLayout layout,
+                                 const fs::path& dir, Reporter& reporter) {
   const LayerMoeSettings& s = project.layermoe;
   const std::string device = resolveDevice(project.device);
   const fs::path baseDir = baseModelDir(project);
@@ -144,7 +185,6 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
   std::int64_t ffnParameters = 0;
   for (const auto& p : model->mlp(0)->parameters()) ffnParameters += p.numel();
 
-  const MoeLayout layout = layoutOf(expansion.experts, s.top_k);
   torch::manual_seed(static_cast<std::uint64_t>(s.stage1.seed));  // the router initialisation
   const std::shared_ptr<Routing> routing = upcycle(*model, layout);
   const auto moe = moeLayers(*model);
@@ -191,9 +231,16 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
     result1 = trainer.run();
   }
   out.stage1Tokens = tokensOf(s1);
+  {
+    Reporter r = reporter.forStage(reporter.stage() + ":" + expansion.allocation + ":after-stage1");
+    routing->soft();
+    const HeldoutPerplexity afterStage1 = evaluateHeldoutPerplexity(project, *model, r);
+    out.stage1OldAverage = afterStage1.average;
+    out.stage1NewAverage = afterStage1.newAverage;
+  }
   const Snapshot afterStage1 = snapshot(*model, [](const std::string& n) { return !isRouterTensorName(n); });
 
-  // ---- stage 2 (review): new languages + old replay, routers only, LM + w·LPR
+  // ---- stage 2 (review): new languages + old replay, routers (and classifiers) only, LM + w·LPR + w·classify
   const TrainingSettings s2 = cappedToContext(s.stage2, context);
   out.stage2Tokens = tokensOf(s2);
   out.replayShare = out.stage2Tokens > 0 ? std::min(1.0, s.replay_fraction * static_cast<double>(out.stage1Tokens) /
@@ -208,8 +255,9 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
   o2.runDir = RunLayout::trainingStageIn(dir, 2);
   o2.device = device;
   o2.resume = true;
-  o2.trainable = isRouterTensorName;
-  o2.trainableDescription = "routers";
+  const auto classified = addClassifiers(*model, layout, project);
+  o2.trainable = [](const std::string& n) { return isRouterTensorName(n) || isClassifierTensorName(n); };
+  o2.trainableDescription = classified.empty() ? "routers" : "routers and classifiers";
   o2.evaluateEvery = project.evaluation.every_steps;
   o2.evaluate = learnedRouter;
   o2.extraSettings = {{"stage", "layermoe-stage2"},
@@ -222,6 +270,8 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
     Trainer trainer(model, reviewWindows, o2, r2);
     if (s2.router_loss_weight > 0 && out.replayShare > 0)
       trainer.addLossTerm(lprLossTerm(moe, firstOld, s2.router_loss_weight));
+    if (!classified.empty() && s.classify_loss_weight > 0)
+      trainer.addLossTerm(classifyLossTerm(classified, firstOld, s.classify_loss_weight));
     result2 = trainer.run();
   }
   if (!result1.losses.empty()) out.stage1FinalLoss = result1.losses.back();
@@ -246,9 +296,13 @@ bool runExpansion(const Project& project, const Expansion& expansion, Reporter& 
   const RunLayout runs = project.layout();
   const fs::path dir = runs.layermoeDir(expansion.allocation);
   const LayerMoeSettings& s = project.layermoe;
+  const MoeLayout layout = layoutOf(expansion.experts, s.top_k);
+  checkClassifierLayers(project, layout);  // before the folder of other inputs is cleared
   StageFolder folder(dir, Json{{"experts", expansion.experts},
                                {"top_k", s.top_k},
                                {"replay_fraction", s.replay_fraction},
+                               {"classifier_layers", s.classifier_layers},
+                               {"classify_loss_weight", s.classify_loss_weight},
                                {"stage1", toJson(s.stage1)},
                                {"stage2", toJson(s.stage2)},
                                {"languages", languageIds(project.adaptationLanguages())},
@@ -256,7 +310,7 @@ bool runExpansion(const Project& project, const Expansion& expansion, Reporter& 
                                {"shards", shardsFingerprint(project, project.allLanguages())}});
   const fs::path file = RunLayout::expansionIn(dir);
   const bool trained = folder.run(force, reporter, expansion.allocation + " expansion", file, [&] {
-    const LayerMoeExpansion result = expandAndTrain(project, expansion, dir, reporter);
+    const LayerMoeExpansion result = expandAndTrain(project, expansion, layout, dir, reporter);
     const Json j = result.toJson();
     writeFileAtomic(file, j.dump(1) + "\n");
     reporter.artifact(file, "expansion");

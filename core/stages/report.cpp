@@ -9,8 +9,10 @@
 #include <optional>
 #include <sstream>
 
+#include "methods/layer_selection.h"
 #include "results/adaptation_file.h"
 #include "results/deviation_file.h"
+#include "results/expansion_file.h"
 #include "stages/stage_folder.h"
 #include "stages/stage_inputs.h"
 #include "stages/stages.h"
@@ -59,6 +61,112 @@ std::vector<fs::path> baselineEvalDirs(const RunLayout& runs) {
   for (const char* name : {RunLayout::kDenseContinue, RunLayout::kRandomGroups, RunLayout::kBranchTrainMix})
     dirs.push_back(RunLayout(runs.baselineDir(name)).evalDir());
   return dirs;
+}
+
+// Tokens a trainer run consumed: steps × batch_sequences × seq_len of its settings.json (0 when it has none).
+std::int64_t trainedTokens(const fs::path& runDir) {
+  if (!fs::exists(runDir / "settings.json")) return 0;
+  const Json t = readJsonFile(runDir / "settings.json").value("training", Json::object());
+  return t.value("steps", std::int64_t{0}) * t.value("batch_sequences", std::int64_t{0}) * t.value("seq_len", std::int64_t{0});
+}
+
+// The LayerMoE expansions the layermoe-train stage completed, by allocation (layer-wise first).
+std::vector<std::pair<LayerMoeExpansion, Json>> layerMoeResults(const RunLayout& runs) {
+  std::vector<std::pair<LayerMoeExpansion, Json>> out;
+  for (const char* name : {"layer-wise", "uniform"}) {
+    const fs::path dir = runs.layermoeDir(name);
+    const auto expansion = readIfComplete<LayerMoeExpansion>(RunLayout::expansionIn(dir));
+    const Json ppl = readIfComplete(RunLayout::perplexityIn(dir / "eval"));
+    if (expansion && ppl.is_object()) out.emplace_back(*expansion, ppl.at("soft"));
+  }
+  return out;
+}
+
+// "## Adding the new languages": base, the DMoE's adaptation and LayerMoE (and
+// its uniform ablation) on the same new languages: parameters, training
+// tokens, and every old and new language's held-out PPL with averages.
+Json writeExpansionComparison(const Project& project, const std::optional<AdaptationResult>& adaptation,
+                              const Json& eval, const std::optional<LayerSelection>& selection, const Json& merge,
+                              std::ostringstream& md) {
+  const RunLayout runs = project.layout();
+  md << "\n## Adding the new languages: DMoE adaptation vs LayerMoE\n\n";
+  struct Method {
+    std::string name;
+    std::map<std::string, double> ppl;
+    std::int64_t newExperts = -1, total = 0, active = 0, tokens = 0;
+  };
+  std::vector<Method> methods;
+  const std::int64_t base = selection ? selection->baseParameters : 0;
+  if (eval.is_object()) methods.push_back({"Base", pplOf(eval["base"]), 0, base, base, 0});
+  if (adaptation && selection && merge.contains("layout")) {
+    Method m{"DMoE + adaptation (copy the nearest expert)", {}, 0, 0, 0, trainedTokens(runs.adaptDir() / "train")};
+    for (const AdaptationResult::Row& row : adaptation->rows)
+      if (std::isfinite(row.softAfter)) m.ppl[row.language] = row.softAfter;
+    const Json& layout = merge.at("layout");
+    const auto experts = layout.at("num_experts").get<std::int64_t>() + static_cast<std::int64_t>(adaptation->newExperts.size());
+    const auto layers = static_cast<std::int64_t>(selection->layers.size());
+    m.newExperts = static_cast<std::int64_t>(adaptation->newExperts.size()) * layers;
+    const ParameterCounts c = dmoeParameterCounts(base, selection->ffnParameters, selection->hiddenSize, layers, experts,
+                                                  layout.at("num_experts_per_tok").get<std::int64_t>());
+    m.total = c.total;
+    m.active = c.active;
+    methods.push_back(m);
+  }
+  for (const auto& [expansion, ppl] : layerMoeResults(runs))
+    methods.push_back({"LayerMoE, " + expansion.allocation + " allocation", pplOf(ppl), expansion.newExperts(),
+                       expansion.parameters.total, expansion.parameters.active,
+                       expansion.stage1Tokens + expansion.stage2Tokens});
+  if (methods.size() <= 1) {
+    md << "_Neither `dmoe adapt` nor `dmoe layermoe train` has completed._\n";
+    return Json();
+  }
+  const std::vector<Language> fresh = project.adaptationLanguages();
+  auto average = [](const Method& m, const std::vector<Language>& languages) {
+    double sum = 0;
+    int n = 0;
+    for (const Language& l : languages)
+      if (m.ppl.count(l.id)) sum += m.ppl.at(l.id), ++n;
+    return n == static_cast<int>(languages.size()) && n > 0 ? sum / n : NAN;
+  };
+  md << "| method | new experts | parameters added | total | active per token | training tokens | old Avg. PPL | "
+        "new Avg. PPL |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  Json rows = Json::array();
+  for (const Method& m : methods) {
+    const double oldAvg = average(m, project.languages), newAvg = average(m, fresh);
+    md << "| " << m.name << " | " << m.newExperts << " | " << (base ? millions(m.total - base) : "–") << " | "
+       << (m.total ? millions(m.total) : "–") << " | " << (m.active ? millions(m.active) : "–") << " | " << m.tokens
+       << " | " << fixedDecimals(oldAvg, 1) << " | " << fixedDecimals(newAvg, 1) << " |\n";
+    Json ppl = Json::object();
+    for (const auto& [id, value] : m.ppl) ppl[id] = value;
+    rows.push_back({{"method", m.name}, {"new_experts", m.newExperts}, {"parameters_total", m.total},
+                    {"parameters_active", m.active}, {"training_tokens", m.tokens}, {"old_average", numberOrNull(oldAvg)},
+                    {"new_average", numberOrNull(newAvg)}, {"ppl", ppl}});
+  }
+  for (const auto& [expansion, ppl] : layerMoeResults(runs)) {
+    const Method& m = *std::find_if(methods.begin(), methods.end(), [&, &e = expansion](const Method& x) {
+      return x.name == "LayerMoE, " + e.allocation + " allocation";
+    });
+    md << "\nLayerMoE, " << expansion.allocation << ": after stage 1 old Avg. " << fixedDecimals(expansion.stage1OldAverage, 1)
+       << ", new Avg. " << fixedDecimals(expansion.stage1NewAverage, 1) << "; after the review stage "
+       << fixedDecimals(average(m, project.languages), 1) << " and " << fixedDecimals(average(m, fresh), 1) << " ("
+       << expansion.frozenTensorsChecked << " frozen tensors verified bit-identical).\n";
+  }
+  md << "\nThe adaptation starts from the trained DMoE and trains one new expert per new group in every MoE layer; "
+        "LayerMoE starts from the base and trains N_i − 1 new experts per layer (stage 1), then only the routers with "
+        "old-language replay and LPR (stage 2). New experts are counted per layer. Learned-router PPL throughout.\n\n";
+  std::vector<Language> all = project.languages;
+  all.insert(all.end(), fresh.begin(), fresh.end());
+  md << "| method |";
+  for (size_t i = 0; i < all.size(); ++i) md << ' ' << all[i].label() << (i >= project.languages.size() ? " (new)" : "") << " |";
+  md << "\n|---|";
+  for (size_t i = 0; i < all.size(); ++i) md << "---:|";
+  md << '\n';
+  for (const Method& m : methods) {
+    md << "| " << m.name << " |";
+    for (const Language& l : all) md << ' ' << (m.ppl.count(l.id) ? fixedDecimals(m.ppl.at(l.id), 1) : "–") << " |";
+    md << '\n';
+  }
+  return rows;
 }
 
 // Writes report.md and report.json from the stages' result files (a stage that has not completed is said so).
@@ -199,13 +307,17 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
     md << "_The adapt stage has not run (or the project has no new languages)._\n";
   }
 
+  const Json expansion = project.adaptation.runs("layermoe") && !project.adaptationLanguages().empty()
+                             ? writeExpansionComparison(project, adaptation, eval, selection, merge, md)
+                             : Json();
   const std::string markdown = md.str();
-  const Json report{{"project", project.name},
+  Json report{{"project", project.name},
                     {"stationarity", stationarityRecord},
                     {"groups", groups ? groups->toJson() : Json()},
                     {"selection", selection ? selection->toJson() : Json()},
                     {"merge", merge},
                     {"perplexity", pplJson}, {"adaptation", adaptation ? adaptation->toJson() : Json()}};
+  if (!expansion.is_null()) report["expansion"] = expansion;
   writeFileAtomic(runs.reportFile(), markdown);
   writeFileAtomic(dir / "report.json", report.dump(1) + "\n");
   reporter.artifact(runs.reportFile(), "report");
@@ -222,6 +334,11 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
                                     runs.evalDir()};
   for (const fs::path& eval : baselineEvalDirs(runs)) upstream.push_back(eval);
   upstream.push_back(runs.adaptDir());
+  if (project.adaptation.runs("layermoe"))
+    for (const char* name : {"layer-wise", "uniform"}) {
+      upstream.push_back(runs.layermoeDir(name));
+      upstream.push_back(runs.layermoeDir(name) / "eval");
+    }
   Json inputs = Json::object();
   for (const fs::path& stage : upstream)
     inputs[stage.lexically_relative(runs.root()).generic_string()] =

@@ -46,6 +46,7 @@ RoutingTable measureRouting(const Project& project, CausalLMImpl& model, Reporte
   RoutingTable table;
   for (const auto& layer : moe) table.experts.push_back(layer->numExperts());
   table.layers = layout->layers;
+  table.originalExpert = layout->originalExpert;
   table.top1.resize(moe.size());
   table.probability.resize(moe.size());
   const std::vector<Language> languages = project.allLanguages();
