@@ -52,9 +52,11 @@ RoutingTable RoutingTable::read(const std::filesystem::path& file) {
 Json RoutingTable::toJson() const {
   Json fresh = Json::array();
   for (bool b : isNew) fresh.push_back(b);
-  return Json{{"model", model},   {"layers", layers}, {"experts", experts}, {"languages", languages},
-              {"labels", labels}, {"new", fresh},     {"tokens", tokens},   {"top1", top1},
-              {"probability", probability}, {"original_expert", originalExpert}};
+  Json j{{"model", model},   {"layers", layers}, {"experts", experts}, {"languages", languages},
+         {"labels", labels}, {"new", fresh},     {"tokens", tokens},   {"top1", top1},
+         {"probability", probability}};
+  if (originalExpert) j["original_expert"] = true;  // absent = false (DMoE models, older files)
+  return j;
 }
 
 }  // namespace dmoe
