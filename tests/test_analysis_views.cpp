@@ -450,7 +450,8 @@ class TestAnalysisViews : public QObject {
                     Json{{"model", "layermoe/layer-wise/model"}, {"layers", {1, 3}}, {"experts", {3, 2}},
                          {"languages", {"fr", "de", "be"}}, {"labels", {"French", "German", "Belarusian"}},
                          {"new", {false, false, true}}, {"tokens", {100, 100, 50}}, {"top1", top1},
-                         {"probability", probability}, {"original_expert", true}}
+                         {"probability", probability}, {"original_expert", true},
+                         {"classifier_original", {nullptr, {0.5, 0.3, 0.0}}}}
                         .dump());
     view.reload(runs);
     QVERIFY(view.hasData());
@@ -460,9 +461,12 @@ class TestAnalysisViews : public QObject {
     QCOMPARE(view.heatmap()->columns(), 3);
     QCOMPARE(view.heatmap()->value(2, 1), 0.5);
     QVERIFY2(view.summary().contains("old languages 70 %, new 10 %"), qPrintable(view.summary()));
+    QVERIFY2(!view.summary().contains("classifier"), qPrintable(view.summary()));  // none on layer 1
     view.setLayer(1);
     QCOMPARE(view.heatmap()->columns(), 2);
     QVERIFY2(view.summary().startsWith("Layer 3 · 2 experts · 83 held-out tokens"), qPrintable(view.summary()));
+    QVERIFY2(view.summary().contains("the classifier sends to expert 0 alone: old languages 40 %, new 0 %"),
+             qPrintable(view.summary()));
     view.setMetric(1);
     QCOMPARE(view.heatmap()->value(0, 1), 0.4);
     const CsvTable table = view.table();

@@ -455,6 +455,38 @@ class TestPipeline : public QObject {
     QVERIFY2(r.err.find("resumed at step 4") != std::string::npos, r.err.c_str());
     QVERIFY(torch::equal(CheckpointTensors::open(dir / "model").tensor("model.layers.3.mlp.gate.weight"), router));
 
+    // The report's comparison: base, the adaptation's starting point, the adaptation (from the first test's
+    // run) and LayerMoE; LayerMoE still shows when the DMoE's evaluation has not run.
+    r = test::runCli({"report", "--force", file.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    std::string report = test::readText(runs() / "report/report.md");
+    for (const char* row : {"| Base | 0 |", "| DMoE (trained; the adaptation's starting point) | – |",
+                            "| DMoE + adaptation (copy the nearest expert) |", "| LayerMoE, uniform allocation | 6 |"})
+      QVERIFY2(report.find(row) != std::string::npos, row);
+    fs::rename(runs() / "eval/manifest.json", root() / "eval-manifest.json");
+    r = test::runCli({"report", "--force", file.string()}, root());
+    fs::rename(root() / "eval-manifest.json", runs() / "eval/manifest.json");
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    report = test::readText(runs() / "report/report.md");
+    QVERIFY2(report.find("| LayerMoE, uniform allocation | 6 |") != std::string::npos, report.c_str());
+    QVERIFY2(report.find("has completed") == std::string::npos, report.c_str());
+
+    // Routing of the expanded model: expert 0 is the original; the classifier layer (3) reports the share it
+    // sends to expert 0 alone, and those tokens count as expert 0's in top1; the other layers have no classifier.
+    r = test::runCli({"routing", file.string(), "--model", (dir / "model").string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const RoutingTable routed = RoutingTable::read(runs() / "routing/routing.json");
+    QVERIFY(routed.originalExpert);
+    QCOMPARE(routed.classifierOriginal.size(), size_t{4});
+    for (size_t m : {0, 1, 2}) QVERIFY(routed.classifierOriginal[m].empty());
+    QCOMPARE(routed.classifierOriginal[3].size(), routed.languages.size());
+    for (size_t a = 0; a < routed.languages.size(); ++a) {
+      const double original = routed.classifierOriginal[3][a];
+      QVERIFY(original >= 0 && original <= 1);
+      QVERIFY(routed.top1[3][a][0] >= original - 1e-12);
+      QVERIFY(std::abs(original * double(routed.tokens[a]) - std::round(original * double(routed.tokens[a]))) < 1e-6);
+    }
+
     p["layermoe"]["replay_fraction"] = 1.5;
     test::writeText(file, p.dump(2));
     r = test::runCli({"layermoe", "train", file.string()}, root());

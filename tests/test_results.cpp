@@ -157,6 +157,19 @@ class ResultsTest : public QObject {
     QVERIFY_CONTAINS(test::inputErrorOf([&] { RoutingTable::fromJson(bad, "routing.json"); }),
                      "routing.json: /experts: expected one expert count per MoE layer (2)");
     QVERIFY_CONTAINS(test::inputErrorOf([] { RoutingTable::read("/nowhere/routing.json"); }), "run `dmoe routing` first");
+
+    Json classified = file;  // a classifier on layer 3 only
+    classified["classifier_original"] = {nullptr, {0.5, 0.0}};
+    const RoutingTable c = RoutingTable::fromJson(classified, "routing.json");
+    QVERIFY(c.classifierOriginal[0].empty());
+    QCOMPARE(c.classifierOriginal[1], (std::vector<double>{0.5, 0.0}));
+    QCOMPARE(c.toJson().dump(), classified.dump());
+    classified["classifier_original"] = {nullptr};
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { RoutingTable::fromJson(classified, "routing.json"); }),
+                     "routing.json: /classifier_original: expected one entry");
+    classified["classifier_original"] = {nullptr, {0.5}};
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { RoutingTable::fromJson(classified, "routing.json"); }),
+                     "routing.json: /classifier_original/1: expected");
   }
 
   // One wording of r for the report and the Deviation tab: rounded to two

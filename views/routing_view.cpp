@@ -23,6 +23,15 @@ double expertZeroShare(const RoutingTable& t, size_t layer, bool fresh) {
   return n ? sum / n : std::numeric_limits<double>::quiet_NaN();
 }
 
+// Mean over the languages of one kind of the share the layer's classifier sends to expert 0 alone.
+double classifierShare(const RoutingTable& t, size_t layer, bool fresh) {
+  double sum = 0;
+  int n = 0;
+  for (size_t a = 0; a < t.languages.size(); ++a)
+    if (t.isNew[a] == fresh && t.tokens[a] > 0) sum += t.classifierOriginal[layer][a], ++n;
+  return n ? sum / n : std::numeric_limits<double>::quiet_NaN();
+}
+
 QString percent(double share) { return std::isfinite(share) ? QString::number(100 * share, 'f', 0) + " %" : "–"; }
 
 }  // namespace
@@ -120,6 +129,9 @@ QString RoutingView::summary() const {
   if (table_->originalExpert)
     text += tr(" · top-1 on expert 0 (frozen original): old languages %1, new %2")
                 .arg(percent(expertZeroShare(*table_, layer, false)), percent(expertZeroShare(*table_, layer, true)));
+  if (layer < table_->classifierOriginal.size() && !table_->classifierOriginal[layer].empty())
+    text += tr(" · the classifier sends to expert 0 alone: old languages %1, new %2")
+                .arg(percent(classifierShare(*table_, layer, false)), percent(classifierShare(*table_, layer, true)));
   return text;
 }
 

@@ -41,6 +41,15 @@ RoutingTable RoutingTable::fromJson(const Json& json, const std::string& source)
   if (json.contains("original_expert")) t.originalExpert = in.boolean(json.at("original_expert"), "/original_expert");
   t.top1 = readShares(in, json, "top1", t.experts, t.languages.size());
   t.probability = readShares(in, json, "probability", t.experts, t.languages.size());
+  if (json.contains("classifier_original")) {
+    const Json& all = json.at("classifier_original");
+    if (!all.is_array() || all.size() != t.layers.size())
+      in.fail("/classifier_original", "one entry (null or a share per language) per MoE layer (" + std::to_string(t.layers.size()) + ")");
+    for (size_t l = 0; l < all.size(); ++l)
+      t.classifierOriginal.push_back(all[l].is_null() ? std::vector<double>()
+                                                      : in.numbers(all[l], "/classifier_original/" + std::to_string(l),
+                                                                   t.languages.size()));
+  }
   return t;
 }
 
@@ -56,6 +65,11 @@ Json RoutingTable::toJson() const {
          {"labels", labels}, {"new", fresh},     {"tokens", tokens},   {"top1", top1},
          {"probability", probability}};
   if (originalExpert) j["original_expert"] = true;  // absent = false (DMoE models, older files)
+  if (!classifierOriginal.empty()) {
+    Json shares = Json::array();
+    for (const std::vector<double>& row : classifierOriginal) shares.push_back(row.empty() ? Json() : Json(row));
+    j["classifier_original"] = shares;
+  }
   return j;
 }
 

@@ -6,8 +6,11 @@
 //    [experts per MoE layer], "languages": [ids], "labels": [...], "new":
 //    [bool], "tokens": [held-out tokens routed per language],
 //    "original_expert": true for a LayerMoE model (expert 0 = the frozen original FFN; absent = false),
-//    "top1": [layer][language][expert]        share of tokens whose largest router probability is that expert,
-//    "probability": [layer][language][expert] mean router probability}
+//    "top1": [layer][language][expert]        share of tokens whose first expert is that one (the router's
+//                                             largest probability, or expert 0 where a classifier chose class 0),
+//    "probability": [layer][language][expert] mean router probability (before any classifier decision),
+//    "classifier_original": [layer] null or [language] — only for a model with LayerMoE classifiers: on a
+//                                             layer with one, the share of tokens it sends to expert 0 alone}
 // Each language's row sums to 1 in both (a language without tokens: zeros).
 //
 // Not here: the measurement (stages/routing_stats.h).
@@ -30,6 +33,9 @@ struct RoutingTable {
   bool originalExpert = false;  // LayerMoE: expert 0 of every layer is the frozen original FFN
   // [MoE layer][language][expert]
   std::vector<std::vector<std::vector<double>>> top1, probability;
+  // [MoE layer][language]: share the classifier sends to expert 0 alone; an empty row = no classifier on that
+  // layer; empty = no classifier anywhere.
+  std::vector<std::vector<double>> classifierOriginal;
 
   static RoutingTable fromJson(const Json& json, const std::string& source);
   // Missing: "run `dmoe routing` first".

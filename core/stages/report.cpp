@@ -98,6 +98,14 @@ Json writeExpansionComparison(const Project& project, const std::optional<Adapta
   std::vector<Method> methods;
   const std::int64_t base = selection ? selection->baseParameters : 0;
   if (eval.is_object()) methods.push_back({"Base", pplOf(eval["base"]), 0, base, base, 0});
+  if (adaptation && selection && merge.contains("layout") && eval.is_object()) {
+    // The adaptation's starting point: the trained DMoE, before any new expert.
+    const Json& layout = merge.at("layout");
+    const ParameterCounts c = dmoeParameterCounts(
+        base, selection->ffnParameters, selection->hiddenSize, static_cast<std::int64_t>(selection->layers.size()),
+        layout.at("num_experts").get<std::int64_t>(), layout.at("num_experts_per_tok").get<std::int64_t>());
+    methods.push_back({"DMoE (trained; the adaptation's starting point)", pplOf(eval["soft"]), -1, c.total, c.active, 0});
+  }
   if (adaptation && selection && merge.contains("layout")) {
     Method m{"DMoE + adaptation (copy the nearest expert)", {}, 0, 0, 0, trainedTokens(runs.adaptDir() / "train")};
     for (const AdaptationResult::Row& row : adaptation->rows)
@@ -116,7 +124,7 @@ Json writeExpansionComparison(const Project& project, const std::optional<Adapta
     methods.push_back({"LayerMoE, " + expansion.allocation + " allocation", pplOf(ppl), expansion.newExperts(),
                        expansion.parameters.total, expansion.parameters.active,
                        expansion.stage1Tokens + expansion.stage2Tokens});
-  if (methods.size() <= 1) {
+  if (std::none_of(methods.begin(), methods.end(), [](const Method& m) { return m.newExperts > 0; })) {
     md << "_Neither `dmoe adapt` nor `dmoe layermoe train` has completed._\n";
     return Json();
   }
@@ -128,17 +136,18 @@ Json writeExpansionComparison(const Project& project, const std::optional<Adapta
       if (m.ppl.count(l.id)) sum += m.ppl.at(l.id), ++n;
     return n == static_cast<int>(languages.size()) && n > 0 ? sum / n : NAN;
   };
-  md << "| method | new experts | parameters added | total | active per token | training tokens | old Avg. PPL | "
+  md << "| method | new experts | parameters over the base | total | active per token | training tokens | old Avg. PPL | "
         "new Avg. PPL |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
   Json rows = Json::array();
   for (const Method& m : methods) {
     const double oldAvg = average(m, project.languages), newAvg = average(m, fresh);
-    md << "| " << m.name << " | " << m.newExperts << " | " << (base ? millions(m.total - base) : "–") << " | "
+    md << "| " << m.name << " | " << (m.newExperts < 0 ? "–" : std::to_string(m.newExperts)) << " | "
+       << (base ? millions(m.total - base) : "–") << " | "
        << (m.total ? millions(m.total) : "–") << " | " << (m.active ? millions(m.active) : "–") << " | " << m.tokens
        << " | " << fixedDecimals(oldAvg, 1) << " | " << fixedDecimals(newAvg, 1) << " |\n";
     Json ppl = Json::object();
     for (const auto& [id, value] : m.ppl) ppl[id] = value;
-    rows.push_back({{"method", m.name}, {"new_experts", m.newExperts}, {"parameters_total", m.total},
+    rows.push_back({{"method", m.name}, {"new_experts", m.newExperts < 0 ? Json() : Json(m.newExperts)}, {"parameters_total", m.total},
                     {"parameters_active", m.active}, {"training_tokens", m.tokens}, {"old_average", numberOrNull(oldAvg)},
                     {"new_average", numberOrNull(newAvg)}, {"ppl", ppl}});
   }
@@ -151,9 +160,11 @@ Json writeExpansionComparison(const Project& project, const std::optional<Adapta
        << fixedDecimals(average(m, project.languages), 1) << " and " << fixedDecimals(average(m, fresh), 1) << " ("
        << expansion.frozenTensorsChecked << " frozen tensors verified bit-identical).\n";
   }
-  md << "\nThe adaptation starts from the trained DMoE and trains one new expert per new group in every MoE layer; "
-        "LayerMoE starts from the base and trains N_i − 1 new experts per layer (stage 1), then only the routers with "
-        "old-language replay and LPR (stage 2). New experts are counted per layer. Learned-router PPL throughout.\n\n";
+  md << "\nThe adaptation starts from the trained DMoE (its old languages already improved by the DMoE's own "
+        "training) and trains one new expert per new group in every MoE layer; LayerMoE starts from the base and trains "
+        "N_i − 1 new experts per layer (stage 1), then only the routers with old-language replay and LPR (stage 2). "
+        "Compare each method's old languages with its own starting point. New experts are counted per layer; training "
+        "tokens are those spent on adding the new languages. Learned-router PPL throughout.\n\n";
   std::vector<Language> all = project.languages;
   all.insert(all.end(), fresh.begin(), fresh.end());
   md << "| method |";

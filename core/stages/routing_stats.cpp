@@ -19,9 +19,10 @@ namespace dmoe {
 
 namespace {
 
-// Per MoE layer: top-1 counts and probability sums [E] (fp64, on the model's device).
+// Per MoE layer: top-1 counts and probability sums [E] and the classifier's class-0 count (fp64, on the
+// model's device; undefined without a classifier).
 struct LayerSums {
-  torch::Tensor top1, probability;
+  torch::Tensor top1, probability, classZero;
 };
 
 // sum / tokens on the host (zeros for a language without tokens).
@@ -49,6 +50,8 @@ RoutingTable measureRouting(const Project& project, CausalLMImpl& model, Reporte
   table.originalExpert = layout->originalExpert;
   table.top1.resize(moe.size());
   table.probability.resize(moe.size());
+  if (std::any_of(moe.begin(), moe.end(), [](const auto& layer) { return layer->classes() > 0; }))
+    table.classifierOriginal.resize(moe.size());
   const std::vector<Language> languages = project.allLanguages();
   torch::NoGradGuard noGrad;
   const bool wasTraining = model.is_training();
@@ -62,7 +65,8 @@ RoutingTable measureRouting(const Project& project, CausalLMImpl& model, Reporte
     std::vector<LayerSums> sums;
     for (const auto& layer : moe) {
       const auto options = torch::TensorOptions().dtype(torch::kFloat64).device(device);
-      sums.push_back({torch::zeros({layer->numExperts()}, options), torch::zeros({layer->numExperts()}, options)});
+      sums.push_back({torch::zeros({layer->numExperts()}, options), torch::zeros({layer->numExperts()}, options),
+                      layer->classes() ? torch::zeros({}, options) : torch::Tensor()});
     }
     for (std::int64_t d = 0; d < documents; ++d) {
       throwIfCancelled();
@@ -75,7 +79,13 @@ RoutingTable measureRouting(const Project& project, CausalLMImpl& model, Reporte
       for (size_t m = 0; m < moe.size(); ++m) {
         const torch::Tensor logits = moe[m]->lastRouterLogits.to(torch::kFloat64);  // [T, E]
         const std::int64_t experts = logits.size(-1);
-        sums[m].top1 += torch::one_hot(logits.argmax(-1), experts).sum(0).to(torch::kFloat64);
+        torch::Tensor first = logits.argmax(-1);
+        if (sums[m].classZero.defined()) {  // class 0 sends the token to expert 0 alone (eval mode)
+          const torch::Tensor original = moe[m]->lastClassLogits.argmax(-1) == 0;
+          sums[m].classZero += original.sum().to(torch::kFloat64);
+          first = first.masked_fill(original, 0);
+        }
+        sums[m].top1 += torch::one_hot(first, experts).sum(0).to(torch::kFloat64);
         sums[m].probability += torch::softmax(logits, -1).sum(0);
       }
       tokens += length;
@@ -83,6 +93,7 @@ RoutingTable measureRouting(const Project& project, CausalLMImpl& model, Reporte
     for (size_t m = 0; m < moe.size(); ++m) {
       table.top1[m].push_back(meanOf(sums[m].top1, tokens));
       table.probability[m].push_back(meanOf(sums[m].probability, tokens));
+      if (sums[m].classZero.defined()) table.classifierOriginal[m].push_back(meanOf(sums[m].classZero, tokens).front());
     }
     table.languages.push_back(l.id);
     table.labels.push_back(l.label());
