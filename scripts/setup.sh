@@ -5,6 +5,7 @@
 #
 #   scripts/setup.sh demo     # install, build, run the demo project end to end
 #   scripts/setup.sh demo-expand  # the second demo: add be/sr/ml/mr by DMoE adaptation and LayerMoE
+#   scripts/setup.sh demo-expand-ablations  # its LayerMoE ablations (projects/ablations/)
 #   scripts/setup.sh test     # install, build, run every test (ctest summary last)
 #   scripts/setup.sh build    # install and build only
 #
@@ -87,12 +88,20 @@ case "$mode" in
     "$build/app/dmoe" run "$root/projects/udhr-18.dmoe.json" --until pretrain
     "$build/app/dmoe" run "$root/projects/udhr-18-expand.dmoe.json"
     ;;
+  demo-expand-ablations)
+    # The second demo's LayerMoE ablations (projects/ablations/): each its own
+    # runs folder, sharing demo 1's corpus, tokenizer and base (run demo first).
+    for project in "$root"/projects/ablations/udhr-18-expand-*.dmoe.json; do
+      "$build/app/dmoe" run "$project" --until tokens
+      "$build/app/dmoe" run "$project" --from layermoe-similarity
+    done
+    ;;
   test)
     cd "$build"
     ctest --output-on-failure -j "$jobs"
     ;;
   *)
-    echo "usage: scripts/setup.sh [build|demo|demo-expand|test]" >&2
+    echo "usage: scripts/setup.sh [build|demo|demo-expand|demo-expand-ablations|test]" >&2
     exit 2
     ;;
 esac
