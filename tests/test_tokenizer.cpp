@@ -192,6 +192,26 @@ class TestTokenizer : public QObject {
     }
   }
 
+  // A document longer than sentencepiece's sentence limit (16,384 bytes) trains
+  // the tokenizer (its line split at word boundaries, counted in the log) and
+  // tokenizes like the same words in short documents; it used to crash the
+  // trainer (signal 11 on its "too long line" warning).
+  void aVeryLongDocumentTrainsAndTokenizes() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    fs::path project = test::writeTinyProject(dir);
+    std::string corpus;  // every English document about 22,000 bytes: 400 short ones joined
+    for (int d = 0; d < 50; ++d) {
+      std::string text;
+      for (int i = 0; i < 400; ++i) text += test::tinyDocument("en", 400 * d + i) + " ";
+      corpus += Json{{"text", text}}.dump() + "\n";
+    }
+    test::writeText(dir / "corpus/en.jsonl", corpus);
+    test::CliResult trained = test::runCli({"tokenizer", "train", project.string()});
+    QVERIFY2(trained.exitCode == 0, trained.err.c_str());
+    QVERIFY2(trained.err.find("over 16384 bytes split into") != std::string::npos, trained.err.c_str());
+  }
+
   void cliTrainsAndTokenizes() {
     QTemporaryDir tmp;
     fs::path dir = tmp.path().toStdString();

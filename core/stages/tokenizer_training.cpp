@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <string_view>
 #include <thread>
 
 #include "corpus/data_slices.h"
@@ -65,6 +66,11 @@ LanguageSample sampleLanguage(const Project& project, const std::string& languag
   return sample;
 }
 
+// The longest line sentencepiece's trainer takes (its default is 4,192 bytes:
+// long paragraphs are normal). Longer lines are split before it sees them:
+// its "too long line" warning crashes it inside the private module.
+constexpr std::size_t kMaxSentenceBytes = 16384;
+
 // Everything that shapes the model besides the sample; paths and thread count excluded.
 std::map<std::string, std::string> trainerSettings(const TokenizerSettings& t) {
   char coverage[32];
@@ -84,24 +90,63 @@ std::map<std::string, std::string> trainerSettings(const TokenizerSettings& t) {
       {"normalization_rule_name", "nmt_nfkc"},
       // Use every sampled sentence; accept long paragraphs (default 4192 bytes).
       {"input_sentence_size", "0"},
-      {"max_sentence_length", "16384"},
+      {"max_sentence_length", std::to_string(kMaxSentenceBytes)},
   };
 }
 
-// Writes the sample one sentence per line (sentencepiece's input format:
-// a document's own line breaks split it); returns the hash of those bytes.
-std::string writeSample(const std::vector<LanguageSample>& sample, const fs::path& file) {
+// Where to cut a line longer than `limit` bytes: after the last space within
+// the limit, else at the last UTF-8 character boundary (never inside a character).
+std::size_t cutPoint(std::string_view line, std::size_t limit) {
+  const std::size_t space = line.rfind(' ', limit - 1);
+  if (space != std::string_view::npos && space > 0) return space + 1;
+  std::size_t cut = limit;
+  while (cut > 1 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+  return cut;
+}
+
+// `text` as sentencepiece input lines (its own line breaks split it), none
+// over kMaxSentenceBytes; counts the documents and lines that had to be split.
+struct SampleLines {
+  std::string text;
+  std::int64_t splitDocuments = 0, splitLines = 0;
+};
+
+void appendDocument(std::string_view document, SampleLines& out) {
+  bool split = false;
+  for (std::size_t start = 0; start <= document.size();) {
+    std::size_t end = document.find('\n', start);
+    if (end == std::string_view::npos) end = document.size();
+    std::string_view line = document.substr(start, end - start);
+    while (line.size() > kMaxSentenceBytes) {
+      const std::size_t cut = cutPoint(line, kMaxSentenceBytes);
+      out.text.append(line.substr(0, cut)).push_back('\n');
+      line.remove_prefix(cut);
+      split = true;
+      ++out.splitLines;
+    }
+    out.text.append(line).push_back('\n');
+    start = end + 1;
+  }
+  if (split) ++out.splitDocuments;
+}
+
+// Writes the sample one sentence per line (sentencepiece's input format);
+// returns the hash of those bytes and what had to be split.
+std::pair<std::string, SampleLines> writeSample(const std::vector<LanguageSample>& sample, const fs::path& file) {
   std::ofstream out(file, std::ios::binary);
   Hasher hasher;
+  SampleLines counts;
   for (const LanguageSample& language : sample)
     for (const std::string& text : language.documents) {
-      std::string lines = text + '\n';
-      hasher.add(lines);
-      out << lines;
+      counts.text.clear();
+      appendDocument(text, counts);
+      hasher.add(counts.text);
+      out << counts.text;
     }
+  counts.text.clear();
   out.close();
   if (!out) throw std::runtime_error("cannot write the tokenizer training sample " + file.string());
-  return hasher.hex();
+  return {hasher.hex(), counts};
 }
 
 // A scratch folder beside the outputs (same file system, so renames are atomic), removed on exit.
@@ -191,7 +236,11 @@ TokenizerBuild trainTokenizer(const Project& project, Reporter& reporter, bool f
   fs::create_directories(dir);
   ScratchDir scratch(dir / (".training-" + std::to_string(::getpid())));
   const fs::path sampleFile = scratch.path / "sample.txt";
-  const std::string sampleHash = writeSample(sample, sampleFile);
+  const auto [sampleHash, split] = writeSample(sample, sampleFile);
+  if (split.splitDocuments > 0)
+    reporter.log(std::to_string(split.splitDocuments) + " document" + (split.splitDocuments == 1 ? "" : "s") +
+                 " over " + std::to_string(kMaxSentenceBytes) + " bytes split into " +
+                 std::to_string(split.splitLines) + " more lines at word boundaries for the tokenizer trainer");
   const Json settings = trainerSettings(project.tokenizer);
 
   if (!force && upToDate(readManifest(manifestFile), settings, sampleHash, model)) {
