@@ -87,15 +87,31 @@ struct Trainer::State {
     return n;
   }
 
+  // A failed save (full disk, …) removes the incomplete folder and throws.
   void saveCheckpoint(const Json& settings) {
-    fs::path dir = options.runDir / "checkpoints" / stepDirName(step);
+    const fs::path dir = options.runDir / "checkpoints" / stepDirName(step);
     fs::remove_all(dir);  // a stale, incomplete save of the same step
+    try {
+      writeCheckpoint(dir, settings);
+    } catch (...) {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+      throw;
+    }
+    reporter.artifact(dir, "checkpoint");
+  }
+
+  void writeCheckpoint(const fs::path& dir, const Json& settings) {
     fs::create_directories(dir);
     c10::Dict<std::string, torch::Tensor> weights;
     for (const auto& p : model->named_parameters(true)) weights.insert(p.key(), p.value().detach().cpu());
     for (const auto& b : model->named_buffers(true)) weights.insert(b.key(), b.value().detach().cpu());
     writeBytes(dir / "model.pt", torch::pickle_save(weights));
-    torch::save(*optimizer, (dir / "optimizer.pt").string());
+    // Serialised in memory, then written like every other file: torch::save to a
+    // path finishes its archive in a destructor and aborts the process when the disk is full.
+    std::ostringstream optimizerBytes;
+    torch::save(*optimizer, optimizerBytes);
+    writeFileAtomic(dir / "optimizer.pt", optimizerBytes.str());
     torch::Tensor rng;
     {
       auto gen = at::detail::getDefaultCPUGenerator();
@@ -107,7 +123,6 @@ struct Trainer::State {
                     Json{{"step", step}, {"seed", options.settings.seed}, {"data", data->state()}}.dump(2));
     writeFileAtomic(dir / "settings.json", settings.dump(2));
     writeFileAtomic(dir / "complete", "");  // last: only now is the checkpoint usable
-    reporter.artifact(dir, "checkpoint");
   }
 
   void loadCheckpoint(const fs::path& dir) {

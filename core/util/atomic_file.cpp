@@ -27,7 +27,17 @@ AtomicFileWriter::AtomicFileWriter(fs::path target) : target_(std::move(target))
   temp_ = target_;
   temp_ += ".tmp-" + std::to_string(::getpid());
   out_.open(temp_, std::ios::binary | std::ios::trunc);
-  if (!out_) throw std::runtime_error("cannot write " + temp_.string() + ": " + std::strerror(errno));
+  if (!out_) throw std::runtime_error("cannot write " + target_.string() + ": " + std::strerror(errno));
+}
+
+void AtomicFileWriter::failed(const char* what) {
+  const int cause = errno;  // the failed write's (ENOSPC, EIO, EDQUOT, …)
+  out_.close();
+  std::error_code ec;
+  fs::remove(temp_, ec);
+  committed_ = true;  // nothing left to clean up
+  throw std::runtime_error("cannot " + std::string(what) + " " + target_.string() + ": " +
+                           (cause ? std::strerror(cause) : "the stream reported an error"));
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
@@ -39,10 +49,12 @@ AtomicFileWriter::~AtomicFileWriter() {
 }
 
 void AtomicFileWriter::commit() {
+  if (!out_) failed("write");  // errno is still the failed write's
   out_.flush();
-  if (!out_) throw std::runtime_error("write failed: " + temp_.string());
+  if (!out_) failed("write");
   out_.close();
-  if (!syncPath(temp_)) throw std::runtime_error("cannot flush " + temp_.string() + " to disk: " + std::strerror(errno));
+  if (!out_) failed("write");
+  if (!syncPath(temp_)) failed("flush to disk");
   std::error_code ec;
   fs::rename(temp_, target_, ec);
   if (ec) throw std::runtime_error("cannot rename " + temp_.string() + " to " + target_.string() + ": " + ec.message());

@@ -26,6 +26,8 @@ class AtomicFileWriter {
   void commit();
 
  private:
+  [[noreturn]] void failed(const char* what);  // removes the temporary file, throws naming target_ and errno
+
   std::filesystem::path target_, temp_;
   std::ofstream out_;
   bool committed_ = false;
