@@ -81,6 +81,18 @@ TrainerOptions options(const fs::path& runDir, TrainingSettings s) {
   return o;
 }
 
+// A bigram LM with one more parameter that takes part only in batches whose
+// first column holds token 15, as an expert idle under hard routing would.
+class SometimesIdleLMImpl : public test::BigramLMImpl {
+ public:
+  SometimesIdleLMImpl() : test::BigramLMImpl(16, 8, 5) { extra = register_parameter("extra", torch::full({8}, 0.5)); }
+  torch::Tensor hiddenStates(const torch::Tensor& inputIds) override {
+    torch::Tensor h = test::BigramLMImpl::hiddenStates(inputIds);
+    return (inputIds.select(1, 0) == 15).any().item<bool>() ? h * extra : h;
+  }
+  torch::Tensor extra;
+};
+
 double l2(const std::vector<torch::Tensor>& tensors) {
   double sum = 0;
   for (const torch::Tensor& t : tensors) sum += t.to(torch::kFloat64).pow(2).sum().item<double>();
@@ -405,6 +417,44 @@ class TestTrainer : public QObject {
     QVERIFY2(error.find((disk / "run/checkpoints/step-1/optimizer.pt").string()) != std::string::npos, error.c_str());
     QVERIFY(!fs::exists(disk / "run/checkpoints/step-1"));  // the incomplete checkpoint is removed
     QVERIFY(Trainer::latestCheckpoint(disk / "run").empty());
+  }
+
+  // Exact resume whatever takes part in a step: the parameter idle in the first
+  // step after the resume (step 3) gets no weight decay or momentum update there,
+  // as in the uninterrupted run, so both end bit-identical (weight decay on).
+  void resumeIsExactWhenAParameterIsIdleInAStep() {
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    TrainBatch batch = maskedBatch();
+    batch.inputIds.index_put_({torch::indexing::Slice(2, 4), 0}, 15);  // rows 2, 3: the extra parameter's
+    TrainingSettings s = settings(6, 0.05);
+    s.batch_sequences = 2;
+    s.micro_batch = 2;  // steps alternate: rows 0–1 (idle), rows 2–3
+    s.weight_decay = 0.1;
+    s.checkpoint_every = 2;
+    NullSink sink;
+
+    auto straight = std::make_shared<SometimesIdleLMImpl>();
+    FixedSource dataA(batch);
+    Trainer(straight, dataA, options(dir / "a", s), Reporter(sink, "train")).run();
+
+    auto first = std::make_shared<SometimesIdleLMImpl>();
+    FixedSource dataB(batch);
+    Trainer crashing(first, dataB, options(dir / "b", s), Reporter(sink, "train"));
+    int calls = 0;
+    crashing.addLossTerm({"crash", [&](const TrainBatch&, const torch::Tensor& logits) {
+                            if (++calls > 3) throw std::runtime_error("simulated crash");  // inside step 4
+                            return logits.sum() * 0.0;
+                          }});
+    QVERIFY_THROWS_EXCEPTION(std::runtime_error, crashing.run());
+    auto resumed = std::make_shared<SometimesIdleLMImpl>();
+    FixedSource dataC(batch);
+    TrainerOptions o = options(dir / "b", s);
+    o.resume = true;
+    QCOMPARE(Trainer(resumed, dataC, o, Reporter(sink, "train")).run().resumedFrom, std::int64_t{2});
+    QVERIFY(!torch::equal(straight->extra, torch::full({8}, 0.5)));  // it did train
+    for (const auto& p : straight->named_parameters())
+      QVERIFY2(torch::equal(p.value(), resumed->named_parameters()[p.key()]), p.key().c_str());
   }
 
   void samplerIsSeededAndLanguageWeighted() {
