@@ -260,10 +260,26 @@ class TestPipeline : public QObject {
 
   void aSecondRunSkipsEveryStage() {
     auto r = test::runCli({"--events", "jsonl", "run", project_.string()}, root());
-    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY2(r.exitCode == 0, (r.err + r.out).c_str());
     const auto statuses = stageStatuses(r.out);
     for (const std::string& stage : kStages)
       QVERIFY2(statuses.count(stage) && statuses.at(stage) == "skipped", summary(statuses).c_str());
+  }
+
+  // A missing or truncated output is not trusted: its stage runs again (the
+  // trainer from its final checkpoint, so the same model comes back); a
+  // stage whose product is missing (eval) reruns as before.
+  void aMissingOrTruncatedOutputIsRecomputed() {
+    const fs::path model = runs() / "train/model/model.safetensors";
+    const std::string before = test::readText(model);
+    fs::resize_file(model, 1000);
+    fs::remove(runs() / "eval/perplexity.json");
+    auto r = test::runCli({"--events", "jsonl", "run", project_.string(), "--from", "train", "--until", "eval"}, root());
+    QVERIFY2(r.exitCode == 0, (r.err + r.out).c_str());
+    QVERIFY2(r.out.find("model.safetensors changed size (1000 bytes") != std::string::npos, r.out.c_str());
+    const auto statuses = stageStatuses(r.out);
+    QVERIFY2(statuses.at("train") == "done" && statuses.at("eval") == "done", summary(statuses).c_str());
+    QVERIFY(test::readText(model) == before);
   }
 
   void changingEpsilonRerunsOnlySelectLayersAndWhatFollows() {
@@ -574,6 +590,9 @@ class TestPipeline : public QObject {
     Json older = Json::parse(test::readText(runs() / "deviation/deviation.json"));
     older.erase("stationarity");
     test::writeText(runs() / "deviation/deviation.json", older.dump(1));
+    Json manifest = Json::parse(test::readText(runs() / "deviation/manifest.json"));
+    manifest.erase("files");  // as old as the table: written before manifests recorded their files
+    test::writeText(runs() / "deviation/manifest.json", manifest.dump(2));
     r = test::runCli({"report", project_.string()}, root());
     QVERIFY2(r.exitCode == 0, r.err.c_str());
     QVERIFY(test::readText(runs() / "report/report.md").find("Stationarity") == std::string::npos);

@@ -5,8 +5,12 @@
 //   inputs.json   — the inputs of the run that is filling the folder (written
 //                   when it starts): an interrupted run resumes only into a
 //                   folder of the same inputs; otherwise the folder is cleared.
-//   manifest.json — {inputs, outputs}, written last: its presence with equal
-//                   inputs means the outputs are complete and current.
+//   manifest.json — {inputs, outputs, files}, written last: its presence with
+//                   equal inputs, and every file of "files" ({relative path:
+//                   size}, all outputs but checkpoints and nested stage
+//                   folders) there with its size, means the outputs are
+//                   complete and current; a missing or truncated one is
+//                   recomputed.
 // Inputs are JSON: the settings the stage reads (as the project spells them)
 // and the fingerprints of the upstream folders it reads (fingerprint()), plus
 // "precision": "bf16" when the command computes in bf16 (runtime/device.h; fp32
