@@ -457,6 +457,55 @@ class TestTrainer : public QObject {
       QVERIFY2(torch::equal(p.value(), resumed->named_parameters()[p.key()]), p.key().c_str());
   }
 
+  // A damaged newest checkpoint (its optimizer state truncated) is named in a
+  // warning and the one before it resumes the run, which still ends as the
+  // uninterrupted run does; when none reads, the error lists them.
+  void aDamagedCheckpointFallsBackToThePreviousOne() {
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    TrainingSettings s = settings(6, 0.05);
+    s.weight_decay = 0.1;
+    s.checkpoint_every = 2;
+    NullSink null;
+    auto straight = std::make_shared<test::BigramLMImpl>(16, 8, 5);
+    FixedSource dataA(maskedBatch());
+    Trainer(straight, dataA, options(dir / "a", s), Reporter(null, "train")).run();
+
+    auto first = std::make_shared<test::BigramLMImpl>(16, 8, 5);
+    FixedSource dataB(maskedBatch());
+    Trainer crashing(first, dataB, options(dir / "b", s), Reporter(null, "train"));
+    int calls = 0;
+    crashing.addLossTerm({"crash", [&](const TrainBatch&, const torch::Tensor& logits) {
+                            if (++calls > 4) throw std::runtime_error("simulated crash");  // inside step 5
+                            return logits.sum() * 0.0;
+                          }});
+    QVERIFY_THROWS_EXCEPTION(std::runtime_error, crashing.run());
+    const fs::path newest = dir / "b/checkpoints/step-4";
+    QCOMPARE(Trainer::completeCheckpoints(dir / "b"), (std::vector<fs::path>{newest, dir / "b/checkpoints/step-2"}));
+    fs::resize_file(newest / "optimizer.pt", 100);
+
+    CollectingSink events;
+    auto resumed = std::make_shared<test::BigramLMImpl>(16, 8, 6);
+    FixedSource dataC(maskedBatch());
+    TrainerOptions o = options(dir / "b", s);
+    o.resume = true;
+    QCOMPARE(Trainer(resumed, dataC, o, Reporter(events, "train")).run().resumedFrom, std::int64_t{2});
+    bool warned = false;
+    for (const Json& e : events.events)
+      warned = warned || (e.value("event", "") == "warning" &&
+                          e.value("message", "").find(newest.string() + " cannot be read (") != std::string::npos);
+    QVERIFY(warned);
+    for (const auto& p : straight->named_parameters())
+      QVERIFY2(torch::equal(p.value(), resumed->named_parameters()[p.key()]), p.key().c_str());
+
+    for (const fs::path& checkpoint : Trainer::completeCheckpoints(dir / "b")) fs::resize_file(checkpoint / "model.pt", 10);
+    auto again = std::make_shared<test::BigramLMImpl>(16, 8, 6);
+    FixedSource dataD(maskedBatch());
+    const std::string error = test::inputErrorOf([&] { Trainer(again, dataD, o, Reporter(null, "train")); });
+    QVERIFY2(error.find("no checkpoint of " + (dir / "b").string() + " can be read") != std::string::npos, error.c_str());
+    QVERIFY2(error.find("step-6") != std::string::npos && error.find("step-2") != std::string::npos, error.c_str());
+  }
+
   void samplerIsSeededAndLanguageWeighted() {
     std::vector<std::uint32_t> a = syntheticTokens(1000, 50, 0), b = syntheticTokens(400, 50, 3);
     std::vector<TokenStream> streams{{"a", a.data(), 1000, 1.0}, {"b", b.data(), 400, 3.0}};

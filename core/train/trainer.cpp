@@ -125,6 +125,28 @@ struct Trainer::State {
     writeFileAtomic(dir / "complete", "");  // last: only now is the checkpoint usable
   }
 
+  // The newest checkpoint that reads; a damaged one (truncated, …) is named in
+  // a warning and the one before it tried. Every load sets the whole state, so
+  // a failed one leaves nothing behind once an earlier one loads.
+  void resumeFromNewestReadable() {
+    const std::vector<fs::path> all = Trainer::completeCheckpoints(options.runDir);
+    std::string problems;
+    for (const fs::path& dir : all) {
+      try {
+        loadCheckpoint(dir);
+        return;
+      } catch (const std::exception& e) {
+        std::string what = e.what();
+        what = what.substr(0, what.find('\n'));  // c10::Error appends a stack trace
+        reporter.warning(dir.string() + " cannot be read (" + what + "): trying the checkpoint before it");
+        problems += "\n  " + dir.string() + ": " + what;
+      }
+    }
+    if (!all.empty())
+      throw InputError("no checkpoint of " + options.runDir.string() + " can be read:" + problems +
+                       "\nremove the folder (or run with --force) to start this stage over");
+  }
+
   void loadCheckpoint(const fs::path& dir) {
     loadModelWeights(*model, dir);
     torch::load(*optimizer, (dir / "optimizer.pt").string(), device);
@@ -223,9 +245,8 @@ Trainer::Trainer(std::shared_ptr<CausalLMImpl> model, BatchSource& data, Trainer
   s_->optimizer = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(t.learning_rate));
 
   fs::path checkpoints = s_->options.runDir / "checkpoints";
-  fs::path latest = latestCheckpoint(s_->options.runDir);
   if (s_->options.resume) {
-    if (!latest.empty()) s_->loadCheckpoint(latest);
+    s_->resumeFromNewestReadable();
   } else if (fs::exists(checkpoints) && !fs::is_empty(checkpoints)) {
     throw InputError(checkpoints.string() + ": the run folder already has checkpoints; resume it or start over (--force)");
   }
@@ -236,18 +257,22 @@ Trainer::~Trainer() = default;
 void Trainer::addLossTerm(LossTerm term) { s_->terms.push_back(std::move(term)); }
 
 fs::path Trainer::latestCheckpoint(const fs::path& runDir) {
-  fs::path best;
-  std::int64_t bestStep = -1;
-  fs::path dir = runDir / "checkpoints";
-  if (!fs::is_directory(dir)) return best;
+  const std::vector<fs::path> all = completeCheckpoints(runDir);
+  return all.empty() ? fs::path() : all.front();
+}
+
+std::vector<fs::path> Trainer::completeCheckpoints(const fs::path& runDir) {
+  std::vector<std::pair<std::int64_t, fs::path>> found;
+  const fs::path dir = runDir / "checkpoints";
+  if (!fs::is_directory(dir)) return {};
   for (const auto& entry : fs::directory_iterator(dir)) {
-    std::int64_t step = stepOfDirName(entry.path().filename().string());
-    if (step > bestStep && fs::exists(entry.path() / "complete")) {
-      bestStep = step;
-      best = entry.path();
-    }
+    const std::int64_t step = stepOfDirName(entry.path().filename().string());
+    if (step >= 0 && fs::exists(entry.path() / "complete")) found.emplace_back(step, entry.path());
   }
-  return best;
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<fs::path> out;
+  for (auto& [step, path] : found) out.push_back(std::move(path));
+  return out;
 }
 
 void Trainer::loadModelWeights(torch::nn::Module& model, const fs::path& checkpointDir) {

@@ -113,6 +113,8 @@ class Trainer {
 
   // Newest checkpoint folder with a `complete` marker; empty if none.
   static std::filesystem::path latestCheckpoint(const std::filesystem::path& runDir);
+  // Every complete checkpoint of the run folder, newest first (a resume tries them in this order).
+  static std::vector<std::filesystem::path> completeCheckpoints(const std::filesystem::path& runDir);
   // Loads model.pt of a checkpoint folder into `model` (names must match exactly).
   static void loadModelWeights(torch::nn::Module& model, const std::filesystem::path& checkpointDir);
 
