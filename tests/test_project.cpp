@@ -185,6 +185,14 @@ class TestProject : public QObject {
       QVERIFY(findProblem(e, "/base_model/path", "no config.json"));
       QCOMPARE(e.problems().size(), size_t{3});
     }
+    // A checkpoint base with a tokenizer trained on the corpus (the default kind) feeds it foreign ids.
+    doc.erase("tokenizer");
+    try {
+      Project::fromJson(doc, dir / "p.json");
+      QFAIL("expected a ValidationError");
+    } catch (const ValidationError& e) {
+      QVERIFY(findProblem(e, "/tokenizer/kind", "a checkpoint base reads the ids of its own tokenizer"));
+    }
   }
 
   void importSourceMeansFilesMayNotExistYet() {

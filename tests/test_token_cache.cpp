@@ -1,6 +1,9 @@
 // Tokenized corpus cache: counts and contents against an independent
 // encoding, the held-out shard against heldoutMask, skip / rebuild rules
 // (corpus bytes, tokenizer, force), and clear errors for damaged shards.
+// LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
+#include "stages/stage_inputs.h"
+
 #include <QtTest>
 #include <filesystem>
 #include <fstream>
@@ -128,6 +131,27 @@ class TestTokenCache : public QObject {
               documentSlices(50, own.corpus, l.id, own.hasPretrainSlice(l.id)));
     }
     for (const Language& l : own.new_languages) QVERIFY(!shared.hasPretrainSlice(l.id));
+  }
+
+  // A checkpoint base whose vocab_size is below the tokenizer's pieces is refused
+  // before any stage reads it; a larger one (padded embeddings) is fine.
+  void aTokenizerLargerThanTheCheckpointIsRefused() {
+    Project p = Project::load(dir_ / "tiny.dmoe.json");  // its runs folder has the trained tokenizer
+    const fs::path model = p.resolve(p.runs_dir) / "tokenizer/tokenizer.model";
+    const fs::path checkpoint = dir_ / "checkpoint-small-vocab";
+    p.tokenizer.kind = "file";
+    p.tokenizer.path = model.string();
+    p.base_model.kind = "checkpoint";
+    p.base_model.path = checkpoint.string();
+    const std::int64_t pieces = tokenizer_->vocabSize();
+    test::writeText(checkpoint / "config.json", Json{{"model_type", "llama"}, {"vocab_size", pieces - 1}}.dump());
+    const std::string error = test::inputErrorOf([&] { baseModelFingerprint(p); });
+    QVERIFY2(error.find("/tokenizer/path: the tokenizer has " + std::to_string(pieces) + " pieces, the checkpoint " +
+                        (checkpoint / "config.json").string() + " has vocab_size " + std::to_string(pieces - 1)) !=
+                 std::string::npos,
+             error.c_str());
+    test::writeText(checkpoint / "config.json", Json{{"model_type", "llama"}, {"vocab_size", pieces + 64}}.dump());
+    QVERIFY(!baseModelFingerprint(p).empty());
   }
 
   void corpusStatisticsCarryTheTokenCounts() {

@@ -465,6 +465,11 @@ void checkSemantics(const Json& r, const fs::path& dir, std::vector<Problem>& er
     else if (!fs::is_regular_file(resolveAgainst(dir, path) / "config.json"))
       errors.push_back({"/base_model/path", "no config.json in " + resolveAgainst(dir, path).string() +
                                                 " (expected a Hugging Face checkpoint directory)"});
+    const std::string tokenizerKind = str(at(r, {"tokenizer", "kind"}));
+    if (tokenizerKind.empty() || tokenizerKind == "train")
+      errors.push_back({"/tokenizer/kind", "a checkpoint base reads the ids of its own tokenizer, not of one trained "
+                                           "on this corpus: set kind \"file\" and path to the checkpoint's "
+                                           "tokenizer.model or tokenizer.json"});
   } else {
     std::int64_t hidden = integer(at(r, {"base_model", "config", "hidden_size"}), 0);
     std::int64_t heads = integer(at(r, {"base_model", "config", "num_attention_heads"}), 0);

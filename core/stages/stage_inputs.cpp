@@ -6,6 +6,7 @@
 #include "corpus/token_cache.h"
 #include "stages/stage_folder.h"
 #include "stages/pretrain.h"
+#include "stages/tokenizer_training.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -18,11 +19,29 @@ fs::path baseModelDir(const Project& project) {
   return project.base_model.kind == "pretrain" ? pretrainedModelDir(project) : project.resolve(project.base_model.path);
 }
 
+namespace {
+
+// A checkpoint base reads ids below its vocab_size only: a tokenizer with more pieces is refused.
+void checkTokenizerFitsCheckpoint(const Project& project, const fs::path& dir) {
+  const Json config = readJsonFile(dir / "config.json");
+  if (!config.contains("vocab_size") || !config["vocab_size"].is_number_integer()) return;  // the loader says so
+  const std::int64_t vocab = config["vocab_size"].get<std::int64_t>();
+  const std::int64_t pieces = loadProjectTokenizer(project)->vocabSize();
+  if (pieces > vocab)
+    throw InputError(project.file.string() + " /tokenizer/path: the tokenizer has " + std::to_string(pieces) +
+                     " pieces, the checkpoint " + (dir / "config.json").string() + " has vocab_size " +
+                     std::to_string(vocab) + ": its ids would index past the model's embeddings (use the "
+                     "checkpoint's own tokenizer)");
+}
+
+}  // namespace
+
 std::string baseModelFingerprint(const Project& project) {
   if (project.base_model.kind == "pretrain") return StageFolder::fingerprint(pretrainDir(project), "dmoe pretrain");
   const fs::path dir = baseModelDir(project);
   if (!fs::exists(dir / "config.json"))
     throw InputError(project.file.string() + " /base_model/path: " + dir.string() + " has no config.json");
+  checkTokenizerFitsCheckpoint(project, dir);
   Hasher hasher;
   hasher.addFile(dir / "config.json");
   std::vector<fs::path> weights;

@@ -19,7 +19,8 @@ namespace dmoe {
 std::filesystem::path baseModelDir(const Project& project);
 // Identity of the base model for manifests: the pretrain manifest's hash, or
 // for a checkpoint its config.json and the names, sizes and times of its weight files.
-// Throws InputError when the base model does not exist yet (naming the command that makes it).
+// Throws InputError when the base model does not exist yet (naming the command that makes it),
+// or when the project's tokenizer has more pieces than the checkpoint's vocab_size.
 std::string baseModelFingerprint(const Project& project);
 // Identity of the token shards of `languages` (their cache manifests).
 Json shardsFingerprint(const Project& project, const std::vector<Language>& languages);
