@@ -93,6 +93,24 @@ class SometimesIdleLMImpl : public test::BigramLMImpl {
   torch::Tensor extra;
 };
 
+// Trains until the loss term's call after `calls` (a crash inside a step, after
+// the checkpoints before it); true when it crashed so.
+bool crashesAfter(std::shared_ptr<CausalLMImpl> model, BatchSource& data, TrainerOptions o, int calls) {
+  NullSink sink;
+  Trainer crashing(std::move(model), data, std::move(o), Reporter(sink, "train"));
+  int seen = 0;
+  crashing.addLossTerm({"crash", [&](const TrainBatch&, const torch::Tensor& logits) {
+                          if (++seen > calls) throw std::runtime_error("simulated crash");
+                          return logits.sum() * 0.0;
+                        }});
+  try {
+    crashing.run();
+  } catch (const std::runtime_error& e) {
+    return std::string(e.what()) == "simulated crash";
+  }
+  return false;
+}
+
 double l2(const std::vector<torch::Tensor>& tensors) {
   double sum = 0;
   for (const torch::Tensor& t : tensors) sum += t.to(torch::kFloat64).pow(2).sum().item<double>();
@@ -358,13 +376,7 @@ class TestTrainer : public QObject {
     // The interrupted run crashes inside step 4 (after the step-3 checkpoint).
     auto first = std::make_shared<test::BigramLMImpl>(16, 8, 5);
     SequenceSampler dataB(streams(), 8, 99);
-    Trainer crashing(first, dataB, options(dir / "b", s), Reporter(sink, "train"));
-    int calls = 0;
-    crashing.addLossTerm({"crash", [&](const TrainBatch&, const torch::Tensor& logits) {
-                            if (++calls > 3 * 2) throw std::runtime_error("simulated crash");
-                            return logits.sum() * 0.0;
-                          }});
-    QVERIFY_THROWS_EXCEPTION(std::runtime_error, crashing.run());
+    QVERIFY(crashesAfter(first, dataB, options(dir / "b", s), 3 * 2));
     QVERIFY(Trainer::latestCheckpoint(dir / "b") == dir / "b" / "checkpoints" / "step-3");
 
     auto resumedModel = std::make_shared<test::BigramLMImpl>(16, 8, 6);  // different init: the checkpoint decides
@@ -440,13 +452,7 @@ class TestTrainer : public QObject {
 
     auto first = std::make_shared<SometimesIdleLMImpl>();
     FixedSource dataB(batch);
-    Trainer crashing(first, dataB, options(dir / "b", s), Reporter(sink, "train"));
-    int calls = 0;
-    crashing.addLossTerm({"crash", [&](const TrainBatch&, const torch::Tensor& logits) {
-                            if (++calls > 3) throw std::runtime_error("simulated crash");  // inside step 4
-                            return logits.sum() * 0.0;
-                          }});
-    QVERIFY_THROWS_EXCEPTION(std::runtime_error, crashing.run());
+    QVERIFY(crashesAfter(first, dataB, options(dir / "b", s), 3));  // inside step 4
     auto resumed = std::make_shared<SometimesIdleLMImpl>();
     FixedSource dataC(batch);
     TrainerOptions o = options(dir / "b", s);
@@ -473,13 +479,7 @@ class TestTrainer : public QObject {
 
     auto first = std::make_shared<test::BigramLMImpl>(16, 8, 5);
     FixedSource dataB(maskedBatch());
-    Trainer crashing(first, dataB, options(dir / "b", s), Reporter(null, "train"));
-    int calls = 0;
-    crashing.addLossTerm({"crash", [&](const TrainBatch&, const torch::Tensor& logits) {
-                            if (++calls > 4) throw std::runtime_error("simulated crash");  // inside step 5
-                            return logits.sum() * 0.0;
-                          }});
-    QVERIFY_THROWS_EXCEPTION(std::runtime_error, crashing.run());
+    QVERIFY(crashesAfter(first, dataB, options(dir / "b", s), 4));  // inside step 5
     const fs::path newest = dir / "b/checkpoints/step-4";
     QCOMPARE(Trainer::completeCheckpoints(dir / "b"), (std::vector<fs::path>{newest, dir / "b/checkpoints/step-2"}));
     fs::resize_file(newest / "optimizer.pt", 100);
