@@ -28,6 +28,9 @@
 #include <map>
 
 #include "micro_project.h"
+#include "runtime/runs_lock.h"
+
+#include <unistd.h>
 #include "test_support.h"
 
 using namespace dmoe;
@@ -264,6 +267,23 @@ class TestPipeline : public QObject {
     const auto statuses = stageStatuses(r.out);
     for (const std::string& stage : kStages)
       QVERIFY2(statuses.count(stage) && statuses.at(stage) == "skipped", summary(statuses).c_str());
+  }
+
+  // One command per runs folder: a second exits 2 naming the holder's PID (and
+  // leaves the folder alone); once the holder lets go, the same command runs.
+  void aSecondCommandOnTheSameRunsFolderIsRefused() {
+    const auto before = fs::last_write_time(runs() / "report/report.md");
+    {
+      const RunsFolderLock held(runs());
+      auto r = test::runCli({"report", "--force", project_.string()}, root());
+      QCOMPARE(r.exitCode, 2);
+      const std::string expected =
+          runs().string() + " is in use by another dmoe command (PID " + std::to_string(::getpid()) + ")";
+      QVERIFY2(r.err.find(expected) != std::string::npos, r.err.c_str());
+      QVERIFY(fs::last_write_time(runs() / "report/report.md") == before);
+    }
+    auto r = test::runCli({"run", project_.string(), "--until", "corpus"}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
   }
 
   // A missing or truncated output is not trusted: its stage runs again (the

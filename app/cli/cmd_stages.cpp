@@ -12,6 +12,7 @@
 #include "stages/deviation.h"
 #include "stages/stages.h"
 #include "util/atomic_file.h"
+#include "runtime/runs_lock.h"
 
 namespace dmoe::cli {
 
@@ -104,6 +105,7 @@ void addStageCommands(CLI::App& app, CliContext& ctx) {
       }
       PipelineOptions options;
       options.force = *force;
+      const RunsFolderLock lock(project.runsDir());
       endingStageOnThrow(r, [&] { entry->run(project, r, options); });
       const auto report = project.layout().reportFile();
       if (entry->name == "report" && std::filesystem::exists(report)) ctx.out() << '\n' << readFile(report);

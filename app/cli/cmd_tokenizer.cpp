@@ -9,6 +9,7 @@
 #include "corpus/token_cache.h"
 #include "project/project.h"
 #include "stages/tokenizer_training.h"
+#include "runtime/runs_lock.h"
 
 namespace dmoe::cli {
 
@@ -59,7 +60,9 @@ void addTokenizerCommands(CLI::App& app, CliContext& ctx) {
   train->add_flag("--force", *trainForce, "Retrain even if the model is up to date");
   train->callback([&ctx, trainProject, trainForce] {
     Reporter reporter = ctx.reporter("tokenizer");
-    TokenizerBuild build = trainTokenizer(Project::load(*trainProject), reporter, *trainForce);
+    const Project project = Project::load(*trainProject);
+    const RunsFolderLock lock(project.runsDir());
+    TokenizerBuild build = trainTokenizer(project, reporter, *trainForce);
     ctx.out() << build.model.string() << ": " << build.vocabSize << " pieces"
               << (build.trained ? " (trained)" : " (up to date)") << '\n';
   });

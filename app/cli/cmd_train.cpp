@@ -10,6 +10,7 @@
 #include "train/heldout_perplexity.h"
 #include "model/load_model.h"
 #include "stages/pretrain.h"
+#include "runtime/runs_lock.h"
 
 namespace dmoe::cli {
 
@@ -37,6 +38,7 @@ void addTrainCommands(CLI::App& app, CliContext& ctx) {
   pretrain->callback([&ctx, file, options] {
     Reporter r = ctx.reporter("pretrain");
     Project p = loadProject(*file, r);
+    const RunsFolderLock lock(p.runsDir());
     const std::filesystem::path model = endingStageOnThrow(r, [&] { return runPretrain(p, r, *options); });
     ctx.out() << "model: " << model.string() << '\n';
   });
@@ -54,6 +56,7 @@ void addTrainCommands(CLI::App& app, CliContext& ctx) {
   eval->callback([&ctx, evalFile, modelDir, routing] {
     Reporter r = ctx.reporter("eval-ppl");
     Project p = loadProject(*evalFile, r);
+    const RunsFolderLock lock(p.runsDir());
     std::filesystem::path dir = modelDir->empty() ? pretrainedModelDir(p) : std::filesystem::path(*modelDir);
     r.started({{"model", dir.string()}});
     auto model = loadCausalLM(dir, resolveDevice(p.device));

@@ -1,0 +1,27 @@
+// One writer per runs folder: a `dmoe` command that runs stages holds an
+// exclusive lock on <runs_dir>/.lock (flock) while it works, so a second
+// command on the same project cannot "resume" from the first one's
+// in-progress checkpoints. The lock file names the holder's PID; the kernel
+// drops the lock when its process ends, however it ends, so a stale lock of a
+// dead process is simply taken.
+//
+// Not here: locking between stages of one process (they run in order), or
+// across machines (flock on network file systems is not relied upon).
+#pragma once
+#include <filesystem>
+
+namespace dmoe {
+
+class RunsFolderLock {
+ public:
+  // Takes the lock or throws InputError naming the folder and the PID that holds it.
+  explicit RunsFolderLock(const std::filesystem::path& runsDir);
+  ~RunsFolderLock();
+  RunsFolderLock(const RunsFolderLock&) = delete;
+  RunsFolderLock& operator=(const RunsFolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace dmoe
