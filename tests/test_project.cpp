@@ -187,11 +187,20 @@ class TestProject : public QObject {
     }
     // A checkpoint base with a tokenizer trained on the corpus (the default kind) feeds it foreign ids.
     doc.erase("tokenizer");
+    doc["deviation"] = {{"steps", 0}};
     try {
       Project::fromJson(doc, dir / "p.json");
       QFAIL("expected a ValidationError");
     } catch (const ValidationError& e) {
       QVERIFY(findProblem(e, "/tokenizer/kind", "a checkpoint base reads the ids of its own tokenizer"));
+      QVERIFY(findProblem(e, "/deviation/steps", "0 steps leave every deviation at zero"));
+    }
+    doc["base_model"] = {{"kind", "pretrain"}, {"pretrain", {{"steps", 0}}}};
+    try {
+      Project::fromJson(doc, dir / "p.json");
+      QFAIL("expected a ValidationError");
+    } catch (const ValidationError& e) {
+      QVERIFY(findProblem(e, "/base_model/pretrain/steps", "0 steps would leave the base model untrained"));
     }
   }
 

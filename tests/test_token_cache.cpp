@@ -223,6 +223,28 @@ class TestTokenCache : public QObject {
       QVERIFY2(again, language.c_str());
   }
 
+  // A language whose file holds no document (empty, or only bad lines) is
+  // named at the tokens stage, not later as an empty training stream.
+  void aLanguageWithoutDocumentsIsNamed() {
+    const fs::path corpus = dir_ / "corpus-without-ru-documents";
+    fs::create_directories(corpus);
+    for (const auto& entry : fs::directory_iterator(dir_ / "corpus"))
+      fs::copy_file(entry.path(), corpus / entry.path().filename());
+    Project p = freshProject("runs-without-ru-documents");
+    p.corpus.root = corpus.string();
+    Reporter r(null_, "tokens");
+    const fs::path ru = corpus / "ru.jsonl";
+    test::writeText(ru, "not json\n{\"text\": 7}\n");
+    std::string error = test::inputErrorOf([&] { buildTokenCache(p, *tokenizer_, r); });
+    QVERIFY2(error.find(ru.string() + ": no document (all 2 lines are bad; first: " + ru.string() + ":1: ") !=
+                 std::string::npos,
+             error.c_str());
+    test::writeText(ru, "");
+    error = test::inputErrorOf([&] { buildTokenCache(p, *tokenizer_, r); });
+    QVERIFY2(error.find(ru.string() + ": no document (the file is empty): language ru") != std::string::npos,
+             error.c_str());
+  }
+
   void damagedShardsGiveClearErrors() {
     Project p = freshProject("runs-damaged");
     Reporter r(null_, "tokenize");

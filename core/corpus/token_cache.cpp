@@ -137,6 +137,13 @@ LanguageTokenCounts buildLanguage(const Project& project, const Tokenizer& token
     JsonlReader counter(corpusFile, project.corpus.text_key);
     Document document;
     while (counter.next(document)) ++total;
+    if (total == 0)
+      throw InputError(corpusFile.string() + ": no document" +
+                       (counter.issues().empty() ? std::string(" (the file is empty)")
+                                                 : " (all " + std::to_string(counter.issues().size()) +
+                                                       " lines are bad; first: " + counter.issues().front().where() +
+                                                       ": " + counter.issues().front().reason + ")") +
+                       ": language " + languageId + " has nothing to train or evaluate on");
   }
   const std::vector<Slice> slices =
       documentSlices(total, project.corpus, languageId, project.hasPretrainSlice(languageId));

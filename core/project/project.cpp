@@ -483,6 +483,12 @@ void checkSemantics(const Json& r, const fs::path& dir, std::vector<Problem>& er
                         std::to_string(kv) + " key/value heads do not divide " + std::to_string(heads) + " attention heads"});
   }
 
+  // Steps that cannot be 0: an untrained base, or deviations that are all zero (every layer would tie).
+  if (str(at(r, {"base_model", "kind"})) != "checkpoint" && integer(at(r, {"base_model", "pretrain", "steps"}), 1) == 0)
+    errors.push_back({"/base_model/pretrain/steps", "0 steps would leave the base model untrained: at least 1"});
+  if (integer(at(r, {"deviation", "steps"}), 1) == 0)
+    errors.push_back({"/deviation/steps", "0 steps leave every deviation at zero (no layer could be chosen): at least 1"});
+
   // Similarity layers within the model (when its depth is known here).
   const std::string layerSet = str(at(r, {"similarity", "layer_set"}));
   const Json* list = at(r, {"similarity", "layers"});
