@@ -723,6 +723,9 @@ class TestPipeline : public QObject {
     QCOMPARE(process.exitStatus(), QProcess::NormalExit);
     QVERIFY2(process.exitCode() == 143, (std::to_string(process.exitCode()) + "\n" + out).c_str());
     QCOMPARE(stageStatuses(out).at("pretrain"), std::string("cancelled"));
+    const Json last = Json::parse(out.substr(out.rfind('\n', out.size() - 2) + 1));  // "cancelled by signal 15"
+    QVERIFY2(last.at("message").get<std::string>().find("cancelled by signal 15") != std::string::npos, last.dump().c_str());
+    QVERIFY2(last.at("t").get<double>() > 0, last.dump().c_str());  // the command's time, not a fresh clock's
     const fs::path checkpoint = Trainer::latestCheckpoint(runs(dir) / "pretrain");
     QVERIFY2(!checkpoint.empty(), out.c_str());
     const std::int64_t step = std::stoll(checkpoint.filename().string().substr(5));  // step-N

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "events/event_sink.h"
@@ -14,10 +15,13 @@ namespace dmoe::cli {
 struct CliContext {
   std::string events = "text";  // text | jsonl
   std::unique_ptr<EventSink> sink;
+  // The command's clock (started with the sink): every reporter's "t" counts
+  // from the command's start, so main()'s closing event has its real time too.
+  std::optional<Reporter> clock;
   bool jsonl() const { return events == "jsonl"; }
   // Human-readable output; a no-op stream under --events jsonl.
   std::ostream& out();
-  Reporter reporter(const std::string& stage) { return Reporter(*sink, stage); }
+  Reporter reporter(const std::string& stage) { return clock ? clock->forStage(stage) : Reporter(*sink, stage); }
 };
 
 // Runs a command's work; when it throws, `r`'s stage ends with status

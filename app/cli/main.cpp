@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
       ctx.sink = std::make_unique<JsonLinesSink>(std::cout);
     else
       ctx.sink = std::make_unique<TerminalSink>(std::cerr, ::isatty(2));
+    ctx.clock.emplace(*ctx.sink, "dmoe");
   });
 
   cli::addInfoCommand(app, ctx);
