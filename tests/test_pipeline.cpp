@@ -282,8 +282,15 @@ class TestPipeline : public QObject {
       QVERIFY2(r.err.find(expected) != std::string::npos, r.err.c_str());
       QVERIFY(fs::last_write_time(runs() / "report/report.md") == before);
     }
+    // Scratch files an interrupted command left (atomic writes, the tokenizer's sample) go when the lock is taken.
+    test::writeText(runs() / "eval/perplexity.json.tmp-4194303", "{");
+    test::writeText(runs() / "tokenizer/.training-4194303/sample.txt", "text");
     auto r = test::runCli({"run", project_.string(), "--until", "corpus"}, root());
     QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY2(r.err.find("removed 2 scratch files or folders left by interrupted commands") != std::string::npos, r.err.c_str());
+    QVERIFY(!fs::exists(runs() / "eval/perplexity.json.tmp-4194303"));
+    QVERIFY(!fs::exists(runs() / "tokenizer/.training-4194303"));
+    QVERIFY(fs::exists(runs() / "eval/perplexity.json"));
   }
 
   // A missing or truncated output is not trusted: its stage runs again (the

@@ -29,6 +29,8 @@ void addRunCommand(CLI::App& app, CliContext& ctx) {
     Project project = Project::load(*file);
     const RunsFolderLock lock(project.runsDir());
     Reporter r = ctx.reporter("run");
+    if (lock.removedScratch() > 0)
+      r.log("removed " + std::to_string(lock.removedScratch()) + " scratch files or folders left by interrupted commands");
     for (const Problem& w : project.warnings) r.warning(w.message, w.where);
     configureCompute(project);
     options->udhrDir = *udhr;

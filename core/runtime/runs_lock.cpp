@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "util/error.h"
 
@@ -24,6 +25,30 @@ std::string holderOf(int fd) {
   std::string pid(buffer, n > 0 ? static_cast<size_t>(n) : 0);
   while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
   return pid;
+}
+
+// "<anything>.tmp-<digits>" or ".training-<digits>": a scratch name of this program.
+bool isScratchName(const std::string& name) {
+  for (const std::string& marker : {std::string(".tmp-"), std::string(".training-")}) {
+    const size_t at = name.rfind(marker);
+    if (at == std::string::npos || at + marker.size() == name.size()) continue;
+    if (marker == ".training-" && at != 0) continue;
+    if (name.find_first_not_of("0123456789", at + marker.size()) == std::string::npos) return true;
+  }
+  return false;
+}
+
+int removeScratch(const fs::path& runsDir) {
+  std::vector<fs::path> found;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(runsDir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
+    if (isScratchName(it->path().filename().string())) {
+      found.push_back(it->path());
+      if (it->is_directory()) it.disable_recursion_pending();
+    }
+  for (const fs::path& path : found) fs::remove_all(path, ec);
+  return static_cast<int>(found.size());
 }
 
 }  // namespace
@@ -47,6 +72,7 @@ RunsFolderLock::RunsFolderLock(const fs::path& runsDir) {
   // The PID only serves a second command's message: the lock holds whether or not it is written.
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, pid.data(), pid.size(), 0);
+  removed_ = removeScratch(runsDir);
 }
 
 RunsFolderLock::~RunsFolderLock() {

@@ -3,7 +3,9 @@
 // command on the same project cannot "resume" from the first one's
 // in-progress checkpoints. The lock file names the holder's PID; the kernel
 // drops the lock when its process ends, however it ends, so a stale lock of a
-// dead process is simply taken.
+// dead process is simply taken. Once it holds the lock, nothing else writes
+// in the folder, so the scratch files of interrupted commands (atomic writes'
+// "<name>.tmp-<pid>", the tokenizer trainer's ".training-<pid>/") are removed.
 //
 // Not here: locking between stages of one process (they run in order), or
 // across machines (flock on network file systems is not relied upon).
@@ -17,11 +19,14 @@ class RunsFolderLock {
   // Takes the lock or throws InputError naming the folder and the PID that holds it.
   explicit RunsFolderLock(const std::filesystem::path& runsDir);
   ~RunsFolderLock();
+  // How many leftover scratch files or folders taking the lock removed.
+  int removedScratch() const { return removed_; }
   RunsFolderLock(const RunsFolderLock&) = delete;
   RunsFolderLock& operator=(const RunsFolderLock&) = delete;
 
  private:
   int fd_ = -1;
+  int removed_ = 0;
 };
 
 }  // namespace dmoe
