@@ -690,7 +690,8 @@ class TestPipeline : public QObject {
     test::writeText(runs() / "group/groups.json", "{\"method\": \"maximin\", ");
     r = test::runCli({"merge", project_.string()}, root());
     QCOMPARE(r.exitCode, 2);
-    QVERIFY2(r.err.find("group/groups.json: not valid JSON at byte") != std::string::npos, r.err.c_str());
+    QVERIFY2(r.err.find("group/groups.json:1:") != std::string::npos && r.err.find(": not valid JSON at byte") != std::string::npos,
+             r.err.c_str());
   }
 
   // The GUI's Cancel: SIGTERM once the run reports its first step; exit 143,

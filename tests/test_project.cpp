@@ -225,6 +225,12 @@ class TestProject : public QObject {
     } catch (const InputError& e) {
       QVERIFY2(std::string(e.what()).find("bad.dmoe.json:3:") != std::string::npos, e.what());
     }
+    // A number beyond double's range: named with its position too.
+    test::writeText(file, "{\n  \"format\": \"dmoe-project/1\",\n  \"deviation\": {\"steps\": 1e999}\n}\n");
+    const std::string error = test::inputErrorOf([&] { Project::load(file); });
+    QVERIFY2(error.find("bad.dmoe.json:3:26: not valid JSON (") != std::string::npos &&
+                 error.find("number overflow parsing '1e999'") != std::string::npos,
+             error.c_str());
   }
 
   // adaptation.languages: only the adaptation section takes it, and only new languages.

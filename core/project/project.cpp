@@ -550,25 +550,7 @@ Project Project::fromJson(const Json& document, const fs::path& file) {
 }
 
 Project Project::load(const fs::path& file) {
-  std::string text = readFile(file);
-  Json document;
-  try {
-    document = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    // Turn the byte offset into line:column for the message.
-    size_t line = 1, column = 1;
-    for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
-    }
-    throw InputError(file.string() + ":" + std::to_string(line) + ":" + std::to_string(column) +
-                     ": not valid JSON (" + e.what() + ")");
-  }
-  return fromJson(document, file);
+  return fromJson(readJsonFile(file), file);
 }
 
 Json Project::toJson() const {

@@ -79,13 +79,41 @@ std::string readFile(const fs::path& path) {
   return buffer.str();
 }
 
-Json readJsonFile(const std::filesystem::path& path) {
-  const std::string text = readFile(path);
+namespace {
+
+// "line:column" of the 1-based byte offset `byte` of `text`.
+std::string lineColumn(const std::string& text, size_t byte) {
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return std::to_string(line) + ":" + std::to_string(column);
+}
+
+}  // namespace
+
+Json parseJsonText(const std::string& text, const std::string& source) {
   try {
     return Json::parse(text);
   } catch (const Json::parse_error& e) {
-    throw InputError(path.string() + ": not valid JSON at byte " + std::to_string(e.byte) + " (" + e.what() + ")");
+    throw InputError(source + ":" + lineColumn(text, e.byte) + ": not valid JSON at byte " + std::to_string(e.byte) +
+                     " (" + e.what() + ")");
+  } catch (const Json::out_of_range& e) {
+    // The lexer names the token ("number overflow parsing '1e999'") but not where it is.
+    const std::string what = e.what();
+    const size_t open = what.find('\''), close = what.rfind('\'');
+    const size_t at = open != std::string::npos && close > open ? text.find(what.substr(open + 1, close - open - 1))
+                                                               : std::string::npos;
+    throw InputError(source + (at != std::string::npos ? ":" + lineColumn(text, at + 1) : std::string()) +
+                     ": not valid JSON (" + what + ")");
   }
 }
+
+Json readJsonFile(const std::filesystem::path& path) { return parseJsonText(readFile(path), path.string()); }
 
 }  // namespace dmoe

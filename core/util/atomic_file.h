@@ -34,7 +34,10 @@ class AtomicFileWriter {
 };
 
 std::string readFile(const std::filesystem::path& path);
-// readFile + JSON parse; a syntax error throws InputError naming the file and the byte offset.
+// JSON text from `source` (a file name, for messages); a syntax error or a number
+// out of range throws InputError "<source>:<line>:<column>: not valid JSON …".
+Json parseJsonText(const std::string& text, const std::string& source);
+// readFile + parseJsonText.
 Json readJsonFile(const std::filesystem::path& path);
 
 }  // namespace dmoe
