@@ -108,10 +108,7 @@ LayerMoeView::LayerMoeView(ProjectDocument& document, QWidget* parent) : QWidget
   column->addLayout(controls);
   column->addWidget(bars_, 2);
 
-  pages_ = new MessagePages(content, "layermoeMessage", this);
-  auto* layout = new QVBoxLayout(this);
-  layout->setContentsMargins(0, 0, 0, 0);
-  layout->addWidget(pages_);
+  pages_ = MessagePages::fill(this, content, "layermoeMessage");
 
   connect(budget_, &QSpinBox::valueChanged, this, [this] { reallocate(); });
   connect(minExperts_, &QSpinBox::valueChanged, this, [this] { reallocate(); });

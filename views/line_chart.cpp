@@ -8,7 +8,6 @@
 #include <QLogValueAxis>
 #include <QMap>
 #include <QValueAxis>
-#include <QVBoxLayout>
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -68,12 +67,9 @@ LineChart::LineChart(const QString& title, QWidget* parent)
   parts_->chart->setAnimationOptions(QChart::NoAnimation);  // live data: redraws must be immediate and cheap
   parts_->view = new QChartView(parts_->chart);  // owns the chart
   parts_->view->setRenderHint(QPainter::Antialiasing);
-  parts_->pages = new MessagePages(parts_->view, "chartMessage", this);
+  parts_->pages = MessagePages::fill(this, parts_->view, "chartMessage");
   parts_->pages->setMessage(tr("No data"));
   parts_->pages->showMessage();
-  auto* layout = new QVBoxLayout(this);
-  layout->setContentsMargins(0, 0, 0, 0);
-  layout->addWidget(parts_->pages);
   // Charts share a grid by its stretch factors, not by how long their legends are.
   setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Ignored);
   setMinimumSize(240, 180);

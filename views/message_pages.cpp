@@ -1,6 +1,7 @@
 #include "message_pages.h"
 
 #include <QLabel>
+#include <QVBoxLayout>
 
 namespace dmoe::views {
 
@@ -11,6 +12,14 @@ MessagePages::MessagePages(QWidget* content, const QString& messageName, QWidget
   label_->setWordWrap(true);
   addWidget(label_);
   addWidget(content_);
+}
+
+MessagePages* MessagePages::fill(QWidget* owner, QWidget* content, const QString& messageName) {
+  auto* pages = new MessagePages(content, messageName, owner);
+  auto* layout = new QVBoxLayout(owner);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addWidget(pages);
+  return pages;
 }
 
 void MessagePages::setMessage(const QString& text) { label_->setText(text); }

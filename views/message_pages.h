@@ -13,6 +13,8 @@ class MessagePages : public QStackedWidget {
  public:
   // `messageName` is the message label's objectName (tests find it by that).
   MessagePages(QWidget* content, const QString& messageName, QWidget* parent = nullptr);
+  // New pages filling `owner` edge to edge (its only child, in a margin-less layout).
+  static MessagePages* fill(QWidget* owner, QWidget* content, const QString& messageName);
 
   void setMessage(const QString& text);  // the text, shown when showMessage() is current
   QString message() const;

@@ -60,10 +60,7 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent) {
   column->addLayout(controls);
   column->addWidget(heatmap_, 1);
 
-  pages_ = new MessagePages(content, "routingMessage", this);
-  auto* layout = new QVBoxLayout(this);
-  layout->setContentsMargins(0, 0, 0, 0);
-  layout->addWidget(pages_);
+  pages_ = MessagePages::fill(this, content, "routingMessage");
   connect(layerBox_, &QComboBox::currentIndexChanged, this, [this] { redraw(); });
   connect(metricBox_, &QComboBox::currentIndexChanged, this, [this] { redraw(); });
   reload({});
