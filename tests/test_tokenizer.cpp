@@ -10,6 +10,7 @@
 #include "events/event_sink.h"
 #include "tiny_multilingual_corpus.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
+#include "util/text.h"
 #include "stages/tokenizer_training.h"
 
 using namespace dmoe;
@@ -192,11 +193,10 @@ class TestTokenizer : public QObject {
     }
   }
 
-  // A document longer than sentencepiece's sentence limit (16,384 bytes) trains
-  // the tokenizer (its line split at word boundaries, counted in the log) and
-  // tokenizes like the same words in short documents; it used to crash the
-  // trainer (signal 11 on its "too long line" warning).
-  void aVeryLongDocumentTrainsAndTokenizes() {
+  // Documents longer than sentencepiece's sentence limit (16,384 bytes) train
+  // the tokenizer (their lines split at word boundaries, counted in the log);
+  // they used to crash the trainer (signal 11 on its "too long line" warning).
+  void aVeryLongDocumentTrainsTheTokenizer() {
     QTemporaryDir tmp;
     fs::path dir = tmp.path().toStdString();
     fs::path project = test::writeTinyProject(dir);
@@ -207,9 +207,26 @@ class TestTokenizer : public QObject {
       corpus += Json{{"text", text}}.dump() + "\n";
     }
     test::writeText(dir / "corpus/en.jsonl", corpus);
+    corpus.clear();  // and every Russian one 18,000 bytes without a space: cut between characters, not inside one
+    for (int d = 0; d < 50; ++d) {
+      std::string text = std::to_string(d);
+      for (int i = 0; i < 3000; ++i) text += "дом";
+      corpus += Json{{"text", text}}.dump() + "\n";
+    }
+    test::writeText(dir / "corpus/ru.jsonl", corpus);
     test::CliResult trained = test::runCli({"tokenizer", "train", project.string()});
     QVERIFY2(trained.exitCode == 0, trained.err.c_str());
     QVERIFY2(trained.err.find("over 16384 bytes split into") != std::string::npos, trained.err.c_str());
+  }
+
+  // The cut rule by hand: after the last space within the limit; without one,
+  // at a character boundary ("д", "о", "м" are 2 bytes each: 5 bytes hold 2).
+  void longLinesAreCutAtSpacesOrCharacterBoundaries() {
+    using Pieces = std::vector<std::string_view>;
+    QVERIFY(splitLongLine("aaa bbb ccc", 8) == (Pieces{"aaa bbb ", "ccc"}));
+    QVERIFY(splitLongLine("домдом", 5) == (Pieces{"до", "мд", "ом"}));
+    QVERIFY(splitLongLine("short", 8) == (Pieces{"short"}));
+    QVERIFY(splitLongLine(" abcdefghij", 4) == (Pieces{" abc", "defg", "hij"}));  // a leading space is no cut
   }
 
   void cliTrainsAndTokenizes() {

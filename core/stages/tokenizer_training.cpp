@@ -16,6 +16,7 @@
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/hash.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 
@@ -94,16 +95,6 @@ std::map<std::string, std::string> trainerSettings(const TokenizerSettings& t) {
   };
 }
 
-// Where to cut a line longer than `limit` bytes: after the last space within
-// the limit, else at the last UTF-8 character boundary (never inside a character).
-std::size_t cutPoint(std::string_view line, std::size_t limit) {
-  const std::size_t space = line.rfind(' ', limit - 1);
-  if (space != std::string_view::npos && space > 0) return space + 1;
-  std::size_t cut = limit;
-  while (cut > 1 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
-  return cut;
-}
-
 // `text` as sentencepiece input lines (its own line breaks split it), none
 // over kMaxSentenceBytes; counts the documents and lines that had to be split.
 struct SampleLines {
@@ -116,15 +107,10 @@ void appendDocument(std::string_view document, SampleLines& out) {
   for (std::size_t start = 0; start <= document.size();) {
     std::size_t end = document.find('\n', start);
     if (end == std::string_view::npos) end = document.size();
-    std::string_view line = document.substr(start, end - start);
-    while (line.size() > kMaxSentenceBytes) {
-      const std::size_t cut = cutPoint(line, kMaxSentenceBytes);
-      out.text.append(line.substr(0, cut)).push_back('\n');
-      line.remove_prefix(cut);
-      split = true;
-      ++out.splitLines;
-    }
-    out.text.append(line).push_back('\n');
+    const std::vector<std::string_view> pieces = splitLongLine(document.substr(start, end - start), kMaxSentenceBytes);
+    for (std::string_view piece : pieces) out.text.append(piece).push_back('\n');
+    out.splitLines += static_cast<std::int64_t>(pieces.size()) - 1;
+    split = split || pieces.size() > 1;
     start = end + 1;
   }
   if (split) ++out.splitDocuments;

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dmoe {
 
@@ -20,6 +21,26 @@ inline std::string fixedDecimals(double v, int digits) {
 
 inline bool endsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// `line` in pieces of at most `limit` bytes (limit ≥ 4, the longest UTF-8
+// character): each cut after the last space within the limit, else at the last
+// UTF-8 character boundary, never inside a character. A short line is one piece.
+inline std::vector<std::string_view> splitLongLine(std::string_view line, std::size_t limit) {
+  std::vector<std::string_view> pieces;
+  while (line.size() > limit) {
+    std::size_t cut = line.rfind(' ', limit - 1);
+    if (cut == std::string_view::npos || cut == 0) {
+      cut = limit;
+      while (cut > 1 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+    } else {
+      ++cut;  // the space stays at the end of its piece
+    }
+    pieces.push_back(line.substr(0, cut));
+    line.remove_prefix(cut);
+  }
+  pieces.push_back(line);
+  return pieces;
 }
 
 }  // namespace dmoe
