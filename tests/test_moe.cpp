@@ -4,6 +4,7 @@
 // the ε layer selection with its parameter counts (methods/layer_selection.h).
 // LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
 #include "checkpoint/hf_checkpoint.h"
+#include "methods/layer_allocation.h"
 #include "methods/layer_selection.h"
 #include "model/dmoe_model.h"
 #include "model/moe_feed_forward.h"
@@ -279,16 +280,33 @@ class TestMoe : public QObject {
     const double l3 = std::log(3.0), l2 = std::log(2.0);
     const torch::Tensor a = torch::tensor({0.0, 0.0, -50.0, 50.0, l3, 0.0}).view({3, 2});
     const torch::Tensor b = torch::tensor({0.0, 0.0, 0.0, -50.0, 9.0, 9.0, 0.0, l2, l2}).view({3, 3});
-    const torch::Tensor old = torch::tensor({true, false, true});
+    const std::vector<torch::Tensor> generations{torch::tensor({0, 1}), torch::tensor({0, 1, 1})};
+    const torch::Tensor tokens = torch::tensor({0, 1, 0});  // generations: old, new, old
     const double expected = (0.5 * (std::log(2.0) + std::log(4.0 / 3.0)) + 0.5 * (std::log(3.0) + std::log(5.0))) / 2;
     QVERIFY(std::abs(expected - 0.922220) < 1e-6);
-    QVERIFY(std::abs(lprLoss({a, b}, old).item<double>() - expected) < 1e-6);
-    QCOMPARE(lprLoss({a, b}, torch::tensor({false, false, false})).item<double>(), 0.0);  // no old token
+    QVERIFY(std::abs(lprLoss({a, b}, generations, tokens, 1).item<double>() - expected) < 1e-6);
+    QCOMPARE(lprLoss({a, b}, generations, torch::tensor({1, 1, 1}), 1).item<double>(), 0.0);  // no old token
     // The gradient pushes expert 0's logit up for old tokens only: ∂/∂z₀ = (p₀ − 1) / (2 tokens · 2 layers).
     torch::Tensor z = a.clone().requires_grad_(true);
-    lprLoss({z, b}, old).backward();
+    lprLoss({z, b}, generations, tokens, 1).backward();
     QVERIFY(std::abs(z.grad()[0][0].item<double>() - (0.5 - 1) / 4) < 1e-6);
     QCOMPARE(z.grad()[1][0].item<double>(), 0.0);
+  }
+
+  // Lifelong LPR by hand: one layer, experts of generations 0, 1, 2, 2; tokens
+  // of generations 0, 1 and 2 (the newest, not reviewed).
+  // Token 0, logits 0,0,0,0: −log p₀ = −log ¼ = 1.386294.
+  // Token 1, logits 0,0,ln2,ln2: −log (p₀ + p₁) = −log (2/6) = 1.098612.
+  // LPR = (1.386294 + 1.098612) / 2 = 1.242453; the first expansion's tokens
+  // are not pushed to expert 0 alone (that would be −log ⅙ = 1.791759).
+  void lprLossLifelongKnownValues() {
+    const double l2 = std::log(2.0);
+    const torch::Tensor c = torch::tensor({0.0, 0.0, 0.0, 0.0, 0.0, 0.0, l2, l2, -40.0, 9.0, 40.0, 40.0}).view({3, 4});
+    const torch::Tensor loss = lprLoss({c}, {torch::tensor({0, 1, 2, 2})}, torch::tensor({0, 1, 2}), 2);
+    QVERIFY(std::abs(loss.item<double>() - 1.242453) < 1e-6);
+    // The one-round loss is this one with the old tokens of generation 0: bit-identical to −log_softmax[0].
+    const torch::Tensor old = lprLoss({c}, {torch::tensor({0, 1, 1, 1})}, torch::tensor({0, 1, 1}), 1);
+    QCOMPARE(old.item<float>(), -torch::log_softmax(c, -1)[0][0].item<float>());
   }
 
   // SPEC 2.3's classifier: its input at position t is the mean of positions
@@ -328,6 +346,114 @@ class TestMoe : public QObject {
     layer.train();
     QVERIFY(maxDiff(layer.forward(h), layer.expert(0)->forward(h)) > 1e-4);  // top-2 mixture
     QVERIFY(test::inputErrorOf([&] { layer.addClassifier(2); }).find("already has a classifier") != std::string::npos);
+  }
+
+  // Lifelong routing (SPEC 2.3): with experts of generations 0, 1, 2 a class-1
+  // token competes among experts 0 and 1 only, even when the router prefers
+  // expert 2; a classifier of 2 classes in such a layer (stage 1 of a second
+  // expansion, before it grows) does not decide; growing keeps its rows.
+  void classifierRestrictsRoutingToEarlierGenerations() {
+    torch::manual_seed(4);
+    auto experts = twoExperts();
+    experts.push_back(buildFeedForward(tinyConfig()));
+    {
+      torch::NoGradGuard noGrad;
+      for (auto& p : experts.back()->parameters()) p.mul_(25.0);
+    }
+    auto routing = std::make_shared<Routing>();
+    MoeFeedForwardImpl layer(experts, 8, 2, 0.02, routing);
+    layer.setExpertGenerations({0, 1, 2});
+    QVERIFY(test::inputErrorOf([&] { layer.setExpertGenerations({0, 1}); }).find("2 expert generations for 3") != std::string::npos);
+    torch::NoGradGuard noGrad;
+    layer.gate->weight.zero_();
+    layer.gate->weight[2].fill_(10.0);  // positive inputs: expert 2 by far the router's favourite
+    const torch::Tensor h = torch::rand({1, 4, 8}) + 0.1;
+    const torch::Tensor half = 0.5 * (experts[0]->forward(h) + experts[1]->forward(h));
+    const torch::Tensor top2 = [&] {  // experts 2 and (tied 0, 1) → 2 with weight ≈ 1
+      layer.eval();
+      return layer.forward(h).clone();
+    }();
+    QVERIFY(maxDiff(top2, half) > 1e-3);
+
+    layer.addClassifier(2);
+    layer.classifier->weight.zero_();
+    layer.classifier->weight[1].fill_(1.0);  // class 1 for every token
+    layer.eval();
+    QCOMPARE(maxDiff(layer.forward(h), top2), 0.0);  // 2 classes, 3 generations: it does not decide
+    const torch::Tensor kept = layer.classifier->weight.clone();
+    layer.growClassifier(3);
+    QCOMPARE(layer.classes(), std::int64_t{3});
+    QVERIFY(torch::equal(layer.classifier->weight.narrow(0, 0, 2), kept));
+    layer.classifier->weight[2].zero_();
+    QVERIFY(maxDiff(layer.forward(h), half) < 1e-5);  // class 1: experts 0 and 1, tied: ½ each
+    layer.classifier->weight[2].fill_(2.0);           // class 2: every expert competes again
+    QCOMPARE(maxDiff(layer.forward(h), top2), 0.0);
+    QVERIFY(test::inputErrorOf([&] { layer.growClassifier(3); }).find("cannot grow it to 3") != std::string::npos);
+  }
+
+  // A first layer-wise expansion of a dense model, then a second (lifelong)
+  // one: every existing expert and router row stays as it was, the new experts
+  // copy expert 0 (the original FFN), layers become MoE where N_i ≥ 2, the
+  // layout records each expert's generation and survives its JSON; the
+  // parameter count formula matches the model.
+  void expandLayerWiseTwice() {
+    torch::manual_seed(6);
+    auto model = buildCausalLM(tinyConfig());
+    const torch::Tensor dense1 = model->mlp(1)->parameters().front().detach().clone();
+    const MoeLayout first = expandLayerWise(*model, std::nullopt, {1, 3, 2}, 2, {"en", "de"}, {"el"});
+    QCOMPARE(first.layers, (std::vector<std::int64_t>{1, 2}));
+    QCOMPARE(first.layerExperts, (std::vector<std::int64_t>{3, 2}));
+    QCOMPARE(first.numExperts, std::int64_t{3});
+    QCOMPARE(first.expertGenerations, (std::vector<std::vector<std::int64_t>>{{0, 1, 1}, {0, 1}}));
+    QCOMPARE(first.generations, (std::vector<std::vector<std::string>>{{"en", "de"}, {"el"}}));
+    QCOMPARE(first.generationOf("el"), std::int64_t{1});
+    QCOMPARE(first.generationOf("fr"), std::int64_t{-1});
+    const MoeLayout reread = MoeLayout::fromJson(first.toJson(), "cfg");
+    QCOMPARE(reread.toJson(), first.toJson());
+
+    auto moe = moeLayers(*model);
+    QVERIFY(torch::equal(moe[0]->expert(0)->parameters().front(), dense1));
+    {
+      torch::NoGradGuard noGrad;  // stage 1 would move the new experts: make them differ from expert 0
+      for (auto& p : moe[0]->expert(1)->parameters()) p.add_(1.0);
+    }
+    std::int64_t before = 0;
+    for (const auto& p : model->parameters()) before += p.numel();
+    const torch::Tensor router1 = moe[0]->gate->weight.detach().clone();
+    const torch::Tensor expert1 = moe[0]->expert(1)->parameters().front().detach().clone();
+    const MoeLayout second = expandLayerWise(*model, first, {2, 2, 1}, 2, {}, {"sr"});
+    QCOMPARE(second.layers, (std::vector<std::int64_t>{0, 1, 2}));
+    QCOMPARE(second.layerExperts, (std::vector<std::int64_t>{2, 4, 2}));
+    QCOMPARE(second.expertGenerations, (std::vector<std::vector<std::int64_t>>{{0, 2}, {0, 1, 1, 2}, {0, 1}}));
+    QCOMPARE(second.generations.size(), size_t{3});
+    moe = moeLayers(*model);
+    QCOMPARE(moe.size(), size_t{3});
+    QVERIFY(moe[0]->routing() == moe[1]->routing() && moe[1]->routing() == moe[2]->routing());
+    QVERIFY(torch::equal(moe[1]->gate->weight.narrow(0, 0, 3), router1));
+    QVERIFY(torch::equal(moe[1]->expert(1)->parameters().front(), expert1));
+    QVERIFY(torch::equal(moe[1]->expert(3)->parameters().front(), dense1));  // a copy of expert 0, not of expert 1
+    QVERIFY(!torch::equal(moe[1]->gate->weight[3], moe[1]->gate->weight[0]));
+
+    std::int64_t after = 0;
+    for (const auto& p : model->parameters()) after += p.numel();
+    std::int64_t ffn = 0;
+    for (const auto& p : moe[0]->expert(0)->parameters()) ffn += p.numel();
+    const ParameterCounts counts = layerMoeParameterCounts(before, ffn, 8, {2, 2, 1}, 2, {1, 3, 2}, before - ffn);
+    QCOMPARE(counts.total, after);
+    // layer 0 gains an expert and a 2-row router (active +1 FFN), layer 1 an expert and a row (k = 2 already met)
+    QCOMPARE(counts.active, before - ffn + ffn + 2 * 8 + 8);
+
+    QVERIFY(test::inputErrorOf([&] { expandLayerWise(*model, second, {2, 2, 2}, 1, {}, {"bg"}); }).find("k = 2") != std::string::npos);
+    MoeLayout groups = second;
+    groups.originalExpert = false;
+    QVERIFY(test::inputErrorOf([&] { expandLayerWise(*model, groups, {2, 2, 2}, 2, {}, {"bg"}); }).find("DMoE model") != std::string::npos);
+    QVERIFY(test::inputErrorOf([&] { expandLayerWise(*model, second, {1, 1, 1}, 2, {}, {"bg"}); }).find("adds no expert") != std::string::npos);
+
+    Json j = second.toJson();
+    j["expert_generations"][1] = {0, 1, 3, 2};
+    QVERIFY(test::inputErrorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("/dmoe/expert_generations/1: generation 3") != std::string::npos);
+    j["expert_generations"][1] = {0, 1, 2};
+    QVERIFY(test::inputErrorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("lists 3 experts, the layer has 4") != std::string::npos);
   }
 
   // SPEC 1.8 step 2: the new expert copies expert c, the router gains row c.

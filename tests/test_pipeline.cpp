@@ -543,6 +543,106 @@ class TestPipeline : public QObject {
     QVERIFY2(r.err.find("/layermoe/classifier_layers: layer 7 is not an MoE layer") != std::string::npos, r.err.c_str());
   }
 
+  // Lifelong (SPEC 2.1/2.3): a second project expands the previous test's
+  // LayerMoE model (generations: en…uk, then el, sr) with one more language,
+  // bg. The old languages are the model's; only the base's own languages have
+  // a pretrain slice, so el's continual data stays what the first round
+  // trained on. Every expert and shared tensor of the first expansion comes
+  // out bit-identical; each layer gains copies of expert 0 as generation 2;
+  // the existing classifier grows to 3 classes and a new one is added; the
+  // layout records the generations. A language the model never learned
+  // cannot be an old one, nor an old one new (exit 2 with the JSON path).
+  void layerMoeLifelongSecondRound() {
+    {
+      const std::vector<std::string> words{"къща", "река", "хора", "свобода", "право", "закон", "всеки", "мир"};
+      std::string lines;
+      for (int d = 0; d < 60; ++d) {
+        std::string text;
+        for (int w = 0; w < 12; ++w) text += (w ? " " : "") + words[(d * 7 + w * 3 + w * w) % words.size()];
+        lines += Json{{"text", text + "."}}.dump() + "\n";
+      }
+      test::writeText(root() / "corpus/bg.jsonl", lines);
+    }
+    const fs::path first = runs() / "layermoe/uniform/model";
+    Json p = Json::parse(test::readText(project_));
+    p["languages"] = {{{"id", "en"}}, {{"id", "nl"}}, {{"id", "de"}}, {{"id", "ru"}}, {{"id", "uk"}}, {{"id", "el"}}, {{"id", "sr"}}};
+    p["new_languages"] = {{{"id", "bg"}}};
+    p["base_model"] = {{"kind", "checkpoint"}, {"path", "runs/layermoe/uniform/model"}, {"pretrained_on_slice", true},
+                       {"pretrained_languages", {"en", "nl", "de", "ru", "uk"}}};
+    p["tokenizer"] = {{"kind", "file"}, {"path", "runs/layermoe/uniform/model/tokenizer.model"}};
+    p["runs_dir"] = "runs-lifelong";
+    p["adaptation"]["methods"] = {"layermoe"};
+    p["adaptation"]["languages"] = Json::array();
+    const Json stage{{"steps", 4}, {"learning_rate", 1e-3}, {"seq_len", 16}, {"batch_sequences", 4}, {"micro_batch", 2}};
+    p["layermoe"] = {{"budget", 4}, {"allocation", "uniform"}, {"similarity_tokens", 300}, {"replay_fraction", 0.5},
+                     {"classifier_layers", {1}}, {"stage1", stage}, {"stage2", stage}};
+    const fs::path file = root() / "lifelong.dmoe.json";
+    test::writeText(file, p.dump(2));
+    auto r = test::runCli({"run", "--until", "tokens", file.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const fs::path second = root() / "runs-lifelong";
+    for (const char* slice : {"pretrain.bin", "continual.bin", "heldout.bin"})  // the base's language: as before
+      QCOMPARE(test::readText(second / "tokens/en" / slice), test::readText(runs() / "tokens/en" / slice));
+    for (const char* slice : {"continual.bin", "heldout.bin"})  // learned in the first round from these
+      QCOMPARE(test::readText(second / "tokens/el" / slice), test::readText(runs() / "tokens/el" / slice));
+    QVERIFY(!fs::exists(second / "tokens/el/pretrain.bin") || fs::file_size(second / "tokens/el/pretrain.bin") == 0);
+
+    for (const char* step : {"similarity", "allocate", "train"}) {
+      r = test::runCli({"layermoe", step, file.string()}, root());
+      QVERIFY2(r.exitCode == 0, (std::string(step) + ": " + r.err).c_str());
+    }
+    const LayerSimilarity s = LayerSimilarity::read(second / "layermoe/similarity/layer_similarity.json");
+    QCOMPARE(s.isNew, (std::vector<bool>{false, false, false, false, false, false, false, true}));
+    const fs::path dir = second / "layermoe/uniform";
+    const LayerMoeExpansion e = LayerMoeExpansion::read(dir / "expansion.json");
+    QCOMPARE(e.generation, std::int64_t{2});
+    QCOMPARE(e.previousExperts, (std::vector<std::int64_t>{2, 3, 2, 3}));
+    QCOMPARE(e.experts, (std::vector<std::int64_t>{2, 2, 2, 2}));
+    QVERIFY(e.frozenBitIdentical);
+    const Json config = Json::parse(test::readText(dir / "model/config.json")).at("dmoe");
+    QCOMPARE(config.at("experts_per_layer").get<std::vector<std::int64_t>>(), (std::vector<std::int64_t>{3, 4, 3, 4}));
+    QCOMPARE(config.at("expert_generations").get<std::vector<std::vector<std::int64_t>>>(),
+             (std::vector<std::vector<std::int64_t>>{{0, 1, 2}, {0, 1, 1, 2}, {0, 1, 2}, {0, 1, 1, 2}}));
+    QCOMPARE(config.at("generations").get<std::vector<std::vector<std::string>>>(),
+             (std::vector<std::vector<std::string>>{{"en", "nl", "de", "ru", "uk"}, {"el", "sr"}, {"bg"}}));
+    QCOMPARE(config.at("classifier_layers").get<std::vector<std::int64_t>>(), (std::vector<std::int64_t>{1, 3}));
+    QCOMPARE(config.at("classes").get<std::int64_t>(), std::int64_t{3});
+
+    const CheckpointTensors before = CheckpointTensors::open(first);
+    const CheckpointTensors after = CheckpointTensors::open(dir / "model");
+    std::int64_t kept = 0;
+    for (const std::string& name : before.names()) {
+      if (name.find(".mlp.gate.") != std::string::npos || name.find(".mlp.classifier.") != std::string::npos) continue;
+      QVERIFY2(torch::equal(after.tensor(name), before.tensor(name)), name.c_str());
+      ++kept;
+    }
+    QVERIFY(kept > 0);
+    QCOMPARE(after.tensor("model.layers.3.mlp.classifier.weight").size(0), std::int64_t{3});
+    QCOMPARE(after.tensor("model.layers.1.mlp.classifier.weight").size(0), std::int64_t{3});
+    QCOMPARE(after.tensor("model.layers.1.mlp.gate.weight").size(0), std::int64_t{4});
+    QVERIFY2(!torch::equal(after.tensor("model.layers.1.mlp.experts.3.up_proj.weight"),
+                           after.tensor("model.layers.1.mlp.experts.0.up_proj.weight")),
+             "stage 1 left the new expert as copied");
+    const Json ppl = Json::parse(test::readText(dir / "eval/perplexity.json"));
+    QCOMPARE(ppl.at("soft").at("languages").size(), size_t{8});
+
+    Json bad = p;
+    bad["languages"][6] = {{"id", "bg"}};
+    bad["new_languages"] = {{{"id", "sr"}}};
+    bad["runs_dir"] = "runs-lifelong-bad";
+    test::writeText(file, bad.dump(2));
+    r = test::runCli({"run", "--until", "tokens", file.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    r = test::runCli({"layermoe", "similarity", file.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    r = test::runCli({"layermoe", "allocate", file.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    r = test::runCli({"layermoe", "train", file.string()}, root());
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.find("/languages/6: 'bg' is not a language the base model learned") != std::string::npos, r.err.c_str());
+    QVERIFY(!fs::exists(root() / "runs-lifelong-bad/layermoe/uniform/model"));
+  }
+
   // `dmoe routing` on the trained DMoE: every language's routed tokens are its
   // held-out tokens (each document up to the model's context), and per layer
   // its top-1 shares and mean probabilities each sum to 1. A dense model is refused.

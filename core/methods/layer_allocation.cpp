@@ -95,13 +95,18 @@ BudgetAllocation allocateForBudget(const std::vector<double>& similarity, std::i
 }
 
 ParameterCounts layerMoeParameterCounts(std::int64_t baseParameters, std::int64_t ffnParameters, std::int64_t hiddenSize,
-                                        const std::vector<std::int64_t>& experts, std::int64_t topK) {
-  ParameterCounts c{baseParameters, baseParameters};
-  for (std::int64_t n : experts) {
-    if (n <= 1) continue;
-    const std::int64_t k = std::min(topK, n), router = hiddenSize * n;
-    c.total += (n - 1) * ffnParameters + router;
-    c.active += (k - 1) * ffnParameters + router;
+                                        const std::vector<std::int64_t>& experts, std::int64_t topK,
+                                        const std::vector<std::int64_t>& previous, std::int64_t baseActive) {
+  if (!previous.empty() && previous.size() != experts.size())
+    throw InputError("parameter counts: " + std::to_string(previous.size()) + " previous layers for " +
+                     std::to_string(experts.size()) + " allocated");
+  ParameterCounts c{baseParameters, baseActive >= 0 ? baseActive : baseParameters};
+  for (size_t l = 0; l < experts.size(); ++l) {
+    const std::int64_t added = experts[l] - 1, before = previous.empty() ? 1 : previous[l];
+    if (added <= 0) continue;
+    const std::int64_t router = hiddenSize * (added + (before == 1 ? 1 : 0));
+    c.total += added * ffnParameters + router;
+    c.active += (std::min(topK, before + added) - std::min(topK, before)) * ffnParameters + router;
   }
   return c;
 }

@@ -48,8 +48,14 @@ BudgetAllocation allocateForBudget(const std::vector<double>& similarity, std::i
 //   total  = base + Σ_{N_i > 1} ((N_i − 1)·P_ffn + D·N_i)
 //   active = base + Σ_{N_i > 1} ((k − 1)·P_ffn + D·N_i)   (per token)
 // Layers with N_i = 1 stay dense and add nothing.
+// Lifelong (the base already an expansion): `previous` = its experts per layer
+// (1 = dense; empty = every layer dense), `base` its parameters and
+// `baseActive` those active per token. A layer with M experts gains N_i − 1:
+//   total  += (N_i − 1)·P_ffn + D·(N_i − 1 + [M = 1])
+//   active += (min(k, M + N_i − 1) − min(k, M))·P_ffn + D·(N_i − 1 + [M = 1])
 ParameterCounts layerMoeParameterCounts(std::int64_t baseParameters, std::int64_t ffnParameters, std::int64_t hiddenSize,
-                                        const std::vector<std::int64_t>& experts, std::int64_t topK = 2);
+                                        const std::vector<std::int64_t>& experts, std::int64_t topK = 2,
+                                        const std::vector<std::int64_t>& previous = {}, std::int64_t baseActive = -1);
 
 // The paper's ablation at the same budget: ⌊budget / layers⌋ new experts per
 // layer (at least m − 1); the remainder r goes one each to r evenly spaced

@@ -19,8 +19,47 @@ Json MoeLayout::toJson() const {
     j["classifier_layers"] = classifierLayers;
     j["classes"] = classes;
   }
+  if (!generations.empty()) j["generations"] = generations;
+  if (!expertGenerations.empty()) j["expert_generations"] = expertGenerations;
   if (!expertLanguages.empty() || (layerExperts.empty() && !originalExpert)) j["experts"] = expertLanguages;
   return j;
+}
+
+std::vector<std::int64_t> MoeLayout::generationsIn(size_t i) const {
+  if (!expertGenerations.empty()) return expertGenerations[i];
+  std::vector<std::int64_t> g(static_cast<size_t>(expertsIn(i)), originalExpert ? 1 : 0);
+  g.front() = 0;
+  return g;
+}
+
+std::int64_t MoeLayout::generationOf(const std::string& languageId) const {
+  for (size_t g = 0; g < generations.size(); ++g)
+    if (std::find(generations[g].begin(), generations[g].end(), languageId) != generations[g].end())
+      return static_cast<std::int64_t>(g);
+  return -1;
+}
+
+// generations and expert_generations agree with each other and with the layers.
+template <class Fail>
+static void checkGenerations(const MoeLayout& layout, const Fail& fail) {
+  std::set<std::string> seen;
+  for (const auto& generation : layout.generations)
+    for (const std::string& id : generation)
+      if (!seen.insert(id).second) fail("generations", "language '" + id + "' is in two generations");
+  if (layout.expertGenerations.empty()) return;
+  if (layout.expertGenerations.size() != layout.layers.size())
+    fail("expert_generations", "lists " + std::to_string(layout.expertGenerations.size()) + " layers for " +
+                                   std::to_string(layout.layers.size()) + " MoE layers");
+  const auto last = static_cast<std::int64_t>(layout.generations.size()) - 1;
+  for (size_t i = 0; i < layout.layers.size(); ++i) {
+    const std::vector<std::int64_t>& g = layout.expertGenerations[i];
+    const std::string at = "expert_generations/" + std::to_string(i);
+    if (static_cast<std::int64_t>(g.size()) != layout.expertsIn(i))
+      fail(at, "lists " + std::to_string(g.size()) + " experts, the layer has " + std::to_string(layout.expertsIn(i)));
+    for (std::int64_t v : g)
+      if (v < 0 || v > last) fail(at, "generation " + std::to_string(v) + " is not one of /dmoe/generations");
+    if (layout.originalExpert && g.front() != 0) fail(at, "expert 0 (the original FFN) is of generation 0");
+  }
 }
 
 MoeLayout MoeLayout::fromJson(const Json& j, const std::string& source) {
@@ -39,6 +78,8 @@ MoeLayout MoeLayout::fromJson(const Json& j, const std::string& source) {
     layout.routerInit = j.value("router_init", std::string("normal"));
     layout.classifierLayers = j.value("classifier_layers", std::vector<std::int64_t>{});
     layout.classes = j.value("classes", std::int64_t{0});
+    layout.generations = j.value("generations", std::vector<std::vector<std::string>>{});
+    layout.expertGenerations = j.value("expert_generations", std::vector<std::vector<std::int64_t>>{});
     if (j.contains("original_expert")) {
       if (j.at("original_expert") != 0) fail("original_expert", "must be 0 (the frozen original FFN is expert 0)");
       layout.originalExpert = true;
@@ -75,6 +116,7 @@ MoeLayout MoeLayout::fromJson(const Json& j, const std::string& source) {
   for (const auto& group : layout.expertLanguages)
     for (const std::string& id : group)
       if (!seen.insert(id).second) fail("experts", "language '" + id + "' is served by two experts");
+  checkGenerations(layout, fail);
   return layout;
 }
 
@@ -89,31 +131,94 @@ Json moeConfigJson(const ModelConfig& config, const MoeLayout& layout) {
   return j;
 }
 
-std::shared_ptr<Routing> upcycle(CausalLMImpl& model, const MoeLayout& layout) {
+// The i-th layer of `layout` becomes an MoE layer of copies of its dense FFN, sharing `routing`.
+static void upcycleLayer(CausalLMImpl& model, const MoeLayout& layout, size_t i, const std::shared_ptr<Routing>& routing) {
   const ModelConfig& config = model.config();
-  auto routing = std::make_shared<Routing>();
-  for (size_t i = 0; i < layout.layers.size(); ++i) {
-    const std::int64_t layer = layout.layers[i];
-    if (layer < 0 || layer >= config.num_hidden_layers)
-      throw InputError("MoE layer " + std::to_string(layer) + " does not exist: the model has " +
-                       std::to_string(config.num_hidden_layers) + " layers");
-    std::shared_ptr<FeedForwardImpl> dense = model.mlp(layer);
-    if (std::dynamic_pointer_cast<MoeFeedForwardImpl>(dense))
-      throw InputError("layer " + std::to_string(layer) + " is already a mixture-of-experts layer");
-    std::vector<std::shared_ptr<FeedForwardImpl>> experts;
-    for (std::int64_t e = 0; e < layout.expertsIn(i); ++e) experts.push_back(copyFeedForward(*dense, config));
-    auto moe = std::make_shared<MoeFeedForwardImpl>(std::move(experts), config.hidden_size, layout.topK,
-                                                    layout.routerInitStd, routing);
-    if (layout.routerInit == "xavier_normal") {
-      torch::NoGradGuard noGrad;
-      torch::nn::init::xavier_normal_(moe->gate->weight);
-    }
-    if (std::find(layout.classifierLayers.begin(), layout.classifierLayers.end(), layer) != layout.classifierLayers.end())
-      moe->addClassifier(layout.classes);
-    moe->to(dense->parameters().front().device());
-    model.setMlp(layer, moe);
+  const std::int64_t layer = layout.layers[i];
+  if (layer < 0 || layer >= config.num_hidden_layers)
+    throw InputError("MoE layer " + std::to_string(layer) + " does not exist: the model has " +
+                     std::to_string(config.num_hidden_layers) + " layers");
+  std::shared_ptr<FeedForwardImpl> dense = model.mlp(layer);
+  if (std::dynamic_pointer_cast<MoeFeedForwardImpl>(dense))
+    throw InputError("layer " + std::to_string(layer) + " is already a mixture-of-experts layer");
+  std::vector<std::shared_ptr<FeedForwardImpl>> experts;
+  for (std::int64_t e = 0; e < layout.expertsIn(i); ++e) experts.push_back(copyFeedForward(*dense, config));
+  auto moe = std::make_shared<MoeFeedForwardImpl>(std::move(experts), config.hidden_size, layout.topK,
+                                                  layout.routerInitStd, routing);
+  if (layout.routerInit == "xavier_normal") {
+    torch::NoGradGuard noGrad;
+    torch::nn::init::xavier_normal_(moe->gate->weight);
   }
+  moe->setExpertGenerations(layout.generationsIn(i));
+  if (std::find(layout.classifierLayers.begin(), layout.classifierLayers.end(), layer) != layout.classifierLayers.end())
+    moe->addClassifier(layout.classes);
+  moe->to(dense->parameters().front().device());
+  model.setMlp(layer, moe);
+}
+
+std::shared_ptr<Routing> upcycle(CausalLMImpl& model, const MoeLayout& layout) {
+  auto routing = std::make_shared<Routing>();
+  for (size_t i = 0; i < layout.layers.size(); ++i) upcycleLayer(model, layout, i, routing);
   return routing;
+}
+
+MoeLayout expandLayerWise(CausalLMImpl& model, const std::optional<MoeLayout>& previous,
+                          const std::vector<std::int64_t>& experts, std::int64_t topK,
+                          const std::vector<std::string>& oldLanguages, const std::vector<std::string>& newLanguages) {
+  const ModelConfig& config = model.config();
+  if (static_cast<std::int64_t>(experts.size()) != config.num_hidden_layers)
+    throw InputError("the allocation has " + std::to_string(experts.size()) + " layers, the model " +
+                     std::to_string(config.num_hidden_layers));
+  if (previous && !previous->originalExpert)
+    throw InputError("a DMoE model (one expert per language group) cannot be expanded layer-wise: LayerMoE expands a "
+                     "dense model or a LayerMoE model");
+  if (previous && previous->topK != topK)
+    throw InputError("the model routes each token to k = " + std::to_string(previous->topK) +
+                     " experts; a further expansion keeps that k (asked for " + std::to_string(topK) + ")");
+  if (previous && previous->generations.empty())
+    throw InputError("the model does not record the languages of its generations (it was saved by an older version): "
+                     "train its expansion again before expanding it further");
+  MoeLayout grown;
+  if (previous) grown = *previous;
+  else {
+    grown.topK = topK;
+    grown.routerInit = "xavier_normal";
+    grown.originalExpert = true;
+    grown.generations = {oldLanguages};
+  }
+  const auto generation = static_cast<std::int64_t>(grown.generations.size());
+  grown.generations.push_back(newLanguages);
+  std::shared_ptr<Routing> routing = moeLayers(model).empty() ? std::make_shared<Routing>() : routingOf(model);
+  MoeLayout result = grown;  // layers, counts and generations rebuilt in layer order below
+  result.layers.clear();
+  result.layerExperts.clear();
+  result.expertGenerations.clear();
+  for (std::int64_t l = 0; l < config.num_hidden_layers; ++l) {
+    const std::int64_t added = std::max<std::int64_t>(experts[static_cast<size_t>(l)] - 1, 0);
+    auto moe = std::dynamic_pointer_cast<MoeFeedForwardImpl>(model.mlp(l));
+    if (!moe && added > 0) {
+      MoeLayout one = grown;
+      one.layers = {l};
+      one.layerExperts = {added + 1};
+      one.expertGenerations = {std::vector<std::int64_t>(static_cast<size_t>(added + 1), generation)};
+      one.expertGenerations.front().front() = 0;
+      one.classifierLayers.clear();
+      upcycleLayer(model, one, 0, routing);
+      moe = std::dynamic_pointer_cast<MoeFeedForwardImpl>(model.mlp(l));
+    } else if (moe && added > 0) {
+      std::vector<std::shared_ptr<FeedForwardImpl>> copies;
+      for (std::int64_t e = 0; e < added; ++e) copies.push_back(copyFeedForward(*moe->expert(0), config));
+      moe->addExperts(std::move(copies), generation);
+    }
+    if (!moe) continue;
+    result.layers.push_back(l);
+    result.layerExperts.push_back(moe->numExperts());
+    result.expertGenerations.push_back(moe->expertGenerations());
+  }
+  if (std::all_of(experts.begin(), experts.end(), [](std::int64_t n) { return n < 2; }))
+    throw InputError("the allocation adds no expert (N_i = 1 everywhere): nothing to expand");
+  result.numExperts = *std::max_element(result.layerExperts.begin(), result.layerExperts.end());
+  return result;
 }
 
 std::int64_t expertOfTensorName(const std::string& name) {

@@ -13,6 +13,9 @@
 //    "experts_per_layer": [5, 3, 2, 4],    // N_i of each MoE layer (num_experts = the largest)
 //    "router_init": "xavier_normal", "original_expert": 0,
 //    "classifier_layers": [5, 6], "classes": 2  // optional: MoE layers with a language classifier
+//    "generations": [["eng", "spa"], ["ell", "hun"]],  // the languages of each generation (0 = the base's)
+//    "expert_generations": [[0, 1, 1, 1, 1], …]       // per MoE layer, the generation of each expert
+// (a lifelong second expansion appends a generation and experts of it).
 // and whose MoE layers store Qwen3-MoE tensor names (mlp.gate.weight,
 // mlp.experts.<e>.<FFN names>), see docs/dmoe-checkpoint.md. loadCausalLM
 // (model/load_model.h) reads such folders, so every command that takes a model
@@ -40,9 +43,16 @@ struct MoeLayout {
   bool originalExpert = false;             // LayerMoE: expert 0 of every MoE layer is the frozen original FFN
   std::vector<std::int64_t> classifierLayers;  // LayerMoE: MoE layers with a language classifier (ascending)
   std::int64_t classes = 0;                // its classes (language generations: 2 after one expansion)
+  std::vector<std::vector<std::string>> generations;       // LayerMoE: the languages of each generation
+  std::vector<std::vector<std::int64_t>> expertGenerations;  // per MoE layer, each expert's; empty = the default
 
   // Experts of the i-th MoE layer (i indexes `layers`).
   std::int64_t expertsIn(size_t i) const { return layerExperts.empty() ? numExperts : layerExperts[i]; }
+  // The generation of each expert of the i-th MoE layer: as recorded, else
+  // 0 for expert 0 and 1 for the rest with an original expert, else all 0.
+  std::vector<std::int64_t> generationsIn(size_t i) const;
+  // The generation whose languages include `languageId`, or −1.
+  std::int64_t generationOf(const std::string& languageId) const;
 
   // Index of the expert serving `languageId`, or −1.
   std::int64_t expertOf(const std::string& languageId) const { return dmoe::expertOf(expertLanguages, languageId); }
@@ -62,6 +72,19 @@ Json moeConfigJson(const ModelConfig& config, const MoeLayout& layout);
 // routerInitStd) or xavier-normal) drawn from torch's current generator. Returns the routing object all those layers share.
 // Throws InputError for a layer index outside the model or a layer already MoE.
 std::shared_ptr<Routing> upcycle(CausalLMImpl& model, const MoeLayout& layout);
+
+// LayerMoE expansion (SPEC 2.3) with experts[l] = N_l per layer of the model
+// (1 = no new expert there): every layer with N_l ≥ 2 gains N_l − 1 copies of
+// its original FFN (the dense FFN, or expert 0 of an MoE layer) as experts of
+// the next generation, and router rows drawn xavier-normal from torch's
+// current generator (a dense layer's whole router, as upcycle draws it).
+// `previous` is the model's layout (none for a dense model: generation 0 is
+// `oldLanguages`); the next generation serves `newLanguages`. Returns the
+// expanded model's layout. InputError: a DMoE (group-expert) model, a layer
+// count that differs, a top-k other than the model's.
+MoeLayout expandLayerWise(CausalLMImpl& model, const std::optional<MoeLayout>& previous,
+                          const std::vector<std::int64_t>& experts, std::int64_t topK,
+                          const std::vector<std::string>& oldLanguages, const std::vector<std::string>& newLanguages);
 
 // Tensor names of MoE layers: "model.layers.3.mlp.experts.7.up_proj.weight" → 7,
 // −1 for a tensor of no expert; whether a name is a router ("….mlp.gate.weight").

@@ -1,6 +1,8 @@
 // The mixture-of-experts FFN (see the header).
 #include "model/moe_feed_forward.h"
 
+#include <algorithm>
+#include <limits>
 #include <map>
 
 #include "util/error.h"
@@ -21,6 +23,21 @@ MoeFeedForwardImpl::MoeFeedForwardImpl(std::vector<std::shared_ptr<FeedForwardIm
   }
   experts = register_module("experts", torch::nn::ModuleList());
   for (auto& expert : expertList) experts->push_back(expert);
+  generations_.assign(expertList.size(), 0);
+}
+
+void MoeFeedForwardImpl::setExpertGenerations(std::vector<std::int64_t> generations) {
+  if (static_cast<std::int64_t>(generations.size()) != numExperts())
+    throw InputError("MoE layer: " + std::to_string(generations.size()) + " expert generations for " +
+                     std::to_string(numExperts()) + " experts");
+  for (std::int64_t g : generations)
+    if (g < 0) throw InputError("MoE layer: an expert generation is negative");
+  generations_ = std::move(generations);
+  generationsOnDevice_ = torch::Tensor();
+}
+
+bool MoeFeedForwardImpl::classifierDecides() const {
+  return classes() > *std::max_element(generations_.begin(), generations_.end());
 }
 
 std::shared_ptr<FeedForwardImpl> MoeFeedForwardImpl::expert(std::int64_t e) const {
@@ -35,19 +52,59 @@ torch::Tensor MoeFeedForwardImpl::forward(const torch::Tensor& x) {
     lastTopExperts = lastClassLogits = torch::Tensor();
     return forwardHard(x);
   }
-  torch::Tensor originalOnly;
+  torch::Tensor tokenClass;
   if (classifier) {
     lastClassLogits = classifier(causalRunningMean(x.detach())).to(torch::kFloat32).reshape({-1, classes()});
-    if (!is_training()) originalOnly = lastClassLogits.argmax(-1) == 0;
+    if (!is_training() && classifierDecides()) tokenClass = lastClassLogits.argmax(-1);
   } else {
     lastClassLogits = torch::Tensor();
   }
-  return forwardSoft(flat, lastRouterLogits, originalOnly).view(x.sizes());
+  return forwardSoft(flat, lastRouterLogits, tokenClass).view(x.sizes());
 }
 
 torch::Tensor causalRunningMean(const torch::Tensor& x) {
   const torch::Tensor counts = torch::arange(1, x.size(1) + 1, x.options()).view({1, -1, 1});
   return x.cumsum(1) / counts;
+}
+
+// A [rows, columns] xavier-normal draw on `like`'s device and dtype.
+static torch::Tensor xavierNormal(std::int64_t rows, std::int64_t columns, const torch::Tensor& like) {
+  torch::Tensor w = torch::empty({rows, columns}, like.options());
+  torch::NoGradGuard noGrad;
+  torch::nn::init::xavier_normal_(w);
+  return w;
+}
+
+// A linear map without bias whose first rows are `kept` and the rest `grown`'s last rows.
+static torch::nn::Linear grownLinear(const torch::Tensor& kept, const torch::Tensor& grown) {
+  auto linear = torch::nn::Linear(torch::nn::LinearOptions(kept.size(1), grown.size(0)).bias(false));
+  linear->to(kept.device(), kept.scalar_type());
+  torch::NoGradGuard noGrad;
+  linear->weight.copy_(torch::cat({kept.detach(), grown.narrow(0, kept.size(0), grown.size(0) - kept.size(0))}, 0));
+  return linear;
+}
+
+void MoeFeedForwardImpl::growClassifier(std::int64_t classes) {
+  if (!classifier) throw InputError("MoE layer: it has no classifier to grow");
+  if (classes <= this->classes())
+    throw InputError("MoE layer: the classifier has " + std::to_string(this->classes()) + " classes; cannot grow it to " +
+                     std::to_string(classes));
+  const torch::Tensor w = classifier->weight;
+  classifier = replace_module("classifier", grownLinear(w, xavierNormal(classes, w.size(1), w)));
+}
+
+void MoeFeedForwardImpl::addExperts(std::vector<std::shared_ptr<FeedForwardImpl>> added, std::int64_t generation) {
+  if (added.empty()) return;
+  if (generation < 0) throw InputError("MoE layer: an expert generation is negative");
+  const torch::Tensor w = gate->weight;
+  const auto grownRows = numExperts() + static_cast<std::int64_t>(added.size());
+  gate = replace_module("gate", grownLinear(w, xavierNormal(grownRows, w.size(1), w)));
+  for (auto& expert : added) {
+    expert->to(w.device());
+    experts->push_back(expert);
+    generations_.push_back(generation);
+  }
+  generationsOnDevice_ = torch::Tensor();
 }
 
 void MoeFeedForwardImpl::addClassifier(std::int64_t classes) {
@@ -85,12 +142,20 @@ torch::Tensor MoeFeedForwardImpl::forwardHard(const torch::Tensor& x) {
 }
 
 torch::Tensor MoeFeedForwardImpl::forwardSoft(const torch::Tensor& flat, const torch::Tensor& logits,
-                                              const torch::Tensor& originalOnly) {
-  const torch::Tensor probabilities = torch::softmax(logits, -1);       // [N,E] fp32
+                                              const torch::Tensor& tokenClass) {
+  torch::Tensor allowed = logits;
+  if (tokenClass.defined() && *std::max_element(generations_.begin(), generations_.end()) >= 2) {
+    // class c ≥ 1: only experts of generation ≤ c compete (class 0 is handled below)
+    if (!generationsOnDevice_.defined() || generationsOnDevice_.device() != logits.device())
+      generationsOnDevice_ = torch::tensor(generations_, torch::kInt64).to(logits.device());
+    const torch::Tensor later = generationsOnDevice_.unsqueeze(0) > tokenClass.unsqueeze(-1);  // [N,E]
+    allowed = logits.masked_fill(later, -std::numeric_limits<float>::infinity());
+  }
+  const torch::Tensor probabilities = torch::softmax(allowed, -1);      // [N,E] fp32
   auto [weights, chosen] = probabilities.topk(topK(), -1);              // [N,k]
   weights = weights / weights.sum(-1, /*keepdim=*/true);                // renormalised over the k
-  if (originalOnly.defined()) {  // the classifier's class 0: expert 0 in the first slot with weight 1
-    const torch::Tensor mask = originalOnly.unsqueeze(-1);              // [N,1]
+  if (tokenClass.defined()) {  // the classifier's class 0: expert 0 in the first slot with weight 1
+    const torch::Tensor mask = (tokenClass == 0).unsqueeze(-1);         // [N,1]
     chosen = torch::where(mask, torch::zeros_like(chosen), chosen);
     weights = torch::where(mask, torch::zeros_like(weights).index_fill_(1, torch::zeros({1}, chosen.options()), 1.0), weights);
   }
@@ -124,6 +189,8 @@ void MoeFeedForwardImpl::addExpert(std::shared_ptr<FeedForwardImpl> newExpert, s
   gate = replace_module("gate", grown);
   newExpert->to(old.device());
   experts->push_back(newExpert);
+  generations_.push_back(generations_[static_cast<size_t>(routerRowFrom)]);
+  generationsOnDevice_ = torch::Tensor();
 }
 
 std::shared_ptr<FeedForwardImpl> copyFeedForward(const FeedForwardImpl& source, const ModelConfig& config) {

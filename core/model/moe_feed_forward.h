@@ -16,10 +16,18 @@
 // without bias on the causal running mean of the layer's FFN inputs (position
 // t averages positions 0…t of its row, never later ones; the input is
 // detached, so only the classify loss trains it). In eval mode its argmax
-// decides per token: class 0 → expert 0 alone (weight 1), otherwise the usual
-// top-k. In train mode it only records its logits for the classify loss, so
-// an untrained classifier never steers the training forward pass.
+// decides per token: class 0 → expert 0 alone (weight 1), class c ≥ 1 → the
+// usual top-k over the experts of generation ≤ c (the later ones masked out
+// of the softmax). In train mode it only records its logits for the classify
+// loss, so an untrained classifier never steers the training forward pass.
+// A classifier that knows fewer classes than the layer has expert generations
+// (a lifelong expansion's stage 1, before it is grown) does not decide either:
+// it cannot send a token to the newest experts.
 // Registered as "classifier" (mlp.classifier.weight).
+//
+// Expert generations (LayerMoE, lifelong): every expert belongs to the
+// language generation it was added for — the original expert 0 to 0, the
+// first expansion's experts to 1, a second expansion's to 2. All 0 unless set.
 //
 // Every forward keeps the router logits (and under soft routing the chosen
 // experts) of its tokens for the router losses (train/router_losses.h). The
@@ -62,9 +70,21 @@ class MoeFeedForwardImpl : public FeedForwardImpl {
   // Appends `expert` as expert E and a router row equal to row `routerRowFrom` (SPEC §1.8 step 2).
   void addExpert(std::shared_ptr<FeedForwardImpl> expert, std::int64_t routerRowFrom);
 
+  // Appends `added` as new experts of `generation` and router rows for them,
+  // drawn xavier-normal for the grown router's shape (as if it were new; the
+  // existing rows are kept), from torch's current generator.
+  void addExperts(std::vector<std::shared_ptr<FeedForwardImpl>> added, std::int64_t generation);
+
   // Adds the classifier (C classes, xavier-normal); throws InputError when there is one or C < 2.
   void addClassifier(std::int64_t classes);
+  // Grows the classifier to `classes` rows: the existing rows are kept, the new
+  // ones drawn xavier-normal for the grown shape. InputError without a classifier or when not growing.
+  void growClassifier(std::int64_t classes);
   std::int64_t classes() const { return classifier ? classifier->weight.size(0) : 0; }
+
+  // One generation per expert (InputError when the count differs from E or a value is negative).
+  void setExpertGenerations(std::vector<std::int64_t> generations);
+  const std::vector<std::int64_t>& expertGenerations() const { return generations_; }
 
   // Of the last forward: router logits [B·T, E] in fp32, under soft routing
   // the chosen experts [B·T, k] (undefined under hard routing), and with a
@@ -77,10 +97,13 @@ class MoeFeedForwardImpl : public FeedForwardImpl {
 
  private:
   torch::Tensor forwardHard(const torch::Tensor& x);                              // [B,T,D]
-  // [N,D], [N,E], optional [N] bool (tokens for expert 0 alone) → [N,D]
-  torch::Tensor forwardSoft(const torch::Tensor& flat, const torch::Tensor& logits, const torch::Tensor& originalOnly);
+  // [N,D], [N,E], optional [N] int64 (the classifier's class per token) → [N,D]
+  torch::Tensor forwardSoft(const torch::Tensor& flat, const torch::Tensor& logits, const torch::Tensor& tokenClass);
+  bool classifierDecides() const;
   std::int64_t topK_;
   std::shared_ptr<Routing> routing_;
+  std::vector<std::int64_t> generations_;  // per expert
+  torch::Tensor generationsOnDevice_;      // generations_ as an int64 tensor, built when first needed
 };
 TORCH_MODULE(MoeFeedForward);
 

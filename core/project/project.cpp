@@ -121,11 +121,31 @@ void fields(ModelShape& m, F&& f) {
   f("tie_word_embeddings", m.tie_word_embeddings);
 }
 
+// A list of language ids at `pointer`: each one of `allowed` (what `what` names, listed in `list`), each once.
+static void checkIdList(const Json* ids, const std::string& pointer, const std::set<std::string>& allowed,
+                        const std::string& what, const std::string& list, std::vector<Problem>& errors) {
+  if (!ids || !ids->is_array()) return;
+  std::string names;
+  for (const std::string& id : allowed) names += (names.empty() ? "" : ", ") + id;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < ids->size(); ++i) {
+    if (!(*ids)[i].is_string()) continue;
+    const std::string id = (*ids)[i].get<std::string>();
+    const std::string at = pointer + "/" + std::to_string(i);
+    if (!allowed.count(id))
+      errors.push_back({at, "'" + id + "' is not " + what + "; expected one of " + list + ": " +
+                                (names.empty() ? "(none listed)" : names)});
+    else if (!seen.insert(id).second)
+      errors.push_back({at, "'" + id + "' is listed twice"});
+  }
+}
+
 template <class F>
 void fields(BaseModelSettings& b, F&& f) {
   f("kind", b.kind);
   f("path", b.path);
   f("pretrained_on_slice", b.pretrained_on_slice);
+  f("pretrained_languages", b.pretrained_languages);
   f("config", b.config);
   f("pretrain", b.pretrain);
 }
@@ -398,23 +418,10 @@ void checkSemantics(const Json& r, const fs::path& dir, std::vector<Problem>& er
         errors.push_back({"/grouping/manual", "languages in no group: " + missing});
     }
   }
-  // Adaptation languages: new languages, each once.
-  const Json* adapted = at(r, {"adaptation", "languages"});
-  if (adapted && adapted->is_array()) {
-    std::string allowed;
-    for (const std::string& id : fresh) allowed += (allowed.empty() ? "" : ", ") + id;
-    std::set<std::string> seen;
-    for (size_t i = 0; i < adapted->size(); ++i) {
-      if (!(*adapted)[i].is_string()) continue;
-      const std::string id = (*adapted)[i].get<std::string>();
-      const std::string pointer = "/adaptation/languages/" + std::to_string(i);
-      if (!fresh.count(id))
-        errors.push_back({pointer, "'" + id + "' is not a new language; expected one of /new_languages: " +
-                                       (allowed.empty() ? "(none listed)" : allowed)});
-      else if (!seen.insert(id).second)
-        errors.push_back({pointer, "'" + id + "' is listed twice"});
-    }
-  }
+  // Adaptation languages: new languages, each once; the checkpoint's pretraining languages: training ones, each once.
+  checkIdList(at(r, {"adaptation", "languages"}), "/adaptation/languages", fresh, "a new language", "/new_languages", errors);
+  checkIdList(at(r, {"base_model", "pretrained_languages"}), "/base_model/pretrained_languages", current,
+              "a training language", "/languages", errors);
 
   // LayerMoE: a budget or δ, and δ only with the layer-wise allocation.
   const Json* delta = at(r, {"layermoe", "delta"});
@@ -610,6 +617,9 @@ const Language* Project::findLanguage(const std::string& id) const {
 
 bool Project::hasPretrainSlice(const std::string& languageId) const {
   if (base_model.kind != "pretrain" && !base_model.pretrained_on_slice) return false;
+  const std::vector<std::string>& only = base_model.pretrained_languages;
+  if (base_model.kind == "checkpoint" && !only.empty() && std::find(only.begin(), only.end(), languageId) == only.end())
+    return false;
   return std::any_of(languages.begin(), languages.end(), [&](const Language& l) { return l.id == languageId; });
 }
 

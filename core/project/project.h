@@ -90,6 +90,7 @@ struct ModelShape {
 struct BaseModelSettings {
   std::string kind, path;
   bool pretrained_on_slice = false;
+  std::vector<std::string> pretrained_languages;  // with pretrained_on_slice: those of /languages it was pretrained on; empty = all
   ModelShape config;
   TrainingSettings pretrain;
 };
@@ -189,7 +190,9 @@ class Project {
   std::vector<Language> adaptationLanguages() const;
   // Whether this language has a pretrain slice (SPEC 1.0): a training language
   // (not a new one) when the pipeline pretrains the base (base_model.kind
-  // pretrain) or the checkpoint base was pretrained on it (pretrained_on_slice).
+  // pretrain) or the checkpoint base was pretrained on it (pretrained_on_slice,
+  // and among pretrained_languages when that lists any: a lifelong expansion's
+  // base learned its later languages from their continual slice).
   bool hasPretrainSlice(const std::string& languageId) const;
 
   std::filesystem::path file;  // absolute

@@ -18,6 +18,13 @@ LayerMoeExpansion LayerMoeExpansion::fromJson(const Json& json, const std::strin
   e.experts = in.integers(in.at(json, "experts", ""), "/experts");
   for (size_t i = 0; i < e.experts.size(); ++i)
     if (e.experts[i] < 1) in.fail("/experts/" + std::to_string(i), "at least 1 expert");
+  if (json.contains("generation")) e.generation = in.integer(json.at("generation"), "/generation");
+  if (e.generation < 1) in.fail("/generation", "a generation ≥ 1 (0 is the base's languages)");
+  if (json.contains("previous_experts")) {
+    e.previousExperts = in.integers(json.at("previous_experts"), "/previous_experts");
+    if (e.previousExperts.size() != e.experts.size())
+      in.fail("/previous_experts", std::to_string(e.experts.size()) + " counts, one per layer like /experts");
+  }
   const Json& p = in.at(json, "parameters", "");
   e.baseParameters = in.integer(in.at(p, "base", "/parameters"), "/parameters/base");
   e.parameters.total = in.integer(in.at(p, "total", "/parameters"), "/parameters/total");
@@ -40,7 +47,8 @@ LayerMoeExpansion LayerMoeExpansion::read(const std::filesystem::path& file) {
 }
 
 Json LayerMoeExpansion::toJson() const {
-  return Json{{"allocation", allocation},
+  Json j{{"allocation", allocation},
+              {"generation", generation},
               {"experts", experts},
               {"new_experts", newExperts()},
               {"parameters", {{"base", baseParameters}, {"total", parameters.total}, {"active", parameters.active}}},
@@ -53,6 +61,8 @@ Json LayerMoeExpansion::toJson() const {
               {"stage2_final_loss", numberOrNull(stage2FinalLoss)},
               {"stage1_old_average", numberOrNull(stage1OldAverage)},
               {"stage1_new_average", numberOrNull(stage1NewAverage)}};
+  if (!previousExperts.empty()) j["previous_experts"] = previousExperts;
+  return j;
 }
 
 }  // namespace dmoe

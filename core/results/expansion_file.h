@@ -20,7 +20,9 @@ namespace dmoe {
 
 struct LayerMoeExpansion {
   std::string allocation;             // layer-wise | uniform
-  std::vector<std::int64_t> experts;  // N_i per layer of the base (1 = left dense)
+  std::vector<std::int64_t> experts;  // N_i per layer of the base (1 = no new expert there)
+  std::int64_t generation = 1;        // the new languages' generation: 1, or 2… for a lifelong expansion
+  std::vector<std::int64_t> previousExperts;  // lifelong: the base's experts per layer (1 = dense); else empty
   std::int64_t baseParameters = 0;
   ParameterCounts parameters;         // of the expanded model (active: per token)
   std::int64_t stage1Tokens = 0, stage2Tokens = 0;

@@ -22,6 +22,8 @@
 // new experts); a difference is a bug and an error.
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <set>
 
 #include "checkpoint/hf_checkpoint.h"
 #include "methods/layer_allocation.h"
@@ -46,21 +48,59 @@ namespace dmoe {
 
 namespace {
 
-// The MoE layout of a per-layer allocation: layers with N_i ≥ 2, expert 0 the original.
-MoeLayout layoutOf(const std::vector<std::int64_t>& experts, std::int64_t topK) {
-  MoeLayout layout;
+// What an expansion adds to: the base's layout (none for a dense base) and the
+// generation of every old language (all 0 for a dense base; lifelong, SPEC
+// 2.1: each as the expanded base records it).
+struct Lineage {
+  std::optional<MoeLayout> previous;
+  std::int64_t newest = 1;                    // the generation the new languages become
+  std::vector<std::int64_t> oldGenerations;   // per /languages entry
+  std::vector<std::int64_t> previousExperts;  // per layer: experts before (1 = dense)
+};
+
+Lineage lineageOf(const Project& project) {
+  const fs::path dir = baseModelDir(project);
+  const std::string source = (dir / "config.json").string();
+  const ModelConfig config = ModelConfig::fromHfJson(HfCheckpoint::open(dir).config, source);
+  Lineage out;
+  out.previous = readMoeLayout(config, source);
+  out.previousExperts.assign(static_cast<size_t>(config.num_hidden_layers), 1);
+  if (!out.previous) {
+    out.oldGenerations.assign(project.languages.size(), 0);
+    return out;
+  }
+  const MoeLayout& p = *out.previous;
+  if (!p.originalExpert)
+    throw InputError(project.file.string() + " /base_model/path: " + dir.string() +
+                     " is a DMoE model (one expert per language group); LayerMoE expands a dense model or a LayerMoE model");
+  if (p.generations.empty())
+    throw InputError(project.file.string() + " /base_model/path: " + source +
+                     " does not record the languages of its generations (saved by an older version): train that "
+                     "expansion again before expanding it further");
+  out.newest = static_cast<std::int64_t>(p.generations.size());
+  for (size_t i = 0; i < project.languages.size(); ++i) {
+    const std::int64_t g = p.generationOf(project.languages[i].id);
+    if (g < 0)
+      throw InputError(project.file.string() + " /languages/" + std::to_string(i) + ": '" + project.languages[i].id +
+                       "' is not a language the base model learned (" + source +
+                       " /dmoe/generations); a further expansion's old languages are those it learned");
+    out.oldGenerations.push_back(g);
+  }
+  for (size_t j = 0; j < project.new_languages.size(); ++j)
+    if (p.generationOf(project.new_languages[j].id) >= 0)
+      throw InputError(project.file.string() + " /new_languages/" + std::to_string(j) + ": '" +
+                       project.new_languages[j].id + "' is a language the base model has already learned (" + source + ")");
+  for (size_t i = 0; i < p.layers.size(); ++i) out.previousExperts[static_cast<size_t>(p.layers[i])] = p.expertsIn(i);
+  return out;
+}
+
+// The MoE layers an expansion with N_i = `experts` gives: the base's and those with N_i ≥ 2.
+std::vector<std::int64_t> expandedLayers(const Lineage& lineage, const std::vector<std::int64_t>& experts) {
+  std::vector<std::int64_t> layers;
   for (size_t l = 0; l < experts.size(); ++l)
-    if (experts[l] >= 2) {
-      layout.layers.push_back(static_cast<std::int64_t>(l));
-      layout.layerExperts.push_back(experts[l]);
-    }
-  if (layout.layers.empty())
-    throw InputError("the allocation leaves every layer dense (N_i = 1 everywhere): nothing to expand");
-  layout.numExperts = *std::max_element(layout.layerExperts.begin(), layout.layerExperts.end());
-  layout.topK = topK;
-  layout.routerInit = "xavier_normal";
-  layout.originalExpert = true;
-  return layout;
+    if (experts[l] >= 2 || (l < lineage.previousExperts.size() && lineage.previousExperts[l] >= 2))
+      layers.push_back(static_cast<std::int64_t>(l));
+  return layers;
 }
 
 using Snapshot = std::map<std::string, torch::Tensor>;
@@ -85,7 +125,18 @@ std::int64_t verifyUnchanged(const CausalLMImpl& model, const Snapshot& before, 
   return checked;
 }
 
-bool isNewExpert(const std::string& name) { return expertOfTensorName(name) >= 1; }
+// The names of the parameters of the experts of generation `generation` (the ones this expansion added).
+std::set<std::string> expertParameterNames(const CausalLMImpl& model, std::int64_t generation) {
+  std::set<const void*> added;
+  for (const auto& layer : moeLayers(model))
+    for (std::int64_t e = 0; e < layer->numExperts(); ++e)
+      if (layer->expertGenerations()[static_cast<size_t>(e)] == generation)
+        for (const auto& p : layer->expert(e)->parameters()) added.insert(p.unsafeGetTensorImpl());
+  std::set<std::string> names;
+  for (const auto& p : model.named_parameters(true))
+    if (added.count(p.value().unsafeGetTensorImpl())) names.insert(p.key());
+  return names;
+}
 
 std::int64_t tokensOf(const TrainingSettings& s) { return s.steps * s.batch_sequences * s.seq_len; }
 
@@ -108,31 +159,37 @@ std::vector<TokenStream> reviewStreams(const LanguageShards& fresh, const Langua
   return streams;
 }
 
-// Per token of the batch, flattened [B·T] bool on `device`: its row came from an old-language stream (≥ firstOld).
-torch::Tensor oldTokens(const TrainBatch& batch, std::int64_t firstOld, const torch::Device& device) {
-  return (batch.sources >= firstOld)
+// Per token of the batch, flattened [B·T] int64 on `device`: the generation of its row's stream.
+torch::Tensor tokenGenerations(const TrainBatch& batch, const torch::Tensor& streamGeneration, const torch::Device& device) {
+  return streamGeneration.index_select(0, batch.sources)
       .unsqueeze(1)
       .expand({batch.inputIds.size(0), batch.inputIds.size(1)})
       .reshape({-1})
       .to(device, /*non_blocking=*/true);
 }
 
-// The trainer term weight · LPR: tokens of rows from streams ≥ firstOld are old-language tokens.
-LossTerm lprLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> moe, std::int64_t firstOld, double weight) {
-  return {"lpr_loss", [moe = std::move(moe), firstOld, weight](const TrainBatch& batch, const torch::Tensor& logits) {
-            const torch::Tensor old = oldTokens(batch, firstOld, logits.device());
+// The trainer term weight · LPR: tokens of generations before `newest` are reviewed.
+LossTerm lprLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> moe, torch::Tensor streamGeneration,
+                     std::int64_t newest, double weight) {
+  std::vector<torch::Tensor> expertGenerations;
+  for (const auto& layer : moe) expertGenerations.push_back(torch::tensor(layer->expertGenerations(), torch::kInt64));
+  return {"lpr_loss", [moe = std::move(moe), expertGenerations = std::move(expertGenerations),
+                       streamGeneration = std::move(streamGeneration), newest,
+                       weight](const TrainBatch& batch, const torch::Tensor& logits) {
+            const torch::Tensor generation = tokenGenerations(batch, streamGeneration, logits.device());
             std::vector<torch::Tensor> routerLogits;
             for (const auto& layer : moe) routerLogits.push_back(layer->lastRouterLogits);
-            return weight * lprLoss(routerLogits, old);
+            return weight * lprLoss(routerLogits, expertGenerations, generation, newest);
           }};
 }
 
-// The trainer term weight · classify: each classifier's cross-entropy against the tag (0 old, 1 new), mean over them.
-LossTerm classifyLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> classified, std::int64_t firstOld,
+// The trainer term weight · classify: each classifier's cross-entropy against the
+// token's generation (0 the base's languages, … newest the new ones), mean over them.
+LossTerm classifyLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> classified, torch::Tensor streamGeneration,
                           double weight) {
-  return {"classify_loss", [classified = std::move(classified), firstOld, weight](const TrainBatch& batch,
-                                                                                 const torch::Tensor& logits) {
-            const torch::Tensor tag = 1 - oldTokens(batch, firstOld, logits.device()).to(torch::kInt64);
+  return {"classify_loss", [classified = std::move(classified), streamGeneration = std::move(streamGeneration),
+                            weight](const TrainBatch& batch, const torch::Tensor& logits) {
+            const torch::Tensor tag = tokenGenerations(batch, streamGeneration, logits.device());
             std::vector<torch::Tensor> classLogits;
             for (const auto& layer : classified) classLogits.push_back(layer->lastClassLogits);
             return weight * routerClassificationLoss(classLogits, tag);  // the same per-layer cross-entropy
@@ -140,24 +197,30 @@ LossTerm classifyLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> class
 }
 
 // Before any training: every classifier layer must be an MoE layer of the expansion.
-void checkClassifierLayers(const Project& project, const MoeLayout& layout) {
+void checkClassifierLayers(const Project& project, const std::vector<std::int64_t>& moeLayers) {
   for (std::int64_t l : project.layermoe.classifier_layers)
-    if (std::find(layout.layers.begin(), layout.layers.end(), l) == layout.layers.end())
+    if (std::find(moeLayers.begin(), moeLayers.end(), l) == moeLayers.end())
       throw InputError(project.file.string() + " /layermoe/classifier_layers: layer " + std::to_string(l) +
                        " is not an MoE layer of this expansion (its N_i is 1, or the model has no such layer)");
 }
 
-// The classifier layers (checked by checkClassifierLayers) gain a 2-class classifier; recorded in `layout`.
+// Stage 2's classifiers, one class per generation (newest + 1): the base's
+// classifiers grown by a class (lifelong), and new ones on the layers of
+// /layermoe/classifier_layers (checked by checkClassifierLayers); recorded in `layout`.
 std::vector<std::shared_ptr<MoeFeedForwardImpl>> addClassifiers(CausalLMImpl& model, MoeLayout& layout,
-                                                                const Project& project) {
+                                                                const Project& project, std::int64_t newest) {
+  std::vector<std::int64_t> layers = layout.classifierLayers;
+  for (std::int64_t l : project.layermoe.classifier_layers)
+    if (std::find(layers.begin(), layers.end(), l) == layers.end()) layers.push_back(l);
+  std::sort(layers.begin(), layers.end());
   std::vector<std::shared_ptr<MoeFeedForwardImpl>> out;
-  for (std::int64_t l : project.layermoe.classifier_layers) {
+  for (std::int64_t l : layers) {
     out.push_back(std::dynamic_pointer_cast<MoeFeedForwardImpl>(model.mlp(l)));
-    out.back()->addClassifier(2);
+    if (out.back()->classes() > 0) out.back()->growClassifier(newest + 1);
+    else out.back()->addClassifier(newest + 1);
   }
-  layout.classifierLayers = project.layermoe.classifier_layers;
-  std::sort(layout.classifierLayers.begin(), layout.classifierLayers.end());
-  layout.classes = out.empty() ? 0 : 2;
+  layout.classifierLayers = layers;
+  layout.classes = out.empty() ? 0 : newest + 1;
   return out;
 }
 
@@ -166,14 +229,37 @@ struct Expansion {
   std::vector<std::int64_t> experts;  // N_i per layer
 };
 
-LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expansion, MoeLayout layout,
+// The stream generations of stage 2's windows (reviewStreams' order: the new
+// languages, unless the replay is everything, then the old ones), host int64.
+torch::Tensor reviewStreamGenerations(const Lineage& lineage, std::size_t newLanguages, double replayShare) {
+  std::vector<std::int64_t> g;
+  if (replayShare < 1.0) g.assign(newLanguages, lineage.newest);
+  if (replayShare > 0) g.insert(g.end(), lineage.oldGenerations.begin(), lineage.oldGenerations.end());
+  return torch::tensor(g, torch::kInt64);
+}
+
+// The expanded model's parameters (total and per token), from the base's and what the allocation adds.
+ParameterCounts expandedParameters(const CausalLMImpl& base, const Lineage& lineage,
+                                   const std::vector<std::int64_t>& experts, std::int64_t topK,
+                                   std::int64_t& baseParameters) {
+  baseParameters = 0;
+  for (const auto& p : base.parameters()) baseParameters += p.numel();
+  const auto moe = moeLayers(base);
+  const std::shared_ptr<FeedForwardImpl> ffn = moe.empty() ? base.mlp(0) : moe.front()->expert(0);
+  std::int64_t ffnParameters = 0;
+  for (const auto& p : ffn->parameters()) ffnParameters += p.numel();
+  std::int64_t baseActive = baseParameters;
+  for (std::int64_t m : lineage.previousExperts) baseActive -= (m - std::min(topK, m)) * ffnParameters;
+  return layerMoeParameterCounts(baseParameters, ffnParameters, base.config().hidden_size, experts, topK,
+                                 lineage.previousExperts, baseActive);
+}
+
+LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expansion, const Lineage& lineage,
                                  const fs::path& dir, Reporter& reporter) {
   const LayerMoeSettings& s = project.layermoe;
   const std::string device = resolveDevice(project.device);
   const fs::path baseDir = baseModelDir(project);
   std::shared_ptr<CausalLMImpl> model = loadCausalLM(baseDir, device);
-  if (readMoeLayout(model->config(), (baseDir / "config.json").string()))
-    throw InputError((baseDir / "config.json").string() + ": LayerMoE expands a dense base model");
   if (static_cast<std::int64_t>(expansion.experts.size()) != model->config().num_hidden_layers)
     throw InputError("the allocation has " + std::to_string(expansion.experts.size()) + " layers, the base model " +
                      std::to_string(model->config().num_hidden_layers) + ": run `dmoe layermoe allocate` again");
@@ -181,32 +267,35 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
   LayerMoeExpansion out;
   out.allocation = expansion.allocation;
   out.experts = expansion.experts;
-  for (const auto& p : model->parameters()) out.baseParameters += p.numel();
-  std::int64_t ffnParameters = 0;
-  for (const auto& p : model->mlp(0)->parameters()) ffnParameters += p.numel();
+  out.generation = lineage.newest;
+  if (lineage.previous) out.previousExperts = lineage.previousExperts;
+  out.parameters = expandedParameters(*model, lineage, expansion.experts, s.top_k, out.baseParameters);
 
+  const std::vector<std::string> newIds = languageIds(project.adaptationLanguages());
+  const std::vector<std::string> oldIds = languageIds(project.languages);
   torch::manual_seed(static_cast<std::uint64_t>(s.stage1.seed));  // the router initialisation
-  const std::shared_ptr<Routing> routing = upcycle(*model, layout);
+  MoeLayout layout = expandLayerWise(*model, lineage.previous, expansion.experts, s.top_k, oldIds, newIds);
+  const std::shared_ptr<Routing> routing = routingOf(*model);
   const auto moe = moeLayers(*model);
-  out.parameters = layerMoeParameterCounts(out.baseParameters, ffnParameters, model->config().hidden_size,
-                                           expansion.experts, s.top_k);
   std::int64_t actual = 0;
   for (const auto& p : model->parameters()) actual += p.numel();
   if (actual != out.parameters.total)
     throw std::logic_error("LayerMoE: the expanded model has " + std::to_string(actual) + " parameters, the count says " +
                            std::to_string(out.parameters.total) + " (a bug: please report it)");
   reporter.log(expansion.allocation + ": " + std::to_string(layout.layers.size()) + " MoE layers, " +
-               std::to_string(out.newExperts()) + " new experts; parameters " + std::to_string(out.parameters.total) +
-               " (active per token " + std::to_string(out.parameters.active) + ", base " +
-               std::to_string(out.baseParameters) + ")");
+               std::to_string(out.newExperts()) + " new experts of generation " + std::to_string(out.generation) +
+               "; parameters " + std::to_string(out.parameters.total) + " (active per token " +
+               std::to_string(out.parameters.active) + ", base " + std::to_string(out.baseParameters) + ")");
 
   const std::int64_t context = model->config().max_position_embeddings;
-  const std::vector<std::string> newIds = languageIds(project.adaptationLanguages());
-  const std::vector<std::string> oldIds = languageIds(project.languages);
   std::vector<std::string> allIds = oldIds;
   allIds.insert(allIds.end(), newIds.begin(), newIds.end());
   const auto learnedRouter = heldoutEvaluation(project, *model, allIds);
-  const Snapshot original = snapshot(*model, [](const std::string& n) { return !isNewExpert(n) && !isRouterTensorName(n); });
+  const std::set<std::string> added = expertParameterNames(*model, lineage.newest);
+  auto isAdded = [added](const std::string& n) { return added.count(n) > 0; };
+  const Snapshot original = snapshot(*model, [&](const std::string& n) {
+    return !isAdded(n) && !isRouterTensorName(n) && !isClassifierTensorName(n);
+  });
   routing->soft();
 
   // ---- stage 1: new languages, new experts and routers, LM + w·balance
@@ -218,8 +307,8 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
   o1.runDir = RunLayout::trainingStageIn(dir, 1);
   o1.device = device;
   o1.resume = true;
-  o1.trainable = [](const std::string& n) { return isNewExpert(n) || isRouterTensorName(n); };
-  o1.trainableDescription = "new experts (index ≥ 1) and routers";
+  o1.trainable = [isAdded](const std::string& n) { return isAdded(n) || isRouterTensorName(n); };
+  o1.trainableDescription = "new experts (generation " + std::to_string(lineage.newest) + ") and routers";
   o1.evaluateEvery = project.evaluation.every_steps;
   o1.evaluate = learnedRouter;
   o1.extraSettings = {{"stage", "layermoe-stage1"}, {"allocation", expansion.allocation}, {"layout", layout.toJson()}};
@@ -238,7 +327,8 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
     out.stage1OldAverage = afterStage1.average;
     out.stage1NewAverage = afterStage1.newAverage;
   }
-  const Snapshot afterStage1 = snapshot(*model, [](const std::string& n) { return !isRouterTensorName(n); });
+  const Snapshot afterStage1 =
+      snapshot(*model, [](const std::string& n) { return !isRouterTensorName(n) && !isClassifierTensorName(n); });
 
   // ---- stage 2 (review): new languages + old replay, routers (and classifiers) only, LM + w·LPR + w·classify
   const TrainingSettings s2 = cappedToContext(s.stage2, context);
@@ -248,14 +338,14 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
                                          : 0.0;
   LanguageShards old = openShards(project, oldIds);
   std::vector<TokenStream> reviewed = reviewStreams(fresh, old, out.replayShare);
-  const std::int64_t firstOld = out.replayShare < 1.0 ? static_cast<std::int64_t>(newIds.size()) : 0;
+  const torch::Tensor streamGeneration = reviewStreamGenerations(lineage, newIds.size(), out.replayShare);
   SequenceSampler reviewWindows(reviewed, s2.seq_len, static_cast<std::uint64_t>(s2.seed));
   TrainerOptions o2;
   o2.settings = s2;
   o2.runDir = RunLayout::trainingStageIn(dir, 2);
   o2.device = device;
   o2.resume = true;
-  const auto classified = addClassifiers(*model, layout, project);
+  const auto classified = addClassifiers(*model, layout, project, lineage.newest);
   o2.trainable = [](const std::string& n) { return isRouterTensorName(n) || isClassifierTensorName(n); };
   o2.trainableDescription = classified.empty() ? "routers" : "routers and classifiers";
   o2.evaluateEvery = project.evaluation.every_steps;
@@ -269,9 +359,9 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
   {
     Trainer trainer(model, reviewWindows, o2, r2);
     if (s2.router_loss_weight > 0 && out.replayShare > 0)
-      trainer.addLossTerm(lprLossTerm(moe, firstOld, s2.router_loss_weight));
+      trainer.addLossTerm(lprLossTerm(moe, streamGeneration, lineage.newest, s2.router_loss_weight));
     if (!classified.empty() && s.classify_loss_weight > 0)
-      trainer.addLossTerm(classifyLossTerm(classified, firstOld, s.classify_loss_weight));
+      trainer.addLossTerm(classifyLossTerm(classified, streamGeneration, s.classify_loss_weight));
     result2 = trainer.run();
   }
   if (!result1.losses.empty()) out.stage1FinalLoss = result1.losses.back();
@@ -296,8 +386,11 @@ bool runExpansion(const Project& project, const Expansion& expansion, Reporter& 
   const RunLayout runs = project.layout();
   const fs::path dir = runs.layermoeDir(expansion.allocation);
   const LayerMoeSettings& s = project.layermoe;
-  const MoeLayout layout = layoutOf(expansion.experts, s.top_k);
-  checkClassifierLayers(project, layout);  // before the folder of other inputs is cleared
+  const Lineage lineage = lineageOf(project);
+  // before the folder of other inputs is cleared
+  if (std::all_of(expansion.experts.begin(), expansion.experts.end(), [](std::int64_t n) { return n < 2; }))
+    throw InputError("the allocation leaves every layer dense (N_i = 1 everywhere): nothing to expand");
+  checkClassifierLayers(project, expandedLayers(lineage, expansion.experts));
   StageFolder folder(dir, Json{{"experts", expansion.experts},
                                {"top_k", s.top_k},
                                {"replay_fraction", s.replay_fraction},
@@ -310,7 +403,7 @@ bool runExpansion(const Project& project, const Expansion& expansion, Reporter& 
                                {"shards", shardsFingerprint(project, project.allLanguages())}});
   const fs::path file = RunLayout::expansionIn(dir);
   const bool trained = folder.run(force, reporter, expansion.allocation + " expansion", file, [&] {
-    const LayerMoeExpansion result = expandAndTrain(project, expansion, layout, dir, reporter);
+    const LayerMoeExpansion result = expandAndTrain(project, expansion, lineage, dir, reporter);
     const Json j = result.toJson();
     writeFileAtomic(file, j.dump(1) + "\n");
     reporter.artifact(file, "expansion");

@@ -1,6 +1,8 @@
 // The DMoE router losses (see the header).
 #include "train/router_losses.h"
 
+#include <limits>
+
 #include "train/batch_source.h"
 #include "util/error.h"
 
@@ -30,14 +32,23 @@ torch::Tensor switchBalanceLoss(const torch::Tensor& logits, const torch::Tensor
   return static_cast<double>(experts) * (f.detach() * p).sum();
 }
 
-torch::Tensor lprLoss(const std::vector<torch::Tensor>& logits, const torch::Tensor& old) {
+torch::Tensor lprLoss(const std::vector<torch::Tensor>& logits, const std::vector<torch::Tensor>& expertGenerations,
+                      const torch::Tensor& tokenGeneration, std::int64_t newest) {
   if (logits.empty()) throw InputError("LPR loss: the model has no MoE layer");
-  const torch::Tensor weight = old.reshape({-1}).to(logits.front().device(), torch::kFloat32);  // [N]
-  const torch::Tensor tokens = weight.sum().clamp_min(1.0);  // no old token: every term is 0
+  if (expertGenerations.size() != logits.size())
+    throw InputError("LPR loss: expert generations for " + std::to_string(expertGenerations.size()) + " layers, logits for " +
+                     std::to_string(logits.size()));
+  const torch::Device device = logits.front().device();
+  const torch::Tensor generation = tokenGeneration.reshape({-1}).to(device);  // [N]
+  const torch::Tensor weight = (generation < newest).to(torch::kFloat32);     // [N]
+  const torch::Tensor tokens = weight.sum().clamp_min(1.0);                   // no old token: every term is 0
   torch::Tensor total;
-  for (const torch::Tensor& layer : logits) {
-    // −log p(expert 0) under the layer's one softmax (the reference's second softmax is not applied).
-    const torch::Tensor nll = -torch::log_softmax(layer.to(torch::kFloat32), -1).select(1, 0);  // [N]
+  for (size_t l = 0; l < logits.size(); ++l) {
+    // −log Σ_{gen(e) ≤ g} pₑ under the layer's one softmax (the reference's second softmax is not applied);
+    // for g = 0 the sum holds expert 0 alone and the log-sum-exp is its log-probability, exactly.
+    const torch::Tensor logp = torch::log_softmax(logits[l].to(torch::kFloat32), -1);                   // [N,E]
+    const torch::Tensor later = expertGenerations[l].to(device).unsqueeze(0) > generation.unsqueeze(-1);  // [N,E]
+    const torch::Tensor nll = -logp.masked_fill(later, -std::numeric_limits<float>::infinity()).logsumexp(-1);  // [N]
     const torch::Tensor loss = (nll * weight).sum() / tokens;
     total = total.defined() ? total + loss : loss;
   }

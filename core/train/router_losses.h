@@ -16,6 +16,11 @@
 //       toward the frozen original expert 0, over the tokens of old-language
 //       documents only, mean over those tokens, then over layers. New-language
 //       tokens count nowhere; a batch without old tokens gives 0.
+//       Lifelong (a second expansion): a token of an earlier generation g is
+//       pushed toward the experts of generation ≤ g, −log Σ_{gen(e) ≤ g} pₑ —
+//       for the base's languages (g = 0) exactly expert 0, so the one-round
+//       loss is this one; the first expansion's languages keep the experts
+//       they were given instead of being pushed back to the original FFN.
 // Tokens outside `mask` (padding) count in neither.
 #pragma once
 #include <vector>
@@ -30,7 +35,11 @@ torch::Tensor routerClassificationLoss(const std::vector<torch::Tensor>& logits,
 // One layer: logits [N,E], chosen [N,k] expert indices, mask [N] bool (undefined = every token).
 torch::Tensor switchBalanceLoss(const torch::Tensor& logits, const torch::Tensor& chosen, const torch::Tensor& mask = {});
 
-// logits: per layer [N,E_l] fp32 (E may differ between layers); old [N] bool: the token belongs to an old language.
-torch::Tensor lprLoss(const std::vector<torch::Tensor>& logits, const torch::Tensor& old);
+// logits: per layer [N,E_l] fp32 (E may differ between layers); expertGenerations:
+// per layer [E_l] int64, each expert's generation (expert 0 alone of generation 0);
+// tokenGeneration [N] int64: the generation of the token's language. Tokens of
+// generation < `newest` are reviewed.
+torch::Tensor lprLoss(const std::vector<torch::Tensor>& logits, const std::vector<torch::Tensor>& expertGenerations,
+                      const torch::Tensor& tokenGeneration, std::int64_t newest);
 
 }  // namespace dmoe
