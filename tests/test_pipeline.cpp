@@ -587,10 +587,14 @@ class TestPipeline : public QObject {
       QCOMPARE(test::readText(second / "tokens/el" / slice), test::readText(runs() / "tokens/el" / slice));
     QVERIFY(!fs::exists(second / "tokens/el/pretrain.bin") || fs::file_size(second / "tokens/el/pretrain.bin") == 0);
 
-    for (const char* step : {"similarity", "allocate", "train"}) {
-      r = test::runCli({"layermoe", step, file.string()}, root());
-      QVERIFY2(r.exitCode == 0, (std::string(step) + ": " + r.err).c_str());
-    }
+    r = test::runCli({"--events", "jsonl", "run", file.string()}, root());  // the DMoE stages skip the MoE base
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const auto statuses = stageStatuses(r.out);
+    for (const std::string& stage : {"deviation", "group", "merge", "train", "eval"})
+      QVERIFY2(statuses.at(stage) == "skipped", summary(statuses).c_str());
+    for (const std::string& stage : {"layermoe-similarity", "layermoe-allocate", "layermoe-train", "report"})
+      QVERIFY2(statuses.at(stage) == "done", summary(statuses).c_str());
+    QVERIFY2(r.out.find("already a mixture of experts") != std::string::npos, r.out.c_str());
     const LayerSimilarity s = LayerSimilarity::read(second / "layermoe/similarity/layer_similarity.json");
     QCOMPARE(s.isNew, (std::vector<bool>{false, false, false, false, false, false, false, true}));
     const fs::path dir = second / "layermoe/uniform";

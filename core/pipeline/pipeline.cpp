@@ -10,6 +10,7 @@
 #include "runtime/cancellation.h"
 #include "stages/tokenizer_training.h"
 #include "stages/deviation.h"
+#include "stages/stage_inputs.h"
 #include "stages/stages.h"
 #include "stages/pretrain.h"
 
@@ -34,6 +35,21 @@ bool statsAreCurrent(const Project& p) {
 }
 
 using StageRun = std::function<void(const Project&, Reporter&, const PipelineOptions&)>;
+
+// A DMoE stage (deviation … adapt): it grows a dense base, so it skips a
+// mixture-of-experts base (a lifelong LayerMoE project's) and says why.
+StageRun dmoeStage(void (*run)(const Project&, Reporter&, bool)) {
+  return [run](const Project& p, Reporter& r, const PipelineOptions& o) {
+    if (baseIsMixtureOfExperts(p)) {
+      r.started();
+      r.log("the base model is already a mixture of experts (" + p.base_model.path +
+            "): DMoE grows a dense base, so this stage does not apply; LayerMoE expands it further");
+      r.finished("skipped");
+      return;
+    }
+    run(p, r, o.force);
+  };
+}
 
 // Each catalogue entry's entry point, by name.
 const std::map<std::string, StageRun>& stageRunners() {
@@ -79,14 +95,14 @@ const std::map<std::string, StageRun>& stageRunners() {
          options.force = o.force;
          runPretrain(p, r, options);
        }},
-      {"deviation", [](const Project& p, Reporter& r, const PipelineOptions& o) { runDeviation(p, r, o.force); }},
-      {"select-layers", [](const Project& p, Reporter& r, const PipelineOptions& o) { runSelectLayers(p, r, o.force); }},
-      {"similarity", [](const Project& p, Reporter& r, const PipelineOptions& o) { runSimilarity(p, r, o.force); }},
-      {"group", [](const Project& p, Reporter& r, const PipelineOptions& o) { runGroup(p, r, o.force); }},
-      {"merge", [](const Project& p, Reporter& r, const PipelineOptions& o) { runMerge(p, r, o.force); }},
-      {"train", [](const Project& p, Reporter& r, const PipelineOptions& o) { runTrain(p, r, o.force); }},
-      {"eval", [](const Project& p, Reporter& r, const PipelineOptions& o) { runEval(p, r, o.force); }},
-      {"baselines", [](const Project& p, Reporter& r, const PipelineOptions& o) { runBaselines(p, r, o.force); }},
+      {"deviation", dmoeStage(runDeviation)},
+      {"select-layers", dmoeStage(runSelectLayers)},
+      {"similarity", dmoeStage(runSimilarity)},
+      {"group", dmoeStage(runGroup)},
+      {"merge", dmoeStage(runMerge)},
+      {"train", dmoeStage(runTrain)},
+      {"eval", dmoeStage(runEval)},
+      {"baselines", dmoeStage(runBaselines)},
       {"adapt",
        [](const Project& p, Reporter& r, const PipelineOptions& o) {
          if (!p.adaptation.runs("dmoe-adapt")) {
@@ -95,7 +111,7 @@ const std::map<std::string, StageRun>& stageRunners() {
            r.finished("skipped");
            return;
          }
-         runAdapt(p, r, o.force);
+         dmoeStage(runAdapt)(p, r, o);
        }},
       {"layermoe-similarity",
        [](const Project& p, Reporter& r, const PipelineOptions& o) { runLayerMoeSimilarity(p, r, o.force); }},

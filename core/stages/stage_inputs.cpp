@@ -19,6 +19,14 @@ fs::path baseModelDir(const Project& project) {
   return project.base_model.kind == "pretrain" ? pretrainedModelDir(project) : project.resolve(project.base_model.path);
 }
 
+bool baseIsMixtureOfExperts(const Project& project) {
+  if (project.base_model.kind != "checkpoint") return false;
+  const fs::path config = baseModelDir(project) / "config.json";
+  if (!fs::exists(config)) return false;  // the stage that needs it says so
+  const Json j = readJsonFile(config);
+  return j.is_object() && j.contains("dmoe");
+}
+
 namespace {
 
 // A checkpoint base reads ids below its vocab_size only: a tokenizer with more pieces is refused.

@@ -17,6 +17,10 @@ namespace dmoe {
 
 // base_model.path (kind checkpoint) or <runs_dir>/pretrain/model.
 std::filesystem::path baseModelDir(const Project& project);
+// Whether the base is already a mixture-of-experts model (a checkpoint whose
+// config.json has "dmoe": an earlier DMoE or LayerMoE run's model). The DMoE
+// stages grow a dense base and skip such a project; LayerMoE expands it further.
+bool baseIsMixtureOfExperts(const Project& project);
 // Identity of the base model for manifests: the pretrain manifest's hash, or
 // for a checkpoint its config.json and the names, sizes and times of its weight files.
 // Throws InputError when the base model does not exist yet (naming the command that makes it),
