@@ -590,11 +590,16 @@ class TestPipeline : public QObject {
     r = test::runCli({"--events", "jsonl", "run", file.string()}, root());  // the DMoE stages skip the MoE base
     QVERIFY2(r.exitCode == 0, r.err.c_str());
     const auto statuses = stageStatuses(r.out);
-    for (const std::string& stage : {"deviation", "group", "merge", "train", "eval"})
+    for (const std::string& stage : {"deviation", "group", "merge", "train", "baselines", "adapt"})
       QVERIFY2(statuses.at(stage) == "skipped", summary(statuses).c_str());
-    for (const std::string& stage : {"layermoe-similarity", "layermoe-allocate", "layermoe-train", "report"})
+    for (const std::string& stage : {"eval", "layermoe-similarity", "layermoe-allocate", "layermoe-train", "report"})
       QVERIFY2(statuses.at(stage) == "done", summary(statuses).c_str());
     QVERIFY2(r.out.find("already a mixture of experts") != std::string::npos, r.out.c_str());
+    const Json baseEval = Json::parse(test::readText(root() / "runs-lifelong/eval/perplexity.json"));
+    QVERIFY(baseEval.contains("base") && !baseEval.contains("soft"));  // the base alone, learned router
+    QCOMPARE(baseEval.at("base").at("languages").size(), size_t{8});
+    const std::string report = test::readText(root() / "runs-lifelong/report/report.md");
+    QVERIFY2(report.find("generation 1 (el sr)") != std::string::npos, report.c_str());
     const LayerSimilarity s = LayerSimilarity::read(second / "layermoe/similarity/layer_similarity.json");
     QCOMPARE(s.isNew, (std::vector<bool>{false, false, false, false, false, false, false, true}));
     const fs::path dir = second / "layermoe/uniform";

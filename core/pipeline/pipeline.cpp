@@ -101,7 +101,7 @@ const std::map<std::string, StageRun>& stageRunners() {
       {"group", dmoeStage(runGroup)},
       {"merge", dmoeStage(runMerge)},
       {"train", dmoeStage(runTrain)},
-      {"eval", dmoeStage(runEval)},
+      {"eval", [](const Project& p, Reporter& r, const PipelineOptions& o) { runEval(p, r, o.force); }},
       {"baselines", dmoeStage(runBaselines)},
       {"adapt",
        [](const Project& p, Reporter& r, const PipelineOptions& o) {

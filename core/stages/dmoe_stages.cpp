@@ -49,20 +49,28 @@ void runEval(const Project& project, Reporter& reporter, bool force) {
   reporter.started();
   const RunLayout runs = project.layout();
   const fs::path file = RunLayout::perplexityIn(runs.evalDir());
-  const std::string trained = StageFolder::fingerprint(runs.trainDir(), "dmoe train");
-  const std::string base = baseModelFingerprint(project);
-  StageFolder folder(runs.evalDir(), Json{{"evaluation", evaluationSettings(project)},
-                                          {"model", trained},
-                                          {"base_model", base},
-                                          {"heldout", shardsFingerprint(project, project.allLanguages())}});
+  // A mixture-of-experts base (a lifelong LayerMoE project's) has no DMoE trained on it: only the base is scored.
+  const bool mixtureBase = baseIsMixtureOfExperts(project);
+  Json inputs{{"evaluation", evaluationSettings(project)},
+              {"base_model", baseModelFingerprint(project)},
+              {"heldout", shardsFingerprint(project, project.allLanguages())}};
+  if (!mixtureBase) inputs["model"] = StageFolder::fingerprint(runs.trainDir(), "dmoe train");
+  StageFolder folder(runs.evalDir(), inputs);
   const bool done = folder.run(force, reporter, "evaluation", file, [&] {
-    Json table = evaluateModel(project, RunLayout::modelIn(runs.trainDir()), reporter);
-    table["base"] = evaluateModel(project, baseModelDir(project), reporter).at("dense");
+    Json table = Json::object();
+    if (mixtureBase) {
+      table["base"] = evaluateModel(project, baseModelDir(project), reporter).at("soft");
+      reporter.log("average PPL: base " + std::to_string(table["base"].value("average", 0.0)) +
+                   " (already a mixture of experts, learned router; no DMoE is built on it)");
+    } else {
+      table = evaluateModel(project, RunLayout::modelIn(runs.trainDir()), reporter);
+      table["base"] = evaluateModel(project, baseModelDir(project), reporter).at("dense");
+      reporter.log("average PPL: base " + std::to_string(table["base"].value("average", 0.0)) + ", DMoE " +
+                   std::to_string(table["soft"].value("average", 0.0)) + " (learned router), " +
+                   std::to_string(table["hard"].value("average", 0.0)) + " (group oracle)");
+    }
     writeFileAtomic(file, table.dump(1) + "\n");
     reporter.artifact(file, "perplexity");
-    reporter.log("average PPL: base " + std::to_string(table["base"].value("average", 0.0)) + ", DMoE " +
-                 std::to_string(table["soft"].value("average", 0.0)) + " (learned router), " +
-                 std::to_string(table["hard"].value("average", 0.0)) + " (group oracle)");
     reporter.result("eval", table);
     return Json::object();
   });

@@ -55,6 +55,25 @@ std::optional<DeviationTable::Stationarity> stationarityOf(const Project& projec
   return deviation ? deviation->stationarity : std::nullopt;
 }
 
+// The old languages split by the generation the base model records for them
+// (a lifelong LayerMoE project's base: config.json "dmoe"/"generations"); one
+// list (all of them) when the base records none.
+std::vector<std::vector<Language>> languagesByGeneration(const Project& project, const std::vector<Language>& languages) {
+  const fs::path config = baseModelDir(project) / "config.json";
+  Json generations;
+  if (project.base_model.kind == "checkpoint" && fs::exists(config)) {
+    const Json j = readJsonFile(config);
+    if (j.is_object() && j.contains("dmoe") && j["dmoe"].is_object()) generations = j["dmoe"].value("generations", Json());
+  }
+  if (!generations.is_array() || generations.empty()) return {languages};
+  std::vector<std::vector<Language>> out(generations.size());
+  for (const Language& l : languages)
+    for (size_t g = 0; g < generations.size(); ++g)
+      if (generations[g].is_array() && std::find(generations[g].begin(), generations[g].end(), Json(l.id)) != generations[g].end())
+        out[g].push_back(l);
+  return out;
+}
+
 // The three baselines' evaluation folders.
 std::vector<fs::path> baselineEvalDirs(const RunLayout& runs) {
   std::vector<fs::path> dirs;
@@ -96,9 +115,11 @@ Json writeExpansionComparison(const Project& project, const std::optional<Adapta
     std::int64_t newExperts = -1, total = 0, active = 0, tokens = 0;
   };
   std::vector<Method> methods;
-  const std::int64_t base = selection ? selection->baseParameters : 0;
+  const auto expansions = layerMoeResults(runs);
+  const std::int64_t base = selection ? selection->baseParameters
+                                      : (expansions.empty() ? 0 : expansions.front().first.baseParameters);
   if (eval.is_object()) methods.push_back({"Base", pplOf(eval["base"]), 0, base, base, 0});
-  if (adaptation && selection && merge.contains("layout") && eval.is_object()) {
+  if (adaptation && selection && merge.contains("layout") && eval.contains("soft")) {
     // The adaptation's starting point: the trained DMoE, before any new expert.
     const Json& layout = merge.at("layout");
     const ParameterCounts c = dmoeParameterCounts(
@@ -120,7 +141,7 @@ Json writeExpansionComparison(const Project& project, const std::optional<Adapta
     m.active = c.active;
     methods.push_back(m);
   }
-  for (const auto& [expansion, ppl] : layerMoeResults(runs))
+  for (const auto& [expansion, ppl] : expansions)
     methods.push_back({"LayerMoE, " + expansion.allocation + " allocation", pplOf(ppl), expansion.newExperts(),
                        expansion.parameters.total, expansion.parameters.active,
                        expansion.stage1Tokens + expansion.stage2Tokens});
@@ -151,7 +172,7 @@ Json writeExpansionComparison(const Project& project, const std::optional<Adapta
                     {"parameters_active", m.active}, {"training_tokens", m.tokens}, {"old_average", numberOrNull(oldAvg)},
                     {"new_average", numberOrNull(newAvg)}, {"ppl", ppl}});
   }
-  for (const auto& [expansion, ppl] : layerMoeResults(runs)) {
+  for (const auto& [expansion, ppl] : expansions) {
     const Method& m = *std::find_if(methods.begin(), methods.end(), [&, &e = expansion](const Method& x) {
       return x.name == "LayerMoE, " + e.allocation + " allocation";
     });
@@ -159,6 +180,18 @@ Json writeExpansionComparison(const Project& project, const std::optional<Adapta
        << ", new Avg. " << fixedDecimals(expansion.stage1NewAverage, 1) << "; after the review stage "
        << fixedDecimals(average(m, project.languages), 1) << " and " << fixedDecimals(average(m, fresh), 1) << " ("
        << expansion.frozenTensorsChecked << " frozen tensors verified bit-identical).\n";
+    const std::vector<std::vector<Language>> byGeneration = languagesByGeneration(project, project.languages);
+    if (byGeneration.size() < 2) continue;
+    const auto baseRow = std::find_if(methods.begin(), methods.end(), [](const Method& x) { return x.name == "Base"; });
+    md << "By generation of the old languages (the base's PPL → after this expansion):";
+    for (size_t g = 0; g < byGeneration.size(); ++g) {
+      std::string ids;
+      for (const Language& l : byGeneration[g]) ids += (ids.empty() ? "" : " ") + l.label();
+      md << (g ? ";" : "") << " generation " << g << " (" << (g == 0 ? std::to_string(byGeneration[g].size()) + " languages" : ids)
+         << ") " << (baseRow == methods.end() ? "–" : fixedDecimals(average(*baseRow, byGeneration[g]), 1)) << " → "
+         << fixedDecimals(average(m, byGeneration[g]), 1);
+    }
+    md << ".\n";
   }
   md << "\nThe adaptation starts from the trained DMoE (its old languages already improved by the DMoE's own "
         "training) and trains one new expert per new group in every MoE layer; LayerMoE starts from the base and trains "
@@ -255,7 +288,7 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
   if (random.is_object()) rows.push_back({"DMoE, random groups", pplOf(random["soft"])});
   if (btm.is_object() && project.baselines.branch_train_mix)
     rows.push_back({"DMoE, Branch-Train-Mix init", pplOf(btm["soft"])});
-  if (eval.is_object()) {
+  if (eval.contains("soft")) {
     rows.push_back({"DMoE", pplOf(eval["soft"])});
     rows.push_back({"DMoE, group-oracle routing", pplOf(eval["hard"])});
   }

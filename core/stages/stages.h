@@ -49,7 +49,8 @@ void runMerge(const Project& project, Reporter& reporter, bool force);
 // ---- train (SPEC §1.6): <runs_dir>/train/{stage1,stage2,model}
 void runTrain(const Project& project, Reporter& reporter, bool force);
 
-// ---- eval (SPEC §1.7): <runs_dir>/eval/perplexity.json (base, DMoE soft and hard)
+// ---- eval (SPEC §1.7): <runs_dir>/eval/perplexity.json (base, DMoE soft and hard;
+//      the base alone when it is already a mixture of experts)
 void runEval(const Project& project, Reporter& reporter, bool force);
 
 // ---- baselines: <runs_dir>/baselines/{dense-continue,random-groups}/, perplexity.json
