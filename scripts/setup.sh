@@ -6,6 +6,7 @@
 #   scripts/setup.sh demo     # install, build, run the demo project end to end
 #   scripts/setup.sh demo-expand  # the second demo: add be/sr/ml/mr by DMoE adaptation and LayerMoE
 #   scripts/setup.sh demo-expand-ablations  # its LayerMoE ablations (projects/ablations/)
+#   scripts/setup.sh demo-lifelong  # the third demo: a second LayerMoE round (bg, mk) on demo 2's model
 #   scripts/setup.sh test     # install, build, run every test (ctest summary last)
 #   scripts/setup.sh build    # install and build only
 #
@@ -88,6 +89,16 @@ case "$mode" in
     "$build/app/dmoe" run "$root/projects/udhr-18.dmoe.json" --until pretrain
     "$build/app/dmoe" run "$root/projects/udhr-18-expand.dmoe.json"
     ;;
+  demo-lifelong)
+    # The third demo expands demo 2's layer-wise LayerMoE model (made here
+    # when absent, skipped when up to date), then its ablations (projects/ablations/).
+    "$build/app/dmoe" run "$root/projects/udhr-18.dmoe.json" --until pretrain
+    "$build/app/dmoe" run "$root/projects/udhr-18-expand.dmoe.json" --until layermoe-train
+    "$build/app/dmoe" run "$root/projects/udhr-18-lifelong.dmoe.json"
+    for project in "$root"/projects/ablations/udhr-18-lifelong-*.dmoe.json; do
+      "$build/app/dmoe" run "$project"
+    done
+    ;;
   demo-expand-ablations)
     # The second demo's LayerMoE ablations (projects/ablations/): each its own
     # runs folder, sharing demo 1's corpus, tokenizer and base (run demo first).
@@ -101,7 +112,7 @@ case "$mode" in
     ctest --output-on-failure -j "$jobs"
     ;;
   *)
-    echo "usage: scripts/setup.sh [build|demo|demo-expand|demo-expand-ablations|test]" >&2
+    echo "usage: scripts/setup.sh [build|demo|demo-expand|demo-expand-ablations|demo-lifelong|test]" >&2
     exit 2
     ;;
 esac

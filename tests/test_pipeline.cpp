@@ -608,6 +608,11 @@ class TestPipeline : public QObject {
     QCOMPARE(e.previousExperts, (std::vector<std::int64_t>{2, 3, 2, 3}));
     QCOMPARE(e.experts, (std::vector<std::int64_t>{2, 2, 2, 2}));
     QVERIFY(e.frozenBitIdentical);
+    // Per token the base runs 2 of 3 experts in layers 1 and 3 (an FFN: 3 · 32 · 64); every layer already
+    // routes to k = 2, so the new expert adds no active FFN, only its router row (32).
+    QCOMPARE(e.baseActiveParameters, e.baseParameters - 2 * 3 * 32 * 64);
+    QCOMPARE(e.parameters.active, e.baseActiveParameters + 4 * 32);
+    QCOMPARE(e.parameters.total, e.baseParameters + 4 * (3 * 32 * 64 + 32));
     const Json config = Json::parse(test::readText(dir / "model/config.json")).at("dmoe");
     QCOMPARE(config.at("experts_per_layer").get<std::vector<std::int64_t>>(), (std::vector<std::int64_t>{3, 4, 3, 4}));
     QCOMPARE(config.at("expert_generations").get<std::vector<std::vector<std::int64_t>>>(),

@@ -27,6 +27,7 @@ LayerMoeExpansion LayerMoeExpansion::fromJson(const Json& json, const std::strin
   }
   const Json& p = in.at(json, "parameters", "");
   e.baseParameters = in.integer(in.at(p, "base", "/parameters"), "/parameters/base");
+  if (p.contains("base_active")) e.baseActiveParameters = in.integer(p.at("base_active"), "/parameters/base_active");
   e.parameters.total = in.integer(in.at(p, "total", "/parameters"), "/parameters/total");
   e.parameters.active = in.integer(in.at(p, "active", "/parameters"), "/parameters/active");
   e.stage1Tokens = in.integer(in.at(json, "stage1_tokens", ""), "/stage1_tokens");
@@ -62,6 +63,7 @@ Json LayerMoeExpansion::toJson() const {
               {"stage1_old_average", numberOrNull(stage1OldAverage)},
               {"stage1_new_average", numberOrNull(stage1NewAverage)}};
   if (!previousExperts.empty()) j["previous_experts"] = previousExperts;
+  if (baseActiveParameters >= 0) j["parameters"]["base_active"] = baseActiveParameters;
   return j;
 }
 

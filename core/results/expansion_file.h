@@ -24,6 +24,7 @@ struct LayerMoeExpansion {
   std::int64_t generation = 1;        // the new languages' generation: 1, or 2… for a lifelong expansion
   std::vector<std::int64_t> previousExperts;  // lifelong: the base's experts per layer (1 = dense); else empty
   std::int64_t baseParameters = 0;
+  std::int64_t baseActiveParameters = -1;  // per token (below the total for a mixture-of-experts base); −1 = not recorded
   ParameterCounts parameters;         // of the expanded model (active: per token)
   std::int64_t stage1Tokens = 0, stage2Tokens = 0;
   double replayShare = 0;             // expected share of old-language windows in stage 2

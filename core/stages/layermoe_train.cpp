@@ -241,14 +241,14 @@ torch::Tensor reviewStreamGenerations(const Lineage& lineage, std::size_t newLan
 // The expanded model's parameters (total and per token), from the base's and what the allocation adds.
 ParameterCounts expandedParameters(const CausalLMImpl& base, const Lineage& lineage,
                                    const std::vector<std::int64_t>& experts, std::int64_t topK,
-                                   std::int64_t& baseParameters) {
+                                   std::int64_t& baseParameters, std::int64_t& baseActive) {
   baseParameters = 0;
   for (const auto& p : base.parameters()) baseParameters += p.numel();
   const auto moe = moeLayers(base);
   const std::shared_ptr<FeedForwardImpl> ffn = moe.empty() ? base.mlp(0) : moe.front()->expert(0);
   std::int64_t ffnParameters = 0;
   for (const auto& p : ffn->parameters()) ffnParameters += p.numel();
-  std::int64_t baseActive = baseParameters;
+  baseActive = baseParameters;
   for (std::int64_t m : lineage.previousExperts) baseActive -= (m - std::min(topK, m)) * ffnParameters;
   return layerMoeParameterCounts(baseParameters, ffnParameters, base.config().hidden_size, experts, topK,
                                  lineage.previousExperts, baseActive);
@@ -269,7 +269,9 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
   out.experts = expansion.experts;
   out.generation = lineage.newest;
   if (lineage.previous) out.previousExperts = lineage.previousExperts;
-  out.parameters = expandedParameters(*model, lineage, expansion.experts, s.top_k, out.baseParameters);
+  std::int64_t baseActive = 0;
+  out.parameters = expandedParameters(*model, lineage, expansion.experts, s.top_k, out.baseParameters, baseActive);
+  if (lineage.previous) out.baseActiveParameters = baseActive;
 
   const std::vector<std::string> newIds = languageIds(project.adaptationLanguages());
   const std::vector<std::string> oldIds = languageIds(project.languages);

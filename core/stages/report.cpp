@@ -118,7 +118,10 @@ Json writeExpansionComparison(const Project& project, const std::optional<Adapta
   const auto expansions = layerMoeResults(runs);
   const std::int64_t base = selection ? selection->baseParameters
                                       : (expansions.empty() ? 0 : expansions.front().first.baseParameters);
-  if (eval.is_object()) methods.push_back({"Base", pplOf(eval["base"]), 0, base, base, 0});
+  const std::int64_t baseActive = !selection && !expansions.empty() && expansions.front().first.baseActiveParameters >= 0
+                                       ? expansions.front().first.baseActiveParameters
+                                       : base;
+  if (eval.is_object()) methods.push_back({"Base", pplOf(eval["base"]), 0, base, baseActive, 0});
   if (adaptation && selection && merge.contains("layout") && eval.contains("soft")) {
     // The adaptation's starting point: the trained DMoE, before any new expert.
     const Json& layout = merge.at("layout");
