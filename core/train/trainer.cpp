@@ -169,14 +169,21 @@ struct Trainer::State {
   }
 
   // metrics.jsonl keeps only the steps the checkpoint covers; the resumed run appends the rest.
-  void truncateMetrics(const fs::path& file) const {
+  // Also returns the kept steps' logged losses into `result` (a resumed run's final loss is then known
+  // even when no step is left to run).
+  void truncateMetrics(const fs::path& file, TrainResult& result) const {
     if (!fs::exists(file)) return;
     std::istringstream in(readFile(file));
     std::string line, kept;
     while (std::getline(in, line)) {
       if (line.empty()) continue;
       Json j = Json::parse(line, nullptr, false);
-      if (!j.is_discarded() && j.value("step", std::int64_t{0}) <= step) kept += line + '\n';
+      if (j.is_discarded() || j.value("step", std::int64_t{0}) > step) continue;
+      kept += line + '\n';
+      if (j.contains("loss") && j["loss"].is_number()) {
+        result.losses.push_back(j["loss"].get<double>());
+        result.loggedSteps.push_back(j["step"].get<std::int64_t>());
+      }
     }
     writeFileAtomic(file, kept);
   }
@@ -310,11 +317,11 @@ TrainResult Trainer::run() {
   writeFileAtomic(s.options.runDir / "settings.json", settings.dump(2));
   const fs::path runFolder = fs::absolute(s.options.runDir);
   fs::path metricsFile = s.options.runDir / "metrics.jsonl";
-  s.truncateMetrics(metricsFile);
+  TrainResult result;
+  s.truncateMetrics(metricsFile, result);
   std::ofstream metrics(metricsFile, std::ios::app | std::ios::binary);
   if (!metrics) throw std::runtime_error("cannot open " + metricsFile.string() + " for appending");
 
-  TrainResult result;
   result.resumedFrom = s.resumedFrom;
   s.reporter.log("training " + std::to_string(s.trainableCount()) + " parameters for " + std::to_string(t.steps) +
                  " steps on " + s.options.device + (s.resumedFrom ? ", resumed at step " + std::to_string(s.step) : ""));

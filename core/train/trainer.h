@@ -95,7 +95,7 @@ struct TrainerOptions {
 struct TrainResult {
   std::int64_t steps = 0;          // optimizer steps done in total (including before a resume)
   std::int64_t resumedFrom = 0;    // 0 when started fresh
-  std::vector<double> losses;      // LM loss of each logged step of this run
+  std::vector<double> losses;      // LM loss of each logged step; after a resume, those before it read back from metrics.jsonl
   std::vector<std::int64_t> loggedSteps;  // their step numbers (1-based)
   std::filesystem::path finalCheckpoint;
 };
