@@ -170,6 +170,9 @@ class ResultsTest : public QObject {
     classified["classifier_original"] = {nullptr, {0.5}};
     QVERIFY_CONTAINS(test::inputErrorOf([&] { RoutingTable::fromJson(classified, "routing.json"); }),
                      "routing.json: /classifier_original/1: expected");
+    classified["classifier_original"] = {nullptr, {0.5, 1.5}};
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { RoutingTable::fromJson(classified, "routing.json"); }),
+                     "routing.json: /classifier_original/1/1: expected a share between 0 and 1");
   }
 
   // One wording of r for the report and the Deviation tab: rounded to two

@@ -45,10 +45,13 @@ RoutingTable RoutingTable::fromJson(const Json& json, const std::string& source)
     const Json& all = json.at("classifier_original");
     if (!all.is_array() || all.size() != t.layers.size())
       in.fail("/classifier_original", "one entry (null or a share per language) per MoE layer (" + std::to_string(t.layers.size()) + ")");
-    for (size_t l = 0; l < all.size(); ++l)
-      t.classifierOriginal.push_back(all[l].is_null() ? std::vector<double>()
-                                                      : in.numbers(all[l], "/classifier_original/" + std::to_string(l),
-                                                                   t.languages.size()));
+    for (size_t l = 0; l < all.size(); ++l) {
+      const std::string path = "/classifier_original/" + std::to_string(l);
+      t.classifierOriginal.push_back(all[l].is_null() ? std::vector<double>() : in.numbers(all[l], path, t.languages.size()));
+      for (size_t a = 0; a < t.classifierOriginal.back().size(); ++a)
+        if (!(t.classifierOriginal.back()[a] >= 0 && t.classifierOriginal.back()[a] <= 1))
+          in.fail(path + "/" + std::to_string(a), "a share between 0 and 1");
+    }
   }
   return t;
 }
