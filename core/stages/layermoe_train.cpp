@@ -214,10 +214,10 @@ void checkClassifierLayers(const Project& project, const std::vector<std::int64_
 // /layermoe/classifier_layers (checked by checkClassifierLayers); recorded in `layout`.
 std::vector<std::shared_ptr<MoeFeedForwardImpl>> addClassifiers(CausalLMImpl& model, MoeLayout& layout,
                                                                 const Project& project, std::int64_t newest) {
-  std::vector<std::int64_t> layers = layout.classifierLayers;
-  for (std::int64_t l : project.layermoe.classifier_layers)
+  // The project's layers in its order (the order of the initial draws, as in one round), then the base's others.
+  std::vector<std::int64_t> layers = project.layermoe.classifier_layers;
+  for (std::int64_t l : layout.classifierLayers)
     if (std::find(layers.begin(), layers.end(), l) == layers.end()) layers.push_back(l);
-  std::sort(layers.begin(), layers.end());
   std::vector<std::shared_ptr<MoeFeedForwardImpl>> out;
   for (std::int64_t l : layers) {
     out.push_back(std::dynamic_pointer_cast<MoeFeedForwardImpl>(model.mlp(l)));
@@ -225,6 +225,7 @@ std::vector<std::shared_ptr<MoeFeedForwardImpl>> addClassifiers(CausalLMImpl& mo
     else out.back()->addClassifier(newest + 1);
   }
   layout.classifierLayers = layers;
+  std::sort(layout.classifierLayers.begin(), layout.classifierLayers.end());
   layout.classes = out.empty() ? 0 : newest + 1;
   return out;
 }
