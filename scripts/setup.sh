@@ -23,12 +23,14 @@ jobs=${DMOE_JOBS:-2}
 # Debian packages, by name. libopenblas0-pthread matters: Debian's LibTorch calls the
 # generic libblas.so.3, and without OpenBLAS behind it that is the reference BLAS
 # (a 1024x1024 matmul ~20x slower). qt6-charts-dev needs the OpenGL and xkb dev files.
+# clang and its runtime (libFuzzer, sanitizers) build the fuzz targets (scripts/fuzz.sh).
 packages=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev libopenblas0-pthread
   libsentencepiece-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev
   qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libxkbcommon-dev libvulkan-dev
   npm
+  clang libclang-rt-14-dev
 )
 
 install_packages() {
@@ -108,6 +110,8 @@ case "$mode" in
     done
     ;;
   test)
+    # The fuzz targets (their own clang build), a few seconds each, then every suite.
+    DMOE_JOBS=$jobs bash "$root/scripts/fuzz.sh" 5
     cd "$build"
     ctest --output-on-failure -j "$jobs"
     ;;

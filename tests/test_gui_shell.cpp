@@ -5,7 +5,8 @@
 // mark the project dirty and save atomically; StageRunner parses the
 // `--events jsonl` stream of a real `dmoe info` and of scripted commands,
 // reports exit codes, and cancels (terminate, then kill after the grace period);
-// the runtime diagnostics dialog shows a real `dmoe info` (BLAS core, GFLOP/s).
+// the runtime diagnostics dialog shows a real `dmoe info` (BLAS core, GFLOP/s);
+// a command outside the window that holds the runs folder is shown, not doubled.
 #include <QAbstractItemModel>
 #include <QDir>
 #include <QElapsedTimer>
@@ -23,6 +24,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <unistd.h>
+
 #include "diagnostics_dialog.h"
 #include "language_table_model.h"
 #include "log_dock.h"
@@ -30,6 +33,8 @@
 #include "problem_list_dialog.h"
 #include "project_document.h"
 #include "recent_projects.h"
+#include "runtime/runs_lock.h"
+#include "stage_queue.h"
 #include "stage_runner.h"
 #include "gui_test_support.h"
 #include "test_support.h"
@@ -237,6 +242,31 @@ class TestGuiShell : public QObject {
     QCOMPARE(dirty.count(), 2);
     QCOMPARE(Project::load(file).layer_selection.epsilon, 0.45);
     QCOMPARE(Project::load(file).name, std::string("UDHR 18 (demo)"));
+  }
+
+  // Another command (a terminal's) holds the project's runs folder: the status
+  // bar names it with PID and command line, and Run does not start a second.
+  void anOutsideCommandOnTheProjectIsShownNotDoubled() {
+    QTemporaryDir tmp;
+    const fs::path file = copyDemoProject(tmp);
+    MainWindow window;
+    QVERIFY(window.openProject(QString::fromStdString(file.string())));
+    auto* label = window.findChild<QLabel*>("externalCommandLabel");
+    QVERIFY(label != nullptr);
+    QVERIFY(!window.checkExternalCommand());
+    QVERIFY(label->isHidden());
+    {
+      const RunsFolderLock outside(Project::load(file).runsDir());
+      QVERIFY(window.checkExternalCommand());
+      QVERIFY(!label->isHidden());
+      QVERIFY2(label->text().contains(QString("(PID %1)").arg(::getpid())), qPrintable(label->text()));
+      QVERIFY2(label->text().contains("test_gui_shell"), qPrintable(label->text()));  // its command line
+      QCOMPARE(window.runStage("All stages", {"run", QString::fromStdString(file.string())}), -1);
+      QVERIFY(!window.stageQueue().isBusy());
+      QVERIFY(window.logDock().text().contains("Not started: Another command is working on this project"));
+    }
+    QVERIFY(!window.checkExternalCommand());
+    QVERIFY(label->isHidden());
   }
 
   void stageRunnerRunsDmoeInfo() {

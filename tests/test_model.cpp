@@ -144,6 +144,10 @@ class TestModel : public QObject {
     QCOMPARE(has("transformer.h.1.self_attention.query_key_value.bias"), type == "bloom");
     QCOMPARE(joinSorted(parameterNames(*model)).count('\n'),
              type == "bloom" ? 3 + 12 * 2 + 2 : 1 + (type == "qwen2" ? 12 : 9) * 2 + 1 + (tied ? 0 : 1));
+    // The count from the config alone (the memory check before allocating) equals the built model's.
+    std::int64_t built = 0;
+    for (const torch::Tensor& p : model->parameters()) built += p.numel();
+    QCOMPARE(c.parameterCount(), built);
   }
 
   // Module kinds come from the family rows: hand-picked names of each family,
@@ -497,7 +501,10 @@ class TestModel : public QObject {
     QVERIFY(bloom.tie_word_embeddings);
     QCOMPARE(bloom.pad_token_id, int64_t{3});
 
+    QCOMPARE(bloom.parameterCount(), std::int64_t{559214592});  // BLOOM-560M's published count
+
     const ModelConfig llama = ModelConfig::fromHfJson(Json::parse(kLlama2), "llama-2/config.json");
+    QCOMPARE(llama.parameterCount(), std::int64_t{6738415616});  // Llama-2-7B's published count
     QCOMPARE(llama.num_key_value_heads, int64_t{32});
     QCOMPARE(llama.head_dim, int64_t{128});
     QCOMPARE(llama.intermediate_size, int64_t{11008});
@@ -513,6 +520,7 @@ class TestModel : public QObject {
     QCOMPARE(qwen.num_key_value_heads, int64_t{2});
     QCOMPARE(qwen.head_dim, int64_t{64});
     QCOMPARE(qwen.rope_theta, 1e6);
+    QCOMPARE(qwen.parameterCount(), std::int64_t{494032768});  // Qwen2-0.5B's published count (GQA, q/k/v biases, tied)
     QCOMPARE(qwen.norm_eps, 1e-6);
     QVERIFY(qwen.tie_word_embeddings);
 

@@ -343,6 +343,8 @@ class TestMoe : public QObject {
     const torch::Tensor h = torch::randn({1, 4, 8});
     layer.eval();
     QCOMPARE(maxDiff(layer.forward(h), layer.expert(0)->forward(h)), 0.0);
+    // Expert 0 alone: the second slot is empty, not expert 1 run with weight 0.
+    QVERIFY(torch::equal(layer.lastTopExperts, torch::tensor({0, -1}, torch::kInt64).repeat({4, 1})));
     layer.train();
     QVERIFY(maxDiff(layer.forward(h), layer.expert(0)->forward(h)) > 1e-4);  // top-2 mixture
     QVERIFY(test::inputErrorOf([&] { layer.addClassifier(2); }).find("already has a classifier") != std::string::npos);
@@ -389,6 +391,19 @@ class TestMoe : public QObject {
     layer.classifier->weight[2].fill_(2.0);           // class 2: every expert competes again
     QCOMPARE(maxDiff(layer.forward(h), top2), 0.0);
     QVERIFY(test::inputErrorOf([&] { layer.growClassifier(3); }).find("cannot grow it to 3") != std::string::npos);
+
+    // k = 3, but class 1 allows experts 0 and 1 only: the third slot is empty
+    // (−1), not expert 2 dispatched with weight 0.
+    MoeFeedForwardImpl wide(experts, 8, 3, 0.02, routing);
+    wide.setExpertGenerations({0, 1, 2});
+    wide.gate->weight.copy_(layer.gate->weight);
+    wide.addClassifier(3);
+    wide.classifier->weight.zero_();
+    wide.classifier->weight[1].fill_(1.0);
+    wide.eval();
+    QVERIFY(maxDiff(wide.forward(h), half) < 1e-5);
+    QVERIFY((wide.lastTopExperts.select(1, 2) == -1).all().item<bool>());
+    QVERIFY((wide.lastTopExperts.narrow(1, 0, 2) >= 0).all().item<bool>());
   }
 
   // A first layer-wise expansion of a dense model, then a second (lifelong)
@@ -454,6 +469,15 @@ class TestMoe : public QObject {
     QVERIFY(test::inputErrorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("/dmoe/expert_generations/1: generation 3") != std::string::npos);
     j["expert_generations"][1] = {0, 1, 2};
     QVERIFY(test::inputErrorOf([&] { MoeLayout::fromJson(j, "cfg"); }).find("lists 3 experts, the layer has 4") != std::string::npos);
+    j = second.toJson();
+    const auto generations = static_cast<std::int64_t>(second.generations.size());
+    j["classifier_layers"] = {second.layers.front()};
+    j["classes"] = generations;  // one class per generation: fine
+    QCOMPARE(MoeLayout::fromJson(j, "cfg").classes, generations);
+    j["classes"] = generations + 1;
+    QVERIFY(test::inputErrorOf([&] { MoeLayout::fromJson(j, "cfg"); })
+                .find("/dmoe/classes: " + std::to_string(generations + 1) + " classes for " + std::to_string(generations) +
+                      " generations") != std::string::npos);
   }
 
   // SPEC 1.8 step 2: the new expert copies expert c, the router gains row c.

@@ -307,6 +307,25 @@ class TestPipeline : public QObject {
     const auto statuses = stageStatuses(r.out);
     QVERIFY2(statuses.at("train") == "done" && statuses.at("eval") == "done", summary(statuses).c_str());
     QVERIFY(test::readText(model) == before);
+
+    // Same size, other bytes: the hash finds it (the file is newer than the
+    // manifest), and the stage brings the same file back. A file only touched
+    // has its recorded bytes: nothing reruns.
+    const fs::path ppl = runs() / "eval/perplexity.json";
+    const std::string recorded = test::readText(ppl);
+    std::string edited = recorded;
+    const size_t digit = edited.find_first_of("12345678");
+    edited[digit] = static_cast<char>(edited[digit] + 1);
+    test::writeText(ppl, edited);
+    r = test::runCli({"--events", "jsonl", "run", project_.string(), "--from", "eval", "--until", "eval"}, root());
+    QVERIFY2(r.exitCode == 0, (r.err + r.out).c_str());
+    QVERIFY2(r.out.find("perplexity.json changed content") != std::string::npos, r.out.c_str());
+    QCOMPARE(stageStatuses(r.out).at("eval"), std::string("done"));
+    QVERIFY(test::readText(ppl) == recorded);
+    fs::last_write_time(ppl, fs::last_write_time(ppl) + std::chrono::seconds(5));
+    r = test::runCli({"--events", "jsonl", "run", project_.string(), "--from", "eval", "--until", "eval"}, root());
+    QVERIFY2(r.exitCode == 0, (r.err + r.out).c_str());
+    QCOMPARE(stageStatuses(r.out).at("eval"), std::string("skipped"));
   }
 
   void changingEpsilonRerunsOnlySelectLayersAndWhatFollows() {
@@ -710,6 +729,39 @@ class TestPipeline : public QObject {
     QVERIFY2(r.err.find("el, sr") != std::string::npos, r.err.c_str());
   }
 
+  // Adaptation checkpoints every checkpoint_every steps, keeps the newest
+  // checkpoints_kept, and an interrupted adaptation resumes from its newest
+  // checkpoint to the same model, bit for bit.
+  void adaptationCheckpointsAndResumesExactly() {
+    Json p = Json::parse(test::readText(project_));
+    p["adaptation"]["checkpoint_every"] = 1;  // 5 steps: checkpoints 1…5, of which the newest 2 stay
+    p["checkpoints_kept"] = 2;
+    test::writeText(project_, p.dump(2));
+    auto r = test::runCli({"adapt", project_.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const fs::path dir = runs() / "adapt";
+    QCOMPARE(Trainer::completeCheckpoints(dir / "train"),
+             (std::vector<fs::path>{dir / "train/checkpoints/step-5", dir / "train/checkpoints/step-4"}));
+    QVERIFY(!fs::exists(dir / "train/checkpoints/step-3"));
+    std::map<std::string, torch::Tensor> uninterrupted;
+    {
+      CheckpointTensors model = CheckpointTensors::open(dir / "model");
+      for (const std::string& name : model.names()) uninterrupted[name] = model.tensor(name);
+    }
+
+    // Killed after step 4's checkpoint: no step 5, no outputs, no manifest.
+    fs::remove(dir / "manifest.json");
+    fs::remove(dir / "adaptation.json");
+    fs::remove_all(dir / "model");
+    fs::remove_all(dir / "train/checkpoints/step-5");
+    r = test::runCli({"adapt", project_.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY2(r.err.find("resumed at step 4") != std::string::npos, r.err.c_str());
+    CheckpointTensors resumed = CheckpointTensors::open(dir / "model");
+    QCOMPARE(resumed.names().size(), uninterrupted.size());
+    for (const auto& [name, tensor] : uninterrupted) QVERIFY2(torch::equal(resumed.tensor(name), tensor), name.c_str());
+  }
+
   // `--stationarity SLICE` measures r at the base on that slice and writes nothing;
   // on the continual slice it is the value the stage recorded. A deviation.json
   // from before the diagnostic gets it on the next (skipped) run, and the report follows.
@@ -799,6 +851,30 @@ class TestPipeline : public QObject {
     auto r = test::runCli({"select-layers", bad.string()}, root());
     QCOMPARE(r.exitCode, 2);
     QVERIFY2(r.err.find("/layer_selection/epsilon") != std::string::npos, r.err.c_str());
+
+    // A model this machine cannot hold: refused before anything is allocated, naming the settings.
+    Json huge = Json::parse(test::readText(project_));
+    huge["base_model"]["config"]["hidden_size"] = 1000000;
+    huge["base_model"]["config"]["intermediate_size"] = 4000000;
+    huge["runs_dir"] = "runs-huge";
+    const fs::path hugeFile = root() / "huge.dmoe.json";
+    test::writeText(hugeFile, huge.dump(2));
+    r = test::runCli({"run", hugeFile.string(), "--until", "pretrain"}, root());
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.find("/base_model/config (hidden_size 1000000, intermediate_size 4000000") != std::string::npos &&
+                 r.err.find("GiB to train") != std::string::npos,
+             r.err.c_str());
+    QVERIFY(!fs::exists(root() / "runs-huge/pretrain/checkpoints"));
+
+    // A hand-edited groups.json that leaves a language out: merge refuses it, naming the language.
+    const std::string groupsText = test::readText(runs() / "group/groups.json");
+    Json groups = Json::parse(groupsText);
+    const std::string dropped = groups["groups"][0]["languages"][0];
+    groups["groups"][0]["languages"].erase(0);
+    test::writeText(runs() / "group/groups.json", groups.dump(2));
+    r = test::runCli({"merge", project_.string()}, root());
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.find("/groups: languages in no group: " + dropped) != std::string::npos, r.err.c_str());
 
     // A damaged upstream artifact: the error names the file and where it breaks.
     test::writeText(runs() / "group/groups.json", "{\"method\": \"maximin\", ");

@@ -6,6 +6,7 @@
 
 #include "project/project.h"
 #include "project/schema.h"
+#include "util/atomic_file.h"
 #include "test_support.h"
 
 using namespace dmoe;
@@ -239,6 +240,29 @@ class TestProject : public QObject {
              error.c_str());
   }
 
+
+  // A key given twice: the parser keeps the last value; the load warns with the pointer.
+  void duplicateKeysAreWarnedWithTheirPointer() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    makeCorpus(dir, {"fr", "de", "it", "nl"});
+    std::string text = minimalProject().dump(2);
+    text.insert(text.rfind('}'), ",\n  \"deviation\": {\"steps\": 3, \"seed\": 1, \"steps\": 4}");
+    test::writeText(dir / "p.dmoe.json", text);
+    const Project p = Project::load(dir / "p.dmoe.json");
+    QCOMPARE(p.deviation.steps, std::int64_t{4});  // last wins, as every JSON parser does
+    std::vector<std::string> where;
+    for (const Problem& w : p.warnings)
+      if (w.message.find("more than once") != std::string::npos) where.push_back(w.where);
+    QCOMPARE(where, std::vector<std::string>{"/deviation/steps"});
+
+    // Pointers inside arrays, escaped names, each repeat reported once, none in valid text.
+    QCOMPARE(duplicateKeyPointers(R"({"a":[1,{"x":1},{"x":1,"y/~":2,"y/~":3,"y/~":4}],"b":{}})"),
+             std::vector<std::string>{"/a/2/y~1~0"});
+    QCOMPARE(duplicateKeyPointers(R"({"a":1,"a":2,"b":{"a":1}})"), std::vector<std::string>{"/a"});
+    QVERIFY(duplicateKeyPointers(R"({"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]})").empty());
+    QVERIFY(duplicateKeyPointers("{\"a\":1,\"a\"").empty());  // not JSON: nothing to report
+  }
   // adaptation.languages: only the adaptation section takes it, and only new languages.
   void adaptationLanguagesAreChosenFromTheNewLanguages() {
     QTemporaryDir tmp;

@@ -139,6 +139,31 @@ class ResultsTest : public QObject {
     QVERIFY_CONTAINS(test::inputErrorOf([] { LanguageGroups::read("/nowhere/groups.json"); }), "run `dmoe group` first");
   }
 
+  // A hand-edited groups.json that leaves a language out (or lists one twice, or
+  // a stranger) is refused with every problem's path before merge uses it.
+  void groupsThatAreNoPartitionAreRefused() {
+    QTemporaryDir tmp;
+    const fs::path file = fs::path(tmp.path().toStdString()) / "groups.json";
+    const std::vector<std::string> languages{"de", "nl", "ja", "ko"};
+    auto write = [&](const char* groups) {
+      test::writeText(file, std::string(R"({"method": "manual", "groups": )") + groups + "}");
+    };
+    write(R"([{"languages": ["de", "nl"], "min_similarity": 0.4}, {"languages": ["ja", "ko"], "min_similarity": 0.2}])");
+    QCOMPARE(LanguageGroups::readPartition(file, languages).expertOf("ko"), std::int64_t{1});
+
+    write(R"([{"languages": ["de", "nl"], "min_similarity": 0.4}, {"languages": ["ja"], "min_similarity": null}])");
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { LanguageGroups::readPartition(file, languages); }),
+                     "/groups: languages in no group: ko");
+    write(R"([{"languages": ["de", "nl", "xx"], "min_similarity": 0.4}, {"languages": ["ja", "de", "ko"], "min_similarity": 0.2},
+              {"languages": [], "min_similarity": null}])");
+    const std::string error = test::inputErrorOf([&] { LanguageGroups::readPartition(file, languages); });
+    QVERIFY_CONTAINS(error, "/groups/0/languages/2: 'xx' is not a training language");
+    QVERIFY_CONTAINS(error, "/groups/1/languages/1: language 'de' is in two groups (also at /groups/0/languages/0)");
+    QVERIFY_CONTAINS(error, "/groups/2/languages: group is empty");
+    QVERIFY_CONTAINS(error, file.string() + " does not split");
+    QVERIFY(error.find("in no group") == std::string::npos);
+  }
+
   void routingTableRoundTripsAndChecksShapes() {
     const Json file = Json::parse(R"({"model": "m", "layers": [1, 3], "experts": [2, 3], "languages": ["fr", "ru"],
       "labels": ["fr", "ru"], "new": [false, true], "tokens": [4, 0],

@@ -201,6 +201,19 @@ class TestRuntime : public QObject {
     QVERIFY_THROWS_EXCEPTION(InputError, configurePrecision("fp16", "cpu"));
     configurePrecision("fp32", "cpu");
   }
+
+  // 16 bytes a parameter against the kernel's MemAvailable; unknown (CUDA) passes.
+  void trainingMemoryIsCheckedBeforeAllocating() {
+    const std::int64_t available = availableMemoryBytes("cpu");
+    QVERIFY2(available > 0, "MemAvailable read from /proc/meminfo");
+    QVERIFY(availableMemoryBytes("cuda:0") < 0);
+    checkTrainingMemory(available / 32, "cpu", "half of it");  // fits
+    const std::string error = test::inputErrorOf([&] { checkTrainingMemory(available / 8, "cpu", "the model"); });
+    QVERIFY2(error.rfind("the model: a model of " + std::to_string(available / 8) + " parameters needs at least ", 0) == 0 &&
+                 error.find("available: make the model smaller") != std::string::npos,
+             error.c_str());
+    checkTrainingMemory(available, "cuda:0", "not known there");
+  }
 };
 
 QTEST_GUILESS_MAIN(TestRuntime)

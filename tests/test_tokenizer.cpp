@@ -217,6 +217,20 @@ class TestTokenizer : public QObject {
     test::CliResult trained = test::runCli({"tokenizer", "train", project.string()});
     QVERIFY2(trained.exitCode == 0, trained.err.c_str());
     QVERIFY2(trained.err.find("over 16384 bytes split into") != std::string::npos, trained.err.c_str());
+
+    // Encoding a 200 kB document in 64 KiB pieces cut after a space gives the
+    // whole text's ids with a sentencepiece model (the trailing space is
+    // dropped, the next piece starts a word); a short text is one piece.
+    const auto tokenizer = loadTokenizer(dir / "runs/tokenizer/tokenizer.model");
+    std::string text;
+    for (int i = 0; text.size() < 200000; ++i) text += test::tinyDocument("en", i) + " ";
+    QCOMPARE(splitLongLine(text, Tokenizer::kPieceBytes).size(), size_t{4});
+    std::vector<TokenId> pieces;
+    tokenizer->encodeInPieces(text, pieces);
+    QCOMPARE(pieces, tokenizer->encode(text));
+    pieces.clear();
+    tokenizer->encodeInPieces("short text", pieces);
+    QCOMPARE(pieces, tokenizer->encode("short text"));
   }
 
   // The cut rule by hand: after the last space within the limit; without one,

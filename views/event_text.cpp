@@ -77,4 +77,11 @@ QList<EventLine> describeEvent(const QJsonObject& event) {
   return {{prefix + compactJson(event)}};
 }
 
+std::optional<QJsonObject> parseEventLine(const QByteArray& line) {
+  QJsonParseError error;
+  const QJsonDocument doc = QJsonDocument::fromJson(line, &error);
+  if (error.error != QJsonParseError::NoError || !doc.isObject()) return std::nullopt;
+  return doc.object();
+}
+
 }  // namespace dmoe::views

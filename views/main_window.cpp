@@ -22,10 +22,12 @@
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTimer>
 #include <QToolBar>
 #include <QVBoxLayout>
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "adaptation_wizard.h"
 #include "corpus_stats_file.h"
@@ -42,6 +44,7 @@
 #include "project_settings_dock.h"
 #include "pipeline/stage_catalog.h"
 #include "recent_projects.h"
+#include "runtime/runs_lock.h"
 #include "run_metrics.h"
 #include "runs_view.h"
 #include "similarity_view.h"
@@ -61,6 +64,7 @@ const char* const kLastDirKey = "mainWindow/lastDirectory";
 const char* const kProjectFilter = QT_TRANSLATE_NOOP("MainWindow", "DMoE projects (*.dmoe.json);;JSON files (*.json)");
 constexpr int kProgressSteps = 1000;
 constexpr int kStatusMessageMs = 8000;
+constexpr int kExternalPollMs = 2000;
 
 QString lastDirectory() { return QSettings().value(kLastDirKey, QDir::homePath()).toString(); }
 void rememberDirectory(const QString& file) { QSettings().setValue(kLastDirKey, QFileInfo(file).absolutePath()); }
@@ -264,9 +268,34 @@ void MainWindow::createStatusBar() {
   progress_->setMaximumWidth(220);
   progress_->setRange(0, kProgressSteps);
   progress_->hide();
+  externalLabel_ = new QLabel(this);
+  externalLabel_->setObjectName("externalCommandLabel");
+  externalLabel_->hide();
   statusBar()->addWidget(projectLabel_);
+  statusBar()->addPermanentWidget(externalLabel_);
   statusBar()->addPermanentWidget(stageLabel_);
   statusBar()->addPermanentWidget(progress_);
+  auto* poll = new QTimer(this);
+  connect(poll, &QTimer::timeout, this, &MainWindow::checkExternalCommand);
+  poll->start(kExternalPollMs);
+}
+
+bool MainWindow::checkExternalCommand() {
+  // The queue's own command holds the lock too: only an idle window looks.
+  std::optional<dmoe::RunsFolderHolder> holder;
+  if (document_->hasProject() && !queue_->isBusy()) holder = dmoe::runsFolderHolder(document_->project().runsDir());
+  const bool busy = holder.has_value();
+  if (busy) {
+    const QString command = holder->command.empty() ? tr("a dmoe command") : QString::fromStdString(holder->command);
+    externalLabel_->setText(tr("Another command is working on this project: %1 (PID %2); stages can run when it ends")
+                                .arg(command.toHtmlEscaped(), QString::fromStdString(holder->pid)));
+  }
+  externalLabel_->setVisible(busy);
+  if (busy != externalBusy_) {
+    externalBusy_ = busy;
+    updateActions();
+  }
+  return busy;
 }
 
 void MainWindow::connectStageRunner() {
@@ -464,9 +493,9 @@ void MainWindow::updateActions() {
   saveAction_->setEnabled(open);
   saveAsAction_->setEnabled(open);
   statsAction_->setEnabled(open);
-  runAllAction_->setEnabled(open);
-  runStageMenu_->setEnabled(open);
-  adaptAction_->setEnabled(open);
+  runAllAction_->setEnabled(open && !externalBusy_);
+  runStageMenu_->setEnabled(open && !externalBusy_);
+  adaptAction_->setEnabled(open && !externalBusy_);
   cancelAction_->setEnabled(queue_->isBusy());
 }
 
@@ -477,6 +506,10 @@ int MainWindow::runStage(const QString& title, const QStringList& arguments) {
         this, tr("Save project?"), tr("The stage reads the project file from disk. Save your changes first?"),
         QMessageBox::Save | QMessageBox::Cancel, QMessageBox::Save);
     if (answer != QMessageBox::Save || !save()) return -1;
+  }
+  if (checkExternalCommand()) {
+    logDock_->appendLine(tr("Not started: %1").arg(externalLabel_->text()), Severity::Warning);
+    return -1;
   }
   if (queue_->isBusy()) logDock_->appendLine(tr("Queued %1 (runs when %2 is done)").arg(title, queue_->current()->title));
   const int id = queue_->enqueue(title, arguments, QFileInfo(document_->filePath()).absolutePath());

@@ -2,7 +2,7 @@
 // corpus statistics, deviation, similarity, groups, ε, runs); the "Project"
 // dock (settings tree) and the "Log" dock (what stages report) around it;
 // File and Stages menus; status bar with the project, the running stage and
-// its progress. Stages run in the headless `dmoe` through one StageRunner fed
+// its progress, or the outside command that holds the project's runs folder. Stages run in the headless `dmoe` through one StageRunner fed
 // by a StageQueue — never on the GUI thread; their metrics events feed the
 // RunMetrics the Runs tab and the adaptation wizard draw.
 // Window layout and recent projects are remembered in QSettings.
@@ -72,6 +72,11 @@ class MainWindow : public QMainWindow {
   // throws std::runtime_error naming the file that could not be written.
   QStringList saveTabScreenshots(const QString& dir);
   LogDock& logDock() const { return *logDock_; }
+  // Whether another `dmoe` command (a terminal's, another window's) holds the
+  // open project's runs folder: shown in the status bar with its PID and
+  // command line, and the Run actions wait for it. Polled every 2 s; callable
+  // at once (tests, before queuing).
+  bool checkExternalCommand();
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -120,6 +125,8 @@ class MainWindow : public QMainWindow {
   QLabel* projectLabel_ = nullptr;
   QLabel* stageLabel_ = nullptr;
   QProgressBar* progress_ = nullptr;
+  QLabel* externalLabel_ = nullptr;  // another command holds the runs folder
+  bool externalBusy_ = false;
   QMenu* recentMenu_ = nullptr;
   QAction *openAction_, *saveAction_, *saveAsAction_, *quitAction_;
   QAction *statsAction_, *runAllAction_, *adaptAction_, *cancelAction_;

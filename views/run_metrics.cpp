@@ -3,10 +3,9 @@
 #include <QDir>
 #include <QDirIterator>
 #include <QFile>
-#include <QJsonDocument>
-#include <QJsonParseError>
 #include <algorithm>
 
+#include "event_text.h"
 #include "pipeline/stage_catalog.h"
 
 namespace dmoe::views {
@@ -78,16 +77,15 @@ void RunMetrics::load(const std::filesystem::path& runsDir) {
         const QByteArray line = lines[i].trimmed();
         if (line.isEmpty()) continue;
         const bool unterminated = i == lines.size() - 1;  // the trainer may be appending it right now
-        QJsonParseError error;
-        const QJsonDocument doc = QJsonDocument::fromJson(line, &error);
-        if (error.error != QJsonParseError::NoError || !doc.isObject() || !doc.object().value("step").isDouble()) {
+        const std::optional<QJsonObject> object = parseEventLine(line);
+        if (!object || !object->value("step").isDouble()) {
           if (!unterminated)
             problems_ << tr("%1:%2: expected a JSON object with a numeric \"step\"")
                              .arg(QDir::toNativeSeparators(file))
                              .arg(i + 1);
           continue;
         }
-        curves.add(doc.object().value("step").toDouble(), doc.object());
+        curves.add(object->value("step").toDouble(), *object);
       }
       runs_.insert(id, curves);
     }

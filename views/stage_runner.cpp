@@ -2,9 +2,9 @@
 
 #include <QCoreApplication>
 #include <QFileInfo>
-#include <QJsonDocument>
-#include <QJsonParseError>
 #include <utility>
+
+#include "event_text.h"
 
 namespace dmoe::views {
 
@@ -102,10 +102,8 @@ void StageRunner::readStderr() {
 
 void StageRunner::emitStdoutLine(const QByteArray& line) {
   if (line.trimmed().isEmpty()) return;
-  QJsonParseError error;
-  const QJsonDocument doc = QJsonDocument::fromJson(line, &error);
-  if (error.error == QJsonParseError::NoError && doc.isObject())
-    emit event(doc.object());
+  if (const std::optional<QJsonObject> object = parseEventLine(line))
+    emit event(*object);
   else
     emit outputLine(QString::fromUtf8(line));
 }

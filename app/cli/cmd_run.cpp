@@ -31,6 +31,8 @@ void addRunCommand(CLI::App& app, CliContext& ctx) {
     Reporter r = ctx.reporter("run");
     if (lock.removedScratch() > 0)
       r.log("removed " + std::to_string(lock.removedScratch()) + " scratch files or folders left by interrupted commands");
+    if (lock.readOnly())
+      r.log(project.runsDir().string() + " cannot be written: stages that are up to date are shown, none can be recomputed");
     for (const Problem& w : project.warnings) r.warning(w.message, w.where);
     configureCompute(project);
     options->udhrDir = *udhr;

@@ -91,7 +91,7 @@ bool JsonlReader::next(Document& document) {
     std::string_view line = buffer_;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line_ == 1 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
-    std::string reason = parseLine(line, document.text);
+    std::string reason = parseCorpusLine(line, textKey_, document.text);
     if (!reason.empty()) {
       issues_.push_back({file_, line_, std::move(reason)});
       continue;
@@ -103,7 +103,7 @@ bool JsonlReader::next(Document& document) {
   return false;
 }
 
-std::string JsonlReader::parseLine(std::string_view line, std::string& text) const {
+std::string parseCorpusLine(std::string_view line, const std::string& textKey, std::string& text) {
   if (line.find_first_not_of(" \t\f\v") == std::string_view::npos) return "empty line";
   std::size_t bad = firstInvalidUtf8(line);
   if (bad != std::string_view::npos) return "invalid UTF-8 at byte " + std::to_string(bad + 1) + " of the line";
@@ -114,9 +114,9 @@ std::string JsonlReader::parseLine(std::string_view line, std::string& text) con
     return "not JSON: " + withoutExceptionPrefix(e.what());
   }
   if (!value.is_object()) return std::string("not a JSON object (got ") + value.type_name() + ")";
-  auto found = value.find(textKey_);
-  if (found == value.end()) return "no \"" + textKey_ + "\" key";
-  if (!found->is_string()) return "\"" + textKey_ + "\" is not a string (got " + found->type_name() + ")";
+  auto found = value.find(textKey);
+  if (found == value.end()) return "no \"" + textKey + "\" key";
+  if (!found->is_string()) return "\"" + textKey + "\" is not a string (got " + found->type_name() + ")";
   text = found->get_ref<const std::string&>();
   if (isBlankText(text)) return text.empty() ? "empty text" : "text is only whitespace";
   return {};

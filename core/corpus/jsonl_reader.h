@@ -29,6 +29,11 @@ struct Document {
   std::int64_t index = 0;  // 0-based index among the file's valid documents
 };
 
+// One corpus line: "" with `text` set to the document, or the line's problem
+// (empty, invalid UTF-8 at byte n, not JSON, not an object, no `textKey`
+// string, blank text). Never throws for any bytes.
+std::string parseCorpusLine(std::string_view line, const std::string& textKey, std::string& text);
+
 class JsonlReader {
  public:
   // Throws InputError naming the file if it cannot be opened.
@@ -39,8 +44,6 @@ class JsonlReader {
   const std::filesystem::path& file() const { return file_; }
 
  private:
-  // The line's problem, or "" if `document` now holds its text.
-  std::string parseLine(std::string_view line, std::string& text) const;
   std::filesystem::path file_;
   std::string textKey_;
   std::ifstream in_;

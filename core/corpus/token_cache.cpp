@@ -153,13 +153,16 @@ LanguageTokenCounts buildLanguage(const Project& project, const Tokenizer& token
       held(tokenShardFile(project, languageId, sliceName(Slice::heldout)));
   JsonlReader reader(corpusFile, project.corpus.text_key);
   Document document;
+  std::vector<TokenId> encoded;
   std::vector<std::uint32_t> ids;
   const std::int64_t every = std::max<std::int64_t>(1, total / 100);
   const TokenId bos = tokenizer.bosId(), eos = tokenizer.eosId();
   while (reader.next(document)) {
+    encoded.clear();
+    tokenizer.encodeInPieces(document.text, encoded);
     ids.clear();
     if (bos >= 0) ids.push_back(static_cast<std::uint32_t>(bos));
-    for (TokenId id : tokenizer.encode(document.text)) ids.push_back(static_cast<std::uint32_t>(id));
+    for (TokenId id : encoded) ids.push_back(static_cast<std::uint32_t>(id));
     if (eos >= 0) ids.push_back(static_cast<std::uint32_t>(eos));
     if (static_cast<std::size_t>(document.index) >= slices.size())
       throw InputError(reader.file().string() + " changed while being read; run again");

@@ -39,13 +39,18 @@ std::int64_t MoeLayout::generationOf(const std::string& languageId) const {
   return -1;
 }
 
-// generations and expert_generations agree with each other and with the layers.
+// generations, expert_generations and the classifiers' classes agree with each other and with the layers.
 template <class Fail>
 static void checkGenerations(const MoeLayout& layout, const Fail& fail) {
   std::set<std::string> seen;
   for (const auto& generation : layout.generations)
     for (const std::string& id : generation)
       if (!seen.insert(id).second) fail("generations", "language '" + id + "' is in two generations");
+  // Class c routes a token among experts of generation ≤ c: a class past the newest generation means nothing.
+  const auto generations = static_cast<std::int64_t>(layout.generations.size());
+  if (generations > 0 && !layout.classifierLayers.empty() && layout.classes > generations)
+    fail("classes", std::to_string(layout.classes) + " classes for " + std::to_string(generations) +
+                        " generations (a class per generation at most)");
   if (layout.expertGenerations.empty()) return;
   if (layout.expertGenerations.size() != layout.layers.size())
     fail("expert_generations", "lists " + std::to_string(layout.expertGenerations.size()) + " layers for " +

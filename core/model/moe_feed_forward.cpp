@@ -67,12 +67,13 @@ torch::Tensor causalRunningMean(const torch::Tensor& x) {
   return x.cumsum(1) / counts;
 }
 
-// A [rows, columns] xavier-normal draw on `like`'s device and dtype.
+// A [rows, columns] xavier-normal draw, made in fp32 by the CPU generator (so
+// a seed gives the same rows on every device), then put on `like`'s device and dtype.
 static torch::Tensor xavierNormal(std::int64_t rows, std::int64_t columns, const torch::Tensor& like) {
-  torch::Tensor w = torch::empty({rows, columns}, like.options());
+  torch::Tensor w = torch::empty({rows, columns}, torch::kFloat32);
   torch::NoGradGuard noGrad;
   torch::nn::init::xavier_normal_(w);
-  return w;
+  return w.to(like.options());
 }
 
 // A linear map without bias whose first rows are `kept` and the rest `grown`'s last rows.
@@ -158,6 +159,9 @@ torch::Tensor MoeFeedForwardImpl::forwardSoft(const torch::Tensor& flat, const t
     const torch::Tensor mask = (tokenClass == 0).unsqueeze(-1);         // [N,1]
     chosen = torch::where(mask, torch::zeros_like(chosen), chosen);
     weights = torch::where(mask, torch::zeros_like(weights).index_fill_(1, torch::zeros({1}, chosen.options()), 1.0), weights);
+    // A slot of weight 0 — class 0's other slots, or a masked expert when the
+    // class allows fewer than k — is empty (−1): no expert runs for it.
+    chosen = torch::where(weights > 0, chosen, torch::full_like(chosen, -1));
   }
   lastTopExperts = chosen;
   torch::Tensor out = torch::zeros_like(flat);

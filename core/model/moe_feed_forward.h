@@ -87,8 +87,9 @@ class MoeFeedForwardImpl : public FeedForwardImpl {
   const std::vector<std::int64_t>& expertGenerations() const { return generations_; }
 
   // Of the last forward: router logits [B·T, E] in fp32, under soft routing
-  // the chosen experts [B·T, k] (undefined under hard routing), and with a
-  // classifier its logits [B·T, C] in fp32 (undefined without).
+  // the chosen experts [B·T, k] (undefined under hard routing; −1 marks an
+  // empty slot when a deciding classifier leaves fewer than k experts), and
+  // with a classifier its logits [B·T, C] in fp32 (undefined without).
   torch::Tensor lastRouterLogits, lastTopExperts, lastClassLogits;
 
   torch::nn::Linear gate{nullptr};

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "project/schema.h"
+#include "results/groups_file.h"
 #include "util/atomic_file.h"
 
 namespace fs = std::filesystem;
@@ -225,6 +226,7 @@ void fields(Project& p, F&& f) {
   f("device", p.device);
   f("precision", p.precision);
   f("threads", p.threads);
+  f("checkpoints_kept", p.checkpoints_kept);
 }
 
 const char* const kSelfReadEntries[] = {"/format", "/languages", "/new_languages"};
@@ -389,34 +391,28 @@ void checkSemantics(const Json& r, const fs::path& dir, std::vector<Problem>& er
   const std::string method = str(at(r, {"grouping", "method"}));
   const Json* manual = at(r, {"grouping", "manual"});
   if (manual && manual->is_array()) {
-    std::map<std::string, std::string> placed;
-    for (size_t g = 0; g < manual->size(); ++g) {
-      const Json& group = (*manual)[g];
-      if (!group.is_array()) continue;
-      if (group.empty()) errors.push_back({"/grouping/manual/" + std::to_string(g), "group is empty"});
-      for (size_t i = 0; i < group.size(); ++i) {
-        if (!group[i].is_string()) continue;
-        std::string id = group[i].get<std::string>();
-        std::string pointer = "/grouping/manual/" + std::to_string(g) + "/" + std::to_string(i);
-        if (fresh.count(id))
-          errors.push_back({pointer, "'" + id + "' is a new language (held back for adaptation); groups take only /languages"});
-        else if (!current.count(id))
-          errors.push_back({pointer, "unknown language '" + id + "' (not in /languages)"});
-        else if (placed.count(id))
-          errors.push_back({pointer, "language '" + id + "' is in two groups (also at " + placed[id] + ")"});
-        else
-          placed[id] = pointer;
-      }
+    // Entries that are not strings are the schema's to report: "" is skipped.
+    std::vector<std::vector<std::string>> groups;
+    for (const Json& group : *manual) {
+      groups.emplace_back();
+      if (group.is_array())
+        for (const Json& entry : group) groups.back().push_back(entry.is_string() ? entry.get<std::string>() : "");
     }
-    if (method == "manual") {
-      std::string missing;
-      for (const std::string& id : current)
-        if (!placed.count(id)) missing += (missing.empty() ? "" : ", ") + id;
-      if (manual->empty())
-        errors.push_back({"/grouping/manual", "method is manual but no groups are given"});
-      else if (!missing.empty())
-        errors.push_back({"/grouping/manual", "languages in no group: " + missing});
+    const std::vector<std::string> ids(current.begin(), current.end());
+    std::vector<Problem> found = partitionProblems(
+        groups, ids, [](size_t g, size_t i) { return "/grouping/manual/" + std::to_string(g) + "/" + std::to_string(i); },
+        [&](const std::string& id) {
+          return fresh.count(id) ? "'" + id + "' is a new language (held back for adaptation); groups take only /languages"
+                                 : "unknown language '" + id + "' (not in /languages)";
+        },
+        "/grouping/manual");
+    for (Problem& p : found) {
+      const bool missing = p.where == "/grouping/manual";
+      if (!missing) errors.push_back(std::move(p));
+      else if (method == "manual" && !manual->empty()) errors.push_back(std::move(p));
     }
+    if (method == "manual" && manual->empty())
+      errors.push_back({"/grouping/manual", "method is manual but no groups are given"});
   }
   // Adaptation languages: new languages, each once; the checkpoint's pretraining languages: training ones, each once.
   checkIdList(at(r, {"adaptation", "languages"}), "/adaptation/languages", fresh, "a new language", "/new_languages", errors);
@@ -557,7 +553,11 @@ Project Project::fromJson(const Json& document, const fs::path& file) {
 }
 
 Project Project::load(const fs::path& file) {
-  return fromJson(readJsonFile(file), file);
+  const std::string text = readFile(file);
+  Project p = fromJson(parseJsonText(text, file.string()), file);
+  for (const std::string& pointer : duplicateKeyPointers(text))
+    p.warnings.push_back({pointer, "given more than once in " + file.string() + "; only the last value is used"});
+  return p;
 }
 
 Json Project::toJson() const {

@@ -196,7 +196,7 @@ class Project {
   bool hasPretrainSlice(const std::string& languageId) const;
 
   std::filesystem::path file;  // absolute
-  std::vector<Problem> warnings;  // non-fatal findings of the last load (unknown keys)
+  std::vector<Problem> warnings;  // non-fatal findings of the last load (unknown keys, keys given twice)
   Json document;               // as loaded (keeps unknown keys and order)
 
   std::string name, description;
@@ -215,7 +215,7 @@ class Project {
   AdaptationSettings adaptation;
   LayerMoeSettings layermoe;
   std::string runs_dir, device, precision;
-  std::int64_t threads = 0;
+  std::int64_t threads = 0, checkpoints_kept = 0;
 };
 
 // The settings as the project file spells them (saved into run folders and manifests).

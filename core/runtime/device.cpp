@@ -1,6 +1,7 @@
 #include "runtime/device.h"
 
 #include <filesystem>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
@@ -80,6 +81,31 @@ void configureCompute(const Project& project) {
   // The device as the project names it: resolving it here would fail stages
   // that need none (tokens, group) on a machine without the GPU it asks for.
   configurePrecision(project.precision, project.device);
+}
+
+std::int64_t availableMemoryBytes(const std::string& device) {
+  if (device.rfind("cpu", 0) != 0) return -1;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  std::int64_t kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit)
+    if (key == "MemAvailable:") return kib * 1024;
+  return -1;
+}
+
+void checkTrainingMemory(std::int64_t parameters, const std::string& device, const std::string& what) {
+  const std::int64_t available = availableMemoryBytes(device);
+  const double needed = 16.0 * static_cast<double>(parameters);
+  if (available < 0 || needed <= static_cast<double>(available)) return;
+  auto gib = [](double bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+    return std::string(text);
+  };
+  throw InputError(what + ": a model of " + std::to_string(parameters) + " parameters needs at least " + gib(needed) +
+                   " to train (fp32 weights, gradients and AdamW state: 16 bytes a parameter), but " + device +
+                   " has " + gib(static_cast<double>(available)) + " available: make the model smaller");
 }
 
 RuntimeInfo runtimeInfo(bool measure) {

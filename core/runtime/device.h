@@ -3,6 +3,7 @@
 // Qt-free and torch-free header: callers that only need the facts
 // (CLI `dmoe info`, the GUI's diagnostics) don't pay for torch headers.
 #pragma once
+#include <cstdint>
 #include <string>
 
 #include "util/json.h"
@@ -45,6 +46,15 @@ std::string computePrecisionTag();
 // threads, device and precision of a project, for a command about to compute.
 class Project;
 void configureCompute(const Project& project);
+
+// Bytes this machine can still allocate on `device` without swapping: the
+// kernel's MemAvailable on CPU; −1 where it is not known (CUDA, no /proc).
+std::int64_t availableMemoryBytes(const std::string& device);
+// Refuses, before anything is allocated, a training run that cannot fit:
+// `parameters` fp32 parameters need 16 bytes each (weights, gradients, AdamW's
+// two moments) before any activation. Throws InputError "<what>: …" with the
+// figures when that exceeds availableMemoryBytes(device); silent when unknown.
+void checkTrainingMemory(std::int64_t parameters, const std::string& device, const std::string& what);
 
 // measure: also time a 1024² matrix product in fp32 and bf16 (about a second).
 RuntimeInfo runtimeInfo(bool measure = false);

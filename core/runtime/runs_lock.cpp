@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -54,9 +55,16 @@ int removeScratch(const fs::path& runsDir) {
 }  // namespace
 
 RunsFolderLock::RunsFolderLock(const fs::path& runsDir) {
-  fs::create_directories(runsDir);
+  std::error_code made;
+  fs::create_directories(runsDir, made);  // an existing folder on a read-only file system is fine
   const fs::path file = runsDir / ".lock";
   fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0 && (errno == EROFS || errno == EACCES) && fs::is_directory(runsDir)) {
+    // Nobody can write here, so nobody needs to be kept out: stages that are up
+    // to date are read as they are, and one that is not fails at its first write.
+    readOnly_ = true;
+    return;
+  }
   if (fd_ < 0) throw InputError("cannot open " + file.string() + ": " + std::strerror(errno));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     const int cause = errno;
@@ -73,6 +81,21 @@ RunsFolderLock::RunsFolderLock(const fs::path& runsDir) {
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, pid.data(), pid.size(), 0);
   removed_ = removeScratch(runsDir);
+}
+
+std::optional<RunsFolderHolder> runsFolderHolder(const fs::path& runsDir) {
+  const int fd = ::open((runsDir / ".lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    ::close(fd);  // free: closing drops the probe's lock
+    return std::nullopt;
+  }
+  RunsFolderHolder holder{holderOf(fd), {}};
+  ::close(fd);
+  std::ifstream cmdline("/proc/" + holder.pid + "/cmdline", std::ios::binary);
+  for (std::string argument; !holder.pid.empty() && std::getline(cmdline, argument, '\0');)
+    holder.command += (holder.command.empty() ? "" : " ") + argument;
+  return holder;
 }
 
 RunsFolderLock::~RunsFolderLock() {

@@ -7,10 +7,14 @@
 // in the folder, so the scratch files of interrupted commands (atomic writes'
 // "<name>.tmp-<pid>", the tokenizer trainer's ".training-<pid>/") are removed.
 //
+// A folder that cannot be written is not locked (see readOnly()).
+//
 // Not here: locking between stages of one process (they run in order), or
 // across machines (flock on network file systems is not relied upon).
 #pragma once
 #include <filesystem>
+#include <optional>
+#include <string>
 
 namespace dmoe {
 
@@ -21,12 +25,28 @@ class RunsFolderLock {
   ~RunsFolderLock();
   // How many leftover scratch files or folders taking the lock removed.
   int removedScratch() const { return removed_; }
+  // The folder exists but cannot be written (read-only file system, no
+  // permission): no lock is taken and nothing is removed. Checking whether
+  // stages are up to date writes nothing, so a complete read-only folder still
+  // reports and skips; a stage that must compute fails at its first write.
+  bool readOnly() const { return readOnly_; }
   RunsFolderLock(const RunsFolderLock&) = delete;
   RunsFolderLock& operator=(const RunsFolderLock&) = delete;
 
  private:
   int fd_ = -1;
   int removed_ = 0;
+  bool readOnly_ = false;
 };
+
+// The command that holds the lock of `runsDir` now, as the GUI shows it
+// instead of starting a second one: its PID (from the lock file) and command
+// line (from /proc, "" where unreadable); nullopt when the folder is free or
+// has no lock file. Probes by taking and dropping the lock; creates nothing.
+// A lock this process holds through another descriptor counts as held.
+struct RunsFolderHolder {
+  std::string pid, command;
+};
+std::optional<RunsFolderHolder> runsFolderHolder(const std::filesystem::path& runsDir);
 
 }  // namespace dmoe

@@ -145,15 +145,11 @@ void adaptInto(const Project& project, const std::vector<std::string>& newIds, R
       grad.narrow(0, 0, oldExperts).zero_();  // old router rows learn nothing
       return grad;
     });
-  TrainerOptions options;
-  options.settings = settings;
-  options.runDir = dir / "train";
-  options.device = device;
+  TrainerOptions options = stageTrainerOptions(project, settings, dir / "train", device);
   options.trainable = [&](const std::string& name) { return isRouterTensorName(name) || expertOfTensorName(name) >= oldExperts; };
   options.trainableDescription = "new experts (index ≥ " + std::to_string(oldExperts) + ") and router rows";
   options.decays = [&](const std::string& name) { return !isRouterTensorName(name) && expertOfTensorName(name) >= oldExperts; };
   options.beforeForward = [&](const TrainBatch& batch) { routing->hardRows(rowExperts(batch, streamExpert)); };
-  options.checkpoints = false;  // short; a crash re-runs the stage (the probe is deterministic)
   options.evaluateEvery = project.evaluation.every_steps;  // the new languages, each on its new expert
   options.evaluate = heldoutEvaluation(project, *model, newIds, [&](const Language& l) {
     return routeLanguageHard(*model, layout, l.id);

@@ -126,8 +126,8 @@ CorpusStats computeCorpusStats(const Project& project, Reporter& reporter) {
   }
   Json document = stats.toJson();
   fs::path file = project.layout().corpusStatsFile();
-  writeFileAtomic(file, document.dump(2) + "\n");
-  reporter.artifact(file, "stats");
+  // Unchanged statistics are not rewritten: a copied or read-only runs folder stays as it is.
+  if (writeFileAtomicIfChanged(file, document.dump(2) + "\n")) reporter.artifact(file, "stats");
   reporter.result("corpus_stats", document);
   reporter.finished("done");
   return stats;

@@ -101,11 +101,7 @@ static bool runDenseContinue(const Project& project, Reporter& reporter, bool fo
     std::shared_ptr<CausalLMImpl> model = loadCausalLM(baseDir, device);
     LanguageShards all = openShards(project, languageIds(project.languages));
     SequenceSampler mixed(all.streams(), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
-    TrainerOptions options;
-    options.settings = settings;
-    options.runDir = runs.trainDir();
-    options.device = device;
-    options.resume = true;
+    TrainerOptions options = stageTrainerOptions(project, settings, runs.trainDir(), device);
     options.evaluateEvery = project.evaluation.every_steps;
     options.evaluate = heldoutEvaluation(project, *model, languageIds(project.languages));
     options.extraSettings = {{"stage", RunLayout::kDenseContinue}, {"token_budget", budget}};
@@ -130,12 +126,13 @@ static bool runVariantBaseline(const Project& project, const std::string& name, 
   v.name = name;
   v.mergeDir = runs.mergeDir();
   v.trainDir = runs.trainDir();
-  v.groups = groupMethod == "group-stage" ? LanguageGroups::read(project.layout().groupsFile())
+  v.groups = groupMethod == "group-stage"
+                 ? LanguageGroups::readPartition(project.layout().groupsFile(), languageIds(project.languages))
                                           : computeGroups(project, groupMethod);
   v.groupsFingerprint = hashHex(v.groups.toJson().dump());
   v.init = init;
   fs::create_directories(dir);
-  writeFileAtomic(dir / "groups.json", v.groups.toJson().dump(2) + "\n");
+  writeFileAtomicIfChanged(dir / "groups.json", v.groups.toJson().dump(2) + "\n");
   Reporter r = reporter.forStage(reporter.stage() + ":" + name);
   bool computed = mergeVariant(project, v, r, force);
   computed = trainVariant(project, v, r, force) || computed;

@@ -23,7 +23,7 @@ DmoeVariant mainVariant(const Project& project) {
   v.mergeDir = runs.mergeDir();
   v.trainDir = runs.trainDir();
   v.groupsFingerprint = StageFolder::fingerprint(runs.groupDir(), "dmoe group");
-  v.groups = LanguageGroups::read(runs.groupsFile());
+  v.groups = LanguageGroups::readPartition(runs.groupsFile(), languageIds(project.languages));
   v.init = project.merge.init;
   return v;
 }
@@ -120,11 +120,7 @@ Json trainStages(const Project& project, const DmoeVariant& variant, Reporter& r
   }
   GroupBatchSource groupBatches(groupStreams, groupWeights, s1.seq_len, static_cast<std::uint64_t>(s1.seed));
   const std::vector<std::int64_t> streamExpert = groupBatches.streamGroup();  // group g is expert g
-  TrainerOptions o1;
-  o1.settings = s1;
-  o1.runDir = RunLayout::trainingStageIn(variant.trainDir, 1);
-  o1.device = device;
-  o1.resume = true;
+  TrainerOptions o1 = stageTrainerOptions(project, s1, RunLayout::trainingStageIn(variant.trainDir, 1), device);
   o1.beforeForward = [&](const TrainBatch& batch) { routing->hardRows(rowExperts(batch, streamExpert)); };
   // Held-out PPL with the learned router; beforeForward sets the hard rows again before the next step.
   const auto learnedRouterEvaluation = heldoutEvaluation(project, *model, languageIds(project.languages), [&](const Language&) {
@@ -146,11 +142,7 @@ Json trainStages(const Project& project, const DmoeVariant& variant, Reporter& r
   LanguageShards all = openShards(project, languageIds(project.languages));
   SequenceSampler mixed(all.streams(), s2.seq_len, static_cast<std::uint64_t>(s2.seed));
   routing->soft();
-  TrainerOptions o2;
-  o2.settings = s2;
-  o2.runDir = RunLayout::trainingStageIn(variant.trainDir, 2);
-  o2.device = device;
-  o2.resume = true;
+  TrainerOptions o2 = stageTrainerOptions(project, s2, RunLayout::trainingStageIn(variant.trainDir, 2), device);
   o2.evaluateEvery = project.evaluation.every_steps;
   o2.evaluate = learnedRouterEvaluation;
   o2.extraSettings = {{"stage", "dmoe-stage2"}, {"variant", variant.name}, {"routing", "soft top-k"}, {"layout", layout.toJson()}};

@@ -176,8 +176,9 @@ torch::Tensor tokenGenerations(const TrainBatch& batch, const torch::Tensor& str
 // The trainer term weight · LPR: tokens of generations before `newest` are reviewed.
 LossTerm lprLossTerm(std::vector<std::shared_ptr<MoeFeedForwardImpl>> moe, torch::Tensor streamGeneration,
                      std::int64_t newest, double weight) {
-  std::vector<torch::Tensor> expertGenerations;
-  for (const auto& layer : moe) expertGenerations.push_back(torch::tensor(layer->expertGenerations(), torch::kInt64));
+  std::vector<torch::Tensor> expertGenerations;  // on the model's device once: no copy per micro-batch
+  for (const auto& layer : moe)
+    expertGenerations.push_back(torch::tensor(layer->expertGenerations(), torch::kInt64).to(layer->gate->weight.device()));
   return {"lpr_loss", [moe = std::move(moe), expertGenerations = std::move(expertGenerations),
                        streamGeneration = std::move(streamGeneration), newest,
                        weight](const TrainBatch& batch, const torch::Tensor& logits) {
@@ -310,11 +311,7 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
   const TrainingSettings s1 = cappedToContext(s.stage1, context);
   LanguageShards fresh = openShards(project, newIds);
   SequenceSampler newWindows(fresh.streams(), s1.seq_len, static_cast<std::uint64_t>(s1.seed));
-  TrainerOptions o1;
-  o1.settings = s1;
-  o1.runDir = RunLayout::trainingStageIn(dir, 1);
-  o1.device = device;
-  o1.resume = true;
+  TrainerOptions o1 = stageTrainerOptions(project, s1, RunLayout::trainingStageIn(dir, 1), device);
   o1.trainable = [isAdded](const std::string& n) { return isAdded(n) || isRouterTensorName(n); };
   o1.trainableDescription = "new experts (generation " + std::to_string(lineage.newest) + ") and routers";
   o1.evaluateEvery = project.evaluation.every_steps;
@@ -348,11 +345,7 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
   std::vector<TokenStream> reviewed = reviewStreams(fresh, old, out.replayShare);
   const torch::Tensor streamGeneration = reviewStreamGenerations(lineage, newIds.size(), out.replayShare);
   SequenceSampler reviewWindows(reviewed, s2.seq_len, static_cast<std::uint64_t>(s2.seed));
-  TrainerOptions o2;
-  o2.settings = s2;
-  o2.runDir = RunLayout::trainingStageIn(dir, 2);
-  o2.device = device;
-  o2.resume = true;
+  TrainerOptions o2 = stageTrainerOptions(project, s2, RunLayout::trainingStageIn(dir, 2), device);
   const auto classified = addClassifiers(*model, layout, project, lineage.newest);
   o2.trainable = [](const std::string& n) { return isRouterTensorName(n) || isClassifierTensorName(n); };
   o2.trainableDescription = classified.empty() ? "routers" : "routers and classifiers";

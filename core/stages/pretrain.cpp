@@ -69,10 +69,7 @@ Json pretrainInto(const Project& project, const ModelConfig& config, const Train
   std::shared_ptr<CausalLMImpl> model = buildCausalLM(config);
   model->to(torch::Device(device));
 
-  TrainerOptions trainerOptions;
-  trainerOptions.settings = settings;
-  trainerOptions.runDir = pretrainDir(project);
-  trainerOptions.device = device;
+  TrainerOptions trainerOptions = stageTrainerOptions(project, settings, pretrainDir(project), device);
   trainerOptions.resume = options.resume;
   trainerOptions.logEvery = options.logEvery;
   trainerOptions.extraSettings = {{"stage", "pretrain"}, {"model", config.toHfJson()}, {"sampling", "∝ tokens"}};
@@ -106,6 +103,12 @@ fs::path runPretrain(const Project& project, Reporter& reporter, const PretrainO
       pretrainModelConfig(project, tokenizer->vocabSize(), tokenizer->bosId(), tokenizer->eosId(), tokenizer->padId());
   TrainingSettings settings = project.base_model.pretrain;
   settings.seq_len = std::min(settings.seq_len, config.max_position_embeddings);
+  // Before the folder is touched: a model this machine cannot hold is a settings error.
+  checkTrainingMemory(config.parameterCount(), resolveDevice(project.device),
+                      project.file.string() + " /base_model/config (hidden_size " + std::to_string(config.hidden_size) +
+                          ", intermediate_size " + std::to_string(config.intermediate_size) + ", num_hidden_layers " +
+                          std::to_string(config.num_hidden_layers) + ", vocab_size " + std::to_string(config.vocab_size) +
+                          ")");
 
   Json shards = Json::object();
   for (const Language& l : project.languages)

@@ -1,6 +1,8 @@
 // Stage folders and manifests (see the header).
 #include "stages/stage_folder.h"
 
+#include <map>
+
 #include "runtime/device.h"
 
 #include "util/atomic_file.h"
@@ -25,11 +27,12 @@ Json readJsonOrNull(const fs::path& file) {
     return Json();  // a damaged record counts as absent: the stage recomputes
   }
 }
-// The folder's outputs as {relative path: size}: every regular file except the
-// records themselves, training checkpoints (resume state, checked when read),
-// scratch files and nested stage folders (their own manifests cover them).
+// The folder's outputs as {relative path: {"bytes", "fnv1a64"}}: every regular
+// file except the records themselves, training logs (metrics.jsonl),
+// training checkpoints (resume state, checked when read), scratch files and
+// nested stage folders (their own manifests cover them).
 Json outputFiles(const fs::path& dir) {
-  Json files = Json::object();
+  std::map<std::string, Json> sorted;  // by path: directory order differs between file systems
   for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
     const fs::path& path = it->path();
     const std::string name = path.filename().string();
@@ -40,23 +43,41 @@ Json outputFiles(const fs::path& dir) {
     if (!it->is_regular_file() || name.find(".tmp-") != std::string::npos) continue;
     const fs::path relative = path.lexically_relative(dir);
     if (relative == "manifest.json" || relative == "inputs.json") continue;
-    files[relative.generic_string()] = static_cast<std::int64_t>(it->file_size());
+    // Training logs carry wall-clock speeds: recording them would make the
+    // manifest, and every downstream fingerprint, differ between equal runs.
+    if (name == "metrics.jsonl") continue;
+    sorted[relative.generic_string()] = {{"bytes", static_cast<std::int64_t>(it->file_size())},
+                                         {"fnv1a64", Hasher().addFile(path).hex()}};
   }
+  Json files = Json::object();
+  for (auto& [relative, record] : sorted) files[relative] = std::move(record);
   return files;
 }
 
-// The first output the manifest recorded that is missing or has another size
-// now, as "<path> is missing" / "<path> changed size (…)"; empty when none (or
-// the manifest predates the record).
+// The first output the manifest recorded that is missing, has another size,
+// or — only when it was modified after the manifest was written, so a check
+// reads no file the stage left alone — has other bytes: "<path> is missing" /
+// "<path> changed size (…)" / "<path> changed content (…)"; empty when none.
+// Manifests from before hashes record a size alone ({path: bytes}); those
+// from before the record have no "files".
 std::string changedOutput(const fs::path& dir, const Json& manifest) {
   const Json files = manifest.value("files", Json::object());  // kept alive: items() refers to it
-  for (const auto& [relative, size] : files.items()) {
+  std::error_code ec;
+  const auto completed = fs::last_write_time(dir / "manifest.json", ec);
+  for (const auto& [relative, record] : files.items()) {
     const fs::path file = dir / relative;
-    std::error_code ec;
     const auto now = fs::file_size(file, ec);
     if (ec) return file.string() + " is missing";
-    if (static_cast<std::int64_t>(now) != size.get<std::int64_t>())
-      return file.string() + " changed size (" + std::to_string(now) + " bytes, " + std::to_string(size.get<std::int64_t>()) +
+    const std::int64_t bytes = record.is_object() ? record.value("bytes", std::int64_t{-1}) : record.get<std::int64_t>();
+    if (static_cast<std::int64_t>(now) != bytes)
+      return file.string() + " changed size (" + std::to_string(now) + " bytes, " + std::to_string(bytes) +
+             " when the stage completed)";
+    if (!record.is_object() || !record.contains("fnv1a64")) continue;
+    const auto modified = fs::last_write_time(file, ec);
+    if (ec || modified <= completed) continue;
+    const std::string hash = Hasher().addFile(file).hex();
+    if (hash != record["fnv1a64"].get<std::string>())
+      return file.string() + " changed content (FNV-1a " + hash + ", " + record["fnv1a64"].get<std::string>() +
              " when the stage completed)";
   }
   return {};

@@ -7,10 +7,13 @@
 //                   folder of the same inputs; otherwise the folder is cleared.
 //   manifest.json — {inputs, outputs, files}, written last: its presence with
 //                   equal inputs, and every file of "files" ({relative path:
-//                   size}, all outputs but checkpoints and nested stage
-//                   folders) there with its size, means the outputs are
-//                   complete and current; a missing or truncated one is
-//                   recomputed.
+//                   {bytes, fnv1a64}}: all outputs but training logs,
+//                   checkpoints and nested stage folders) there with its size,
+//                   means the outputs are complete and current; a missing or
+//                   truncated one is recomputed. The check is cheap: a file's
+//                   bytes are hashed only when it was modified after
+//                   manifest.json, and then a changed one is recomputed too.
+//                   Equal runs write equal manifests (no times, no logs).
 // Inputs are JSON: the settings the stage reads (as the project spells them)
 // and the fingerprints of the upstream folders it reads (fingerprint()), plus
 // "precision": "bf16" when the command computes in bf16 (runtime/device.h; fp32

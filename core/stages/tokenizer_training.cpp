@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <string_view>
@@ -116,10 +118,10 @@ void appendDocument(std::string_view document, SampleLines& out) {
   if (split) ++out.splitDocuments;
 }
 
-// Writes the sample one sentence per line (sentencepiece's input format);
-// returns the hash of those bytes and what had to be split.
-std::pair<std::string, SampleLines> writeSample(const std::vector<LanguageSample>& sample, const fs::path& file) {
-  std::ofstream out(file, std::ios::binary);
+// The sample one sentence per line (sentencepiece's input format), written to
+// `out` when given; returns the hash of those bytes and what had to be split.
+// Without `out` nothing is written: the up-to-date check needs the hash alone.
+std::pair<std::string, SampleLines> sampleLines(const std::vector<LanguageSample>& sample, std::ostream* out) {
   Hasher hasher;
   SampleLines counts;
   for (const LanguageSample& language : sample)
@@ -127,12 +129,17 @@ std::pair<std::string, SampleLines> writeSample(const std::vector<LanguageSample
       counts.text.clear();
       appendDocument(text, counts);
       hasher.add(counts.text);
-      out << counts.text;
+      if (out) *out << counts.text;
     }
   counts.text.clear();
-  out.close();
-  if (!out) throw std::runtime_error("cannot write the tokenizer training sample " + file.string());
   return {hasher.hex(), counts};
+}
+
+void writeSample(const std::vector<LanguageSample>& sample, const fs::path& file) {
+  std::ofstream out(file, std::ios::binary);
+  sampleLines(sample, &out);
+  out.close();
+  if (!out) throw std::runtime_error("cannot write the tokenizer training sample " + file.string() + ": " + std::strerror(errno));
 }
 
 // A scratch folder beside the outputs (same file system, so renames are atomic), removed on exit.
@@ -219,10 +226,7 @@ TokenizerBuild trainTokenizer(const Project& project, Reporter& reporter, bool f
   if (sampled == 0)
     throw InputError(project.corpusRoot().string() + ": no training documents to train the tokenizer on");
 
-  fs::create_directories(dir);
-  ScratchDir scratch(dir / (".training-" + std::to_string(::getpid())));
-  const fs::path sampleFile = scratch.path / "sample.txt";
-  const auto [sampleHash, split] = writeSample(sample, sampleFile);
+  const auto [sampleHash, split] = sampleLines(sample, nullptr);
   if (split.splitDocuments > 0)
     reporter.log(std::to_string(split.splitDocuments) + " document" + (split.splitDocuments == 1 ? "" : "s") +
                  " over " + std::to_string(kMaxSentenceBytes) + " bytes split into " +
@@ -237,20 +241,24 @@ TokenizerBuild trainTokenizer(const Project& project, Reporter& reporter, bool f
     return {model, false, tokenizer.vocabSize()};
   }
 
+  fs::create_directories(dir);
+  ScratchDir scratch(dir / (".training-" + std::to_string(::getpid())));
+  const fs::path sampleFile = scratch.path / "sample.txt";
+  writeSample(sample, sampleFile);
   std::map<std::string, std::string> options = trainerSettings(project.tokenizer);
-  options["input"] = sampleFile.string();
-  options["model_prefix"] = (scratch.path / "tokenizer").string();
+  options["input"] = sampleFile.string();  // read by the module: no path in the model
   const unsigned cores = std::thread::hardware_concurrency();
   options["num_threads"] = std::to_string(project.threads > 0 ? project.threads : std::max(1u, cores));
   options["minloglevel"] = "1";  // sentencepiece's INFO chatter would bypass the event stream
   reporter.log("training a " + project.tokenizer.model_type + " model of up to " +
                std::to_string(project.tokenizer.vocab_size) + " pieces on " + std::to_string(sampled) +
                " documents from " + std::to_string(sample.size()) + " languages");
-  if (std::string error = sentencePiece().train(options); !error.empty())
+  std::string modelBytes, vocabText;
+  if (std::string error = sentencePiece().train(options, modelBytes, vocabText); !error.empty())
     throw InputError("tokenizer training failed: " + error + " (check /tokenizer in " + project.file.string() + ")");
 
-  fs::rename(scratch.path / "tokenizer.vocab", vocab);
-  fs::rename(scratch.path / "tokenizer.model", model);
+  writeFileAtomic(vocab, vocabText);
+  writeFileAtomic(model, modelBytes);
   SentencePieceTokenizer tokenizer(model);
   Json manifest = {{"format", "dmoe-tokenizer/1"},
                    {"trainer", settings},

@@ -35,9 +35,14 @@ class SentencePieceModel {
 class SentencePieceBackend {
  public:
   virtual ~SentencePieceBackend() = default;
-  // `options`: sentencepiece trainer flags without the dashes ({"input", path},
-  // {"model_prefix", prefix}, ...); a map, so paths may contain spaces. "" on success.
-  virtual std::string train(const std::map<std::string, std::string>& options) = 0;
+  // `options`: sentencepiece trainer flags without the dashes; a map, so paths
+  // may contain spaces. Its "input" (a text file, one sentence a line) is read
+  // by the module and not handed to sentencepiece, and nothing is written:
+  // the model's bytes come back in `model` and its vocabulary ("piece\tscore"
+  // lines, as sentencepiece's .vocab) in `vocab`. So no path lands in the
+  // model, and training the same sample twice gives the same bytes.
+  // "" on success, else the error.
+  virtual std::string train(const std::map<std::string, std::string>& options, std::string& model, std::string& vocab) = 0;
   // nullptr on failure, with the reason in `error`.
   virtual SentencePieceModel* load(const std::string& path, std::string& error) = 0;
 };

@@ -1,14 +1,22 @@
 // loadTokenizer: picks the Tokenizer implementation from a file or a
-// checkpoint folder.
+// checkpoint folder; encodeInPieces: long texts in bounded memory.
 #include "tokenizer/tokenizer.h"
 
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 
 namespace dmoe {
+
+void Tokenizer::encodeInPieces(std::string_view text, std::vector<TokenId>& out) const {
+  for (std::string_view piece : splitLongLine(text, kPieceBytes)) {
+    const std::vector<TokenId> ids = encode(piece);
+    out.insert(out.end(), ids.begin(), ids.end());
+  }
+}
 
 std::unique_ptr<Tokenizer> loadTokenizer(const fs::path& path) {
   std::error_code ec;

@@ -30,6 +30,15 @@ class Tokenizer {
   virtual std::string kind() const = 0;         // "sentencepiece" | "tokenizer.json"
   // Hash of the tokenizer's defining files: caches built with it are valid while it holds.
   virtual std::string fingerprint() const = 0;
+
+  // encode() of a text of any length in bounded memory, appended to `out`: a
+  // text over kPieceBytes is cut after a space (splitLongLine, util/text.h) and
+  // encoded piece by piece, so a 50 MB document needs memory for 64 KiB of it.
+  // Near each cut the ids may differ from encoding the whole text at once (a
+  // sentencepiece model drops the trailing space and the next piece starts a
+  // word, as the whole text does); shorter texts are encode() exactly.
+  static constexpr std::size_t kPieceBytes = std::size_t{1} << 16;
+  void encodeInPieces(std::string_view text, std::vector<TokenId>& out) const;
 };
 
 // `path`: a tokenizer.model, a tokenizer.json, or a checkpoint folder holding

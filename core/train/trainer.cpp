@@ -99,6 +99,20 @@ struct Trainer::State {
       throw;
     }
     reporter.artifact(dir, "checkpoint");
+    pruneCheckpoints();
+  }
+
+  // Complete checkpoints beyond the newest checkpointsKept, removed oldest first:
+  // a crash in between leaves more of them, never fewer.
+  void pruneCheckpoints() {
+    if (options.checkpointsKept <= 0) return;
+    std::vector<fs::path> all = Trainer::completeCheckpoints(options.runDir);
+    for (size_t i = all.size(); i-- > static_cast<size_t>(options.checkpointsKept);) {
+      std::error_code ec;
+      fs::remove(all[i] / "complete", ec);  // first: a half-removed folder is never taken for a checkpoint
+      fs::remove_all(all[i], ec);
+      if (ec) reporter.warning("cannot remove the old checkpoint " + all[i].string() + ": " + ec.message());
+    }
   }
 
   void writeCheckpoint(const fs::path& dir, const Json& settings) {
@@ -260,6 +274,17 @@ Trainer::Trainer(std::shared_ptr<CausalLMImpl> model, BatchSource& data, Trainer
 }
 
 Trainer::~Trainer() = default;
+
+TrainerOptions stageTrainerOptions(const Project& project, const TrainingSettings& settings, fs::path runDir,
+                                   std::string device) {
+  TrainerOptions options;
+  options.settings = settings;
+  options.runDir = std::move(runDir);
+  options.device = std::move(device);
+  options.resume = true;
+  options.checkpointsKept = project.checkpoints_kept;
+  return options;
+}
 
 void Trainer::addLossTerm(LossTerm term) { s_->terms.push_back(std::move(term)); }
 

@@ -20,7 +20,8 @@
 // (named parameters and buffers), optimizer.pt, rng.pt, trainer_state.json,
 // settings.json and, written last, `complete`. resume = true continues from
 // the newest complete checkpoint: on CPU the continued run equals an
-// uninterrupted one step for step.
+// uninterrupted one step for step. Once a checkpoint is complete, complete
+// ones beyond the newest checkpointsKept are deleted (oldest first).
 //
 // Cancellation (runtime/cancellation.h): after each optimizer step a pending
 // cancel request saves a checkpoint of that step (when checkpoints are on)
@@ -77,6 +78,7 @@ struct TrainerOptions {
   bool resume = false;
   bool checkpoints = true;                            // false: no checkpoint folders at all (short runs
                                                       // whose caller keeps what it needs, e.g. deviation)
+  std::int64_t checkpointsKept = 0;                   // complete checkpoints kept, newest first (0 = all)
   // Weight decay applies to trainable parameters it accepts; empty = those with ≥ 2 dimensions.
   std::function<bool(const std::string&)> decays;
   // Called with each micro-batch before its forward pass (e.g. to set MoE hard routing from batch.sources).
@@ -99,6 +101,12 @@ struct TrainResult {
   std::vector<std::int64_t> loggedSteps;  // their step numbers (1-based)
   std::filesystem::path finalCheckpoint;
 };
+
+// The options a stage's checkpointed training starts from: its settings, run
+// folder and device, resuming from the newest complete checkpoint, keeping
+// the project's checkpoints_kept.
+TrainerOptions stageTrainerOptions(const Project& project, const TrainingSettings& settings,
+                                   std::filesystem::path runDir, std::string device);
 
 class Trainer {
  public:

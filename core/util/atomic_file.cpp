@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <set>
 #include <sstream>
 #include <system_error>
 
@@ -69,6 +70,17 @@ void writeFileAtomic(const fs::path& target, std::string_view data) {
   writer.commit();
 }
 
+bool writeFileAtomicIfChanged(const fs::path& target, std::string_view data) {
+  std::error_code ec;
+  if (fs::is_regular_file(target, ec) && fs::file_size(target, ec) == data.size()) {
+    std::ifstream in(target, std::ios::binary);
+    std::string held(data.size(), '\0');
+    if (in.read(held.data(), static_cast<std::streamsize>(held.size())) && held == data) return false;
+  }
+  writeFileAtomic(target, data);
+  return true;
+}
+
 std::string readFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError("cannot read " + path.string() + ": " + std::strerror(errno));
@@ -115,5 +127,80 @@ Json parseJsonText(const std::string& text, const std::string& source) {
 }
 
 Json readJsonFile(const std::filesystem::path& path) { return parseJsonText(readFile(path), path.string()); }
+
+namespace {
+
+// "~" and "/" escaped as RFC 6901 asks.
+std::string pointerToken(const std::string& key) {
+  std::string out;
+  for (char c : key) out += c == '~' ? std::string("~0") : c == '/' ? std::string("~1") : std::string(1, c);
+  return out;
+}
+
+// SAX events → the pointer of each repeated key. A container frame holds the
+// keys seen (objects) or the next index (arrays); `pending` is the token of the
+// value about to start.
+class DuplicateKeyFinder {
+ public:
+  std::vector<std::string> found;
+
+  bool null() { return value(); }
+  bool boolean(bool) { return value(); }
+  bool number_integer(Json::number_integer_t) { return value(); }
+  bool number_unsigned(Json::number_unsigned_t) { return value(); }
+  bool number_float(Json::number_float_t, const Json::string_t&) { return value(); }
+  bool string(Json::string_t&) { return value(); }
+  bool binary(Json::binary_t&) { return value(); }
+  bool start_object(std::size_t) { return open(true); }
+  bool start_array(std::size_t) { return open(false); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool key(Json::string_t& k) {
+    Frame& f = frames_.back();
+    pending_ = pointerToken(k);
+    const std::string pointer = pointerOfChild();
+    if (!f.keys.insert(k).second && reported_.insert(pointer).second) found.push_back(pointer);
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+
+ private:
+  struct Frame {
+    bool object;
+    std::string pointer;
+    std::set<std::string> keys;
+    size_t next = 0;
+  };
+  // The pointer of the value about to start inside the innermost container.
+  std::string pointerOfChild() const {
+    const Frame& f = frames_.back();
+    return f.pointer + "/" + (f.object ? pending_ : std::to_string(f.next));
+  }
+  bool value() {
+    if (!frames_.empty() && !frames_.back().object) ++frames_.back().next;
+    return true;
+  }
+  bool open(bool object) {
+    std::string pointer = frames_.empty() ? std::string() : pointerOfChild();
+    value();
+    frames_.push_back({object, std::move(pointer), {}, 0});
+    return true;
+  }
+  bool close() {
+    frames_.pop_back();
+    return true;
+  }
+  std::vector<Frame> frames_;
+  std::set<std::string> reported_;
+  std::string pending_;
+};
+
+}  // namespace
+
+std::vector<std::string> duplicateKeyPointers(const std::string& text) {
+  DuplicateKeyFinder finder;
+  if (!Json::sax_parse(text, &finder)) return {};
+  return finder.found;
+}
 
 }  // namespace dmoe

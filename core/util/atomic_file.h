@@ -6,12 +6,17 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/json.h"
 
 namespace dmoe {
 
 void writeFileAtomic(const std::filesystem::path& target, std::string_view data);
+// writeFileAtomic unless `target` already holds exactly `data` (then nothing
+// is written, so a run that finds everything current works in a read-only
+// folder). Returns whether it wrote.
+bool writeFileAtomicIfChanged(const std::filesystem::path& target, std::string_view data);
 
 // Streaming variant for large outputs. Write to stream(), then commit();
 // destroying an uncommitted writer removes the temporary file.
@@ -39,5 +44,9 @@ std::string readFile(const std::filesystem::path& path);
 Json parseJsonText(const std::string& text, const std::string& source);
 // readFile + parseJsonText.
 Json readJsonFile(const std::filesystem::path& path);
+// The JSON pointers of object keys that `text` gives more than once, each once,
+// in document order ("/train/stage1/steps"). A parser keeps only the last value
+// of such a key; callers warn. Empty for text that is not valid JSON.
+std::vector<std::string> duplicateKeyPointers(const std::string& text);
 
 }  // namespace dmoe

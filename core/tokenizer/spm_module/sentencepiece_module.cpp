@@ -4,6 +4,8 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <fstream>
+#include <sstream>
 #include <unordered_map>
 
 #include "tokenizer/sentencepiece_backend.h"
@@ -34,12 +36,43 @@ class Model final : public dmoe::SentencePieceModel {
   bool isControl(int id) const override { return processor.IsControl(id); }
 };
 
+// The lines of a text file, for the trainer (which then records no input path).
+class FileLines final : public sentencepiece::SentenceIterator {
+ public:
+  explicit FileLines(const std::string& path) : in_(path, std::ios::binary) {
+    if (!in_) status_ = sentencepiece::util::Status(sentencepiece::util::StatusCode::kNotFound, "cannot read " + path);
+    Next();
+  }
+  bool done() const override { return done_; }
+  void Next() override { done_ = !std::getline(in_, line_); }
+  const std::string& value() const override { return line_; }
+  sentencepiece::util::Status status() const override { return status_; }
+
+ private:
+  std::ifstream in_;
+  std::string line_;
+  bool done_ = false;
+  sentencepiece::util::Status status_;
+};
+
 class Backend final : public dmoe::SentencePieceBackend {
  public:
-  std::string train(const std::map<std::string, std::string>& options) override {
-    const std::unordered_map<std::string, std::string> kwargs(options.begin(), options.end());
-    auto status = sentencepiece::SentencePieceTrainer::Train(kwargs);
-    return status.ok() ? std::string() : status.ToString();
+  std::string train(const std::map<std::string, std::string>& options, std::string& model, std::string& vocab) override {
+    std::unordered_map<std::string, std::string> kwargs(options.begin(), options.end());
+    const auto input = kwargs.find("input");
+    if (input == kwargs.end()) return "no \"input\" file to train on";
+    FileLines lines(input->second);
+    kwargs.erase("input");
+    kwargs.erase("model_prefix");
+    auto status = sentencepiece::SentencePieceTrainer::Train(kwargs, &lines, &model);
+    if (!status.ok()) return status.ToString();
+    sentencepiece::SentencePieceProcessor processor;
+    status = processor.LoadFromSerializedProto(model);
+    if (!status.ok()) return status.ToString();
+    std::ostringstream out;
+    for (int id = 0; id < processor.GetPieceSize(); ++id) out << processor.IdToPiece(id) << '\t' << processor.GetScore(id) << '\n';
+    vocab = out.str();
+    return {};
   }
   dmoe::SentencePieceModel* load(const std::string& path, std::string& error) override {
     auto model = std::make_unique<Model>();
