@@ -6,15 +6,21 @@
 # A crash, leak, UB report or uncaught exception fails the script and leaves
 # the input under <build>/crashes/.
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]   # default 10 s, every target
+#   scripts/fuzz.sh [SECONDS] [TARGET...]         # default 10 s, every target
+#   scripts/fuzz.sh --runs N [TARGET...]          # N inputs each (the long run)
 #   DMOE_FUZZ_BUILD_DIR (default build-fuzz), DMOE_JOBS (default 2)
 #
 # Targets: safetensors project corpus_line tokenizer_json config_json events
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${DMOE_FUZZ_BUILD_DIR:-$root/build-fuzz}
-seconds=${1:-10}
-[ $# -gt 0 ] && shift
+if [ "${1:-}" = --runs ]; then
+  limit="-runs=${2:?--runs needs a count}"
+  shift 2
+else
+  limit="-max_total_time=${1:-10}"
+  [ $# -gt 0 ] && shift
+fi
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(safetensors project corpus_line tokenizer_json config_json events)
 
@@ -33,12 +39,13 @@ for t in "${targets[@]}"; do
   work="$build/work/$t"
   mkdir -p "$work"
   log="$build/work/$t.log"
-  if ! "$build/fuzz_$t" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 -max_len=65536 \
+  started=$SECONDS
+  if ! "$build/fuzz_$t" "$limit" -print_final_stats=1 -rss_limit_mb=2048 -max_len=65536 \
       -timeout=20 -artifact_prefix="$build/crashes/$t-" "$work" "$root/fuzz/corpus/$t" >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     echo "scripts/fuzz.sh: fuzz_$t failed; the input is in $build/crashes/ (log: $log)" >&2
     exit 1
   fi
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-  printf '%-16s %12s %8s\n' "$t" "${runs:-?}" "$seconds"
+  printf '%-16s %12s %8s\n' "$t" "${runs:-?}" "$((SECONDS - started))"
 done

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "tokenizer/hf_utf8.h"
+#include "util/error.h"
 
 namespace dmoe::hf {
 
@@ -207,8 +208,8 @@ void BpeModel::appendPiece(std::string_view piece, std::vector<TokenId>& ids) co
     }
   }
   if (unkId_ < 0)
-    throw std::runtime_error(source_.file.string() + ": BPE piece \"" + std::string(piece) +
-                             "\" is not in the vocabulary and the model has no unk_token");
+    throw InputError(source_.file.string() + ": BPE piece \"" + std::string(piece) +
+                     "\" is not in the vocabulary and the model has no unk_token");
   ids.push_back(unkId_);
 }
 
