@@ -233,6 +233,26 @@ class TestTokenizer : public QObject {
     QCOMPARE(pieces, tokenizer->encode("short text"));
   }
 
+  // A sampled document over 1 MiB gives the trainer its first 1 MiB only (cut
+  // after a space), counted in the log: a 50 MB web page once took the
+  // trainer's memory to 1.4 GB; the tokens stage still encodes all of it.
+  void aHugeDocumentIsShortenedForTheTrainer() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    fs::path project = test::writeTinyProject(dir, 5);
+    std::string corpus;
+    for (int d = 0; d < 5; ++d) {
+      std::string text;
+      for (int i = 0; text.size() < 1100000; ++i) text += test::tinyDocument("en", i) + " ";
+      corpus += Json{{"text", text}}.dump() + "\n";
+    }
+    test::writeText(dir / "corpus/en.jsonl", corpus);
+    test::CliResult trained = test::runCli({"tokenizer", "train", project.string()});
+    QVERIFY2(trained.exitCode == 0, trained.err.c_str());
+    QVERIFY2(trained.err.find(" sampled documents over 1048576 bytes shortened to their first 1048576 bytes") != std::string::npos,
+             trained.err.c_str());
+  }
+
   // The cut rule by hand: after the last space within the limit; without one,
   // at a character boundary ("д", "о", "м" are 2 bytes each: 5 bytes hold 2).
   void longLinesAreCutAtSpacesOrCharacterBoundaries() {

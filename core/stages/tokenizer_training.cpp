@@ -73,6 +73,9 @@ LanguageSample sampleLanguage(const Project& project, const std::string& languag
 // long paragraphs are normal). Longer lines are split before it sees them:
 // its "too long line" warning crashes it inside the private module.
 constexpr std::size_t kMaxSentenceBytes = 16384;
+// A sampled document contributes at most this much (cut after a space): one
+// 50 MB web page must not make the trainer's memory (about 25× its input) explode.
+constexpr std::size_t kMaxSampleDocumentBytes = std::size_t{1} << 20;
 
 // Everything that shapes the model besides the sample; paths and thread count excluded.
 std::map<std::string, std::string> trainerSettings(const TokenizerSettings& t) {
@@ -98,13 +101,18 @@ std::map<std::string, std::string> trainerSettings(const TokenizerSettings& t) {
 }
 
 // `text` as sentencepiece input lines (its own line breaks split it), none
-// over kMaxSentenceBytes; counts the documents and lines that had to be split.
+// over kMaxSentenceBytes, at most kMaxSampleDocumentBytes of it; counts the
+// documents cut short and the documents and lines that had to be split.
 struct SampleLines {
   std::string text;
-  std::int64_t splitDocuments = 0, splitLines = 0;
+  std::int64_t splitDocuments = 0, splitLines = 0, shortenedDocuments = 0;
 };
 
 void appendDocument(std::string_view document, SampleLines& out) {
+  if (document.size() > kMaxSampleDocumentBytes) {
+    document = splitLongLine(document.substr(0, kMaxSampleDocumentBytes + 1), kMaxSampleDocumentBytes).front();
+    ++out.shortenedDocuments;
+  }
   bool split = false;
   for (std::size_t start = 0; start <= document.size();) {
     std::size_t end = document.find('\n', start);
@@ -227,6 +235,10 @@ TokenizerBuild trainTokenizer(const Project& project, Reporter& reporter, bool f
     throw InputError(project.corpusRoot().string() + ": no training documents to train the tokenizer on");
 
   const auto [sampleHash, split] = sampleLines(sample, nullptr);
+  if (split.shortenedDocuments > 0)
+    reporter.log(std::to_string(split.shortenedDocuments) + " sampled document" + (split.shortenedDocuments == 1 ? "" : "s") +
+                 " over " + std::to_string(kMaxSampleDocumentBytes) + " bytes shortened to their first " +
+                 std::to_string(kMaxSampleDocumentBytes) + " bytes for the tokenizer trainer");
   if (split.splitDocuments > 0)
     reporter.log(std::to_string(split.splitDocuments) + " document" + (split.splitDocuments == 1 ? "" : "s") +
                  " over " + std::to_string(kMaxSentenceBytes) + " bytes split into " +
