@@ -241,6 +241,19 @@ class TestProject : public QObject {
   }
 
 
+  // An integer setting given as a float beyond int64 (found by fuzz_project:
+  // converting it was undefined behaviour): a validation error at its path.
+  void aHugeFloatForAnIntegerIsAValidationError() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    makeCorpus(dir, {"fr", "de", "it", "nl"});
+    Json doc = minimalProject();
+    doc["grouping"]["groups"] = 2.2e67;
+    QVERIFY(hasProblem(problemsOf(doc, dir / "p.dmoe.json"), "/grouping/groups", "integer"));
+    doc["grouping"]["groups"] = 2.0;  // an integral float is an integer
+    QVERIFY(problemsOf(doc, dir / "p.dmoe.json").empty());
+  }
+
   // A key given twice: the parser keeps the last value; the load warns with the pointer.
   void duplicateKeysAreWarnedWithTheirPointer() {
     QTemporaryDir tmp;

@@ -1,6 +1,8 @@
 #include "project/project.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -353,8 +355,14 @@ std::string str(const Json* j, const std::string& fallback = "") {
   return j && j->is_string() ? j->get<std::string>() : fallback;
 }
 
+// A setting the schema reads as an integer (2 or 2.0), else `fallback`: a
+// number out of int64's range is the schema's error, never converted (UB).
 std::int64_t integer(const Json* j, std::int64_t fallback) {
-  return j && j->is_number() ? j->get<std::int64_t>() : fallback;
+  if (!j || !j->is_number()) return fallback;
+  if (j->is_number_unsigned()) return j->get<std::uint64_t>() <= std::uint64_t(INT64_MAX) ? j->get<std::int64_t>() : fallback;
+  if (j->is_number_integer()) return j->get<std::int64_t>();
+  const double x = j->get<double>();
+  return std::abs(x) < 9.2e18 ? static_cast<std::int64_t>(x) : fallback;
 }
 
 fs::path resolveAgainst(const fs::path& dir, const std::string& path) {
