@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
         auto start = std::chrono::steady_clock::now();
         torch::Tensor logits;
         {
-          Bf16Autocast autocast(torch::Device(device));
+          Bf16Autocast autocast{torch::Device(device)};
           logits = model->forward(input);
         }
         if (logits.is_cuda()) logits.sum().item<double>();  // wait for the GPU

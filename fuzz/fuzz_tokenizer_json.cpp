@@ -13,12 +13,18 @@
 #include "util/error.h"
 
 namespace {
+// A folder of this process for the file the loader reads, removed at exit.
+struct ScratchFolder {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("dmoe-fuzz-" + std::to_string(::getpid()));
+  ScratchFolder() { std::filesystem::create_directories(dir); }
+  ~ScratchFolder() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
 const std::filesystem::path& scratchFile() {
-  static const std::filesystem::path file = [] {
-    const auto dir = std::filesystem::temp_directory_path() / ("dmoe-fuzz-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    return dir / "tokenizer.json";
-  }();
+  static const ScratchFolder folder;
+  static const std::filesystem::path file = folder.dir / "tokenizer.json";
   return file;
 }
 }  // namespace

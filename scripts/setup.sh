@@ -110,10 +110,16 @@ case "$mode" in
     done
     ;;
   test)
-    # The fuzz targets (their own clang build), a few seconds each, then every suite.
-    DMOE_JOBS=$jobs bash "$root/scripts/fuzz.sh" 5
+    # The fuzz targets (their own clang build), a few seconds each, then every
+    # suite; a fuzz failure fails the command after ctest's summary, which stays last.
+    fuzz=0
+    DMOE_JOBS=$jobs bash "$root/scripts/fuzz.sh" 5 || fuzz=$?
     cd "$build"
     ctest --output-on-failure -j "$jobs"
+    if [ "$fuzz" -ne 0 ]; then
+      echo "scripts/setup.sh: the fuzz targets failed (exit $fuzz; output above ctest's)" >&2
+      exit "$fuzz"
+    fi
     ;;
   *)
     echo "usage: scripts/setup.sh [build|demo|demo-expand|demo-expand-ablations|demo-lifelong|test]" >&2

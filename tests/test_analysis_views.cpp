@@ -18,6 +18,7 @@
 #include <filesystem>
 
 #include "analysis_files.h"
+#include "checkpoint/safetensors.h"
 #include "deviation_view.h"
 #include "export.h"
 #include "heatmap_widget.h"
@@ -431,6 +432,40 @@ class TestAnalysisViews : public QObject {
     QCOMPARE(document.project().layermoe.budget, std::int64_t{5});
     QCOMPARE(document.project().layermoe.allocation, std::string("uniform"));
     QCOMPARE(document.project().layermoe.min_experts, std::int64_t{2});
+
+    // A lifelong second round: the base is already a LayerMoE model (3 layers,
+    // D = 8, F = 12, experts 3, 1, 2; 1000 parameters in its safetensors).
+    // P_ffn = 3·8·12 = 288; its active parameters 1000 − (3 − 2)·288 = 712.
+    // Adding (1, 2, 2) new experts (N = 2, 3, 3), top-2:
+    //   total  = 1000 + (288 + 8) + (2·288 + 8·3) + (2·288 + 8·2) = 2488
+    //   active = 712 + 8 + (288 + 24) + 16 = 1048
+    const fs::path base = fs::path(tmp.path().toStdString()) / "base";
+    Json config = {{"model_type", "llama"}, {"vocab_size", 11}, {"hidden_size", 8}, {"num_hidden_layers", 3},
+                   {"num_attention_heads", 2}, {"intermediate_size", 12}, {"max_position_embeddings", 16}};
+    config["dmoe"] = {{"moe_layers", {0, 2}}, {"num_experts", 3}, {"num_experts_per_tok", 2},
+                      {"experts_per_layer", {3, 2}}, {"router_init", "xavier_normal"}, {"original_expert", 0},
+                      {"generations", {{"ar"}, {"fr"}}}, {"expert_generations", {{0, 1, 1}, {0, 1}}}};
+    test::writeText(base / "config.json", config.dump());
+    const std::string zeros(1000 * 4, '\0');
+    safetensors::write(base / "model.safetensors", {{"weights", safetensors::DType::F32, {1000}, zeros}});
+    document.modify([&](Project& p) {
+      p.base_model.kind = "checkpoint";
+      p.base_model.path = base.string();
+      p.layermoe.top_k = 2;
+    });
+    view.reload(runs);
+    view.setAllocation("layer-wise");
+    view.setMinExperts(2);
+    view.setBudget(5);
+    QCOMPARE(view.allocation(), (std::vector<std::int64_t>{2, 3, 3}));
+    QVERIFY2(view.summary().contains("; 2.5 k parameters, 1.0 k active per token (the base: 1.0 k, 712); the new languages "
+                                     "become generation 2 (the base's generation 0: ar; generation 1: fr)"),
+             qPrintable(view.summary()));
+    QVERIFY(test::saveScreenshot(view, "layermoe-view-lifelong.png"));
+    fs::remove(base / "model.safetensors");
+    view.reload(runs);
+    QVERIFY2(view.summary().contains("no parameter counts: " + QString::fromStdString(base.string()) + ": no *.safetensors"),
+             qPrintable(view.summary()));
   }
 
   // The Routing tab on a hand-set routing.json of a LayerMoE model: two MoE

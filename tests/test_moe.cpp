@@ -17,6 +17,7 @@
 
 #include <QTemporaryDir>
 #include <QtTest>
+#include <limits>
 #include <algorithm>
 #include <cmath>
 
@@ -393,7 +394,9 @@ class TestMoe : public QObject {
     QVERIFY(test::inputErrorOf([&] { layer.growClassifier(3); }).find("cannot grow it to 3") != std::string::npos);
 
     // k = 3, but class 1 allows experts 0 and 1 only: the third slot is empty
-    // (−1), not expert 2 dispatched with weight 0.
+    // (−1), not expert 2 dispatched with weight 0 — its weights are NaN here,
+    // so a 0-weight dispatch would turn the output NaN.
+    for (auto& p : experts[2]->parameters()) p.fill_(std::numeric_limits<float>::quiet_NaN());
     MoeFeedForwardImpl wide(experts, 8, 3, 0.02, routing);
     wide.setExpertGenerations({0, 1, 2});
     wide.gate->weight.copy_(layer.gate->weight);
@@ -401,7 +404,9 @@ class TestMoe : public QObject {
     wide.classifier->weight.zero_();
     wide.classifier->weight[1].fill_(1.0);
     wide.eval();
-    QVERIFY(maxDiff(wide.forward(h), half) < 1e-5);
+    const torch::Tensor restricted = wide.forward(h);
+    QVERIFY(!restricted.isnan().any().item<bool>());
+    QVERIFY(maxDiff(restricted, half) < 1e-5);
     QVERIFY((wide.lastTopExperts.select(1, 2) == -1).all().item<bool>());
     QVERIFY((wide.lastTopExperts.narrow(1, 0, 2) >= 0).all().item<bool>());
   }

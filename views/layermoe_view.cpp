@@ -35,6 +35,11 @@ void AllocationBars::setExperts(std::vector<std::int64_t> experts) {
   update();
 }
 
+void AllocationBars::setPrevious(std::vector<std::int64_t> previous) {
+  previous_ = std::move(previous);
+  update();
+}
+
 void AllocationBars::paintEvent(QPaintEvent*) {
   QPainter p(this);
   p.fillRect(rect(), palette().color(QPalette::Base));
@@ -45,23 +50,27 @@ void AllocationBars::paintEvent(QPaintEvent*) {
     p.drawText(rect(), Qt::AlignCenter, tr("No allocation for these settings."));
     return;
   }
+  const bool earlier = std::any_of(previous_.begin(), previous_.end(), [](std::int64_t m) { return m > 1; });
   p.drawText(QRectF(kMargin, kMargin, width() - 2 * kMargin, fm.height()), Qt::AlignLeft | Qt::AlignVCenter,
-             tr("Experts per layer: the frozen original FFN (dark) and the new experts"));
+             earlier ? tr("Experts per layer: the frozen original FFN (dark), earlier expansions' experts (grey), the new experts")
+                     : tr("Experts per layer: the frozen original FFN (dark) and the new experts"));
   const QRectF plot(kMargin, kMargin + fm.height() + 4, width() - 2 * kMargin,
                     height() - 2 * kMargin - 2 * fm.height() - 8);
-  const std::int64_t most = *std::max_element(experts_.begin(), experts_.end());
+  std::int64_t most = 1;
+  for (size_t l = 0; l < experts_.size(); ++l) most = std::max(most, previousIn(l) + experts_[l] - 1);
   // Room above the tallest bar for its number.
   const double slot = plot.width() / double(experts_.size()),
                unit = (plot.height() - fm.height()) / double(std::max<std::int64_t>(most, 1));
   const int every = std::max(1, int(std::ceil(fm.horizontalAdvance("000") / slot)));
   for (size_t l = 0; l < experts_.size(); ++l) {
     const double x = plot.left() + double(l) * slot + slot * 0.15, w = slot * 0.7;
-    const double n = double(experts_[l]);
+    const double m = double(previousIn(l)), n = m + double(experts_[l]) - 1;  // before, after
     p.fillRect(QRectF(x, plot.bottom() - unit, w, unit), palette().color(QPalette::Dark));
-    if (n > 1) p.fillRect(QRectF(x, plot.bottom() - n * unit, w, (n - 1) * unit), palette().color(QPalette::Highlight));
+    if (m > 1) p.fillRect(QRectF(x, plot.bottom() - m * unit, w, (m - 1) * unit), palette().color(QPalette::Mid));
+    if (n > m) p.fillRect(QRectF(x, plot.bottom() - n * unit, w, (n - m) * unit), palette().color(QPalette::Highlight));
     p.setPen(text);
     p.drawText(QRectF(x, plot.bottom() - n * unit - fm.height(), w, fm.height()), Qt::AlignCenter,
-               QString::number(experts_[l]));
+               QString::number(std::int64_t(n)));
     if (l % size_t(every) == 0)
       p.drawText(QRectF(plot.left() + double(l) * slot, plot.bottom() + 2, slot, fm.height()), Qt::AlignHCenter,
                  QString::number(l));
@@ -138,6 +147,18 @@ void LayerMoeView::reload(const std::filesystem::path& runsDir) {
   }
   std::string ignored;  // without them the counts are left out, and the summary says so
   sizes_ = loadArtifact<LayerSelection>(runs.selectionFile(), "select-layers", "the parameter counts", ignored);
+  base_.reset();
+  baseProblem_.clear();
+  const Project& project = document_.project();
+  if (project.base_model.kind == "checkpoint") {
+    try {
+      ExpansionBase base = readExpansionBase(project.resolve(project.base_model.path), project.layermoe.top_k);
+      if (base.layout) base_ = std::move(base);
+    } catch (const std::exception& e) {
+      baseProblem_ = QString::fromStdString(e.what());
+    }
+  }
+  bars_->setPrevious(base_ ? base_->previousExperts : std::vector<std::int64_t>{});
 
   QList<ChartLine> lines;
   auto line = [&](const QString& key, const QString& label, const std::vector<double>& values, const QColor& color,
@@ -197,7 +218,25 @@ void LayerMoeView::reallocate() {
                            .arg(b.nextAbove)
                            .arg(b.allocation.delta, 0, 'f', 2);
     }
-    if (sizes_) {
+    if (base_) {
+      const ParameterCounts c = layerMoeParameterCounts(base_->parameters, base_->ffnParameters, base_->config.hidden_size,
+                                                        experts, document_.project().layermoe.top_k,
+                                                        base_->previousExperts, base_->activeParameters);
+      text += tr("; %1 parameters, %2 active per token (the base: %3, %4)")
+                  .arg(EpsilonPanel::formatCount(c.total), EpsilonPanel::formatCount(c.active),
+                       EpsilonPanel::formatCount(base_->parameters), EpsilonPanel::formatCount(base_->activeParameters));
+      QStringList generations;
+      for (size_t g = 0; g < base_->layout->generations.size(); ++g) {
+        QStringList ids;
+        for (const std::string& id : base_->layout->generations[g]) ids << QString::fromStdString(id);
+        generations << tr("generation %1: %2").arg(g).arg(ids.join(", "));
+      }
+      text += tr("; the new languages become generation %1 (the base's %2)")
+                  .arg(base_->layout->generations.size())
+                  .arg(generations.join("; "));
+    } else if (!baseProblem_.isEmpty()) {
+      text += tr("; no parameter counts: %1").arg(baseProblem_);
+    } else if (sizes_) {
       const ParameterCounts c =
           layerMoeParameterCounts(sizes_->baseParameters, sizes_->ffnParameters, sizes_->hiddenSize, experts);
       text += tr("; %1 parameters, %2 active per token").arg(EpsilonPanel::formatCount(c.total),

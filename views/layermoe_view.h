@@ -7,7 +7,10 @@
 // the allocation (layer-wise / uniform) and the minimum per layer change —
 // core/methods/layer_allocation.h on the file's S_i, nothing recomputed — with
 // the total and active parameter counts when select-layers recorded the
-// base's sizes. "Apply" writes the three settings into the project.
+// base's sizes. A base that is already a LayerMoE model (a lifelong second
+// round) is read from its folder: its experts per layer stand under the new
+// ones, its generations are named, and the counts start from it.
+// "Apply" writes the three settings into the project.
 // Export: PNG/SVG of the tab, CSV of layer, S_new_new, S_new_old, S_i, N_i.
 #pragma once
 #include <QWidget>
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "export.h"
+#include "model/moe_layout.h"
 #include "results/layer_similarity_file.h"
 #include "results/selection_file.h"
 
@@ -31,12 +35,15 @@ class LineChart;
 class MessagePages;
 class ProjectDocument;
 
-// N_i per layer as bars: the frozen original FFN at the bottom, the new experts above it.
+// N_i per layer as bars: the frozen original FFN at the bottom, the experts
+// of earlier expansions (a lifelong base) above it, the new experts on top.
 class AllocationBars : public QWidget {
   Q_OBJECT
  public:
   explicit AllocationBars(QWidget* parent = nullptr);
   void setExperts(std::vector<std::int64_t> experts);
+  // Experts each layer has before this expansion (1 = dense; empty: all dense).
+  void setPrevious(std::vector<std::int64_t> previous);
   const std::vector<std::int64_t>& experts() const { return experts_; }
   QSize sizeHint() const override { return {600, 160}; }
   QSize minimumSizeHint() const override { return {200, 100}; }
@@ -45,7 +52,10 @@ class AllocationBars : public QWidget {
   void paintEvent(QPaintEvent* event) override;
 
  private:
-  std::vector<std::int64_t> experts_;
+  std::int64_t previousIn(size_t layer) const {
+    return layer < previous_.size() ? previous_[layer] : 1;
+  }
+  std::vector<std::int64_t> experts_, previous_;
 };
 
 class LayerMoeView : public QWidget {
@@ -84,7 +94,9 @@ class LayerMoeView : public QWidget {
   QLabel* summary_;
   QPushButton* applyButton_;
   std::optional<LayerSimilarity> similarity_;
-  std::optional<LayerSelection> sizes_;  // the base's parameter counts, from select-layers
+  std::optional<LayerSelection> sizes_;  // a dense base's parameter counts, from select-layers
+  std::optional<ExpansionBase> base_;    // a LayerMoE base (lifelong): its experts, generations and counts
+  QString baseProblem_;                  // why a checkpoint base could not be read
 };
 
 }  // namespace dmoe::views

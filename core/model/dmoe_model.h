@@ -28,44 +28,9 @@
 #include <vector>
 
 #include "model/moe_feed_forward.h"
-#include "results/groups_file.h"  // expertOf
+#include "model/moe_layout.h"
 
 namespace dmoe {
-
-struct MoeLayout {
-  std::vector<std::int64_t> layers;                       // MoE layers, ascending
-  std::int64_t numExperts = 0;                            // E (all MoE layers alike)
-  std::int64_t topK = 2;                                  // soft routing's k (capped at E)
-  double routerInitStd = 0.02;
-  std::vector<std::vector<std::string>> expertLanguages;  // size E: the group each expert serves (DMoE)
-  std::vector<std::int64_t> layerExperts;  // LayerMoE: N_i per MoE layer (size = layers); empty = numExperts each
-  std::string routerInit = "normal";       // "normal" (N(0, routerInitStd)) | "xavier_normal"
-  bool originalExpert = false;             // LayerMoE: expert 0 of every MoE layer is the frozen original FFN
-  std::vector<std::int64_t> classifierLayers;  // LayerMoE: MoE layers with a language classifier (ascending)
-  std::int64_t classes = 0;                // its classes (language generations: 2 after one expansion)
-  std::vector<std::vector<std::string>> generations;       // LayerMoE: the languages of each generation
-  std::vector<std::vector<std::int64_t>> expertGenerations;  // per MoE layer, each expert's; empty = the default
-
-  // Experts of the i-th MoE layer (i indexes `layers`).
-  std::int64_t expertsIn(size_t i) const { return layerExperts.empty() ? numExperts : layerExperts[i]; }
-  // The generation of each expert of the i-th MoE layer: as recorded, else
-  // 0 for expert 0 and 1 for the rest with an original expert, else all 0.
-  std::vector<std::int64_t> generationsIn(size_t i) const;
-  // The generation whose languages include `languageId`, or −1.
-  std::int64_t generationOf(const std::string& languageId) const;
-
-  // Index of the expert serving `languageId`, or −1.
-  std::int64_t expertOf(const std::string& languageId) const { return dmoe::expertOf(expertLanguages, languageId); }
-  Json toJson() const;
-  // Throws InputError naming `source` and the key (types, ranges, ascending
-  // layers, expert list length = num_experts, a language in two experts).
-  static MoeLayout fromJson(const Json& j, const std::string& source);
-};
-
-// The layout in config.raw["dmoe"], if any (validated; InputError naming `source`).
-std::optional<MoeLayout> readMoeLayout(const ModelConfig& config, const std::string& source);
-// config.json of a DMoE model: the dense config with "dmoe" set.
-Json moeConfigJson(const ModelConfig& config, const MoeLayout& layout);
 
 // Sparse upcycling: each layout layer's FFN becomes an MoE layer whose
 // expertsIn(i) experts are copies of it, with a fresh router (N(0,

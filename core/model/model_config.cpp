@@ -203,6 +203,12 @@ Json ModelConfig::toHfJson() const {
   return j;
 }
 
+std::int64_t ModelConfig::ffnParameterCount() const {
+  const std::int64_t D = hidden_size, F = intermediate_size;
+  // BLOOM: two Linear maps with biases; the gated decoder: gate, up and down without.
+  return modelFamily(model_type).implementation == Implementation::Bloom ? D * F + F + F * D + D : 3 * D * F;
+}
+
 std::int64_t ModelConfig::parameterCount() const {
   // In double: exact below 2^53, and a config of absurd size saturates instead of overflowing.
   const ModelFamily& f = modelFamily(model_type);

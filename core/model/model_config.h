@@ -40,6 +40,8 @@ struct ModelConfig {
   // Parameters of the dense model this (completed) config builds, counted from
   // the shapes without building it: to check memory before allocating.
   std::int64_t parameterCount() const;
+  // Parameters of one layer's FFN (an expert's, in a mixture-of-experts layer).
+  std::int64_t ffnParameterCount() const;
 };
 
 }  // namespace dmoe

@@ -403,7 +403,8 @@ void checkSemantics(const Json& r, const fs::path& dir, std::vector<Problem>& er
     std::vector<std::vector<std::string>> groups;
     for (const Json& group : *manual) {
       groups.emplace_back();
-      if (group.is_array())
+      if (!group.is_array()) groups.back().push_back("");  // the schema's to report, not an empty group
+      else
         for (const Json& entry : group) groups.back().push_back(entry.is_string() ? entry.get<std::string>() : "");
     }
     const std::vector<std::string> ids(current.begin(), current.end());

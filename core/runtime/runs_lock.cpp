@@ -59,15 +59,30 @@ RunsFolderLock::RunsFolderLock(const fs::path& runsDir) {
   fs::create_directories(runsDir, made);  // an existing folder on a read-only file system is fine
   const fs::path file = runsDir / ".lock";
   fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0 && (errno == EROFS || errno == EACCES) && fs::is_directory(runsDir)) {
-    // Nobody can write here, so nobody needs to be kept out: stages that are up
-    // to date are read as they are, and one that is not fails at its first write.
-    readOnly_ = true;
-    return;
+  if (fd_ < 0 && (errno == EROFS || errno == EACCES)) {
+    // flock works on a read-only descriptor: a lock file we may not write still locks.
+    fd_ = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0 && fs::is_directory(runsDir) && ::access(runsDir.c_str(), W_OK) != 0) {
+      // No lock file and a folder nobody here can write: no other writer to keep
+      // out. Stages that are up to date are read as they are; one that is not
+      // fails at its first write.
+      readOnly_ = true;
+      return;
+    }
   }
   if (fd_ < 0) throw InputError("cannot open " + file.string() + ": " + std::strerror(errno));
-  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-    const int cause = errno;
+  // A moment's wait: the GUI's probe (runsFolderHolder) holds the lock for microseconds.
+  int cause = 0;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) {
+      cause = 0;
+      break;
+    }
+    cause = errno;
+    if (cause != EWOULDBLOCK) break;
+    ::usleep(10000);
+  }
+  if (cause != 0) {
     const std::string pid = holderOf(fd_);
     ::close(fd_);
     fd_ = -1;
@@ -77,6 +92,8 @@ RunsFolderLock::RunsFolderLock(const fs::path& runsDir) {
                        ": wait until it ends, or stop it (a stopped run resumes when started again)");
     throw InputError("cannot lock " + file.string() + ": " + std::strerror(cause));
   }
+  readOnly_ = ::access(runsDir.c_str(), W_OK) != 0;
+  if (readOnly_) return;  // held, but nothing here can be written or removed
   // The PID only serves a second command's message: the lock holds whether or not it is written.
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, pid.data(), pid.size(), 0);
@@ -92,6 +109,7 @@ std::optional<RunsFolderHolder> runsFolderHolder(const fs::path& runsDir) {
   }
   RunsFolderHolder holder{holderOf(fd), {}};
   ::close(fd);
+  if (holder.pid.find_first_not_of("0123456789") != std::string::npos) holder.pid.clear();  // not a PID: no /proc path from it
   std::ifstream cmdline("/proc/" + holder.pid + "/cmdline", std::ios::binary);
   for (std::string argument; !holder.pid.empty() && std::getline(cmdline, argument, '\0');)
     holder.command += (holder.command.empty() ? "" : " ") + argument;

@@ -7,7 +7,7 @@
 // in the folder, so the scratch files of interrupted commands (atomic writes'
 // "<name>.tmp-<pid>", the tokenizer trainer's ".training-<pid>/") are removed.
 //
-// A folder that cannot be written is not locked (see readOnly()).
+// A folder that cannot be written is locked only when its lock file exists (see readOnly()).
 //
 // Not here: locking between stages of one process (they run in order), or
 // across machines (flock on network file systems is not relied upon).
@@ -26,9 +26,11 @@ class RunsFolderLock {
   // How many leftover scratch files or folders taking the lock removed.
   int removedScratch() const { return removed_; }
   // The folder exists but cannot be written (read-only file system, no
-  // permission): no lock is taken and nothing is removed. Checking whether
-  // stages are up to date writes nothing, so a complete read-only folder still
-  // reports and skips; a stage that must compute fails at its first write.
+  // permission): the lock is taken when its file exists (flock works on a
+  // read-only descriptor), none is needed when it does not; nothing is
+  // removed. Checking whether stages are up to date writes nothing, so a
+  // complete read-only folder still reports and skips; a stage that must
+  // compute fails at its first write.
   bool readOnly() const { return readOnly_; }
   RunsFolderLock(const RunsFolderLock&) = delete;
   RunsFolderLock& operator=(const RunsFolderLock&) = delete;

@@ -64,7 +64,7 @@ Lineage lineageOf(const Project& project) {
   const ModelConfig config = ModelConfig::fromHfJson(HfCheckpoint::open(dir).config, source);
   Lineage out;
   out.previous = readMoeLayout(config, source);
-  out.previousExperts.assign(static_cast<size_t>(config.num_hidden_layers), 1);
+  out.previousExperts = expertsPerModelLayer(out.previous, config.num_hidden_layers, source);
   if (!out.previous) {
     out.oldGenerations.assign(project.languages.size(), 0);
     return out;
@@ -90,12 +90,6 @@ Lineage lineageOf(const Project& project) {
     if (p.generationOf(project.new_languages[j].id) >= 0)
       throw InputError(project.file.string() + " /new_languages/" + std::to_string(j) + ": '" +
                        project.new_languages[j].id + "' is a language the base model has already learned (" + source + ")");
-  for (size_t i = 0; i < p.layers.size(); ++i) {
-    if (p.layers[i] >= config.num_hidden_layers)
-      throw InputError(source + " /dmoe/moe_layers: layer " + std::to_string(p.layers[i]) + " does not exist (the model has " +
-                       std::to_string(config.num_hidden_layers) + " layers)");
-    out.previousExperts[static_cast<size_t>(p.layers[i])] = p.expertsIn(i);
-  }
   return out;
 }
 

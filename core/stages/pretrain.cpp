@@ -103,13 +103,6 @@ fs::path runPretrain(const Project& project, Reporter& reporter, const PretrainO
       pretrainModelConfig(project, tokenizer->vocabSize(), tokenizer->bosId(), tokenizer->eosId(), tokenizer->padId());
   TrainingSettings settings = project.base_model.pretrain;
   settings.seq_len = std::min(settings.seq_len, config.max_position_embeddings);
-  // Before the folder is touched: a model this machine cannot hold is a settings error.
-  checkTrainingMemory(config.parameterCount(), resolveDevice(project.device),
-                      project.file.string() + " /base_model/config (hidden_size " + std::to_string(config.hidden_size) +
-                          ", intermediate_size " + std::to_string(config.intermediate_size) + ", num_hidden_layers " +
-                          std::to_string(config.num_hidden_layers) + ", vocab_size " + std::to_string(config.vocab_size) +
-                          ")");
-
   Json shards = Json::object();
   for (const Language& l : project.languages)
     shards[l.id] = readJsonFile(tokenCacheDir(project, l.id) / "manifest.json");
@@ -117,9 +110,17 @@ fs::path runPretrain(const Project& project, Reporter& reporter, const PretrainO
                     {"model", config.toHfJson()},
                     {"tokenizer", tokenizer->fingerprint()},
                     {"shards", shards}};
+  StageFolder folder(dir, inputs);
+  // When it will train, before the folder is touched: a model this machine cannot hold is a settings error.
+  if (!folder.current(options.force, modelDir))
+    checkTrainingMemory(config.parameterCount(), resolveDevice(project.device),
+                        project.file.string() + " /base_model/config (hidden_size " + std::to_string(config.hidden_size) +
+                            ", intermediate_size " + std::to_string(config.intermediate_size) + ", num_hidden_layers " +
+                            std::to_string(config.num_hidden_layers) + ", vocab_size " +
+                            std::to_string(config.vocab_size) + ")");
   // Checkpoints of other inputs are never resumed: begin() clears them.
-  const bool done = StageFolder(dir, inputs).run(options.force, reporter, "pretrained model", modelDir,
-                                                 [&] { return pretrainInto(project, config, settings, options, reporter); });
+  const bool done = folder.run(options.force, reporter, "pretrained model", modelDir,
+                               [&] { return pretrainInto(project, config, settings, options, reporter); });
   reporter.finished(done ? "done" : "skipped");
   return modelDir;
 }

@@ -105,16 +105,21 @@ void StageFolder::complete(const Json& outputs) const {
                   Json{{"inputs", inputs_}, {"outputs", outputs}, {"files", outputFiles(dir_)}}.dump(2) + "\n");
 }
 
+bool StageFolder::current(bool force, const fs::path& product, std::string* changed) const {
+  if (force || !upToDate() || !fs::exists(product)) return false;
+  const std::string found = changedOutput(dir_, readJsonOrNull(dir_ / "manifest.json"));
+  if (changed) *changed = found;
+  return found.empty();
+}
+
 bool StageFolder::run(bool force, Reporter& reporter, const std::string& what, const fs::path& product,
                       const std::function<Json()>& compute) {
-  if (!force && upToDate() && fs::exists(product)) {
-    const std::string changed = changedOutput(dir_, readJsonOrNull(dir_ / "manifest.json"));
-    if (changed.empty()) {
-      reporter.log(what + " is up to date: " + product.string());
-      return false;
-    }
-    reporter.warning(changed + " since the stage completed: recomputing " + dir_.string(), "");
+  std::string changed;
+  if (current(force, product, &changed)) {
+    reporter.log(what + " is up to date: " + product.string());
+    return false;
   }
+  if (!changed.empty()) reporter.warning(changed + " since the stage completed: recomputing " + dir_.string(), "");
   begin(force, reporter);
   complete(compute());
   return true;

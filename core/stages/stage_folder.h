@@ -48,6 +48,12 @@ class StageFolder {
   bool run(bool force, Reporter& reporter, const std::string& what, const std::filesystem::path& product,
            const std::function<Json()>& compute);
 
+  // Whether run() would skip: not forced, manifest.json records exactly these
+  // inputs, `product` exists and no recorded output changed (`changed` gets
+  // the first that did). Writes nothing. For checks a stage makes only when
+  // it will compute (e.g. memory), before run() clears the folder.
+  bool current(bool force, const std::filesystem::path& product, std::string* changed = nullptr) const;
+
   // A completed stage folder's identity for downstream inputs: the hash of its
   // manifest. Throws InputError naming the folder and the command that makes it.
   static std::string fingerprint(const std::filesystem::path& dir, const std::string& makerCommand);

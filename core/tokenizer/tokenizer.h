@@ -34,9 +34,11 @@ class Tokenizer {
   // encode() of a text of any length in bounded memory, appended to `out`: a
   // text over kPieceBytes is cut after a space (splitLongLine, util/text.h) and
   // encoded piece by piece, so a 50 MB document needs memory for 64 KiB of it.
-  // Near each cut the ids may differ from encoding the whole text at once (a
-  // sentencepiece model drops the trailing space and the next piece starts a
-  // word, as the whole text does); shorter texts are encode() exactly.
+  // Near each cut the ids may differ from encoding the whole text at once by
+  // a token (equal for the sentencepiece models the workbench trains, which
+  // drop extra whitespace, when the cut is after a space; a cut with no space
+  // within 64 KiB, or a model that keeps whitespace, may differ); shorter texts
+  // are encode() exactly.
   static constexpr std::size_t kPieceBytes = std::size_t{1} << 16;
   void encodeInPieces(std::string_view text, std::vector<TokenId>& out) const;
 };

@@ -102,11 +102,15 @@ struct Trainer::State {
     pruneCheckpoints();
   }
 
-  // Complete checkpoints beyond the newest checkpointsKept, removed oldest first:
-  // a crash in between leaves more of them, never fewer.
+  // The one just saved and the newest checkpointsKept − 1 complete ones before
+  // it stay; older ones are removed, oldest first (a crash in between leaves
+  // more, never fewer). Ones after it (a damaged newer one a resume skipped)
+  // are left: the next resume names them and falls back.
   void pruneCheckpoints() {
     if (options.checkpointsKept <= 0) return;
-    std::vector<fs::path> all = Trainer::completeCheckpoints(options.runDir);
+    std::vector<fs::path> all;
+    for (fs::path& dir : Trainer::completeCheckpoints(options.runDir))
+      if (stepOfDirName(dir.filename().string()) <= step) all.push_back(std::move(dir));
     for (size_t i = all.size(); i-- > static_cast<size_t>(options.checkpointsKept);) {
       std::error_code ec;
       fs::remove(all[i] / "complete", ec);  // first: a half-removed folder is never taken for a checkpoint
