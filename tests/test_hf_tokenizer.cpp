@@ -234,6 +234,23 @@ class TestHfTokenizer : public QObject {
     }
   }
 
+  // A number beyond double's range (found by fuzz_tokenizer_json: it escaped
+  // as nlohmann's out_of_range) and a piece outside a vocabulary without
+  // unk_token are InputErrors naming the file.
+  void brokenFilesAreInputErrors() {
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    test::writeText(dir / "tokenizer.json", "{\n \"version\":1197E211111111}");
+    QVERIFY2(test::inputErrorOf([&] { loadHfTokenizer(dir / "tokenizer.json"); }).find("tokenizer.json: not valid JSON") !=
+                 std::string::npos,
+             "a number overflow is not named as invalid JSON");
+    nlohmann::json json = tinyTokenizerJson();
+    json["model"].erase("unk_token");
+    const auto tok = loadHfTokenizer(writeTokenizerJson(dir, json));
+    QVERIFY(test::inputErrorOf([&] { tok->encode("abd"); }).find("is not in the vocabulary and the model has no unk_token") !=
+            std::string::npos);
+  }
+
   void encodingIsFast() {
     std::vector<std::string> texts;
     for (const ReferenceText& t : texts_) texts.push_back(t.bytes);

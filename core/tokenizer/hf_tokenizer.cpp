@@ -27,7 +27,7 @@ nlohmann::json readJson(const fs::path& path) {
   MappedFile file(path);  // parsing from memory: several times faster than from a stream on a 30 MB vocabulary
   try {
     return nlohmann::json::parse(file.bytes().begin(), file.bytes().end());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number out of range (out_of_range 406)
     throw InputError(path.string() + ": not valid JSON: " + e.what());
   }
 }
