@@ -234,9 +234,10 @@ class TestHfTokenizer : public QObject {
     }
   }
 
-  // A number beyond double's range (found by fuzz_tokenizer_json: it escaped
-  // as nlohmann's out_of_range) and a piece outside a vocabulary without
-  // unk_token are InputErrors naming the file.
+  // A number beyond double's range and an added token's content of the wrong
+  // type (both found by fuzz_tokenizer_json: nlohmann's exceptions escaped)
+  // and a piece outside a vocabulary without unk_token are InputErrors naming
+  // the file.
   void brokenFilesAreInputErrors() {
     QTemporaryDir tmp;
     const fs::path dir = tmp.path().toStdString();
@@ -245,6 +246,11 @@ class TestHfTokenizer : public QObject {
                  std::string::npos,
              "a number overflow is not named as invalid JSON");
     nlohmann::json json = tinyTokenizerJson();
+    json["added_tokens"][0]["content"] = true;  // found by fuzz_tokenizer_json: nlohmann's type_error escaped
+    QVERIFY2(test::inputErrorOf([&] { loadHfTokenizer(writeTokenizerJson(dir, json)); })
+                     .find("/added_tokens/0/content: has the wrong type (boolean)") != std::string::npos,
+             "a wrong type is not named with its path");
+    json = tinyTokenizerJson();
     json["model"].erase("unk_token");
     const auto tok = loadHfTokenizer(writeTokenizerJson(dir, json));
     QVERIFY(test::inputErrorOf([&] { tok->encode("abd"); }).find("is not in the vocabulary and the model has no unk_token") !=

@@ -14,8 +14,8 @@ AddedTokens::AddedTokens(const nlohmann::json& list, const ConfigSource& source)
   for (std::size_t i = 0; i < list.size(); ++i) {
     ConfigSource at = source.at(i);
     AddedToken token;
-    token.content = requiredField(list[i], "content", at).get<std::string>();
-    token.id = requiredField(list[i], "id", at).get<TokenId>();
+    token.content = requiredValue<std::string>(list[i], "content", at);
+    token.id = requiredValue<TokenId>(list[i], "id", at);
     token.special = optionalField<bool>(list[i], "special", false, at);
     token.lstrip = optionalField<bool>(list[i], "lstrip", false, at);
     token.rstrip = optionalField<bool>(list[i], "rstrip", false, at);

@@ -45,4 +45,15 @@ T optionalField(const nlohmann::json& object, const char* key, T fallback, const
 // object[key], which must be present and not null.
 const nlohmann::json& requiredField(const nlohmann::json& object, const char* key, const ConfigSource& source);
 
+// requiredField as T; InputError naming the key when it is of another type.
+template <typename T>
+T requiredValue(const nlohmann::json& object, const char* key, const ConfigSource& source) {
+  const nlohmann::json& value = requiredField(object, key, source);
+  try {
+    return value.get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throwConfigError(source.at(key), "has the wrong type (" + std::string(value.type_name()) + ")");
+  }
+}
+
 }  // namespace dmoe::hf

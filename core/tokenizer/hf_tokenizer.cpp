@@ -156,7 +156,11 @@ class HfTokenizer final : public Tokenizer {
 }  // namespace
 
 std::unique_ptr<Tokenizer> loadHfTokenizer(const std::filesystem::path& tokenizerJson) {
-  return std::make_unique<HfTokenizer>(tokenizerJson);
+  try {
+    return std::make_unique<HfTokenizer>(tokenizerJson);
+  } catch (const nlohmann::json::exception& e) {  // a value no reader above checked the type of
+    throw InputError(tokenizerJson.string() + ": a value of an unexpected type or range (" + e.what() + ")");
+  }
 }
 
 }  // namespace dmoe
