@@ -11,8 +11,8 @@
 // with exit 1 and an error event naming the file and "No space left on
 // device" (no abort, nothing half-written that a later run trusts), and the
 // same command completes on the grown disk to the same files; a complete runs
-// folder on a read-only file system still runs (every stage skipped) and
-// reports.
+// folder on a read-only file system still runs and writes nothing (every
+// stage skipped but the statistics, recounted to the same bytes).
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>

@@ -148,6 +148,9 @@ class TestModel : public QObject {
     std::int64_t built = 0;
     for (const torch::Tensor& p : model->parameters()) built += p.numel();
     QCOMPARE(c.parameterCount(), built);
+    std::int64_t ffn = 0;
+    for (const torch::Tensor& p : model->mlp(0)->parameters()) ffn += p.numel();
+    QCOMPARE(c.ffnParameterCount(), ffn);
   }
 
   // Module kinds come from the family rows: hand-picked names of each family,

@@ -94,6 +94,12 @@ BudgetAllocation allocateForBudget(const std::vector<double>& similarity, std::i
   return best;
 }
 
+std::int64_t activeParameters(std::int64_t total, const std::vector<std::int64_t>& experts, std::int64_t topK,
+                              std::int64_t ffnParameters) {
+  for (std::int64_t m : experts) total -= (m - std::min(topK, m)) * ffnParameters;
+  return total;
+}
+
 ParameterCounts layerMoeParameterCounts(std::int64_t baseParameters, std::int64_t ffnParameters, std::int64_t hiddenSize,
                                         const std::vector<std::int64_t>& experts, std::int64_t topK,
                                         const std::vector<std::int64_t>& previous, std::int64_t baseActive) {

@@ -53,6 +53,12 @@ BudgetAllocation allocateForBudget(const std::vector<double>& similarity, std::i
 // `baseActive` those active per token. A layer with M experts gains N_i − 1:
 //   total  += (N_i − 1)·P_ffn + D·(N_i − 1 + [M = 1])
 //   active += (min(k, M + N_i − 1) − min(k, M))·P_ffn + D·(N_i − 1 + [M = 1])
+// A mixture-of-experts model's parameters active per token: its `total` less,
+// in each layer with M experts (`experts`, 1 = dense), the M − min(k, M)
+// experts of `ffnParameters` each that top-k routing leaves idle.
+std::int64_t activeParameters(std::int64_t total, const std::vector<std::int64_t>& experts, std::int64_t topK,
+                              std::int64_t ffnParameters);
+
 ParameterCounts layerMoeParameterCounts(std::int64_t baseParameters, std::int64_t ffnParameters, std::int64_t hiddenSize,
                                         const std::vector<std::int64_t>& experts, std::int64_t topK = 2,
                                         const std::vector<std::int64_t>& previous = {}, std::int64_t baseActive = -1);

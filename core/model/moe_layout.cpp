@@ -5,6 +5,7 @@
 #include <set>
 
 #include "checkpoint/safetensors.h"
+#include "methods/layer_allocation.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -165,8 +166,7 @@ ExpansionBase readExpansionBase(const std::filesystem::path& modelDir, std::int6
   if (ec) throw InputError("cannot list " + modelDir.string() + ": " + ec.message());
   if (base.parameters == 0) throw InputError(modelDir.string() + ": no *.safetensors weights");
   base.ffnParameters = base.config.ffnParameterCount();
-  base.activeParameters = base.parameters;
-  for (std::int64_t m : base.previousExperts) base.activeParameters -= (m - std::min(topK, m)) * base.ffnParameters;
+  base.activeParameters = activeParameters(base.parameters, base.previousExperts, topK, base.ffnParameters);
   return base;
 }
 

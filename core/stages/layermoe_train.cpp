@@ -249,8 +249,7 @@ ParameterCounts expandedParameters(const CausalLMImpl& base, const Lineage& line
   const std::shared_ptr<FeedForwardImpl> ffn = moe.empty() ? base.mlp(0) : moe.front()->expert(0);
   std::int64_t ffnParameters = 0;
   for (const auto& p : ffn->parameters()) ffnParameters += p.numel();
-  baseActive = baseParameters;
-  for (std::int64_t m : lineage.previousExperts) baseActive -= (m - std::min(topK, m)) * ffnParameters;
+  baseActive = activeParameters(baseParameters, lineage.previousExperts, topK, ffnParameters);
   return layerMoeParameterCounts(baseParameters, ffnParameters, base.config().hidden_size, experts, topK,
                                  lineage.previousExperts, baseActive);
 }

@@ -20,8 +20,9 @@
 // (named parameters and buffers), optimizer.pt, rng.pt, trainer_state.json,
 // settings.json and, written last, `complete`. resume = true continues from
 // the newest complete checkpoint: on CPU the continued run equals an
-// uninterrupted one step for step. Once a checkpoint is complete, complete
-// ones beyond the newest checkpointsKept are deleted (oldest first).
+// uninterrupted one step for step. Once a checkpoint is complete, it and the
+// newest checkpointsKept − 1 complete ones before it stay; older ones are
+// deleted, oldest first (a newer, damaged one a resume skipped is left).
 //
 // Cancellation (runtime/cancellation.h): after each optimizer step a pending
 // cancel request saves a checkpoint of that step (when checkpoints are on)
