@@ -27,7 +27,7 @@ jobs=${DMOE_JOBS:-2}
 packages=(
   build-essential cmake ninja-build pkg-config git
   libtorch-dev libopenblas0-pthread
-  libsentencepiece-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev
+  libsentencepiece-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev zlib1g-dev libzstd-dev
   qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libxkbcommon-dev libvulkan-dev
   npm
   clang libclang-rt-14-dev

@@ -468,10 +468,12 @@ class TestAnalysisViews : public QObject {
              qPrintable(view.summary()));
   }
 
-  // The Routing tab on a hand-set routing.json of a LayerMoE model: two MoE
-  // layers with 3 and 2 experts; the heatmap shows the chosen layer's matrix
+  // The Routing tab on hand-set routing files: a LayerMoE model with two MoE
+  // layers of 3 and 2 experts; the heatmap shows the chosen layer's matrix
   // and metric as the file has it; the summary gives expert 0's share, old
-  // languages (0.8, 0.6 → 70 %) against the new one (10 %).
+  // languages (0.8, 0.6 → 70 %) against the new one (10 %). With the DMoE's
+  // train.json beside it, the model selector offers both and opens on train;
+  // a broken file says so while the selector still reaches the other.
   void routingViewShowsTheChosenLayer() {
     QTemporaryDir tmp;
     const fs::path runs = fs::path(tmp.path().toStdString()) / "runs";
@@ -481,7 +483,7 @@ class TestAnalysisViews : public QObject {
     QVERIFY2(view.message().contains("dmoe routing"), qPrintable(view.message()));
     const Json top1 = {{{0.8, 0.1, 0.1}, {0.6, 0.2, 0.2}, {0.1, 0.5, 0.4}}, {{0.9, 0.1}, {0.7, 0.3}, {0.2, 0.8}}};
     const Json probability = {{{0.5, 0.25, 0.25}, {0.4, 0.3, 0.3}, {0.2, 0.4, 0.4}}, {{0.6, 0.4}, {0.5, 0.5}, {0.3, 0.7}}};
-    test::writeText(runs / "routing/routing.json",
+    test::writeText(runs / "routing/layermoe-layer-wise.json",
                     Json{{"model", "layermoe/layer-wise/model"}, {"layers", {1, 3}}, {"experts", {3, 2}},
                          {"languages", {"fr", "de", "be"}}, {"labels", {"French", "German", "Belarusian"}},
                          {"new", {false, false, true}}, {"tokens", {100, 100, 50}}, {"top1", top1},
@@ -507,6 +509,20 @@ class TestAnalysisViews : public QObject {
     const CsvTable table = view.table();
     QCOMPARE(table.rows.size(), qsizetype(3));
     QVERIFY(test::saveScreenshot(view, "routing-view.png"));
+
+    test::writeText(runs / "routing/train.json", "{\"model\": 3}");
+    view.reload(runs);  // the chosen model is kept across reloads
+    QCOMPARE(view.models(), (QStringList{"layermoe-layer-wise", "train"}));
+    QVERIFY(view.hasData());
+    QCOMPARE(view.heatmap()->columns(), 2);  // and so is the chosen layer (layer 3)
+
+    RoutingView fresh;  // a fresh view opens on the DMoE's train.json, here broken
+    fresh.reload(runs);
+    QVERIFY(!fresh.hasData());
+    QVERIFY2(fresh.message().contains("/model"), qPrintable(fresh.message()));
+    fresh.setModel(0);
+    QVERIFY(fresh.hasData());
+    QCOMPARE(fresh.heatmap()->rows(), 3);
   }
 
   void mainWindowHasAnalysisTabs() {

@@ -1,13 +1,19 @@
-// The corpus layer: the jsonl reader (every bad-line kind, with its line),
+// The corpus layer: the jsonl reader (every bad-line kind, with its line;
+// plain, gzip and zstd files, truncated and damaged ones),
 // UTF-8 checks, the held-out split, the UDHR extractor and import, corpus
 // statistics, and the `dmoe corpus` commands.
 #include <QtTest>
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+
+#include <zlib.h>
+#include <zstd.h>
 
 #include "stages/corpus_stats.h"
 #include "corpus/data_slices.h"
 #include "corpus/jsonl_reader.h"
+#include "corpus/line_stream.h"
 #include "corpus/udhr_import.h"
 #include "project/project.h"
 #include "test_support.h"
@@ -63,6 +69,83 @@ std::string mask(const std::vector<bool>& m) {
 
 fs::path realUdhrDir() { return defaultUdhrDir(); }
 
+// Twelve lines, three documents and every kind of bad line (line numbers in the comments).
+const char* const kTwelveLines =
+    "\xEF\xBB\xBF{\"text\":\"Bonjour\"}\n"   // 1 ok (after a byte-order mark)
+    "\n"                                      // 2 empty line
+    "not json\n"                              // 3
+    "[1,2]\n"                                 // 4
+    "{\"body\":\"x\"}\n"                      // 5
+    "{\"text\":42}\n"                         // 6
+    "{\"text\":\"a\xFF" "b\"}\n"              // 7 invalid UTF-8 at byte 11
+    "{\"text\":\"\"}\n"                       // 8
+    "{\"text\":\" \\u3000\\t\"}\n"            // 9 whitespace only (escaped)
+    "{\"text\":\"\xC3\x87" "a va\",\"id\":3}\r\n"  // 10 ok, CRLF
+    "   \r\n"                                 // 11 blank line
+    "{\"text\":\"Fin\"}";                   // 12 ok, no final newline
+
+// The documents and issues of kTwelveLines, read from `file` in any compression.
+void checkTwelveLines(const fs::path& file) {
+  JsonlReader reader(file);
+  std::vector<Document> docs;
+  Document d;
+  while (reader.next(d)) docs.push_back(d);
+  QCOMPARE(docs.size(), std::size_t{3});
+  QCOMPARE(docs[0].text, std::string("Bonjour"));
+  QCOMPARE(docs[1].text, std::string("\xC3\x87" "a va"));  // no trailing \r
+  QCOMPARE(docs[2].text, std::string("Fin"));
+  QCOMPARE(docs[1].line, std::int64_t{10});
+  QCOMPARE(docs[2].line, std::int64_t{12});
+  QCOMPARE(docs[2].index, std::int64_t{2});
+
+  const std::vector<std::pair<std::int64_t, std::string>> expected = {
+      {2, "empty line"},
+      {3, "not JSON: "},
+      {4, "not a JSON object (got array)"},
+      {5, "no \"text\" key"},
+      {6, "\"text\" is not a string (got number)"},
+      {7, "invalid UTF-8 at byte 11 of the line"},
+      {8, "empty text"},
+      {9, "text is only whitespace"},
+      {11, "empty line"},
+  };
+  QCOMPARE(reader.issues().size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const CorpusIssue& issue = reader.issues()[i];
+    QCOMPARE(issue.line, expected[i].first);
+    QVERIFY2(issue.reason.rfind(expected[i].second, 0) == 0, issue.reason.c_str());
+  }
+  QCOMPARE(reader.issues()[0].where(), file.string() + ":2");
+}
+
+std::string gzipMember(const std::string& bytes) {
+  z_stream z{};
+  if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw std::runtime_error("deflateInit2");
+  std::string out(deflateBound(&z, bytes.size()) + 32, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  z.avail_in = static_cast<uInt>(bytes.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int code = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  if (code != Z_STREAM_END) throw std::runtime_error("deflate");
+  return out;
+}
+
+std::string zstdFrame(const std::string& bytes) {
+  std::string out(ZSTD_compressBound(bytes.size()), '\0');
+  const size_t size = ZSTD_compress(out.data(), out.size(), bytes.data(), bytes.size(), 3);
+  if (ZSTD_isError(size)) throw std::runtime_error("ZSTD_compress");
+  out.resize(size);
+  return out;
+}
+
+void writeBytes(const fs::path& file, const std::string& bytes) {
+  fs::create_directories(file.parent_path());
+  std::ofstream(file, std::ios::binary) << bytes;
+}
+
 }  // namespace
 
 class TestCorpus : public QObject {
@@ -84,50 +167,107 @@ class TestCorpus : public QObject {
   void readerReportsEveryBadLineWithItsNumber() {
     QTemporaryDir tmp;
     fs::path file = fs::path(tmp.path().toStdString()) / "fr.jsonl";
-    test::writeText(file,
-                    "\xEF\xBB\xBF{\"text\":\"Bonjour\"}\n"   // 1 ok (after a byte-order mark)
-                    "\n"                                      // 2 empty line
-                    "not json\n"                              // 3
-                    "[1,2]\n"                                 // 4
-                    "{\"body\":\"x\"}\n"                      // 5
-                    "{\"text\":42}\n"                         // 6
-                    "{\"text\":\"a\xFF" "b\"}\n"              // 7 invalid UTF-8 at byte 11
-                    "{\"text\":\"\"}\n"                       // 8
-                    "{\"text\":\" \\u3000\\t\"}\n"            // 9 whitespace only (escaped)
-                    "{\"text\":\"\xC3\x87" "a va\",\"id\":3}\r\n"  // 10 ok, CRLF
-                    "   \r\n"                                 // 11 blank line
-                    "{\"text\":\"Fin\"}");                    // 12 ok, no final newline
-    JsonlReader reader(file);
-    std::vector<Document> docs;
-    Document d;
-    while (reader.next(d)) docs.push_back(d);
-    QCOMPARE(docs.size(), std::size_t{3});
-    QCOMPARE(docs[0].text, std::string("Bonjour"));
-    QCOMPARE(docs[1].text, std::string("\xC3\x87" "a va"));  // no trailing \r
-    QCOMPARE(docs[2].text, std::string("Fin"));
-    QCOMPARE(docs[1].line, std::int64_t{10});
-    QCOMPARE(docs[2].line, std::int64_t{12});
-    QCOMPARE(docs[2].index, std::int64_t{2});
-
-    const std::vector<std::pair<std::int64_t, std::string>> expected = {
-        {2, "empty line"},
-        {3, "not JSON: "},
-        {4, "not a JSON object (got array)"},
-        {5, "no \"text\" key"},
-        {6, "\"text\" is not a string (got number)"},
-        {7, "invalid UTF-8 at byte 11 of the line"},
-        {8, "empty text"},
-        {9, "text is only whitespace"},
-        {11, "empty line"},
-    };
-    QCOMPARE(reader.issues().size(), expected.size());
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-      const CorpusIssue& issue = reader.issues()[i];
-      QCOMPARE(issue.line, expected[i].first);
-      QVERIFY2(issue.reason.rfind(expected[i].second, 0) == 0, issue.reason.c_str());
-    }
-    QCOMPARE(reader.issues()[0].where(), file.string() + ":2");
+    test::writeText(file, kTwelveLines);
+    checkTwelveLines(file);
   }
+
+  // The same lines compressed read the same: gzip (two concatenated members,
+  // as `cat a.gz b.gz` makes) and zstd (two frames).
+  void compressedCorporaReadLikePlainOnes() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    const std::string text = kTwelveLines;
+    const size_t cut = text.find("[1,2]");  // inside line 4
+    writeBytes(dir / "fr.jsonl.gz", gzipMember(text.substr(0, cut)) + gzipMember(text.substr(cut)));
+    checkTwelveLines(dir / "fr.jsonl.gz");
+    writeBytes(dir / "fr.jsonl.zst", zstdFrame(text.substr(0, cut)) + zstdFrame(text.substr(cut)));
+    checkTwelveLines(dir / "fr.jsonl.zst");
+    QCOMPARE(LineStream(dir / "fr.jsonl.zst").compression(), Compression::Zstd);
+    QCOMPARE(LineStream(dir / "fr.jsonl.gz").compression(), Compression::Gzip);
+  }
+
+  // A line far longer than the read buffer (300 kB) comes back whole from
+  // every format; an empty compressed file has no line.
+  void longLinesCrossTheBuffer() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    std::string longText;
+    for (int i = 0; longText.size() < 300000; ++i) longText += "mot" + std::to_string(i) + " ";
+    const std::string lines = "{\"text\":\"a\"}\n{\"text\":\"" + longText + "\"}\n{\"text\":\"b\"}\n";
+    writeBytes(dir / "plain.jsonl", lines);
+    writeBytes(dir / "gz.jsonl.gz", gzipMember(lines));
+    writeBytes(dir / "zst.jsonl.zst", zstdFrame(lines));
+    for (const char* name : {"plain.jsonl", "gz.jsonl.gz", "zst.jsonl.zst"}) {
+      JsonlReader reader(dir / name);
+      Document d;
+      QVERIFY(reader.next(d) && d.text == "a");
+      QVERIFY(reader.next(d) && d.text == longText);
+      QVERIFY(reader.next(d) && d.text == "b" && d.line == 3);
+      QVERIFY(!reader.next(d));
+    }
+    writeBytes(dir / "empty.jsonl.gz", gzipMember(""));
+    std::string line;
+    QVERIFY(!LineStream(dir / "empty.jsonl.gz").next(line));
+  }
+
+  // A download cut short or a damaged byte: an InputError naming the file and
+  // the last whole line read, never a crash or a silently shorter corpus.
+  void truncatedOrDamagedCompressedFilesAreNamedErrors() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    std::string lines;
+    for (int i = 0; i < 5000; ++i) lines += "{\"text\":\"ligne " + std::to_string(i * 7919 % 10007) + "\"}\n";
+    const std::string gz = gzipMember(lines), zst = zstdFrame(lines);
+    auto errorReading = [](const fs::path& file) {
+      return test::inputErrorOf([&] {
+        JsonlReader reader(file);
+        Document d;
+        while (reader.next(d)) {
+        }
+      });
+    };
+    writeBytes(dir / "cut.jsonl.gz", gz.substr(0, gz.size() / 2));
+    std::string error = errorReading(dir / "cut.jsonl.gz");
+    QVERIFY_CONTAINS(error, (dir / "cut.jsonl.gz").string() + ": gzip data is truncated after line ");
+    writeBytes(dir / "cut.jsonl.zst", zst.substr(0, zst.size() / 2));
+    error = errorReading(dir / "cut.jsonl.zst");
+    QVERIFY_CONTAINS(error, (dir / "cut.jsonl.zst").string() + ": zstd data is truncated after line ");
+    std::string damaged = gz;
+    for (size_t i = gz.size() / 3; i < gz.size() / 3 + 16; ++i) damaged[i] = static_cast<char>(damaged[i] ^ 0x5a);
+    writeBytes(dir / "bad.jsonl.gz", damaged);
+    QVERIFY_CONTAINS(errorReading(dir / "bad.jsonl.gz"), "bad.jsonl.gz: damaged gzip data (");
+    damaged = zst;
+    for (size_t i = zst.size() / 3; i < zst.size() / 3 + 16; ++i) damaged[i] = static_cast<char>(damaged[i] ^ 0x5a);
+    writeBytes(dir / "bad.jsonl.zst", damaged);
+    QVERIFY_CONTAINS(errorReading(dir / "bad.jsonl.zst"), "bad.jsonl.zst: damaged zstd data (");
+  }
+
+  // A project finds <id>.jsonl.gz and <id>.jsonl.zst; with two files for one
+  // language it reads the plain one and warns; with none the error lists them all.
+  void projectFindsCompressedCorpusFiles() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    writeBytes(dir / "corpus/fr.jsonl.gz", gzipMember("{\"text\":\"Bonjour\"}\n"));
+    writeBytes(dir / "corpus/de.jsonl.zst", zstdFrame("{\"text\":\"Hallo\"}\n"));
+    const Json p = {{"format", "dmoe-project/1"}, {"name", "t"},
+                    {"languages", {{{"id", "fr"}}, {{"id", "de"}}}}, {"corpus", {{"root", "corpus"}}},
+                    {"grouping", {{"groups", 2}}}};
+    test::writeText(dir / "p.dmoe.json", p.dump());
+    Project project = Project::load(dir / "p.dmoe.json");
+    QCOMPARE(project.corpusFile("fr"), dir / "corpus/fr.jsonl.gz");
+    QCOMPARE(project.corpusFile("de"), dir / "corpus/de.jsonl.zst");
+    QVERIFY(project.warnings.empty());
+    test::writeText(dir / "corpus/fr.jsonl", "{\"text\":\"Bonjour\"}\n");
+    project = Project::load(dir / "p.dmoe.json");
+    QCOMPARE(project.corpusFile("fr"), dir / "corpus/fr.jsonl");
+    QCOMPARE(project.warnings.size(), size_t{1});
+    QCOMPARE(project.warnings[0].where, std::string("/languages/0"));
+    QVERIFY_CONTAINS(project.warnings[0].message, "both fr.jsonl and fr.jsonl.gz");
+    fs::remove(dir / "corpus/de.jsonl.zst");
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { Project::load(dir / "p.dmoe.json"); }),
+                     "de.jsonl (or .jsonl.gz, .jsonl.zst, .json)");
+  }
+
 
   void readerUsesTheConfiguredKeyAndNamesAMissingFile() {
     QTemporaryDir tmp;

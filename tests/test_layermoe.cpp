@@ -11,6 +11,7 @@
 
 #include "methods/layer_allocation.h"
 #include "methods/layer_similarity.h"
+#include "model/moe_layout.h"
 #include "results/layer_similarity_file.h"
 #include "test_support.h"
 #include "util/error.h"
@@ -19,9 +20,6 @@ using namespace dmoe;
 namespace fs = std::filesystem;
 
 namespace {
-
-#define QVERIFY_CONTAINS(text, part) \
-  QVERIFY2(std::string(text).find(part) != std::string::npos, (std::string(text) + " lacks: " + (part)).c_str())
 
 using Vectors = std::vector<std::vector<double>>;
 
@@ -137,6 +135,14 @@ class TestLayerMoe : public QObject {
     QCOMPARE(c.total, std::int64_t{1000 + 116 + 332});
     QCOMPARE(c.active, std::int64_t{1000 + 116 + 132});
     QCOMPARE(layerMoeParameterCounts(1000, 100, 8, {4}, 1).active, std::int64_t{1000 + 32});
+  }
+
+  // A further expansion keeps every MoE layer (N_i = 1 there adds nothing but
+  // the layer stays a mixture) and makes MoE layers where N_i ≥ 2.
+  void moeLayersAfterAnExpansion() {
+    QCOMPARE(moeLayersAfterExpansion({1, 1, 1, 1}, {1, 3, 1, 2}), (std::vector<std::int64_t>{1, 3}));
+    QCOMPARE(moeLayersAfterExpansion({3, 1, 1, 2}, {1, 1, 2, 1}), (std::vector<std::int64_t>{0, 2, 3}));
+    QCOMPARE(moeLayersAfterExpansion({1, 1}, {1, 1}), std::vector<std::int64_t>{});
   }
 
   void badInputIsNamed() {

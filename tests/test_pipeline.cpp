@@ -83,7 +83,7 @@ class TestPipeline : public QObject {
     const auto statuses = stageStatuses(r.out);
     for (const std::string& stage : kStages)
       QVERIFY2(statuses.count(stage) && statuses.at(stage) != "failed", summary(statuses).c_str());
-    for (const std::string& stage : {"deviation", "select-layers", "similarity", "group", "merge", "train", "eval",
+    for (const char* stage : {"deviation", "select-layers", "similarity", "group", "merge", "train", "eval",
                                      "baselines", "adapt", "report"})
       QVERIFY2(statuses.at(stage) == "done", summary(statuses).c_str());
     QVERIFY2(seconds < 60, "the micro pipeline must stay under a minute");
@@ -335,9 +335,9 @@ class TestPipeline : public QObject {
     auto r = test::runCli({"--events", "jsonl", "run", project_.string()}, root());
     QVERIFY2(r.exitCode == 0, r.err.c_str());
     const auto statuses = stageStatuses(r.out);
-    for (const std::string& stage : {"tokenizer", "tokens", "pretrain", "deviation", "similarity", "group"})
+    for (const char* stage : {"tokenizer", "tokens", "pretrain", "deviation", "similarity", "group"})
       QVERIFY2(statuses.at(stage) == "skipped", summary(statuses).c_str());
-    for (const std::string& stage : {"select-layers", "merge", "train", "eval", "baselines", "adapt", "report"})
+    for (const char* stage : {"select-layers", "merge", "train", "eval", "baselines", "adapt", "report"})
       QVERIFY2(statuses.at(stage) == "done", summary(statuses).c_str());
   }
 
@@ -367,7 +367,7 @@ class TestPipeline : public QObject {
     r = test::runCli({"--events", "jsonl", "run", project_.string()}, root());
     QVERIFY2(r.exitCode == 0, r.err.c_str());
     const auto statuses = stageStatuses(r.out);
-    for (const std::string& stage : {"select-layers", "merge", "train", "eval", "baselines", "adapt"})
+    for (const char* stage : {"select-layers", "merge", "train", "eval", "baselines", "adapt"})
       QVERIFY2(statuses.at(stage) == "skipped", summary(statuses).c_str());
   }
 
@@ -537,7 +537,8 @@ class TestPipeline : public QObject {
     // sends to expert 0 alone, and those tokens count as expert 0's in top1; the other layers have no classifier.
     r = test::runCli({"routing", file.string(), "--model", (dir / "model").string()}, root());
     QVERIFY2(r.exitCode == 0, r.err.c_str());
-    const RoutingTable routed = RoutingTable::read(runs() / "routing/routing.json");
+    const RoutingTable routed = RoutingTable::read(runs() / "routing/layermoe-uniform.json");
+    QCOMPARE(routed.model, std::string("layermoe/uniform/model"));
     QVERIFY(routed.originalExpert);
     QCOMPARE(routed.classifierOriginal.size(), size_t{4});
     for (size_t m : {0, 1, 2}) QVERIFY(routed.classifierOriginal[m].empty());
@@ -609,9 +610,9 @@ class TestPipeline : public QObject {
     r = test::runCli({"--events", "jsonl", "run", file.string()}, root());  // the DMoE stages skip the MoE base
     QVERIFY2(r.exitCode == 0, r.err.c_str());
     const auto statuses = stageStatuses(r.out);
-    for (const std::string& stage : {"deviation", "group", "merge", "train", "baselines", "adapt"})
+    for (const char* stage : {"deviation", "group", "merge", "train", "baselines", "adapt"})
       QVERIFY2(statuses.at(stage) == "skipped", summary(statuses).c_str());
-    for (const std::string& stage : {"eval", "layermoe-similarity", "layermoe-allocate", "layermoe-train", "report"})
+    for (const char* stage : {"eval", "layermoe-similarity", "layermoe-allocate", "layermoe-train", "report"})
       QVERIFY2(statuses.at(stage) == "done", summary(statuses).c_str());
     QVERIFY2(r.out.find("already a mixture of experts") != std::string::npos, r.out.c_str());
     const Json baseEval = Json::parse(test::readText(root() / "runs-lifelong/eval/perplexity.json"));
@@ -682,7 +683,8 @@ class TestPipeline : public QObject {
   void routingSharesOfTheTrainedDmoe() {
     auto r = test::runCli({"routing", project_.string()}, root());
     QVERIFY2(r.exitCode == 0, r.err.c_str());
-    const RoutingTable t = RoutingTable::read(runs() / "routing/routing.json");
+    const RoutingTable t = RoutingTable::read(runs() / "routing/train.json");
+    QCOMPARE(t.model, std::string("train/model"));
     const Json config = Json::parse(test::readText(runs() / "train/model/config.json"));
     QCOMPARE(t.layers, config.at("dmoe").at("moe_layers").get<std::vector<std::int64_t>>());
     const std::int64_t context = config.at("max_position_embeddings").get<std::int64_t>();

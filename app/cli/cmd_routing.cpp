@@ -15,7 +15,8 @@ void addRoutingCommand(CLI::App& app, CliContext& ctx) {
   auto* cmd = app.add_subcommand(
       "routing", "Share of each language's held-out tokens that the trained MoE routes to each expert, per MoE layer");
   cmd->footer(
-      "Reads <runs_dir>/train/model (made by `dmoe train`) or --model, writes <runs_dir>/routing/routing.json:\n"
+      "Reads <runs_dir>/train/model (made by `dmoe train`) or --model (e.g. runs/…/layermoe/layer-wise/model),\n"
+      "writes <runs_dir>/routing/<model>.json, named by the model folder (train.json, layermoe-layer-wise.json, …):\n"
       "  {\"model\", \"layers\": [MoE layers], \"experts\": [per layer], \"languages\", \"labels\", \"new\", \"tokens\",\n"
       "   \"top1\": [layer][language][expert] share of tokens whose largest router probability is the expert,\n"
       "   \"probability\": [layer][language][expert] mean router probability}\n"
@@ -23,7 +24,7 @@ void addRoutingCommand(CLI::App& app, CliContext& ctx) {
   auto file = std::make_shared<std::string>();
   auto model = std::make_shared<std::string>();
   cmd->add_option("project", *file, "Project file (*.dmoe.json)")->required();
-  cmd->add_option("--model", *model, "A DMoE checkpoint folder instead of <runs_dir>/train/model")->check(CLI::ExistingDirectory);
+  cmd->add_option("--model", *model, "A mixture-of-experts model folder (DMoE, adaptation, LayerMoE) instead of <runs_dir>/train/model")->check(CLI::ExistingDirectory);
   cmd->callback([&ctx, file, model] {
     Project project = Project::load(*file);
     const RunsFolderLock lock(project.runsDir());

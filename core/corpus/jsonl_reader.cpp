@@ -3,6 +3,8 @@
 // UTF-8 inside strings, and "invalid UTF-8 at byte N" says more than its message.
 #include "corpus/jsonl_reader.h"
 
+#include "corpus/line_stream.h"
+
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
@@ -81,12 +83,12 @@ bool isBlankText(std::string_view validUtf8) {
 }
 
 JsonlReader::JsonlReader(std::filesystem::path file, std::string textKey)
-    : file_(std::move(file)), textKey_(std::move(textKey)), in_(file_, std::ios::binary) {
-  if (!in_) throw InputError("cannot open corpus file " + file_.string());
-}
+    : file_(std::move(file)), textKey_(std::move(textKey)), in_(std::make_unique<LineStream>(file_)) {}
+
+JsonlReader::~JsonlReader() = default;
 
 bool JsonlReader::next(Document& document) {
-  while (std::getline(in_, buffer_)) {
+  while (in_->next(buffer_)) {
     ++line_;
     std::string_view line = buffer_;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);

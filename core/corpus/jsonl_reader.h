@@ -1,6 +1,8 @@
 // Streaming reader of one language's corpus file in the jsonl-per-language
 // layout (CulturaX / MADLAD-400 exports): one JSON object per line, the text
-// under `text_key`. Streams: multi-gigabyte files never sit in memory.
+// under `text_key`; plain, gzip or zstd (corpus/line_stream.h). Streams:
+// multi-gigabyte files never sit in memory. A truncated or damaged compressed
+// file is an InputError naming the file and the line it broke after.
 //
 // Bad lines never stop a read and are never dropped silently: each becomes a
 // CorpusIssue (file, 1-based line, reason) — empty line, invalid UTF-8, not
@@ -9,12 +11,14 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace dmoe {
+
+class LineStream;
 
 struct CorpusIssue {
   std::filesystem::path file;
@@ -38,6 +42,7 @@ class JsonlReader {
  public:
   // Throws InputError naming the file if it cannot be opened.
   JsonlReader(std::filesystem::path file, std::string textKey = "text");
+  ~JsonlReader();
   // Next valid document; false at the end. Bad lines are skipped into issues().
   bool next(Document& document);
   const std::vector<CorpusIssue>& issues() const { return issues_; }
@@ -46,7 +51,7 @@ class JsonlReader {
  private:
   std::filesystem::path file_;
   std::string textKey_;
-  std::ifstream in_;
+  std::unique_ptr<LineStream> in_;
   std::string buffer_;
   std::int64_t line_ = 0, index_ = 0;
   std::vector<CorpusIssue> issues_;

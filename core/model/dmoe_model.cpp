@@ -55,6 +55,8 @@ MoeLayout expandLayerWise(CausalLMImpl& model, const std::optional<MoeLayout>& p
   if (previous && previous->generations.empty())
     throw InputError("the model does not record the languages of its generations (it was saved by an older version): "
                      "train its expansion again before expanding it further");
+  if (std::all_of(experts.begin(), experts.end(), [](std::int64_t n) { return n < 2; }))
+    throw InputError("the allocation adds no expert (N_i = 1 everywhere): nothing to expand");
   MoeLayout grown;
   if (previous) grown = *previous;
   else {
@@ -70,10 +72,13 @@ MoeLayout expandLayerWise(CausalLMImpl& model, const std::optional<MoeLayout>& p
   result.layers.clear();
   result.layerExperts.clear();
   result.expertGenerations.clear();
-  for (std::int64_t l = 0; l < config.num_hidden_layers; ++l) {
+  const std::vector<std::int64_t> before = expertsPerModelLayer(previous, config.num_hidden_layers, "the model's layout");
+  for (const std::int64_t l : moeLayersAfterExpansion(before, experts)) {
     const std::int64_t added = std::max<std::int64_t>(experts[static_cast<size_t>(l)] - 1, 0);
     auto moe = std::dynamic_pointer_cast<MoeFeedForwardImpl>(model.mlp(l));
-    if (!moe && added > 0) {
+    if (!moe != (before[static_cast<size_t>(l)] == 1))
+      throw std::logic_error("expandLayerWise: layer " + std::to_string(l) + " of the model disagrees with its layout");
+    if (!moe) {
       MoeLayout one = grown;
       one.layers = {l};
       one.layerExperts = {added + 1};
@@ -82,18 +87,15 @@ MoeLayout expandLayerWise(CausalLMImpl& model, const std::optional<MoeLayout>& p
       one.classifierLayers.clear();
       upcycleLayer(model, one, 0, routing);
       moe = std::dynamic_pointer_cast<MoeFeedForwardImpl>(model.mlp(l));
-    } else if (moe && added > 0) {
+    } else if (added > 0) {
       std::vector<std::shared_ptr<FeedForwardImpl>> copies;
       for (std::int64_t e = 0; e < added; ++e) copies.push_back(copyFeedForward(*moe->expert(0), config));
       moe->addExperts(std::move(copies), generation);
     }
-    if (!moe) continue;
     result.layers.push_back(l);
     result.layerExperts.push_back(moe->numExperts());
     result.expertGenerations.push_back(moe->expertGenerations());
   }
-  if (std::all_of(experts.begin(), experts.end(), [](std::int64_t n) { return n < 2; }))
-    throw InputError("the allocation adds no expert (N_i = 1 everywhere): nothing to expand");
   result.numExperts = *std::max_element(result.layerExperts.begin(), result.layerExperts.end());
   return result;
 }

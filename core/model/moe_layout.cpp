@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <set>
 
-#include "checkpoint/safetensors.h"
+#include "checkpoint/checkpoint_summary.h"
 #include "methods/layer_allocation.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -151,20 +151,22 @@ std::vector<std::int64_t> expertsPerModelLayer(const std::optional<MoeLayout>& l
   return experts;
 }
 
+std::vector<std::int64_t> moeLayersAfterExpansion(const std::vector<std::int64_t>& previousExperts,
+                                                  const std::vector<std::int64_t>& experts) {
+  std::vector<std::int64_t> layers;
+  for (size_t l = 0; l < std::max(previousExperts.size(), experts.size()); ++l)
+    if ((l < experts.size() && experts[l] >= 2) || (l < previousExperts.size() && previousExperts[l] >= 2))
+      layers.push_back(static_cast<std::int64_t>(l));
+  return layers;
+}
+
 ExpansionBase readExpansionBase(const std::filesystem::path& modelDir, std::int64_t topK) {
   const std::filesystem::path configFile = modelDir / "config.json";
   ExpansionBase base;
   base.config = ModelConfig::fromHfJson(readJsonFile(configFile), configFile.string()).completed(configFile.string());
   base.layout = readMoeLayout(base.config, configFile.string());
   base.previousExperts = expertsPerModelLayer(base.layout, base.config.num_hidden_layers, configFile.string());
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(modelDir, ec))
-    if (entry.path().extension() == ".safetensors") {
-      const safetensors::Reader reader(entry.path());
-      for (const safetensors::TensorEntry& t : reader.tensors()) base.parameters += t.numel();
-    }
-  if (ec) throw InputError("cannot list " + modelDir.string() + ": " + ec.message());
-  if (base.parameters == 0) throw InputError(modelDir.string() + ": no *.safetensors weights");
+  base.parameters = summarizeCheckpoint(modelDir).parameters;
   base.ffnParameters = base.config.ffnParameterCount();
   base.activeParameters = activeParameters(base.parameters, base.previousExperts, topK, base.ffnParameters);
   return base;

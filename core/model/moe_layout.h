@@ -57,6 +57,13 @@ Json moeConfigJson(const ModelConfig& config, const MoeLayout& layout);
 std::vector<std::int64_t> expertsPerModelLayer(const std::optional<MoeLayout>& layout, std::int64_t numLayers,
                                                const std::string& source);
 
+// The MoE layers after a layer-wise expansion with N_i = `experts` of a model
+// with `previousExperts` per layer (1 = dense): those already MoE and those
+// with N_i ≥ 2, ascending. One rule for the expansion itself
+// (model/dmoe_model.h, expandLayerWise) and the checks made before it.
+std::vector<std::int64_t> moeLayersAfterExpansion(const std::vector<std::int64_t>& previousExperts,
+                                                  const std::vector<std::int64_t>& experts);
+
 // A model folder as a further LayerMoE expansion sees it, from config.json and
 // the safetensors headers (no tensor is read): the parameter counts the
 // allocation preview starts from (layer_allocation.h, layerMoeParameterCounts).

@@ -8,6 +8,7 @@
 #include <set>
 #include <type_traits>
 
+#include "corpus/corpus_folder.h"
 #include "project/schema.h"
 #include "results/groups_file.h"
 #include "util/atomic_file.h"
@@ -370,13 +371,14 @@ fs::path resolveAgainst(const fs::path& dir, const std::string& path) {
   return p.is_absolute() ? p : (dir / p).lexically_normal();
 }
 
-fs::path findCorpusFile(const fs::path& root, const std::string& id) {
-  fs::path jsonl = root / (id + ".jsonl"), json = root / (id + ".json");
-  if (!fs::exists(jsonl) && fs::exists(json)) return json;
-  return jsonl;
+// ".jsonl.gz, .jsonl.zst, .json": the extensions after the preferred one, for messages.
+std::string otherCorpusExtensions() {
+  std::string text;
+  for (size_t i = 1; i < corpusFileExtensions().size(); ++i) text += (i > 1 ? ", " : "") + corpusFileExtensions()[i];
+  return text;
 }
 
-void checkSemantics(const Json& r, const fs::path& dir, std::vector<Problem>& errors) {
+void checkSemantics(const Json& r, const fs::path& dir, std::vector<Problem>& errors, std::vector<Problem>& warnings) {
   // Language ids unique across both lists.
   std::map<std::string, std::string> where;  // id -> pointer of its entry
   std::set<std::string> current, fresh;
@@ -453,9 +455,16 @@ void checkSemantics(const Json& r, const fs::path& dir, std::vector<Problem>& er
         if (!langs || !langs->is_array()) continue;
         for (size_t i = 0; i < langs->size(); ++i) {
           std::string id = str(at((*langs)[i], {"id"}));
-          if (!id.empty() && !fs::exists(findCorpusFile(root, id)))
-            errors.push_back({"/" + std::string(list) + "/" + std::to_string(i),
-                              "missing corpus file " + (root / (id + ".jsonl")).string() + " (or .json)"});
+          if (id.empty()) continue;
+          const std::string pointer = "/" + std::string(list) + "/" + std::to_string(i);
+          const std::vector<fs::path> found = existingCorpusFiles(root, id);
+          if (found.empty())
+            errors.push_back({pointer, "missing corpus file " + corpusFileFor(root, id).string() + " (or " +
+                                           otherCorpusExtensions() + ")"});
+          else if (found.size() > 1)
+            warnings.push_back({pointer, "both " + found[0].filename().string() + " and " +
+                                             found[1].filename().string() + " in " + root.string() + "; reading " +
+                                             found[0].filename().string()});
         }
       }
     }
@@ -540,7 +549,7 @@ Project Project::fromJson(const Json& document, const fs::path& file) {
   schema.validate(document, errors, warnings);
   const Json r = schema.withDefaults(document);
   const fs::path absolute = fs::absolute(file).lexically_normal();
-  checkSemantics(r, absolute.parent_path(), errors);
+  checkSemantics(r, absolute.parent_path(), errors, warnings);
   if (!errors.empty()) throw ValidationError(file.string(), errors);
 
   Project p;
@@ -608,7 +617,7 @@ Project Project::relocated(const fs::path& newFile) const {
 fs::path Project::resolve(const std::string& path) const { return resolveAgainst(dir(), path); }
 
 fs::path Project::corpusFile(const std::string& languageId) const {
-  return findCorpusFile(corpusRoot(), languageId);
+  return corpusFileFor(corpusRoot(), languageId);
 }
 
 std::vector<Language> Project::allLanguages() const {

@@ -181,7 +181,7 @@ class Project {
   std::filesystem::path runsDir() const { return resolve(runs_dir); }
   // Where each stage writes under runsDir().
   RunLayout layout() const { return RunLayout(runsDir()); }
-  // <root>/<id>.jsonl, or <id>.json if only that exists.
+  // <root>/<id>.jsonl, .jsonl.gz, .jsonl.zst or .json: the first that exists (none: the .jsonl name).
   std::filesystem::path corpusFile(const std::string& languageId) const;
   // languages then new_languages
   std::vector<Language> allLanguages() const;

@@ -1,6 +1,11 @@
 #include "results/routing_file.h"
 
+#include <algorithm>
+
 #include "results/json_reader.h"
+#include "results/run_layout.h"
+#include "util/atomic_file.h"
+#include "util/hash.h"
 
 namespace dmoe {
 
@@ -18,7 +23,71 @@ std::vector<std::vector<std::vector<double>>> readShares(const JsonReader& in, c
   return out;
 }
 
+// An absolute, canonical folder path without a trailing separator.
+std::filesystem::path folderPath(const std::filesystem::path& dir) {
+  std::filesystem::path p = std::filesystem::weakly_canonical(std::filesystem::absolute(dir)).lexically_normal();
+  return p.has_filename() ? p : p.parent_path();
+}
+
+// `modelDir` relative to `runsDir`, or empty when it lies outside.
+std::filesystem::path insideRuns(const std::filesystem::path& runsDir, const std::filesystem::path& modelDir) {
+  const auto model = folderPath(modelDir);
+  const auto runs = folderPath(runsDir);
+  const std::filesystem::path relative = model.lexically_relative(runs);
+  if (relative.empty() || *relative.begin() == ".." || relative == ".") return {};
+  return relative;
+}
+
 }  // namespace
+
+std::string routingModelName(const std::filesystem::path& runsDir, const std::filesystem::path& modelDir) {
+  const std::filesystem::path relative = insideRuns(runsDir, modelDir);
+  return relative.empty() ? folderPath(modelDir).string() : relative.generic_string();
+}
+
+std::filesystem::path routingFileFor(const std::filesystem::path& runsDir, const std::filesystem::path& modelDir) {
+  std::filesystem::path relative = insideRuns(runsDir, modelDir);
+  std::string name;
+  if (relative.empty()) {
+    const auto absolute = folderPath(modelDir);
+    name = "external-" + absolute.filename().string() + "-" + hashHex(absolute.generic_string()).substr(0, 8);
+  } else {
+    if (relative.filename() == "model" && relative.has_parent_path()) relative = relative.parent_path();
+    name = relative.generic_string();
+    std::replace(name.begin(), name.end(), '/', '-');
+  }
+  return RunLayout(runsDir).stage("routing") / (name + ".json");
+}
+
+std::vector<std::filesystem::path> mixtureModelDirs(const std::filesystem::path& runsDir) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> dirs;
+  std::error_code error;
+  fs::recursive_directory_iterator it(runsDir, error), end;
+  for (; !error && it != end; it.increment(error)) {
+    const fs::path& path = it->path();
+    const std::string name = path.filename().string();
+    if (!it->is_directory(error)) continue;
+    if (name == "checkpoints" || name == "tokens" || it.depth() >= 3) it.disable_recursion_pending();
+    if (name != "model" || !fs::exists(path / "config.json", error)) continue;
+    try {
+      const Json config = Json::parse(readFile(path / "config.json"));
+      if (config.is_object() && config.contains("dmoe")) dirs.push_back(path);
+    } catch (const std::exception&) {  // an unreadable config: not offered; `dmoe routing` would name its problem
+    }
+  }
+  std::sort(dirs.begin(), dirs.end());
+  return dirs;
+}
+
+std::vector<std::filesystem::path> routingFiles(const std::filesystem::path& runsDir) {
+  std::vector<std::filesystem::path> files;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(RunLayout(runsDir).stage("routing"), error))
+    if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
 
 RoutingTable RoutingTable::fromJson(const Json& json, const std::string& source) {
   const JsonReader in(json, source);

@@ -1,8 +1,8 @@
-// routing/routing.json (written by `dmoe routing`): where a trained mixture
-// of experts sends each language's held-out tokens, per MoE layer. Read by
-// the Routing tab.
+// routing/<model>.json (written by `dmoe routing`, one file per measured
+// model): where a trained mixture of experts sends each language's held-out
+// tokens, per MoE layer. Read by the Routing tab, which offers every file.
 //
-//   {"model": the model folder, "layers": [MoE layer indices], "experts":
+//   {"model": the model folder (relative to the runs folder when inside it), "layers": [MoE layer indices], "experts":
 //    [experts per MoE layer], "languages": [ids], "labels": [...], "new":
 //    [bool], "tokens": [held-out tokens routed per language],
 //    "original_expert": true for a LayerMoE model (expert 0 = the frozen original FFN; absent = false),
@@ -42,5 +42,22 @@ struct RoutingTable {
   static RoutingTable read(const std::filesystem::path& file);
   Json toJson() const;
 };
+
+// The file for `modelDir`: <runs_dir>/routing/<name>.json, name = the folder's
+// path relative to the runs folder, "/" → "-", without a final "model"
+// (train/model → train.json, layermoe/layer-wise/model → layermoe-layer-wise.json);
+// a folder outside the runs folder: external-<folder name>-<8 hex digits of
+// its absolute path's hash>.json, so two models never share a file.
+std::filesystem::path routingFileFor(const std::filesystem::path& runsDir, const std::filesystem::path& modelDir);
+// `modelDir` as routing files record it: relative to the runs folder when inside it, else absolute.
+std::string routingModelName(const std::filesystem::path& runsDir, const std::filesystem::path& modelDir);
+// The trained or merged mixtures of experts under the runs folder that
+// `dmoe routing` can measure: every folder named "model" at most four levels
+// down whose config.json has a "dmoe" layout (train/model, adapt/model,
+// layermoe/<allocation>/model, baselines/<name>/train/model, …), sorted;
+// checkpoints and token caches are not searched.
+std::vector<std::filesystem::path> mixtureModelDirs(const std::filesystem::path& runsDir);
+// The routing files under <runs_dir>/routing, sorted by name (none: empty).
+std::vector<std::filesystem::path> routingFiles(const std::filesystem::path& runsDir);
 
 }  // namespace dmoe

@@ -6,12 +6,12 @@
 //   deviation/deviation.json  select-layers/selection.json
 //   similarity/similarity.{json,csv}  group/groups.json                  — analysis
 //   merge/model/  train/{stage1,stage2,model}/  eval/perplexity.json     — the DMoE
-//   baselines/<name>/  probe/probe.json  adapt/adaptation.json  report/report.{md,json}  routing/routing.json
+//   baselines/<name>/  probe/probe.json  adapt/adaptation.json  report/report.{md,json}  routing/<model>.json
 //   layermoe/similarity/layer_similarity.json  layermoe/allocate/allocation.json — LayerMoE
 //
 // A RunLayout over an empty root gives the paths relative to the runs folder
 // (the Runs view's run ids). Not here: what the files hold (results/*_file.h) or when a folder is
-// current (stages/stage_folder.h).
+// current (stages/stage_folder.h); routing files are named by their model (results/routing_file.h).
 #pragma once
 #include <filesystem>
 #include <string>
@@ -51,7 +51,6 @@ class RunLayout {
   // <runs_dir>/baselines/<name>, name one of the three above.
   std::filesystem::path baselineDir(const std::string& name) const { return stage("baselines") / name; }
   std::filesystem::path probeFile() const { return stage("probe") / "probe.json"; }
-  std::filesystem::path routingFile() const { return stage("routing") / "routing.json"; }
   std::filesystem::path adaptDir() const { return stage("adapt"); }
   std::filesystem::path adaptationFile() const { return adaptDir() / "adaptation.json"; }
   // LayerMoE (SPEC 2): <runs_dir>/layermoe/<step> (similarity, allocate).

@@ -93,15 +93,6 @@ Lineage lineageOf(const Project& project) {
   return out;
 }
 
-// The MoE layers an expansion with N_i = `experts` gives: the base's and those with N_i ≥ 2.
-std::vector<std::int64_t> expandedLayers(const Lineage& lineage, const std::vector<std::int64_t>& experts) {
-  std::vector<std::int64_t> layers;
-  for (size_t l = 0; l < experts.size(); ++l)
-    if (experts[l] >= 2 || (l < lineage.previousExperts.size() && lineage.previousExperts[l] >= 2))
-      layers.push_back(static_cast<std::int64_t>(l));
-  return layers;
-}
-
 using Snapshot = std::map<std::string, torch::Tensor>;
 
 Snapshot snapshot(const CausalLMImpl& model, const std::function<bool(const std::string&)>& keep) {
@@ -384,7 +375,7 @@ bool runExpansion(const Project& project, const Expansion& expansion, Reporter& 
   // before the folder of other inputs is cleared
   if (std::all_of(expansion.experts.begin(), expansion.experts.end(), [](std::int64_t n) { return n < 2; }))
     throw InputError("the allocation leaves every layer dense (N_i = 1 everywhere): nothing to expand");
-  checkClassifierLayers(project, expandedLayers(lineage, expansion.experts));
+  checkClassifierLayers(project, moeLayersAfterExpansion(lineage.previousExperts, expansion.experts));
   StageFolder folder(dir, Json{{"experts", expansion.experts},
                                {"top_k", s.top_k},
                                {"replay_fraction", s.replay_fraction},

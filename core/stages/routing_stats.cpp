@@ -113,8 +113,8 @@ RoutingTable runRouting(const Project& project, Reporter& reporter, fs::path mod
                      project.file.string() + "`) or name a model with --model");
   std::shared_ptr<CausalLMImpl> model = loadCausalLM(modelDir, resolveDevice(project.device));
   RoutingTable table = measureRouting(project, *model, reporter);
-  table.model = modelDir.string();
-  const fs::path file = project.layout().routingFile();
+  table.model = routingModelName(project.runsDir(), modelDir);
+  const fs::path file = routingFileFor(project.runsDir(), modelDir);
   fs::create_directories(file.parent_path());
   writeFileAtomic(file, table.toJson().dump(1) + "\n");
   reporter.artifact(file, "routing");

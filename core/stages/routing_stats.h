@@ -4,8 +4,8 @@
 // top router probability is each expert, and the mean router probability.
 // Documents as the evaluation reads them (the first
 // evaluation.max_documents_per_language, 0 = all; each up to the evaluation
-// window or the model's context). Written to <runs_dir>/routing/routing.json
-// (results/routing_file.h), which the Routing tab reads.
+// window or the model's context). Written to <runs_dir>/routing/<model>.json
+// (results/routing_file.h: train.json for the DMoE), which the Routing tab reads.
 #pragma once
 #include <filesystem>
 
@@ -20,7 +20,7 @@ namespace dmoe {
 // InputError when the model has no MoE layer or a held-out shard is missing.
 RoutingTable measureRouting(const Project& project, CausalLMImpl& model, Reporter& reporter);
 
-// Loads `modelDir` (empty: <runs_dir>/train/model), measures, writes routing.json
+// Loads `modelDir` (empty: <runs_dir>/train/model), measures, writes its routing file
 // atomically and reports it as result "routing".
 RoutingTable runRouting(const Project& project, Reporter& reporter, std::filesystem::path modelDir);
 

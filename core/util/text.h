@@ -19,6 +19,32 @@ inline std::string fixedDecimals(double v, int digits) {
   return s.str();
 }
 
+// The first `limit` code points of UTF-8 `text`, with "…" when it was longer; never cuts inside a character.
+inline std::string firstCodePoints(std::string_view text, std::size_t limit) {
+  std::size_t points = 0, i = 0;
+  for (; i < text.size(); ++i)
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && points++ == limit) break;
+  return i < text.size() ? std::string(text.substr(0, i)) + "…" : std::string(text);
+}
+
+// A count for people: "96", "812 K", "559 M", "1.24 B" (three significant digits).
+inline std::string shortCount(double n, const char* const* units = nullptr) {
+  static const char* const counts[] = {"", " K", " M", " B", " T"};
+  if (!units) units = counts;
+  int unit = 0;
+  while (std::abs(n) >= 1000 && unit < 4) n /= 1000, ++unit;
+  std::ostringstream s;
+  if (unit == 0) s << std::llround(n) << units[0];
+  else s << std::setprecision(3) << n << units[unit];
+  return s.str();
+}
+
+// A size for people: "196 B", "1.99 kB", "3.4 MB", "12.1 GB" (decimal units).
+inline std::string shortBytes(double bytes) {
+  static const char* const units[] = {" B", " kB", " MB", " GB", " TB"};
+  return shortCount(bytes, units);
+}
+
 inline bool endsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }

@@ -1,0 +1,81 @@
+#include "checkpoint/checkpoint_summary.h"
+
+#include <algorithm>
+
+#include "checkpoint/safetensors.h"
+#include "model/model_family.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/text.h"
+
+namespace dmoe {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::int64_t integerOr(const Json& config, const std::string& key, std::int64_t fallback) {
+  const auto it = config.find(key);
+  return it != config.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
+}
+
+}  // namespace
+
+CheckpointSummary summarizeCheckpoint(const fs::path& dir) {
+  const fs::path configFile = dir / "config.json";
+  if (!fs::is_regular_file(configFile))
+    throw InputError(dir.string() + ": no config.json (expected a Hugging Face checkpoint folder)");
+  const Json config = readJsonFile(configFile);
+  if (!config.is_object()) throw InputError(configFile.string() + ": expected a JSON object");
+  CheckpointSummary s;
+  s.dir = dir;
+  s.modelType = config.value("model_type", std::string());
+  const ModelFamily* family = findModelFamily(s.modelType);
+  if (s.modelType.empty())
+    s.unsupported = "config.json names no model_type";
+  else if (!family)
+    s.unsupported = "model_type \"" + s.modelType + "\" is not a family the workbench loads (" + supportedModelTypes() + ")";
+  s.mixtureOfExperts = config.contains("dmoe");
+  s.layers = integerOr(config, family ? family->layersKey : "num_hidden_layers", 0);
+  s.hiddenSize = integerOr(config, "hidden_size", integerOr(config, "n_embed", 0));
+  s.vocabSize = integerOr(config, "vocab_size", 0);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.path().extension() == ".safetensors") s.weightFiles.push_back(entry.path());
+  if (ec) throw InputError("cannot list " + dir.string() + ": " + ec.message());
+  std::sort(s.weightFiles.begin(), s.weightFiles.end());
+  if (s.weightFiles.empty()) throw InputError(dir.string() + ": no *.safetensors weights");
+  for (const fs::path& file : s.weightFiles) {
+    const safetensors::Reader reader(file);
+    for (const safetensors::TensorEntry& t : reader.tensors()) {
+      s.parameters += t.numel();
+      s.bytes += static_cast<std::int64_t>(t.byteSize());
+      s.dtypes[safetensors::dtypeName(t.dtype)] += t.numel();
+    }
+  }
+  for (const char* name : {"tokenizer.model", "tokenizer.json"})
+    if (s.tokenizer.empty() && fs::is_regular_file(dir / name)) s.tokenizer = dir / name;
+  return s;
+}
+
+std::string CheckpointSummary::line() const {
+  std::string dtypeText;
+  for (const auto& [name, count] : dtypes) dtypeText += (dtypeText.empty() ? "" : ", ") + name;
+  return (modelType.empty() ? "?" : modelType) + (mixtureOfExperts ? " (mixture of experts)" : "") + " · " +
+         std::to_string(layers) + " layers · d " + std::to_string(hiddenSize) + " · " + shortCount(static_cast<double>(parameters)) +
+         " parameters (" + dtypeText + ") · " + std::to_string(weightFiles.size()) +
+         (weightFiles.size() == 1 ? " file · " : " files · ") +
+         (tokenizer.empty() ? std::string("no tokenizer") : tokenizer.filename().string());
+}
+
+Json CheckpointSummary::toJson() const {
+  Json files = Json::array();
+  for (const fs::path& f : weightFiles) files.push_back(f.filename().string());
+  return {{"dir", dir.string()},         {"model_type", modelType},   {"supported", unsupported.empty()},
+          {"unsupported", unsupported},  {"mixture_of_experts", mixtureOfExperts},
+          {"layers", layers},            {"hidden_size", hiddenSize}, {"vocab_size", vocabSize},
+          {"parameters", parameters},    {"bytes", bytes},            {"dtypes", dtypes},
+          {"files", files},              {"tokenizer", tokenizer.empty() ? Json() : Json(tokenizer.filename().string())}};
+}
+
+}  // namespace dmoe

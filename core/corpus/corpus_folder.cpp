@@ -1,0 +1,100 @@
+#include "corpus/corpus_folder.h"
+
+#include <algorithm>
+#include <map>
+
+#include "corpus/jsonl_reader.h"
+#include "util/error.h"
+#include "util/text.h"
+
+namespace dmoe {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The id of a corpus file name, or "" when the name has none of the extensions.
+std::string idOf(const std::string& name) {
+  for (const std::string& extension : corpusFileExtensions())
+    if (name.size() > extension.size() && name.compare(name.size() - extension.size(), extension.size(), extension) == 0)
+      return name.substr(0, name.size() - extension.size());
+  return {};
+}
+
+}  // namespace
+
+const std::vector<std::string>& corpusFileExtensions() {
+  static const std::vector<std::string> extensions = {".jsonl", ".jsonl.gz", ".jsonl.zst", ".json"};
+  return extensions;
+}
+
+std::vector<fs::path> existingCorpusFiles(const fs::path& root, const std::string& id) {
+  std::vector<fs::path> found;
+  std::error_code ec;
+  for (const std::string& extension : corpusFileExtensions())
+    if (fs::is_regular_file(root / (id + extension), ec)) found.push_back(root / (id + extension));
+  return found;
+}
+
+fs::path corpusFileFor(const fs::path& root, const std::string& id) {
+  const std::vector<fs::path> found = existingCorpusFiles(root, id);
+  return found.empty() ? root / (id + corpusFileExtensions().front()) : found.front();
+}
+
+Json CorpusFileInfo::toJson() const {
+  Json j = {{"id", id},           {"file", file.filename().string()}, {"compression", compressionName(compression)},
+            {"bytes", bytes},     {"sample", sample}};
+  if (documents >= 0) j["documents"] = documents, j["bad_lines"] = badLines;
+  if (!problem.empty()) j["problem"] = problem;
+  return j;
+}
+
+std::vector<CorpusFileInfo> listCorpusFolder(const fs::path& root, const std::string& textKey) {
+  std::error_code ec;
+  if (!fs::is_directory(root, ec)) throw InputError("corpus folder " + root.string() + " does not exist");
+  std::map<std::string, bool> ids;
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    const std::string id = idOf(entry.path().filename().string());
+    if (!id.empty() && entry.is_regular_file(ec)) ids[id] = true;
+  }
+  if (ec) throw InputError("cannot list " + root.string() + ": " + ec.message());
+  std::vector<CorpusFileInfo> out;
+  for (const auto& [id, unused] : ids) {
+    CorpusFileInfo info;
+    info.id = id;
+    info.file = corpusFileFor(root, id);
+    info.bytes = static_cast<std::int64_t>(fs::file_size(info.file, ec));
+    try {
+      JsonlReader reader(info.file, textKey);
+      info.compression = LineStream(info.file).compression();
+      Document first;
+      for (int tries = 0; tries < 1000 && info.sample.empty(); ++tries) {  // a file of bad lines: no sample
+        if (!reader.next(first)) break;
+        info.sample = firstCodePoints(first.text, 160);
+      }
+    } catch (const InputError& e) {
+      info.problem = e.what();
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+void countCorpusDocuments(CorpusFileInfo& info, const std::string& textKey,
+                          const std::function<void(std::int64_t)>& progress) {
+  info.documents = 0;
+  info.badLines = 0;
+  try {
+    JsonlReader reader(info.file, textKey);
+    Document d;
+    while (reader.next(d)) {
+      ++info.documents;
+      if (progress && d.line % 10000 == 0) progress(info.documents);
+    }
+    info.badLines = static_cast<std::int64_t>(reader.issues().size());
+  } catch (const InputError& e) {
+    info.problem = e.what();
+  }
+}
+
+}  // namespace dmoe

@@ -1,0 +1,48 @@
+// A corpus folder in the jsonl-per-language layout: which file is a
+// language's (<id>.jsonl, .jsonl.gz, .jsonl.zst or .json — the one place
+// these names are spelled), and the folder as the New Project flow lists it:
+// per language its file, compression, size, a sample document and, counted on
+// request, its documents and bad lines. Reads only; never writes to the folder.
+// Not here: reading documents (corpus/jsonl_reader.h).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "corpus/line_stream.h"
+#include "util/json.h"
+
+namespace dmoe {
+
+// The extensions of a language's corpus file, in the order they are preferred.
+const std::vector<std::string>& corpusFileExtensions();
+// The language's existing corpus files under `root`, preferred first.
+std::vector<std::filesystem::path> existingCorpusFiles(const std::filesystem::path& root, const std::string& id);
+// The preferred existing one; none: <root>/<id>.jsonl (for the error message).
+std::filesystem::path corpusFileFor(const std::filesystem::path& root, const std::string& id);
+
+struct CorpusFileInfo {
+  std::string id;
+  std::filesystem::path file;
+  Compression compression = Compression::None;
+  std::int64_t bytes = 0;       // on disk
+  std::string sample;           // the first document's first 160 characters (whole code points)
+  std::int64_t documents = -1;  // −1: not counted
+  std::int64_t badLines = 0;    // lines that are no document (counted with documents)
+  std::string problem;          // the file could not be read (a damaged compressed file, …)
+  Json toJson() const;
+};
+
+// Every language file directly under `root`, sorted by id (the preferred file
+// of an id only), with a sample but no counts: quick on any corpus size.
+// InputError when `root` is not a folder.
+std::vector<CorpusFileInfo> listCorpusFolder(const std::filesystem::path& root, const std::string& textKey);
+
+// Streams the file to fill documents and badLines; a read error goes to problem.
+// `progress` (optional) gets the documents so far every 10,000 lines.
+void countCorpusDocuments(CorpusFileInfo& info, const std::string& textKey,
+                          const std::function<void(std::int64_t)>& progress = {});
+
+}  // namespace dmoe

@@ -1,0 +1,171 @@
+#include "corpus/line_stream.h"
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include "util/error.h"
+
+namespace dmoe {
+
+namespace {
+
+constexpr size_t kChunk = 1 << 16;
+
+Compression sniff(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  unsigned char magic[4] = {0, 0, 0, 0};
+  in.read(reinterpret_cast<char*>(magic), 4);
+  const auto got = in.gcount();
+  if (got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) return Compression::Gzip;
+  if (got == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd) return Compression::Zstd;
+  return Compression::None;
+}
+
+}  // namespace
+
+// Reads decompressed bytes; 0 at the end. Throws InputError with `what` for damaged data.
+class LineStream::Source {
+ public:
+  virtual ~Source() = default;
+  virtual size_t read(char* out, size_t size) = 0;
+  virtual Compression kind() const = 0;
+};
+
+namespace {
+
+class PlainSource : public LineStream::Source {
+ public:
+  explicit PlainSource(const std::filesystem::path& file) : in_(file, std::ios::binary) {
+    if (!in_) throw InputError("cannot open corpus file " + file.string());
+  }
+  size_t read(char* out, size_t size) override {
+    in_.read(out, static_cast<std::streamsize>(size));
+    return static_cast<size_t>(in_.gcount());
+  }
+  Compression kind() const override { return Compression::None; }
+
+ private:
+  std::ifstream in_;
+};
+
+class GzipSource : public LineStream::Source {
+ public:
+  explicit GzipSource(const std::filesystem::path& file) : file_(file), gz_(gzopen(file.c_str(), "rb")) {
+    if (!gz_) throw InputError("cannot open corpus file " + file.string());
+    gzbuffer(gz_, kChunk);
+  }
+  ~GzipSource() override { gzclose(gz_); }
+  size_t read(char* out, size_t size) override {
+    const int got = gzread(gz_, out, static_cast<unsigned>(size));
+    int code = Z_OK;
+    const char* message = gzerror(gz_, &code);
+    // zlib reports a file that ends inside a member as Z_BUF_ERROR once the member's bytes are used up.
+    if (got < 0 || (code != Z_OK && code != Z_STREAM_END))
+      throw InputError(code == Z_BUF_ERROR ? "gzip data is truncated" : std::string("damaged gzip data (") + message + ")");
+    return static_cast<size_t>(got);
+  }
+  Compression kind() const override { return Compression::Gzip; }
+
+ private:
+  std::filesystem::path file_;
+  gzFile gz_;
+};
+
+class ZstdSource : public LineStream::Source {
+ public:
+  explicit ZstdSource(const std::filesystem::path& file) : in_(file, std::ios::binary), stream_(ZSTD_createDStream()) {
+    if (!in_) throw InputError("cannot open corpus file " + file.string());
+    if (!stream_) throw std::bad_alloc();
+    input_.resize(ZSTD_DStreamInSize());
+  }
+  ~ZstdSource() override { ZSTD_freeDStream(stream_); }
+  size_t read(char* out, size_t size) override {
+    ZSTD_outBuffer output{out, size, 0};
+    while (output.pos == 0) {
+      if (in_buffer_.pos == in_buffer_.size) {
+        in_.read(input_.data(), static_cast<std::streamsize>(input_.size()));
+        in_buffer_ = {input_.data(), static_cast<size_t>(in_.gcount()), 0};
+        if (in_buffer_.size == 0) {
+          if (frameOpen_) throw InputError("zstd data is truncated");
+          return 0;
+        }
+      }
+      const size_t left = ZSTD_decompressStream(stream_, &output, &in_buffer_);
+      if (ZSTD_isError(left)) throw InputError(std::string("damaged zstd data (") + ZSTD_getErrorName(left) + ")");
+      frameOpen_ = left != 0;  // 0: a frame ended exactly here
+    }
+    return output.pos;
+  }
+  Compression kind() const override { return Compression::Zstd; }
+
+ private:
+  std::ifstream in_;
+  ZSTD_DStream* stream_;
+  std::vector<char> input_;
+  ZSTD_inBuffer in_buffer_{nullptr, 0, 0};
+  bool frameOpen_ = false;
+};
+
+}  // namespace
+
+const char* compressionName(Compression compression) {
+  switch (compression) {
+    case Compression::Gzip: return "gzip";
+    case Compression::Zstd: return "zstd";
+    case Compression::None: break;
+  }
+  return "plain";
+}
+
+LineStream::LineStream(const std::filesystem::path& file) : file_(file) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec)) throw InputError("cannot open corpus file " + file.string());
+  switch (sniff(file)) {
+    case Compression::Gzip: source_ = std::make_unique<GzipSource>(file); break;
+    case Compression::Zstd: source_ = std::make_unique<ZstdSource>(file); break;
+    case Compression::None: source_ = std::make_unique<PlainSource>(file); break;
+  }
+}
+
+LineStream::~LineStream() = default;
+
+Compression LineStream::compression() const { return source_->kind(); }
+
+bool LineStream::next(std::string& line) {
+  for (;;) {
+    const size_t newline = buffer_.find('\n', std::max(begin_, scanned_));
+    if (newline != std::string::npos) {
+      line.assign(buffer_, begin_, newline - begin_);
+      begin_ = newline + 1;
+      ++lines_;
+      return true;
+    }
+    if (ended_) {
+      if (begin_ == buffer_.size()) return false;
+      line.assign(buffer_, begin_, std::string::npos);
+      begin_ = buffer_.size();
+      ++lines_;
+      return true;
+    }
+    buffer_.erase(0, begin_);
+    begin_ = 0;
+    const size_t kept = buffer_.size();
+    scanned_ = kept;  // no newline in what is kept: a long line is scanned once
+    buffer_.resize(kept + kChunk);
+    size_t got = 0;
+    try {
+      got = source_->read(buffer_.data() + kept, kChunk);
+    } catch (const InputError& e) {
+      throw InputError(file_.string() + ": " + e.what() + " after line " + std::to_string(lines_));
+    }
+    buffer_.resize(kept + got);
+    ended_ = got == 0;
+  }
+}
+
+}  // namespace dmoe
