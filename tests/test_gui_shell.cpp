@@ -30,6 +30,8 @@
 #include "language_table_model.h"
 #include "log_dock.h"
 #include "main_window.h"
+#include "new_project_wizard.h"
+#include "checkpoint/safetensors.h"
 #include "problem_list_dialog.h"
 #include "project_document.h"
 #include "recent_projects.h"
@@ -391,6 +393,60 @@ class TestGuiShell : public QObject {
     QVERIFY(finished.wait(10000));
     QCOMPARE(failed.count(), 1);
     QCOMPARE(finished.first().first().toInt(), -1);
+  }
+
+  // File ▸ New Project: the folder's languages at once, their documents from
+  // `dmoe corpus scan` in the background, a language trains or is new (not
+  // both), a checkpoint of a family the workbench cannot load blocks the page
+  // with the reason, and finishing writes a project that loads.
+  void newProjectWizardWritesAProject() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    for (const char* id : {"fr", "de", "nl"}) {
+      std::string lines;
+      for (int i = 0; i < 7; ++i) lines += "{\"text\":\"" + std::string(id) + " " + std::to_string(i) + "\"}\n";
+      test::writeText(dir / "corpus" / (std::string(id) + ".jsonl"), lines);
+    }
+    test::writeText(dir / "gpt2/config.json", "{\"model_type\": \"gpt2\"}");
+    const std::string zeros(8, '\0');
+    safetensors::write(dir / "gpt2/model.safetensors", {{"wte", safetensors::DType::F32, {2}, zeros}});
+
+    NewProjectWizard wizard;
+    wizard.setCorpusFolder(QString::fromStdString((dir / "corpus").string()));
+    QCOMPARE(wizard.languageTable()->rowCount(), 3);
+    QCOMPARE(wizard.trainingLanguages(), (QStringList{"de", "fr", "nl"}));
+    QTRY_VERIFY_WITH_TIMEOUT(wizard.countsDone(), 20000);
+    QTRY_COMPARE(wizard.languageTable()->item(1, 5)->text(), QString("7"));
+    wizard.setRole("nl", "new");
+    QCOMPARE(wizard.trainingLanguages(), (QStringList{"de", "fr"}));
+    QCOMPARE(wizard.newLanguages(), QStringList{"nl"});
+    wizard.languageTable()->item(2, 0)->setCheckState(Qt::Checked);  // Train ticked: New unticked
+    QCOMPARE(wizard.newLanguages(), QStringList{});
+    wizard.setRole("nl", "new");
+    wizard.resize(900, 600);
+    wizard.show();
+    QVERIFY(test::saveScreenshot(wizard, "new-project-corpus.png"));
+
+    wizard.next();
+    QCOMPARE(wizard.currentId(), int(NewProjectWizard::BasePage));
+    wizard.setCheckpoint(QString::fromStdString((dir / "gpt2").string()));
+    QVERIFY2(wizard.baseSummary().contains("Not usable: model_type \"gpt2\""), qPrintable(wizard.baseSummary()));
+    QVERIFY(!wizard.currentPage()->isComplete());
+    wizard.setCheckpoint({});
+    wizard.setPreset("micro");
+    QVERIFY(wizard.currentPage()->isComplete());
+    wizard.next();
+    QCOMPARE(wizard.currentId(), int(NewProjectWizard::SettingsPage));
+    QVERIFY(test::saveScreenshot(wizard, "new-project-settings.png"));
+    wizard.setProjectFile(QString::fromStdString((dir / "mine.dmoe.json").string()));
+    wizard.accept();
+    QVERIFY2(wizard.problems().isEmpty(), qPrintable(wizard.problems()));
+    QCOMPARE(wizard.projectFile(), QString::fromStdString((dir / "mine.dmoe.json").string()));
+    const Project p = Project::load(dir / "mine.dmoe.json");
+    QCOMPARE(p.languages.size(), size_t{2});
+    QCOMPARE(p.new_languages.at(0).id, std::string("nl"));
+    QCOMPARE(p.grouping.groups, std::int64_t{2});
+    QCOMPARE(p.base_model.config.num_hidden_layers, std::int64_t{4});
   }
 };
 

@@ -43,6 +43,7 @@
 #include "project_document.h"
 #include "project_settings_dock.h"
 #include "pipeline/stage_catalog.h"
+#include "new_project_wizard.h"
 #include "recent_projects.h"
 #include "results/routing_file.h"
 #include "runtime/runs_lock.h"
@@ -117,6 +118,11 @@ MainWindow::MainWindow(QWidget* parent)
 MainWindow::~MainWindow() = default;
 
 void MainWindow::createActions() {
+  newAction_ = new QAction(tr("&New Project…"), this);
+  newAction_->setShortcut(QKeySequence::New);
+  newAction_->setStatusTip(tr("A project for your own corpus folder and base model (dmoe project new)"));
+  connect(newAction_, &QAction::triggered, this, &MainWindow::showNewProjectWizard);
+
   openAction_ = new QAction(QIcon(":/icons/open.svg"), tr("&Open…"), this);
   openAction_->setShortcut(QKeySequence::Open);
   openAction_->setStatusTip(tr("Open a project file (*.dmoe.json)"));
@@ -161,6 +167,7 @@ void MainWindow::createActions() {
 
 void MainWindow::createMenusAndToolBar() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(newAction_);
   file->addAction(openAction_);
   recentMenu_ = file->addMenu(QIcon(":/icons/recent.svg"), tr("Open &Recent"));
   connect(recentMenu_, &QMenu::aboutToShow, this, &MainWindow::rebuildRecentMenu);
@@ -588,6 +595,12 @@ void MainWindow::onJobFinished(const StageJob& job, int exitCode, bool cancelled
   reloadAnalysis();  // a finished, failed or cancelled stage may have changed the artifacts
   statusBar()->showMessage(message, kStatusMessageMs);
   updateActions();
+}
+
+void MainWindow::showNewProjectWizard() {
+  if (!maybeSave()) return;
+  NewProjectWizard wizard(this);
+  if (wizard.exec() == QDialog::Accepted) openProject(wizard.projectFile());
 }
 
 void MainWindow::showAdaptationWizard() {

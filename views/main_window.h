@@ -89,6 +89,7 @@ class MainWindow : public QMainWindow {
   void connectStageRunner();
 
   void openWithDialog();
+  void showNewProjectWizard();  // File ▸ New Project…: writes a project, then opens it
   bool save();
   bool saveAs();
   bool maybeSave();  // true when it is fine to replace or close the project
@@ -129,7 +130,7 @@ class MainWindow : public QMainWindow {
   QLabel* externalLabel_ = nullptr;  // another command holds the runs folder
   bool externalBusy_ = false;
   QMenu* recentMenu_ = nullptr;
-  QAction *openAction_, *saveAction_, *saveAsAction_, *quitAction_;
+  QAction *newAction_, *openAction_, *saveAction_, *saveAsAction_, *quitAction_;
   QAction *statsAction_, *runAllAction_, *adaptAction_, *cancelAction_;
   QMenu* runStageMenu_ = nullptr;
   QMenu* routingMenu_ = nullptr;
