@@ -156,7 +156,7 @@ class TestModel : public QObject {
   // Module kinds come from the family rows: hand-picked names of each family,
   // the hub BLOOM spelling, and the names a DMoE layer adds.
   void moduleKindsComeFromTheFamilyTable() {
-    QCOMPARE(supportedModelTypes(), std::string("llama, qwen2, gemma or bloom"));
+    QCOMPARE(supportedModelTypes(), std::string("llama, qwen2, gemma, bloom, qwen2_moe or mixtral"));
     const ModelFamily& llama = modelFamily("llama");
     auto kindOf = [](const ModelFamily& f, const std::string& name) {
       const ParameterModule m = parameterModule(f, name);
@@ -178,7 +178,7 @@ class TestModel : public QObject {
     QCOMPARE(kindOf(bloom, "transformer.h.5.mlp.dense_h_to_4h.weight"), std::string("ffn@5"));
     QCOMPARE(kindOf(bloom, "transformer.h.0.input_layernorm.bias"), std::string("norms@0"));
     QCOMPARE(kindOf(bloom, "transformer.word_embeddings_layernorm.weight"), std::string("norms@-1"));
-    QVERIFY(contains(test::inputErrorOf([] { modelFamily("gpt2"); }), "\"gpt2\" is not supported (expected llama, qwen2, gemma or bloom)"));
+    QVERIFY(contains(test::inputErrorOf([] { modelFamily("gpt2"); }), "\"gpt2\" is not supported (expected llama, qwen2, gemma, bloom, qwen2_moe or mixtral)"));
     // Every tensor a built model registers has a kind other than "other".
     for (const ModelFamily& f : modelFamilies()) {
       auto model = buildCausalLM(tinyConfig(f.modelType));

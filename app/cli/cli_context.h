@@ -51,6 +51,7 @@ void addTokenizerCommands(CLI::App& app, CliContext& ctx);  // after addCorpusCo
 void addTrainCommands(CLI::App& app, CliContext& ctx);  // pretrain, eval-ppl
 void addStageCommands(CLI::App& app, CliContext& ctx);  // one per DMoE stage (deviation … report)
 void addProbeCommand(CLI::App& app, CliContext& ctx);
+void addExportCommand(CLI::App& app, CliContext& ctx);  // a DMoE as a Qwen2-MoE checkpoint
 void addRoutingCommand(CLI::App& app, CliContext& ctx);  // routing shares of a trained MoE per language and layer   // the adaptation's expert probe alone
 
 }  // namespace dmoe::cli

@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   cli::addStageCommands(app, ctx);
   cli::addProbeCommand(app, ctx);
   cli::addRoutingCommand(app, ctx);
+  cli::addExportCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

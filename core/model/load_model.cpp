@@ -3,6 +3,7 @@
 
 #include "checkpoint/hf_checkpoint.h"
 #include "model/dmoe_model.h"
+#include "model/hub_moe.h"
 #include "model/model_family.h"
 
 namespace dmoe {
@@ -13,6 +14,8 @@ std::shared_ptr<CausalLMImpl> loadCausalLM(const std::filesystem::path& dir, con
   std::shared_ptr<CausalLMImpl> model = buildCausalLM(config);
   // A DMoE folder: the MoE layers are built first so every tensor has a place to load into.
   if (auto layout = readMoeLayout(config, (dir / "config.json").string())) upcycle(*model, *layout);
+  // A Hugging Face MoE (Qwen2-MoE, Mixtral): its sparse layers likewise.
+  if (auto hub = readHubMoeLayout(config, (dir / "config.json").string())) buildHubMoe(*model, *hub);
   LoadOptions options;
   options.tieWordEmbeddings = config.tie_word_embeddings;
   if (const auto canonical = modelFamily(config.model_type).canonicalName) options.mapName = canonical;

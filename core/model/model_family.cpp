@@ -150,7 +150,20 @@ const std::vector<ModelFamily>& modelFamilies() {
     bloom.tensors = &bloomTensors();
     bloom.canonicalName = canonicalBloomName;
 
-    return std::vector<ModelFamily>{llama, qwen2, gemma, bloom};
+    // Hugging Face MoE families: their dense parts are Qwen2's and Llama's rows.
+    ModelFamily qwen2Moe = qwen2;
+    qwen2Moe.modelType = "qwen2_moe";
+    qwen2Moe.architecture = "Qwen2MoeForCausalLM";
+    qwen2Moe.hubMoe = HubMoe::Qwen2Moe;
+
+    ModelFamily mixtral = llama;
+    mixtral.modelType = "mixtral";
+    mixtral.architecture = "MixtralForCausalLM";
+    mixtral.maxPositions = 4096 * 32;
+    mixtral.hubMoe = HubMoe::Mixtral;
+    mixtral.canonicalName = canonicalMixtralName;
+
+    return std::vector<ModelFamily>{llama, qwen2, gemma, bloom, qwen2Moe, mixtral};
   }();
   return families;
 }
@@ -207,10 +220,16 @@ ParameterModule parameterModule(const ModelFamily& family, const std::string& na
     m.kind = entry->kind;
     return m;
   }
-  // DMoE layers: the router and the experts (copies of the family's FFN).
-  const std::string gate = ".mlp.gate.weight", experts = ".mlp.experts.";
-  if (pattern.size() > gate.size() && pattern.compare(pattern.size() - gate.size(), gate.size(), gate) == 0) {
-    m.kind = K::Router;
+  // DMoE layers: the router and the experts (copies of the family's FFN); Qwen2-MoE's shared expert and its gate.
+  const std::string gate = ".mlp.gate.weight", experts = ".mlp.experts.", sharedGate = ".mlp.shared_expert_gate.weight";
+  for (const std::string* router : {&gate, &sharedGate})
+    if (pattern.size() > router->size() && pattern.compare(pattern.size() - router->size(), router->size(), *router) == 0) {
+      m.kind = K::Router;
+      return m;
+    }
+  const size_t shared = pattern.find(".mlp.shared_expert.");
+  if (shared != std::string::npos && findTensor(family, pattern.substr(0, shared) + ".mlp." + pattern.substr(shared + 19))) {
+    m.kind = K::Expert;
     return m;
   }
   const size_t at = pattern.find(experts);
@@ -227,6 +246,18 @@ ParameterModule parameterModule(const ModelFamily& family, const std::string& na
   }
   m.kind = K::Other;
   return m;
+}
+
+std::string canonicalMixtralName(const std::string& name) {
+  static const std::string moe = ".block_sparse_moe.";
+  const size_t at = name.find(moe);
+  if (at == std::string::npos) return name;
+  std::string out = name.substr(0, at) + ".mlp." + name.substr(at + moe.size());
+  for (const auto& [from, to] : {std::pair<const char*, const char*>{".w1.", ".gate_proj."}, {".w3.", ".up_proj."}, {".w2.", ".down_proj."}}) {
+    const size_t w = out.find(from);
+    if (w != std::string::npos && out.find(".experts.") != std::string::npos) return out.replace(w, 4, to);
+  }
+  return out;
 }
 
 std::string canonicalBloomName(const std::string& name) {

@@ -34,6 +34,11 @@ struct TensorInfo {
 // fused QKV, GELU MLP: model/bloom.h).
 enum class Implementation { GatedDecoder, Bloom };
 
+// Hugging Face mixture-of-experts families the workbench loads (model/hub_moe.h
+// reads their config keys): none, Qwen2-MoE (shared expert, mlp_only_layers),
+// Mixtral (every layer; block_sparse_moe names mapped to the DMoE's).
+enum class HubMoe { None, Qwen2Moe, Mixtral };
+
 // One family. Each field is set by name where the row is written
 // (model_family.cpp); the defaults below are the gated decoder's (Llama's).
 struct ModelFamily {
@@ -56,6 +61,7 @@ struct ModelFamily {
   bool embeddingScale = false;   // embeddings × √D (Gemma)
   bool normPlusOne = false;      // RMSNorm computes x̂ · (1 + w) (Gemma)
   bool headDimAlways = false;    // config.json always states head_dim (Gemma)
+  HubMoe hubMoe = HubMoe::None;  // a Hugging Face MoE family on this decoder (qwen2_moe, mixtral)
   bool slidingWindowKey = false;  // config.json may switch on sliding-window attention (Qwen2: refused)
   const std::vector<TensorInfo>* tensors = nullptr;
   // Hub spellings → the table's names (BLOOM checkpoints without "transformer."); null: names are canonical.
@@ -64,7 +70,7 @@ struct ModelFamily {
 
 // Every supported family, in the order messages list them.
 const std::vector<ModelFamily>& modelFamilies();
-// "llama, qwen2, gemma or bloom": for error messages.
+// "llama, qwen2, gemma, bloom, qwen2_moe or mixtral": for error messages.
 std::string supportedModelTypes();
 // The row of `modelType`, or nullptr.
 const ModelFamily* findModelFamily(const std::string& modelType);
@@ -90,5 +96,8 @@ ParameterModule parameterModule(const ModelFamily& family, const std::string& na
 // Hub BLOOM checkpoints often omit the `transformer.` prefix: "h.3.mlp.dense_h_to_4h.weight"
 // → "transformer.h.3.mlp.dense_h_to_4h.weight". Canonical names and lm_head pass unchanged.
 std::string canonicalBloomName(const std::string& name);
+// Mixtral's names as the DMoE's: "….block_sparse_moe.gate.weight" → "….mlp.gate.weight",
+// "….block_sparse_moe.experts.E.w1|w3|w2.weight" → "….mlp.experts.E.gate_proj|up_proj|down_proj.weight".
+std::string canonicalMixtralName(const std::string& name);
 
 }  // namespace dmoe

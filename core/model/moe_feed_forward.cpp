@@ -45,6 +45,21 @@ std::shared_ptr<FeedForwardImpl> MoeFeedForwardImpl::expert(std::int64_t e) cons
 }
 
 torch::Tensor MoeFeedForwardImpl::forward(const torch::Tensor& x) {
+  torch::Tensor out = routed(x);
+  if (sharedExpert) out = out + torch::sigmoid(sharedExpertGate(x)) * sharedExpert->forward(x);
+  return out;
+}
+
+void MoeFeedForwardImpl::addSharedExpert(std::shared_ptr<FeedForwardImpl> shared) {
+  if (sharedExpert) throw std::logic_error("addSharedExpert: the layer has one");
+  const torch::Tensor like = gate->weight;
+  sharedExpert = register_module("shared_expert", std::move(shared));
+  sharedExpertGate = register_module("shared_expert_gate", torch::nn::Linear(torch::nn::LinearOptions(like.size(1), 1).bias(false)));
+  sharedExpert->to(like.device(), like.scalar_type());
+  sharedExpertGate->to(like.device(), like.scalar_type());
+}
+
+torch::Tensor MoeFeedForwardImpl::routed(const torch::Tensor& x) {
   const torch::Tensor flat = x.reshape({-1, x.size(-1)});  // [N,D], N = B·T
   // fp32 router logits: the softmax and the router losses must not run in bf16.
   lastRouterLogits = gate(flat).to(torch::kFloat32);       // [N,E]
@@ -154,7 +169,7 @@ torch::Tensor MoeFeedForwardImpl::forwardSoft(const torch::Tensor& flat, const t
   }
   const torch::Tensor probabilities = torch::softmax(allowed, -1);      // [N,E] fp32
   auto [weights, chosen] = probabilities.topk(topK(), -1);              // [N,k]
-  weights = weights / weights.sum(-1, /*keepdim=*/true);                // renormalised over the k
+  if (normalizeTopK_) weights = weights / weights.sum(-1, /*keepdim=*/true);  // renormalised over the k
   if (tokenClass.defined()) {  // the classifier's class 0: expert 0 in the first slot with weight 1
     const torch::Tensor mask = (tokenClass == 0).unsqueeze(-1);         // [N,1]
     chosen = torch::where(mask, torch::zeros_like(chosen), chosen);

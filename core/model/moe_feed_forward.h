@@ -82,6 +82,15 @@ class MoeFeedForwardImpl : public FeedForwardImpl {
   void growClassifier(std::int64_t classes);
   std::int64_t classes() const { return classifier ? classifier->weight.size(0) : 0; }
 
+  // Hugging Face MoE families (model/hub_moe.h): Qwen2-MoE's shared expert,
+  // added to every token's output as sigmoid(shared_expert_gate(x)) ·
+  // shared_expert(x) under either routing (children "shared_expert" and
+  // "shared_expert_gate", D → 1 without bias); and whether the top-k weights
+  // are renormalised (the DMoE, Mixtral: yes; Qwen1.5-MoE: norm_topk_prob false).
+  void addSharedExpert(std::shared_ptr<FeedForwardImpl> shared);
+  void setNormalizeTopK(bool normalize) { normalizeTopK_ = normalize; }
+  bool normalizesTopK() const { return normalizeTopK_; }
+
   // One generation per expert (InputError when the count differs from E or a value is negative).
   void setExpertGenerations(std::vector<std::int64_t> generations);
   const std::vector<std::int64_t>& expertGenerations() const { return generations_; }
@@ -95,13 +104,17 @@ class MoeFeedForwardImpl : public FeedForwardImpl {
   torch::nn::Linear gate{nullptr};
   torch::nn::ModuleList experts{nullptr};
   torch::nn::Linear classifier{nullptr};
+  std::shared_ptr<FeedForwardImpl> sharedExpert;  // null without
+  torch::nn::Linear sharedExpertGate{nullptr};
 
  private:
+  torch::Tensor routed(const torch::Tensor& x);                                   // [B,T,D], no shared expert
   torch::Tensor forwardHard(const torch::Tensor& x);                              // [B,T,D]
   // [N,D], [N,E], optional [N] int64 (the classifier's class per token) → [N,D]
   torch::Tensor forwardSoft(const torch::Tensor& flat, const torch::Tensor& logits, const torch::Tensor& tokenClass);
   bool classifierDecides() const;
   std::int64_t topK_;
+  bool normalizeTopK_ = true;
   std::shared_ptr<Routing> routing_;
   std::vector<std::int64_t> generations_;  // per expert
   torch::Tensor generationsOnDevice_;      // generations_ as an int64 tensor, built when first needed
