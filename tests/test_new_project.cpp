@@ -1,12 +1,13 @@
 // The New Project flow without the GUI: a corpus folder as it is listed
 // (corpus/corpus_folder.h), a checkpoint folder as it is summarized
-// (checkpoint/checkpoint_summary.h), the project written from a few choices
+// (model/checkpoint_summary.h), the project written from a few choices
 // (project/new_project.h), and `dmoe corpus scan` / `dmoe project new`.
 #include <QtTest>
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 
-#include "checkpoint/checkpoint_summary.h"
+#include "model/checkpoint_summary.h"
 #include "checkpoint/safetensors.h"
 #include "corpus/corpus_folder.h"
 #include "project/new_project.h"
@@ -192,6 +193,34 @@ class TestNewProject : public QObject {
     r = test::runCli({"project", "new", "p.dmoe.json", "--corpus", "corpus"}, dir);
     QCOMPARE(r.exitCode, 2);
     QVERIFY_CONTAINS(r.err, "exists");
+  }
+
+  // The pipeline reads a user's corpus folder and never writes to it: after
+  // the corpus, tokenizer, tokens and stats stages of a new project (a .json
+  // and a plain file among them) the folder lists the same files with the same
+  // sizes and times; everything derived is under the runs folder.
+  void theUsersCorpusFolderIsOnlyRead() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    const fs::path corpus = makeCorpus(dir);
+    auto listing = [&] {
+      std::string text;
+      std::vector<fs::path> files;
+      for (const auto& e : fs::directory_iterator(corpus)) files.push_back(e.path());
+      std::sort(files.begin(), files.end());
+      for (const fs::path& f : files)
+        text += f.filename().string() + " " + std::to_string(fs::file_size(f)) + " " +
+                std::to_string(fs::last_write_time(f).time_since_epoch().count()) + "\n";
+      return text;
+    };
+    const std::string before = listing();
+    auto r = test::runCli({"project", "new", "p.dmoe.json", "--corpus", "corpus", "--new", "nl", "--preset", "micro",
+                           "--vocab-size", "400"}, dir);
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    r = test::runCli({"run", "p.dmoe.json", "--until", "stats"}, dir);
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY(fs::exists(dir / "runs/p/tokens/it/heldout.bin"));
+    QCOMPARE(listing(), before);
   }
 };
 

@@ -421,6 +421,13 @@ void MainWindow::rebuildRoutingMenu() {
     });
   }
   if (routingMenu_->isEmpty()) routingMenu_->addAction(tr("No trained mixture of experts yet"))->setEnabled(false);
+  routingMenu_->addSeparator();
+  // A mixture of experts elsewhere: an exported or downloaded Qwen2-MoE or Mixtral folder.
+  connect(routingMenu_->addAction(tr("Other Model Folder…")), &QAction::triggered, this, [this] {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Mixture-of-experts model folder"));
+    if (!dir.isEmpty())
+      runStage(tr("Routing of %1").arg(QDir::toNativeSeparators(dir)), {"routing", document_->filePath(), "--model", dir});
+  });
 }
 
 void MainWindow::rebuildRecentMenu() {

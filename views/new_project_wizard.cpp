@@ -20,7 +20,7 @@
 #include <filesystem>
 #include <map>
 
-#include "checkpoint/checkpoint_summary.h"
+#include "model/checkpoint_summary.h"
 #include "corpus/corpus_folder.h"
 #include "project/new_project.h"
 #include "project/project.h"

@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "cli_context.h"
-#include "checkpoint/checkpoint_summary.h"
+#include "model/checkpoint_summary.h"
 #include "project/new_project.h"
 #include "project/project.h"
 #include "corpus/corpus_folder.h"

@@ -1,45 +1,16 @@
 #include "corpus/corpus_folder.h"
 
 #include <algorithm>
-#include <map>
+#include <set>
 
 #include "corpus/jsonl_reader.h"
+#include "project/corpus_layout.h"
 #include "util/error.h"
 #include "util/text.h"
 
 namespace dmoe {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-// The id of a corpus file name, or "" when the name has none of the extensions.
-std::string idOf(const std::string& name) {
-  for (const std::string& extension : corpusFileExtensions())
-    if (name.size() > extension.size() && name.compare(name.size() - extension.size(), extension.size(), extension) == 0)
-      return name.substr(0, name.size() - extension.size());
-  return {};
-}
-
-}  // namespace
-
-const std::vector<std::string>& corpusFileExtensions() {
-  static const std::vector<std::string> extensions = {".jsonl", ".jsonl.gz", ".jsonl.zst", ".json"};
-  return extensions;
-}
-
-std::vector<fs::path> existingCorpusFiles(const fs::path& root, const std::string& id) {
-  std::vector<fs::path> found;
-  std::error_code ec;
-  for (const std::string& extension : corpusFileExtensions())
-    if (fs::is_regular_file(root / (id + extension), ec)) found.push_back(root / (id + extension));
-  return found;
-}
-
-fs::path corpusFileFor(const fs::path& root, const std::string& id) {
-  const std::vector<fs::path> found = existingCorpusFiles(root, id);
-  return found.empty() ? root / (id + corpusFileExtensions().front()) : found.front();
-}
 
 Json CorpusFileInfo::toJson() const {
   Json j = {{"id", id},           {"file", file.filename().string()}, {"compression", compressionName(compression)},
@@ -52,14 +23,14 @@ Json CorpusFileInfo::toJson() const {
 std::vector<CorpusFileInfo> listCorpusFolder(const fs::path& root, const std::string& textKey) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) throw InputError("corpus folder " + root.string() + " does not exist");
-  std::map<std::string, bool> ids;
+  std::set<std::string> ids;
   for (const auto& entry : fs::directory_iterator(root, ec)) {
-    const std::string id = idOf(entry.path().filename().string());
-    if (!id.empty() && entry.is_regular_file(ec)) ids[id] = true;
+    const std::string id = corpusIdOf(entry.path().filename().string());
+    if (!id.empty() && entry.is_regular_file(ec)) ids.insert(id);
   }
   if (ec) throw InputError("cannot list " + root.string() + ": " + ec.message());
   std::vector<CorpusFileInfo> out;
-  for (const auto& [id, unused] : ids) {
+  for (const std::string& id : ids) {
     CorpusFileInfo info;
     info.id = id;
     info.file = corpusFileFor(root, id);

@@ -1,6 +1,5 @@
-// A corpus folder in the jsonl-per-language layout: which file is a
-// language's (<id>.jsonl, .jsonl.gz, .jsonl.zst or .json — the one place
-// these names are spelled), and the folder as the New Project flow lists it:
+// A corpus folder in the jsonl-per-language layout (project/corpus_layout.h
+// says which file is a language's) as the New Project flow lists it:
 // per language its file, compression, size, a sample document and, counted on
 // request, its documents and bad lines. Reads only; never writes to the folder.
 // Not here: reading documents (corpus/jsonl_reader.h).
@@ -15,13 +14,6 @@
 #include "util/json.h"
 
 namespace dmoe {
-
-// The extensions of a language's corpus file, in the order they are preferred.
-const std::vector<std::string>& corpusFileExtensions();
-// The language's existing corpus files under `root`, preferred first.
-std::vector<std::filesystem::path> existingCorpusFiles(const std::filesystem::path& root, const std::string& id);
-// The preferred existing one; none: <root>/<id>.jsonl (for the error message).
-std::filesystem::path corpusFileFor(const std::filesystem::path& root, const std::string& id);
 
 struct CorpusFileInfo {
   std::string id;

@@ -12,7 +12,7 @@
 namespace dmoe {
 
 struct ModelConfig {
-  std::string model_type;  // "llama" | "qwen2" | "gemma" | "bloom"
+  std::string model_type;  // a family row's model_type (model/model_family.h)
   std::int64_t vocab_size = 0;
   std::int64_t hidden_size = 0;              // D
   std::int64_t num_hidden_layers = 0;        // L

@@ -16,9 +16,12 @@ namespace {
 
 // What Qwen2-MoE cannot express exactly, as a sentence; empty when the model exports.
 std::string refusal(const ModelConfig& config, const std::optional<MoeLayout>& layout) {
-  if (config.model_type != "llama" && config.model_type != "qwen2")
-    return "a " + config.model_type + " base cannot be written as Qwen2-MoE exactly (its norms, activation or "
-           "attention differ); only Llama- and Qwen2-family DMoE models export";
+  const ModelFamily& family = modelFamily(config.model_type);
+  // Qwen2's decoder: the gated decoder without Gemma's embedding scale or (1 + w) norms.
+  if (family.implementation != Implementation::GatedDecoder || family.embeddingScale || family.normPlusOne ||
+      family.hubMoe != HubMoe::None)
+    return "a " + config.model_type + " base cannot be written as Qwen2-MoE exactly (its norms, embeddings or "
+           "attention differ from Qwen2's); Llama- and Qwen2-family DMoE models export";
   if (!layout) return "it is not a DMoE model (config.json has no \"dmoe\" layout)";
   if (!layout->classifierLayers.empty())
     return "its LayerMoE language classifiers (layers with a classifier) have no Qwen2-MoE counterpart";

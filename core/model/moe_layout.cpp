@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <set>
 
-#include "checkpoint/checkpoint_summary.h"
+#include "model/checkpoint_summary.h"
 #include "methods/layer_allocation.h"
 #include "util/atomic_file.h"
 #include "util/error.h"

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "checkpoint/checkpoint_summary.h"
+#include "model/checkpoint_summary.h"
 #include "model/model_config.h"
 #include "util/atomic_file.h"
 #include "util/error.h"

@@ -8,7 +8,7 @@
 #include <set>
 #include <type_traits>
 
-#include "corpus/corpus_folder.h"
+#include "project/corpus_layout.h"
 #include "project/schema.h"
 #include "results/groups_file.h"
 #include "util/atomic_file.h"

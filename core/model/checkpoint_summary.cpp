@@ -1,4 +1,4 @@
-#include "checkpoint/checkpoint_summary.h"
+#include "model/checkpoint_summary.h"
 
 #include <algorithm>
 
