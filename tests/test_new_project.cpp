@@ -48,6 +48,15 @@ fs::path makeCheckpoint(const fs::path& dir, const std::string& modelType, const
   return dir;
 }
 
+// Options over makeCorpus's folder under `dir`: write `file` with these training languages.
+NewProjectOptions optionsIn(const fs::path& dir, const std::string& file, std::vector<std::string> languages) {
+  NewProjectOptions o;
+  o.file = dir / file;
+  o.corpus = makeCorpus(dir);
+  o.languages = std::move(languages);
+  return o;
+}
+
 }  // namespace
 
 class TestNewProject : public QObject {
@@ -93,10 +102,7 @@ class TestNewProject : public QObject {
   void aPretrainProjectIsWrittenValidAndLoads() {
     QTemporaryDir tmp;
     const fs::path dir(tmp.path().toStdString());
-    NewProjectOptions o;
-    o.file = dir / "mine.dmoe.json";
-    o.corpus = makeCorpus(dir);
-    o.languages = {"fr", "de", "it"};
+    NewProjectOptions o = optionsIn(dir, "mine.dmoe.json", {"fr", "de", "it"});
     o.newLanguages = {"nl"};
     o.preset = "micro";
     o.groups = 2;
@@ -129,10 +135,7 @@ class TestNewProject : public QObject {
   void aBadChoiceWritesNothing() {
     QTemporaryDir tmp;
     const fs::path dir(tmp.path().toStdString());
-    NewProjectOptions o;
-    o.file = dir / "bad.dmoe.json";
-    o.corpus = makeCorpus(dir);
-    o.languages = {"fr", "xx"};
+    NewProjectOptions o = optionsIn(dir, "bad.dmoe.json", {"fr", "xx"});
     o.newLanguages = {"fr"};
     o.groups = 5;
     try {
@@ -153,10 +156,7 @@ class TestNewProject : public QObject {
   void aCheckpointProjectUsesItsTokenizer() {
     QTemporaryDir tmp;
     const fs::path dir(tmp.path().toStdString());
-    NewProjectOptions o;
-    o.file = dir / "projects/ckpt.dmoe.json";
-    o.corpus = makeCorpus(dir);
-    o.languages = {"fr", "de"};
+    NewProjectOptions o = optionsIn(dir, "projects/ckpt.dmoe.json", {"fr", "de"});
     o.checkpoint = makeCheckpoint(dir / "models/tiny", "llama", "tokenizer.json");
     const Json doc = newProjectDocument(o);
     QCOMPARE(doc["base_model"], (Json{{"kind", "checkpoint"}, {"path", (dir / "models/tiny").generic_string()}}));
