@@ -240,6 +240,9 @@ class TestCorpus : public QObject {
     for (size_t i = zst.size() / 3; i < zst.size() / 3 + 16; ++i) damaged[i] = static_cast<char>(damaged[i] ^ 0x5a);
     writeBytes(dir / "bad.jsonl.zst", damaged);
     QVERIFY_CONTAINS(errorReading(dir / "bad.jsonl.zst"), "bad.jsonl.zst: damaged zstd data (");
+    // A 260 MiB line in a file of a few kB (a decompression bomb) stops at 256 MiB with a named error.
+    writeBytes(dir / "bomb.jsonl.zst", zstdFrame("{\"text\":\"ok\"}\n" + std::string(size_t{260} << 20, 'a')));
+    QVERIFY_CONTAINS(errorReading(dir / "bomb.jsonl.zst"), "bomb.jsonl.zst: line 2 is longer than 256 MiB");
   }
 
   // A project finds <id>.jsonl.gz and <id>.jsonl.zst; with two files for one

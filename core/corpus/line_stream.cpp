@@ -15,6 +15,7 @@ namespace dmoe {
 namespace {
 
 constexpr size_t kChunk = 1 << 16;
+constexpr size_t kMaxLine = size_t{256} << 20;  // a longer line is no document: a named error, not all memory
 
 Compression sniff(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -154,6 +155,8 @@ bool LineStream::next(std::string& line) {
     }
     buffer_.erase(0, begin_);
     begin_ = 0;
+    if (buffer_.size() > kMaxLine)
+      throw InputError(file_.string() + ": line " + std::to_string(lines_ + 1) + " is longer than 256 MiB");
     const size_t kept = buffer_.size();
     scanned_ = kept;  // no newline in what is kept: a long line is scanned once
     buffer_.resize(kept + kChunk);
