@@ -152,7 +152,8 @@ class TestNewProject : public QObject {
   }
 
   // Checkpoint base: its folder and its tokenizer, no pretrain slice; a family
-  // the workbench does not load, or no tokenizer, is refused with the reason.
+  // the workbench does not load, a Hugging Face mixture of experts, or no
+  // tokenizer, is refused with the reason.
   void aCheckpointProjectUsesItsTokenizer() {
     QTemporaryDir tmp;
     const fs::path dir(tmp.path().toStdString());
@@ -165,6 +166,8 @@ class TestNewProject : public QObject {
     QCOMPARE(doc["grouping"]["groups"].get<std::int64_t>(), std::int64_t{2});  // min(6, languages)
     o.checkpoint = makeCheckpoint(dir / "models/gpt2", "gpt2", "tokenizer.json");
     QVERIFY_CONTAINS(test::inputErrorOf([&] { newProjectDocument(o); }), "\"gpt2\" is not a family the workbench loads");
+    o.checkpoint = makeCheckpoint(dir / "models/moe", "qwen2_moe", "tokenizer.json");
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { newProjectDocument(o); }), "a qwen2_moe checkpoint is already a mixture of experts");
     o.checkpoint = makeCheckpoint(dir / "models/bare", "qwen2", "");
     QVERIFY_CONTAINS(test::inputErrorOf([&] { newProjectDocument(o); }), "no tokenizer.model or tokenizer.json");
   }

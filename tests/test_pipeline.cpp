@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "micro_project.h"
 #include "runtime/runs_lock.h"
@@ -706,6 +707,21 @@ class TestPipeline : public QObject {
     r = test::runCli({"routing", project_.string(), "--model", (runs() / "pretrain/model").string()}, root());
     QCOMPARE(r.exitCode, 2);
     QVERIFY2(r.err.find("no mixture-of-experts layer") != std::string::npos, r.err.c_str());
+
+    // The DMoE exported to Qwen2-MoE (`dmoe export`) and measured through the Qwen2-MoE loader routes every
+    // language's tokens exactly as the DMoE does; its file is named after the outside folder.
+    r = test::runCli({"export", (runs() / "train/model").string(), (root() / "exported").string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    r = test::runCli({"routing", project_.string(), "--model", (root() / "exported").string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    std::optional<RoutingTable> exported;
+    for (const fs::path& file : routingFiles(runs()))
+      if (file.filename().string().rfind("external-exported-", 0) == 0) exported = RoutingTable::read(file);
+    QVERIFY(exported.has_value());
+    QCOMPARE(exported->layers, t.layers);
+    QCOMPARE(exported->tokens, t.tokens);
+    QVERIFY(exported->top1 == t.top1);
+    QVERIFY(!exported->originalExpert);
   }
 
   // adaptation.languages picks which new languages get an expert.

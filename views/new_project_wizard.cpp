@@ -101,11 +101,6 @@ class NewCorpusPage : public QWizardPage {
     connect(folder_, &QLineEdit::editingFinished, this, [this] { list(); });
     connect(textKey_, &QLineEdit::editingFinished, this, [this] { list(); });
     connect(table_, &QTableWidget::itemChanged, this, [this](QTableWidgetItem* item) { roleChanged(item); });
-    connect(&runner_, &StageRunner::event, this, [this](const QJsonObject& e) { onScanEvent(e); });
-    connect(&runner_, &StageRunner::finished, this, [this](int code) {
-      countsDone_ = true;
-      if (code != 0) status_->setText(tr("Counting documents failed (exit %1); the files are listed as found.").arg(code));
-    });
   }
 
   void setFolder(const QString& dir) {
@@ -138,7 +133,7 @@ class NewCorpusPage : public QWizardPage {
     const QString listed = folder_->text().trimmed() + '\n' + textKey_->text().trimmed();
     if (listed == listed_) return;  // editingFinished also fires on focus loss: keep the user's ticks
     listed_ = listed;
-    runner_.cancel(0);
+    stopCounting();
     table_->setRowCount(0);
     countsDone_ = false;
     if (folder_->text().trimmed().isEmpty()) return;
@@ -172,10 +167,29 @@ class NewCorpusPage : public QWizardPage {
     status_->setText(files.empty() ? tr("No language file in this folder.")
                                    : tr("%1 languages. Tick Train for the languages the model learns, New for those "
                                         "held back to add later.").arg(files.size()));
-    if (!files.empty())
-      runner_.start({"corpus", "scan", QString::fromStdString(folder().string()), "--text-key",
-                     QString::fromStdString(textKey())});
+    if (!files.empty()) startCounting();
     emit completeChanged();
+  }
+
+  // `dmoe corpus scan` of the listed folder in a runner of its own: a count
+  // still running for an earlier listing is stopped and its late events never
+  // reach this table.
+  void startCounting() {
+    runner_ = new StageRunner(this);
+    connect(runner_, &StageRunner::event, this, [this](const QJsonObject& e) { onScanEvent(e); });
+    connect(runner_, &StageRunner::finished, this, [this](int code) {
+      countsDone_ = true;
+      if (code != 0) status_->setText(tr("Counting documents failed (exit %1); the files are listed as found.").arg(code));
+    });
+    runner_->start({"corpus", "scan", QString::fromStdString(folder().string()), "--text-key",
+                    QString::fromStdString(textKey())});
+  }
+  void stopCounting() {
+    if (!runner_) return;
+    disconnect(runner_, nullptr, this, nullptr);
+    runner_->cancel(0);
+    runner_->deleteLater();  // its destructor ends a command still running
+    runner_ = nullptr;
   }
 
   void onScanEvent(const QJsonObject& e) {
@@ -203,7 +217,7 @@ class NewCorpusPage : public QWizardPage {
   QLineEdit *folder_, *textKey_;
   QTableWidget* table_;
   QLabel* status_;
-  StageRunner runner_;
+  StageRunner* runner_ = nullptr;  // the count of the listing shown
   bool countsDone_ = false;
   QString listed_;  // the folder and text key of the table shown
 };
@@ -290,9 +304,9 @@ class NewBasePage : public QWizardPage {
       try {
         const CheckpointSummary s = summarizeCheckpoint(checkpoint());
         QString text = QString::fromStdString(s.line());
-        if (!s.unsupported.empty()) text += tr("\nNot usable: %1").arg(QString::fromStdString(s.unsupported));
-        else if (s.tokenizer.empty()) text += tr("\nNot usable: no tokenizer.model or tokenizer.json beside the weights.");
-        else usable_ = true;
+        const std::string why = s.baseProblem();
+        if (!why.empty()) text += tr("\nNot usable: %1").arg(QString::fromStdString(why));
+        usable_ = why.empty();
         summary_->setText(text);
       } catch (const std::exception& e) {
         summary_->setText(QString::fromStdString(e.what()));

@@ -26,7 +26,8 @@ std::vector<CorpusFileInfo> listCorpusFolder(const fs::path& root, const std::st
   std::set<std::string> ids;
   for (const auto& entry : fs::directory_iterator(root, ec)) {
     const std::string id = corpusIdOf(entry.path().filename().string());
-    if (!id.empty() && entry.is_regular_file(ec)) ids.insert(id);
+    std::error_code entryError;  // a dangling link is no language, not a failed listing
+    if (!id.empty() && entry.is_regular_file(entryError)) ids.insert(id);
   }
   if (ec) throw InputError("cannot list " + root.string() + ": " + ec.message());
   std::vector<CorpusFileInfo> out;
@@ -34,7 +35,9 @@ std::vector<CorpusFileInfo> listCorpusFolder(const fs::path& root, const std::st
     CorpusFileInfo info;
     info.id = id;
     info.file = corpusFileFor(root, id);
-    info.bytes = static_cast<std::int64_t>(fs::file_size(info.file, ec));
+    std::error_code sizeError;
+    const auto bytes = fs::file_size(info.file, sizeError);
+    info.bytes = sizeError ? 0 : static_cast<std::int64_t>(bytes);
     try {
       JsonlReader reader(info.file, textKey);
       info.compression = LineStream(info.file).compression();

@@ -79,8 +79,9 @@ class GzipSource : public LineStream::Source {
 
 class ZstdSource : public LineStream::Source {
  public:
-  explicit ZstdSource(const std::filesystem::path& file) : in_(file, std::ios::binary), stream_(ZSTD_createDStream()) {
+  explicit ZstdSource(const std::filesystem::path& file) : in_(file, std::ios::binary) {
     if (!in_) throw InputError("cannot open corpus file " + file.string());
+    stream_ = ZSTD_createDStream();  // after the last throw before it: the destructor frees it
     if (!stream_) throw std::bad_alloc();
     input_.resize(ZSTD_DStreamInSize());
   }
@@ -106,7 +107,7 @@ class ZstdSource : public LineStream::Source {
 
  private:
   std::ifstream in_;
-  ZSTD_DStream* stream_;
+  ZSTD_DStream* stream_ = nullptr;
   std::vector<char> input_;
   ZSTD_inBuffer in_buffer_{nullptr, 0, 0};
   bool frameOpen_ = false;

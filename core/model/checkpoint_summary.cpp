@@ -35,7 +35,8 @@ CheckpointSummary summarizeCheckpoint(const fs::path& dir) {
     s.unsupported = "config.json names no model_type";
   else if (!family)
     s.unsupported = "model_type \"" + s.modelType + "\" is not a family the workbench loads (" + supportedModelTypes() + ")";
-  s.mixtureOfExperts = config.contains("dmoe");
+  s.mixtureOfExperts = config.contains("dmoe") || (family && family->hubMoe != HubMoe::None);
+  s.hubMixture = family && family->hubMoe != HubMoe::None;
   s.layers = integerOr(config, family ? family->layersKey : "num_hidden_layers", 0);
   s.hiddenSize = integerOr(config, "hidden_size", integerOr(config, "n_embed", 0));
   s.vocabSize = integerOr(config, "vocab_size", 0);
@@ -56,6 +57,15 @@ CheckpointSummary summarizeCheckpoint(const fs::path& dir) {
   for (const char* name : {"tokenizer.model", "tokenizer.json"})
     if (s.tokenizer.empty() && fs::is_regular_file(dir / name)) s.tokenizer = dir / name;
   return s;
+}
+
+std::string CheckpointSummary::baseProblem() const {
+  if (!unsupported.empty()) return unsupported;
+  if (hubMixture)
+    return "a " + modelType + " checkpoint is already a mixture of experts: the workbench grows dense models (and its own "
+           "LayerMoE models); measure how it routes with `dmoe routing --model` instead";
+  if (tokenizer.empty()) return "no tokenizer.model or tokenizer.json beside the weights (the base's tokenizer must come with it)";
+  return {};
 }
 
 std::string CheckpointSummary::line() const {

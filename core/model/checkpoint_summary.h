@@ -28,6 +28,11 @@ struct CheckpointSummary {
   std::vector<std::filesystem::path> weightFiles;
   std::filesystem::path tokenizer;  // tokenizer.model, else tokenizer.json; empty: none found
 
+  bool hubMixture = false;          // a Hugging Face MoE family (qwen2_moe, mixtral): loaded, measured, not grown
+
+  // Why the folder cannot be a project's base (a family not loaded, a Hugging
+  // Face mixture of experts, no tokenizer beside it); empty when it can.
+  std::string baseProblem() const;
   // "llama · 24 layers · d 1024 · 559.2 M parameters (BF16) · 2 files · tokenizer.json"
   std::string line() const;
   Json toJson() const;

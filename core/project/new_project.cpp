@@ -42,10 +42,7 @@ Json baseModel(const NewProjectOptions& o, const fs::path& dir, Json& tokenizer)
     return {{"kind", "pretrain"}, {"config", presetNamed(o.preset).config}};
   }
   const CheckpointSummary base = summarizeCheckpoint(o.checkpoint);
-  if (!base.unsupported.empty()) throw InputError(o.checkpoint.string() + ": " + base.unsupported);
-  if (base.tokenizer.empty())
-    throw InputError(o.checkpoint.string() + ": no tokenizer.model or tokenizer.json beside the weights (the base's "
-                     "tokenizer must come with it)");
+  if (const std::string why = base.baseProblem(); !why.empty()) throw InputError(o.checkpoint.string() + ": " + why);
   tokenizer = {{"kind", "file"}, {"path", pathFor(dir, base.tokenizer)}};
   return {{"kind", "checkpoint"}, {"path", pathFor(dir, o.checkpoint)}};
 }

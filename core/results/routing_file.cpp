@@ -63,13 +63,14 @@ std::vector<std::filesystem::path> mixtureModelDirs(const std::filesystem::path&
   namespace fs = std::filesystem;
   std::vector<fs::path> dirs;
   std::error_code error;
-  fs::recursive_directory_iterator it(runsDir, error), end;
+  fs::recursive_directory_iterator it(runsDir, fs::directory_options::skip_permission_denied, error), end;
   for (; !error && it != end; it.increment(error)) {
     const fs::path& path = it->path();
     const std::string name = path.filename().string();
-    if (!it->is_directory(error)) continue;
+    std::error_code entryError;  // a dangling link or unreadable entry is skipped, not the end of the scan
+    if (!it->is_directory(entryError)) continue;
     if (name == "checkpoints" || name == "tokens" || it.depth() >= 3) it.disable_recursion_pending();
-    if (name != "model" || !fs::exists(path / "config.json", error)) continue;
+    if (name != "model" || !fs::exists(path / "config.json", entryError)) continue;
     try {
       const Json config = Json::parse(readFile(path / "config.json"));
       if (config.is_object() && config.contains("dmoe")) dirs.push_back(path);

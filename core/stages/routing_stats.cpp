@@ -10,6 +10,7 @@
 #include "model/moe_feed_forward.h"
 #include "runtime/cancellation.h"
 #include "runtime/device.h"
+#include "stages/tokenizer_training.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -35,8 +36,17 @@ std::vector<double> meanOf(const torch::Tensor& sum, std::int64_t tokens) {
 
 RoutingTable measureRouting(const Project& project, CausalLMImpl& model, Reporter& reporter) {
   const auto moe = moeLayers(model);
+  if (moe.empty()) throw InputError("the model has no mixture-of-experts layer: nothing is routed");
+  // A DMoE or LayerMoE model has a layout; a Hugging Face MoE (Qwen2-MoE, Mixtral) has none: its MoE layers are read off the model.
   const auto layout = readMoeLayout(model.config(), "the model's config.json");
-  if (moe.empty() || !layout) throw InputError("the model has no mixture-of-experts layer: nothing is routed");
+  std::vector<std::int64_t> moeLayerIndices;
+  for (std::int64_t l = 0; l < model.config().num_hidden_layers; ++l)
+    if (std::dynamic_pointer_cast<MoeFeedForwardImpl>(model.mlp(l))) moeLayerIndices.push_back(l);
+  const std::int64_t pieces = loadProjectTokenizer(project)->vocabSize();
+  if (pieces > model.config().vocab_size)
+    throw InputError("the project's tokenizer has " + std::to_string(pieces) + " pieces, the model's vocab_size is " +
+                     std::to_string(model.config().vocab_size) +
+                     ": its held-out ids would index past the model's embeddings (measure a model of this project's tokenizer)");
   const std::shared_ptr<Routing> routing = routingOf(model);
   routing->soft();
   const torch::Device device = model.parameters().front().device();
@@ -46,8 +56,8 @@ RoutingTable measureRouting(const Project& project, CausalLMImpl& model, Reporte
 
   RoutingTable table;
   for (const auto& layer : moe) table.experts.push_back(layer->numExperts());
-  table.layers = layout->layers;
-  table.originalExpert = layout->originalExpert;
+  table.layers = moeLayerIndices;
+  table.originalExpert = layout && layout->originalExpert;
   table.top1.resize(moe.size());
   table.probability.resize(moe.size());
   if (std::any_of(moe.begin(), moe.end(), [](const auto& layer) { return layer->classes() > 0; }))

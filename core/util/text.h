@@ -32,7 +32,7 @@ inline std::string shortCount(double n, const char* const* units = nullptr) {
   static const char* const counts[] = {"", " K", " M", " B", " T"};
   if (!units) units = counts;
   int unit = 0;
-  while (std::abs(n) >= 1000 && unit < 4) n /= 1000, ++unit;
+  while (std::abs(n) >= 999.5 && unit < 4) n /= 1000, ++unit;  // 999.7 K is "1 M", not "1e+03 K"
   std::ostringstream s;
   if (unit == 0) s << std::llround(n) << units[0];
   else s << std::setprecision(3) << n << units[unit];
