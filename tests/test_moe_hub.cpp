@@ -131,6 +131,9 @@ class TestMoeHub : public QObject {
     const ModelFamily& family = modelFamily("qwen2_moe");
     QCOMPARE(parameterModule(family, "model.layers.0.mlp.shared_expert.up_proj.weight").kind, ModuleKind::Expert);
     QCOMPARE(parameterModule(family, "model.layers.0.mlp.shared_expert_gate.weight").kind, ModuleKind::Router);
+    Json dense = json;
+    dense["num_experts"] = 0;  // transformers then builds every layer dense
+    QVERIFY(readHubMoeLayout(ModelConfig::fromHfJson(dense, "dense"), "dense")->layers.empty());
     json["decoder_sparse_step"] = 0;
     QVERIFY_CONTAINS(test::inputErrorOf([&] { readHubMoeLayout(ModelConfig::fromHfJson(json, "bad"), "bad"); }),
                      "bad: \"decoder_sparse_step\": expected an integer ≥ 1");
@@ -167,6 +170,14 @@ class TestMoeHub : public QObject {
     QCOMPARE(logitsDiff(*model, *loaded, "mixtral saved → loaded"), 0.0);
     QCOMPARE(parameterModule(modelFamily("mixtral"), "model.layers.0.block_sparse_moe.experts.1.w2.weight").kind,
              ModuleKind::Expert);
+    Json defaults = json;  // MixtralConfig's defaults for absent keys: rope_theta 1e6, 8 key/value heads
+    defaults.erase("rope_theta");
+    defaults.erase("num_key_value_heads");
+    defaults["num_attention_heads"] = 8;
+    defaults["hidden_size"] = 64;
+    const ModelConfig mixtralDefaults = ModelConfig::fromHfJson(defaults, "defaults");
+    QCOMPARE(mixtralDefaults.rope_theta, 1e6);
+    QCOMPARE(mixtralDefaults.num_key_value_heads, std::int64_t{8});
     json["sliding_window"] = 4096;
     QVERIFY_CONTAINS(test::inputErrorOf([&] { readHubMoeLayout(ModelConfig::fromHfJson(json, "m"), "m"); }),
                      "\"sliding_window\": sliding-window attention is not supported");

@@ -35,7 +35,7 @@ std::optional<HubMoeLayout> readHubMoeLayout(const ModelConfig& config, const st
     case HubMoe::None:
       return std::nullopt;
     case HubMoe::Qwen2Moe: {
-      layout.experts = integerKey(raw, "num_experts", 60, 1, source);
+      layout.experts = integerKey(raw, "num_experts", 60, 0, source);  // 0: every layer dense, as in transformers
       layout.topK = integerKey(raw, "num_experts_per_tok", 4, 1, source);
       layout.expertWidth = integerKey(raw, "moe_intermediate_size", 1408, 1, source);
       layout.sharedWidth = integerKey(raw, "shared_expert_intermediate_size", 5632, 0, source);
@@ -50,7 +50,7 @@ std::optional<HubMoeLayout> readHubMoeLayout(const ModelConfig& config, const st
           denseOnly.push_back(l.get<std::int64_t>());
         }
       }
-      for (std::int64_t l = 0; l < config.num_hidden_layers; ++l)
+      for (std::int64_t l = 0; l < config.num_hidden_layers && layout.experts > 0; ++l)
         if (std::find(denseOnly.begin(), denseOnly.end(), l) == denseOnly.end() && (l + 1) % step == 0)
           layout.layers.push_back(l);
       return layout;

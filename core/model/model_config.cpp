@@ -103,11 +103,11 @@ ModelConfig ModelConfig::fromHfJson(const Json& config, const std::string& sourc
     c.hidden_size = in.requiredInt("hidden_size");
     c.num_hidden_layers = in.requiredInt("num_hidden_layers");
     c.num_attention_heads = in.requiredInt("num_attention_heads");
-    c.num_key_value_heads = in.optionalInt("num_key_value_heads", 0);
+    c.num_key_value_heads = in.optionalInt("num_key_value_heads", f.keyValueHeads);
     c.head_dim = in.optionalInt("head_dim", 0);
     c.intermediate_size = in.requiredInt("intermediate_size");
     c.max_position_embeddings = in.optionalInt("max_position_embeddings", f.maxPositions);
-    c.rope_theta = in.optionalNumber("rope_theta", 10000.0);
+    c.rope_theta = in.optionalNumber("rope_theta", f.ropeTheta);
     c.hidden_act = in.optionalString(f.activationKey, f.activation);
     in.rejectIf(in.has("rope_scaling"), "rope_scaling", "RoPE scaling");
     in.rejectIf(!f.qkvBias && in.optionalBool("attention_bias", false), "attention_bias", "attention with biases");

@@ -160,6 +160,8 @@ const std::vector<ModelFamily>& modelFamilies() {
     mixtral.modelType = "mixtral";
     mixtral.architecture = "MixtralForCausalLM";
     mixtral.maxPositions = 4096 * 32;
+    mixtral.ropeTheta = 1e6;
+    mixtral.keyValueHeads = 8;
     mixtral.hubMoe = HubMoe::Mixtral;
     mixtral.canonicalName = canonicalMixtralName;
 

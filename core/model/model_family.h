@@ -56,6 +56,8 @@ struct ModelFamily {
   bool tiedEmbeddings = false;
   std::string activation = "silu";
   std::int64_t bosTokenId = 1, eosTokenId = 2, padTokenId = -1;  // -1: none
+  double ropeTheta = 10000.0;           // rope_theta (Mixtral: 1e6)
+  std::int64_t keyValueHeads = 0;       // num_key_value_heads when absent (0: the attention heads; Mixtral: 8)
   // Network variants of the gated decoder.
   bool qkvBias = false;          // q/k/v projections carry biases (Qwen2)
   bool embeddingScale = false;   // embeddings × √D (Gemma)
