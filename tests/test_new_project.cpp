@@ -92,6 +92,12 @@ class TestNewProject : public QObject {
     QCOMPARE(s.weightFiles.size(), size_t{2});
     QCOMPARE(s.tokenizer, dir / "tokenizer.json");
     QCOMPARE(s.line(), std::string("llama · 2 layers · d 4 · 17 parameters (BF16, F32) · 2 files · tokenizer.json"));
+    // With an index, only the shards it names count (a consolidated copy beside them is not counted twice).
+    test::writeText(dir / "model.safetensors.index.json",
+                    Json{{"weight_map", {{"model.embed_tokens.weight", "model-00001-of-00002.safetensors"},
+                                         {"model.norm.weight", "model-00002-of-00002.safetensors"}}}}.dump());
+    fs::copy_file(dir / "model-00001-of-00002.safetensors", dir / "consolidated.safetensors");
+    QCOMPARE(summarizeCheckpoint(dir).parameters, std::int64_t{17});
     const CheckpointSummary gpt2 = summarizeCheckpoint(makeCheckpoint(fs::path(tmp.path().toStdString()) / "gpt2", "gpt2", ""));
     QVERIFY_CONTAINS(gpt2.unsupported, "model_type \"gpt2\" is not a family the workbench loads (llama");
     QVERIFY_CONTAINS(test::inputErrorOf([&] { summarizeCheckpoint(tmp.path().toStdString()); }), "no config.json");

@@ -19,6 +19,33 @@ std::int64_t integerOr(const Json& config, const std::string& key, std::int64_t 
   return it != config.end() && it->is_number_integer() ? it->get<std::int64_t>() : fallback;
 }
 
+// The weights as a loader reads them: the shards the index names, else
+// model.safetensors, else every *.safetensors (a folder holding both
+// consolidated.safetensors and shards, as some hub repositories do, is not counted twice).
+std::vector<fs::path> weightFilesOf(const fs::path& dir) {
+  std::vector<fs::path> files;
+  const fs::path index = dir / "model.safetensors.index.json";
+  if (fs::is_regular_file(index)) {
+    const Json j = readJsonFile(index);
+    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+      throw InputError(index.string() + ": expected an object with a \"weight_map\" object");
+    for (const auto& [name, file] : j["weight_map"].items()) {
+      if (!file.is_string()) throw InputError(index.string() + ": /weight_map/" + name + ": expected a file name");
+      files.push_back(dir / file.get<std::string>());
+    }
+  } else if (fs::is_regular_file(dir / "model.safetensors")) {
+    files.push_back(dir / "model.safetensors");
+  } else {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      if (entry.path().extension() == ".safetensors") files.push_back(entry.path());
+    if (ec) throw InputError("cannot list " + dir.string() + ": " + ec.message());
+  }
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
+}
+
 }  // namespace
 
 CheckpointSummary summarizeCheckpoint(const fs::path& dir) {
@@ -40,11 +67,7 @@ CheckpointSummary summarizeCheckpoint(const fs::path& dir) {
   s.layers = integerOr(config, family ? family->layersKey : "num_hidden_layers", 0);
   s.hiddenSize = integerOr(config, "hidden_size", integerOr(config, "n_embed", 0));
   s.vocabSize = integerOr(config, "vocab_size", 0);
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (entry.path().extension() == ".safetensors") s.weightFiles.push_back(entry.path());
-  if (ec) throw InputError("cannot list " + dir.string() + ": " + ec.message());
-  std::sort(s.weightFiles.begin(), s.weightFiles.end());
+  s.weightFiles = weightFilesOf(dir);
   if (s.weightFiles.empty()) throw InputError(dir.string() + ": no *.safetensors weights");
   for (const fs::path& file : s.weightFiles) {
     const safetensors::Reader reader(file);

@@ -22,7 +22,7 @@ struct CheckpointSummary {
   std::string unsupported;          // empty when the workbench loads this family, else the reason
   bool mixtureOfExperts = false;    // a DMoE / LayerMoE model (config.json "dmoe")
   std::int64_t layers = 0, hiddenSize = 0, vocabSize = 0;
-  std::int64_t parameters = 0;      // every tensor of every *.safetensors file
+  std::int64_t parameters = 0;      // every tensor of the weight files (the index's shards, else model.safetensors, else every *.safetensors)
   std::int64_t bytes = 0;           // their data
   std::map<std::string, std::int64_t> dtypes;  // parameters per dtype name ("BF16", …)
   std::vector<std::filesystem::path> weightFiles;
