@@ -127,6 +127,9 @@ class TestNewProject : public QObject {
     const Json written = Json::parse(test::readText(o.file));
     QCOMPARE(written["corpus"]["root"].get<std::string>(), std::string("corpus"));
     QCOMPARE(written["name"].get<std::string>(), std::string("mine"));
+    o.file = dir / "my.lab.dmoe.json";  // a dotted stem is kept whole
+    QCOMPARE(newProjectDocument(o)["runs_dir"].get<std::string>(), std::string("runs/my.lab"));
+    o.file = dir / "mine.dmoe.json";
     // The preset's parameter count is the built model's formula (ModelConfig), tied embeddings:
     // d 64, 4 layers, vocab 8000: 8000·64 + 4·(2·64 + 64·64 + 2·32·64 + 64·64 + 3·64·172) + 64.
     QCOMPARE(modelPresets().front().parameters(8000),

@@ -8,9 +8,14 @@
 #include <string>
 #include <vector>
 
-// Fails the test unless `text` contains `part`, printing both.
-#define QVERIFY_CONTAINS(text, part) \
-  QVERIFY2(std::string(text).find(part) != std::string::npos, (std::string(text) + " lacks: " + (part)).c_str())
+// Fails the test unless `text` contains `part`, printing both. `text` is
+// evaluated once (it is often a call with side effects, as inputErrorOf).
+#define QVERIFY_CONTAINS(text, part)                                                                   \
+  do {                                                                                                 \
+    const std::string qverifyContainsText_(text);                                                      \
+    QVERIFY2(qverifyContainsText_.find(part) != std::string::npos,                                     \
+             (qverifyContainsText_ + " lacks: " + (part)).c_str());                                     \
+  } while (false)
 
 namespace dmoe::test {
 

@@ -40,7 +40,7 @@ std::vector<CorpusFileInfo> listCorpusFolder(const fs::path& root, const std::st
     info.bytes = sizeError ? 0 : static_cast<std::int64_t>(bytes);
     try {
       JsonlReader reader(info.file, textKey);
-      info.compression = LineStream(info.file).compression();
+      info.compression = reader.compression();
       Document first;
       for (int tries = 0; tries < 1000 && info.sample.empty(); ++tries) {  // a file of bad lines: no sample
         if (!reader.next(first)) break;
@@ -54,17 +54,13 @@ std::vector<CorpusFileInfo> listCorpusFolder(const fs::path& root, const std::st
   return out;
 }
 
-void countCorpusDocuments(CorpusFileInfo& info, const std::string& textKey,
-                          const std::function<void(std::int64_t)>& progress) {
+void countCorpusDocuments(CorpusFileInfo& info, const std::string& textKey) {
   info.documents = 0;
   info.badLines = 0;
   try {
     JsonlReader reader(info.file, textKey);
     Document d;
-    while (reader.next(d)) {
-      ++info.documents;
-      if (progress && d.line % 10000 == 0) progress(info.documents);
-    }
+    while (reader.next(d)) ++info.documents;
     info.badLines = static_cast<std::int64_t>(reader.issues().size());
   } catch (const InputError& e) {
     info.problem = e.what();

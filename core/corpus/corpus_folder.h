@@ -6,7 +6,6 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,8 +32,6 @@ struct CorpusFileInfo {
 std::vector<CorpusFileInfo> listCorpusFolder(const std::filesystem::path& root, const std::string& textKey);
 
 // Streams the file to fill documents and badLines; a read error goes to problem.
-// `progress` (optional) gets the documents so far every 10,000 lines.
-void countCorpusDocuments(CorpusFileInfo& info, const std::string& textKey,
-                          const std::function<void(std::int64_t)>& progress = {});
+void countCorpusDocuments(CorpusFileInfo& info, const std::string& textKey);
 
 }  // namespace dmoe

@@ -87,6 +87,8 @@ JsonlReader::JsonlReader(std::filesystem::path file, std::string textKey)
 
 JsonlReader::~JsonlReader() = default;
 
+Compression JsonlReader::compression() const { return in_->compression(); }
+
 bool JsonlReader::next(Document& document) {
   while (in_->next(buffer_)) {
     ++line_;

@@ -19,6 +19,7 @@
 namespace dmoe {
 
 class LineStream;
+enum class Compression;
 
 struct CorpusIssue {
   std::filesystem::path file;
@@ -47,6 +48,7 @@ class JsonlReader {
   bool next(Document& document);
   const std::vector<CorpusIssue>& issues() const { return issues_; }
   const std::filesystem::path& file() const { return file_; }
+  Compression compression() const;
 
  private:
   std::filesystem::path file_;

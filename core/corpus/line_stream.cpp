@@ -56,7 +56,7 @@ class PlainSource : public LineStream::Source {
 
 class GzipSource : public LineStream::Source {
  public:
-  explicit GzipSource(const std::filesystem::path& file) : file_(file), gz_(gzopen(file.c_str(), "rb")) {
+  explicit GzipSource(const std::filesystem::path& file) : gz_(gzopen(file.c_str(), "rb")) {
     if (!gz_) throw InputError("cannot open corpus file " + file.string());
     gzbuffer(gz_, kChunk);
   }
@@ -73,7 +73,6 @@ class GzipSource : public LineStream::Source {
   Compression kind() const override { return Compression::Gzip; }
 
  private:
-  std::filesystem::path file_;
   gzFile gz_;
 };
 

@@ -34,7 +34,6 @@ class LineStream {
   // The next line without its "\n" (a final line without one counts); false at the end.
   bool next(std::string& line);
   Compression compression() const;
-  std::int64_t linesRead() const { return lines_; }
 
   class Source;  // the decoder (line_stream.cpp)
 

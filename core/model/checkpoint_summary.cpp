@@ -101,14 +101,4 @@ std::string CheckpointSummary::line() const {
          (tokenizer.empty() ? std::string("no tokenizer") : tokenizer.filename().string());
 }
 
-Json CheckpointSummary::toJson() const {
-  Json files = Json::array();
-  for (const fs::path& f : weightFiles) files.push_back(f.filename().string());
-  return {{"dir", dir.string()},         {"model_type", modelType},   {"supported", unsupported.empty()},
-          {"unsupported", unsupported},  {"mixture_of_experts", mixtureOfExperts},
-          {"layers", layers},            {"hidden_size", hiddenSize}, {"vocab_size", vocabSize},
-          {"parameters", parameters},    {"bytes", bytes},            {"dtypes", dtypes},
-          {"files", files},              {"tokenizer", tokenizer.empty() ? Json() : Json(tokenizer.filename().string())}};
-}
-
 }  // namespace dmoe

@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "util/json.h"
 
 namespace dmoe {
 
@@ -35,7 +34,6 @@ struct CheckpointSummary {
   std::string baseProblem() const;
   // "llama · 24 layers · d 1024 · 559.2 M parameters (BF16) · 2 files · tokenizer.json"
   std::string line() const;
-  Json toJson() const;
 };
 
 // InputError naming the folder: no config.json, config.json unreadable, no

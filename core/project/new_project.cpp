@@ -6,6 +6,7 @@
 #include "model/model_config.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace dmoe {
 
@@ -76,7 +77,9 @@ Json newProjectDocument(const NewProjectOptions& o) {
   const fs::path dir = fs::absolute(o.file).parent_path();
   Json tokenizer;
   const Json base = baseModel(o, dir, tokenizer);
-  const std::string stem = o.file.filename().string().substr(0, o.file.filename().string().find('.'));
+  std::string stem = o.file.filename().string();  // "my.corpus.dmoe.json" → "my.corpus"
+  for (const char* suffix : {".json", ".dmoe"})
+    if (endsWith(stem, suffix)) stem.resize(stem.size() - std::string(suffix).size());
   Json corpus = {{"root", pathFor(dir, o.corpus)}, {"heldout", {{"fraction", o.heldoutFraction}}}};
   if (o.textKey != "text") corpus["text_key"] = o.textKey;
   if (o.checkpoint.empty()) corpus["pretrain"] = {{"fraction", o.pretrainFraction}};
