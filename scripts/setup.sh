@@ -24,9 +24,11 @@ jobs=${DMOE_JOBS:-2}
 # generic libblas.so.3, and without OpenBLAS behind it that is the reference BLAS
 # (a 1024x1024 matmul ~20x slower). qt6-charts-dev needs the OpenGL and xkb dev files.
 # clang and its runtime (libFuzzer, sanitizers) build the fuzz targets (scripts/fuzz.sh).
+# libgloo-dev: the headers of c10d's Gloo process group (multi-process jobs);
+# python3-torch: its torchrun, the launcher the world-size-2 test starts them with.
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread libgloo-dev python3-torch
   libsentencepiece-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev zlib1g-dev libzstd-dev
   qt6-base-dev qt6-charts-dev qt6-svg-dev libqt6opengl6-dev libxkbcommon-dev libvulkan-dev
   npm

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "events/event_sink.h"
+#include "runtime/runs_lock.h"
 
 namespace dmoe::cli {
 
@@ -23,6 +24,15 @@ struct CliContext {
   std::ostream& out();
   Reporter reporter(const std::string& stage) { return clock ? clock->forStage(stage) : Reporter(*sink, stage); }
 };
+
+// The runs folder's lock (runtime/runs_lock.h) for a command that writes
+// there. Of a torchrun job, rank 0 holds it for the job (the others get
+// null); when rank 0 cannot take it, every process fails.
+std::unique_ptr<RunsFolderLock> lockRunsFolder(const std::filesystem::path& runsDir);
+
+// Under a torchrun job, only `dmoe run` and the stage commands (the pipeline's
+// entries) run: InputError naming `command` otherwise.
+void checkCommandRunsInJob(const std::string& command);
 
 // Runs a command's work; when it throws, `r`'s stage ends with status
 // "cancelled" (dmoe::Cancelled) or "failed" (anything else) and the exception

@@ -45,7 +45,7 @@ void addCorpusCommands(CLI::App& app, CliContext& ctx) {
   importUdhr->add_flag("--force", importOptions->force, "Rewrite every file, even if up to date");
   importUdhr->callback([&ctx, importFile, importOptions, importDir] {
     Project project = Project::load(*importFile);
-    const RunsFolderLock lock(project.runsDir());
+    const auto lock = lockRunsFolder(project.runsDir());
     importOptions->udhrDir = *importDir;
     Reporter r = ctx.reporter("corpus");
     std::vector<ImportedLanguage> imported = importCorpus(project, r, *importOptions);
@@ -76,7 +76,7 @@ void addCorpusCommands(CLI::App& app, CliContext& ctx) {
   stats->add_option("project", *statsFile, "Project file (*.dmoe.json)")->required();
   stats->callback([&ctx, statsFile] {
     Project project = Project::load(*statsFile);
-    const RunsFolderLock lock(project.runsDir());
+    const auto lock = lockRunsFolder(project.runsDir());
     Reporter r = ctx.reporter("corpus");
     printCorpusStatsTable(ctx.out(), computeCorpusStats(project, r).toJson());
   });

@@ -32,7 +32,7 @@ void addProbeCommand(CLI::App& app, CliContext& ctx) {
       ->delimiter(',');
   cmd->callback([&ctx, file, languages] {
     Project project = Project::load(*file);
-    const RunsFolderLock lock(project.runsDir());
+    const auto lock = lockRunsFolder(project.runsDir());
     Reporter r = ctx.reporter("probe");
     for (const Problem& w : project.warnings) r.warning(w.message, w.where);
     configureCompute(project);

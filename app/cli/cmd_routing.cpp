@@ -27,7 +27,7 @@ void addRoutingCommand(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--model", *model, "A mixture-of-experts model folder (DMoE, adaptation, LayerMoE) instead of <runs_dir>/train/model")->check(CLI::ExistingDirectory);
   cmd->callback([&ctx, file, model] {
     Project project = Project::load(*file);
-    const RunsFolderLock lock(project.runsDir());
+    const auto lock = lockRunsFolder(project.runsDir());
     Reporter r = ctx.reporter("routing");
     for (const Problem& w : project.warnings) r.warning(w.message, w.where);
     configureCompute(project);

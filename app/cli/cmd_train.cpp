@@ -38,7 +38,7 @@ void addTrainCommands(CLI::App& app, CliContext& ctx) {
   pretrain->callback([&ctx, file, options] {
     Reporter r = ctx.reporter("pretrain");
     Project p = loadProject(*file, r);
-    const RunsFolderLock lock(p.runsDir());
+    const auto lock = lockRunsFolder(p.runsDir());
     const std::filesystem::path model = endingStageOnThrow(r, [&] { return runPretrain(p, r, *options); });
     ctx.out() << "model: " << model.string() << '\n';
   });
@@ -56,7 +56,7 @@ void addTrainCommands(CLI::App& app, CliContext& ctx) {
   eval->callback([&ctx, evalFile, modelDir, routing] {
     Reporter r = ctx.reporter("eval-ppl");
     Project p = loadProject(*evalFile, r);
-    const RunsFolderLock lock(p.runsDir());
+    const auto lock = lockRunsFolder(p.runsDir());
     std::filesystem::path dir = modelDir->empty() ? pretrainedModelDir(p) : std::filesystem::path(*modelDir);
     r.started({{"model", dir.string()}});
     auto model = loadCausalLM(dir, resolveDevice(p.device));

@@ -8,7 +8,9 @@
 
 #include "cli_context.h"
 #include "events/stream_sinks.h"
+#include "pipeline/stage_catalog.h"
 #include "runtime/cancellation.h"
+#include "runtime/distributed.h"
 #include "runtime/process_environment.h"
 #include "util/error.h"
 
@@ -16,7 +18,21 @@ namespace dmoe::cli {
 
 std::ostream& CliContext::out() {
   static std::ostream null(nullptr);
-  return jsonl() ? null : std::cout;
+  return jsonl() || jobRank() != 0 ? null : std::cout;  // rank 0 reports a job
+}
+
+std::unique_ptr<RunsFolderLock> lockRunsFolder(const std::filesystem::path& runsDir) {
+  std::unique_ptr<RunsFolderLock> lock;
+  runOnMain("taking the lock of " + runsDir.string(), [&] { lock = std::make_unique<RunsFolderLock>(runsDir); });
+  return lock;
+}
+
+void checkCommandRunsInJob(const std::string& command) {
+  if (jobSize() <= 1 || command == "run") return;
+  for (const StageInfo& stage : stageCatalog())
+    if (stage.name == command || stage.name.rfind(command + "-", 0) == 0) return;
+  throw InputError("`dmoe " + command + "` does not run in a torchrun job (WORLD_SIZE " + std::to_string(jobSize()) +
+                   "): only `dmoe run` and the stage commands split over processes; run it as one process");
 }
 
 }  // namespace dmoe::cli
@@ -25,6 +41,19 @@ int main(int argc, char** argv) {
   using namespace dmoe;
   prepareProcessEnvironment(argv);
   installCancelSignalHandlers();
+  // Under torchrun: join the job first (every process runs the same command line).
+  try {
+    joinJob(readLaunchEnvironment([](const char* name) { return std::getenv(name); }));
+  } catch (const InputError& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << '\n';
+    return 1;
+  }
+  struct Leave {
+    ~Leave() { leaveJob(); }
+  } leave;
   cli::CliContext ctx;
   CLI::App app{"dmoe — grow a multilingual LM into a language-group mixture of experts (headless DMoE Workbench)",
                "dmoe"};
@@ -37,11 +66,14 @@ int main(int argc, char** argv) {
       "Exit codes: 0 ok, 1 failed, 2 bad usage or bad input, 130 / 143 cancelled by SIGINT / SIGTERM (128 + signal; "
       "training saves a checkpoint first, a re-run resumes from it).\nEvents: see docs/events.md.");
   app.parse_complete_callback([&] {
-    if (ctx.jsonl())
+    if (jobRank() != 0)
+      ctx.sink = std::make_unique<OtherRankSink>(std::cerr, jobRank());  // rank 0 reports the job
+    else if (ctx.jsonl())
       ctx.sink = std::make_unique<JsonLinesSink>(std::cout);
     else
       ctx.sink = std::make_unique<TerminalSink>(std::cerr, ::isatty(2));
     ctx.clock.emplace(*ctx.sink, "dmoe");
+    for (const CLI::App* command : app.get_subcommands()) cli::checkCommandRunsInJob(command->get_name());
   });
 
   cli::addInfoCommand(app, ctx);

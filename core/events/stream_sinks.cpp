@@ -53,6 +53,12 @@ void TerminalSink::endBar() {
   barOpen_ = false;
 }
 
+void OtherRankSink::write(const Json& event) {
+  const std::string kind = event.value("event", "");
+  if (kind != "warning" && kind != "error") return;
+  err_ << "[rank " << rank_ << "] " << kind << ": " << event.value("message", "") << '\n' << std::flush;
+}
+
 void TerminalSink::write(const Json& event) {
   const std::string kind = event.value("event", "");
   const std::string stage = event.value("stage", "");

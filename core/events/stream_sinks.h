@@ -3,6 +3,9 @@
 //                   (the GUI reads this through a pipe).
 //   TerminalSink  — people: stage headers, log lines, warnings, and on a TTY a
 //                   progress bar with rate and ETA redrawn in place.
+//   OtherRankSink — a process of a job other than rank 0 (rank 0 reports the
+//                   job): only its warnings and errors, as text on stderr
+//                   prefixed with its rank, never on stdout (the GUI's stream).
 #pragma once
 #include <chrono>
 #include <ostream>
@@ -19,6 +22,16 @@ class JsonLinesSink : public EventSink {
 
  private:
   std::ostream& out_;
+};
+
+class OtherRankSink : public EventSink {
+ public:
+  OtherRankSink(std::ostream& err, int rank) : err_(err), rank_(rank) {}
+  void write(const Json& event) override;
+
+ private:
+  std::ostream& err_;
+  int rank_;
 };
 
 class TerminalSink : public EventSink {

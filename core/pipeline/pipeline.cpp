@@ -8,6 +8,7 @@
 #include "corpus/token_cache.h"
 #include "corpus/udhr_import.h"
 #include "runtime/cancellation.h"
+#include "runtime/distributed.h"
 #include "stages/tokenizer_training.h"
 #include "stages/deviation.h"
 #include "stages/stage_inputs.h"
@@ -122,6 +123,14 @@ const std::map<std::string, StageRun>& stageRunners() {
   return runners;
 }
 
+// A stage that does not split over the processes of a job runs on rank 0 while the others wait.
+StageRun onProcesses(const StageInfo& info, StageRun run) {
+  if (info.splits) return run;
+  return [name = info.name, run = std::move(run)](const Project& p, Reporter& r, const PipelineOptions& o) {
+    runOnMain("stage " + name, [&] { run(p, r, o); });
+  };
+}
+
 }  // namespace
 
 const std::vector<PipelineStage>& pipelineStages() {
@@ -134,7 +143,7 @@ const std::vector<PipelineStage>& pipelineStages() {
     for (const StageInfo& info : stageCatalog()) {
       const auto it = runners.find(info.name);
       if (it == runners.end()) throw std::logic_error("pipeline: stage '" + info.name + "' has no entry point");
-      out.push_back({info.name, info.help, it->second, info.command});
+      out.push_back({info.name, info.help, onProcesses(info, it->second), info.command});
     }
     return out;
   }();

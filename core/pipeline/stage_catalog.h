@@ -1,6 +1,7 @@
 // The pipeline's stages as data, in execution order: each one's name, its
 // one-line help (for `dmoe run --help`, `dmoe <stage> --help` and the GUI's
-// menus) and whether `dmoe <name> <project>` is a command of its own.
+// menus), whether `dmoe <name> <project>` is a command of its own and
+// whether it splits over the processes of a torchrun job.
 // Torch-free, so the GUI lists the stages without linking them.
 //
 // Not here: what a stage runs (pipeline/pipeline.h binds each name to its
@@ -17,6 +18,10 @@ struct StageInfo {
   // `dmoe <name> <project>` is generated from this entry (the method stages);
   // a name "<family>-<step>" (layermoe-similarity) becomes `dmoe <family> <step>`.
   bool command = false;
+  // Of a multi-process job (runtime/distributed.h), every process works on
+  // it: its languages split over them, or its training data parallel. The
+  // other stages run on rank 0 while the rest wait.
+  bool splits = false;
 };
 
 const std::vector<StageInfo>& stageCatalog();

@@ -121,4 +121,11 @@ std::string callOpenBlas(const char* symbol) {
 std::string loadedOpenBlasCore() { return callOpenBlas("openblas_get_corename"); }
 std::string loadedOpenBlasConfig() { return callOpenBlas("openblas_get_config"); }
 
+bool setOpenBlasThreads(int threads) {
+  using Set = void (*)(int);
+  auto set = reinterpret_cast<Set>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (set) set(threads);
+  return set != nullptr;
+}
+
 }  // namespace dmoe

@@ -81,6 +81,9 @@ void rejectChosenCore(const std::string& core);
 // The loaded OpenBLAS's core name and configuration line; "" when the BLAS is not OpenBLAS.
 std::string loadedOpenBlasCore();
 std::string loadedOpenBlasConfig();
+// OpenBLAS's own thread pool (LibTorch's thread count does not reach it):
+// `threads` threads per product; false when OpenBLAS is not loaded.
+bool setOpenBlasThreads(int threads);
 
 // --- runtime/blas_check.cpp (needs torch) ---
 struct BlasCheck {

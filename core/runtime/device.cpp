@@ -7,6 +7,7 @@
 
 #include "project/project.h"
 #include "runtime/blas_core.h"
+#include "runtime/distributed.h"
 #include "torch_compat.h"
 #include "util/error.h"
 
@@ -42,14 +43,16 @@ std::string resolveDevice(const std::string& requested) {
   if (requested == "cpu") return "cpu";
   if (requested == "cuda") {
     if (!cuda) throw InputError("device 'cuda' requested but this LibTorch has no CUDA or no GPU is visible");
-    return "cuda:0";
+    return "cuda:" + std::to_string(localRank());
   }
   if (requested != "auto") throw InputError("unknown device '" + requested + "' (expected auto, cpu or cuda)");
-  return cuda ? "cuda:0" : "cpu";
+  return cuda ? "cuda:" + std::to_string(localRank()) : "cpu";
 }
 
 void configureThreads(int threads) {
-  int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int n = threads > 0 ? threads : std::max(1, cores / localProcessCount());
+  setOpenBlasThreads(n);  // the same count for BLAS products
   torch::set_num_threads(n);
 }
 

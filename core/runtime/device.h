@@ -24,9 +24,11 @@ struct RuntimeInfo {
   double matmul_gflops_bf16 = 0;
 };
 
-// "auto" | "cpu" | "cuda" → "cpu" or "cuda:0"; throws InputError for cuda without a GPU.
+// "auto" | "cpu" | "cuda" → "cpu" or "cuda:<LOCAL_RANK>" (cuda:0 for a single
+// process); throws InputError for cuda without a GPU.
 std::string resolveDevice(const std::string& requested);
-// threads = 0 → every available core.
+// LibTorch's and OpenBLAS's threads; 0 → every available core, shared evenly
+// by a job's processes on this machine.
 void configureThreads(int threads);
 
 // Compute precision of forward/backward passes (the project's `precision`):

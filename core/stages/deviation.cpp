@@ -13,6 +13,7 @@
 #include "stages/stage_folder.h"
 #include "runtime/cancellation.h"
 #include "runtime/device.h"
+#include "runtime/distributed.h"
 #include "stages/stage_inputs.h"
 #include "model/load_model.h"
 #include "train/stationarity.h"
@@ -185,7 +186,9 @@ void writeTables(const fs::path& dir, const Project& project, std::int64_t layer
 
 // Fine-tunes each language not done yet in `dir` (an interrupted run resumes
 // at the first language without norms.json), then the tables and the
-// stationarity diagnostic; returns what the manifest records.
+// stationarity diagnostic; returns what the manifest records. Of several
+// processes, process r fine-tunes languages r, r + N, r + 2N, … alone (each
+// the same computation as in one process) and rank 0 then writes the tables.
 Json computeDeviation(const Project& project, const std::shared_ptr<CausalLMImpl>& model, const std::string& device,
                       const TrainingSettings& settings, const std::vector<std::int64_t>& keep, const fs::path& dir,
                       Reporter& reporter) {
@@ -193,8 +196,9 @@ Json computeDeviation(const Project& project, const std::shared_ptr<CausalLMImpl
   std::map<std::string, torch::Tensor> base;  // θ, on the CPU in fp32, to reset each fine-tune and subtract
   for (const auto& p : model->named_parameters(true)) base[p.key()] = p.value().detach().to(torch::kCPU, torch::kFloat32).clone();
   const auto n = static_cast<std::int64_t>(project.languages.size());
-  for (std::int64_t i = 0; i < n; ++i) {
+  for (std::int64_t i = processRank(); i < n; i += processCount()) {
     throwIfCancelled();  // languages done so far are kept: a re-run resumes at this one
+    SoloScope alone;     // one fine-tune per process, writing its own language's folder
     const Language& language = project.languages[static_cast<size_t>(i)];
     reporter.progress(i, n, "languages");
     const fs::path languageDir = dir / language.id;
@@ -232,15 +236,18 @@ Json computeDeviation(const Project& project, const std::shared_ptr<CausalLMImpl
                                                 [](double a, const Json& v) { return a + v.get<double>(); }) /
                                 static_cast<double>(config.num_hidden_layers)));
   }
+  barrier("the languages' fine-tunes");
   reporter.progress(n, n, "languages");
-  {
-    torch::NoGradGuard noGrad;  // back to the base: the diagnostic is measured there
-    for (auto& p : model->named_parameters(true)) p.value().copy_(base.at(p.key()));
-  }
-  const Json stationarity = measureStationarity(*model, project, settings, keep, "continual", reporter);
-  writeTables(dir, project, config.num_hidden_layers, stationarity);
-  reporter.artifact(project.layout().deviationFile(), "deviation");
-  reporter.result("deviation", readJsonFile(project.layout().deviationFile()));
+  runOnMain("the deviation tables", [&] {
+    {
+      torch::NoGradGuard noGrad;  // back to the base: the diagnostic is measured there
+      for (auto& p : model->named_parameters(true)) p.value().copy_(base.at(p.key()));
+    }
+    const Json stationarity = measureStationarity(*model, project, settings, keep, "continual", reporter);
+    writeTables(dir, project, config.num_hidden_layers, stationarity);
+    reporter.artifact(project.layout().deviationFile(), "deviation");
+    reporter.result("deviation", readJsonFile(project.layout().deviationFile()));
+  });
   return {{"languages", n}, {"layers", config.num_hidden_layers}, {"delta_layers", keep}};
 }
 
@@ -263,7 +270,10 @@ void runDeviation(const Project& project, Reporter& reporter, bool force) {
   const bool done = folder.run(force, reporter, "deviation table", project.layout().deviationFile(),
                                [&] { return computeDeviation(project, model, device, settings, keep, folder.dir(), reporter); });
   // Tables written before the stationarity diagnostic existed get it, in place.
-  if (!done) addMissingStationarity(project.layout().deviationFile(), *model, project, settings, keep, reporter);
+  if (!done)
+    runOnMain("the stationarity diagnostic", [&] {
+      addMissingStationarity(project.layout().deviationFile(), *model, project, settings, keep, reporter);
+    });
   reporter.finished(done ? "done" : "skipped");
 }
 

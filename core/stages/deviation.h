@@ -20,7 +20,8 @@
 // measured after the fine-tunes (it changes none of them; one step's cost per
 // language). A deviation.json from before gets it on the next (skipped) run.
 // Languages are independent: after a crash at language k, a re-run with the
-// same inputs resumes at k.
+// same inputs resumes at k. Of a torchrun job, the languages split over its
+// processes (runtime/distributed.h), each fine-tuned alone as in one process.
 #pragma once
 #include <filesystem>
 #include <map>

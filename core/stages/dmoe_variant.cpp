@@ -4,6 +4,7 @@
 #include "checkpoint/hf_checkpoint.h"
 #include "stages/stage_folder.h"
 #include "runtime/device.h"
+#include "runtime/distributed.h"
 #include "stages/stage_inputs.h"
 #include "train/group_batch_source.h"
 #include "train/heldout_perplexity.h"
@@ -155,7 +156,7 @@ Json trainStages(const Project& project, const DmoeVariant& variant, Reporter& r
   }
   SaveOptions save;
   save.tokenizerSource = mergedDir;
-  saveStateDict(*model, modelDir, moeConfigJson(model->config(), layout), save);
+  if (isMainProcess()) saveStateDict(*model, modelDir, moeConfigJson(model->config(), layout), save);
   reporter.artifact(modelDir, "model");
   reporter.result("train", Json{{"variant", variant.name}, {"model", modelDir.string()},
                                 {"final_loss", result2.losses.empty() ? Json() : Json(result2.losses.back())}});

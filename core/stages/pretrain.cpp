@@ -7,6 +7,7 @@
 #include "corpus/data_slices.h"
 #include "corpus/token_cache.h"
 #include "corpus/token_shard.h"
+#include "runtime/distributed.h"
 #include "stages/stage_folder.h"
 #include "runtime/device.h"
 #include "stages/tokenizer_training.h"
@@ -78,7 +79,7 @@ Json pretrainInto(const Project& project, const ModelConfig& config, const Train
 
   SaveOptions save;
   save.tokenizerSource = projectTokenizerPath(project).parent_path();
-  saveStateDict(*model, modelDir, config.toHfJson(), save);
+  if (isMainProcess()) saveStateDict(*model, modelDir, config.toHfJson(), save);
   reporter.artifact(modelDir, "model");
   reporter.result("pretrain", Json{{"model", modelDir.string()},
                                    {"steps", result.steps},
@@ -97,7 +98,7 @@ fs::path runPretrain(const Project& project, Reporter& reporter, const PretrainO
   const fs::path dir = pretrainDir(project), modelDir = pretrainedModelDir(project);
   std::unique_ptr<Tokenizer> tokenizer = loadProjectTokenizer(project);
   Reporter tokensReporter = reporter.forStage("tokens");
-  buildTokenCache(project, *tokenizer, tokensReporter);
+  runOnMain("the token caches", [&] { buildTokenCache(project, *tokenizer, tokensReporter); });
 
   ModelConfig config =
       pretrainModelConfig(project, tokenizer->vocabSize(), tokenizer->bosId(), tokenizer->eosId(), tokenizer->padId());

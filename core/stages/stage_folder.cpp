@@ -4,6 +4,7 @@
 #include <map>
 
 #include "runtime/device.h"
+#include "runtime/distributed.h"
 
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -114,14 +115,18 @@ bool StageFolder::current(bool force, const fs::path& product, std::string* chan
 
 bool StageFolder::run(bool force, Reporter& reporter, const std::string& what, const fs::path& product,
                       const std::function<Json()>& compute) {
+  // Of several processes (runtime/distributed.h), rank 0 decides, prepares
+  // and completes the folder; all of them compute.
   std::string changed;
-  if (current(force, product, &changed)) {
+  if (agreeWithMain(current(force, product, &changed))) {
     reporter.log(what + " is up to date: " + product.string());
     return false;
   }
   if (!changed.empty()) reporter.warning(changed + " since the stage completed: recomputing " + dir_.string(), "");
-  begin(force, reporter);
-  complete(compute());
+  runOnMain("preparing " + dir_.string(), [&] { begin(force, reporter); });
+  const Json outputs = compute();
+  barrier("computing " + what);
+  runOnMain("completing " + dir_.string(), [&] { complete(outputs); });
   return true;
 }
 

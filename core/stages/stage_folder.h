@@ -45,6 +45,9 @@ class StageFolder {
   // writes inputs.json, removes manifest.json — runs `compute` (writes the
   // outputs, returns what the manifest records of them), writes manifest.json
   // atomically, and returns true. The caller reports started/finished.
+  // Several processes (runtime/distributed.h): rank 0's decision holds for
+  // all, rank 0 prepares the folder, every process runs `compute`, and once
+  // all have finished rank 0 writes the manifest of its `compute`'s outputs.
   bool run(bool force, Reporter& reporter, const std::string& what, const std::filesystem::path& product,
            const std::function<Json()>& compute);
 

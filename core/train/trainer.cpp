@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <fstream>
 #include <regex>
 #include <sstream>
 
 #include "runtime/cancellation.h"
+#include "runtime/distributed.h"
 #include "train/autocast_guard.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -203,7 +205,7 @@ struct Trainer::State {
         result.loggedSteps.push_back(j["step"].get<std::int64_t>());
       }
     }
-    writeFileAtomic(file, kept);
+    if (isMainProcess()) writeFileAtomic(file, kept);
   }
 
   // TrainerOptions::evaluate in eval mode without gradients; train mode again afterwards, also on a throw.
@@ -218,7 +220,8 @@ struct Trainer::State {
   }
 
   [[noreturn]] void stopCancelled(const Json& settings, bool checkpointSaved) {
-    if (options.checkpoints && !checkpointSaved) saveCheckpoint(settings);  // a resume continues exactly here
+    if (options.checkpoints && !checkpointSaved && isMainProcess()) saveCheckpoint(settings);  // a resume continues exactly here
+    barrier("saving the cancelled run's checkpoint");  // no process ends before it is complete
     reporter.log("cancelled after step " + std::to_string(step) +
                  (options.checkpoints ? "; checkpoint saved, a resume continues from it" : ""));
     throw Cancelled();
@@ -238,7 +241,63 @@ struct Trainer::State {
     }
     return total;
   }
+
+  // The rows [first, end) of each step's global batch this process computes.
+  std::pair<std::int64_t, std::int64_t> ownRows() const {
+    const std::int64_t rows = options.settings.batch_sequences, n = processCount(), r = processRank();
+    return {rows * r / n, rows * (r + 1) / n};
+  }
+
+  // Several processes: the step's gradients, loss and loss terms summed over
+  // them (each computed its rows' share of the global-batch mean, so the sum
+  // is the one-process value), in one bucketed all-reduce that also carries
+  // which parameters got a gradient anywhere and whether any process was
+  // cancelled. A parameter no process touched keeps no gradient (AdamW skips
+  // it, as in one process). One host read per step: those flags. Returns
+  // whether any process was cancelled (then this one is too): all stop after
+  // the same step, whenever their signals came.
+  bool sumOverProcesses(torch::Tensor& stepLoss, std::vector<torch::Tensor>& stepTerms) {
+    const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+    std::vector<torch::Tensor> grads, stats{stepLoss.reshape({1}).to(torch::kFloat32)};
+    std::vector<float> present;
+    for (torch::Tensor& p : trainable) {
+      present.push_back(p.grad().defined() ? 1.0F : 0.0F);
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      grads.push_back(p.grad());
+    }
+    for (torch::Tensor& term : stepTerms)
+      stats.push_back(term.defined() ? term.reshape({1}).to(torch::kFloat32) : torch::zeros({1}, options));
+    stats.push_back(torch::full({1}, cancelRequested() ? 1.0F : 0.0F, options));
+    torch::Tensor flags = torch::tensor(present, torch::kFloat32).to(device);
+    torch::Tensor statVector = torch::cat(stats);
+    std::vector<torch::Tensor> all = grads;
+    all.push_back(flags);
+    all.push_back(statVector);
+    allReduceSum(all);
+    const torch::Tensor touched = flags.to(torch::kCPU);  // the one host read
+    const float* any = touched.data_ptr<float>();
+    for (size_t i = 0; i < trainable.size(); ++i)
+      if (any[i] == 0.0F) trainable[i].mutable_grad().reset();
+    stepLoss = statVector[0];
+    for (size_t i = 0; i < stepTerms.size(); ++i) stepTerms[i] = statVector[static_cast<std::int64_t>(i) + 1];
+    if (statVector[-1].item<float>() == 0) return false;
+    if (!cancelRequested()) requestCancel(SIGTERM);  // another process was: this exits as cancelled too
+    return true;
+  }
 };
+
+namespace {
+
+// Rows [first, end) of the global batch that `batch` (rows [at, at + B)) shares with; undefined when none.
+TrainBatch rowsOf(const TrainBatch& batch, std::int64_t at, std::pair<std::int64_t, std::int64_t> own) {
+  const std::int64_t from = std::max(at, own.first), to = std::min(at + batch.inputIds.size(0), own.second);
+  if (from >= to) return {};
+  if (from == at && to == at + batch.inputIds.size(0)) return batch;
+  auto rows = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(0, from - at, to - from) : t; };
+  return {rows(batch.inputIds), rows(batch.labels), rows(batch.sources)};
+}
+
+}  // namespace
 
 Trainer::Trainer(std::shared_ptr<CausalLMImpl> model, BatchSource& data, TrainerOptions options, Reporter reporter)
     : s_(std::make_unique<State>(std::move(model), data, std::move(options), std::move(reporter))) {
@@ -256,6 +315,10 @@ Trainer::Trainer(std::shared_ptr<CausalLMImpl> model, BatchSource& data, Trainer
     const bool decays = s_->options.decays ? s_->options.decays(p.key()) : p.value().dim() >= 2;
     (decays ? decay : noDecay).push_back(p.value());
   }
+  if (t.batch_sequences < processCount())
+    throw InputError("training settings: batch_sequences " + std::to_string(t.batch_sequences) +
+                     " is smaller than the job's " + std::to_string(processCount()) +
+                     " processes; each process needs at least one row of the batch");
   if (s_->trainable.empty())
     throw InputError("trainable parameters: the pattern '" + s_->options.trainableDescription +
                      "' matches no parameter of the model");
@@ -275,6 +338,11 @@ Trainer::Trainer(std::shared_ptr<CausalLMImpl> model, BatchSource& data, Trainer
   } else if (fs::exists(checkpoints) && !fs::is_empty(checkpoints)) {
     throw InputError(checkpoints.string() + ": the run folder already has checkpoints; resume it or start over (--force)");
   }
+  // Every process starts from rank 0's weights (as DDP does), whatever each loaded or initialised.
+  std::vector<torch::Tensor> state;
+  for (const auto& p : s_->model->named_parameters(true)) state.push_back(p.value().detach());
+  for (const auto& b : s_->model->named_buffers(true)) state.push_back(b.value());
+  broadcastFromMain(state);
 }
 
 Trainer::~Trainer() = default;
@@ -341,15 +409,19 @@ void Trainer::loadModelWeights(torch::nn::Module& model, const fs::path& checkpo
 TrainResult Trainer::run() {
   State& s = *s_;
   const TrainingSettings& t = s.options.settings;
-  fs::create_directories(s.options.checkpoints ? s.options.runDir / "checkpoints" : s.options.runDir);
+  const bool writes = isMainProcess();  // of several processes, rank 0 writes the run folder
   const Json settings = s.resolvedSettings();
-  writeFileAtomic(s.options.runDir / "settings.json", settings.dump(2));
   const fs::path runFolder = fs::absolute(s.options.runDir);
   fs::path metricsFile = s.options.runDir / "metrics.jsonl";
   TrainResult result;
   s.truncateMetrics(metricsFile, result);
-  std::ofstream metrics(metricsFile, std::ios::app | std::ios::binary);
-  if (!metrics) throw std::runtime_error("cannot open " + metricsFile.string() + " for appending");
+  std::ofstream metrics;
+  if (writes) {
+    fs::create_directories(s.options.checkpoints ? s.options.runDir / "checkpoints" : s.options.runDir);
+    writeFileAtomic(s.options.runDir / "settings.json", settings.dump(2));
+    metrics.open(metricsFile, std::ios::app | std::ios::binary);
+    if (!metrics) throw std::runtime_error("cannot open " + metricsFile.string() + " for appending");
+  }
 
   result.resumedFrom = s.resumedFrom;
   s.reporter.log("training " + std::to_string(s.trainableCount()) + " parameters for " + std::to_string(t.steps) +
@@ -361,6 +433,7 @@ TrainResult Trainer::run() {
   torch::Tensor windowLoss;  // sum of step losses since the last log line, on the device
   std::vector<torch::Tensor> windowTerms(s.terms.size());
   const auto deviceLong = torch::TensorOptions().dtype(torch::kInt64).device(s.device);
+  const auto ownRows = s.ownRows();
 
   while (s.step < t.steps) {
     const double lr = lrAt(t, s.step);
@@ -373,15 +446,20 @@ TrainResult Trainer::run() {
     // after a resume alike.
     for (torch::Tensor& p : s.trainable) p.mutable_grad().reset();
 
+    // Every process draws the whole global batch (the same windows: the source
+    // is seeded) and computes its own rows of it.
     std::vector<TrainBatch> micro;
     std::int64_t scored = 0;
     for (std::int64_t rows = 0; rows < t.batch_sequences;) {
-      micro.push_back(s.data->next(std::min(t.micro_batch, t.batch_sequences - rows)));
-      rows += micro.back().inputIds.size(0);
-      scored += (micro.back().labels != kIgnoreLabel).sum().item<std::int64_t>();  // CPU tensor: no device sync
-      windowTokens += micro.back().inputIds.numel();
+      TrainBatch drawn = s.data->next(std::min(t.micro_batch, t.batch_sequences - rows));
+      scored += (drawn.labels != kIgnoreLabel).sum().item<std::int64_t>();  // CPU tensor: no device sync
+      windowTokens += drawn.inputIds.numel();
+      TrainBatch own = rowsOf(drawn, rows, ownRows);
+      rows += drawn.inputIds.size(0);
+      if (own.inputIds.defined()) micro.push_back(std::move(own));
     }
     torch::Tensor stepLoss = torch::scalar_tensor(0.0, torch::TensorOptions().device(s.device));
+    std::vector<torch::Tensor> stepTerms(s.terms.size());
     for (const TrainBatch& mb : micro) {
       torch::Tensor inputs = mb.inputIds.to(s.device, torch::kInt64, /*non_blocking=*/true);
       torch::Tensor labels = mb.labels.to(deviceLong, /*non_blocking=*/true);
@@ -399,11 +477,15 @@ TrainResult Trainer::run() {
         for (std::size_t i = 0; i < s.terms.size(); ++i) {
           torch::Tensor term = s.terms[i].compute(mb, logits) * share;
           loss = loss + term;
-          windowTerms[i] = windowTerms[i].defined() ? windowTerms[i] + term.detach() : term.detach();
+          stepTerms[i] = stepTerms[i].defined() ? stepTerms[i] + term.detach() : term.detach();
         }
       }
       loss.backward();
     }
+    // Several processes stop on the flag their all-reduce carried, one process on its own.
+    const bool cancelled = processCount() > 1 ? s.sumOverProcesses(stepLoss, stepTerms) : false;
+    for (std::size_t i = 0; i < s.terms.size(); ++i)
+      if (stepTerms[i].defined()) windowTerms[i] = windowTerms[i].defined() ? windowTerms[i] + stepTerms[i] : stepTerms[i];
     torch::Tensor gradNorm = s.clipGradients();
     s.optimizer->step();
     ++s.step;
@@ -440,7 +522,7 @@ TrainResult Trainer::run() {
         }
       }
       s.reporter.metrics(s.step, m, runFolder);
-      metrics << m.dump() << '\n' << std::flush;
+      if (writes) metrics << m.dump() << '\n' << std::flush;
       s.reporter.progress(s.step, t.steps, "steps");
       result.losses.push_back(loss);
       result.loggedSteps.push_back(s.step);
@@ -450,10 +532,11 @@ TrainResult Trainer::run() {
       for (torch::Tensor& term : windowTerms) term = torch::Tensor();
     }
     const bool checkpointDue = s.options.checkpoints && (last || (t.checkpoint_every > 0 && s.step % t.checkpoint_every == 0));
-    if (checkpointDue) s.saveCheckpoint(settings);
-    if (cancelRequested()) s.stopCancelled(settings, checkpointDue);
+    if (checkpointDue && writes) s.saveCheckpoint(settings);
+    if (processCount() > 1 ? cancelled : cancelRequested()) s.stopCancelled(settings, checkpointDue);
   }
   s.model->eval();
+  barrier("the end of training");  // rank 0's last checkpoint is complete for every process
   result.steps = s.step;
   result.finalCheckpoint = latestCheckpoint(s.options.runDir);
   return result;

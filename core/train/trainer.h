@@ -28,12 +28,26 @@
 // cancel request saves a checkpoint of that step (when checkpoints are on)
 // and throws dmoe::Cancelled.
 //
+// Several processes (runtime/distributed.h; a torchrun job, outside a
+// SoloScope): data parallel. Every process draws the same global batch from
+// its (seeded) source and computes rows [r·B/N, (r+1)·B/N) of it, in
+// micro_batch-row passes; the gradients, the loss and the loss terms are
+// summed over the processes in one bucketed all-reduce after the backward
+// passes (not overlapped with them), so one optimizer step on every process
+// sees the one-process gradient up to float summation order. Extra loss
+// terms are computed on each process's rows, as they are on each
+// micro-batch. Rank 0's weights are broadcast at the start; rank 0 alone
+// writes settings, metrics and checkpoints; every process resumes from the
+// same checkpoint; a cancel on any process stops all after the same step,
+// once rank 0's checkpoint is complete. batch_sequences must be at least the
+// number of processes.
 // Devices: the model must already be on options.device. Where the process's
 // precision is bf16 for that device (runtime/device.h: the project's
 // `precision`), the forward and backward run under autocast with bf16 compute
 // while parameters, grads and optimizer state stay fp32 (master weights);
 // otherwise everything is fp32.
-// Host syncs: one per logged step (the metrics), none otherwise.
+// Host syncs: one per logged step (the metrics), none otherwise; several
+// processes add one per step (the all-reduce's flags).
 // Metrics events carry the run folder (absolute) as "run"; metrics.jsonl
 // lines do not (the file is in that folder).
 #pragma once
