@@ -9,7 +9,9 @@
 //     largest relative difference is printed; bound 1e-4);
 //   - a rank killed mid-pretraining ends the job with a clear error within a
 //     bounded time (no hang), and the next launch resumes from the last
-//     checkpoint to the same files as an uninterrupted two-process run.
+//     checkpoint to the same files as an uninterrupted two-process run;
+//   - SIGTERM to one rank stops both after the same step with a checkpoint;
+//   - a hung rank ends the job through the collective timeout.
 // torchrun runs with --standalone (rank 0 hosts the c10d store) and with its
 // static rendezvous (torchrun's agent hosts it): both store modes.
 #include "runtime/distributed.h"  // LibTorch before Qt (its `slots` macro)
@@ -241,15 +243,12 @@ class TestDistributed : public QObject {
     }
   }
 
-  // Pretraining data parallel (the one-process run is the prefix above), then
-  // the same launch with rank 1 killed after its step-10 checkpoint: the job
-  // ends with an error in bounded time, and a new launch resumes to the same files.
-  void killedRankEndsTheJobAndTheNextLaunchResumes() {
+  // Pretraining data parallel (the one-process run is the prefix above).
+  void pretrainingFollowsTheOneProcessCurve() {
     QVERIFY(!project_.empty());
     fs::rename(runs() / "pretrain", root() / "one-pretrain");
-    const QStringList staticRendezvous{"--master_addr", "127.0.0.1", "--master_port", QString::number(freePort())};
     Launch uninterrupted;
-    start(uninterrupted, root() / "p", staticRendezvous, {"run", project_.string(), "--until", "pretrain"});
+    start(uninterrupted, root() / "p", staticRendezvous(), {"run", project_.string(), "--until", "pretrain"});
     finish(uninterrupted, 300000);
     QVERIFY2(uninterrupted.process->exitCode() == 0, (tail(uninterrupted.out) + tail(uninterrupted.err)).c_str());
     const fs::path curve = fs::path("metrics.jsonl");
@@ -257,49 +256,53 @@ class TestDistributed : public QObject {
     qInfo("pretrain: largest relative loss difference, 2 processes vs 1: %.3g", worst);
     QVERIFY(worst < 1e-4);
     fs::rename(runs() / "pretrain", root() / "two-pretrain");
+  }
 
+  // SIGKILL of rank 1 after the step-10 checkpoint: rank 0 stops with a
+  // clear error within seconds, torchrun names the killed rank; the next
+  // launch resumes to the same files as the uninterrupted run.
+  void killedRankEndsTheJobAndTheNextLaunchResumes() {
+    QVERIFY(fs::exists(root() / "two-pretrain"));
     Launch killed;
-    start(killed, root() / "p", {"--master_addr", "127.0.0.1", "--master_port", QString::number(freePort())},
-          {"run", project_.string(), "--until", "pretrain"});
-    QVERIFY(killed.process->waitForStarted());
-    bool sent = false;
-    auto killedAt = std::chrono::steady_clock::now();
-    while (!sent && killed.process->state() != QProcess::NotRunning) {
-      killed.process->waitForReadyRead(500);
-      while (killed.process->canReadLine()) {
-        const std::string line = killed.process->readLine().toStdString();
-        killed.out += line;
-        const Json e = Json::parse(line, nullptr, false);
-        if (!sent && e.is_object() && e.value("event", "") == "metrics" && e.value("stage", "") == "pretrain" &&
-            e["values"].value("step", 0) >= 12) {
-          const pid_t rank1 = workerOfRank(killed.process->processId(), 1);
-          QVERIFY(rank1 > 0);
-          QCOMPARE(::kill(rank1, SIGKILL), 0);
-          killedAt = std::chrono::steady_clock::now();
-          sent = true;
-        }
-      }
-    }
-    QVERIFY2(sent, tail(killed.out + killed.err).c_str());
-    finish(killed, 120000);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killedAt).count();
+    const double seconds = interruptPretraining(killed, SIGKILL, {});
     qInfo("the job ended %.1f s after rank 1 was killed (exit %d)", seconds, killed.process->exitCode());
     QVERIFY(seconds < 60);
     QVERIFY(killed.process->exitCode() != 0);
-    QVERIFY_CONTAINS(killed.err, "FAILED");  // torchrun's summary names the failed rank and its signal
+    QVERIFY_CONTAINS(killed.out, "a process of the job died, hung or failed");  // rank 0's error event
+    QVERIFY_CONTAINS(killed.err, "Signal 9 (SIGKILL) received by PID");       // torchrun's summary
     QVERIFY(fs::exists(runs() / "pretrain" / "checkpoints" / "step-10" / "complete"));
     QVERIFY(!fs::exists(runs() / "pretrain" / "model" / "config.json"));
+    resumeToTheUninterruptedFiles();
+  }
 
-    Launch resumed;
-    start(resumed, root() / "p", {"--master_addr", "127.0.0.1", "--master_port", QString::number(freePort())},
-          {"run", project_.string(), "--until", "pretrain"});
-    finish(resumed, 300000);
-    QVERIFY2(resumed.process->exitCode() == 0, (tail(resumed.out) + tail(resumed.err)).c_str());
-    QVERIFY_CONTAINS(resumed.out, "resumed at step");
-    QCOMPARE(comparableMetrics(runs() / "pretrain" / "metrics.jsonl"),
-             comparableMetrics(root() / "two-pretrain" / "metrics.jsonl"));
-    QVERIFY(test::readText(runs() / "pretrain" / "model" / "model.safetensors") ==
-            test::readText(root() / "two-pretrain" / "model" / "model.safetensors"));
+  // SIGTERM to rank 1 alone: both processes stop after the same step, rank 0's
+  // checkpoint of that step complete, both exit 143; the resume gives the same files.
+  void cancellingOneRankStopsAll() {
+    QVERIFY(fs::exists(root() / "two-pretrain"));
+    fs::remove_all(runs() / "pretrain");
+    Launch cancelled;
+    interruptPretraining(cancelled, SIGTERM, {});
+    QVERIFY_CONTAINS(cancelled.out, "\"message\":\"cancelled after step");
+    QVERIFY_CONTAINS(cancelled.out, "; checkpoint saved, a resume continues from it");
+    QVERIFY_CONTAINS(cancelled.err, "exitcode  : 143");
+    QVERIFY(cancelled.err.find("exitcode  : 1 ") == std::string::npos);
+    std::int64_t lastStep = 0;
+    for (const auto& [step, loss] : losses(runs() / "pretrain" / "metrics.jsonl")) lastStep = step;
+    QVERIFY(lastStep >= 12 && lastStep < 30);
+    QVERIFY(fs::exists(runs() / "pretrain" / "checkpoints" / ("step-" + std::to_string(lastStep)) / "complete"));
+    resumeToTheUninterruptedFiles();
+  }
+
+  // A rank that hangs (SIGSTOP) mid-step: rank 0's all-reduce times out
+  // (DMOE_COLLECTIVE_TIMEOUT_S=5) and the job ends in bounded time.
+  void hungRankEndsTheJobInBoundedTime() {
+    fs::remove_all(runs() / "pretrain");
+    Launch hung;
+    const double seconds = interruptPretraining(hung, SIGSTOP, {{"DMOE_COLLECTIVE_TIMEOUT_S", "5"}});
+    qInfo("the job ended %.1f s after rank 1 hung (exit %d)", seconds, hung.process->exitCode());
+    QVERIFY(seconds < 90);  // the 5 s timeout, then torchrun's 30 s grace before SIGKILL
+    QVERIFY(hung.process->exitCode() != 0);
+    QVERIFY_CONTAINS(hung.out, "a process of the job died, hung or failed");
   }
 
   // Commands that do not split refuse to run in a job instead of running twice.
@@ -314,6 +317,54 @@ class TestDistributed : public QObject {
  private:
   fs::path root() const { return fs::path(dir_.path().toStdString()); }
   fs::path runs() const { return root() / "p" / "runs"; }
+
+  static QStringList staticRendezvous() {
+    return {"--master_addr", "127.0.0.1", "--master_port", QString::number(freePort())};
+  }
+
+  // Launches pretraining on two processes and sends `signal` to rank 1 once
+  // rank 0 reports step 12 (after the step-10 checkpoint); returns the
+  // seconds from the signal to the launcher's end.
+  double interruptPretraining(Launch& l, int signal, const std::map<QString, QString>& env) {
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    for (const auto& [name, value] : env) environment.insert(name, value);
+    l.process->setProcessEnvironment(environment);
+    start(l, root() / "p", staticRendezvous(), {"run", project_.string(), "--until", "pretrain"});
+    if (!l.process->waitForStarted()) return 1e9;
+    bool sent = false;
+    auto sentAt = std::chrono::steady_clock::now();
+    while (!sent && l.process->state() != QProcess::NotRunning) {
+      l.process->waitForReadyRead(500);
+      while (!sent && l.process->canReadLine()) {
+        const std::string line = l.process->readLine().toStdString();
+        l.out += line;
+        const Json e = Json::parse(line, nullptr, false);
+        if (e.is_object() && e.value("event", "") == "metrics" && e.value("stage", "") == "pretrain" &&
+            e["values"].value("step", 0) >= 12) {
+          const pid_t rank1 = workerOfRank(l.process->processId(), 1);
+          if (rank1 <= 0 || ::kill(rank1, signal) != 0) return 1e9;
+          sentAt = std::chrono::steady_clock::now();
+          sent = true;
+        }
+      }
+    }
+    if (!sent) qWarning("no signal sent: %s", tail(l.out + l.err).c_str());
+    finish(l, 180000);
+    return sent ? std::chrono::duration<double>(std::chrono::steady_clock::now() - sentAt).count() : 1e9;
+  }
+
+  // A new launch completes pretraining from the checkpoint to the uninterrupted run's files.
+  void resumeToTheUninterruptedFiles() {
+    Launch resumed;
+    start(resumed, root() / "p", staticRendezvous(), {"run", project_.string(), "--until", "pretrain"});
+    finish(resumed, 300000);
+    QVERIFY2(resumed.process->exitCode() == 0, (tail(resumed.out) + tail(resumed.err)).c_str());
+    QVERIFY_CONTAINS(resumed.out, "resumed at step");
+    QCOMPARE(comparableMetrics(runs() / "pretrain" / "metrics.jsonl"),
+             comparableMetrics(root() / "two-pretrain" / "metrics.jsonl"));
+    QVERIFY(test::readText(runs() / "pretrain" / "model" / "model.safetensors") ==
+            test::readText(root() / "two-pretrain" / "model" / "model.safetensors"));
+  }
   QTemporaryDir dir_;
   fs::path project_;
 };
