@@ -6,12 +6,18 @@
 // after warm-up), and the process's peak resident memory (VmHWM). With
 // --tokenizer and --text, also the tokenizer's encode speed over that file.
 // benchmarks/reference_train.py is the same model and loop in PyTorch.
+// Under torchrun (runtime/distributed.h) the job trains: --job data-parallel
+// (the trainer's all-reduce, one global batch of --batch rows; what pretrain
+// and the DMoE stages do) or --job independent (every process its own model
+// and batch, no communication; what the deviation stage does per language),
+// and rank 0 prints the job's training tokens/s (inference is not timed).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <random>
 
 #include <unistd.h>
@@ -19,6 +25,7 @@
 #include "corpus/jsonl_reader.h"
 #include "model/causal_lm.h"
 #include "runtime/device.h"
+#include "runtime/distributed.h"
 #include "runtime/process_environment.h"
 #include "tokenizer/tokenizer_throughput.h"
 #include "train/sequence_sampler.h"
@@ -95,7 +102,7 @@ int main(int argc, char** argv) {
   c.norm_eps = 1e-5;
   std::int64_t seq = 128, batch = 16, steps = 20, warmup = 3;
   int threads = 0;
-  std::string device = "cpu", precision = "fp32", tokenizerPath, textFile, profileFile;
+  std::string device = "cpu", precision = "fp32", tokenizerPath, textFile, profileFile, jobMode = "data-parallel";
   CLI::App app{"dmoe-bench — training/inference tokens per second and peak memory of a Llama-family model; prints JSON. "
                "Defaults: the demo config of projects/udhr-18.dmoe.json."};
   app.add_option("--hidden", c.hidden_size, "hidden_size");
@@ -108,7 +115,10 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "Sequences per step (one micro-batch)");
   app.add_option("--steps", steps, "Timed steps (training and inference each)");
   app.add_option("--warmup", warmup, "Untimed steps before timing");
-  app.add_option("--threads", threads, "CPU threads (0 = every core)");
+  app.add_option("--threads", threads, "CPU threads (0 = every core, shared by a job's processes on this machine)");
+  app.add_option("--job", jobMode, "Under torchrun: data-parallel (one global batch, gradients all-reduced) or independent "
+                                   "(a model and batch per process, as the deviation stage's languages)")
+      ->check(CLI::IsMember({"data-parallel", "independent"}));
   app.add_option("--device", device, "auto | cpu | cuda");
   app.add_option("--precision", precision, "fp32 | bf16 | auto (the project setting: bf16 autocast, fp32 master weights)")
       ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
@@ -121,6 +131,13 @@ int main(int argc, char** argv) {
   c.max_position_embeddings = seq;
 
   try {
+    joinJob(readLaunchEnvironment([](const char* name) { return std::getenv(name); }));
+    struct Leave {
+      ~Leave() { leaveJob(); }
+    } leave;
+    const bool job = jobSize() > 1;
+    std::optional<SoloScope> alone;  // --job independent: every process trains as a job of one
+    if (jobMode == "independent") alone.emplace();
     configureThreads(threads);
     device = resolveDevice(device);
     configurePrecision(precision, device);
@@ -146,6 +163,7 @@ int main(int argc, char** argv) {
     o.settings.micro_batch = batch;
     o.device = device;
     o.runDir = fs::temp_directory_path() / ("dmoe-bench-" + std::to_string(::getpid()));
+    o.checkpoints = false;  // a benchmark keeps nothing (a checkpoint save is not a step's cost)
     CollectingSink sink;
     Trainer trainer(model, sampler, o, Reporter(sink, "bench"));
     {
@@ -159,6 +177,20 @@ int main(int argc, char** argv) {
       if (e.value("event", "") == "metrics" && e["step"].get<std::int64_t>() > warmup)
         trainRates.push_back(e["values"]["tokens_per_s"].get<double>());
 
+    double trainRate = median(trainRates);
+    if (job) {
+      // The job's tokens/s: data parallel, every process counts the global batch; independent, their sum.
+      alone.reset();
+      torch::Tensor rate = torch::full({1}, trainRate / (jobMode == "independent" ? 1.0 : jobSize()), torch::kFloat64);
+      allReduceSum({rate});
+      trainRate = rate.item<double>();
+      if (jobRank() != 0) return 0;
+      Json out{{"implementation", "dmoe (LibTorch C++)"}, {"processes", jobSize()}, {"job", jobMode},
+               {"threads_per_process", torch::get_num_threads()}, {"config", c.toHfJson()}, {"seq", seq},
+               {"batch", batch}, {"steps", steps}, {"train_tokens_per_s", trainRate}, {"peak_rss_mib_rank0", peakRssMiB()}};
+      std::cout << out.dump(2) << '\n';
+      return 0;
+    }
     std::vector<double> inferRates;
     {
       torch::NoGradGuard noGrad;
@@ -179,7 +211,7 @@ int main(int argc, char** argv) {
     std::int64_t parameters = 0;
     for (const auto& p : model->parameters()) parameters += p.numel();
     const double flopsPerToken = forwardFlopsPerToken(c, seq);
-    const double trainRate = median(trainRates), inferRate = median(inferRates);
+    const double inferRate = median(inferRates);
     const RuntimeInfo runtime = runtimeInfo(/*measure=*/device == "cpu");
     const double peak = computesInBf16(device) ? runtime.matmul_gflops_bf16 : runtime.matmul_gflops_fp32;
     Json out{{"implementation", "dmoe (LibTorch C++)"},

@@ -5,13 +5,15 @@
 // DMoE's held-out PPL chart fills per language; the adaptation wizard probes
 // the new languages (the highlighted expert is each row's minimum), adapts
 // them with a live loss chart, and shows the before/after table. Screenshots
-// go to DMOE_TEST_OUTPUT.
+// go to DMOE_TEST_OUTPUT. With two processes per stage, `run` goes through
+// torchrun and the stream is rank 0's.
 #include <QAbstractButton>
 #include <QComboBox>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTabWidget>
 #include <QTableWidget>
+#include <QTemporaryDir>
 #include <QtTest>
 #include <filesystem>
 
@@ -156,6 +158,43 @@ class TestGuiPipeline : public QObject {
     QVERIFY2(wizard->resultsSummary().contains("✓") && !wizard->resultsSummary().contains("✗"),
              qPrintable(wizard->resultsSummary()));
     QVERIFY(test::saveScreenshot(*wizard, "gui-pipeline-results.png"));
+  }
+
+  // Processes per stage = 2: `run` goes through torchrun as a job of two
+  // (deviation split by language), rank 0's events are the stream and nothing
+  // else reaches stdout; a command that does not split still runs as one process.
+  void stagesRunAsAJobOfTwoProcesses() {
+    QCOMPARE(StageRunner::launcherArguments("/bin/dmoe", 3, {"run", "p.dmoe.json"}),
+             QStringList({"--standalone", "--nproc_per_node", "3", "--redirects", "2", "--tee", "2", "--no_python",
+                          "/bin/dmoe", "--events", "jsonl", "run", "p.dmoe.json"}));
+    QTemporaryDir dir;
+    const fs::path project = test::writeMicroProject(fs::path(dir.path().toStdString()));
+    StageRunner runner;
+    runner.setProcesses(2);
+    QSignalSpy events(&runner, &StageRunner::event);
+    QSignalSpy output(&runner, &StageRunner::outputLine);
+    QSignalSpy finished(&runner, &StageRunner::finished);
+    QVERIFY(runner.start({"run", QString::fromStdString(project.string()), "--until", "deviation"}));
+    QVERIFY(finished.wait(300000));
+    QCOMPARE(finished.first().first().toInt(), 0);
+    QCOMPARE(output.count(), 0);
+    QStringList fineTuned;
+    bool deviationDone = false;
+    for (const QList<QVariant>& e : events) {
+      const QJsonObject event = e.first().toJsonObject();
+      const QString stage = event.value("stage").toString();
+      if (event.value("event") == "metrics" && stage.startsWith("deviation:") && !fineTuned.contains(stage))
+        fineTuned << stage;
+      deviationDone |= stage == "deviation" && event.value("status") == "done";
+    }
+    QVERIFY(deviationDone);
+    QCOMPARE(fineTuned, QStringList({"deviation:en", "deviation:de", "deviation:uk"}));  // rank 0's share
+    QVERIFY(fs::exists(project.parent_path() / "runs" / "deviation" / "nl" / "norms.json"));  // rank 1's
+
+    finished.clear();
+    QVERIFY(runner.start({"info"}));
+    QVERIFY(finished.wait(60000));
+    QCOMPARE(finished.first().first().toInt(), 0);  // `info` refuses a job: it ran as one process
   }
 };
 

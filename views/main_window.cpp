@@ -10,6 +10,7 @@
 #include <QFileInfo>
 #include <QHeaderView>
 #include <QIcon>
+#include <QInputDialog>
 #include <QKeySequence>
 #include <QLabel>
 #include <QMenu>
@@ -63,6 +64,7 @@ namespace {
 const char* const kGeometryKey = "mainWindow/geometry";
 const char* const kStateKey = "mainWindow/state";
 const char* const kLastDirKey = "mainWindow/lastDirectory";
+const char* const kProcessesKey = "stages/processes";  // processes per stage (StageRunner::setProcesses)
 const char* const kProjectFilter = QT_TRANSLATE_NOOP("MainWindow", "DMoE projects (*.dmoe.json);;JSON files (*.json)");
 constexpr int kProgressSteps = 1000;
 constexpr int kStatusMessageMs = 8000;
@@ -163,6 +165,31 @@ void MainWindow::createActions() {
   cancelAction_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Period));
   cancelAction_->setStatusTip(tr("Stop the running stage; it keeps a checkpoint and resumes when run again"));
   connect(cancelAction_, &QAction::triggered, queue_, &StageQueue::cancel);
+
+  runner_->setProcesses(QSettings().value(kProcessesKey, 1).toInt());
+  processesAction_ = new QAction(this);
+  connect(processesAction_, &QAction::triggered, this, &MainWindow::chooseProcesses);
+  showProcesses();
+}
+
+void MainWindow::chooseProcesses() {
+  bool ok = false;
+  const int n = QInputDialog::getInt(
+      this, tr("Processes per Stage"),
+      tr("Run the stages that split (deviation by language; pretrain and DMoE training data parallel) as this many "
+         "processes on this machine, through torchrun. The other stages run in the first process. 1 = one process."),
+      runner_->processes(), 1, 256, 1, &ok);
+  if (!ok) return;
+  runner_->setProcesses(n);
+  QSettings().setValue(kProcessesKey, n);
+  showProcesses();
+}
+
+void MainWindow::showProcesses() {
+  processesAction_->setText(tr("&Processes per Stage: %1…").arg(runner_->processes()));
+  processesAction_->setStatusTip(runner_->processes() > 1
+                                     ? tr("Stages that split run as %1 processes through torchrun").arg(runner_->processes())
+                                     : tr("Stages run as one process; choose more to split them through torchrun"));
 }
 
 void MainWindow::createMenusAndToolBar() {
@@ -193,6 +220,8 @@ void MainWindow::createMenusAndToolBar() {
   routingMenu_ = stages->addMenu(tr("Measure &Routing"));
   routingMenu_->setStatusTip(tr("Where a trained mixture of experts sends each language's held-out tokens (dmoe routing)"));
   connect(routingMenu_, &QMenu::aboutToShow, this, &MainWindow::rebuildRoutingMenu);
+  stages->addSeparator();
+  stages->addAction(processesAction_);
   stages->addSeparator();
   stages->addAction(cancelAction_);
 

@@ -87,6 +87,8 @@ class MainWindow : public QMainWindow {
   void createCentralWidget();
   void createStatusBar();
   void connectStageRunner();
+  void chooseProcesses();  // Stages ▸ Processes per Stage (remembered in QSettings)
+  void showProcesses();
 
   void openWithDialog();
   void showNewProjectWizard();  // File ▸ New Project…: writes a project, then opens it
@@ -131,7 +133,7 @@ class MainWindow : public QMainWindow {
   bool externalBusy_ = false;
   QMenu* recentMenu_ = nullptr;
   QAction *newAction_, *openAction_, *saveAction_, *saveAsAction_, *quitAction_;
-  QAction *statsAction_, *runAllAction_, *adaptAction_, *cancelAction_;
+  QAction *statsAction_, *runAllAction_, *adaptAction_, *cancelAction_, *processesAction_;
   QMenu* runStageMenu_ = nullptr;
   QMenu* routingMenu_ = nullptr;
   QString statisticsNote_;

@@ -1,10 +1,13 @@
 #include "stage_runner.h"
 
 #include <QCoreApplication>
+#include <algorithm>
 #include <QFileInfo>
+#include <QStandardPaths>
 #include <utility>
 
 #include "event_text.h"
+#include "pipeline/stage_catalog.h"
 
 namespace dmoe::views {
 
@@ -55,6 +58,16 @@ QString StageRunner::locateCli() {
   return {};
 }
 
+QString StageRunner::locateLauncher() { return QStandardPaths::findExecutable("torchrun"); }
+
+QStringList StageRunner::launcherArguments(const QString& cliPath, int processes, const QStringList& arguments) {
+  // --redirects/--tee 2: Debian 12's torchrun (1.13 on Python 3.11) fails on
+  // their default 0; 2 tees stderr and leaves stdout, the event stream, alone.
+  return QStringList{"--standalone", "--nproc_per_node", QString::number(processes), "--redirects", "2", "--tee", "2",
+                     "--no_python", cliPath, "--events", "jsonl"} +
+         arguments;
+}
+
 bool StageRunner::start(const QStringList& arguments, const QString& workingDirectory) {
   if (process_) return false;
   arguments_ = arguments;
@@ -70,13 +83,18 @@ bool StageRunner::start(const QStringList& arguments, const QString& workingDire
   connect(process_, &QProcess::finished, this, &StageRunner::onFinished);
   connect(process_, &QProcess::errorOccurred, this, &StageRunner::onError);
 
-  if (program_.isEmpty()) {
+  job_ = processes_ > 1 && !arguments.isEmpty() && commandRunsInJob(arguments.first().toStdString());
+  launcher_ = job_ ? locateLauncher() : QString();
+  if (program_.isEmpty() || (job_ && launcher_.isEmpty())) {
     // Reported asynchronously, like a QProcess start failure, so callers see one code path.
     QMetaObject::invokeMethod(
         this, [this] { onError(QProcess::FailedToStart); }, Qt::QueuedConnection);
     return true;
   }
-  process_->start(program_, QStringList{"--events", "jsonl"} + arguments);
+  if (job_)
+    process_->start(launcher_, launcherArguments(program_, processes_, arguments));
+  else
+    process_->start(program_, QStringList{"--events", "jsonl"} + arguments);
   return true;
 }
 
@@ -84,7 +102,7 @@ void StageRunner::cancel(int graceMs) {
   if (!process_ || process_->state() == QProcess::NotRunning) return;
   cancelled_ = true;
   process_->terminate();
-  killTimer_.start(graceMs);
+  killTimer_.start(job_ ? std::max(graceMs, 60000) : graceMs);
 }
 
 void StageRunner::readStdout() {
@@ -120,9 +138,15 @@ void StageRunner::onFinished(int exitCode, QProcess::ExitStatus status) {
 void StageRunner::onError(QProcess::ProcessError error) {
   // Every other error is followed by QProcess::finished.
   if (error != QProcess::FailedToStart || !process_) return;
-  const QString reason = program_.isEmpty()
-                             ? tr("The dmoe command-line tool was not found (set DMOE_CLI to its path).")
-                             : tr("Could not start %1: %2").arg(program_, process_->errorString());
+  QString reason;
+  if (program_.isEmpty())
+    reason = tr("The dmoe command-line tool was not found (set DMOE_CLI to its path).");
+  else if (job_ && launcher_.isEmpty())
+    reason = tr("torchrun was not found: install Debian's python3-torch to run stages as %1 processes, or set "
+                "Stages ▸ Processes per Stage to 1.")
+                 .arg(processes_);
+  else
+    reason = tr("Could not start %1: %2").arg(job_ ? launcher_ : program_, process_->errorString());
   emit failedToStart(reason);
   endRun(-1);
 }

@@ -32,6 +32,18 @@ class StageRunner : public QObject {
   void setProgram(const QString& cliPath) { program_ = cliPath; }  // default: locateCli()
   const QString& program() const { return program_; }
 
+  // Processes per stage on this machine (default 1). With more, a command
+  // that runs in a job (pipeline/stage_catalog.h: `run` and the stage
+  // commands) starts through torchrun (Debian python3-torch) as that many
+  // processes; rank 0's events are the stream, as with one process. Other
+  // commands start as one process.
+  void setProcesses(int processes) { processes_ = processes < 1 ? 1 : processes; }
+  int processes() const { return processes_; }
+  // torchrun on $PATH; empty when not installed.
+  static QString locateLauncher();
+  // torchrun's arguments for `dmoe --events jsonl <arguments…>` as `processes` local processes.
+  static QStringList launcherArguments(const QString& cliPath, int processes, const QStringList& arguments);
+
   // Starts `dmoe --events jsonl <arguments...>`. Returns false (and emits
   // nothing) when a command is already running; a missing binary is reported
   // through failedToStart + finished(-1) like any other start failure.
@@ -40,7 +52,8 @@ class StageRunner : public QObject {
   const QStringList& arguments() const { return arguments_; }  // of the current or last command
 
   // Asks the command to stop (SIGTERM, so a stage can save a resumable state)
-  // and kills it if it is still running after `graceMs`. finished() follows.
+  // and kills it if it is still running after `graceMs` (a job: at least 60 s,
+  // torchrun's own grace for its processes). finished() follows.
   void cancel(int graceMs = 5000);
   bool wasCancelled() const { return cancelled_; }  // of the current or last command
 
@@ -63,6 +76,9 @@ class StageRunner : public QObject {
   void endRun(int exitCode);
 
   QString program_;
+  int processes_ = 1;
+  QString launcher_;  // torchrun, when the current command runs as a job; else empty
+  bool job_ = false;
   QStringList arguments_;
   QProcess* process_ = nullptr;
   QByteArray stdoutBuffer_, stderrBuffer_;

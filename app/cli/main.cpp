@@ -28,9 +28,7 @@ std::unique_ptr<RunsFolderLock> lockRunsFolder(const std::filesystem::path& runs
 }
 
 void checkCommandRunsInJob(const std::string& command) {
-  if (jobSize() <= 1 || command == "run") return;
-  for (const StageInfo& stage : stageCatalog())
-    if (stage.name == command || stage.name.rfind(command + "-", 0) == 0) return;
+  if (jobSize() <= 1 || commandRunsInJob(command)) return;
   throw InputError("`dmoe " + command + "` does not run in a torchrun job (WORLD_SIZE " + std::to_string(jobSize()) +
                    "): only `dmoe run` and the stage commands split over processes; run it as one process");
 }

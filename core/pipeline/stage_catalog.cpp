@@ -38,4 +38,11 @@ const std::vector<StageInfo>& stageCatalog() {
   return stages;
 }
 
+bool commandRunsInJob(const std::string& command) {
+  if (command == "run") return true;
+  for (const StageInfo& stage : stageCatalog())
+    if (stage.name == command || stage.name.rfind(command + "-", 0) == 0) return true;
+  return false;
+}
+
 }  // namespace dmoe

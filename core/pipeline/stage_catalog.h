@@ -26,4 +26,9 @@ struct StageInfo {
 
 const std::vector<StageInfo>& stageCatalog();
 
+// Whether `dmoe <command>` runs in a torchrun job: `run` and the stage
+// commands (a catalogue name, or the family of "<family>-<step>" names).
+// Every other command refuses a job (it would run once per process).
+bool commandRunsInJob(const std::string& command);
+
 }  // namespace dmoe
