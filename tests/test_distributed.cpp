@@ -6,7 +6,8 @@
 //     (the same fine-tunes, one per process, one thread each);
 //   - data-parallel training (pretrain; DMoE stages 1 and 2) follows the
 //     one-process loss curve up to float summation order (the measured
-//     largest relative difference is printed; bound 1e-4);
+//     largest relative difference is printed; bound 1e-4); the held-out
+//     evaluation split by language writes the same table;
 //   - a rank killed mid-pretraining ends the job with a clear error within a
 //     bounded time (no hang), and the next launch resumes from the last
 //     checkpoint to the same files as an uninterrupted two-process run;
@@ -198,7 +199,7 @@ class TestDistributed : public QObject {
     QVERIFY2(prefix.exitCode == 0, tail(prefix.err).c_str());
     std::set<std::string> before;  // the folders up to pretraining, shared by both runs
     for (const auto& entry : fs::directory_iterator(runs())) before.insert(entry.path().filename().string());
-    auto one = test::runCli({"run", project_.string(), "--until", "train"}, root() / "p", 300000);
+    auto one = test::runCli({"run", project_.string(), "--until", "eval"}, root() / "p", 300000);
     QVERIFY2(one.exitCode == 0, tail(one.err).c_str());
     fs::create_directories(root() / "one");
     for (const auto& entry : fs::directory_iterator(runs()))
@@ -206,7 +207,7 @@ class TestDistributed : public QObject {
         fs::rename(entry.path(), root() / "one" / entry.path().filename());
 
     Launch two;
-    start(two, root() / "p", {"--standalone"}, {"run", project_.string(), "--until", "train"});
+    start(two, root() / "p", {"--standalone"}, {"run", project_.string(), "--until", "eval"});
     finish(two, 600000);
     QVERIFY2(two.process->exitCode() == 0, (tail(two.out) + tail(two.err)).c_str());
     QVERIFY_CONTAINS(two.out, "\"stage\":\"deviation\"");
@@ -241,6 +242,12 @@ class TestDistributed : public QObject {
       qInfo("train %s: largest relative loss difference, 2 processes vs 1: %.3g", stage, worst);
       QVERIFY2(worst < 1e-4, rel.c_str());
     }
+    // The same trained weights (the curves above are equal), so the held-out
+    // table split by language over the processes is the same file.
+    QVERIFY(test::readText(root() / "one" / "train" / "model" / "model.safetensors") ==
+            test::readText(runs() / "train" / "model" / "model.safetensors"));
+    QVERIFY(test::readText(root() / "one" / "eval" / "perplexity.json") ==
+            test::readText(runs() / "eval" / "perplexity.json"));
   }
 
   // Pretraining data parallel (the one-process run is the prefix above).

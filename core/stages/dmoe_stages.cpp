@@ -6,6 +6,7 @@
 #include "checkpoint/hf_checkpoint.h"
 #include "stages/stage_folder.h"
 #include "runtime/device.h"
+#include "runtime/distributed.h"
 #include "stages/dmoe_variant.h"
 #include "stages/stage_inputs.h"
 #include "train/heldout_perplexity.h"
@@ -39,7 +40,8 @@ bool evaluateInto(const Project& project, const fs::path& dir, const fs::path& m
                                {"heldout", shardsFingerprint(project, project.allLanguages())}});
   const fs::path file = RunLayout::perplexityIn(dir);
   return folder.run(force, reporter, "perplexities", file, [&] {
-    writeFileAtomic(file, evaluateModel(project, modelDir, reporter).dump(1) + "\n");
+    const Json table = evaluateModel(project, modelDir, reporter);  // every process of a job scores its languages
+    if (isMainProcess()) writeFileAtomic(file, table.dump(1) + "\n");
     reporter.artifact(file, "perplexity");
     return Json::object();
   });
@@ -69,7 +71,7 @@ void runEval(const Project& project, Reporter& reporter, bool force) {
                    std::to_string(table["soft"].value("average", 0.0)) + " (learned router), " +
                    std::to_string(table["hard"].value("average", 0.0)) + " (group oracle)");
     }
-    writeFileAtomic(file, table.dump(1) + "\n");
+    if (isMainProcess()) writeFileAtomic(file, table.dump(1) + "\n");
     reporter.artifact(file, "perplexity");
     reporter.result("eval", table);
     return Json::object();

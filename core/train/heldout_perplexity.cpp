@@ -8,6 +8,7 @@
 #include "corpus/token_cache.h"
 #include "corpus/token_shard.h"
 #include "runtime/cancellation.h"
+#include "runtime/distributed.h"
 
 namespace dmoe {
 
@@ -51,9 +52,17 @@ HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl
                      "); use 0 for the context length");
   HeldoutPerplexity out;
   std::vector<Language> all = project.allLanguages();
+  // Of several processes, process r scores languages r, r + N, …; the rows
+  // are then summed over the processes (each row is one process's, the
+  // others' zeros: exact), so every process returns the whole table.
+  const auto rows = static_cast<std::int64_t>(all.size());
+  torch::Tensor shares = torch::zeros({rows, 3}, torch::kFloat64);  // documents, tokens, nll
+  auto share = shares.accessor<double, 2>();
   for (std::size_t i = 0; i < all.size(); ++i) {
-    throwIfCancelled();
+    // Alone, a cancel stops between languages; in a job every process must reach the sum below.
+    if (processCount() == 1) throwIfCancelled();
     const Language& l = all[i];
+    if (static_cast<int>(i % static_cast<std::size_t>(processCount())) != processRank()) continue;
     TokenShard shard(tokenShardFile(project, l.id, "heldout"));
     const bool scored = !beforeLanguage || beforeLanguage(l);
     std::int64_t n = scored ? shard.documentCount() : 0;
@@ -64,8 +73,19 @@ HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl
     if (scored)
       reporter.log(row.label + ": PPL " + std::to_string(row.total.perplexity()) + " over " +
                    std::to_string(row.total.tokens) + " tokens");
+    share[static_cast<std::int64_t>(i)][0] = static_cast<double>(row.documents);
+    share[static_cast<std::int64_t>(i)][1] = static_cast<double>(row.total.tokens);
+    share[static_cast<std::int64_t>(i)][2] = row.total.nll;
+    reporter.progress(static_cast<std::int64_t>(i + 1), rows, "languages");
+  }
+  allReduceSum({shares});
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const Language& l = all[i];
+    LanguagePerplexity row{l.id, l.label(), l.tier, i >= project.languages.size(),
+                           static_cast<std::int64_t>(share[static_cast<std::int64_t>(i)][0]), {}};
+    row.total.tokens = static_cast<std::int64_t>(share[static_cast<std::int64_t>(i)][1]);
+    row.total.nll = share[static_cast<std::int64_t>(i)][2];
     out.languages.push_back(row);
-    reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(all.size()), "languages");
   }
   std::vector<const LanguagePerplexity*> known, fresh;
   for (const LanguagePerplexity& r : out.languages) (r.isNew ? fresh : known).push_back(&r);

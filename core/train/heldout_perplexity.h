@@ -35,6 +35,9 @@ struct HeldoutPerplexity {
 // `beforeLanguage` (optional) runs before each language is scored, e.g. to set
 // an MoE model's routing for it; returning false leaves the language unscored
 // (its row stays, with 0 tokens and PPL null).
+// Of a job (runtime/distributed.h, outside a SoloScope) every process must
+// call it: the languages split over the processes (beforeLanguage runs only
+// for a process's own), and every process returns the whole table.
 HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl& model, Reporter& reporter,
                                             const std::function<bool(const Language&)>& beforeLanguage = {});
 
