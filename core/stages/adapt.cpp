@@ -24,6 +24,7 @@
 #include "results/adaptation_file.h"
 #include "stages/stage_folder.h"
 #include "runtime/device.h"
+#include "runtime/distributed.h"
 #include "stages/dmoe_variant.h"
 #include "stages/expert_probe.h"
 #include "stages/stage_inputs.h"
@@ -216,10 +217,12 @@ void adaptInto(const Project& project, const std::vector<std::string>& newIds, R
   routing->soft();
   SaveOptions save;
   save.tokenizerSource = trainedDir;
-  saveStateDict(*model, RunLayout::modelIn(dir), moeConfigJson(model->config(), layout), save);
-  reporter.artifact(RunLayout::modelIn(dir), "model");
   const Json report = out.toJson();
-  writeFileAtomic(runs.adaptationFile(), report.dump(1) + "\n");
+  if (isMainProcess()) {  // of a job, every process trained and measured the same; rank 0 writes
+    saveStateDict(*model, RunLayout::modelIn(dir), moeConfigJson(model->config(), layout), save);
+    writeFileAtomic(runs.adaptationFile(), report.dump(1) + "\n");
+  }
+  reporter.artifact(RunLayout::modelIn(dir), "model");
   reporter.artifact(runs.adaptationFile(), "adaptation");
   reporter.result("adaptation", report);
 }

@@ -110,7 +110,7 @@ static bool runDenseContinue(const Project& project, Reporter& reporter, bool fo
     Trainer(model, mixed, options, r).run();
     SaveOptions save;
     save.tokenizerSource = baseDir;
-    saveStateDict(*model, modelDir, model->config().toHfJson(), save);
+    if (isMainProcess()) saveStateDict(*model, modelDir, model->config().toHfJson(), save);
     return Json{{"tokens", settings.steps * perStep}, {"dmoe_tokens", budget}};
   });
   return evaluateInto(project, runs.evalDir(), modelDir, StageFolder::fingerprint(runs.trainDir(), "dmoe baselines"), r,
@@ -133,10 +133,15 @@ static bool runVariantBaseline(const Project& project, const std::string& name, 
                                           : computeGroups(project, groupMethod);
   v.groupsFingerprint = hashHex(v.groups.toJson().dump());
   v.init = init;
-  fs::create_directories(dir);
-  writeFileAtomicIfChanged(dir / "groups.json", v.groups.toJson().dump(2) + "\n");
   Reporter r = reporter.forStage(reporter.stage() + ":" + name);
-  bool computed = mergeVariant(project, v, r, force);
+  // The groups and the merged model on rank 0 alone (a merge does not split); training and evaluation split.
+  bool computed = false;
+  runOnMain("merging the " + name + " baseline", [&] {
+    fs::create_directories(dir);
+    writeFileAtomicIfChanged(dir / "groups.json", v.groups.toJson().dump(2) + "\n");
+    computed = mergeVariant(project, v, r, force);
+  });
+  computed = agreeWithMain(computed);
   computed = trainVariant(project, v, r, force) || computed;
   return evaluateInto(project, runs.evalDir(), RunLayout::modelIn(v.trainDir), StageFolder::fingerprint(v.trainDir, "dmoe baselines"),
                       r, force) ||
