@@ -42,13 +42,18 @@ namespace {
 // One thread per process in both runs (the same BLAS partitioning, so the same
 // bytes where the computation is the same); stage 2 in 2-row micro-batches
 // like each process's half of its 4-row batch (its balance loss is computed
-// per micro-batch), adaptation too (its router loss); pretraining checkpoints
-// every 5 steps (the kill test).
+// per micro-batch), adaptation and LayerMoE too (router and classifier
+// losses); LayerMoE on (uniform allocation: the micro languages' S_i is
+// below 0, which the layer-wise one refuses); pretraining checkpoints every 5
+// steps (the kill test).
 Json jobPatch() {
+  const Json layerStage{{"steps", 4}, {"learning_rate", 1e-3}, {"seq_len", 16}, {"batch_sequences", 4}, {"micro_batch", 2}};
   return Json{{"threads", 1},
               {"base_model", {{"pretrain", {{"checkpoint_every", 5}}}}},
               {"train", {{"stage2", {{"micro_batch", 2}}}}},
-              {"adaptation", {{"micro_batch", 2}}}};
+              {"adaptation", {{"micro_batch", 2}, {"methods", {"dmoe-adapt", "layermoe"}}}},
+              {"layermoe", {{"budget", 6}, {"allocation", "uniform"}, {"similarity_tokens", 300}, {"replay_fraction", 0.5},
+                            {"stage1", layerStage}, {"stage2", layerStage}}}};
 }
 
 std::string torchrun() { return QStandardPaths::findExecutable("torchrun").toStdString(); }
@@ -210,7 +215,7 @@ class TestDistributed : public QObject {
     QVERIFY2(prefix.exitCode == 0, tail(prefix.err).c_str());
     std::set<std::string> before;  // the folders up to pretraining, shared by both runs
     for (const auto& entry : fs::directory_iterator(runs())) before.insert(entry.path().filename().string());
-    auto one = test::runCli({"run", project_.string(), "--until", "adapt"}, root() / "p", 300000);
+    auto one = test::runCli({"run", project_.string(), "--until", "layermoe-train"}, root() / "p", 300000);
     QVERIFY2(one.exitCode == 0, tail(one.err).c_str());
     fs::create_directories(root() / "one");
     for (const auto& entry : fs::directory_iterator(runs()))
@@ -218,7 +223,7 @@ class TestDistributed : public QObject {
         fs::rename(entry.path(), root() / "one" / entry.path().filename());
 
     Launch two;
-    start(two, root() / "p", {"--standalone"}, {"run", project_.string(), "--until", "adapt"});
+    start(two, root() / "p", {"--standalone"}, {"run", project_.string(), "--until", "layermoe-train"});
     finish(two, 600000);
     QVERIFY2(two.process->exitCode() == 0, (tail(two.out) + tail(two.err)).c_str());
     QVERIFY_CONTAINS(two.out, "\"stage\":\"deviation\"");
@@ -258,9 +263,12 @@ class TestDistributed : public QObject {
                      runs() / "train" / "model" / "model.safetensors"));
     QVERIFY(sameFile(root() / "one" / "eval" / "perplexity.json", runs() / "eval" / "perplexity.json"));
     // Baselines (dense-continue and random groups: merge on rank 0, training
-    // and evaluation split) and the adaptation (probe, training, checks): the same files.
+    // and evaluation split), the adaptation (probe, training, checks) and
+    // LayerMoE (similarity split by language, expansion trained data parallel): the same files.
     for (const char* rel : {"baselines/dense-continue/eval/perplexity.json", "baselines/random-groups/eval/perplexity.json",
-                            "adapt/adaptation.json", "adapt/model/model.safetensors"})
+                            "adapt/adaptation.json", "adapt/model/model.safetensors",
+                            "layermoe/similarity/layer_similarity.json", "layermoe/uniform/expansion.json",
+                            "layermoe/uniform/eval/perplexity.json"})
       QVERIFY2(sameFile(root() / "one" / rel, runs() / rel), rel);
   }
 

@@ -29,13 +29,13 @@ const std::vector<StageInfo>& stageCatalog() {
        true},
       {"layermoe-similarity",
        "LayerMoE: per layer, how alike the new languages' FFN inputs are to each other and to the old ones' (SPEC 2.1)",
-       true},
+       true, true},
       {"layermoe-allocate",
        "LayerMoE: experts per layer by 1/S_i for a budget of new experts, or uniform at the same budget (SPEC 2.2)", true},
       {"layermoe-train",
        "LayerMoE: expand the base (frozen original expert 0 + new copies per layer), stage 1 on the new languages, "
        "stage 2 review with old replay and LPR; held-out PPL; also the uniform ablation (SPEC 2.3)",
-       true},
+       true, true},
       {"report", "Markdown and JSON report: groups, layers, parameters, the PPL table, adaptation", true},
   };
   return stages;

@@ -14,6 +14,7 @@
 #include "results/selection_file.h"
 #include "runtime/cancellation.h"
 #include "runtime/device.h"
+#include "runtime/distributed.h"
 #include "stages/stage_folder.h"
 #include "stages/stage_inputs.h"
 #include "stages/stages.h"
@@ -55,30 +56,49 @@ std::int64_t measureLanguage(const Project& project, const std::string& id, std:
   return means.tokens();
 }
 
+// Of a job, process r measures languages r, r + N, …; their tokens and mean
+// vectors are then summed over the processes (each row one process's, the
+// others' zeros: exact), so every process has every language's.
 LayerSimilarity measureLayerSimilarity(const Project& project, const std::vector<Language>& languages,
                                        Reporter& reporter) {
   std::shared_ptr<CausalLMImpl> model = loadCausalLM(baseModelDir(project), resolveDevice(project.device));
   const std::int64_t perDocument =
       std::min(project.layermoe.max_document_tokens, model->config().max_position_embeddings);
+  const auto n = static_cast<std::int64_t>(languages.size());
+  const std::int64_t layers = model->config().num_hidden_layers, width = model->config().hidden_size;
+  torch::Tensor tokenCounts = torch::zeros({n}, torch::kFloat64);
+  torch::Tensor meanVectors = torch::zeros({n, layers, width}, torch::kFloat64);
+  FfnInputMeans means(*model);
+  for (std::int64_t i = processRank(); i < n; i += processCount()) {
+    const Language& l = languages[static_cast<size_t>(i)];
+    means.reset();
+    const std::int64_t tokens = measureLanguage(project, l.id, project.layermoe.similarity_tokens, perDocument, means);
+    if (tokens == 0)
+      throw InputError(tokenShardFile(project, l.id, "continual").string() + ": no continual tokens to measure " + l.id +
+                       " on");
+    if (tokens < project.layermoe.similarity_tokens)
+      reporter.log(l.label() + ": " + std::to_string(tokens) + " tokens (its whole continual slice; asked for " +
+                   std::to_string(project.layermoe.similarity_tokens) + ")");
+    tokenCounts[i] = static_cast<double>(tokens);
+    const std::vector<std::vector<double>> unit = means.means();
+    for (std::int64_t layer = 0; layer < layers; ++layer)
+      meanVectors[i][layer].copy_(torch::tensor(unit.at(static_cast<size_t>(layer)), torch::kFloat64));
+    reporter.progress(i + 1, n, "languages");
+  }
+  allReduceSum({tokenCounts, meanVectors});
   std::vector<std::string> ids;
   std::vector<bool> isNew;
   std::vector<std::int64_t> tokens;
-  std::vector<std::vector<std::vector<double>>> meanUnit;
-  FfnInputMeans means(*model);
-  for (size_t i = 0; i < languages.size(); ++i) {
-    const Language& l = languages[i];
-    means.reset();
-    tokens.push_back(measureLanguage(project, l.id, project.layermoe.similarity_tokens, perDocument, means));
-    if (tokens.back() == 0)
-      throw InputError(tokenShardFile(project, l.id, "continual").string() + ": no continual tokens to measure " + l.id +
-                       " on");
-    if (tokens.back() < project.layermoe.similarity_tokens)
-      reporter.log(l.label() + ": " + std::to_string(tokens.back()) + " tokens (its whole continual slice; asked for " +
-                   std::to_string(project.layermoe.similarity_tokens) + ")");
-    ids.push_back(l.id);
-    isNew.push_back(i >= project.languages.size());
-    meanUnit.push_back(means.means());
-    reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(languages.size()), "languages");
+  std::vector<std::vector<std::vector<double>>> meanUnit(static_cast<size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    ids.push_back(languages[static_cast<size_t>(i)].id);
+    isNew.push_back(static_cast<size_t>(i) >= project.languages.size());
+    tokens.push_back(static_cast<std::int64_t>(tokenCounts[i].item<double>()));
+    const torch::Tensor rows = meanVectors[i].contiguous();
+    for (std::int64_t layer = 0; layer < layers; ++layer) {
+      const double* v = rows[layer].data_ptr<double>();
+      meanUnit[static_cast<size_t>(i)].emplace_back(v, v + width);
+    }
   }
   return layerSimilarity(ids, isNew, tokens, meanUnit);
 }
@@ -156,7 +176,7 @@ void runLayerMoeSimilarity(const Project& project, Reporter& reporter, bool forc
                           {"max_document_tokens", project.layermoe.max_document_tokens}});
   const bool done = folder.run(force, reporter, "layer similarity", runs.layerSimilarityFile(), [&] {
     const LayerSimilarity s = measureLayerSimilarity(project, languages, reporter);
-    writeFileAtomic(runs.layerSimilarityFile(), s.toJson().dump(1) + "\n");
+    if (isMainProcess()) writeFileAtomic(runs.layerSimilarityFile(), s.toJson().dump(1) + "\n");
     std::string line = "S_i per layer:";
     for (double v : s.combined) line += " " + fixedDecimals(v, 3);
     reporter.log(line);

@@ -32,6 +32,7 @@
 #include "results/allocation_file.h"
 #include "results/expansion_file.h"
 #include "runtime/device.h"
+#include "runtime/distributed.h"
 #include "stages/dmoe_variant.h"
 #include "stages/stage_folder.h"
 #include "stages/stage_inputs.h"
@@ -361,7 +362,7 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
   routing->soft();
   SaveOptions save;
   save.tokenizerSource = baseDir;
-  saveStateDict(*model, RunLayout::modelIn(dir), moeConfigJson(model->config(), layout), save);
+  if (isMainProcess()) saveStateDict(*model, RunLayout::modelIn(dir), moeConfigJson(model->config(), layout), save);
   reporter.artifact(RunLayout::modelIn(dir), "model");
   return out;
 }
@@ -390,7 +391,7 @@ bool runExpansion(const Project& project, const Expansion& expansion, Reporter& 
   const bool trained = folder.run(force, reporter, expansion.allocation + " expansion", file, [&] {
     const LayerMoeExpansion result = expandAndTrain(project, expansion, lineage, dir, reporter);
     const Json j = result.toJson();
-    writeFileAtomic(file, j.dump(1) + "\n");
+    if (isMainProcess()) writeFileAtomic(file, j.dump(1) + "\n");
     reporter.artifact(file, "expansion");
     reporter.result("layermoe-expansion", j);
     return Json::object();
