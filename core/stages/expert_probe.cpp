@@ -9,6 +9,7 @@
 #include "stages/stage_folder.h"
 #include "runtime/cancellation.h"
 #include "runtime/device.h"
+#include "runtime/distributed.h"
 #include "stages/stage_inputs.h"
 #include "model/load_model.h"
 #include "train/perplexity.h"
@@ -30,18 +31,36 @@ std::vector<ProbeTable::Row> probeExperts(const Project& project, CausalLMImpl& 
     const Language* l = project.findLanguage(id);
     return l ? l->label() : id;
   };
-  std::vector<ProbeTable::Row> probes;
-  for (size_t i = 0; i < languageIds.size(); ++i) {
-    throwIfCancelled();
-    ProbeTable::Row probe;
-    probe.language = languageIds[i];
-    TokenShard shard(tokenShardFile(project, probe.language, "heldout"));
-    probe.documents = std::min<std::int64_t>(shard.documentCount(), maxDocuments);
+  // Of a job, process r probes languages r, r + N, …; the rows (documents,
+  // then NLL and tokens per expert) are summed over the processes (the
+  // others' rows are zeros: exact), so every process has the whole table.
+  const auto n = static_cast<std::int64_t>(languageIds.size()), experts = layout.numExperts;
+  torch::Tensor sums = torch::zeros({n, 1 + 2 * experts}, torch::kFloat64);
+  for (std::int64_t i = processRank(); i < n; i += processCount()) {
+    if (processCount() == 1) throwIfCancelled();  // in a job every process must reach the sum
+    TokenShard shard(tokenShardFile(project, languageIds[static_cast<size_t>(i)], "heldout"));
+    const std::int64_t count = std::min<std::int64_t>(shard.documentCount(), maxDocuments);
     std::vector<TokenSpan> documents;
-    for (std::int64_t d = 0; d < probe.documents; ++d) documents.push_back(shard.document(d));
-    for (std::int64_t e = 0; e < layout.numExperts; ++e) {
+    for (std::int64_t d = 0; d < count; ++d) documents.push_back(shard.document(d));
+    sums[i][0] = static_cast<double>(count);
+    for (std::int64_t e = 0; e < experts; ++e) {
       routing->hardAll(e);
-      probe.ppl.push_back(documentsNll(model, documents, options).perplexity());
+      const NllTotal total = documentsNll(model, documents, options);
+      sums[i][1 + 2 * e] = total.nll;
+      sums[i][2 + 2 * e] = static_cast<double>(total.tokens);
+    }
+  }
+  allReduceSum({sums});
+  std::vector<ProbeTable::Row> probes;
+  for (std::int64_t i = 0; i < n; ++i) {
+    ProbeTable::Row probe;
+    probe.language = languageIds[static_cast<size_t>(i)];
+    probe.documents = static_cast<std::int64_t>(sums[i][0].item<double>());
+    for (std::int64_t e = 0; e < experts; ++e) {
+      NllTotal total;
+      total.nll = sums[i][1 + 2 * e].item<double>();
+      total.tokens = static_cast<std::int64_t>(sums[i][2 + 2 * e].item<double>());
+      probe.ppl.push_back(total.perplexity());
     }
     probe.best = static_cast<std::int64_t>(std::min_element(probe.ppl.begin(), probe.ppl.end()) -
                                                  probe.ppl.begin());
@@ -52,7 +71,7 @@ std::vector<ProbeTable::Row> probeExperts(const Project& project, CausalLMImpl& 
       members += (members.empty() ? "" : " ") + labelOf(id);
     reporter.log(line + " → expert " + std::to_string(probe.best) + " (" + members + ")");
     probes.push_back(std::move(probe));
-    reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(languageIds.size()), "languages");
+    reporter.progress(i + 1, n, "languages");
   }
   routing->soft();
   return probes;

@@ -19,7 +19,8 @@ namespace dmoe {
 // Probes `languageIds` (project languages) against the layout's experts,
 // reporting progress per language and a log line each. Each row's best
 // expert is the argmin of its PPLs (the first on ties). Leaves `model` with
-// soft routing.
+// soft routing. Of a job (runtime/distributed.h, outside a SoloScope) every
+// process must call it: the languages split over them, each gets the whole table.
 std::vector<ProbeTable::Row> probeExperts(const Project& project, CausalLMImpl& model, const MoeLayout& layout,
                                           const std::vector<std::string>& languageIds, Reporter& reporter);
 
