@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "micro_project.h"
+#include "pipeline/stage_catalog.h"
 #include "test_support.h"
 #include "util/error.h"
 #include "util/json.h"
@@ -336,6 +337,10 @@ class TestDistributed : public QObject {
 
   // Commands that do not split refuse to run in a job instead of running twice.
   void otherCommandsRefuseAJob() {
+    for (const char* command : {"run", "deviation", "train", "eval", "pretrain", "layermoe", "report"})
+      QVERIFY2(commandRunsInJob(command), command);
+    for (const char* command : {"tokenizer", "info", "probe", "export", "eval-ppl", "corpus", "routing", "layer"})
+      QVERIFY2(!commandRunsInJob(command), command);
     Launch info;
     start(info, root(), {"--standalone"}, {"info"});
     finish(info, 120000);

@@ -4,6 +4,7 @@
 // cancelled by SIGINT / SIGTERM).
 #include <unistd.h>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "cli_context.h"
@@ -49,8 +50,10 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << e.what() << '\n';
     return 1;
   }
+  if (jobSize() > 1) installCancelSignalHandlers(/*oneShot=*/false);
   struct Leave {
-    ~Leave() { leaveJob(); }
+    bool succeeded = false;  // a failed process does not wait for the others: they learn it from the store
+    ~Leave() { leaveJob(succeeded); }
   } leave;
   cli::CliContext ctx;
   CLI::App app{"dmoe — grow a multilingual LM into a language-group mixture of experts (headless DMoE Workbench)",
@@ -88,6 +91,7 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+    leave.succeeded = true;
     return 0;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
@@ -111,6 +115,15 @@ int main(int argc, char** argv) {
     if (ctx.sink) ctx.reporter("dmoe").error(e.what());
     else std::cerr << "error: " << e.what() << '\n';
     return 2;
+  } catch (const DistributedError& e) {
+    // The job is broken: report and end now. The process group's destructor
+    // would wait out every collective still queued against the dead or hung
+    // process (a timeout each), and leaving would wait for processes that never come.
+    if (ctx.sink) ctx.reporter("dmoe").error(e.what());
+    else std::cerr << "error: " << e.what() << '\n';
+    std::cout.flush();
+    std::cerr.flush();
+    std::_Exit(1);
   } catch (const std::exception& e) {
     if (ctx.sink) ctx.reporter("dmoe").error(e.what());
     else std::cerr << "error: " << e.what() << '\n';

@@ -43,8 +43,13 @@ const std::vector<StageInfo>& stageCatalog() {
 
 bool commandRunsInJob(const std::string& command) {
   if (command == "run") return true;
-  for (const StageInfo& stage : stageCatalog())
-    if (stage.name == command || stage.name.rfind(command + "-", 0) == 0) return true;
+  for (const StageInfo& stage : stageCatalog()) {
+    // `dmoe <stage>` of a stage command, or of a stage that splits (pretrain);
+    // `dmoe <family> <step>` of a family's commands. Not `tokenizer`: that
+    // command is not the pipeline's stage runner.
+    if (stage.name == command && (stage.command || stage.splits)) return true;
+    if (stage.command && stage.name.rfind(command + "-", 0) == 0) return true;
+  }
   return false;
 }
 

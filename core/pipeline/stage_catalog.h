@@ -26,8 +26,9 @@ struct StageInfo {
 
 const std::vector<StageInfo>& stageCatalog();
 
-// Whether `dmoe <command>` runs in a torchrun job: `run` and the stage
-// commands (a catalogue name, or the family of "<family>-<step>" names).
+// Whether `dmoe <command>` runs in a torchrun job: `run`, the stage commands
+// (a catalogue name that is a command or splits, or the family of
+// "<family>-<step>" commands).
 // Every other command refuses a job (it would run once per process).
 bool commandRunsInJob(const std::string& command);
 

@@ -26,13 +26,13 @@ void throwIfCancelled() {
   if (cancelRequested()) throw Cancelled();
 }
 
-void installCancelSignalHandlers() {
+void installCancelSignalHandlers(bool oneShot) {
   struct sigaction action {};
   action.sa_handler = onCancelSignal;
   sigemptyset(&action.sa_mask);
   // SA_RESETHAND: the default action is back as the handler runs (a second
   // signal kills); SA_RESTART: file writes in progress are not cut by EINTR.
-  action.sa_flags = SA_RESETHAND | SA_RESTART;
+  action.sa_flags = (oneShot ? SA_RESETHAND : 0) | SA_RESTART;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 }

@@ -17,7 +17,11 @@ int cancelSignal();  // 0 while not cancelled
 void throwIfCancelled();
 
 // SIGINT and SIGTERM set the flag; the handler is one-shot (the default
-// action is re-armed), so a second signal ends the process at once.
-void installCancelSignalHandlers();
+// action is re-armed), so a second signal ends the process at once. Not
+// `oneShot` (a process of a torchrun job: under scancel or `kill -TERM
+// -<group>` the launcher forwards a second SIGTERM while rank 0 saves its
+// checkpoint): every signal only sets the flag; the launcher's SIGKILL after
+// its grace period is the hard stop.
+void installCancelSignalHandlers(bool oneShot = true);
 
 }  // namespace dmoe

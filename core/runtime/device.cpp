@@ -38,15 +38,24 @@ std::string mappedBlasLibrary() {
 }
 }  // namespace
 
+namespace {
+// cuda:<LOCAL_RANK> among the GPUs this process sees (several processes on
+// one GPU, or one visible GPU per process under SLURM, share cuda:0 onwards).
+std::string localCudaDevice() {
+  const auto visible = static_cast<int>(torch::cuda::device_count());
+  return "cuda:" + std::to_string(visible > 0 ? localRank() % visible : 0);
+}
+}  // namespace
+
 std::string resolveDevice(const std::string& requested) {
   const bool cuda = torch::cuda::is_available();
   if (requested == "cpu") return "cpu";
   if (requested == "cuda") {
     if (!cuda) throw InputError("device 'cuda' requested but this LibTorch has no CUDA or no GPU is visible");
-    return "cuda:" + std::to_string(localRank());
+    return localCudaDevice();
   }
   if (requested != "auto") throw InputError("unknown device '" + requested + "' (expected auto, cpu or cuda)");
-  return cuda ? "cuda:" + std::to_string(localRank()) : "cpu";
+  return cuda ? localCudaDevice() : "cpu";
 }
 
 void configureThreads(int threads) {

@@ -24,8 +24,8 @@ struct RuntimeInfo {
   double matmul_gflops_bf16 = 0;
 };
 
-// "auto" | "cpu" | "cuda" → "cpu" or "cuda:<LOCAL_RANK>" (cuda:0 for a single
-// process); throws InputError for cuda without a GPU.
+// "auto" | "cpu" | "cuda" → "cpu" or "cuda:<LOCAL_RANK mod visible GPUs>"
+// (cuda:0 for a single process); throws InputError for cuda without a GPU.
 std::string resolveDevice(const std::string& requested);
 // LibTorch's and OpenBLAS's threads; 0 → every available core, shared evenly
 // by a job's processes on this machine.

@@ -11,7 +11,9 @@
 #include "runtime/cancellation.h"
 #include "util/error.h"
 
-#if __has_include(<torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>) && __has_include(<gloo/config.h>)
+// USE_C10D_GLOO: LibTorch's CMake target defines it where it was built with Gloo (the header is empty otherwise).
+#if __has_include(<torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>) && __has_include(<gloo/config.h>) && \
+    defined(USE_C10D_GLOO)
 #define DMOE_HAVE_C10D 1
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -65,17 +67,25 @@ bool collective() { return job().size > 1 && soloDepth.load() == 0; }
 #if DMOE_HAVE_C10D
 std::vector<std::uint8_t> bytesOf(const std::string& s) { return {s.begin(), s.end()}; }
 
-// Waits for `key` in the store without a deadline, polling the cancellation flag.
-std::string waitForKey(const std::string& key, const std::string& what) {
+// Waits for `key` in the store: without a deadline, polling the
+// cancellation flag; or, not `cancellable` (a wait that is itself part of
+// stopping), up to collectiveTimeout().
+std::string waitForKey(const std::string& key, const std::string& what, bool cancellable = true) {
   Job& j = job();
+  const auto deadline = std::chrono::steady_clock::now() + collectiveTimeout();
   try {
     while (!j.store->check({key})) {
-      if (cancelRequested()) throw Cancelled();
+      if (cancellable && cancelRequested()) throw Cancelled();
+      if (!cancellable && std::chrono::steady_clock::now() > deadline)
+        throw DistributedError("rank " + std::to_string(j.rank) + " of " + std::to_string(j.size) + ": " + what +
+                               " timed out after " + std::to_string(collectiveTimeout().count() / 1000) + " s");
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     const std::vector<std::uint8_t> value = j.store->get(key);
     return std::string(value.begin(), value.end());
   } catch (const Cancelled&) {
+    throw;
+  } catch (const DistributedError&) {
     throw;
   } catch (const std::exception& e) {
     lost(what, e);
@@ -134,10 +144,15 @@ void joinJob(const LaunchEnvironment& env) {
     // The workbench's own keys, apart from anything else in the agent's store.
     j.store = c10::make_intrusive<c10d::PrefixStore>("dmoe", store);
     auto groupOptions = c10d::ProcessGroupGloo::Options::create(collectiveTimeout());
-    const char* interface = std::getenv("GLOO_SOCKET_IFNAME");
-    groupOptions->devices.push_back(interface && *interface
-                                        ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
-                                        : c10d::ProcessGroupGloo::createDefaultDevice());
+    // GLOO_SOCKET_IFNAME: one interface or a comma-separated list (one device each), as torch.distributed reads it.
+    const char* interfaces = std::getenv("GLOO_SOCKET_IFNAME");
+    std::string list = interfaces ? interfaces : "";
+    for (std::size_t at = 0; at < list.size();) {
+      const std::size_t comma = std::min(list.find(',', at), list.size());
+      if (comma > at) groupOptions->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(list.substr(at, comma - at)));
+      at = comma + 1;
+    }
+    if (groupOptions->devices.empty()) groupOptions->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     j.group = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo", j.store),
                                                           env.rank, env.worldSize, groupOptions);
   } catch (const std::exception& e) {
@@ -157,13 +172,13 @@ void joinJob(const LaunchEnvironment& env) {
 #endif
 }
 
-void leaveJob() {
+void leaveJob(bool waitForOthers) {
 #if DMOE_HAVE_C10D
   Job& j = job();
   if (j.size <= 1) return;
   try {
     j.store->add("left", 1);
-    if (!j.hostsStore) return;
+    if (!j.hostsStore || !waitForOthers) return;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
     while (j.store->add("left", 0) < j.size && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -251,7 +266,7 @@ void broadcastFromMain(const std::vector<torch::Tensor>& tensors) {
 #endif
 }
 
-void barrier(const std::string& what) {
+void barrier(const std::string& what, bool cancellable) {
   if (!collective()) return;
 #if DMOE_HAVE_C10D
   Job& j = job();
@@ -262,7 +277,7 @@ void barrier(const std::string& what) {
   } catch (const std::exception& e) {
     lost(what, e);
   }
-  waitForKey(key + "/open", what);
+  waitForKey(key + "/open", what, cancellable);
 #endif
 }
 

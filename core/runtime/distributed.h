@@ -64,10 +64,11 @@ LaunchEnvironment readLaunchEnvironment(const std::function<const char*(const ch
 // reached, or when this LibTorch was built without c10d/Gloo.
 void joinJob(const LaunchEnvironment& env);
 
-// Before the process ends: when rank 0 hosts the store, it waits (up to a
-// minute) for the others to leave, so none loses the store mid-wait. No-op
-// for a single process and under torchrun's agent store.
-void leaveJob();
+// Before the process ends: when rank 0 hosts the store and `waitForOthers`
+// (it succeeded), it waits up to a minute for the others to leave, so none
+// loses the store mid-wait. No-op for a single process and under torchrun's
+// agent store.
+void leaveJob(bool waitForOthers = true);
 
 // Rank and size as the calling code should see them (0 of 1 inside a SoloScope).
 int processRank();
@@ -91,8 +92,11 @@ void allReduceSum(const std::vector<torch::Tensor>& tensors);
 // Overwrites each tensor with rank 0's values.
 void broadcastFromMain(const std::vector<torch::Tensor>& tensors);
 
-// Every process reaches this point before any goes on.
-void barrier(const std::string& what);
+// Every process reaches this point before any goes on. Not `cancellable`
+// (a wait that is part of stopping, e.g. for rank 0's last checkpoint): the
+// cancellation flag is ignored and the wait ends with DistributedError after
+// collectiveTimeout().
+void barrier(const std::string& what, bool cancellable = true);
 // Rank 0 runs `work` alone (inside a SoloScope) while the others wait; when
 // it throws, rank 0 rethrows and the others throw DistributedError naming
 // `what` and the message (Cancelled when rank 0 was cancelled).

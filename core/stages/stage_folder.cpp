@@ -118,7 +118,7 @@ bool StageFolder::run(bool force, Reporter& reporter, const std::string& what, c
   // Of several processes (runtime/distributed.h), rank 0 decides, prepares
   // and completes the folder; all of them compute.
   std::string changed;
-  if (agreeWithMain(current(force, product, &changed))) {
+  if (agreeWithMain(isMainProcess() && current(force, product, &changed))) {  // only rank 0 reads the folder
     reporter.log(what + " is up to date: " + product.string());
     return false;
   }

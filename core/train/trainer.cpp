@@ -221,7 +221,8 @@ struct Trainer::State {
 
   [[noreturn]] void stopCancelled(const Json& settings, bool checkpointSaved) {
     if (options.checkpoints && !checkpointSaved && isMainProcess()) saveCheckpoint(settings);  // a resume continues exactly here
-    barrier("saving the cancelled run's checkpoint");  // no process ends before it is complete
+    // No process ends before it is complete (their exit would make the launcher stop rank 0 mid-save).
+    barrier("saving the cancelled run's checkpoint", /*cancellable=*/false);
     reporter.log("cancelled after step " + std::to_string(step) +
                  (options.checkpoints ? "; checkpoint saved, a resume continues from it" : ""));
     throw Cancelled();
