@@ -138,19 +138,6 @@ double largestRelativeDifference(const fs::path& a, const fs::path& b) {
   return worst;
 }
 
-// metrics.jsonl without the wall-clock fields.
-std::string comparableMetrics(const fs::path& file) {
-  std::istringstream lines(test::readText(file));
-  std::string out;
-  for (std::string line; std::getline(lines, line);) {
-    Json values = Json::parse(line);
-    values.erase("tokens_per_s");
-    values.erase("step_time_s");
-    out += values.dump() + "\n";
-  }
-  return out;
-}
-
 // The PID of the worker of `rank` among torchrun's children (their environment names it).
 pid_t workerOfRank(qint64 launcher, int rank) {
   for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(launcher) + "/task")) {
@@ -394,8 +381,8 @@ class TestDistributed : public QObject {
     finish(resumed, 300000);
     QVERIFY2(resumed.process->exitCode() == 0, (tail(resumed.out) + tail(resumed.err)).c_str());
     QVERIFY_CONTAINS(resumed.out, "resumed at step");
-    QCOMPARE(comparableMetrics(runs() / "pretrain" / "metrics.jsonl"),
-             comparableMetrics(root() / "two-pretrain" / "metrics.jsonl"));
+    QCOMPARE(test::metricsWithoutTimings(runs() / "pretrain" / "metrics.jsonl"),
+             test::metricsWithoutTimings(root() / "two-pretrain" / "metrics.jsonl"));
     QVERIFY(sameFile(runs() / "pretrain" / "model" / "model.safetensors",
                      root() / "two-pretrain" / "model" / "model.safetensors"));
   }

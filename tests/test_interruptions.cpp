@@ -52,17 +52,7 @@ bool holdsPid(const std::string& relative) { return relative == ".lock"; }
 // A file's bytes as compared: metrics.jsonl without its wall-clock speed fields
 // (tokens_per_s, step_time_s), which differ between any two runs.
 std::string comparable(const fs::path& file) {
-  std::string bytes = test::readText(file);
-  if (file.filename() != "metrics.jsonl") return bytes;
-  std::istringstream lines(bytes);
-  std::string out;
-  for (std::string line; std::getline(lines, line);) {
-    Json values = Json::parse(line);
-    values.erase("tokens_per_s");
-    values.erase("step_time_s");
-    out += values.dump() + "\n";
-  }
-  return out;
+  return file.filename() == "metrics.jsonl" ? test::metricsWithoutTimings(file) : test::readText(file);
 }
 
 // {relative path: bytes} of every regular file under `runs` but training checkpoints (resume state).

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "util/error.h"
+#include "util/json.h"
 
 namespace fs = std::filesystem;
 
@@ -57,6 +58,18 @@ CliResult runCli(const std::vector<std::string>& args, const fs::path& workdir, 
   result.out = process.readAllStandardOutput().toStdString();
   result.err = process.readAllStandardError().toStdString();
   return result;
+}
+
+std::string metricsWithoutTimings(const fs::path& file) {
+  std::istringstream lines(readText(file));
+  std::string out;
+  for (std::string line; std::getline(lines, line);) {
+    Json values = Json::parse(line);
+    values.erase("tokens_per_s");
+    values.erase("step_time_s");
+    out += values.dump() + "\n";
+  }
+  return out;
 }
 
 std::string inputErrorOf(const std::function<void()>& f) {

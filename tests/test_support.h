@@ -34,6 +34,10 @@ struct CliResult {
 CliResult runCli(const std::vector<std::string>& args, const std::filesystem::path& workdir = {},
                  int timeoutMs = 120000);
 
+// A training run's metrics.jsonl as compared between runs: every line without
+// its wall-clock speed fields (tokens_per_s, step_time_s), which differ between any two runs.
+std::string metricsWithoutTimings(const std::filesystem::path& file);
+
 // The message of the dmoe::InputError `f` throws, or "(no InputError)".
 std::string inputErrorOf(const std::function<void()>& f);
 

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -92,8 +93,15 @@ std::string waitForKey(const std::string& key, const std::string& what, bool can
   }
 }
 
-void waitAll(std::vector<c10::intrusive_ptr<c10d::Work>>& works, const std::string& what) {
+// One collective per buffer (in place), all in flight at once, then waited for.
+void inFlight(const std::string& what, const std::vector<torch::Tensor>& buffers,
+              const std::function<c10::intrusive_ptr<c10d::Work>(std::vector<torch::Tensor>&)>& launch) {
   try {
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    for (const torch::Tensor& buffer : buffers) {
+      std::vector<torch::Tensor> one{buffer};
+      works.push_back(launch(one));
+    }
     for (auto& work : works) work->wait(collectiveTimeout());
   } catch (const std::exception& e) {
     lost(what, e);
@@ -221,19 +229,12 @@ void allReduceSum(const std::vector<torch::Tensor>& tensors) {
     bytes += size;
   }
   std::vector<torch::Tensor> flat;
-  std::vector<c10::intrusive_ptr<c10d::Work>> works;
-  try {
-    for (const auto& bucket : buckets) {
-      std::vector<torch::Tensor> parts;
-      for (const torch::Tensor& t : bucket) parts.push_back(t.reshape({-1}));
-      flat.push_back(torch::cat(parts));
-      std::vector<torch::Tensor> one{flat.back()};
-      works.push_back(job().group->allreduce(one));
-    }
-  } catch (const std::exception& e) {
-    lost("an all-reduce", e);
+  for (const auto& bucket : buckets) {
+    std::vector<torch::Tensor> parts;
+    for (const torch::Tensor& t : bucket) parts.push_back(t.reshape({-1}));
+    flat.push_back(torch::cat(parts));
   }
-  waitAll(works, "an all-reduce");
+  inFlight("an all-reduce", flat, [](std::vector<torch::Tensor>& one) { return job().group->allreduce(one); });
   torch::NoGradGuard noGrad;
   for (size_t b = 0; b < buckets.size(); ++b) {
     std::int64_t offset = 0;
@@ -248,18 +249,9 @@ void allReduceSum(const std::vector<torch::Tensor>& tensors) {
 void broadcastFromMain(const std::vector<torch::Tensor>& tensors) {
   if (!collective() || tensors.empty()) return;
 #if DMOE_HAVE_C10D
-  std::vector<c10::intrusive_ptr<c10d::Work>> works;
   std::vector<torch::Tensor> staged;
-  try {
-    for (const torch::Tensor& t : tensors) {
-      staged.push_back(t.detach().contiguous());
-      std::vector<torch::Tensor> one{staged.back()};
-      works.push_back(job().group->broadcast(one));
-    }
-  } catch (const std::exception& e) {
-    lost("a broadcast from rank 0", e);
-  }
-  waitAll(works, "a broadcast from rank 0");
+  for (const torch::Tensor& t : tensors) staged.push_back(t.detach().contiguous());
+  inFlight("a broadcast from rank 0", staged, [](std::vector<torch::Tensor>& one) { return job().group->broadcast(one); });
   torch::NoGradGuard noGrad;
   for (size_t i = 0; i < tensors.size(); ++i)
     if (!staged[i].is_same(tensors[i])) tensors[i].copy_(staged[i]);
