@@ -197,6 +197,11 @@ void HeatmapWidget::mouseReleaseEvent(QMouseEvent* e) {
   QWidget::mouseReleaseEvent(e);
 }
 
+int HeatmapWidget::labelStride(double cellExtent, double lineHeight) {
+  if (cellExtent <= 0 || cellExtent >= lineHeight) return 1;
+  return int(std::ceil(lineHeight / cellExtent));
+}
+
 void HeatmapWidget::paintEvent(QPaintEvent*) {
   QPainter p(this);
   p.setRenderHint(QPainter::Antialiasing, false);
@@ -226,11 +231,15 @@ void HeatmapWidget::paintEvent(QPaintEvent*) {
     }
 
   p.setPen(text);
-  for (int dr = 0; dr < rows(); ++dr) {
-    const QRectF label(kMargin, l.grid.top() + dr * l.cellHeight, l.grid.left() - kMargin - 6, l.cellHeight);
+  const int rowStride = labelStride(l.cellHeight, fm.height());
+  for (int dr = 0; dr < rows(); dr += rowStride) {
+    const double middle = l.grid.top() + (dr + 0.5) * l.cellHeight;
+    const double height = std::max(l.cellHeight, fm.height());
+    const QRectF label(kMargin, middle - height / 2, l.grid.left() - kMargin - 6, height);
     p.drawText(label, Qt::AlignRight | Qt::AlignVCenter, rowLabels_.value(rowOrder_[size_t(dr)]));
   }
-  for (int dc = 0; dc < columns(); ++dc) {
+  const int columnStride = l.rotateColumnLabels ? labelStride(l.cellWidth, fm.height()) : 1;
+  for (int dc = 0; dc < columns(); dc += columnStride) {
     const QString label = columnLabels_.value(columnOrder_[size_t(dc)]);
     const double x = l.grid.left() + dc * l.cellWidth;
     if (l.rotateColumnLabels) {

@@ -41,6 +41,10 @@ class HeatmapWidget : public QWidget {
   void setSelectedCell(std::optional<std::pair<int, int>> cell);
 
   int rows() const { return int(values_.size()); }
+  // Every how many rows (columns) a label is drawn: 1 while a label's line
+  // fits its cell, else enough cells for one line (128 languages in a few
+  // hundred pixels: every 3rd or 4th name, the rest on the cells' tooltips).
+  static int labelStride(double cellExtent, double lineHeight);
   int columns() const { return int(columnLabels_.size()); }
   double value(int row, int column) const { return values_[size_t(row)][size_t(column)]; }
   std::pair<double, double> valueRange() const;
