@@ -1,7 +1,8 @@
 #include "runtime/device.h"
 
-#include <filesystem>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -61,7 +62,8 @@ std::string resolveDevice(const std::string& requested) {
 void configureThreads(int threads) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int n = threads > 0 ? threads : std::max(1, cores / localProcessCount());
-  setOpenBlasThreads(n);  // the same count for BLAS products
+  // The same count for BLAS products, unless the user sized OpenBLAS's pool and the project leaves threads to us.
+  if (threads > 0 || !std::getenv("OPENBLAS_NUM_THREADS")) setOpenBlasThreads(n);
   torch::set_num_threads(n);
 }
 

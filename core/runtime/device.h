@@ -28,7 +28,8 @@ struct RuntimeInfo {
 // (cuda:0 for a single process); throws InputError for cuda without a GPU.
 std::string resolveDevice(const std::string& requested);
 // LibTorch's and OpenBLAS's threads; 0 → every available core, shared evenly
-// by a job's processes on this machine.
+// by a job's processes on this machine (OpenBLAS's left to OPENBLAS_NUM_THREADS
+// when the user set it).
 void configureThreads(int threads);
 
 // Compute precision of forward/backward passes (the project's `precision`):

@@ -137,6 +137,7 @@ void joinJob(const LaunchEnvironment& env) {
   Job& j = job();
   if (!env.multiProcess()) return;
   if (j.size > 1) throw std::logic_error("joinJob: this process already joined a job");
+  const std::chrono::milliseconds timeout = collectiveTimeout();  // a bad DMOE_COLLECTIVE_TIMEOUT_S: InputError, exit 2
 #if DMOE_HAVE_C10D
   try {
     c10d::TCPStoreOptions options;
@@ -144,14 +145,14 @@ void joinJob(const LaunchEnvironment& env) {
     options.isServer = !env.agentStore && env.rank == 0;
     options.numWorkers = env.agentStore ? c10::nullopt : c10::optional<std::size_t>(env.worldSize);
     options.waitWorkers = false;
-    options.timeout = collectiveTimeout();
+    options.timeout = timeout;
     options.multiTenant = true;
     c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(env.masterAddr, options);
     if (env.agentStore)
       store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(env.restartCount), store);
     // The workbench's own keys, apart from anything else in the agent's store.
     j.store = c10::make_intrusive<c10d::PrefixStore>("dmoe", store);
-    auto groupOptions = c10d::ProcessGroupGloo::Options::create(collectiveTimeout());
+    auto groupOptions = c10d::ProcessGroupGloo::Options::create(timeout);
     // GLOO_SOCKET_IFNAME: one interface or a comma-separated list (one device each), as torch.distributed reads it.
     const char* interfaces = std::getenv("GLOO_SOCKET_IFNAME");
     std::string list = interfaces ? interfaces : "";
