@@ -4,7 +4,8 @@
 //   - the launch variables are read and checked (no job needed);
 //   - deviation split over two processes writes the same bytes as one process
 //     (the same fine-tunes, one per process, one thread each);
-//   - data-parallel training (pretrain; DMoE stages 1 and 2) follows the
+//   - data-parallel training (pretrain, launched as two machines of one
+//     process each; DMoE stages 1 and 2) follows the
 //     one-process loss curve up to float summation order (the measured
 //     largest relative difference is printed; bound 1e-4); the held-out
 //     evaluation split by language writes the same table;
@@ -77,8 +78,9 @@ struct Launch {
   std::string out, err;
 };
 
-// torchrun with 2 processes on `dmoe --events jsonl <args>`; `launcherArgs` choose the rendezvous.
-void start(Launch& l, const fs::path& workdir, const QStringList& launcherArgs, const std::vector<std::string>& args) {
+// torchrun with `processes` processes on `dmoe --events jsonl <args>`; `launcherArgs` choose the rendezvous.
+void start(Launch& l, const fs::path& workdir, const QStringList& launcherArgs, const std::vector<std::string>& args,
+           int processes = 2) {
   QStringList list = launcherArgs;
   // Debian 12's torchrun (1.13 on Python 3.11) fails on its default "0" for
   // both: Python 3.11 no longer lists a zero IntFlag member. Tee stderr, leave stdout.
@@ -86,8 +88,7 @@ void start(Launch& l, const fs::path& workdir, const QStringList& launcherArgs, 
        << "2"
        << "--tee"
        << "2";
-  list << "--nproc_per_node"
-       << "2"
+  list << "--nproc_per_node" << QString::number(processes)
        << "--no_python" << QString::fromStdString(test::cliPath().string()) << "--events"
        << "jsonl";
   for (const std::string& a : args) list << QString::fromStdString(a);
@@ -260,14 +261,23 @@ class TestDistributed : public QObject {
       QVERIFY2(sameFile(root() / "one" / rel, runs() / rel), rel);
   }
 
-  // Pretraining data parallel (the one-process run is the prefix above).
+  // Pretraining data parallel (the one-process run is the prefix above), as
+  // the README's two-machine command: two launchers (--nnodes 2, --node_rank
+  // 0 and 1) of one process each, meeting at --master_addr.
   void pretrainingFollowsTheOneProcessCurve() {
     QVERIFY(!project_.empty());
     fs::rename(runs() / "pretrain", root() / "one-pretrain");
-    Launch uninterrupted;
-    start(uninterrupted, root() / "p", staticRendezvous(), {"run", project_.string(), "--until", "pretrain"});
+    const QStringList twoMachines = {"--nnodes", "2", "--master_addr", "127.0.0.1", "--master_port",
+                                     QString::number(freePort())};
+    Launch uninterrupted, second;
+    const std::vector<std::string> command = {"run", project_.string(), "--until", "pretrain"};
+    start(uninterrupted, root() / "p", twoMachines + QStringList{"--node_rank", "0"}, command, 1);
+    start(second, root() / "p", twoMachines + QStringList{"--node_rank", "1"}, command, 1);
     finish(uninterrupted, 300000);
+    finish(second, 60000);
     QVERIFY2(uninterrupted.process->exitCode() == 0, (tail(uninterrupted.out) + tail(uninterrupted.err)).c_str());
+    QVERIFY2(second.process->exitCode() == 0, (tail(second.out) + tail(second.err)).c_str());
+    QVERIFY(second.out.empty());  // rank 1 on the second machine reports nothing
     const fs::path curve = fs::path("metrics.jsonl");
     const double worst = largestRelativeDifference(root() / "one-pretrain" / curve, runs() / "pretrain" / curve);
     qInfo("pretrain: largest relative loss difference, 2 processes vs 1: %.3g", worst);

@@ -6,7 +6,9 @@
 // `--events jsonl` stream of a real `dmoe info` and of scripted commands,
 // reports exit codes, and cancels (terminate, then kill after the grace period);
 // the runtime diagnostics dialog shows a real `dmoe info` (BLAS core, GFLOP/s);
-// a command outside the window that holds the runs folder is shown, not doubled.
+// a command outside the window that holds the runs folder is shown, not doubled;
+// the 128-language project opens without freezing and its analysis tabs stay
+// readable and scroll (screenshots gui-128-*.png).
 #include <QAbstractItemModel>
 #include <QDir>
 #include <QElapsedTimer>
@@ -15,6 +17,10 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLabel>
+#include <QListWidget>
+#include <QScrollArea>
+#include <QScrollBar>
+#include <QTabWidget>
 #include <QMap>
 #include <QTableWidget>
 #include <QSignalSpy>
@@ -22,11 +28,21 @@
 #include <QTreeWidget>
 #include <QtTest>
 #include <algorithm>
+#include <set>
 #include <filesystem>
 
 #include <unistd.h>
 
+#include "deviation_view.h"
 #include "diagnostics_dialog.h"
+#include "group_editor.h"
+#include "heatmap_widget.h"
+#include "methods/clustering.h"
+#include "methods/grouping.h"
+#include "results/groups_file.h"
+#include "results/similarity_file.h"
+#include "similarity_view.h"
+#include "util/splitmix64.h"
 #include "language_table_model.h"
 #include "log_dock.h"
 #include "main_window.h"
@@ -90,6 +106,70 @@ QString writeScript(const QTemporaryDir& dir, const QString& name, const std::st
   return QString::fromStdString(file.string());
 }
 
+
+// The analysis files of a 128-language project (udhr-128's languages): 16
+// planted clusters of 8 (language i in cluster 5i mod 16, so clusters are not
+// runs of the project order), similarity 0.7 within and 0.1 between plus
+// seeded noise of ±0.05; the dendrogram and the groups made by the core's own
+// average linkage and maximin-greedy, as the stages make them. Returns the
+// planted clusters.
+std::vector<std::set<std::string>> write128LanguageAnalysis(const Project& project) {
+  const int n = int(project.languages.size());
+  auto cluster = [](int i) { return (5 * i) % 16; };
+  SplitMix64 rng(2026);
+  auto noise = [&] { return (double(rng.next() >> 11) * 0x1.0p-53 - 0.5) * 0.1; };
+  SimilarityResult similarity;
+  similarity.combined.assign(size_t(n), std::vector<double>(size_t(n), 1.0));
+  for (int i = 0; i < n; ++i)
+    for (int j = i + 1; j < n; ++j)
+      similarity.combined[i][j] = similarity.combined[j][i] = (cluster(i) == cluster(j) ? 0.7 : 0.1) + noise();
+  for (const Language& l : project.languages) {
+    similarity.languages.push_back(l.id);
+    similarity.labels.push_back(l.label());
+  }
+  similarity.layers = {5, 6, 7};
+  similarity.perLayer.assign(3, similarity.combined);
+  const DistanceMatrix distance = similarityToDistance(similarity.combined);
+  const Dendrogram tree = averageLinkage(distance);
+  similarity.clusterOrder = tree.leafOrder;
+  similarity.dendrogram = tree.merges;
+  const fs::path runs = project.runsDir();
+  test::writeText(runs / "similarity" / "similarity.json", similarity.toJson().dump());
+
+  LanguageGroups groups;
+  groups.method = groups.methodUsed = "maximin-greedy";
+  for (const std::vector<int>& members : groupLanguages(distance, {"maximin-greedy", 16}).groups) {
+    std::vector<std::string>& ids = groups.groups.emplace_back();
+    double least = 1;
+    for (int a : members) {
+      ids.push_back(similarity.languages[size_t(a)]);
+      for (int b : members)
+        if (a != b) least = std::min(least, similarity.combined[a][b]);
+    }
+    groups.minSimilarity.push_back(least);
+  }
+  test::writeText(runs / "group" / "groups.json", groups.toJson().dump());
+
+  Json norms = Json::array();
+  for (int i = 0; i < n; ++i) {
+    Json row = Json::array();
+    for (int l = 0; l < 8; ++l) row.push_back(0.5 + 0.1 * l + 0.05 * cluster(i) + noise());
+    norms.push_back(row);
+  }
+  test::writeText(runs / "deviation" / "deviation.json",
+                  Json{{"languages", similarity.languages}, {"labels", similarity.labels}, {"layers", 8},
+                       {"modules", {{"ffn", norms}, {"attention", norms}, {"norms", norms}, {"all", norms}}}}
+                      .dump());
+  test::writeText(runs / "select-layers" / "selection.json",
+                  Json{{"scores", {1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.4}},
+                       {"normalized", {0.0, 0.14, 0.29, 0.43, 0.57, 0.71, 0.86, 1.0}},
+                       {"epsilon", 0.6}, {"mode", "threshold"}, {"layers", {5, 6, 7}}, {"hidden_size", 192},
+                       {"parameters", {{"base", 4015296}, {"ffn_per_layer", 294912}}}}
+                      .dump());
+  std::vector<std::set<std::string>> planted(16);
+  for (int i = 0; i < n; ++i) planted[size_t(cluster(i))].insert(similarity.languages[size_t(i)]);
+  return planted;
+}
 }  // namespace
 
 class TestGuiShell : public QObject {
@@ -186,6 +266,93 @@ class TestGuiShell : public QObject {
     const QImage shot = window.grab().toImage();
     QCOMPARE(shot.size(), window.size() * window.devicePixelRatio());
     QVERIFY(shot.save(QString::fromStdString((test::outputDir() / "gui-shell.png").string())));
+  }
+
+  // The 128-language project (udhr-128) with analysis files of its size: the
+  // window opens it without freezing, the heatmaps thin their names out, the
+  // dendrogram has a leaf per row, the group editor holds 16 groups of 8 and
+  // scrolls to the last one. Screenshots gui-128-*.png; the opening time is printed.
+  void aProjectOf128LanguagesStaysUsable() {
+    QTemporaryDir tmp;
+    const fs::path file = fs::path(tmp.path().toStdString()) / "udhr-128.dmoe.json";
+    fs::copy_file(test::sourceDir() / "projects" / "udhr-128.dmoe.json", file);
+    const Project project = Project::load(file);
+    writeStatsFixture(project);
+    const std::vector<std::set<std::string>> planted = write128LanguageAnalysis(project);
+
+    MainWindow window;
+    window.resize(1400, 900);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    const QString previous = QDir::currentPath();
+    QDir::setCurrent(tmp.path());  // the log names the project relatively: no machine path in the pictures
+    QElapsedTimer opening;
+    opening.start();
+    const bool opened = window.openProject(QString::fromStdString(file.string()));
+    QApplication::processEvents();
+    const qint64 openingMs = opening.elapsed();
+    QDir::setCurrent(previous);
+    QVERIFY(opened);
+    qInfo("opening the 128-language project with its analysis files: %lld ms", openingMs);
+    QVERIFY2(openingMs < 10000, qPrintable(QString::number(openingMs)));  // a freeze, not a speed figure
+    QCOMPARE(window.findChild<QTableView*>("languagesTable")->model()->rowCount(), 128);
+
+    auto* tabs = window.findChild<QTabWidget*>("centralTabs");
+    QVERIFY(tabs);
+    auto show = [&](const char* objectName, const char* screenshot) -> QWidget* {
+      QWidget* page = nullptr;
+      for (int i = 0; i < tabs->count() && !page; ++i)
+        if (tabs->widget(i)->findChild<QWidget*>(objectName) || tabs->widget(i)->objectName() == objectName)
+          page = tabs->widget(i);
+      if (!page) return nullptr;
+      tabs->setCurrentWidget(page);
+      if (!test::saveScreenshot(window, screenshot)) return nullptr;
+      return page;
+    };
+
+    auto* similarity = dynamic_cast<SimilarityView*>(show("dendrogram", "gui-128-similarity.png"));
+    QVERIFY(similarity && similarity->hasData());
+    HeatmapWidget& heatmap = *similarity->heatmap();
+    QCOMPARE(heatmap.rows(), 128);
+    const double cell = heatmap.cellRect(0, 0).height();
+    const int stride = HeatmapWidget::labelStride(cell, QFontMetricsF(heatmap.font()).height());
+    QVERIFY2(stride > 1, qPrintable(QString::number(cell)));  // 128 names do not fit: every k-th drawn
+    // The dendrogram's leaves sit on their rows, in the heatmap's (clustered) order, top to bottom.
+    DendrogramWidget& tree = *similarity->dendrogram();
+    const std::vector<int> rows = heatmap.rowOrder();
+    QCOMPARE(int(rows.size()), 128);
+    for (size_t k = 1; k < rows.size(); ++k) QVERIFY(tree.leafY(rows[k]) - tree.leafY(rows[k - 1]) >= cell - 1);
+
+    auto* editor = dynamic_cast<GroupEditor*>(show("groupEditor", "gui-128-groups.png"));
+    QVERIFY(editor);
+    std::vector<std::set<std::string>> shown;
+    for (int g = 0; g < 16; ++g) {
+      auto* list = editor->findChild<QListWidget*>(QStringLiteral("groupList%1").arg(g));
+      QVERIFY(list);
+      QCOMPARE(list->count(), 8);
+      std::set<std::string>& ids = shown.emplace_back();
+      for (int i = 0; i < list->count(); ++i) ids.insert(list->item(i)->data(Qt::UserRole).toString().toStdString());
+    }
+    QVERIFY(!editor->findChild<QListWidget*>("groupList16"));
+    // maximin-greedy finds the 16 planted clusters (in some order).
+    std::sort(shown.begin(), shown.end());
+    std::vector<std::set<std::string>> expected = planted;
+    std::sort(expected.begin(), expected.end());
+    QVERIFY(shown == expected);
+    auto* scroll = editor->findChild<QScrollArea*>();
+    QVERIFY(scroll);
+    QScrollBar* bar = scroll->horizontalScrollBar();
+    QVERIFY2(bar->maximum() > 0, "16 groups are wider than the window: the editor scrolls");
+    QWidget* last = editor->findChild<QWidget*>("group15");
+    scroll->ensureWidgetVisible(last);
+    QApplication::processEvents();
+    QVERIFY(bar->value() > 0);
+    QVERIFY(last->visibleRegion().boundingRect().width() == last->width());
+    QVERIFY(test::saveScreenshot(window, "gui-128-groups-scrolled.png"));
+
+    auto* deviation = dynamic_cast<DeviationView*>(show("deviationView", "gui-128-deviation.png"));
+    QVERIFY(deviation && deviation->hasData());
+    QCOMPARE(deviation->heatmap()->rows(), 128);
   }
 
   void validationErrorsAreListedWithoutBlocking() {

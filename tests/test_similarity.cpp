@@ -177,7 +177,7 @@ class TestSimilarity : public QObject {
 
     o.sketchDim = 4096;
     o.languageBlock = 4;
-    o.blockValues = 4096 * 64;  // 64 projection columns per step
+    o.blockValues = 64;  // 64 values per step
     const SimilarityResult sketch = computeSimilarity(files, o);
     QVERIFY(sketch.sketch);
     const SketchCheck& check = *sketch.sketch;
@@ -195,7 +195,7 @@ class TestSimilarity : public QObject {
 
     // Seeded: the same seed gives the same sketch, whatever the block sizes; another seed differs.
     o.languageBlock = 64;
-    o.blockValues = 4096 * 7;
+    o.blockValues = 7;
     const SimilarityResult again = computeSimilarity(files, o);
     QVERIFY(maxDifference(again.combined, sketch.combined) < 1e-12);
     QCOMPARE(again.sketch->maxAbsError, check.maxAbsError);

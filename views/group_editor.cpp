@@ -309,6 +309,20 @@ QString GroupEditor::languageText(const std::string& id) const {
   return QString::fromStdString(l ? l->label() : id);
 }
 
+QString GroupEditor::itemText(const std::string& id) const {
+  const QString name = languageName(id);
+  return name.isEmpty() ? languageText(id) : QStringLiteral("%1 (%2)").arg(name, languageText(id));
+}
+
+int GroupEditor::listWidth() const {
+  const QFontMetrics metrics = fontMetrics();
+  const int least = metrics.horizontalAdvance(QStringLiteral("Arabic, Standard (ar)"));
+  int widest = least;
+  if (document_.hasProject())
+    for (const Language& l : document_.project().languages) widest = std::max(widest, metrics.horizontalAdvance(itemText(l.id)));
+  return std::min(widest, 2 * least) + 24;  // longer names scroll within their list; the tooltip names the id
+}
+
 QWidget* GroupEditor::makeColumn(int group) {
   auto* box = new QGroupBox(columnsLayout_->parentWidget());
   box->setObjectName(QStringLiteral("group%1").arg(group));
@@ -318,7 +332,6 @@ QWidget* GroupEditor::makeColumn(int group) {
   similarity->setToolTip(tr("The smallest cosine similarity between two languages of this group"));
   auto* list = new LanguageList([this, group](const QMimeData& data) { return dropLanguage(data, group); }, box);
   list->setObjectName(QStringLiteral("groupList%1").arg(group));
-  list->setMinimumWidth(fontMetrics().horizontalAdvance(QStringLiteral("Arabic, Standard (ar)")) + 24);
   auto* remove = new QPushButton(tr("Remove"), box);
   remove->setObjectName(QStringLiteral("removeGroup%1").arg(group));
   remove->setToolTip(tr("Remove this group; its languages join the neighbouring group"));
@@ -340,6 +353,7 @@ void GroupEditor::refresh() {
     columns_.pop_back();
   }
   const std::vector<double> minimum = minSimilarities();
+  const int width = listWidth();
   for (size_t g = 0; g < groups_.size(); ++g) {
     QWidget* column = columns_[g];
     static_cast<QGroupBox*>(column)->setTitle(tr("Expert %1 · %n language(s)", nullptr, int(groups_[g].size())).arg(g));
@@ -351,10 +365,10 @@ void GroupEditor::refresh() {
     else
       label->setText(tr("min similarity %1").arg(minimum[g], 0, 'f', 3));
     auto* list = column->findChild<QListWidget*>(QStringLiteral("groupList%1").arg(g));
+    list->setMinimumWidth(width);
     list->clear();
     for (const std::string& id : groups_[g]) {
-      const QString name = languageName(id);
-      auto* item = new QListWidgetItem(name.isEmpty() ? languageText(id) : QStringLiteral("%1 (%2)").arg(name, languageText(id)), list);
+      auto* item = new QListWidgetItem(itemText(id), list);
       item->setData(Qt::UserRole, QString::fromStdString(id));
       item->setToolTip(QString::fromStdString(id));
     }

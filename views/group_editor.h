@@ -69,6 +69,8 @@ class GroupEditor : public QWidget {
   QWidget* makeColumn(int group);
   QString languageText(const std::string& id) const;
   QString languageName(const std::string& id) const;
+  QString itemText(const std::string& id) const;  // a list entry: "Name (label)", or the label
+  int listWidth() const;  // fits the project's longest entry (capped), so every column has the same width
   int groupOf(const std::string& id) const;
 
   ProjectDocument& document_;

@@ -136,11 +136,6 @@ std::int64_t exactUnits(const DeltaSet& set, std::int64_t languages, const Simil
   return units;
 }
 
-// Projection columns generated per step: the step's projection holds about blockValues doubles.
-std::int64_t sketchColumns(const SimilarityOptions& options) {
-  return std::max<std::int64_t>(1, options.blockValues / options.sketchDim);
-}
-
 // Per-layer Gram matrices [m, m] of the listed languages, streamed.
 std::vector<torch::Tensor> streamGram(const DeltaSet& set, const std::vector<int>& languages,
                                       const SimilarityOptions& options, Progress& progress) {
@@ -175,53 +170,47 @@ std::vector<torch::Tensor> streamGram(const DeltaSet& set, const std::vector<int
 
 std::uint64_t mix(std::uint64_t a, std::uint64_t b) { return SplitMix64(a ^ (b * 0xD1B54A32D192ED03ull)).next(); }
 
-// k standard normal values (Marsaglia's polar method on SplitMix64), the
-// projection's column `column` of layer `layer`: the same on every machine
-// and torch version. Polar, not Box–Muller: no sin/cos, about twice as fast.
-void projectionColumn(std::uint64_t seed, std::int64_t layer, std::int64_t column, std::int64_t k, double* out) {
-  SplitMix64 rng(mix(mix(seed, static_cast<std::uint64_t>(layer)), static_cast<std::uint64_t>(column)));
-  auto uniform = [&] { return static_cast<double>(rng.next() >> 11) * 0x1.0p-52 - 1.0; };  // [−1, 1)
-  for (std::int64_t i = 0; i < k; i += 2) {
-    double x, y, s;
-    do {
-      x = uniform();
-      y = uniform();
-      s = x * x + y * y;
-    } while (s >= 1.0 || s == 0.0);
-    const double scale = std::sqrt(-2.0 * std::log(s) / s);
-    out[i] = x * scale;
-    if (i + 1 < k) out[i + 1] = y * scale;
-  }
-}
-
 struct SketchGrams {
   std::vector<torch::Tensor> perLayer;
   torch::Tensor combined;
 };
 
-// Gram matrices of the sketches s = R v (the 1/√k of a sketch cancels in cosines).
+// Gram matrices of the count sketches s = R v: value `index` of layer `layer`
+// goes to bucket h mod k with sign ±1, h one draw seeded by (seed, layer,
+// index), so R has one ±1 per column and never exists. Each language's row is
+// summed in index order by one thread: the same bits whatever the block sizes
+// and thread count.
 SketchGrams streamSketch(const DeltaSet& set, const SimilarityOptions& options, Progress& progress) {
   const std::int64_t n = static_cast<std::int64_t>(set.languages.size()), k = options.sketchDim;
-  const std::int64_t rows = std::min(options.languageBlock, n), step = sketchColumns(options);
-  std::vector<int> all(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) all[i] = i;
-  torch::Tensor buffer = torch::empty({rows, step}, kF64);
-  torch::Tensor projection = torch::empty({step, k}, kF64);
+  const std::int64_t step = options.blockValues;
+  std::vector<std::int64_t> bucket(static_cast<size_t>(step));
+  std::vector<double> sign(static_cast<size_t>(step));
   torch::Tensor combined = torch::zeros({n, k}, kF64);
   SketchGrams grams;
   for (size_t l = 0; l < set.layers.size(); ++l) {
     torch::Tensor sketch = torch::zeros({n, k}, kF64);
+    double* rows = sketch.data_ptr<double>();
+    const std::uint64_t layerSeed = mix(options.sketchSeed, static_cast<std::uint64_t>(set.layers[l]));
     for (std::int64_t start = 0; start < set.length[l]; start += step) {
       const std::int64_t count = std::min(step, set.length[l] - start);
-      double* r = projection.data_ptr<double>();
-      at::parallel_for(0, count, 1, [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t c = begin; c < end; ++c) projectionColumn(options.sketchSeed, set.layers[l], start + c, k, r + c * k);
+      at::parallel_for(0, count, 4096, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t c = begin; c < end; ++c) {
+          const std::uint64_t h = mix(layerSeed, static_cast<std::uint64_t>(start + c));
+          bucket[c] = static_cast<std::int64_t>((h >> 1) % static_cast<std::uint64_t>(k));
+          sign[c] = (h & 1) ? -1.0 : 1.0;
+        }
       });
-      const torch::Tensor block = projection.narrow(0, 0, count);
-      for (std::int64_t bi = 0; bi < n; bi += rows) {
-        const std::int64_t ni = std::min(rows, n - bi);
-        sketch.narrow(0, bi, ni).add_(loadBlock(set, all.data() + bi, ni, l, start, count, buffer).mm(block));
-      }
+      at::parallel_for(0, n, 1, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t i = begin; i < end; ++i) {
+          const char* in = set.values[i][l] + start * 4;
+          double* row = rows + i * k;
+          for (std::int64_t c = 0; c < count; ++c) {
+            float f;
+            std::memcpy(&f, in + c * 4, 4);  // the map gives no alignment guarantee
+            row[bucket[c]] += sign[c] * f;
+          }
+        }
+      });
       progress.advance();
     }
     grams.perLayer.push_back(mirrorUpper(sketch.mm(sketch.t())));
@@ -336,7 +325,7 @@ SimilarityResult computeSimilarity(const DeltaFiles& deltas, const SimilarityOpt
     for (auto [i, j] : pairs) members.insert({i, j});
     const std::vector<int> checked(members.begin(), members.end());
     std::int64_t units = pairs.empty() ? 0 : exactUnits(set, static_cast<std::int64_t>(checked.size()), options);
-    for (std::int64_t length : set.length) units += ceilDiv(length, sketchColumns(options));
+    for (std::int64_t length : set.length) units += ceilDiv(length, options.blockValues);
     Progress bar(progress, units);
     SketchGrams grams = streamSketch(set, options, bar);
     checkDegenerate(set, grams.perLayer, all);

@@ -9,12 +9,16 @@
 //   exact  — a streaming Gram matrix: for each layer, parameter block and pair
 //            of language blocks, G += A Bᵀ in float64; cos = G_ij / √(G_ii G_jj).
 //            Memory: about 2 × languageBlock × blockValues doubles.
-//   sketch — a seeded Gaussian random projection to k dimensions. Column j of
-//            layer l's projection is drawn from a generator seeded by
-//            (sketchSeed, l, j), so the projection never exists whole, is the
-//            same for every language and does not depend on the block sizes.
-//            The sketch of the concatenation is the sum of the layers'
-//            sketches. Memory: blockValues doubles of projection plus
+//   sketch — a seeded count sketch (a sparse random projection to k
+//            dimensions: value j of layer l goes to bucket h mod k with sign
+//            ±1, h drawn from a generator seeded by (sketchSeed, l, j); Charikar,
+//            Chen & Farach-Colton 2002, "feature hashing"). The projection never
+//            exists, is the same for every language and does not depend on the
+//            block sizes; one pass over the values, O(languages × values) —
+//            a dense Gaussian projection costs k times that. Its inner
+//            products are unbiased with a variance at most a Gaussian
+//            sketch's (it lacks the diagonal terms). The sketch of the
+//            concatenation is the sum of the layers' sketches. Memory:
 //            2 × languages × k doubles of sketches. The sketch is checked
 //            against exact cosines on a seeded sample of pairs.
 //
@@ -47,7 +51,7 @@ struct SimilarityOptions {
   std::vector<std::int64_t> layers;      // the layer set; a per-layer matrix is computed for each
   std::int64_t blockValues = 1 << 18;    // parameter values per language per block
   std::int64_t languageBlock = 64;       // languages per block of the Gram computation
-  std::int64_t sketchDim = 0;            // 0 = exact; k > 0 = Gaussian random projection to k dims
+  std::int64_t sketchDim = 0;            // 0 = exact; k > 0 = count sketch to k dims
   std::uint64_t sketchSeed = 1234;
   std::int64_t checkPairs = 32;          // sketch: pairs checked against exact (all pairs if fewer)
 };

@@ -34,7 +34,8 @@ struct SketchCheck {
   std::int64_t pairs = 0;  // pairs checked
   double maxAbsError = 0, meanAbsError = 0;
   // The theoretical standard error (1 − cos²)/√k of a k-dim Gaussian sketch's
-  // cosine, the largest over the checked pairs (1/√k when none were checked).
+  // cosine (a count sketch's is at most that), the largest over the checked
+  // pairs (1/√k when none were checked).
   double expectedStdError = 0;
 };
 

@@ -74,7 +74,7 @@ void runSimilarity(const Project& project, Reporter& reporter, bool force) {
     layers = deltaLayersToKeep(project, numLayers);
   }
   inputs["layers"] = layers;
-  if (s.sketch_dim > 0) inputs["settings"]["sketch"] = {{"seed", s.sketch_seed}, {"check_pairs", s.sketch_check_pairs}};
+  if (s.sketch_dim > 0) inputs["settings"]["sketch"] = {{"kind", "count"}, {"seed", s.sketch_seed}, {"check_pairs", s.sketch_check_pairs}};
   StageFolder folder(runs.similarityDir(), inputs);
   const bool done = folder.run(force, reporter, "similarity", runs.similarityFile(), [&] {
     writeSimilarity(project, layers, reporter);
