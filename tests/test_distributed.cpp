@@ -105,6 +105,28 @@ void finish(Launch& l, int timeoutMs) {
   l.err += l.process->readAllStandardError().toStdString();
 }
 
+// Two launchers of one job: both read as they run (no pipe fills up), and
+// when one fails the other is stopped rather than left waiting for its peer.
+void finishTogether(Launch& a, Launch& b, int timeoutMs) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+  auto failed = [](const Launch& l) {
+    return l.process->state() == QProcess::NotRunning && (l.process->exitStatus() != QProcess::NormalExit || l.process->exitCode() != 0);
+  };
+  while ((a.process->state() != QProcess::NotRunning || b.process->state() != QProcess::NotRunning) &&
+         std::chrono::steady_clock::now() < deadline) {
+    for (Launch* l : {&a, &b}) {
+      l->process->waitForFinished(100);
+      l->out += l->process->readAllStandardOutput().toStdString();
+      l->err += l->process->readAllStandardError().toStdString();
+    }
+    if (failed(a) || failed(b)) break;
+  }
+  for (Launch* l : {&a, &b}) {
+    if (l->process->state() != QProcess::NotRunning) l->process->terminate();  // torchrun stops its workers
+    finish(*l, 30000);
+  }
+}
+
 // Both files exist, hold something, and hold the same bytes.
 bool sameFile(const fs::path& a, const fs::path& b) {
   if (!fs::exists(a) || !fs::exists(b) || fs::file_size(a) == 0) {
@@ -273,8 +295,7 @@ class TestDistributed : public QObject {
     const std::vector<std::string> command = {"run", project_.string(), "--until", "pretrain"};
     start(uninterrupted, root() / "p", twoMachines + QStringList{"--node_rank", "0"}, command, 1);
     start(second, root() / "p", twoMachines + QStringList{"--node_rank", "1"}, command, 1);
-    finish(uninterrupted, 300000);
-    finish(second, 60000);
+    finishTogether(uninterrupted, second, 300000);
     QVERIFY2(uninterrupted.process->exitCode() == 0, (tail(uninterrupted.out) + tail(uninterrupted.err)).c_str());
     QVERIFY2(second.process->exitCode() == 0, (tail(second.out) + tail(second.err)).c_str());
     QVERIFY(second.out.empty());  // rank 1 on the second machine reports nothing

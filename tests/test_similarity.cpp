@@ -62,10 +62,11 @@ SimilarityOptions layersOptions(std::vector<std::int64_t> layers) {
 }
 
 // Random languages sharing a common direction (cosines around 0.5), layers 0 and 2 of `length`.
-DeltaFiles correlatedLanguages(const fs::path& dir, int languages, std::int64_t length, torch::Tensor& rows) {
+DeltaFiles correlatedLanguages(const fs::path& dir, int languages, std::int64_t length, torch::Tensor& rows,
+                               double offset = 0) {
   torch::manual_seed(7);
   const torch::Tensor shared = torch::randn({1, 2 * length});
-  rows = (shared + torch::randn({languages, 2 * length})).to(torch::kFloat32);
+  rows = (shared + torch::randn({languages, 2 * length}) + offset).to(torch::kFloat32);
   std::vector<std::pair<std::string, LayerValues>> files;
   for (int i = 0; i < languages; ++i)
     files.push_back({"l" + std::to_string(i),
@@ -212,6 +213,53 @@ class TestSimilarity : public QObject {
     QCOMPARE(json.at("method").get<std::string>(), std::string("sketch"));
     QCOMPARE(json.at("sketch").at("pairs").get<int>(), 4);
     QCOMPARE(json.at("sketch").at("seed").get<std::uint64_t>(), std::uint64_t{99});
+  }
+
+  // Many more values than buckets (2 × 20,000 into k = 64), with a common
+  // offset of 0.5 (cosines (1 + 0.25)/(2 + 0.25) = 0.56 in expectation): each
+  // bucket sums about 600 values, so the ±1 signs must cancel the offset (bucket
+  // sums without them would make every cosine near 1); the mean error over the
+  // 15 pairs lands between 0.2 and 2 expected standard errors (a normal error's
+  // mean |error| is 0.8 of its standard deviation).
+  void sketchErrorFollowsTheoryOnLongVectors() {
+    QTemporaryDir dir;
+    torch::Tensor rows;
+    DeltaFiles files = correlatedLanguages(dir.path().toStdString(), 6, 20000, rows, 0.5);
+    SimilarityOptions o = layersOptions({0, 2});
+    const SimilarityResult exact = computeSimilarity(files, o);
+    QVERIFY(exact.combined[0][1] > 0.5 && exact.combined[0][1] < 0.62);
+    o.sketchDim = 64;
+    const SketchCheck check = *computeSimilarity(files, o).sketch;
+    const QByteArray what = QByteArray::number(check.meanAbsError) + " vs expected " + QByteArray::number(check.expectedStdError);
+    QVERIFY2(check.meanAbsError >= 0.2 * check.expectedStdError, what);
+    QVERIFY2(check.meanAbsError <= 2 * check.expectedStdError, what);
+  }
+
+  // By hand, two values per language. en: 1.5 at (layer 0, index 3), 1 at
+  // (layer 2, index 7); fr = 2·en: the same buckets and signs, so the sketched
+  // cosine is exactly 1. de: 1 at (layer 0, 7) and (layer 2, 3), no position
+  // in common with en: exact cosine 0, and the sketch's too unless two of the
+  // four positions share a bucket (chance about 6/k; seeded, so the outcome is
+  // fixed). A hash without the layer would put (0, 3) with (2, 3) and (2, 7)
+  // with (0, 7), same signs: cosine 2.5/(1.80·1.41) = 0.98.
+  void countSketchBucketsByHand() {
+    QTemporaryDir dir;
+    auto at = [](int index, float value) {
+      std::vector<float> v(50, 0.0f);
+      v[size_t(index)] = value;
+      return v;
+    };
+    DeltaFiles files = writeAll(dir.path().toStdString(), {{"en", {{0, at(3, 1.5f)}, {2, at(7, 1.0f)}}},
+                                                           {"fr", {{0, at(3, 3.0f)}, {2, at(7, 2.0f)}}},
+                                                           {"de", {{0, at(7, 1.0f)}, {2, at(3, 1.0f)}}}});
+    SimilarityOptions o = layersOptions({0, 2});
+    o.sketchDim = 4096;
+    const SimilarityResult r = computeSimilarity(files, o);
+    QCOMPARE(r.combined[0][1], 1.0);
+    QCOMPARE(r.combined[0][2], 0.0);
+    QCOMPARE(r.combined[1][2], 0.0);
+    QCOMPARE(r.perLayer[0][0][2], 0.0);
+    QCOMPARE(r.sketch->maxAbsError, 0.0);  // every pair checked: the sketch is exact here
   }
 
   void badInputNamesFileAndLayer() {

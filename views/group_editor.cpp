@@ -320,7 +320,7 @@ int GroupEditor::listWidth() const {
   int widest = least;
   if (document_.hasProject())
     for (const Language& l : document_.project().languages) widest = std::max(widest, metrics.horizontalAdvance(itemText(l.id)));
-  return std::min(widest, 2 * least) + 24;  // longer names scroll within their list; the tooltip names the id
+  return std::min(widest, 2 * least) + 24;  // longer names scroll within their list; the tooltip shows them whole
 }
 
 QWidget* GroupEditor::makeColumn(int group) {
@@ -370,7 +370,7 @@ void GroupEditor::refresh() {
     for (const std::string& id : groups_[g]) {
       auto* item = new QListWidgetItem(itemText(id), list);
       item->setData(Qt::UserRole, QString::fromStdString(id));
-      item->setToolTip(QString::fromStdString(id));
+      item->setToolTip(itemText(id) + QStringLiteral(" — ") + QString::fromStdString(id));
     }
     column->findChild<QPushButton*>(QStringLiteral("removeGroup%1").arg(g))->setEnabled(groups_.size() > 1);
   }

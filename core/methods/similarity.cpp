@@ -256,7 +256,7 @@ std::vector<std::pair<int, int>> samplePairs(int n, std::int64_t count, std::uin
   for (int i = 0; i < n; ++i)
     for (int j = i + 1; j < n; ++j) pairs.emplace_back(i, j);
   if (count < static_cast<std::int64_t>(pairs.size())) {
-    SplitMix64 rng(mix(seed, 0x5041495253ull));  // not the projection's stream
+    SplitMix64 rng(mix(seed, 0x5041495253ull));  // not the sketch's stream
     for (std::int64_t i = 0; i < count; ++i)
       std::swap(pairs[i], pairs[i + static_cast<std::int64_t>(rng.next() % (pairs.size() - i))]);
     pairs.resize(static_cast<size_t>(count));

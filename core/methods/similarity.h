@@ -11,13 +11,15 @@
 //            Memory: about 2 × languageBlock × blockValues doubles.
 //   sketch — a seeded count sketch (a sparse random projection to k
 //            dimensions: value j of layer l goes to bucket h mod k with sign
-//            ±1, h drawn from a generator seeded by (sketchSeed, l, j); Charikar,
-//            Chen & Farach-Colton 2002, "feature hashing"). The projection never
+//            ±1, h drawn from a generator seeded by (sketchSeed, l, j): the count
+//            sketch of Charikar, Chen & Farach-Colton 2002, the feature
+//            hashing of Weinberger et al. 2009). The projection never
 //            exists, is the same for every language and does not depend on the
 //            block sizes; one pass over the values, O(languages × values) —
 //            a dense Gaussian projection costs k times that. Its inner
 //            products are unbiased with a variance at most a Gaussian
-//            sketch's (it lacks the diagonal terms). The sketch of the
+//            sketch's (it lacks the diagonal terms); its cosines' too, to
+//            first order. The sketch of the
 //            concatenation is the sum of the layers' sketches. Memory:
 //            2 × languages × k doubles of sketches. The sketch is checked
 //            against exact cosines on a seeded sample of pairs.

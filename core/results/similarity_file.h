@@ -34,7 +34,7 @@ struct SketchCheck {
   std::int64_t pairs = 0;  // pairs checked
   double maxAbsError = 0, meanAbsError = 0;
   // The theoretical standard error (1 − cos²)/√k of a k-dim Gaussian sketch's
-  // cosine (a count sketch's is at most that), the largest over the checked
+  // cosine (a count sketch's is at most that, to first order), the largest over the checked
   // pairs (1/√k when none were checked).
   double expectedStdError = 0;
 };
