@@ -19,6 +19,7 @@
 #include <memory>
 
 #include "epsilon_panel.h"
+#include "gui_test_support.h"
 #include "group_editor.h"
 #include "project/project.h"
 #include "project_document.h"
@@ -115,11 +116,6 @@ void dragLanguage(GroupEditor& editor, QListWidget* source, const QString& id, i
   QVERIFY(editor.dropLanguage(*data, toGroup));
 }
 
-void saveScreenshot(QWidget& w, const char* name) {
-  QApplication::processEvents();  // pending layout requests, so the grab shows the final geometry
-  const QString file = QString::fromStdString((test::outputDir() / name).string());
-  QVERIFY2(w.grab().save(file), qPrintable(file));
-}
 
 }  // namespace
 
@@ -181,7 +177,7 @@ class TestGroupEditor : public QObject {
     QVERIFY(!editor.canApply());
     QVERIFY(!editor.findChild<QPushButton*>("applyGroups")->isEnabled());
     QVERIFY(!editor.apply());
-    saveScreenshot(editor, "group-editor.png");
+    QVERIFY(test::saveScreenshot(editor, "group-editor.png"));
     editor.undoStack().undo();
     QVERIFY(!editor.findChild<QLabel*>("minSimilarity2"));
     QVERIFY(!labelText(editor, "groupWarnings").contains("empty"));
@@ -258,7 +254,7 @@ class TestGroupEditor : public QObject {
     QCOMPARE(labelText(panel, "expandedLayers"), QString("no layer: select-layers refuses this ε"));
     QCOMPARE(panel.previewCounts().total, std::int64_t(5000000));
     panel.setEpsilon(0.5);
-    saveScreenshot(panel, "epsilon-panel.png");
+    QVERIFY(test::saveScreenshot(panel, "epsilon-panel.png"));
 
     // The expert count follows the project: three manual groups → E = 3.
     document.modify([](Project& p) {
