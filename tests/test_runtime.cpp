@@ -5,6 +5,7 @@
 // LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
 #include "runtime/blas_core.h"
 #include "runtime/device.h"
+#include "runtime/process_environment.h"
 #include "util/error.h"
 
 #include <QtTest>
@@ -184,6 +185,32 @@ class TestRuntime : public QObject {
     runtime = Json::parse(r.out.substr(0, r.out.find('\n')))["data"];
     QVERIFY(runtime["matmul_1024_gflops"]["fp32"].get<double>() > 0);
     QVERIFY(runtime["matmul_1024_gflops"]["bf16"].get<double>() > 0);
+  }
+
+  // dmoe's allocator settings apply only where the user set none, and `dmoe info` says whose they are.
+  void mallocSettingsAreTheUsersWhenSet() {
+    const char* saved = std::getenv("GLIBC_TUNABLES");
+    const std::string savedValue = saved ? saved : "";
+    setEnv("GLIBC_TUNABLES", nullptr);
+    QVERIFY2(!mallocTunedByUser(), "run the suite without MALLOC_*_ variables");
+    QCOMPARE(allocatorSettings(), std::string("glibc's defaults"));
+    setEnv("MALLOC_ARENA_MAX_", "2");
+    QVERIFY(mallocTunedByUser());
+    setEnv("MALLOC_ARENA_MAX_", nullptr);
+    setEnv("MALLOC_ANYTHING", "1");  // not glibc's MALLOC_…_ form
+    QVERIFY(!mallocTunedByUser());
+    setEnv("MALLOC_ANYTHING", nullptr);
+    // Through the real start-up of `dmoe`: its own setting, then the user's kept.
+    test::CliResult r = test::runCli({"--events", "jsonl", "info", "--quick"});
+    QCOMPARE(r.exitCode, 0);
+    Json runtime = Json::parse(r.out.substr(0, r.out.find('\n')))["data"];
+    QCOMPARE(runtime["allocator"].get<std::string>(), "GLIBC_TUNABLES=" + std::string(kMallocTunables) + " (dmoe's setting)");
+    setEnv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2");
+    r = test::runCli({"--events", "jsonl", "info", "--quick"});
+    QCOMPARE(r.exitCode, 0);
+    runtime = Json::parse(r.out.substr(0, r.out.find('\n')))["data"];
+    QCOMPARE(runtime["allocator"].get<std::string>(), std::string("GLIBC_TUNABLES=glibc.malloc.arena_max=2 (set in the environment)"));
+    setEnv("GLIBC_TUNABLES", saved ? savedValue.c_str() : nullptr);
   }
 
   void precisionResolvesPerDevice() {

@@ -70,6 +70,7 @@ void DiagnosticsDialog::display(const QJsonObject& r) {
       {tr("BLAS library"), r.value("blas").toString()},
       {tr("BLAS core"), r.value("blas_core").toString().isEmpty() ? tr("–") : r.value("blas_core").toString()},
       {tr("BLAS core chosen by"), r.value("blas_core_origin").toString()},
+      {tr("Memory allocator"), r.value("allocator").toString()},
       {tr("1024² product, fp32"), gflops("fp32")},
       {tr("1024² product, bf16"), gflops("bf16")},
   };

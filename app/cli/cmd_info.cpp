@@ -25,7 +25,8 @@ void addInfoCommand(CLI::App& app, CliContext& ctx) {
         << (info.cpu_bf16_units ? " (bf16 matrix units)" : " (no bf16 matrix units)") << '\n'
         << "threads    " << info.threads << '\n'
         << "BLAS       " << info.blas << '\n'
-        << "BLAS core  " << (info.blas_core.empty() ? "-" : info.blas_core) << " — " << info.blas_core_origin << '\n';
+        << "BLAS core  " << (info.blas_core.empty() ? "-" : info.blas_core) << " — " << info.blas_core_origin << '\n'
+        << "allocator  " << info.allocator << '\n';
     if (info.matmul_gflops_fp32 > 0)
       out << std::fixed << std::setprecision(1) << "1024² mm   " << info.matmul_gflops_fp32 << " GFLOP/s fp32, "
           << info.matmul_gflops_bf16 << " GFLOP/s bf16\n";

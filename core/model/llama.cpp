@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "model/fused_ops.h"
 #include "model/model_family.h"
 
 namespace dmoe {
@@ -12,12 +13,7 @@ RmsNormImpl::RmsNormImpl(std::int64_t dim, double eps, bool unitOffset) : eps_(e
   weight = register_parameter("weight", unitOffset ? torch::zeros({dim}) : torch::ones({dim}));
 }
 
-torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
-  const torch::Tensor x32 = x.to(torch::kFloat32);
-  const torch::Tensor normalised = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps_);
-  if (unitOffset_) return (normalised * (1.0 + weight.to(torch::kFloat32))).to(x.scalar_type());
-  return weight * normalised.to(x.scalar_type());
-}
+torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) { return rmsNorm(x, weight, eps_, unitOffset_); }
 
 std::pair<torch::Tensor, torch::Tensor> RotaryEmbedding::table(std::int64_t t, torch::Device device,
                                                                torch::Dtype dtype) {
@@ -73,11 +69,7 @@ GatedMlpImpl::GatedMlpImpl(const ModelConfig& c) : activation_(c.hidden_act) {
 }
 
 torch::Tensor GatedMlpImpl::forward(const torch::Tensor& x) {
-  const torch::Tensor gate = gate_proj(x);  // [B,T,F]
-  const torch::Tensor activated = activation_ == "silu" ? torch::silu(gate)
-                                  : activation_ == "gelu" ? torch::gelu(gate)
-                                                          : torch::gelu(gate, "tanh");  // gelu_pytorch_tanh, gelu_new
-  return down_proj(activated * up_proj(x));  // [B,T,D]
+  return down_proj(gatedActivation(gate_proj(x), up_proj(x), activation_));  // [B,T,F] → [B,T,D]
 }
 
 LlamaDecoderLayerImpl::LlamaDecoderLayerImpl(const ModelConfig& c) {

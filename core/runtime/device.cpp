@@ -9,6 +9,7 @@
 #include "project/project.h"
 #include "runtime/blas_core.h"
 #include "runtime/distributed.h"
+#include "runtime/process_environment.h"
 #include "torch_compat.h"
 #include "util/error.h"
 
@@ -134,6 +135,7 @@ RuntimeInfo runtimeInfo(bool measure) {
   info.blas = mappedBlasLibrary();
   info.blas_core = loadedOpenBlasCore();
   info.blas_core_origin = decideBlasCore(BlasCoreEnvironment::current(), cpu).origin;
+  info.allocator = allocatorSettings();
   if (measure) {
     info.matmul_gflops_fp32 = measureMatmulGflops(1024, "fp32");
     info.matmul_gflops_bf16 = measureMatmulGflops(1024, "bf16");
@@ -146,7 +148,7 @@ Json toJson(const RuntimeInfo& info) {
          {"cuda_devices", info.cuda_devices},   {"threads", info.threads},
          {"cpu", info.cpu},                     {"cpu_bf16_units", info.cpu_bf16_units},
          {"blas", info.blas},                   {"blas_core", info.blas_core},
-         {"blas_core_origin", info.blas_core_origin}};
+         {"blas_core_origin", info.blas_core_origin}, {"allocator", info.allocator}};
   if (info.matmul_gflops_fp32 > 0) j["matmul_1024_gflops"] = {{"fp32", info.matmul_gflops_fp32}, {"bf16", info.matmul_gflops_bf16}};
   return j;
 }

@@ -20,6 +20,7 @@ struct RuntimeInfo {
   std::string blas;            // the BLAS library file LibTorch dispatches to (matters 20x on CPU)
   std::string blas_core;       // OpenBLAS's kernel set in use ("" when not OpenBLAS)
   std::string blas_core_origin;  // who picked it (runtime/blas_core.h)
+  std::string allocator;       // glibc's allocator settings and who set them (runtime/process_environment.h)
   double matmul_gflops_fp32 = 0; // measured 1024² product (only when measured)
   double matmul_gflops_bf16 = 0;
 };

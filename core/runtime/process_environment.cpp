@@ -2,13 +2,37 @@
 
 #include <unistd.h>
 
+#include <cstring>
+
 #include <cstdlib>
 #include <iostream>
 #include <string>
 
 #include "runtime/blas_core.h"
 
+extern char** environ;
+
 namespace dmoe {
+
+const char* const kMallocTunables = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647";
+
+bool mallocTunedByUser() {
+  if (std::getenv("GLIBC_TUNABLES")) return true;
+  for (char** entry = environ; *entry; ++entry) {
+    const char* e = *entry;
+    const char* eq = std::strchr(e, '=');
+    if (std::strncmp(e, "MALLOC_", 7) == 0 && eq && eq - e > 8 && eq[-1] == '_') return true;  // MALLOC_…_=
+  }
+  return false;
+}
+
+std::string allocatorSettings() {
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables)
+    return std::string("GLIBC_TUNABLES=") + tunables +
+           (std::strcmp(tunables, kMallocTunables) == 0 ? " (dmoe's setting)" : " (set in the environment)");
+  return mallocTunedByUser() ? "MALLOC_* variables set in the environment" : "glibc's defaults";
+}
 
 namespace {
 // exec failing (no /proc) is not an error: the program carries on, only slower.
@@ -19,6 +43,10 @@ void prepareProcessEnvironment(char** argv) {
   bool changed = false;
   if (!std::getenv("OMP_WAIT_POLICY")) {
     ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    changed = true;
+  }
+  if (!mallocTunedByUser()) {
+    ::setenv("GLIBC_TUNABLES", kMallocTunables, 1);
     changed = true;
   }
   const BlasCoreDecision blas = decideBlasCore(BlasCoreEnvironment::current(), currentCpuFeatures());

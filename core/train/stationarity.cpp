@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "train/autocast_guard.h"
+#include "train/token_loss.h"
 #include "util/error.h"
 
 namespace dmoe {
@@ -60,9 +61,7 @@ SummedGradient summedGradient(CausalLMImpl& model, const std::vector<torch::Tens
     {
       Bf16Autocast autocast(device);  // the forward only, as in training
       const torch::Tensor logits = model.forward(batch.inputIds.to(device));
-      loss = torch::nn::functional::cross_entropy(
-          logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32), batch.labels.to(device).reshape({-1}),
-          torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel).reduction(torch::kSum));
+      loss = tokenLossSum(logits, batch.labels.to(device));
     }
     const std::vector<torch::Tensor> grads =
         torch::autograd::grad({loss}, parameters, {}, /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);

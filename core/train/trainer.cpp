@@ -12,6 +12,7 @@
 #include "runtime/cancellation.h"
 #include "runtime/distributed.h"
 #include "train/autocast_guard.h"
+#include "train/token_loss.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -469,9 +470,7 @@ TrainResult Trainer::run() {
       {
         Bf16Autocast autocast(s.device);
         torch::Tensor logits = s.model->forward(inputs);
-        torch::Tensor lm = torch::nn::functional::cross_entropy(
-            logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32), labels.reshape({-1}),
-            torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel).reduction(torch::kSum));
+        torch::Tensor lm = tokenLossSum(logits, labels);
         loss = lm / static_cast<double>(std::max<std::int64_t>(1, scored));
         stepLoss += loss.detach();
         const double share = static_cast<double>(mb.inputIds.size(0)) / static_cast<double>(t.batch_sequences);

@@ -1,0 +1,171 @@
+// The fused CPU kernels (model/cpu_kernels.h, model/fused_ops.h,
+// train/token_loss.h) against another implementation: the composed ATen
+// formulas in float64 (HF's RMSNorm, silu(gate)·up, cross_entropy), values and
+// gradients; their exponential against std::exp; their results the same bits
+// on one thread and on several; their input errors.
+// LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
+#include "model/cpu_kernels.h"
+#include "model/fused_ops.h"
+#include "train/batch_source.h"
+#include "train/token_loss.h"
+#include "util/error.h"
+
+#include <QtTest>
+#include <cmath>
+#include <limits>
+
+#include "test_support.h"
+
+using namespace dmoe;
+
+namespace {
+
+// max |a − b| / max |b|, with b the float64 reference: the error on the
+// tensor's own scale (elementwise ratios blow up where a gradient cancels to ~0).
+double maxRelativeDiff(const torch::Tensor& a, const torch::Tensor& b) {
+  const torch::Tensor ref = b.to(torch::kFloat64);
+  return (a.to(torch::kFloat64) - ref).abs().max().item<double>() / ref.abs().max().item<double>();
+}
+
+// Restores LibTorch's thread count when a test ends.
+struct ThreadsGuard {
+  int saved = torch::get_num_threads();
+  ~ThreadsGuard() { torch::set_num_threads(saved); }
+};
+
+struct NormCase {
+  std::int64_t rows, width;
+  bool unitOffset;
+};
+
+}  // namespace
+
+class TestFusedOps : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void fastExpFollowsStdExp() {
+    double worst = 0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+      const double exact = std::exp(static_cast<double>(x));
+      worst = std::max(worst, std::fabs(kernels::fastExp(x) - exact) / exact);
+    }
+    qInfo("fastExp on [-87, 88]: max relative error %.3g", worst);
+    QVERIFY(worst < 4e-7);
+    QVERIFY(worst > 0);  // a float result of a double: the comparison really ran
+    QCOMPARE(kernels::fastExp(0.0f), 1.0f);
+    QCOMPARE(kernels::fastExp(-std::numeric_limits<float>::infinity()), 0.0f);
+    QCOMPARE(kernels::fastExp(-100.0f), 0.0f);
+    QVERIFY(std::isfinite(kernels::fastExp(1000.0f)) && kernels::fastExp(1000.0f) > 1e38f);
+    QVERIFY(std::isnan(kernels::fastExp(std::numeric_limits<float>::quiet_NaN())));
+  }
+
+  // Widths with and without an 8-lane tail; row counts across the 64-row
+  // weight-gradient blocks; both scale conventions.
+  void rmsNormEqualsTheComposedFormula_data() {
+    QTest::addColumn<int>("rows");
+    QTest::addColumn<int>("width");
+    QTest::addColumn<bool>("unitOffset");
+    QTest::newRow("llama 130x192") << 130 << 192 << false;
+    QTest::newRow("llama 3x13") << 3 << 13 << false;
+    QTest::newRow("gemma 70x24") << 70 << 24 << true;
+    QTest::newRow("one row of 5") << 1 << 5 << false;
+  }
+  void rmsNormEqualsTheComposedFormula() {
+    QFETCH(int, rows);
+    QFETCH(int, width);
+    QFETCH(bool, unitOffset);
+    torch::manual_seed(rows * 100 + width);
+    const torch::Tensor x0 = torch::randn({2, rows, width}, torch::kFloat64) * 3;
+    const torch::Tensor w0 = torch::randn({width}, torch::kFloat64) * 0.5 + (unitOffset ? 0.0 : 1.0);
+    const torch::Tensor g = torch::randn({2, rows, width}, torch::kFloat64);
+    // float64 tensors take the composed path (the fused one is CPU fp32 only).
+    torch::Tensor x = x0.clone().requires_grad_(), w = w0.clone().requires_grad_();
+    rmsNorm(x, w, 1e-5, unitOffset).backward(g);
+    torch::Tensor xf = x0.to(torch::kFloat32).requires_grad_(), wf = w0.to(torch::kFloat32).requires_grad_();
+    const torch::Tensor y = rmsNorm(xf, wf, 1e-5, unitOffset);
+    y.backward(g.to(torch::kFloat32));
+    torch::NoGradGuard noGrad;
+    const double dy = maxRelativeDiff(y, rmsNorm(x0, w0, 1e-5, unitOffset));
+    const double dx = maxRelativeDiff(xf.grad(), x.grad());
+    const double dw = maxRelativeDiff(wf.grad(), w.grad());
+    qInfo("max relative diff vs float64: y %.3g, dx %.3g, dw %.3g", dy, dx, dw);
+    QVERIFY(y.grad_fn() != nullptr);
+    QVERIFY(dy < 2e-6 && dx < 2e-6 && dw < 2e-6);
+  }
+
+  void swiGluEqualsTheComposedFormula() {
+    torch::manual_seed(7);
+    // Large magnitudes too: the sigmoid's saturation on both sides.
+    torch::Tensor a0 = torch::randn({2, 37, 51}, torch::kFloat64) * 4;
+    a0.index_put_({0, 0, torch::indexing::Slice(0, 4)}, torch::tensor({-120.0, -30.0, 30.0, 120.0}, torch::kFloat64));
+    const torch::Tensor b0 = torch::randn({2, 37, 51}, torch::kFloat64);
+    const torch::Tensor g = torch::randn({2, 37, 51}, torch::kFloat64);
+    torch::Tensor a = a0.clone().requires_grad_(), b = b0.clone().requires_grad_();
+    const torch::Tensor reference = gatedActivation(a, b, "silu");  // float64: composed
+    reference.backward(g);
+    torch::Tensor af = a0.to(torch::kFloat32).requires_grad_(), bf = b0.to(torch::kFloat32).requires_grad_();
+    const torch::Tensor h = gatedActivation(af, bf, "silu");
+    h.backward(g.to(torch::kFloat32));
+    const double dh = maxRelativeDiff(h, reference.detach()), da = maxRelativeDiff(af.grad(), a.grad()),
+                 db = maxRelativeDiff(bf.grad(), b.grad());
+    qInfo("max relative diff vs float64: h %.3g, da %.3g, db %.3g", dh, da, db);
+    QVERIFY(h.grad_fn() != nullptr);
+    QVERIFY(dh < 2e-6 && da < 2e-6 && db < 2e-6);
+    // NaN stays NaN.
+    const torch::Tensor nan = torch::full({4}, std::numeric_limits<float>::quiet_NaN());
+    QVERIFY(torch::isnan(gatedActivation(nan, torch::ones({4}), "silu")).all().item<bool>());
+  }
+
+  void tokenLossEqualsCrossEntropy() {
+    torch::manual_seed(3);
+    const std::int64_t v = 301;  // a tail after the 8-lane blocks
+    const torch::Tensor logits0 = torch::randn({3, 50, v}, torch::kFloat64) * 5;
+    torch::Tensor labels = torch::randint(0, v, {3, 50}, torch::kInt64);
+    labels.index_put_({1, torch::indexing::Slice(10, 30)}, kIgnoreLabel);  // 20 positions not scored
+    torch::Tensor logits = logits0.clone().requires_grad_();
+    const torch::Tensor reference = torch::nn::functional::cross_entropy(
+        logits.reshape({-1, v}), labels.reshape({-1}),
+        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreLabel).reduction(torch::kSum));
+    (reference * 0.25).backward();
+    torch::Tensor lf = logits0.to(torch::kFloat32).requires_grad_();
+    const torch::Tensor loss = tokenLossSum(lf, labels);
+    (loss * 0.25).backward();
+    const double dl = std::fabs(loss.item<double>() - reference.item<double>()) / reference.item<double>();
+    const double dg = maxRelativeDiff(lf.grad(), logits.grad());
+    qInfo("loss %.6f vs %.6f (relative %.3g); gradient max relative diff %.3g", loss.item<double>(),
+          reference.item<double>(), dl, dg);
+    QCOMPARE(loss.scalar_type(), torch::kFloat32);
+    QVERIFY(dl < 1e-6 && dg < 2e-6);
+    QCOMPARE(lf.grad()[1].narrow(0, 10, 20).abs().max().item<float>(), 0.0f);  // unscored rows get no gradient
+  }
+
+  void resultsAreTheSameBitsOnOneThreadAndOnSeveral() {
+    ThreadsGuard guard;
+    torch::manual_seed(11);
+    const torch::Tensor x0 = torch::randn({517, 64}), w0 = torch::randn({64});
+    const torch::Tensor logits0 = torch::randn({517, 97});
+    const torch::Tensor labels = torch::randint(0, 97, {517}, torch::kInt64);
+    auto run = [&](int threads) {
+      torch::set_num_threads(threads);
+      torch::Tensor x = x0.clone().requires_grad_(), w = w0.clone().requires_grad_();
+      torch::Tensor l = logits0.clone().requires_grad_();
+      (rmsNorm(x, w, 1e-6, false).sum() + gatedActivation(x, x * 2, "silu").sum() + tokenLossSum(l, labels)).backward();
+      return std::vector<torch::Tensor>{x.grad(), w.grad(), l.grad()};
+    };
+    const auto one = run(1), two = run(4);
+    for (std::size_t i = 0; i < one.size(); ++i) QVERIFY(torch::equal(one[i], two[i]));
+  }
+
+  void aLabelOutsideTheVocabularyIsAnInputError() {
+    const torch::Tensor logits = torch::zeros({2, 3, 5});
+    const torch::Tensor labels = torch::tensor(std::vector<std::int64_t>{0, 4, kIgnoreLabel, 2, 5, 1}).view({2, 3});
+    const std::string error = test::inputErrorOf([&] { tokenLossSum(logits, labels); });
+    QCOMPARE(error, std::string("token loss: label 5 at position 4 is outside the vocabulary [0, 5)"));
+    // Zero logits: each of the 5 scored positions costs log 5.
+    QVERIFY(std::fabs(tokenLossSum(logits, labels.clamp_max(4)).item<double>() - 5 * std::log(5.0)) < 1e-5);
+  }
+};
+
+QTEST_GUILESS_MAIN(TestFusedOps)
+#include "test_fused_ops.moc"
