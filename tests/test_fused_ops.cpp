@@ -117,6 +117,32 @@ class TestFusedOps : public QObject {
     QVERIFY(torch::isnan(gatedActivation(nan, torch::ones({4}), "silu")).all().item<bool>());
   }
 
+  // Grouped-query heads (4 query heads on 2 KV heads) and an ALiBi-like bias;
+  // float64 takes the composed softmax, fp32 the fused causal one.
+  void causalAttentionEqualsTheComposedFormula() {
+    torch::manual_seed(9);
+    const torch::Tensor q0 = torch::randn({2, 4, 19, 8}, torch::kFloat64) * 2;
+    const torch::Tensor k0 = torch::randn({2, 2, 19, 8}, torch::kFloat64) * 2;
+    const torch::Tensor v0 = torch::randn({2, 2, 19, 8}, torch::kFloat64);
+    const torch::Tensor bias = torch::randn({1, 4, 1, 19}, torch::kFloat64);
+    const torch::Tensor g = torch::randn({2, 4, 19, 8}, torch::kFloat64);
+    for (const bool withBias : {false, true}) {
+      torch::Tensor q = q0.clone().requires_grad_(), k = k0.clone().requires_grad_(), v = v0.clone().requires_grad_();
+      const torch::Tensor reference = causalAttention(q, k, v, withBias ? bias : torch::Tensor());
+      reference.backward(g);
+      torch::Tensor qf = q0.to(torch::kFloat32).requires_grad_(), kf = k0.to(torch::kFloat32).requires_grad_(),
+                    vf = v0.to(torch::kFloat32).requires_grad_();
+      const torch::Tensor out = causalAttention(qf, kf, vf, withBias ? bias.to(torch::kFloat32) : torch::Tensor());
+      out.backward(g.to(torch::kFloat32));
+      const double d0 = maxRelativeDiff(out, reference.detach()), dq = maxRelativeDiff(qf.grad(), q.grad()),
+                   dk = maxRelativeDiff(kf.grad(), k.grad()), dv = maxRelativeDiff(vf.grad(), v.grad());
+      qInfo("bias %d: max relative diff vs float64: out %.3g, dq %.3g, dk %.3g, dv %.3g", withBias, d0, dq, dk, dv);
+      QVERIFY(d0 < 2e-6 && dq < 2e-6 && dk < 2e-6 && dv < 2e-6);
+      // Causality: the first position sees only itself, so its output is its own value row.
+      QVERIFY(torch::allclose(out.select(2, 0), vf.detach().repeat_interleave(2, 1).select(2, 0), 1e-6, 1e-6));
+    }
+  }
+
   void tokenLossEqualsCrossEntropy() {
     torch::manual_seed(3);
     const std::int64_t v = 301;  // a tail after the 8-lane blocks

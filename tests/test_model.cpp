@@ -1,11 +1,12 @@
 // Model families (model/llama.h, model/bloom.h), their config.json mapping
-// (model/causal_lm.h), name tables (model/model_family.h) and the compat
-// attention (torch_compat.h), checked against hand-computed answers on tiny
+// (model/causal_lm.h), name tables (model/model_family.h) and the causal
+// attention (model/fused_ops.h), checked against hand-computed answers on tiny
 // configs. No reference implementation runs here: every expected number is
 // written out or follows from a formula stated next to it.
 // LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
 #include "model/bloom.h"
 #include "model/causal_lm.h"
+#include "model/fused_ops.h"
 #include "model/llama.h"
 #include "model/model_family.h"
 #include "runtime/device.h"
@@ -369,12 +370,12 @@ class TestModel : public QObject {
     }
   }
 
-  void compatAttentionEqualsNaiveSoftmax() {
+  void causalAttentionEqualsNaiveSoftmax() {
     torch::manual_seed(5);
     const torch::Tensor q = torch::randn({2, 3, 6, 4}), k = torch::randn({2, 3, 6, 4}), v = torch::randn({2, 3, 6, 4});
     const torch::Tensor bias = torch::randn({1, 3, 1, 6});
-    const torch::Tensor plain = compat::causalAttention(q, k, v);
-    const torch::Tensor biased = compat::causalAttention(q, k, v, bias);
+    const torch::Tensor plain = causalAttention(q, k, v);
+    const torch::Tensor biased = causalAttention(q, k, v, bias);
     for (int64_t b = 0; b < 2; ++b)
       for (int64_t h = 0; h < 3; ++h) {
         const torch::Tensor hb = bias[0][h][0];

@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "model/fused_ops.h"
+
 namespace dmoe {
 
 torch::Tensor alibiSlopes(std::int64_t heads) {
@@ -38,7 +40,7 @@ torch::Tensor BloomAttentionImpl::forward(const torch::Tensor& x, const torch::T
   const torch::Tensor q = fused.select(3, 0).transpose(1, 2);                          // [B,H,T,Dh]
   const torch::Tensor k = fused.select(3, 1).transpose(1, 2);
   const torch::Tensor v = fused.select(3, 2).transpose(1, 2);
-  const torch::Tensor context = compat::causalAttention(q, k, v, alibi);  // [B,H,T,Dh]
+  const torch::Tensor context = causalAttention(q, k, v, alibi);  // [B,H,T,Dh]
   return dense(context.transpose(1, 2).reshape({b, t, heads_ * headDim_}));  // [B,T,D]
 }
 

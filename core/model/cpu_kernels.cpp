@@ -27,12 +27,21 @@ DMOE_ROW_HELPER float laneTotal(const float (&lanes)[kLanes]) {
   return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
 
-DMOE_ROW_HELPER float squareSum(const float* x, std::int64_t d) {
+DMOE_ROW_HELPER float laneSum(const float* x, std::int64_t n) {
   float lanes[kLanes] = {};
   std::int64_t i = 0;
-  for (; i + kLanes <= d; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) lanes[j] += x[i + j] * x[i + j];
-  for (int j = 0; i < d; ++i, ++j) lanes[j] += x[i] * x[i];
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) lanes[j] += x[i + j];
+  for (int j = 0; i < n; ++i, ++j) lanes[j] += x[i];
+  return laneTotal(lanes);
+}
+
+DMOE_ROW_HELPER float laneDot(const float* a, const float* b, std::int64_t n) {
+  float lanes[kLanes] = {};
+  std::int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) lanes[j] += a[i + j] * b[i + j];
+  for (int j = 0; i < n; ++i, ++j) lanes[j] += a[i] * b[i];
   return laneTotal(lanes);
 }
 
@@ -66,12 +75,7 @@ DMOE_ROW_HELPER float expSum(const float* x, float shift, std::int64_t v) {
   if (static_cast<std::int64_t>(scratch.size()) < v) scratch.resize(static_cast<std::size_t>(v));
   float* e = scratch.data();
   for (std::int64_t i = 0; i < v; ++i) e[i] = fastExp(x[i] - shift);
-  float lanes[kLanes] = {};
-  std::int64_t i = 0;
-  for (; i + kLanes <= v; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) lanes[j] += e[i + j];
-  for (int j = 0; i < v; ++i, ++j) lanes[j] += e[i];
-  return laneTotal(lanes);
+  return laneSum(e, v);
 }
 
 DMOE_ROW_HELPER float sigmoid(float a) { return 1.0f / (1.0f + fastExp(-a)); }
@@ -85,7 +89,7 @@ void rmsNormForward(const float* x, const float* w, bool unitOffset, float eps, 
   for (std::int64_t r = r0; r < r1; ++r) {
     const float* xr = x + r * d;
     float* yr = y + r * d;
-    const float s = 1.0f / std::sqrt(squareSum(xr, d) / static_cast<float>(d) + eps);
+    const float s = 1.0f / std::sqrt(laneDot(xr, xr, d) / static_cast<float>(d) + eps);
     rstd[r] = s;
     for (std::int64_t i = 0; i < d; ++i) yr[i] = (xr[i] * s) * (w[i] + offset);
   }
@@ -122,6 +126,34 @@ void swiGluBackward(const float* g, const float* a, const float* b, std::int64_t
     // silu'(a) = σ(a)·(1 + a·(1 − σ(a)))
     da[i] = g[i] * b[i] * sig * (1.0f + a[i] * (1.0f - sig));
     db[i] = g[i] * a[i] * sig;
+  }
+}
+
+DMOE_CPU_CLONES
+void causalSoftmaxForward(const float* scores, std::int64_t t, std::int64_t r0, std::int64_t r1, float* y) {
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const float* sr = scores + r * t;
+    float* yr = y + r * t;
+    const std::int64_t n = r % t + 1;  // the visible columns
+    const float m = rowMax(sr, n);
+    for (std::int64_t i = 0; i < n; ++i) yr[i] = fastExp(sr[i] - m);
+    const float inverse = 1.0f / laneSum(yr, n);
+    for (std::int64_t i = 0; i < n; ++i) yr[i] *= inverse;
+    for (std::int64_t i = n; i < t; ++i) yr[i] = 0.0f;
+  }
+}
+
+DMOE_CPU_CLONES
+void causalSoftmaxBackward(const float* g, const float* y, std::int64_t t, std::int64_t r0, std::int64_t r1,
+                           float* dx) {
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const float* gr = g + r * t;
+    const float* yr = y + r * t;
+    float* dr = dx + r * t;
+    const std::int64_t n = r % t + 1;
+    const float dot = laneDot(gr, yr, n);
+    for (std::int64_t i = 0; i < n; ++i) dr[i] = yr[i] * (gr[i] - dot);
+    for (std::int64_t i = n; i < t; ++i) dr[i] = 0.0f;
   }
 }
 

@@ -1,12 +1,13 @@
 // Fused fp32 CPU loops for the element-wise chains of a training step:
-// RMSNorm, SwiGLU and the token cross-entropy, forward and backward, each a
-// single pass over its rows instead of the 5–10 separate ATen kernels (and
-// temporaries) of the composed formulas. Plain C++ on raw row-major arrays,
-// torch-free: model/fused_ops.h wraps them as autograd functions, splits the
-// rows over threads and keeps the composed formulas for every other device and
-// dtype. On x86-64 each loop is compiled twice (AVX2+FMA and baseline) and the
-// CPU picks at load time. Not a general kernel library: only what those three
-// functions need.
+// RMSNorm, SwiGLU, attention's causal softmax and the token cross-entropy,
+// forward and backward, each a single pass over its rows instead of the 3–10
+// separate ATen kernels (and temporaries) of the composed formulas. Plain C++
+// on raw row-major arrays, torch-free: model/fused_ops.h and
+// train/token_loss.h wrap them as autograd functions, split the rows over
+// threads and keep the composed formulas for every other device and dtype.
+// On x86-64 each loop is compiled twice (AVX2+FMA and baseline) and the CPU
+// picks at load time. Not a general kernel library: only what those functions
+// need.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -51,6 +52,13 @@ void rmsNormBackward(const float* g, const float* x, const float* w, bool unitOf
 void swiGluForward(const float* a, const float* b, std::int64_t i0, std::int64_t i1, float* h);
 void swiGluBackward(const float* g, const float* a, const float* b, std::int64_t i0, std::int64_t i1, float* da,
                     float* db);
+
+// Causal softmax of score rows [r0, r1) of width t, row r at query position
+// r mod t: y = softmax over its columns 0..r mod t, 0 after them (the columns
+// a causal mask sets to −∞). Backward: dx = y·(g − Σ g·y) over the same columns.
+void causalSoftmaxForward(const float* scores, std::int64_t t, std::int64_t r0, std::int64_t r1, float* y);
+void causalSoftmaxBackward(const float* g, const float* y, std::int64_t t, std::int64_t r0, std::int64_t r1,
+                           float* dx);
 
 // Cross-entropy rows [r0, r1) of logits [N,V]: lse[r] = log Σ e^x, loss[r] =
 // lse − x[label] (0 where label == ignoreIndex). Labels outside [0, V) other

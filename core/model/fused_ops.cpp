@@ -4,6 +4,8 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "model/cpu_kernels.h"
 
@@ -91,6 +93,41 @@ struct SwiGluFunction : torch::autograd::Function<SwiGluFunction> {
   }
 };
 
+#if !DMOE_TORCH_AT_LEAST(2, 0)
+struct CausalSoftmaxFunction : torch::autograd::Function<CausalSoftmaxFunction> {
+  // scores [..., R, T] fp32 with R a multiple of T: row r is query position r mod T.
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& scores) {
+    const torch::Tensor s = scores.contiguous();
+    const std::int64_t t = s.size(-1), rows = s.numel() / t;
+    torch::Tensor y = torch::empty_like(s);
+    at::parallel_for(0, rows, rowGrain(t), [&](std::int64_t r0, std::int64_t r1) {
+      kernels::causalSoftmaxForward(s.data_ptr<float>(), t, r0, r1, y.data_ptr<float>());
+    });
+    ctx->save_for_backward({y});
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const torch::Tensor y = ctx->get_saved_variables()[0];
+    const torch::Tensor g = grads[0].contiguous();
+    const std::int64_t t = y.size(-1), rows = y.numel() / t;
+    torch::Tensor dx = torch::empty_like(y);
+    at::parallel_for(0, rows, rowGrain(t), [&](std::int64_t r0, std::int64_t r1) {
+      kernels::causalSoftmaxBackward(g.data_ptr<float>(), y.data_ptr<float>(), t, r0, r1, dx.data_ptr<float>());
+    });
+    return {dx};
+  }
+};
+
+// Softmax over the last dim of causally masked scores (−∞ above the diagonal of
+// each [T,T] block): the fused kernel skips the masked columns.
+torch::Tensor causalSoftmax(const torch::Tensor& scores) {
+  if (scores.device().is_cpu() && scores.scalar_type() == torch::kFloat32 && scores.numel() > 0)
+    return CausalSoftmaxFunction::apply(scores);
+  return torch::softmax(scores, -1);
+}
+#endif
+
 torch::Tensor composedRmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps, bool unitOffset) {
   const torch::Tensor x32 = x.to(torch::kFloat32);
   const torch::Tensor normalised = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
@@ -103,6 +140,41 @@ torch::Tensor composedRmsNorm(const torch::Tensor& x, const torch::Tensor& weigh
 torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps, bool unitOffset) {
   if (fusedOnCpu(x, weight)) return RmsNormFunction::apply(x, weight, eps, unitOffset);
   return composedRmsNorm(x, weight, eps, unitOffset);
+}
+
+torch::Tensor causalAttention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, const torch::Tensor& bias) {
+  const std::int64_t b = q.size(0), heads = q.size(1), t = q.size(2), dh = q.size(3);
+  const std::int64_t kvHeads = k.size(1), groups = heads / kvHeads;
+#if DMOE_TORCH_AT_LEAST(2, 0)
+  if (groups > 1) {
+    k = k.repeat_interleave(groups, /*dim=*/1);
+    v = v.repeat_interleave(groups, /*dim=*/1);
+  }
+  if (!bias.defined()) return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
+  // An explicit mask excludes is_causal: fold the causal mask into the bias.
+  const torch::Tensor future = torch::ones({t, t}, q.options().dtype(torch::kBool)).triu(1);
+  const torch::Tensor mask = bias.to(q.scalar_type()).masked_fill(future, -std::numeric_limits<float>::infinity());
+  return at::scaled_dot_product_attention(q, k, v, mask, 0.0, /*is_causal=*/false);
+#else
+  // Without fused attention: the query heads that share a KV head are folded
+  // into the rows of one product ([B·Hkv, g·T, Dh] · [B·Hkv, Dh, T]; head
+  // h = kv·g + j gives rows j·T … j·T+T−1), so K and V are never repeated, and
+  // the scale, the causal mask and any bias enter that product as baddbmm's
+  // addend (no separate passes over the [T,T] scores).
+  const auto f32 = q.options().dtype(torch::kFloat32);
+  torch::Tensor addend =  // [g·T, T]: 0 on and below the diagonal, −∞ above
+      torch::full({t, t}, -std::numeric_limits<float>::infinity(), f32).triu(1).repeat({groups, 1});
+  if (bias.defined()) {
+    const torch::Tensor folded =
+        bias.to(torch::kFloat32).expand({bias.size(0), heads, t, t}).reshape({bias.size(0), kvHeads, groups * t, t});
+    addend = (folded + addend).expand({b, kvHeads, groups * t, t}).reshape({b * kvHeads, groups * t, t});
+  }
+  const torch::Tensor rows = q.reshape({b * kvHeads, groups * t, dh});
+  const torch::Tensor scores = torch::baddbmm(addend.to(q.scalar_type()), rows, k.reshape({b * kvHeads, t, dh}).transpose(1, 2),
+                                              /*beta=*/1.0, /*alpha=*/1.0 / std::sqrt(static_cast<double>(dh)));
+  const torch::Tensor weights = causalSoftmax(scores.to(torch::kFloat32)).to(v.scalar_type());  // [B·Hkv, g·T, T]
+  return torch::bmm(weights, v.reshape({b * kvHeads, t, dh})).view({b, heads, t, dh});
+#endif
 }
 
 torch::Tensor gatedActivation(const torch::Tensor& gate, const torch::Tensor& up, const std::string& activation) {

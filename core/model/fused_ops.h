@@ -1,17 +1,27 @@
-// The element-wise chains of the Llama family's layers as functions: RMSNorm
-// and the gated activation act(gate) ⊙ up. On CPU fp32 tensors each is one
-// autograd node over the fused loops of model/cpu_kernels.h (one pass forward,
-// one backward, rows split over LibTorch's threads); on every other device or
-// dtype (CUDA, bf16 autocast) the composed formulas of HF's modeling files.
-// Both paths compute the same function; tests/test_model.cpp checks the fused
-// one against the composed one in float64, values and gradients.
-// Not a module: model/llama.h's modules call these.
+// The chains of small operations inside a decoder layer, as functions: causal
+// attention, RMSNorm and the gated activation act(gate) ⊙ up. On CPU fp32
+// tensors RMSNorm, SwiGLU and attention's softmax are each one autograd node
+// over the fused loops of model/cpu_kernels.h (one pass forward, one backward,
+// rows split over LibTorch's threads); on every other device or dtype (CUDA,
+// bf16 autocast) the composed formulas of HF's modeling files. Both paths
+// compute the same function; tests/test_fused_ops.cpp checks the fused one
+// against the composed one in float64, values and gradients.
+// Not modules: model/llama.h's and model/bloom.h's modules call these.
 #pragma once
 #include <string>
 
 #include "torch_compat.h"
 
 namespace dmoe {
+
+// Causal self-attention with the 1/√Dh scale of every family we support.
+//   q [B,H,T,Dh], k and v [B,Hkv,T,Dh] with H a multiple of Hkv (grouped-query
+//   attention: each KV head serves H/Hkv consecutive query heads, as HF's repeat_kv).
+//   bias: optional additive score bias broadcastable to [B,H,T,T] (ALiBi).
+// Returns [B,H,T,Dh] in q's dtype; the softmax runs in fp32. LibTorch 2.x:
+// at::scaled_dot_product_attention (flash kernels on CUDA); 1.13: two batched
+// products around the fused causal softmax.
+torch::Tensor causalAttention(const torch::Tensor& q, torch::Tensor k, torch::Tensor v, const torch::Tensor& bias = {});
 
 // RMSNorm over the last dim in fp32: x̂ = x / √(mean(x²) + eps); Llama/Qwen2:
 // weight · x̂ (x̂ cast back to x's dtype first, as HF); Gemma (unitOffset):

@@ -57,7 +57,7 @@ torch::Tensor LlamaAttentionImpl::forward(const torch::Tensor& x, const torch::T
   const torch::Tensor q = applyRotary(q_proj(x).view({b, t, heads_, headDim_}).transpose(1, 2), cos, sin);    // [B,H,T,Dh]
   const torch::Tensor k = applyRotary(k_proj(x).view({b, t, kvHeads_, headDim_}).transpose(1, 2), cos, sin);  // [B,Hkv,T,Dh]
   const torch::Tensor v = v_proj(x).view({b, t, kvHeads_, headDim_}).transpose(1, 2);                         // [B,Hkv,T,Dh]
-  const torch::Tensor context = compat::causalAttention(q, k, v);               // [B,H,T,Dh]
+  const torch::Tensor context = causalAttention(q, k, v);               // [B,H,T,Dh]
   return o_proj(context.transpose(1, 2).reshape({b, t, heads_ * headDim_}));    // [B,T,D]
 }
 
