@@ -534,6 +534,12 @@ class TestModel : public QObject {
     QCOMPARE(gemma.hidden_act, std::string("gelu_pytorch_tanh"));  // hidden_act "gelu" is not what HF runs
     QVERIFY(gemma.tie_word_embeddings);                            // Gemma's default
     QCOMPARE(gemma.eos_token_id, int64_t{1});
+
+    // transformers ≥ 5 writes θ inside "rope_parameters".
+    Json v5 = Json::parse(kLlama2);
+    v5.erase("rope_theta");
+    v5["rope_parameters"] = Json{{"rope_type", "default"}, {"rope_theta", 500000.0}};
+    QCOMPARE(ModelConfig::fromHfJson(v5, "llama-v5/config.json").rope_theta, 500000.0);
   }
 
   void configErrorsNameTheKey() {
@@ -563,6 +569,15 @@ class TestModel : public QObject {
     Json scaled = Json::parse(kLlama2);
     scaled["rope_scaling"] = Json{{"type", "linear"}, {"factor", 2.0}};
     QVERIFY(contains(test::inputErrorOf([&] { ModelConfig::fromHfJson(scaled, "l.json"); }), "\"rope_scaling\""));
+
+    Json yarn = Json::parse(kLlama2);
+    yarn["rope_parameters"] = Json{{"rope_type", "yarn"}, {"rope_theta", 1e6}, {"factor", 4.0}};
+    const std::string yarnError = test::inputErrorOf([&] { ModelConfig::fromHfJson(yarn, "l.json"); });
+    QVERIFY2(contains(yarnError, "\"rope_parameters.rope_type\"") && contains(yarnError, "yarn"), yarnError.c_str());
+    Json textTheta = Json::parse(kLlama2);
+    textTheta["rope_parameters"] = Json{{"rope_theta", "1e6"}};
+    QVERIFY(contains(test::inputErrorOf([&] { ModelConfig::fromHfJson(textTheta, "l.json"); }),
+                     "\"rope_parameters.rope_theta\": expected a number"));
 
     Json unknown = Json::parse(kLlama2);
     unknown["model_type"] = "gpt2";

@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <stdexcept>
+#include <utility>
 
 #include "model/model_family.h"
 #include "util/error.h"
@@ -15,13 +16,20 @@ namespace dmoe {
 
 namespace {
 
-// Typed access to one config.json object, every error naming the source and the key.
+// Typed access to one config.json object, every error naming the source and
+// the key (with its parent's, "rope_parameters.rope_theta", in a nested object).
 class ConfigReader {
  public:
-  ConfigReader(const Json& json, const std::string& source) : json_(json), source_(source) {}
+  ConfigReader(const Json& json, const std::string& source, std::string prefix = "")
+      : json_(json), source_(source), prefix_(std::move(prefix)) {}
 
   [[noreturn]] void fail(const std::string& key, const std::string& message) const {
-    throw InputError(source_ + ": \"" + key + "\": " + message);
+    throw InputError(source_ + ": \"" + prefix_ + key + "\": " + message);
+  }
+  // The object under key, read with this reader's conventions.
+  ConfigReader object(const std::string& key) const {
+    if (!json_.at(key).is_object()) fail(key, "expected an object, got " + json_.at(key).dump());
+    return ConfigReader(json_.at(key), source_, prefix_ + key + ".");
   }
   bool has(const std::string& key) const { return json_.contains(key) && !json_.at(key).is_null(); }
 
@@ -68,6 +76,7 @@ class ConfigReader {
   }
   const Json& json_;
   const std::string& source_;
+  std::string prefix_;
 };
 
 }  // namespace
@@ -108,6 +117,12 @@ ModelConfig ModelConfig::fromHfJson(const Json& config, const std::string& sourc
     c.intermediate_size = in.requiredInt("intermediate_size");
     c.max_position_embeddings = in.optionalInt("max_position_embeddings", f.maxPositions);
     c.rope_theta = in.optionalNumber("rope_theta", f.ropeTheta);
+    if (in.has("rope_parameters")) {  // transformers ≥ 5: {"rope_type": "default", "rope_theta": θ}
+      const ConfigReader rope = in.object("rope_parameters");
+      const std::string type = rope.optionalString("rope_type", "default");
+      rope.rejectIf(type != "default", "rope_type", "RoPE of type \"" + type + "\" (scaling)");
+      c.rope_theta = rope.optionalNumber("rope_theta", c.rope_theta);
+    }
     c.hidden_act = in.optionalString(f.activationKey, f.activation);
     in.rejectIf(in.has("rope_scaling"), "rope_scaling", "RoPE scaling");
     in.rejectIf(!f.qkvBias && in.optionalBool("attention_bias", false), "attention_bias", "attention with biases");
