@@ -578,6 +578,10 @@ class TestModel : public QObject {
     textTheta["rope_parameters"] = Json{{"rope_theta", "1e6"}};
     QVERIFY(contains(test::inputErrorOf([&] { ModelConfig::fromHfJson(textTheta, "l.json"); }),
                      "\"rope_parameters.rope_theta\": expected a number"));
+    Json perLayerType = Json::parse(kLlama2);  // θ per layer type: not read, so refused by name
+    perLayerType["rope_parameters"] = Json{{"full_attention", Json{{"rope_theta", 1e6}}}};
+    QVERIFY(contains(test::inputErrorOf([&] { ModelConfig::fromHfJson(perLayerType, "l.json"); }),
+                     "\"rope_parameters.rope_theta\": missing"));
 
     Json unknown = Json::parse(kLlama2);
     unknown["model_type"] = "gpt2";

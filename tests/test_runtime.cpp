@@ -10,6 +10,8 @@
 
 #include <QtTest>
 #include <cstdlib>
+#include <optional>
+#include <vector>
 
 #include "test_support.h"
 #include "util/json.h"
@@ -44,6 +46,21 @@ void setEnv(const char* name, const char* value) {
 struct BlasEnvironmentGuard {
   ~BlasEnvironmentGuard() {
     for (const char* name : {kOpenBlasCoreVar, kChosenCoreVar, kRejectedCoreVar}) ::unsetenv(name);
+  }
+};
+
+// Restores the allocator variables a test changes when it ends, passed or not.
+struct MallocEnvironmentGuard {
+  static constexpr const char* kNames[] = {"GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_MAX_"};
+  std::vector<std::optional<std::string>> saved;
+  MallocEnvironmentGuard() {
+    for (const char* name : kNames) {
+      const char* value = std::getenv(name);
+      saved.push_back(value ? std::optional<std::string>(value) : std::nullopt);
+    }
+  }
+  ~MallocEnvironmentGuard() {
+    for (std::size_t i = 0; i < saved.size(); ++i) setEnv(kNames[i], saved[i] ? saved[i]->c_str() : nullptr);
   }
 };
 
@@ -189,17 +206,17 @@ class TestRuntime : public QObject {
 
   // dmoe's allocator settings apply only where the user set none, and `dmoe info` says whose they are.
   void mallocSettingsAreTheUsersWhenSet() {
-    const char* saved = std::getenv("GLIBC_TUNABLES");
-    const std::string savedValue = saved ? saved : "";
-    setEnv("GLIBC_TUNABLES", nullptr);
-    QVERIFY2(!mallocTunedByUser(), "run the suite without MALLOC_*_ variables");
+    MallocEnvironmentGuard guard;
+    for (const char* name : MallocEnvironmentGuard::kNames) setEnv(name, nullptr);
+    QVERIFY2(!mallocTunedByUser(), "run the suite without glibc's MALLOC_ variables");
     QCOMPARE(allocatorSettings(), std::string("glibc's defaults"));
-    setEnv("MALLOC_ARENA_MAX_", "2");
+    setEnv("MALLOC_ARENA_MAX", "2");  // glibc's names: some end in _, some do not
     QVERIFY(mallocTunedByUser());
-    setEnv("MALLOC_ARENA_MAX_", nullptr);
-    setEnv("MALLOC_ANYTHING", "1");  // not glibc's MALLOC_…_ form
-    QVERIFY(!mallocTunedByUser());
-    setEnv("MALLOC_ANYTHING", nullptr);
+    QCOMPARE(allocatorSettings(), std::string("glibc's MALLOC_ variables set in the environment"));
+    setEnv("MALLOC_ARENA_MAX", nullptr);
+    setEnv("MALLOC_MMAP_MAX_", "0");
+    QVERIFY(mallocTunedByUser());
+    setEnv("MALLOC_MMAP_MAX_", nullptr);
     // Through the real start-up of `dmoe`: its own setting, then the user's kept.
     test::CliResult r = test::runCli({"--events", "jsonl", "info", "--quick"});
     QCOMPARE(r.exitCode, 0);
@@ -210,7 +227,6 @@ class TestRuntime : public QObject {
     QCOMPARE(r.exitCode, 0);
     runtime = Json::parse(r.out.substr(0, r.out.find('\n')))["data"];
     QCOMPARE(runtime["allocator"].get<std::string>(), std::string("GLIBC_TUNABLES=glibc.malloc.arena_max=2 (set in the environment)"));
-    setEnv("GLIBC_TUNABLES", saved ? savedValue.c_str() : nullptr);
   }
 
   void precisionResolvesPerDevice() {

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 #define DMOE_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define DMOE_CPU_CLONES

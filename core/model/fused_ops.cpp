@@ -15,9 +15,8 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Rows per parallel chunk: about 32 K elements, so thread hand-offs stay cheap.
-std::int64_t rowGrain(std::int64_t width) { return std::max<std::int64_t>(1, (std::int64_t{1} << 15) / width); }
-constexpr std::int64_t kElementGrain = std::int64_t{1} << 15;
+using kernels::kElementsPerChunk;
+using kernels::rowsPerChunk;
 // RMSNorm's weight gradient is summed per block of this many rows, then over the
 // blocks in order: the same bits whatever the thread count.
 constexpr std::int64_t kWeightBlockRows = 64;
@@ -34,7 +33,7 @@ struct RmsNormFunction : torch::autograd::Function<RmsNormFunction> {
     const std::int64_t d = x.size(-1), rows = x.numel() / d;
     torch::Tensor y = torch::empty_like(x);
     torch::Tensor rstd = torch::empty({rows}, x.options());
-    at::parallel_for(0, rows, rowGrain(d), [&](std::int64_t r0, std::int64_t r1) {
+    at::parallel_for(0, rows, rowsPerChunk(d), [&](std::int64_t r0, std::int64_t r1) {
       kernels::rmsNormForward(x.data_ptr<float>(), w.data_ptr<float>(), unitOffset, static_cast<float>(eps), d, r0,
                               r1, y.data_ptr<float>(), rstd.data_ptr<float>());
     });
@@ -52,7 +51,7 @@ struct RmsNormFunction : torch::autograd::Function<RmsNormFunction> {
     const std::int64_t blocks = (rows + kWeightBlockRows - 1) / kWeightBlockRows;
     torch::Tensor dx = torch::empty_like(x);
     torch::Tensor partial = torch::zeros({blocks, d}, x.options());
-    at::parallel_for(0, blocks, std::max<std::int64_t>(1, rowGrain(d) / kWeightBlockRows),
+    at::parallel_for(0, blocks, std::max<std::int64_t>(1, rowsPerChunk(d) / kWeightBlockRows),
                      [&](std::int64_t b0, std::int64_t b1) {
                        for (std::int64_t b = b0; b < b1; ++b)
                          kernels::rmsNormBackward(g.data_ptr<float>(), x.data_ptr<float>(), w.data_ptr<float>(),
@@ -73,7 +72,7 @@ struct SwiGluFunction : torch::autograd::Function<SwiGluFunction> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& gate, const torch::Tensor& up) {
     const torch::Tensor a = gate.contiguous(), b = up.contiguous();
     torch::Tensor h = torch::empty_like(a);
-    at::parallel_for(0, a.numel(), kElementGrain, [&](std::int64_t i0, std::int64_t i1) {
+    at::parallel_for(0, a.numel(), kElementsPerChunk, [&](std::int64_t i0, std::int64_t i1) {
       kernels::swiGluForward(a.data_ptr<float>(), b.data_ptr<float>(), i0, i1, h.data_ptr<float>());
     });
     ctx->save_for_backward({a, b});
@@ -85,7 +84,7 @@ struct SwiGluFunction : torch::autograd::Function<SwiGluFunction> {
     const torch::Tensor &a = saved[0], &b = saved[1];
     const torch::Tensor g = grads[0].contiguous();
     torch::Tensor da = torch::empty_like(a), db = torch::empty_like(b);
-    at::parallel_for(0, a.numel(), kElementGrain, [&](std::int64_t i0, std::int64_t i1) {
+    at::parallel_for(0, a.numel(), kElementsPerChunk, [&](std::int64_t i0, std::int64_t i1) {
       kernels::swiGluBackward(g.data_ptr<float>(), a.data_ptr<float>(), b.data_ptr<float>(), i0, i1,
                               da.data_ptr<float>(), db.data_ptr<float>());
     });
@@ -99,8 +98,9 @@ struct CausalSoftmaxFunction : torch::autograd::Function<CausalSoftmaxFunction> 
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& scores) {
     const torch::Tensor s = scores.contiguous();
     const std::int64_t t = s.size(-1), rows = s.numel() / t;
+    TORCH_INTERNAL_ASSERT(s.dim() >= 2 && s.size(-2) % t == 0, "causal softmax: rows must be whole [T,T] blocks");
     torch::Tensor y = torch::empty_like(s);
-    at::parallel_for(0, rows, rowGrain(t), [&](std::int64_t r0, std::int64_t r1) {
+    at::parallel_for(0, rows, rowsPerChunk(t), [&](std::int64_t r0, std::int64_t r1) {
       kernels::causalSoftmaxForward(s.data_ptr<float>(), t, r0, r1, y.data_ptr<float>());
     });
     ctx->save_for_backward({y});
@@ -112,7 +112,7 @@ struct CausalSoftmaxFunction : torch::autograd::Function<CausalSoftmaxFunction> 
     const torch::Tensor g = grads[0].contiguous();
     const std::int64_t t = y.size(-1), rows = y.numel() / t;
     torch::Tensor dx = torch::empty_like(y);
-    at::parallel_for(0, rows, rowGrain(t), [&](std::int64_t r0, std::int64_t r1) {
+    at::parallel_for(0, rows, rowsPerChunk(t), [&](std::int64_t r0, std::int64_t r1) {
       kernels::causalSoftmaxBackward(g.data_ptr<float>(), y.data_ptr<float>(), t, r0, r1, dx.data_ptr<float>());
     });
     return {dx};
@@ -138,7 +138,8 @@ torch::Tensor composedRmsNorm(const torch::Tensor& x, const torch::Tensor& weigh
 }  // namespace
 
 torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps, bool unitOffset) {
-  if (fusedOnCpu(x, weight)) return RmsNormFunction::apply(x, weight, eps, unitOffset);
+  if (fusedOnCpu(x, weight) && weight.dim() == 1 && weight.size(0) == x.size(-1))
+    return RmsNormFunction::apply(x, weight, eps, unitOffset);
   return composedRmsNorm(x, weight, eps, unitOffset);
 }
 

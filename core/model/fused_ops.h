@@ -1,6 +1,7 @@
 // The chains of small operations inside a decoder layer, as functions: causal
 // attention, RMSNorm and the gated activation act(gate) ⊙ up. On CPU fp32
-// tensors RMSNorm, SwiGLU and attention's softmax are each one autograd node
+// tensors RMSNorm, SwiGLU and (under LibTorch 1.13, which has no fused
+// attention) attention's causal softmax are each one autograd node
 // over the fused loops of model/cpu_kernels.h (one pass forward, one backward,
 // rows split over LibTorch's threads); on every other device or dtype (CUDA,
 // bf16 autocast) the composed formulas of HF's modeling files. Both paths

@@ -121,6 +121,8 @@ ModelConfig ModelConfig::fromHfJson(const Json& config, const std::string& sourc
       const ConfigReader rope = in.object("rope_parameters");
       const std::string type = rope.optionalString("rope_type", "default");
       rope.rejectIf(type != "default", "rope_type", "RoPE of type \"" + type + "\" (scaling)");
+      // Required here: a file with θ per layer type (nested objects) must not fall back silently.
+      if (!rope.has("rope_theta")) rope.fail("rope_theta", "missing (required in rope_parameters: a number)");
       c.rope_theta = rope.optionalNumber("rope_theta", c.rope_theta);
     }
     c.hidden_act = in.optionalString(f.activationKey, f.activation);

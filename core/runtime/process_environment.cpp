@@ -10,19 +10,19 @@
 
 #include "runtime/blas_core.h"
 
-extern char** environ;
-
 namespace dmoe {
 
 const char* const kMallocTunables = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647";
 
+// glibc's own environment variables for its allocator (the names its loader knows).
+const char* const kMallocVariables[] = {"MALLOC_CHECK_",          "MALLOC_TOP_PAD_",    "MALLOC_PERTURB_",
+                                        "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_MAX_",
+                                        "MALLOC_ARENA_MAX",       "MALLOC_ARENA_TEST"};
+
 bool mallocTunedByUser() {
   if (std::getenv("GLIBC_TUNABLES")) return true;
-  for (char** entry = environ; *entry; ++entry) {
-    const char* e = *entry;
-    const char* eq = std::strchr(e, '=');
-    if (std::strncmp(e, "MALLOC_", 7) == 0 && eq && eq - e > 8 && eq[-1] == '_') return true;  // MALLOC_…_=
-  }
+  for (const char* name : kMallocVariables)
+    if (std::getenv(name)) return true;
   return false;
 }
 
@@ -31,7 +31,7 @@ std::string allocatorSettings() {
   if (tunables)
     return std::string("GLIBC_TUNABLES=") + tunables +
            (std::strcmp(tunables, kMallocTunables) == 0 ? " (dmoe's setting)" : " (set in the environment)");
-  return mallocTunedByUser() ? "MALLOC_* variables set in the environment" : "glibc's defaults";
+  return mallocTunedByUser() ? "glibc's MALLOC_ variables set in the environment" : "glibc's defaults";
 }
 
 namespace {

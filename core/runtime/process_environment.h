@@ -1,4 +1,4 @@
-// How dmoe and dmoe-bench prepare their own process before any work. Two
+// How dmoe and dmoe-bench prepare their own process before any work. Three
 // libraries read their settings only once, when they are loaded — before
 // main() — so main() calls prepareProcessEnvironment() first: it sets what is
 // missing in the environment and re-executes the program (same arguments)
@@ -18,8 +18,9 @@
 //    step page-faulted its large activations and gradients anew (0.56 M minor
 //    faults in a 30-step dmoe-bench run, 0.17 M with these settings: then
 //    only the first touch of the peak). Freed memory stays with the process
-//    for reuse; its peak RSS is unchanged (602 → 622 MiB there). Kept as the
-//    user set it when GLIBC_TUNABLES or any MALLOC_*_ variable is set.
+//    for reuse; its peak RSS grew 3 % there (602 → 622 MiB). Kept as the
+//    user set it when GLIBC_TUNABLES or any of glibc's MALLOC_ variables
+//    (MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_, …) is set.
 // Not here: threads and precision (runtime/device.h), set per project.
 #pragma once
 #include <string>

@@ -3,7 +3,6 @@
 
 #include <ATen/Parallel.h>
 
-#include <algorithm>
 #include <string>
 
 #include "model/cpu_kernels.h"
@@ -16,7 +15,7 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-std::int64_t rowGrain(std::int64_t width) { return std::max<std::int64_t>(1, (std::int64_t{1} << 15) / width); }
+using kernels::rowsPerChunk;
 
 void checkLabels(const torch::Tensor& labels, std::int64_t vocab) {
   const std::int64_t* l = labels.data_ptr<std::int64_t>();
@@ -32,7 +31,7 @@ struct TokenLossFunction : torch::autograd::Function<TokenLossFunction> {
     const std::int64_t rows = logits.size(0), vocab = logits.size(1);
     torch::Tensor lse = torch::empty({rows}, logits.options());
     torch::Tensor rowLoss = torch::empty({rows}, logits.options());
-    at::parallel_for(0, rows, rowGrain(vocab), [&](std::int64_t r0, std::int64_t r1) {
+    at::parallel_for(0, rows, rowsPerChunk(vocab), [&](std::int64_t r0, std::int64_t r1) {
       kernels::crossEntropyForward(logits.data_ptr<float>(), labels.data_ptr<std::int64_t>(), kIgnoreLabel, vocab, r0,
                                    r1, lse.data_ptr<float>(), rowLoss.data_ptr<float>());
     });
@@ -49,7 +48,7 @@ struct TokenLossFunction : torch::autograd::Function<TokenLossFunction> {
     const std::int64_t rows = logits.size(0), vocab = logits.size(1);
     const float scale = grads[0].item<float>();  // a CPU scalar: no device sync
     torch::Tensor dlogits = torch::empty_like(logits);
-    at::parallel_for(0, rows, rowGrain(vocab), [&](std::int64_t r0, std::int64_t r1) {
+    at::parallel_for(0, rows, rowsPerChunk(vocab), [&](std::int64_t r0, std::int64_t r1) {
       kernels::crossEntropyBackward(logits.data_ptr<float>(), labels.data_ptr<std::int64_t>(), kIgnoreLabel,
                                     lse.data_ptr<float>(), scale, vocab, r0, r1, dlogits.data_ptr<float>());
     });
@@ -63,6 +62,9 @@ torch::Tensor tokenLossSum(const torch::Tensor& logits, const torch::Tensor& lab
   const std::int64_t vocab = logits.size(-1);
   const torch::Tensor flatLogits = logits.reshape({-1, vocab}).to(torch::kFloat32);
   const torch::Tensor flatLabels = labels.reshape({-1});
+  if (flatLabels.numel() != flatLogits.size(0))
+    throw InputError("token loss: " + std::to_string(flatLabels.numel()) + " labels for " +
+                     std::to_string(flatLogits.size(0)) + " positions of logits");
   if (flatLogits.device().is_cpu() && flatLabels.device().is_cpu() && flatLabels.scalar_type() == torch::kInt64 &&
       flatLogits.numel() > 0) {
     const torch::Tensor contiguousLabels = flatLabels.contiguous();
