@@ -25,10 +25,14 @@ kernels beyond what transformers picks itself, or anything on the CPU.
 """
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
+from pathlib import Path
+
+# The Trainer's learning-rate schedule, one copy: benchmarks/reference_train.py's.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from reference_train import lr_at  # noqa: E402
 
 
 def parse_args():
@@ -99,14 +103,6 @@ def config_dict(config):
         except Exception:  # noqa: BLE001 — a report detail must not stop the benchmark
             continue
     return {}
-
-
-def lr_at(step, steps, peak, warmup_fraction=0.05):
-    w = round(warmup_fraction * steps)
-    if step < w:
-        return peak * (step + 1) / w
-    p = min(1.0, max(0.0, (step - w) / max(1, steps - w)))
-    return peak * 0.5 * (1 + math.cos(math.pi * p))
 
 
 def main():
