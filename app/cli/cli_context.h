@@ -60,8 +60,9 @@ void addCorpusCommands(CLI::App& app, CliContext& ctx);
 void addTokenizerCommands(CLI::App& app, CliContext& ctx);  // after addCorpusCommands: adds `corpus tokenize`
 void addTrainCommands(CLI::App& app, CliContext& ctx);  // pretrain, eval-ppl
 void addStageCommands(CLI::App& app, CliContext& ctx);  // one per DMoE stage (deviation … report)
-void addProbeCommand(CLI::App& app, CliContext& ctx);
+void addProbeCommand(CLI::App& app, CliContext& ctx);  // the adaptation's expert probe alone
 void addExportCommand(CLI::App& app, CliContext& ctx);  // a DMoE as a Qwen2-MoE checkpoint
-void addRoutingCommand(CLI::App& app, CliContext& ctx);  // routing shares of a trained MoE per language and layer   // the adaptation's expert probe alone
+void addParityCommand(CLI::App& app, CliContext& ctx);  // logits, loss, gradient norms against a reference
+void addRoutingCommand(CLI::App& app, CliContext& ctx);  // routing shares of a trained MoE per language and layer
 
 }  // namespace dmoe::cli

@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
   cli::addProbeCommand(app, ctx);
   cli::addRoutingCommand(app, ctx);
   cli::addExportCommand(app, ctx);
+  cli::addParityCommand(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,119 @@
+// `dmoe parity <checkpoint dir>`: the workbench's logits, loss and gradient
+// norms against a reference recorded by another implementation
+// (model/parity.h), one row per quantity with max |diff| — or, with
+// --record, the workbench's own outputs written in that format.
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "checkpoint/hf_checkpoint.h"
+#include "cli_context.h"
+#include "model/model_config.h"
+#include "model/parity.h"
+#include "runtime/device.h"
+#include "text_table.h"
+
+namespace fs = std::filesystem;
+
+namespace dmoe::cli {
+
+namespace {
+
+std::string number(double v, int digits = 6) {
+  std::ostringstream s;
+  s << std::setprecision(digits) << v;
+  return s.str();
+}
+
+Json toJson(const ParityReport& report) {
+  Json rows = Json::array();
+  for (const ParityRow& r : report.rows) {
+    Json row{{"quantity", r.quantity}, {"reference", r.reference}, {"actual", r.actual},
+             {"max_abs_diff", r.maxAbsDiff}, {"ok", r.ok}};
+    row["relative"] = std::isfinite(r.relative) ? Json(r.relative) : Json(nullptr);
+    if (!r.note.empty()) row["note"] = r.note;
+    rows.push_back(row);
+  }
+  return Json{{"tolerance", report.tolerance}, {"ok", report.ok()}, {"failures", report.failures()}, {"rows", rows}};
+}
+
+void printReport(std::ostream& out, const ParityReport& report) {
+  std::vector<std::vector<std::string>> rows{{"quantity", "reference", "workbench", "max |diff|", "relative", ""}};
+  for (const ParityRow& r : report.rows)
+    rows.push_back({r.quantity, r.note.empty() ? number(r.reference) : "", r.note.empty() ? number(r.actual) : "",
+                    r.note.empty() ? number(r.maxAbsDiff, 3) : "", r.note.empty() ? number(r.relative, 3) : "",
+                    r.ok ? "ok" : "FAIL" + (r.note.empty() ? std::string() : ": " + r.note)});
+  printTable(out, rows, 1);
+  out << (report.ok() ? "parity: all " : "parity: " + std::to_string(report.failures()) + " of ")
+      << report.rows.size() << " quantities within " << number(report.tolerance, 3)
+      << " (logits: max |diff| / max |reference|; loss, gradient norms: |diff| / |reference|)\n";
+}
+
+// Token ids uniform over the vocabulary without the pad id (an embedding row
+// with padding_idx has no gradient in transformers).
+torch::Tensor drawIds(const fs::path& dir, std::int64_t batch, std::int64_t seq, std::uint64_t seed) {
+  const ModelConfig config =
+      ModelConfig::fromHfJson(HfCheckpoint::open(dir).config, (dir / "config.json").string());
+  const bool hasPad = config.pad_token_id >= 0 && config.pad_token_id < config.vocab_size;
+  auto generator = at::detail::createCPUGenerator(seed);
+  torch::Tensor ids = torch::randint(0, config.vocab_size - (hasPad ? 1 : 0), {batch, seq}, generator, torch::kInt64);
+  if (hasPad) ids = ids + (ids >= config.pad_token_id).to(torch::kInt64);
+  return ids;
+}
+
+}  // namespace
+
+void addParityCommand(CLI::App& app, CliContext& ctx) {
+  auto* cmd = app.add_subcommand(
+      "parity", "Compare the workbench's logits, loss and gradient norms on a checkpoint with a reference "
+                "recorded by another implementation (e.g. transformers), per tensor");
+  cmd->footer(
+      "The reference (default <checkpoint>/expected.safetensors, format dmoe-hf-fixture/1, made by\n"
+      "scripts/device/make_hf_fixtures.py) holds input_ids [B,T], logits [B,T,V], loss (the token mean of\n"
+      "-log p(id[t+1] | ids[..t]), transformers' loss with labels = ids) and grad_norm/<tensor> per checkpoint\n"
+      "tensor. The workbench loads the folder as every stage does, runs those ids in fp32, backpropagates the\n"
+      "loss, and prints max |diff| per quantity. Exit 0 when every quantity is within the tolerance, 1 when not.\n"
+      "--record FILE writes the workbench's own outputs in that format instead (ids drawn with --seed, the\n"
+      "pad id left out); with a mixture of experts, check that no token's top-k choice is a near tie.");
+  auto dir = std::make_shared<std::string>(), expected = std::make_shared<std::string>();
+  auto record = std::make_shared<std::string>(), device = std::make_shared<std::string>("cpu");
+  auto tolerance = std::make_shared<double>(1e-4);
+  auto batch = std::make_shared<std::int64_t>(2), seq = std::make_shared<std::int64_t>(12);
+  auto seed = std::make_shared<std::uint64_t>(1000);
+  cmd->add_option("checkpoint", *dir, "Hugging Face checkpoint folder")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--expected", *expected, "Reference file (default <checkpoint>/expected.safetensors)");
+  cmd->add_option("--device", *device, "cpu, cuda or auto")->capture_default_str();
+  cmd->add_option("--tolerance", *tolerance, "Largest relative difference accepted")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  auto* rec = cmd->add_option("--record", *record, "Write the workbench's outputs to this file instead of comparing");
+  cmd->add_option("--batch", *batch, "Rows of ids drawn for --record")->check(CLI::Range(1, 64))->capture_default_str()->needs(rec);
+  cmd->add_option("--seq", *seq, "Positions per row for --record")->check(CLI::Range(2, 4096))->capture_default_str()->needs(rec);
+  cmd->add_option("--seed", *seed, "Seed of the ids drawn for --record")->capture_default_str()->needs(rec);
+  cmd->callback([&ctx, dir, expected, record, device, tolerance, batch, seq, seed] {
+    Reporter r = ctx.reporter("parity");
+    r.started();
+    endingStageOnThrow(r, [&] {
+      const std::string where = resolveDevice(*device);
+      if (!record->empty()) {
+        const ParityOutputs outputs = computeParityOutputs(*dir, drawIds(*dir, *batch, *seq, *seed), where);
+        writeParityOutputs(*record, outputs, {{"made_by", "dmoe parity --record"}, {"device", where},
+                                              {"seed", std::to_string(*seed)}});
+        r.artifact(*record, "parity reference");
+        r.result("parity", Json{{"recorded", *record}, {"loss", outputs.loss}, {"tensors", outputs.gradNorms.size()}});
+        r.finished("done");
+        ctx.out() << "wrote " << *record << ": loss " << number(outputs.loss, 8) << ", " << outputs.gradNorms.size()
+                  << " gradient norms\n";
+        return;
+      }
+      const ParityReport report = checkParity(*dir, where, *tolerance, *expected);
+      r.result("parity", toJson(report));
+      printReport(ctx.out(), report);
+      if (!report.ok())
+        throw std::runtime_error("parity: " + std::to_string(report.failures()) + " of " +
+                                 std::to_string(report.rows.size()) + " quantities outside " + number(*tolerance, 3));
+      r.finished("done");
+    });
+  });
+}
+
+}  // namespace dmoe::cli

@@ -1,0 +1,201 @@
+// Parity fixtures (tests/fixtures/hf/<name>/: a checkpoint folder and its
+// expected.safetensors, see model/parity.h and tests/fixtures/hf/README.md):
+// every fixture loads through the normal loader and gives the recorded
+// logits, loss and per-tensor gradient norms within 1e-4 relative in fp32,
+// with max |diff| printed per quantity (llm.c's test_gpt2). The comparison
+// itself is shown to fail where it should: a changed weight, one gradient
+// norm or one logit off, a tensor one side lacks, a malformed reference.
+// LibTorch headers before QtTest: Qt's `slots` macro breaks ATen's headers.
+#include "checkpoint/hf_checkpoint.h"
+#include "model/parity.h"
+#include "util/error.h"
+
+#include <QtTest>
+#include <algorithm>
+#include <filesystem>
+
+#include "test_support.h"
+
+using namespace dmoe;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kTolerance = 1e-4;  // the "1e-4 relative in fp32"
+
+fs::path fixturesDir() { return test::sourceDir() / "tests/fixtures/hf"; }
+
+std::vector<fs::path> fixtureFolders() {
+  std::vector<fs::path> folders;
+  if (fs::is_directory(fixturesDir()))
+    for (const auto& entry : fs::directory_iterator(fixturesDir()))
+      if (fs::exists(entry.path() / "expected.safetensors")) folders.push_back(entry.path());
+  std::sort(folders.begin(), folders.end());
+  return folders;
+}
+
+void printReport(const std::string& name, const ParityReport& report) {
+  for (const ParityRow& r : report.rows)
+    qInfo("%-24s %-64s max|diff| %-10.3g rel %-10.3g %s%s", name.c_str(), r.quantity.c_str(), r.maxAbsDiff,
+          r.relative, r.ok ? "ok" : "FAIL", r.note.empty() ? "" : (" (" + r.note + ")").c_str());
+}
+
+const ParityRow* rowOf(const ParityReport& report, const std::string& quantity) {
+  for (const ParityRow& r : report.rows)
+    if (r.quantity == quantity) return &r;
+  return nullptr;
+}
+
+std::vector<std::string> failing(const ParityReport& report) {
+  std::vector<std::string> names;
+  for (const ParityRow& r : report.rows)
+    if (!r.ok) names.push_back(r.quantity);
+  return names;
+}
+
+// A copy of the fixture's checkpoint with `tensor` scaled by `factor`.
+fs::path copyWithScaledTensor(const fs::path& fixture, const fs::path& to, const std::string& tensor, double factor) {
+  const HfCheckpoint checkpoint = HfCheckpoint::open(fixture);
+  NamedTensors tensors;
+  for (const std::string& name : checkpoint.tensors.names()) {
+    torch::Tensor t = checkpoint.tensors.tensor(name);
+    tensors.emplace_back(name, name == tensor ? t * factor : t);
+  }
+  saveCheckpoint(to, checkpoint.config, tensors);
+  return to;
+}
+
+}  // namespace
+
+class TestHfParity : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void fixturesArePresent() {
+    const auto folders = fixtureFolders();
+    QVERIFY2(!folders.empty(), ("no fixture with an expected.safetensors under " + fixturesDir().string()).c_str());
+    for (const fs::path& f : folders) QVERIFY2(fs::exists(f / "config.json"), f.string().c_str());
+  }
+
+  // Each fixture: the workbench against the recorded reference, per quantity.
+  void everyFixtureMatchesItsReference_data() {
+    QTest::addColumn<QString>("folder");
+    for (const fs::path& f : fixtureFolders()) QTest::newRow(f.filename().string().c_str()) << QString::fromStdString(f.string());
+  }
+
+  void everyFixtureMatchesItsReference() {
+    QFETCH(QString, folder);
+    const fs::path dir = folder.toStdString();
+    const ParityReport report = checkParity(dir, "cpu", kTolerance);
+    printReport(dir.filename().string(), report);
+    QVERIFY(report.rows.size() > 2);  // logits, loss and at least one gradient norm
+    QVERIFY2(rowOf(report, "logits") && rowOf(report, "loss"), "logits and loss compared");
+    QVERIFY2(report.ok(), (std::to_string(report.failures()) + " quantities outside " + std::to_string(kTolerance) +
+                           ", first: " + (report.ok() ? "" : failing(report).front())).c_str());
+  }
+
+  // A weight 1 % off (the final norm's) moves the logits, the loss and the
+  // gradient norms beyond the tolerance: the comparison sees a model change.
+  void aChangedWeightFailsParity() {
+    const fs::path fixture = fixtureFolders().front();
+    QTemporaryDir tmp;
+    const fs::path changed =
+        copyWithScaledTensor(fixture, fs::path(tmp.path().toStdString()) / "changed", "model.norm.weight", 1.01);
+    const ParityReport report = checkParity(changed, "cpu", kTolerance, fixture / "expected.safetensors");
+    QVERIFY(!report.ok());
+    QVERIFY(!rowOf(report, "logits")->ok);
+    QVERIFY(!rowOf(report, "loss")->ok);
+    QVERIFY(!rowOf(report, "grad_norm/model.norm.weight")->ok);
+  }
+
+  // One logit and one gradient norm moved by 3× the tolerance: exactly those
+  // two rows fail, each with its max |diff|; a norm one side lacks fails with a note.
+  void differencesAreNamedPerQuantity() {
+    const ParityOutputs expected = readParityOutputs(fixtureFolders().front() / "expected.safetensors");
+    QVERIFY(expected.gradNorms.size() >= 2);
+    ParityOutputs actual = expected;
+    actual.logits = expected.logits.clone();
+    const double scale = expected.logits.abs().max().item<double>();
+    actual.logits.view(-1)[5] += 3 * kTolerance * scale;
+    const std::string moved = std::next(expected.gradNorms.begin())->first;
+    actual.gradNorms[moved] *= 1 + 3 * kTolerance;
+    ParityReport report = compareParityOutputs(expected, actual, kTolerance);
+    QCOMPARE(failing(report), (std::vector<std::string>{"logits", "grad_norm/" + moved}));
+    QVERIFY(std::abs(rowOf(report, "logits")->maxAbsDiff - 3 * kTolerance * scale) < 1e-6 * scale);
+    QVERIFY(std::abs(rowOf(report, "grad_norm/" + moved)->relative - 3 * kTolerance) < 1e-9);
+
+    actual = expected;
+    actual.gradNorms.erase(expected.gradNorms.begin()->first);
+    actual.gradNorms["model.extra.weight"] = 1.0;
+    report = compareParityOutputs(expected, actual, kTolerance);
+    QCOMPARE(failing(report), (std::vector<std::string>{"grad_norm/" + expected.gradNorms.begin()->first,
+                                                         "grad_norm/model.extra.weight"}));
+    QVERIFY(!rowOf(report, "grad_norm/model.extra.weight")->note.empty());
+
+    actual = expected;
+    actual.inputIds = expected.inputIds.clone();
+    actual.inputIds.view(-1)[0] += 1;
+    QCOMPARE(failing(compareParityOutputs(expected, actual, kTolerance)), std::vector<std::string>{"input_ids"});
+  }
+
+  // The workbench's outputs written and read back are the same numbers, in the reference format.
+  void recordedOutputsRoundTrip() {
+    const fs::path fixture = fixtureFolders().front();
+    const ParityOutputs expected = readParityOutputs(fixture / "expected.safetensors");
+    const ParityOutputs computed = computeParityOutputs(fixture, expected.inputIds);
+    QTemporaryDir tmp;
+    const fs::path file = fs::path(tmp.path().toStdString()) / "recorded.safetensors";
+    writeParityOutputs(file, computed, {{"made_by", "test"}});
+    const ParityOutputs back = readParityOutputs(file);
+    QCOMPARE(back.metadata.at("format"), std::string("dmoe-hf-fixture/1"));
+    QCOMPARE(back.metadata.at("made_by"), std::string("test"));
+    const ParityReport report = compareParityOutputs(computed, back, 0.0);
+    QVERIFY2(report.ok(), report.ok() ? "" : failing(report).front().c_str());
+    QCOMPARE(back.gradNorms.size(), computed.gradNorms.size());
+  }
+
+  // The command: a table and exit 0 on a fixture; exit 1 naming the failures
+  // on a changed model; --record writes a reference the comparison reads.
+  void theCommandReportsAndExits() {
+    const fs::path fixture = fixtureFolders().front();
+    test::CliResult r = test::runCli({"parity", fixture.string()});
+    QCOMPARE(r.exitCode, 0);
+    QVERIFY_CONTAINS(r.out, "grad_norm/model.norm.weight");
+    QVERIFY_CONTAINS(r.out, "parity: all ");
+    QTemporaryDir tmp;
+    const fs::path root(tmp.path().toStdString());
+    copyWithScaledTensor(fixture, root / "changed", "model.norm.weight", 1.01);
+    r = test::runCli({"parity", (root / "changed").string(), "--expected", (fixture / "expected.safetensors").string()});
+    QCOMPARE(r.exitCode, 1);
+    QVERIFY_CONTAINS(r.out, "FAIL");
+    QVERIFY_CONTAINS(r.err, "quantities outside");
+    r = test::runCli({"parity", (root / "changed").string(), "--record", (root / "changed.safetensors").string(),
+                      "--batch", "3", "--seq", "5", "--seed", "7"});
+    QCOMPARE(r.exitCode, 0);
+    const ParityOutputs recorded = readParityOutputs(root / "changed.safetensors");
+    QCOMPARE(recorded.inputIds.sizes().vec(), (std::vector<std::int64_t>{3, 5}));
+    QCOMPARE(recorded.metadata.at("made_by"), std::string("dmoe parity --record"));
+    r = test::runCli({"parity", (root / "changed").string(), "--expected", (root / "changed.safetensors").string()});
+    QCOMPARE(r.exitCode, 0);
+    r = test::runCli({"parity", fixture.string(), "--expected", (root / "absent.safetensors").string()});
+    QCOMPARE(r.exitCode, 2);
+  }
+
+  // A malformed reference is an InputError naming the file and the tensor.
+  void badReferencesAreNamed() {
+    QTemporaryDir tmp;
+    const fs::path file = fs::path(tmp.path().toStdString()) / "bad.safetensors";
+    const torch::Tensor ids = torch::zeros({1, 4}, torch::kInt64), logits = torch::zeros({1, 4, 8});
+    writeTensors(file, {{"input_ids", ids}, {"loss", torch::zeros({1})}});
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { readParityOutputs(file); }), file.string() + ": no tensor \"logits\"");
+    writeTensors(file, {{"input_ids", ids.to(torch::kFloat32)}, {"logits", logits}, {"loss", torch::zeros({1})}});
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { readParityOutputs(file); }), "\"input_ids\" is F32, expected I64");
+    writeTensors(file, {{"input_ids", ids}, {"logits", torch::zeros({1, 3, 8})}, {"loss", torch::zeros({1})}});
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { readParityOutputs(file); }), "\"logits\" has shape [1, 3, 8]");
+    writeTensors(file, {{"input_ids", ids}, {"logits", logits}, {"loss", torch::zeros({2})}});
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { readParityOutputs(file); }), "\"loss\" has shape [2]");
+  }
+};
+
+QTEST_GUILESS_MAIN(TestHfParity)
+#include "test_hf_parity.moc"
