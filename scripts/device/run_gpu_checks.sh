@@ -262,9 +262,20 @@ EOF
   return $rc
 }
 
+# The committed fixtures whose reference the workbench recorded (scripts/make_export_fixture.sh):
+# transformers checks them (make_hf_fixtures.py --check).
+workbench_made_fixtures() {
+  local d
+  for d in "$root"/tests/fixtures/hf/*/; do
+    grep -qs '"made_by": "scripts/make_export_fixture.sh"' "$d/fixture.json" && printf '%s\n' "${d%/}"
+  done
+}
+
 section_fixtures() {
   rm -rf "$OUT/hf-fixtures"
-  "$PYTHON" "$here/make_hf_fixtures.py" "$OUT/hf-fixtures"
+  local checks=() d
+  while IFS= read -r d; do checks+=(--check "$d"); done < <(workbench_made_fixtures)
+  "$PYTHON" "$here/make_hf_fixtures.py" "$OUT/hf-fixtures" "${checks[@]}"
   local rc=$?
   rm -rf "$work/hf-fixtures"
   cp -a "$OUT/hf-fixtures" "$work/hf-fixtures" 2>/dev/null
@@ -275,7 +286,10 @@ m = json.load(open(sys.argv[1]))
 ok = [f["name"] for f in m["fixtures"] if f["status"] == "ok"]
 print(f"{len(ok)}/{len(m['fixtures'])} fixtures, {m['total_bytes']} bytes (limit {m['max_bytes']}), transformers {m['versions']['transformers']}")
 for f in m["fixtures"]:
-    if f["status"] != "ok":
+    if f.get("checked") and f["status"] != "failed":
+        print(f"check {f['name']} (workbench vs transformers): {f['status']}, max relative {f['max_relative']:.3g}"
+              + (f", above 1e-4: {', '.join(f['above_tolerance'])[:240]}" if f["above_tolerance"] else ""))
+    elif f["status"] != "ok":
         print(f"FAILED {f['name']}: {f['error'][:300]}")
     elif f.get("reader_notes"):
         print(f"reader {f['name']}: {'; '.join(f['reader_notes'])[:300]}")
@@ -361,6 +375,20 @@ section_inspect() {
     else failed="$failed $name"; echo "inspect $name: FAILED"; tail -n 3 "$OUT/inspect/$name.txt"; fi
   done
   fact "dmoe inspect: $ok/$all fixtures load${failed:+; failed:$failed}"
+  # Parity with transformers' numbers (model/parity.h), fp32, on the CPU and on the GPU.
+  local dev good n bad
+  mkdir -p "$OUT/parity"
+  for dev in cpu cuda; do
+    good=0; n=0; bad=""
+    for d in "$fixtures"/*/; do
+      [ -f "$d/expected.safetensors" ] || continue
+      name=$(basename "$d"); n=$((n + 1))
+      if run_dmoe "$dmoe" parity "$d" --device "$dev" >"$OUT/parity/$name.$dev.txt" 2>&1; then good=$((good + 1))
+      else bad="$bad $name"; tail -n 2 "$OUT/parity/$name.$dev.txt"; fi
+    done
+    fact "dmoe parity --device $dev: $good/$n fixtures within 1e-4${bad:+; outside or failed:$bad}"
+    echo "dmoe parity --device $dev: $good/$n${bad:+; not:$bad}"
+  done
   [ "$all" -gt 0 ] && [ -z "$failed" ]
 }
 
