@@ -11,6 +11,7 @@
 #include "util/error.h"
 
 #include <QtTest>
+#include <functional>
 #include <cmath>
 #include <limits>
 
@@ -191,6 +192,36 @@ class TestFusedOps : public QObject {
     };
     const auto one = run(1), two = run(4);
     for (std::size_t i = 0; i < one.size(); ++i) QVERIFY(torch::equal(one[i], two[i]));
+  }
+
+  // create_graph through a fused node throws with the node's name; the
+  // composed float64 path of RMSNorm and SwiGLU gives their second derivatives.
+  void doubleBackwardIsRefusedByName() {
+    torch::manual_seed(4);
+    auto secondOrder = [](const torch::Tensor& x, const std::function<torch::Tensor(const torch::Tensor&)>& f) {
+      torch::Tensor input = x.clone().requires_grad_();
+      const torch::Tensor first = torch::autograd::grad({f(input).sum()}, {input}, {}, true, /*create_graph=*/true)[0];
+      return torch::autograd::grad({first.pow(2).sum()}, {input})[0];
+    };
+    const torch::Tensor x = torch::randn({6, 16}), w = torch::randn({16});
+    const torch::Tensor labels = torch::randint(0, 16, {6}, torch::kInt64);
+    const std::vector<std::pair<std::string, std::function<torch::Tensor(const torch::Tensor&)>>> nodes{
+        {"RmsNormFunction", [&](const torch::Tensor& t) { return rmsNorm(t, w.to(t.scalar_type()), 1e-6, false); }},
+        {"SwiGluFunction", [&](const torch::Tensor& t) { return gatedActivation(t, t * 0.5, "silu"); }},
+        {"TokenLossFunction", [&](const torch::Tensor& t) { return tokenLossSum(t, labels); }}};
+    for (const auto& [node, f] : nodes) {
+      std::string error;
+      try {
+        secondOrder(x, f);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      QVERIFY2(error.find(node + ": a backward with create_graph (double backward)") != std::string::npos,
+               (node + ": " + error).c_str());
+    }
+    // float64 takes the composed RMSNorm and SwiGLU (the loss is fused in any CPU dtype): differentiable twice.
+    for (std::size_t i = 0; i < 2; ++i)
+      QVERIFY(secondOrder(x.to(torch::kFloat64), nodes[i].second).abs().sum().item<double>() > 0);
   }
 
   void aLabelOutsideTheVocabularyIsAnInputError() {

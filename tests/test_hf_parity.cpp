@@ -7,12 +7,16 @@
 // norm or one logit off, a tensor one side lacks, a malformed reference.
 // LibTorch headers before QtTest: Qt's `slots` macro breaks ATen's headers.
 #include "checkpoint/hf_checkpoint.h"
+#include "model/causal_lm.h"
+#include "model/load_model.h"
 #include "model/parity.h"
 #include "util/error.h"
 
 #include <QtTest>
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <map>
 
 #include "test_support.h"
 
@@ -24,6 +28,8 @@ namespace {
 constexpr double kTolerance = 1e-4;  // the issue's "1e-4 relative in fp32"
 
 fs::path fixturesDir() { return test::sourceDir() / "tests/fixtures/hf"; }
+// The fixture the tests of the comparison itself use (a Qwen2-MoE: routing, tied embeddings, model.norm.weight).
+fs::path exportFixture() { return fixturesDir() / "dmoe_export_qwen2_moe"; }
 
 std::vector<fs::path> fixtureFolders() {
   std::vector<fs::path> folders;
@@ -40,10 +46,14 @@ void printReport(const std::string& name, const ParityReport& report) {
           r.relative, r.ok ? "ok" : "FAIL", r.note.empty() ? "" : (" (" + r.note + ")").c_str());
 }
 
-const ParityRow* rowOf(const ParityReport& report, const std::string& quantity) {
+// The row of `quantity` (a copy; a failing row with a note when there is none).
+ParityRow rowOf(const ParityReport& report, const std::string& quantity) {
   for (const ParityRow& r : report.rows)
-    if (r.quantity == quantity) return &r;
-  return nullptr;
+    if (r.quantity == quantity) return r;
+  ParityRow absent;
+  absent.quantity = quantity;
+  absent.note = "no such row";
+  return absent;
 }
 
 std::vector<std::string> failing(const ParityReport& report) {
@@ -53,13 +63,16 @@ std::vector<std::string> failing(const ParityReport& report) {
   return names;
 }
 
-// A copy of the fixture's checkpoint with `tensor` scaled by `factor`.
-fs::path copyWithScaledTensor(const fs::path& fixture, const fs::path& to, const std::string& tensor, double factor) {
+// A copy of the fixture's checkpoint with the named tensors scaled.
+fs::path copyWithScaledTensors(const fs::path& fixture, const fs::path& to, const std::map<std::string, double>& factors) {
   const HfCheckpoint checkpoint = HfCheckpoint::open(fixture);
+  for (const auto& [name, factor] : factors)
+    if (!checkpoint.tensors.contains(name)) throw std::logic_error(fixture.string() + " has no tensor " + name);
   NamedTensors tensors;
   for (const std::string& name : checkpoint.tensors.names()) {
     torch::Tensor t = checkpoint.tensors.tensor(name);
-    tensors.emplace_back(name, name == tensor ? t * factor : t);
+    const auto it = factors.find(name);
+    tensors.emplace_back(name, it == factors.end() ? t : t * it->second);
   }
   saveCheckpoint(to, checkpoint.config, tensors);
   return to;
@@ -89,7 +102,9 @@ class TestHfParity : public QObject {
     const ParityReport report = checkParity(dir, "cpu", kTolerance);
     printReport(dir.filename().string(), report);
     QVERIFY(report.rows.size() > 2);  // logits, loss and at least one gradient norm
-    QVERIFY2(rowOf(report, "logits") && rowOf(report, "loss"), "logits and loss compared");
+    QVERIFY2(rowOf(report, "logits").note.empty() && rowOf(report, "loss").note.empty(), "logits and loss compared");
+    // An MoE fixture's ids leave no near tie in the routing (or another implementation may route differently).
+    QVERIFY2(!(report.minRouterMargin < kParityRouterMargin), std::to_string(report.minRouterMargin).c_str());
     QVERIFY2(report.ok(), (std::to_string(report.failures()) + " quantities outside " + std::to_string(kTolerance) +
                            ", first: " + (report.ok() ? "" : failing(report).front())).c_str());
   }
@@ -97,21 +112,21 @@ class TestHfParity : public QObject {
   // A weight 1 % off (the final norm's) moves the logits, the loss and the
   // gradient norms beyond the tolerance: the comparison sees a model change.
   void aChangedWeightFailsParity() {
-    const fs::path fixture = fixtureFolders().front();
+    const fs::path fixture = exportFixture();
     QTemporaryDir tmp;
     const fs::path changed =
-        copyWithScaledTensor(fixture, fs::path(tmp.path().toStdString()) / "changed", "model.norm.weight", 1.01);
+        copyWithScaledTensors(fixture, fs::path(tmp.path().toStdString()) / "changed", {{"model.norm.weight", 1.01}});
     const ParityReport report = checkParity(changed, "cpu", kTolerance, fixture / "expected.safetensors");
     QVERIFY(!report.ok());
-    QVERIFY(!rowOf(report, "logits")->ok);
-    QVERIFY(!rowOf(report, "loss")->ok);
-    QVERIFY(!rowOf(report, "grad_norm/model.norm.weight")->ok);
+    QVERIFY(!rowOf(report, "logits").ok);
+    QVERIFY(!rowOf(report, "loss").ok);
+    QVERIFY(!rowOf(report, "grad_norm/model.norm.weight").ok);
   }
 
   // One logit and one gradient norm moved by 3× the tolerance: exactly those
   // two rows fail, each with its max |diff|; a norm one side lacks fails with a note.
   void differencesAreNamedPerQuantity() {
-    const ParityOutputs expected = readParityOutputs(fixtureFolders().front() / "expected.safetensors");
+    const ParityOutputs expected = readParityOutputs(exportFixture() / "expected.safetensors");
     QVERIFY(expected.gradNorms.size() >= 2);
     ParityOutputs actual = expected;
     actual.logits = expected.logits.clone();
@@ -121,8 +136,8 @@ class TestHfParity : public QObject {
     actual.gradNorms[moved] *= 1 + 3 * kTolerance;
     ParityReport report = compareParityOutputs(expected, actual, kTolerance);
     QCOMPARE(failing(report), (std::vector<std::string>{"logits", "grad_norm/" + moved}));
-    QVERIFY(std::abs(rowOf(report, "logits")->maxAbsDiff - 3 * kTolerance * scale) < 1e-6 * scale);
-    QVERIFY(std::abs(rowOf(report, "grad_norm/" + moved)->relative - 3 * kTolerance) < 1e-9);
+    QVERIFY(std::abs(rowOf(report, "logits").maxAbsDiff - 3 * kTolerance * scale) < 1e-6 * scale);
+    QVERIFY(std::abs(rowOf(report, "grad_norm/" + moved).relative - 3 * kTolerance) < 1e-9);
 
     actual = expected;
     actual.gradNorms.erase(expected.gradNorms.begin()->first);
@@ -130,7 +145,7 @@ class TestHfParity : public QObject {
     report = compareParityOutputs(expected, actual, kTolerance);
     QCOMPARE(failing(report), (std::vector<std::string>{"grad_norm/" + expected.gradNorms.begin()->first,
                                                          "grad_norm/model.extra.weight"}));
-    QVERIFY(!rowOf(report, "grad_norm/model.extra.weight")->note.empty());
+    QVERIFY(!rowOf(report, "grad_norm/model.extra.weight").note.empty());
 
     actual = expected;
     actual.inputIds = expected.inputIds.clone();
@@ -140,7 +155,7 @@ class TestHfParity : public QObject {
 
   // The workbench's outputs written and read back are the same numbers, in the reference format.
   void recordedOutputsRoundTrip() {
-    const fs::path fixture = fixtureFolders().front();
+    const fs::path fixture = exportFixture();
     const ParityOutputs expected = readParityOutputs(fixture / "expected.safetensors");
     const ParityOutputs computed = computeParityOutputs(fixture, expected.inputIds);
     QTemporaryDir tmp;
@@ -157,14 +172,14 @@ class TestHfParity : public QObject {
   // The command: a table and exit 0 on a fixture; exit 1 naming the failures
   // on a changed model; --record writes a reference the comparison reads.
   void theCommandReportsAndExits() {
-    const fs::path fixture = fixtureFolders().front();
+    const fs::path fixture = exportFixture();
     test::CliResult r = test::runCli({"parity", fixture.string()});
     QCOMPARE(r.exitCode, 0);
     QVERIFY_CONTAINS(r.out, "grad_norm/model.norm.weight");
     QVERIFY_CONTAINS(r.out, "parity: all ");
     QTemporaryDir tmp;
     const fs::path root(tmp.path().toStdString());
-    copyWithScaledTensor(fixture, root / "changed", "model.norm.weight", 1.01);
+    copyWithScaledTensors(fixture, root / "changed", {{"model.norm.weight", 1.01}});
     r = test::runCli({"parity", (root / "changed").string(), "--expected", (fixture / "expected.safetensors").string()});
     QCOMPARE(r.exitCode, 1);
     QVERIFY_CONTAINS(r.out, "FAIL");
@@ -179,6 +194,38 @@ class TestHfParity : public QObject {
     QCOMPARE(r.exitCode, 0);
     r = test::runCli({"parity", fixture.string(), "--expected", (root / "absent.safetensors").string()});
     QCOMPARE(r.exitCode, 2);
+  }
+
+  // The routing margin by hand: a dense model has none (+∞); zero router
+  // weights make every expert equally likely, a margin of exactly 0; the ids
+  // --record draws for the export keep every top-2 choice ≥ 1e-3 ahead, the
+  // same ids for the same seed, and never the pad id.
+  void routerMarginsAndRecordedIds() {
+    ModelConfig dense = ModelConfig::fromHfJson(
+        Json::parse(R"({"model_type": "llama", "vocab_size": 40, "hidden_size": 16, "num_hidden_layers": 2,
+                        "num_attention_heads": 2, "intermediate_size": 24})"), "dense");
+    auto model = buildCausalLM(dense);
+    torch::NoGradGuard noGrad;
+    model->forward(torch::arange(8, torch::kInt64).view({1, 8}));
+    QVERIFY(std::isinf(minRouterMargin(*model)));
+
+    const fs::path fixture = exportFixture();
+    QTemporaryDir tmp;
+    const fs::path flat = fs::path(tmp.path().toStdString()) / "flat";
+    copyWithScaledTensors(fixture, flat,
+                          {{"model.layers.1.mlp.gate.weight", 0.0}, {"model.layers.2.mlp.gate.weight", 0.0},
+                           {"model.layers.3.mlp.gate.weight", 0.0}});
+    auto flatModel = loadCausalLM(flat);
+    flatModel->forward(torch::arange(8, torch::kInt64).view({1, 8}));
+    QCOMPARE(minRouterMargin(*flatModel), 0.0);
+
+    const ParityIds ids = drawParityIds(fixture, 2, 12, 1000);
+    QVERIFY2(ids.minRouterMargin >= kParityRouterMargin, std::to_string(ids.minRouterMargin).c_str());
+    QCOMPARE(ids.ids.sizes().vec(), (std::vector<std::int64_t>{2, 12}));
+    QVERIFY(torch::equal(ids.ids, drawParityIds(fixture, 2, 12, ids.seed, 1).ids));
+    const ModelConfig config = ModelConfig::fromHfJson(HfCheckpoint::open(fixture).config, "fixture");
+    if (config.pad_token_id >= 0) QVERIFY(!(ids.ids == config.pad_token_id).any().item<bool>());
+    QVERIFY(ids.ids.max().item<std::int64_t>() < config.vocab_size && ids.ids.min().item<std::int64_t>() >= 0);
   }
 
   // A malformed reference is an InputError naming the file and the tensor.

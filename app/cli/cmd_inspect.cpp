@@ -19,12 +19,6 @@ namespace dmoe::cli {
 
 namespace {
 
-std::string shapeText(const std::vector<std::int64_t>& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
 // "1234567 (1.23 M)"
 std::string humanCount(std::int64_t n) {
   return n < 1000 ? std::to_string(n) : std::to_string(n) + " (" + shortCount(static_cast<double>(n)) + ")";

@@ -4,11 +4,10 @@
 // --record, the workbench's own outputs written in that format.
 #include <cmath>
 #include <iomanip>
+#include <map>
 #include <sstream>
 
-#include "checkpoint/hf_checkpoint.h"
 #include "cli_context.h"
-#include "model/model_config.h"
 #include "model/parity.h"
 #include "runtime/device.h"
 #include "text_table.h"
@@ -34,7 +33,9 @@ Json toJson(const ParityReport& report) {
     if (!r.note.empty()) row["note"] = r.note;
     rows.push_back(row);
   }
-  return Json{{"tolerance", report.tolerance}, {"ok", report.ok()}, {"failures", report.failures()}, {"rows", rows}};
+  Json json{{"tolerance", report.tolerance}, {"ok", report.ok()}, {"failures", report.failures()}, {"rows", rows}};
+  if (std::isfinite(report.minRouterMargin)) json["min_router_margin"] = report.minRouterMargin;
+  return json;
 }
 
 void printReport(std::ostream& out, const ParityReport& report) {
@@ -47,18 +48,10 @@ void printReport(std::ostream& out, const ParityReport& report) {
   out << (report.ok() ? "parity: all " : "parity: " + std::to_string(report.failures()) + " of ")
       << report.rows.size() << " quantities within " << number(report.tolerance, 3)
       << " (logits: max |diff| / max |reference|; loss, gradient norms: |diff| / |reference|)\n";
-}
-
-// Token ids uniform over the vocabulary without the pad id (an embedding row
-// with padding_idx has no gradient in transformers).
-torch::Tensor drawIds(const fs::path& dir, std::int64_t batch, std::int64_t seq, std::uint64_t seed) {
-  const ModelConfig config =
-      ModelConfig::fromHfJson(HfCheckpoint::open(dir).config, (dir / "config.json").string());
-  const bool hasPad = config.pad_token_id >= 0 && config.pad_token_id < config.vocab_size;
-  auto generator = at::detail::createCPUGenerator(seed);
-  torch::Tensor ids = torch::randint(0, config.vocab_size - (hasPad ? 1 : 0), {batch, seq}, generator, torch::kInt64);
-  if (hasPad) ids = ids + (ids >= config.pad_token_id).to(torch::kInt64);
-  return ids;
+  if (std::isfinite(report.minRouterMargin))
+    out << "router: smallest top-k margin " << number(report.minRouterMargin, 3)
+        << (report.minRouterMargin < 1e-6 ? " (a near tie: a routing difference would explain large differences)" : "")
+        << "\n";
 }
 
 }  // namespace
@@ -73,8 +66,9 @@ void addParityCommand(CLI::App& app, CliContext& ctx) {
       "-log p(id[t+1] | ids[..t]), transformers' loss with labels = ids) and grad_norm/<tensor> per checkpoint\n"
       "tensor. The workbench loads the folder as every stage does, runs those ids in fp32, backpropagates the\n"
       "loss, and prints max |diff| per quantity. Exit 0 when every quantity is within the tolerance, 1 when not.\n"
-      "--record FILE writes the workbench's own outputs in that format instead (ids drawn with --seed, the\n"
-      "pad id left out); with a mixture of experts, check that no token's top-k choice is a near tie.");
+      "--record FILE writes the workbench's own outputs in that format instead: ids drawn with --seed, the\n"
+      "pad id left out; for a mixture of experts the first seed from --seed on whose every top-k router\n"
+      "choice wins by at least 1e-3 in probability (as make_hf_fixtures.py), so no rounding flips a route.");
   auto dir = std::make_shared<std::string>(), expected = std::make_shared<std::string>();
   auto record = std::make_shared<std::string>(), device = std::make_shared<std::string>("cpu");
   auto tolerance = std::make_shared<double>(1e-4);
@@ -88,21 +82,32 @@ void addParityCommand(CLI::App& app, CliContext& ctx) {
   auto* rec = cmd->add_option("--record", *record, "Write the workbench's outputs to this file instead of comparing");
   cmd->add_option("--batch", *batch, "Rows of ids drawn for --record")->check(CLI::Range(1, 64))->capture_default_str()->needs(rec);
   cmd->add_option("--seq", *seq, "Positions per row for --record")->check(CLI::Range(2, 4096))->capture_default_str()->needs(rec);
-  cmd->add_option("--seed", *seed, "Seed of the ids drawn for --record")->capture_default_str()->needs(rec);
+  cmd->add_option("--seed", *seed, "First seed tried for the ids of --record")->capture_default_str()->needs(rec);
   cmd->callback([&ctx, dir, expected, record, device, tolerance, batch, seq, seed] {
     Reporter r = ctx.reporter("parity");
     r.started();
     endingStageOnThrow(r, [&] {
       const std::string where = resolveDevice(*device);
       if (!record->empty()) {
-        const ParityOutputs outputs = computeParityOutputs(*dir, drawIds(*dir, *batch, *seq, *seed), where);
-        writeParityOutputs(*record, outputs, {{"made_by", "dmoe parity --record"}, {"device", where},
-                                              {"seed", std::to_string(*seed)}});
+        const ParityIds ids = drawParityIds(*dir, *batch, *seq, *seed);
+        const bool routed = std::isfinite(ids.minRouterMargin);
+        if (routed && ids.minRouterMargin < kParityRouterMargin)
+          r.warning("no seed from " + std::to_string(*seed) + " gives every token's top-k router choice a margin of " +
+                    number(kParityRouterMargin, 3) + "; the best (seed " + std::to_string(ids.seed) + ") has " +
+                    number(ids.minRouterMargin, 3) + ": another implementation may route some token differently");
+        const ParityOutputs outputs = computeParityOutputs(*dir, ids.ids, where);
+        std::map<std::string, std::string> metadata{
+            {"made_by", "dmoe parity --record"}, {"device", where}, {"seed", std::to_string(ids.seed)}};
+        if (routed) metadata["min_router_margin"] = number(ids.minRouterMargin, 6);
+        writeParityOutputs(*record, outputs, metadata);
         r.artifact(*record, "parity reference");
-        r.result("parity", Json{{"recorded", *record}, {"loss", outputs.loss}, {"tensors", outputs.gradNorms.size()}});
+        Json result{{"recorded", *record}, {"seed", ids.seed}, {"loss", outputs.loss}, {"tensors", outputs.gradNorms.size()}};
+        if (routed) result["min_router_margin"] = ids.minRouterMargin;
+        r.result("parity", result);
         r.finished("done");
-        ctx.out() << "wrote " << *record << ": loss " << number(outputs.loss, 8) << ", " << outputs.gradNorms.size()
-                  << " gradient norms\n";
+        ctx.out() << "wrote " << *record << ": ids of seed " << ids.seed << ", loss " << number(outputs.loss, 8) << ", "
+                  << outputs.gradNorms.size() << " gradient norms"
+                  << (routed ? ", smallest router top-k margin " + number(ids.minRouterMargin, 3) : std::string()) << "\n";
         return;
       }
       const ParityReport report = checkParity(*dir, where, *tolerance, *expected);

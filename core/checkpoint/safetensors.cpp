@@ -8,6 +8,7 @@
 
 #include "util/atomic_file.h"
 #include "util/json.h"
+#include "util/text.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "safetensors data is little-endian; this reader copies it verbatim");
@@ -59,12 +60,6 @@ std::optional<std::uint64_t> byteCount(const std::vector<std::int64_t>& shape, s
   }
   if (nonZero > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
   return total;
-}
-
-std::string shapeText(const std::vector<std::int64_t>& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
 }
 
 // A non-negative JSON integer that fits in int64 (shapes and offsets).

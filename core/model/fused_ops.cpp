@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 #include "model/cpu_kernels.h"
 
@@ -43,6 +45,7 @@ struct RmsNormFunction : torch::autograd::Function<RmsNormFunction> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    refuseDoubleBackward("RmsNormFunction");
     const variable_list saved = ctx->get_saved_variables();
     const torch::Tensor &x = saved[0], &w = saved[1], &rstd = saved[2];
     const bool unitOffset = ctx->saved_data["unit_offset"].toBool();
@@ -80,6 +83,7 @@ struct SwiGluFunction : torch::autograd::Function<SwiGluFunction> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    refuseDoubleBackward("SwiGluFunction");
     const variable_list saved = ctx->get_saved_variables();
     const torch::Tensor &a = saved[0], &b = saved[1];
     const torch::Tensor g = grads[0].contiguous();
@@ -108,6 +112,7 @@ struct CausalSoftmaxFunction : torch::autograd::Function<CausalSoftmaxFunction> 
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    refuseDoubleBackward("CausalSoftmaxFunction");
     const torch::Tensor y = ctx->get_saved_variables()[0];
     const torch::Tensor g = grads[0].contiguous();
     const std::int64_t t = y.size(-1), rows = y.numel() / t;
@@ -136,6 +141,13 @@ torch::Tensor composedRmsNorm(const torch::Tensor& x, const torch::Tensor& weigh
 }
 
 }  // namespace
+
+void refuseDoubleBackward(const char* node) {
+  if (torch::GradMode::is_enabled())
+    throw std::logic_error(std::string(node) +
+                           ": a backward with create_graph (double backward) through the fused CPU kernel; its "
+                           "gradient has no gradient (run the model in float64 for higher derivatives)");
+}
 
 torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps, bool unitOffset) {
   if (fusedOnCpu(x, weight) && weight.dim() == 1 && weight.size(0) == x.size(-1))

@@ -33,4 +33,10 @@ torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& weight, doubl
 // approximation); gate and up of one shape. Only silu has a fused CPU kernel.
 torch::Tensor gatedActivation(const torch::Tensor& gate, const torch::Tensor& up, const std::string& activation);
 
+// First thing in every fused node's backward (here and train/token_loss.cpp):
+// those gradients come from raw loops that have no gradient themselves, so a
+// backward with create_graph (double backward) throws, naming the node, rather
+// than giving silently wrong second derivatives.
+void refuseDoubleBackward(const char* node);
+
 }  // namespace dmoe

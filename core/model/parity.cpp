@@ -8,8 +8,10 @@
 #include "checkpoint/hf_checkpoint.h"
 #include "model/load_model.h"
 #include "model/model_family.h"
+#include "model/moe_feed_forward.h"
 #include "train/token_loss.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 
@@ -19,12 +21,6 @@ namespace {
 
 const char* const kFormat = "dmoe-hf-fixture/1";
 const std::string kGradPrefix = "grad_norm/";
-
-std::string shapeText(const std::vector<std::int64_t>& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
 
 // The named tensor of the file, converted to `dtype`, with `dims` dimensions
 // (and `numel` elements when > 0).
@@ -101,6 +97,38 @@ void writeParityOutputs(const fs::path& file, const ParityOutputs& outputs,
   writeTensors(file, tensors, meta);
 }
 
+double minRouterMargin(const CausalLMImpl& model) {
+  double margin = std::numeric_limits<double>::infinity();
+  for (std::int64_t layer = 0; layer < model.config().num_hidden_layers; ++layer) {
+    const auto moe = std::dynamic_pointer_cast<MoeFeedForwardImpl>(model.mlp(layer));
+    if (!moe || !moe->lastRouterLogits.defined() || moe->topK() >= moe->numExperts()) continue;
+    const std::int64_t k = moe->topK();
+    const torch::Tensor top = std::get<0>(torch::softmax(moe->lastRouterLogits.to(torch::kFloat32), -1).topk(k + 1, -1));
+    margin = std::min(margin, (top.select(1, k - 1) - top.select(1, k)).min().item<double>());
+  }
+  return margin;
+}
+
+ParityIds drawParityIds(const fs::path& checkpointDir, std::int64_t batch, std::int64_t seq, std::uint64_t seed,
+                        int attempts) {
+  std::shared_ptr<CausalLMImpl> model = loadCausalLM(checkpointDir);
+  const ModelConfig& config = model->config();
+  const bool hasPad = config.pad_token_id >= 0 && config.pad_token_id < config.vocab_size;
+  torch::NoGradGuard noGrad;
+  ParityIds best;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    auto generator = at::detail::createCPUGenerator(seed + static_cast<std::uint64_t>(attempt));
+    torch::Tensor ids =
+        torch::randint(0, config.vocab_size - (hasPad ? 1 : 0), {batch, seq}, generator, torch::kInt64);
+    if (hasPad) ids = ids + (ids >= config.pad_token_id).to(torch::kInt64);
+    model->forward(ids);
+    const double margin = minRouterMargin(*model);
+    if (attempt == 0 || margin > best.minRouterMargin) best = {ids, seed + static_cast<std::uint64_t>(attempt), margin};
+    if (margin >= kParityRouterMargin) break;
+  }
+  return best;
+}
+
 ParityOutputs computeParityOutputs(const fs::path& checkpointDir, const torch::Tensor& inputIds,
                                    const std::string& device) {
   std::shared_ptr<CausalLMImpl> model = loadCausalLM(checkpointDir, device);
@@ -112,6 +140,7 @@ ParityOutputs computeParityOutputs(const fs::path& checkpointDir, const torch::T
   model->zero_grad();
   const torch::Tensor ids = inputIds.to(torch::Device(device));
   const torch::Tensor logits = model->forward(ids);
+  const double margin = minRouterMargin(*model);
   const std::int64_t t = ids.size(1);
   // transformers' causal-LM loss: position t predicts id t + 1, mean over every such pair.
   const torch::Tensor loss = tokenLossSum(logits.slice(1, 0, t - 1), ids.slice(1, 1, t)) /
@@ -122,13 +151,20 @@ ParityOutputs computeParityOutputs(const fs::path& checkpointDir, const torch::T
   out.inputIds = inputIds.to(torch::kInt64).cpu();
   out.logits = logits.detach().to(torch::kFloat32).cpu();
   out.loss = loss.item<double>();
+  out.minRouterMargin = margin;
   const auto parameters = model->named_parameters(true);
-  const auto canonical = modelFamily(config.model_type).canonicalName;
+  const ModelFamily& family = modelFamily(config.model_type);
   std::vector<std::string> names;
   std::vector<torch::Tensor> norms;  // on the device, read back once
   for (const std::string& name : CheckpointTensors::open(checkpointDir).names()) {
-    const torch::Tensor* p = parameters.find(canonical ? canonical(name) : name);
-    if (!p) continue;  // loadCausalLM refuses unexpected tensors, so only buffers land here
+    const std::string moduleName = family.canonicalName ? family.canonicalName(name) : name;
+    const torch::Tensor* p = parameters.find(moduleName);
+    // A tied checkpoint that still stores the head: the loader ties it to the
+    // embedding, whose gradient it shares (as transformers' reference does).
+    if (!p && config.tie_word_embeddings && parameterModule(family, moduleName).kind == ModuleKind::Head)
+      for (const auto& item : parameters)
+        if (parameterModule(family, item.key()).kind == ModuleKind::Embedding) p = &item.value();
+    if (!p) continue;  // a buffer (loadCausalLM refuses tensors the model lacks); the comparison names the gap
     names.push_back(name);
     norms.push_back(p->grad().defined() ? p->grad().to(torch::kFloat64).norm()
                                         : torch::tensor(0.0, p->options().dtype(torch::kFloat64)));
@@ -164,7 +200,7 @@ ParityReport compareParityOutputs(const ParityOutputs& expected, const ParityOut
   for (const auto& [name, norm] : expected.gradNorms) {
     const auto it = actual.gradNorms.find(name);
     if (it == actual.gradNorms.end())
-      report.rows.push_back(missingRow(kGradPrefix + name, "not a tensor of the workbench's checkpoint"));
+      report.rows.push_back(missingRow(kGradPrefix + name, "no parameter of the workbench's model under this name"));
     else
       report.rows.push_back(scalarRow(kGradPrefix + name, norm, it->second, tolerance));
   }
@@ -178,7 +214,15 @@ ParityReport checkParity(const fs::path& checkpointDir, const std::string& devic
                          const fs::path& expectedFile) {
   const fs::path file = expectedFile.empty() ? checkpointDir / "expected.safetensors" : expectedFile;
   const ParityOutputs expected = readParityOutputs(file);
-  return compareParityOutputs(expected, computeParityOutputs(checkpointDir, expected.inputIds, device), tolerance);
+  ParityOutputs actual;
+  try {
+    actual = computeParityOutputs(checkpointDir, expected.inputIds, device);
+  } catch (const InputError& e) {
+    throw InputError(std::string(e.what()) + " (ids from " + file.string() + ")");
+  }
+  ParityReport report = compareParityOutputs(expected, actual, tolerance);
+  report.minRouterMargin = actual.minRouterMargin;
+  return report;
 }
 
 }  // namespace dmoe

@@ -16,7 +16,9 @@
 // Not here: making a reference with transformers (the script above), bf16 or
 // CUDA-specific tolerances (the caller chooses the tolerance).
 #pragma once
+#include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,7 +34,32 @@ struct ParityOutputs {
   double loss = 0;
   std::map<std::string, double> gradNorms;    // checkpoint tensor name → L2 norm
   std::map<std::string, std::string> metadata;
+  // Of a workbench run: the smallest gap, over every token and MoE layer,
+  // between the k-th and (k+1)-th router probability (+∞ when no layer chooses:
+  // a dense model, or k = E). Below about 1e-6 another implementation's
+  // rounding may choose differently.
+  double minRouterMargin = std::numeric_limits<double>::infinity();
 };
+
+// The gap make_hf_fixtures.py asks of its MoE fixtures' ids, and --record of its own.
+constexpr double kParityRouterMargin = 1e-3;
+
+// The last forward's minRouterMargin of the model.
+double minRouterMargin(const CausalLMImpl& model);
+
+struct ParityIds {
+  torch::Tensor ids;       // [batch, seq] int64
+  std::uint64_t seed = 0;  // the seed that drew them
+  double minRouterMargin = std::numeric_limits<double>::infinity();
+};
+
+// Ids for a reference of the checkpoint: uniform over the vocabulary without
+// the pad id (an embedding row with padding_idx has no gradient in
+// transformers), drawn from `seed`; for a mixture of experts the first of
+// `attempts` seeds from `seed` on whose routing margin reaches
+// kParityRouterMargin (else the best one found).
+ParityIds drawParityIds(const std::filesystem::path& checkpointDir, std::int64_t batch, std::int64_t seq,
+                        std::uint64_t seed, int attempts = 200);
 
 // Reads an expected.safetensors. InputError naming the file and the tensor for
 // a missing tensor or a wrong dtype or shape.
@@ -60,6 +87,7 @@ struct ParityRow {
 struct ParityReport {
   double tolerance = 0;
   std::vector<ParityRow> rows;  // logits, loss, then gradient norms by name
+  double minRouterMargin = std::numeric_limits<double>::infinity();  // the workbench run's
   bool ok() const;
   std::size_t failures() const;
 };

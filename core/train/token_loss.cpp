@@ -6,6 +6,7 @@
 #include <string>
 
 #include "model/cpu_kernels.h"
+#include "model/fused_ops.h"
 #include "train/batch_source.h"
 #include "util/error.h"
 
@@ -43,6 +44,7 @@ struct TokenLossFunction : torch::autograd::Function<TokenLossFunction> {
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    refuseDoubleBackward("TokenLossFunction");
     const variable_list saved = ctx->get_saved_variables();
     const torch::Tensor &logits = saved[0], &labels = saved[1], &lse = saved[2];
     const std::int64_t rows = logits.size(0), vocab = logits.size(1);

@@ -3,6 +3,7 @@
 // a wrong length there fails silently (the adaptation router once never matched).
 #pragma once
 #include <cmath>
+#include <cstdint>
 #include <iomanip>
 #include <sstream>
 #include <string>
@@ -10,6 +11,13 @@
 #include <vector>
 
 namespace dmoe {
+
+// A tensor shape as messages print it: "[2, 12, 382]".
+inline std::string shapeText(const std::vector<std::int64_t>& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
 
 // v with `digits` decimals ("0.25"); "–" when v is not finite.
 inline std::string fixedDecimals(double v, int digits) {

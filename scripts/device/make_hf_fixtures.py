@@ -526,6 +526,16 @@ def make_fixture(torch, transformers, spec, outdir):
 CHECK_TOLERANCE = 1e-4  # the issue's "1e-4 relative in fp32", as test_hf_parity
 
 
+def finite_or_none(x):
+    """Strict JSON (jq, nlohmann): a missing or non-finite difference is null, not Infinity or NaN."""
+    return x if x is not None and math.isfinite(x) else None
+
+
+def worst_of(rows):
+    """The largest relative difference of the rows; NaN counts as infinite."""
+    return max((math.inf if math.isnan(r[3]) else r[3]) for r in rows)
+
+
 def compare_with(theirs, logits, loss, grad_norms):
     """Rows (quantity, reference = transformers, workbench, relative difference)
     on the scales core/model/parity.cpp uses."""
@@ -573,18 +583,20 @@ def check_fixture(torch, transformers, src, outdir):
             shutil.copy2(f, folder / f.name)
     write_expected(torch, folder, ids, logits, loss, grad_norms, transformers.__version__, src.name)
     rows = compare_with(theirs, logits, loss, grad_norms)
-    worst = max(r[3] for r in rows)
+    worst = worst_of(rows)
     summary = json.loads((src / "fixture.json").read_text()) if (src / "fixture.json").exists() else {}
     summary.update({
+        "made_by": f"{summary.get('made_by', 'unknown')} (checkpoint); scripts/device/make_hf_fixtures.py --check "
+                   "(expected.safetensors)",
         "reference": f"transformers {transformers.__version__} (make_hf_fixtures.py --check: from_pretrained, "
                      "eager attention and experts, CPU fp32)",
         "versions": {"transformers": transformers.__version__, "torch": torch.__version__,
                      "python": platform.python_version()},
         "loss": float(loss), "grad_norms": grad_norms, "grad_source": sources,
         "grad_norms_by_parameter": param_norms,
-        "workbench_vs_transformers": {"tolerance": CHECK_TOLERANCE, "max_relative": worst,
-                                      "rows": [dict(quantity=q, transformers=a, workbench=b, relative=r)
-                                               for q, a, b, r in rows]},
+        "workbench_vs_transformers": {"tolerance": CHECK_TOLERANCE, "max_relative": finite_or_none(worst),
+                                      "rows": [dict(quantity=q, transformers=a, workbench=b,
+                                                    relative=finite_or_none(r)) for q, a, b, r in rows]},
     })
     if moe:
         summary["routing"] = {"min_topk_margin": margin, "required_margin": ROUTER_MARGIN, "unused_experts": unused}
@@ -603,11 +615,11 @@ def run_checks(torch, transformers, sources, outdir):
             for q, a, b, r in sorted(rows, key=lambda r: -r[3])[:6]:
                 print(f"    {q:60} transformers {a!s:>14}  workbench {b!s:>14}  rel {r:.3g}", flush=True)
             status = "ok" if not bad else "differs"
-            print(f"  check {src.name:22} {status}: max relative {max(r[3] for r in rows):.3g} over {len(rows)} "
+            print(f"  check {src.name:22} {status}: max relative {worst_of(rows):.3g} over {len(rows)} "
                   f"quantities ({len(bad)} above {CHECK_TOLERANCE})"
                   + (f"; router top-k margin {margin:.3g}" if margin is not None else ""), flush=True)
             results.append({"name": src.name, "status": status, "checked": True,
-                            "max_relative": max(r[3] for r in rows), "above_tolerance": [r[0] for r in bad]})
+                            "max_relative": finite_or_none(worst_of(rows)), "above_tolerance": [r[0] for r in bad]})
             if bad:
                 failures.append(src.name)
         except Exception as e:  # noqa: BLE001 — reported like a fixture's failure

@@ -268,13 +268,21 @@ EOF
   return $rc
 }
 
-# The committed fixtures whose reference the workbench recorded (scripts/make_export_fixture.sh):
-# transformers checks them (make_hf_fixtures.py --check).
+# The committed fixtures whose reference the workbench recorded (`dmoe parity --record`
+# in expected.safetensors' metadata): transformers checks them (make_hf_fixtures.py --check).
 workbench_made_fixtures() {
-  local d
-  for d in "$root"/tests/fixtures/hf/*/; do
-    grep -qs '"made_by": "scripts/make_export_fixture.sh"' "$d/fixture.json" && printf '%s\n' "${d%/}"
-  done
+  "$PYTHON" - "$root"/tests/fixtures/hf/*/expected.safetensors <<'EOF'
+import json, struct, sys
+from pathlib import Path
+for name in sys.argv[1:]:
+    path = Path(name)
+    if not path.is_file():
+        continue
+    with open(path, "rb") as f:
+        meta = json.loads(f.read(struct.unpack("<Q", f.read(8))[0])).get("__metadata__", {})
+    if meta.get("made_by") == "dmoe parity --record":
+        print(path.parent)
+EOF
 }
 
 section_fixtures() {
@@ -293,7 +301,8 @@ ok = [f["name"] for f in m["fixtures"] if f["status"] == "ok"]
 print(f"{len(ok)}/{len(m['fixtures'])} fixtures, {m['total_bytes']} bytes (limit {m['max_bytes']}), transformers {m['versions']['transformers']}")
 for f in m["fixtures"]:
     if f.get("checked") and f["status"] != "failed":
-        print(f"check {f['name']} (workbench vs transformers): {f['status']}, max relative {f['max_relative']:.3g}"
+        worst = "none finite" if f["max_relative"] is None else f"{f['max_relative']:.3g}"
+        print(f"check {f['name']} (workbench vs transformers): {f['status']}, max relative {worst}"
               + (f", above 1e-4: {', '.join(f['above_tolerance'])[:240]}" if f["above_tolerance"] else ""))
     elif f["status"] != "ok":
         print(f"FAILED {f['name']}: {f['error'][:300]}")
