@@ -1,5 +1,5 @@
 // Parity fixtures (tests/fixtures/hf/<name>/: a checkpoint folder and its
-// expected.safetensors, see model/parity.h and tests/fixtures/hf/README.md):
+// expected.safetensors, see train/parity.h and tests/fixtures/hf/README.md):
 // every fixture loads through the normal loader and gives the recorded
 // logits, loss and per-tensor gradient norms within 1e-4 relative in fp32,
 // with max |diff| printed per quantity (llm.c's test_gpt2). The comparison
@@ -9,7 +9,7 @@
 #include "checkpoint/hf_checkpoint.h"
 #include "model/causal_lm.h"
 #include "model/load_model.h"
-#include "model/parity.h"
+#include "train/parity.h"
 #include "util/error.h"
 
 #include <QtTest>

@@ -1,6 +1,6 @@
 // `dmoe parity <checkpoint dir>`: the workbench's logits, loss and gradient
 // norms against a reference recorded by another implementation
-// (model/parity.h), one row per quantity with max |diff| — or, with
+// (train/parity.h), one row per quantity with max |diff| — or, with
 // --record, the workbench's own outputs written in that format.
 #include <cmath>
 #include <iomanip>
@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "cli_context.h"
-#include "model/parity.h"
+#include "train/parity.h"
 #include "runtime/device.h"
 #include "text_table.h"
 

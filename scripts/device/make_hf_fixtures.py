@@ -451,7 +451,7 @@ def gradient_norms(torch, model, saved):
 
 
 def write_expected(torch, folder, ids, logits, loss, grad_norms, transformers_version, name):
-    """folder/expected.safetensors in the format the workbench reads (core/model/parity.h)."""
+    """folder/expected.safetensors in the format the workbench reads (core/train/parity.h)."""
     from safetensors.torch import save_file
     tensors = {"input_ids": ids.contiguous(), "logits": logits, "loss": loss.float().reshape(1).contiguous()}
     for key, value in grad_norms.items():
@@ -538,7 +538,7 @@ def worst_of(rows):
 
 def compare_with(theirs, logits, loss, grad_norms):
     """Rows (quantity, reference = transformers, workbench, relative difference)
-    on the scales core/model/parity.cpp uses."""
+    on the scales core/train/parity.cpp uses."""
     ref = logits.double()
     rows = [("logits", float(ref.abs().max()), float(theirs["logits"].double().abs().max()),
              float((theirs["logits"].double() - ref).abs().max() / max(float(ref.abs().max()), 1e-30))),

@@ -393,7 +393,7 @@ section_inspect() {
     else failed="$failed $name"; echo "inspect $name: FAILED"; tail -n 3 "$OUT/inspect/$name.txt"; fi
   done
   fact "dmoe inspect: $ok/$all fixtures load${failed:+; failed:$failed}"
-  # Parity with transformers' numbers (model/parity.h), fp32, on the CPU and on the GPU.
+  # Parity with transformers' numbers (train/parity.h), fp32, on the CPU and on the GPU.
   local dev good n bad parity_failed=0
   mkdir -p "$OUT/parity"
   for dev in cpu cuda; do

@@ -1,5 +1,5 @@
 // Parity with a recorded reference (see the header).
-#include "model/parity.h"
+#include "train/parity.h"
 
 #include <algorithm>
 #include <cmath>
