@@ -1,5 +1,6 @@
-// dmoe-bench: how fast the workbench trains and runs a Llama-family model of
-// a given shape on this machine. Training goes through the shared Trainer
+// dmoe-bench: how fast the workbench trains and runs a model of a given
+// family (Llama by default; --family any row of model/model_family.h, e.g.
+// bloom) and shape on this machine. Training goes through the shared Trainer
 // (AdamW, clipping, metrics file: everything a real run pays for) on random
 // token windows; inference is forward passes under NoGradGuard. Prints one
 // JSON object: training and inference tokens/s (medians over the timed steps,
@@ -24,9 +25,11 @@
 
 #include "corpus/jsonl_reader.h"
 #include "model/causal_lm.h"
+#include "model/model_family.h"
 #include "runtime/device.h"
 #include "runtime/distributed.h"
 #include "runtime/process_environment.h"
+#include "util/error.h"
 #include "tokenizer/tokenizer_throughput.h"
 #include "train/sequence_sampler.h"
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -68,16 +71,35 @@ std::vector<std::string> readTexts(const fs::path& file) {
   return texts;
 }
 
-// Forward FLOPs per token of a Llama-family model (matrix products only, as
-// every FLOP/s figure counts them): 2 per weight of every projection and the
-// LM head, plus the attention products QKᵀ and AV over the whole T×T square
+// Forward FLOPs per token (matrix products only, as every FLOP/s figure
+// counts them): 2 per weight of every projection — attention's q, k, v and
+// output, the MLP (gated: 3 matrices of D × F; BLOOM: 2 of D × 4D) and the LM
+// head — plus the attention products QKᵀ and AV over the whole T×T square
 // (the causal mask is applied to a full product). Training = 3× forward.
 double forwardFlopsPerToken(const ModelConfig& c, std::int64_t seq) {
+  const bool bloom = modelFamily(c.model_type).implementation == Implementation::Bloom;
   const double d = static_cast<double>(c.hidden_size), f = static_cast<double>(c.intermediate_size);
-  const double dh = d / static_cast<double>(c.num_attention_heads);
-  const double kv = dh * static_cast<double>(c.num_key_value_heads);
-  const double perLayer = 2 * (d * d + 2 * d * kv + d * d) + 2 * 3 * d * f + 2 * 2 * static_cast<double>(seq) * d;
+  const double queries = static_cast<double>(c.head_dim * c.num_attention_heads);
+  const double keys = static_cast<double>(c.head_dim * c.num_key_value_heads);
+  const double projections = 2 * (d * queries + 2 * d * keys + queries * d);
+  const double mlp = 2 * (bloom ? 2 : 3) * d * f;
+  const double perLayer = projections + mlp + 2 * 2 * static_cast<double>(seq) * queries;
   return static_cast<double>(c.num_hidden_layers) * perLayer + 2 * d * static_cast<double>(c.vocab_size);
+}
+
+// The model's config.json from the flags, in the family's own key names, so
+// the config reader applies the family's defaults (and refuses what it lacks).
+ModelConfig benchConfig(const std::string& familyName, std::int64_t hidden, std::int64_t layers, std::int64_t heads,
+                        std::int64_t kvHeads, std::int64_t ffn, std::int64_t vocab, std::int64_t seq) {
+  const ModelFamily& family = modelFamily(familyName);
+  Json json{{"model_type", familyName},           {"vocab_size", vocab},      {"hidden_size", hidden},
+            {family.layersKey, layers},           {family.headsKey, heads},   {"tie_word_embeddings", true},
+            {"max_position_embeddings", seq},     {family.epsKey, 1e-5}};
+  if (family.implementation != Implementation::Bloom) {
+    json["num_key_value_heads"] = kvHeads;
+    json["intermediate_size"] = ffn;
+  }
+  return ModelConfig::fromHfJson(json, "dmoe-bench flags");
 }
 
 double median(std::vector<double> v) {
@@ -89,28 +111,24 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   prepareProcessEnvironment(argv);
-  ModelConfig c;
-  c.model_type = "llama";
-  c.hidden_size = 192;
-  c.num_hidden_layers = 8;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.intermediate_size = 512;
-  c.vocab_size = 4000;
-  c.tie_word_embeddings = true;
-  c.hidden_act = "silu";
-  c.norm_eps = 1e-5;
+  std::string familyName = "llama";
+  std::int64_t hidden = 192, layers = 8, heads = 4, kvHeads = 2, ffn = 512, vocab = 4000;
   std::int64_t seq = 128, batch = 16, steps = 20, warmup = 3;
   int threads = 0;
   std::string device = "cpu", precision = "fp32", tokenizerPath, textFile, profileFile, jobMode = "data-parallel";
-  CLI::App app{"dmoe-bench — training/inference tokens per second and peak memory of a Llama-family model; prints JSON. "
-               "Defaults: the demo config of projects/udhr-18.dmoe.json."};
-  app.add_option("--hidden", c.hidden_size, "hidden_size");
-  app.add_option("--layers", c.num_hidden_layers, "num_hidden_layers");
-  app.add_option("--heads", c.num_attention_heads, "num_attention_heads");
-  app.add_option("--kv-heads", c.num_key_value_heads, "num_key_value_heads");
-  app.add_option("--ffn", c.intermediate_size, "intermediate_size");
-  app.add_option("--vocab", c.vocab_size, "vocab_size");
+  CLI::App app{"dmoe-bench — training/inference tokens per second and peak memory of a model of one family (tied "
+               "embeddings, random weights); prints JSON. Defaults: the demo config of projects/udhr-18.dmoe.json."};
+  std::vector<std::string> families;
+  for (const ModelFamily& f : modelFamilies())
+    if (f.hubMoe == HubMoe::None) families.push_back(f.modelType);
+  app.add_option("--family", familyName, "model_type of the model (BLOOM: ALiBi, LayerNorms, biases, a 4·D GELU MLP)")
+      ->check(CLI::IsMember(families))->capture_default_str();
+  app.add_option("--hidden", hidden, "hidden_size");
+  app.add_option("--layers", layers, "num_hidden_layers (BLOOM: n_layer)");
+  app.add_option("--heads", heads, "num_attention_heads (BLOOM: n_head)");
+  auto* kvOption = app.add_option("--kv-heads", kvHeads, "num_key_value_heads (not BLOOM: one per head)");
+  auto* ffnOption = app.add_option("--ffn", ffn, "intermediate_size (not BLOOM: 4 · hidden)");
+  app.add_option("--vocab", vocab, "vocab_size");
   app.add_option("--seq", seq, "Tokens per sequence");
   app.add_option("--batch", batch, "Sequences per step (one micro-batch)");
   app.add_option("--steps", steps, "Timed steps (training and inference each)");
@@ -128,7 +146,6 @@ int main(int argc, char** argv) {
   app.add_option("--tokenizer", tokenizerPath, "Also time this tokenizer (tokenizer.model, tokenizer.json or a checkpoint folder)");
   app.add_option("--text", textFile, "Texts for --tokenizer: a jsonl corpus file, or plain text (one text per line)");
   CLI11_PARSE(app, argc, argv);
-  c.max_position_embeddings = seq;
 
   try {
     joinJob(readLaunchEnvironment([](const char* name) { return std::getenv(name); }));
@@ -141,7 +158,9 @@ int main(int argc, char** argv) {
     configureThreads(threads);
     device = resolveDevice(device);
     configurePrecision(precision, device);
-    c = c.completed("dmoe-bench flags");
+    if (modelFamily(familyName).implementation == Implementation::Bloom && (kvOption->count() || ffnOption->count()))
+      throw InputError("--kv-heads and --ffn do not apply to BLOOM (one key/value head per head, an MLP of 4 · hidden)");
+    const ModelConfig c = benchConfig(familyName, hidden, layers, heads, kvHeads, ffn, vocab, seq);
     torch::manual_seed(1);
     auto model = buildCausalLM(c);
     model->to(torch::Device(device));
@@ -245,6 +264,9 @@ int main(int argc, char** argv) {
     }
     std::cout << out.dump(2) << '\n';
     return 0;
+  } catch (const InputError& e) {  // bad flags or files: exit 2, as every dmoe command
+    std::cerr << "error: " << e.what() << '\n';
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << '\n';
     return 1;
