@@ -180,15 +180,26 @@ torch::Tensor MoeFeedForwardImpl::forwardSoft(const torch::Tensor& flat, const t
   }
   lastTopExperts = chosen;
   torch::Tensor out = torch::zeros_like(flat);
-  // Dispatch each expert's tokens only. nonzero() reads the count back to the
-  // host (as every gather-style MoE does); the alternative, running every
-  // expert on every token, costs E/k times the FFN compute.
-  for (std::int64_t e = 0; e < numExperts(); ++e) {
-    const torch::Tensor hit = (chosen == e);                            // [N,k]
-    const torch::Tensor tokens = hit.any(-1).nonzero().squeeze(-1);     // [n_e]
-    if (tokens.numel() == 0) continue;
-    const torch::Tensor weight = (weights * hit).sum(-1).index_select(0, tokens).unsqueeze(-1);  // [n_e,1] fp32
-    const torch::Tensor y = expert(e)->forward(flat.index_select(0, tokens));                  // [n_e,D]
+  // Dispatch each expert's tokens only: the N·k (token, slot) choices sorted
+  // by expert (stable, so each expert's tokens stay in ascending order), and
+  // the E counts read back to the host once per layer — the one device sync
+  // of the dispatch (running every expert on every token instead would cost
+  // E/k times the FFN compute). An empty slot (−1) sorts first and is skipped.
+  const std::int64_t k = chosen.size(1), e = numExperts();
+  const torch::Tensor slotExpert = chosen.reshape({-1});                                 // [N·k]
+  const torch::Tensor order = slotExpert.argsort(/*stable=*/true, /*dim=*/0, /*descending=*/false);  // slots by expert
+  const torch::Tensor counts = torch::bincount(slotExpert + 1, {}, e + 1).cpu();         // [E+1]: the sync
+  const std::int64_t* count = counts.data_ptr<std::int64_t>();
+  const torch::Tensor slotWeight = weights.reshape({-1});
+  std::int64_t offset = count[0];  // the empty slots
+  for (std::int64_t i = 0; i < e; ++i) {
+    const std::int64_t n = count[i + 1];
+    if (n == 0) continue;
+    const torch::Tensor slots = order.narrow(0, offset, n);                               // [n_e]
+    offset += n;
+    const torch::Tensor tokens = slots.div(k, "floor");                                   // a token once per expert
+    const torch::Tensor weight = slotWeight.index_select(0, slots).unsqueeze(-1);         // [n_e,1] fp32
+    const torch::Tensor y = expert(i)->forward(flat.index_select(0, tokens));             // [n_e,D]
     out.index_add_(0, tokens, (y.to(torch::kFloat32) * weight).to(out.scalar_type()));
   }
   return out;
