@@ -3,13 +3,13 @@
 # the workbench's build needs and the GPU machine may lack, and unpack each
 # group into its own prefix under scripts/device/debs/ (git-ignored), trimmed
 # to what CMake, pkg-config, the compiler and the linker read. The `run` tool
-# carries that folder to the GPU machine (carry: ["scripts/device/debs"]),
+# carries its archive to the GPU machine (carry: ["scripts/device/debs.tar.xz"]),
 # where run_gpu_checks.sh uses only the groups the machine does not already
 # provide.
 #
 # Not: an installer (nothing is installed here or there), nor a way to get
-# LibTorch, CUDA or Qt (the GPU machine has LibTorch and CUDA; no Qt is needed
-# without the GUI). libgloo-dev is left out on purpose: Debian's Gloo headers
+# LibTorch or CUDA (the GPU machine has them) or the GUI's Qt modules (only
+# Qt Core and Test, for the test suites that need no GUI). libgloo-dev is left out on purpose: Debian's Gloo headers
 # belong to its LibTorch 1.13, and core/runtime/distributed.cpp compiles
 # without them (no c10d process group; single-process runs are unaffected).
 #
@@ -20,15 +20,20 @@
 #   cli11          libcli11-dev                        header-only, CMake config
 #   sentencepiece  libsentencepiece-dev libsentencepiece0
 #   pcre2          libpcre2-dev libpcre2-8-0           (only the 8-bit library kept)
-#   icu            libicu-dev libicu72                 (only icu-uc: libicuuc + libicudata)
+#   icu            libicu-dev libicu72                 (icu-uc, plus libicui18n that Qt Core links)
 #   zlib           zlib1g-dev zlib1g
 #   zstd           libzstd-dev libzstd1
 #   pkgconf        pkgconf-bin libpkgconf3             used only if the GPU machine has no pkg-config
+#   qt             qt6-base-dev qt6-base-dev-tools qmake6 libqt6core6 libqt6test6 and Qt Core's
+#                  libdouble-conversion3 libb2-1 libpcre2-16-0 libglib2.0-0
+#                  (only QtCore and QtTest headers, libraries and CMake packages, moc and
+#                  the other tools Qt6CoreTools names, which CMake checks exist, qmake's
+#                  wrapper among them): the Qt Test suites without the GUI
 #
-# Size (Debian 12 bookworm, measured when this script was written): about
-# 44 MiB unpacked and trimmed, of which libicudata.so.72 alone is 30 MiB —
-# over the 20 MiB the device notes allow for a committed folder, under the
-# 64 MiB the `run` tool carries. The libraries need glibc >= 2.34 and
+# Size (Debian 12 bookworm, measured 2026-12-02): 66 MiB unpacked and trimmed
+# (libicudata.so.72 alone is 30 MiB, Qt 20 MiB), over the 64 MiB the `run`
+# tool carries: the folder's contents also go into OUTDIR.tar.xz (15 MB),
+# the file to carry (carry: ["scripts/device/debs.tar.xz"]). The libraries need glibc >= 2.34 and
 # libstdc++ with GLIBCXX_3.4.30 (GCC 12): Debian 12, Ubuntu 22.04 or newer.
 # OUTDIR/MANIFEST.txt lists the exact package versions and the size.
 set -euo pipefail
@@ -46,6 +51,7 @@ declare -A groups=(
   [zlib]="zlib1g-dev zlib1g"
   [zstd]="libzstd-dev libzstd1"
   [pkgconf]="pkgconf-bin libpkgconf3"
+  [qt]="qt6-base-dev qt6-base-dev-tools qmake6 libqt6core6 libqt6test6 libdouble-conversion3 libb2-1 libpcre2-16-0 libglib2.0-0"
 )
 
 command -v apt-get >/dev/null || { echo "fetch_debs.sh: needs apt-get (a Debian machine)" >&2; exit 1; }
@@ -60,7 +66,7 @@ trap 'rm -rf "$scratch" "$out.tmp"' EXIT
 rm -rf "$out.tmp"
 mkdir -p "$out.tmp"
 
-order=(nlohmann_json cli11 sentencepiece pcre2 icu zlib zstd pkgconf)
+order=(nlohmann_json cli11 sentencepiece pcre2 icu zlib zstd pkgconf qt)
 for group in "${order[@]}"; do
   for pkg in ${groups[$group]}; do
     (cd "$scratch" && apt-get download -q "$pkg" >/dev/null 2>&1) ||
@@ -81,13 +87,31 @@ for group in "${!groups[@]}"; do
 done
 icu=$out.tmp/icu/usr
 rm -rf "${icu:?}/bin" "$icu/sbin" "$icu/share/icu" "$icu/lib/$arch/icu"
-for lib in icui18n icuio icutest icutu; do rm -f "$icu/lib/$arch/lib$lib".so*; done
-rm -f "$icu/lib/$arch/pkgconfig/icu-i18n.pc" "$icu/lib/$arch/pkgconfig/icu-io.pc"
+for lib in icuio icutest icutu; do rm -f "$icu/lib/$arch/lib$lib".so*; done
+rm -f "$icu/lib/$arch/pkgconfig/icu-io.pc"
 pcre=$out.tmp/pcre2/usr
 rm -rf "${pcre:?}/bin"
 for lib in pcre2-16 pcre2-32 pcre2-posix; do rm -f "$pcre/lib/$arch/lib$lib".so*; done
 rm -f "$pcre/lib/$arch/pkgconfig/libpcre2-16.pc" "$pcre/lib/$arch/pkgconfig/libpcre2-32.pc" \
       "$pcre/lib/$arch/pkgconfig/libpcre2-posix.pc" "$pcre/include/pcre2posix.h"
+
+# Qt: only what Qt Core and Qt Test need to configure, compile (moc), link
+# and run; every other module's headers, libraries and CMake packages go.
+qt=$out.tmp/qt/usr
+for dir in "$qt/include/$arch/qt6"/*/; do
+  case $(basename "$dir") in QtCore | QtTest) ;; *) rm -rf "$dir" ;; esac
+done
+for dir in "$qt/lib/$arch/cmake"/*/; do
+  case $(basename "$dir") in Qt6 | Qt6Core | Qt6CoreTools | Qt6Test | Qt6HostInfo | Qt6BuildInternals) ;; *) rm -rf "$dir" ;; esac
+done
+find "$qt/lib/$arch" -maxdepth 1 -name 'lib*.so*' \
+  ! -name 'libQt6Core.so*' ! -name 'libQt6Test.so*' ! -name 'libdouble-conversion.so*' ! -name 'libb2.so*' \
+  ! -name 'libpcre2-16.so*' ! -name 'libglib-2.0.so*' -delete
+rm -rf "${qt:?}/lib/$arch/qt6/plugins" "$qt/lib/$arch/pkgconfig" "$qt/lib/$arch/gio" "$qt/lib/$arch/glib-2.0" \
+       "$qt/share/glib-2.0" "$qt/share/qt6/doc"
+# qmake6's links to the qmake binary (qmake6-bin, not carried): CMake checks only
+# that its x86_64-linux-gnu-qmake6 wrapper exists, never runs it.
+find "$qt" -xtype l -delete
 
 # zlib1g puts the runtime library in /lib and zlib1g-dev links to it by an
 # absolute path: move it beside the link and make the link relative.
@@ -130,4 +154,11 @@ touch "$out.tmp/.complete"
 
 rm -rf "$out"
 mv "$out.tmp" "$out"
+# What the run tool carries (at most 64 MiB, and the folder is more): the
+# folder's contents as one xz archive beside it, which run_gpu_checks.sh
+# unpacks on the GPU machine.
+archive=$(dirname "$out")/$(basename "$out").tar.xz
+tar -C "$out" -cf - . | xz -T0 -6 >"$archive.tmp"
+mv "$archive.tmp" "$archive"
+echo "Archive: $archive ($(du -h "$archive" | cut -f1))" >>"$out/MANIFEST.txt"
 cat "$out/MANIFEST.txt"

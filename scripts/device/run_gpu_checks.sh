@@ -16,7 +16,8 @@
 # build and inspect sections, against Debian's LibTorch:
 #   OUT=/tmp/dry/out DMOE_DEVICE_WORK=/tmp/dry/work DMOE_DEVICE_BUILD=/tmp/dry/build \
 #   DMOE_TORCH_PREFIX=/usr/lib/x86_64-linux-gnu/cmake DMOE_FORCE_DEBS=1 DMOE_JOBS=2 \
-#   DMOE_DEVICE_BUDGET_S=3600 DMOE_BUILD_LIMIT_S=3000 bash scripts/device/run_gpu_checks.sh build inspect
+#   DMOE_DEVICE_BUDGET_S=7200 DMOE_BUILD_LIMIT_S=3000 DMOE_TESTS_LIMIT_S=3000 \
+#   bash scripts/device/run_gpu_checks.sh build inspect tests
 #
 #   bash scripts/device/run_gpu_checks.sh [SECTION ...]     # default: all, in this order
 #   bash scripts/device/run_gpu_checks.sh --deps            # only show which dependencies come from where
@@ -28,6 +29,7 @@
 #   inspect   dmoe info; dmoe inspect and dmoe parity (cpu, cuda) on every fixture  ~40 s
 #   micro     the tests' micro project, `dmoe run` with device cuda, bf16          ~1 min
 #   bench     dmoe-bench and hf_train_bench.py, bf16, seq 2048, side by side       ~3-4 min
+#   tests     the Qt Test suites that need no GUI, built and run (carried Qt Core)  ~4-6 min
 #
 # Environment: OUT (required on the device; default out/device here),
 # PYTHON (python3), DMOE_JOBS (nproc), DMOE_DEVICE_BUDGET_S (560: sections
@@ -53,6 +55,21 @@ export DMOE_JOBS=${DMOE_JOBS:-$(nproc)}
 work=${DMOE_DEVICE_WORK:-$root/build-device}
 build=${DMOE_DEVICE_BUILD:-$root/build-cuda}
 debs=${DMOE_DEVICE_DEBS:-$here/debs}
+# What the run tool carries is the archive (scripts/device/debs.tar.xz, 15 MB; the
+# unpacked folder is 66 MiB, over its 64 MiB): unpacked once into the work folder.
+if [ ! -f "$debs/.complete" ] && [ -f "$here/debs.tar.xz" ]; then
+  if [ ! -f "$work/debs/.complete" ] || [ "$here/debs.tar.xz" -nt "$work/debs/.complete" ]; then
+    rm -rf "$work/debs" "$work/debs.unpacking"
+    mkdir -p "$work/debs.unpacking"
+    if tar -xJf "$here/debs.tar.xz" -C "$work/debs.unpacking" 2>/dev/null ||
+       "$PYTHON" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+         "$here/debs.tar.xz" "$work/debs.unpacking"; then
+      mv "$work/debs.unpacking" "$work/debs"
+    fi
+    rm -rf "$work/debs.unpacking"
+  fi
+  debs=$work/debs
+fi
 budget=${DMOE_DEVICE_BUDGET_S:-560}
 peak=${DMOE_PEAK_TFLOPS:-989.4}
 bench_batch=${BENCH_BATCH:-8}
@@ -62,9 +79,9 @@ arch=x86_64-linux-gnu
 mkdir -p "$OUT/logs/facts" "$work"
 
 # name, seconds it needs at least to be worth starting, time limit in seconds.
-sections=(env fixtures build inspect micro bench)
-declare -A need=([env]=15 [fixtures]=40 [build]=120 [inspect]=10 [micro]=40 [bench]=90)
-declare -A limit=([env]=90 [fixtures]=240 [build]=${DMOE_BUILD_LIMIT_S:-480} [inspect]=150 [micro]=240 [bench]=330)
+sections=(env fixtures build inspect micro bench tests)
+declare -A need=([env]=15 [fixtures]=40 [build]=120 [inspect]=10 [micro]=40 [bench]=90 [tests]=180)
+declare -A limit=([env]=90 [fixtures]=240 [build]=${DMOE_BUILD_LIMIT_S:-480} [inspect]=150 [micro]=240 [bench]=330 [tests]=${DMOE_TESTS_LIMIT_S:-480})
 
 fact() { echo "$*" >>"$OUT/logs/facts/$section"; }  # a line for summary.txt under the section's own
 now() { echo $(( $(date +%s%N) / 1000000 )); }  # milliseconds (no bc or awk needed)
@@ -167,6 +184,21 @@ prepare_deps() {
   decide zstd zstd pc_has libzstd
   if [[ ";$prefixes;" == *"/sentencepiece/usr;"* ]]; then
     spm_train=$rooted/sentencepiece/usr/lib/$arch/libsentencepiece_train.so
+  fi
+  # Qt Core and Test, for the test suites only (optional: without it no suite is built).
+  qt_system() {
+    local d
+    for d in /usr/lib/$arch/cmake /usr/lib/cmake /usr/local/lib/cmake; do [ -f "$d/Qt6Test/Qt6TestConfig.cmake" ] && return 0; done
+    return 1
+  }
+  if [ "${DMOE_FORCE_DEBS:-0}" != 1 ] && qt_system; then
+    echo "Qt Core+Test   system"
+  elif [ $have_debs = 1 ] && [ -d "$rooted/qt" ]; then
+    use_group qt; echo "Qt Core+Test   debs     $rooted/qt"
+    # Debian's Qt Core links ICU 72 (libicui18n, libicuuc): its libraries at run time, whoever provides icu-uc.
+    [[ ":$libdirs:" == *":$rooted/icu/usr/lib/$arch:"* ]] || libdirs="$libdirs:$rooted/icu/usr/lib/$arch"
+  else
+    echo "Qt Core+Test   none     (the Qt Test suites are not built; section tests has nothing to run)"
   fi
   {
     echo "export DMOE_PKG_CONFIG='$pc'"
@@ -441,6 +473,34 @@ section_micro() {
     run_micro "$work/micro-hf" "$dmoe" --tokenizer hf
   fi
   return 1
+}
+
+# The Qt Test suites that need no GUI (the build section configured them when Qt
+# Core and Test were found), built against this LibTorch and run on its CPU path;
+# the tokenizer suites that fetch transformers.js with npm are left out (no internet).
+section_tests() {
+  load_deps
+  [ -f "$build/CMakeCache.txt" ] || { echo "no $build: run the build section first"; fact "not configured"; return 1; }
+  local t0 rc
+  t0=$(now)
+  echo "== $(date -u '+%F %T') cmake --build $build -j $DMOE_JOBS (every target: the suites)" >"$OUT/tests-build.log"
+  cmake --build "$build" -j "$DMOE_JOBS" >>"$OUT/tests-build.log" 2>&1
+  rc=$?
+  fact "suites build: rc $rc, $(since "$t0") s"
+  if [ $rc -ne 0 ]; then
+    grep -n -E 'error:|undefined reference' "$OUT/tests-build.log" | head -n 6 | cut -c1-240 | sed 's/^/  /' >>"$OUT/logs/facts/tests"
+    return $rc
+  fi
+  local suites; suites=$(ctest --test-dir "$build" -N 2>/dev/null | sed -n 's/^Total Tests: //p')
+  [ "${suites:-0}" -gt 0 ] || { fact "no suites configured (Qt Core and Test not found)"; return 1; }
+  t0=$(now)
+  (cd "$build" && LD_LIBRARY_PATH=$(runtime_path "$build/app/dmoe") QT_QPA_PLATFORM=offscreen \
+     ctest -j "$(( DMOE_JOBS > 8 ? 8 : DMOE_JOBS ))" --timeout 240 -E 'hf_tokenizer' --output-on-failure) >"$OUT/ctest.log" 2>&1
+  rc=$?
+  fact "$(grep -E 'tests passed' "$OUT/ctest.log" | tail -n 1) ($(since "$t0") s; tokenizer suites left out)"
+  grep -E '^[[:space:]]+[0-9]+ - ' "$OUT/ctest.log" | sed 's/^[[:space:]]*/failed: /' >>"$OUT/logs/facts/tests"
+  tail -n 25 "$OUT/ctest.log"
+  return $rc
 }
 
 # One benchmark process with nvidia-smi sampling GPU memory beside it.
