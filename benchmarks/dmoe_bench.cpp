@@ -94,7 +94,8 @@ ModelConfig benchConfig(const std::string& familyName, std::int64_t hidden, std:
   const ModelFamily& family = modelFamily(familyName);
   Json json{{"model_type", familyName},           {"vocab_size", vocab},      {"hidden_size", hidden},
             {family.layersKey, layers},           {family.headsKey, heads},   {"tie_word_embeddings", true},
-            {"max_position_embeddings", seq},     {family.epsKey, 1e-5}};
+            {family.implementation == Implementation::Bloom ? "seq_length" : "max_position_embeddings", seq},
+            {family.epsKey, 1e-5}};
   if (family.implementation != Implementation::Bloom) {
     json["num_key_value_heads"] = kvHeads;
     json["intermediate_size"] = ffn;
@@ -145,7 +146,14 @@ int main(int argc, char** argv) {
                  "Perfetto or chrome://tracing; benchmarks/README.md shows how to total it per operator)");
   app.add_option("--tokenizer", tokenizerPath, "Also time this tokenizer (tokenizer.model, tokenizer.json or a checkpoint folder)");
   app.add_option("--text", textFile, "Texts for --tokenizer: a jsonl corpus file, or plain text (one text per line)");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {  // a bad flag or value: exit 2, as every dmoe command
+    app.exit(e);
+    return 2;
+  }
 
   try {
     joinJob(readLaunchEnvironment([](const char* name) { return std::getenv(name); }));

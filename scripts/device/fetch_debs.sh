@@ -30,7 +30,7 @@
 #                  the other tools Qt6CoreTools names, which CMake checks exist, qmake's
 #                  wrapper among them): the Qt Test suites without the GUI
 #
-# Size (Debian 12 bookworm, measured 2026-12-02): 66 MiB unpacked and trimmed
+# Size (Debian 12 bookworm, measured 2026-12-02): 68 MiB unpacked and trimmed
 # (libicudata.so.72 alone is 30 MiB, Qt 20 MiB), over the 64 MiB the `run`
 # tool carries: the folder's contents also go into OUTDIR.tar.xz (15 MB),
 # the file to carry (carry: ["scripts/device/debs.tar.xz"]). The libraries need glibc >= 2.34 and
@@ -62,7 +62,7 @@ command -v dpkg-deb >/dev/null || { echo "fetch_debs.sh: needs dpkg-deb" >&2; ex
 # OUTDIR.tmp and moved into place last, so an interrupted run never leaves a
 # folder that looks complete.
 scratch=$(mktemp -d)
-trap 'rm -rf "$scratch" "$out.tmp"' EXIT
+trap 'rm -rf "$scratch" "$out.tmp" "$(dirname "$out")/$(basename "$out").tar.xz.tmp"' EXIT
 rm -rf "$out.tmp"
 mkdir -p "$out.tmp"
 
