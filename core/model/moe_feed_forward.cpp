@@ -182,21 +182,21 @@ torch::Tensor MoeFeedForwardImpl::forwardSoft(const torch::Tensor& flat, const t
   torch::Tensor out = torch::zeros_like(flat);
   // Dispatch each expert's tokens only: the N·k (token, slot) choices sorted
   // by expert (stable, so each expert's tokens stay in ascending order), and
-  // the E counts read back to the host once per layer — the one device sync
-  // of the dispatch (running every expert on every token instead would cost
-  // E/k times the FFN compute). An empty slot (−1) sorts first and is skipped.
+  // where each expert's run starts (searchsorted) read back to the host once
+  // per layer: the dispatch's one device sync (bincount would read min and
+  // max back first; running every expert on every token instead would cost
+  // E/k times the FFN compute). Empty slots (−1) sort first and are skipped.
   const std::int64_t k = chosen.size(1), e = numExperts();
   const torch::Tensor slotExpert = chosen.reshape({-1});                                 // [N·k]
-  const torch::Tensor order = slotExpert.argsort(/*stable=*/true, /*dim=*/0, /*descending=*/false);  // slots by expert
-  const torch::Tensor counts = torch::bincount(slotExpert + 1, {}, e + 1).cpu();         // [E+1]: the sync
-  const std::int64_t* count = counts.data_ptr<std::int64_t>();
+  const auto [sortedExperts, order] = slotExpert.sort(c10::optional<bool>(true), /*dim=*/0, /*descending=*/false);
+  const torch::Tensor starts =  // [E+2]: the first slot of −1, of experts 0 … E−1, and N·k
+      torch::searchsorted(sortedExperts, torch::arange(-1, e + 1, slotExpert.options())).cpu();
+  const std::int64_t* start = starts.data_ptr<std::int64_t>();
   const torch::Tensor slotWeight = weights.reshape({-1});
-  std::int64_t offset = count[0];  // the empty slots
   for (std::int64_t i = 0; i < e; ++i) {
-    const std::int64_t n = count[i + 1];
+    const std::int64_t offset = start[i + 1], n = start[i + 2] - start[i + 1];
     if (n == 0) continue;
     const torch::Tensor slots = order.narrow(0, offset, n);                               // [n_e]
-    offset += n;
     const torch::Tensor tokens = slots.div(k, "floor");                                   // a token once per expert
     const torch::Tensor weight = slotWeight.index_select(0, slots).unsqueeze(-1);         // [n_e,1] fp32
     const torch::Tensor y = expert(i)->forward(flat.index_select(0, tokens));             // [n_e,D]
