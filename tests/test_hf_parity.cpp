@@ -223,9 +223,14 @@ class TestHfParity : public QObject {
     QVERIFY2(ids.minRouterMargin >= kParityRouterMargin, std::to_string(ids.minRouterMargin).c_str());
     QCOMPARE(ids.ids.sizes().vec(), (std::vector<std::int64_t>{2, 12}));
     QVERIFY(torch::equal(ids.ids, drawParityIds(fixture, 2, 12, ids.seed, 1).ids));
+    // 16,384 ids over the 382-piece vocabulary: never the pad id (3), every other id, nothing outside.
     const ModelConfig config = ModelConfig::fromHfJson(HfCheckpoint::open(fixture).config, "fixture");
-    if (config.pad_token_id >= 0) QVERIFY(!(ids.ids == config.pad_token_id).any().item<bool>());
-    QVERIFY(ids.ids.max().item<std::int64_t>() < config.vocab_size && ids.ids.min().item<std::int64_t>() >= 0);
+    QCOMPARE(config.pad_token_id, std::int64_t{3});
+    const torch::Tensor many = drawParityIds(fixture, 64, 256, 7, 1).ids;
+    const torch::Tensor seen = torch::bincount(many.reshape({-1}), {}, config.vocab_size);
+    QCOMPARE(seen.size(0), config.vocab_size);
+    QCOMPARE(seen[3].item<std::int64_t>(), std::int64_t{0});
+    QCOMPARE((seen > 0).sum().item<std::int64_t>(), config.vocab_size - 1);
   }
 
   // A malformed reference is an InputError naming the file and the tensor.
