@@ -128,6 +128,22 @@ def lr_at(step, steps, peak, warmup_fraction=0.05):
     return peak * 0.5 * (1 + math.cos(math.pi * p))
 
 
+def inference_rates(forward, ids, steps, warmup):
+    """Tokens/s of each of `steps` calls of forward(ids) under no_grad (the
+    caller's autocast inside `forward`), the first `warmup` untimed; waits for
+    the GPU before each clock reading. hf_train_bench.py times transformers the same way."""
+    rates = []
+    with torch.no_grad():
+        for i in range(steps):
+            start = time.perf_counter()
+            forward(ids)
+            if ids.is_cuda:
+                torch.cuda.synchronize()
+            if i >= warmup:
+                rates.append(ids.numel() / (time.perf_counter() - start))
+    return rates
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name, default in [("hidden", 192), ("layers", 8), ("heads", 4), ("kv-heads", 2), ("ffn", 512),
@@ -170,18 +186,13 @@ def main():
             metrics.flush()
             if step >= a.warmup:
                 train_rates.append(inputs.numel() / seconds)
-    infer_rates = []
     model.eval()
-    with torch.no_grad():
-        ids = tokens[: a.batch * a.seq].view(a.batch, a.seq).to(device)
-        for i in range(total):
-            start = time.perf_counter()
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
-                logits = model(ids)
-            if logits.is_cuda:
-                torch.cuda.synchronize()
-            if i >= a.warmup:
-                infer_rates.append(ids.numel() / (time.perf_counter() - start))
+
+    def forward(ids):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            return model(ids)
+
+    infer_rates = inference_rates(forward, tokens[: a.batch * a.seq].view(a.batch, a.seq).to(device), total, a.warmup)
     peak = 0.0
     with open("/proc/self/status") as status:
         for line in status:

@@ -30,9 +30,10 @@ import sys
 import time
 from pathlib import Path
 
-# The Trainer's learning-rate schedule, one copy: benchmarks/reference_train.py's.
+# The Trainer's learning-rate schedule and the inference timing, one copy each:
+# benchmarks/reference_train.py's.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from reference_train import lr_at  # noqa: E402
+from reference_train import inference_rates, lr_at  # noqa: E402
 
 
 def parse_args():
@@ -159,17 +160,14 @@ def main():
         result["peak_gpu_mem_allocated_mib"] = torch.cuda.max_memory_allocated() / 2**20
         result["peak_gpu_mem_reserved_mib"] = torch.cuda.max_memory_reserved() / 2**20
 
-        infer_rates = []
         model.eval()
-        with torch.no_grad():
-            ids = tokens[: a.batch * a.seq].view(a.batch, a.seq).to(device)
-            for i in range(total):
-                start = time.perf_counter()
-                with torch.autocast("cuda", dtype=torch.bfloat16):
-                    model(input_ids=ids, use_cache=False)
-                torch.cuda.synchronize()
-                if i >= a.warmup:
-                    infer_rates.append(ids.numel() / (time.perf_counter() - start))
+
+        def forward(ids):
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                return model(input_ids=ids, use_cache=False)
+
+        ids = tokens[: a.batch * a.seq].view(a.batch, a.seq).to(device)
+        infer_rates = inference_rates(forward, ids, total, a.warmup)
     except torch.cuda.OutOfMemoryError as e:
         result["error"] = f"out of GPU memory: {e}".splitlines()[0]
         emit(result, a.out)
