@@ -30,6 +30,7 @@
 #include "runtime/distributed.h"
 #include "runtime/process_environment.h"
 #include "util/error.h"
+#include "util/owned_paths.h"
 #include "tokenizer/tokenizer_throughput.h"
 #include "train/sequence_sampler.h"
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -189,7 +190,7 @@ int main(int argc, char** argv) {
     o.settings.batch_sequences = batch;
     o.settings.micro_batch = batch;
     o.device = device;
-    o.runDir = fs::temp_directory_path() / ("dmoe-bench-" + std::to_string(::getpid()));
+    o.runDir = scratchPath(fs::temp_directory_path() / "dmoe-bench");  // this process's scratch folder
     o.checkpoints = false;  // a benchmark keeps nothing (a checkpoint save is not a step's cost)
     CollectingSink sink;
     Trainer trainer(model, sampler, o, Reporter(sink, "bench"));
@@ -198,7 +199,7 @@ int main(int argc, char** argv) {
       if (!profileFile.empty()) profile = std::make_unique<torch::autograd::profiler::RecordProfile>(profileFile);
       trainer.run();
     }
-    fs::remove_all(o.runDir);
+    removeMade(o.runDir);
     std::vector<double> trainRates;
     for (const Json& e : sink.events)
       if (e.value("event", "") == "metrics" && e["step"].get<std::int64_t>() > warmup)

@@ -10,7 +10,7 @@
 #   scripts/fuzz.sh --runs N [TARGET...]          # N inputs each (the long run)
 #   DMOE_FUZZ_BUILD_DIR (default build-fuzz), DMOE_JOBS (default 2)
 #
-# Targets: safetensors project corpus_line corpus_file tokenizer_json config_json events
+# Targets: safetensors project corpus_line corpus_file corpus_compressed tokenizer_json config_json events
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${DMOE_FUZZ_BUILD_DIR:-$root/build-fuzz}
@@ -22,7 +22,7 @@ else
   [ $# -gt 0 ] && shift
 fi
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors project corpus_line corpus_file tokenizer_json config_json events)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors project corpus_line corpus_file corpus_compressed tokenizer_json config_json events)
 
 if ! command -v clang++ >/dev/null; then
   echo "scripts/fuzz.sh: clang++ is missing (Debian packages clang libclang-rt-14-dev)" >&2
@@ -34,7 +34,7 @@ fi
 cmake --build "$build" -j "${DMOE_JOBS:-2}"
 
 mkdir -p "$build/crashes"
-printf '%-16s %12s %8s\n' target executions seconds
+printf '%-18s %12s %8s\n' target executions seconds
 for t in "${targets[@]}"; do
   work="$build/work/$t"
   mkdir -p "$work"
@@ -47,5 +47,5 @@ for t in "${targets[@]}"; do
     exit 1
   fi
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-  printf '%-16s %12s %8s\n' "$t" "${runs:-?}" "$((SECONDS - started))"
+  printf '%-18s %12s %8s\n' "$t" "${runs:-?}" "$((SECONDS - started))"
 done

@@ -1,9 +1,14 @@
 // Hugging Face checkpoint folders: sharded save (index by hand), load into a
 // fresh module bit for bit, missing/unexpected/mis-shaped reported by name,
 // fp16 files into fp32 parameters, tied lm_head, name mapping, config keys
-// and tokenizer files kept, and `dmoe inspect`.
+// and tokenizer files kept, and `dmoe inspect`; a FIFO in a file's place is
+// refused by name instead of blocking.
 // LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
 #include "checkpoint/hf_checkpoint.h"
+#include "model/checkpoint_summary.h"
+#include "util/owned_paths.h"
+
+#include <sys/stat.h>
 
 #include <QtTest>
 #include <filesystem>
@@ -111,7 +116,7 @@ class TestCheckpoint : public QObject {
     QVERIFY(fs::exists(dir / "tokenizer.json") && fs::exists(dir / "special_tokens_map.json"));
     QVERIFY(!fs::exists(dir / "notes.txt") && !fs::exists(dir / "tokenizer_config.json"));
     for (const auto& e : fs::directory_iterator(root))
-      QVERIFY2(e.path().filename().string().find(".tmp-") == std::string::npos, e.path().c_str());
+      QVERIFY2(!isScratchName(e.path().filename().string()), e.path().c_str());
 
     HfCheckpoint checkpoint = HfCheckpoint::open(dir);
     QCOMPARE(checkpoint.tensors.files().size(), std::size_t{5});
@@ -124,12 +129,16 @@ class TestCheckpoint : public QObject {
     QVERIFY(report.missing.empty() && report.unexpected.empty() && report.misshaped.empty());
     QVERIFY(sameParameters(*original, *fresh));
 
-    // Saving again unsharded replaces the shards and the index.
+    // Saving again unsharded replaces the folder whole: no shard, index or
+    // tokenizer file of the earlier save is left to mix with the new one.
+    QVERIFY(isMade(dir, "model"));
     saveStateDict(*original, dir, llamaConfig(), SaveOptions{});
     QVERIFY(fs::exists(dir / "model.safetensors"));
     QVERIFY(!fs::exists(dir / "model.safetensors.index.json"));
     QVERIFY(!fs::exists(dir / "model-00001-of-00005.safetensors"));
-    QVERIFY(fs::exists(dir / "tokenizer.json"));  // files this save did not write stay
+    QVERIFY(!fs::exists(dir / "tokenizer.json"));
+    for (const auto& e : fs::directory_iterator(root))
+      QVERIFY2(!isScratchName(e.path().filename().string()), e.path().c_str());
     auto again = tinyModule(tinyLlamaShapes(), 3);
     loadStateDict(*again, CheckpointTensors::open(dir), report);
     QVERIFY(sameParameters(*original, *again));
@@ -315,6 +324,64 @@ class TestCheckpoint : public QObject {
     test::CliResult missing = test::runCli({"inspect", dir.string()});
     QCOMPARE(missing.exitCode, 2);
     QVERIFY2(missing.err.find("config.json") != std::string::npos, missing.err.c_str());
+  }
+
+  // A config.json of a family the workbench loads that disagrees with the
+  // weights: inspect still describes the folder (exit 0) and says that, and
+  // why, loading it is refused; values of unexpected JSON types are shown as
+  // written (they used to end it with a raw json.exception, exit 1).
+  void inspectNamesAConfigItCannotLoad() {
+    QTemporaryDir tmp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "ckpt";
+    Json config = {{"model_type", "llama"}, {"vocab_size", 16}, {"hidden_size", 8}, {"num_hidden_layers", 2},
+                   {"num_attention_heads", 2}, {"intermediate_size", 16}};
+    saveStateDict(*tinyModule(tinyLlamaShapes(), 1), dir, config);
+    test::CliResult r = test::runCli({"inspect", dir.string()});
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY2(r.out.find("loading:") == std::string::npos, r.out.c_str());
+
+    config["num_hidden_layers"] = 1000000000;
+    test::writeText(dir / "config.json", config.dump());
+    r = test::runCli({"inspect", dir.string()});
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY_CONTAINS(r.out, "  layers:       2\n  loading:      refused: " + (dir / "config.json").string() +
+                                ": \"num_hidden_layers\": 1000000000, but the weights hold layers 0 to 1 (model.layers.1.");
+
+    config.update({{"model_type", 5}, {"architectures", {3}}, {"dmoe", {{"num_experts", "x"}, {"experts", {{1}}}}}});
+    test::writeText(dir / "config.json", config.dump());
+    r = test::runCli({"inspect", dir.string()});
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QVERIFY_CONTAINS(r.out, "  architecture:  (3)\n");
+    QVERIFY_CONTAINS(r.out, "  DMoE:         MoE layers ; x experts, top-? routing\n    expert 0: 1\n");
+    QVERIFY_CONTAINS(r.out, "model_type '' is not a supported family");
+  }
+
+  // A FIFO (nobody writing) as config.json, the index or a weight file: `dmoe
+  // inspect` and the summary exit 2 naming it at once; they used to block forever.
+  void nonRegularFilesAreRefusedByName_data() {
+    QTest::addColumn<QString>("file");
+    QTest::addColumn<bool>("sharded");
+    QTest::newRow("config.json") << "config.json" << false;
+    QTest::newRow("model.safetensors") << "model.safetensors" << false;
+    QTest::newRow("index") << "model.safetensors.index.json" << true;
+    QTest::newRow("shard") << "model-00002-of-00005.safetensors" << true;
+  }
+
+  void nonRegularFilesAreRefusedByName() {
+    QFETCH(QString, file);
+    QFETCH(bool, sharded);
+    QTemporaryDir tmp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "ckpt", fifo = dir / file.toStdString();
+    SaveOptions options;
+    if (sharded) options.maxShardBytes = 1024;
+    saveStateDict(*tinyModule(tinyLlamaShapes(), 1), dir, llamaConfig(), options);
+    fs::remove(fifo);
+    QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
+    const std::string expected = fifo.string() + ": not a regular file (a FIFO)";
+    const test::CliResult r = test::runCli({"inspect", dir.string()}, {}, 20000);
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY_CONTAINS(r.err, expected);
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { summarizeCheckpoint(dir); }), expected);
   }
 };
 

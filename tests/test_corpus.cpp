@@ -245,6 +245,124 @@ class TestCorpus : public QObject {
     QVERIFY_CONTAINS(errorReading(dir / "bomb.jsonl.zst"), "bomb.jsonl.zst: line 2 is longer than 256 MiB");
   }
 
+  // Issue #35 case 7: every member of a gzip file and every frame of a zstd
+  // file is read or named: a damaged later member (its magic byte) or bytes
+  // after the last one stop the read after the last whole line before them,
+  // never a silently shorter corpus.
+  void aDamagedLaterMemberOrTrailingBytesAreNamedErrors() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    std::string first, second;
+    for (int i = 0; i < 60; ++i) first += "{\"text\":\"un " + std::to_string(i) + "\"}\n";
+    for (int i = 0; i < 600; ++i) second += "{\"text\":\"deux " + std::to_string(i) + "\"}\n";
+    auto errorReading = [](const fs::path& file) {
+      return test::inputErrorOf([&] {
+        JsonlReader reader(file);
+        Document d;
+        while (reader.next(d)) {
+        }
+      });
+    };
+    auto damagedAt = [](std::string bytes, size_t at) {
+      bytes[at] = static_cast<char>(bytes[at] ^ 0x40);
+      return bytes;
+    };
+    const std::string gz = gzipMember(first), zst = zstdFrame(first);
+    writeBytes(dir / "member.jsonl.gz", damagedAt(gz + gzipMember(second), gz.size()));
+    QVERIFY_CONTAINS(errorReading(dir / "member.jsonl.gz"), "member.jsonl.gz: damaged gzip data (");
+    QVERIFY_CONTAINS(errorReading(dir / "member.jsonl.gz"), ") after line 60");
+    writeBytes(dir / "tail.jsonl.gz", gz + "trailing bytes");
+    QVERIFY_CONTAINS(errorReading(dir / "tail.jsonl.gz"), "tail.jsonl.gz: damaged gzip data (");
+    writeBytes(dir / "frame.jsonl.zst", damagedAt(zst + zstdFrame(second), zst.size() + 1));
+    QVERIFY_CONTAINS(errorReading(dir / "frame.jsonl.zst"), "frame.jsonl.zst: damaged zstd data (");
+    QVERIFY_CONTAINS(errorReading(dir / "frame.jsonl.zst"), ") after line 60");
+    writeBytes(dir / "tail.jsonl.zst", zst + "trailing bytes");
+    QVERIFY_CONTAINS(errorReading(dir / "tail.jsonl.zst"), "tail.jsonl.zst: damaged zstd data (");
+    writeBytes(dir / "short.jsonl.zst", zst + "\x28\xb5");  // the start of a frame
+    QVERIFY_CONTAINS(errorReading(dir / "short.jsonl.zst"), "short.jsonl.zst: zstd data is truncated after line 60");
+  }
+
+  // Files far larger than the decoders' buffers (blocks that decode to more
+  // than one read, in one member or frame) read whole, to the last line.
+  void largeCompressedFilesReadToTheEnd() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    std::string text;
+    std::uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 40000; ++i) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift: text that does not compress to nothing
+      text += "{\"text\":\"" + std::to_string(x) + " " + std::to_string(x % 977) + "\"}\n";
+    }
+    writeBytes(dir / "big.jsonl.gz", gzipMember(text));
+    writeBytes(dir / "big.jsonl.zst", zstdFrame(text));
+    for (const char* name : {"big.jsonl.gz", "big.jsonl.zst"}) {
+      JsonlReader reader(dir / name);
+      Document d;
+      std::int64_t documents = 0;
+      while (reader.next(d)) ++documents;
+      QCOMPARE(documents, std::int64_t{40000});
+      QCOMPARE(d.line, std::int64_t{40000});
+    }
+  }
+
+  // Issue #35 case 13: bad lines are counted, and only the first few are kept
+  // (5 MB of newlines once took 1.35 GB): 100 000 empty lines give an exact
+  // count and the first 20 as examples, in the reader and in `corpus scan`.
+  void badLinesAreCountedNotKept() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    writeBytes(dir / "corpus/xx.jsonl.gz", gzipMember(std::string(100000, '\n') + "{\"text\":\"fin\"}\n"));
+    JsonlReader reader(dir / "corpus/xx.jsonl.gz");
+    Document d;
+    QVERIFY(reader.next(d) && d.line == 100001);
+    QVERIFY(!reader.next(d));
+    QCOMPARE(reader.issueCount(), std::int64_t{100000});
+    QCOMPARE(reader.issues().size(), kCorpusIssueExamples);
+    QCOMPARE(kCorpusIssueExamples, std::size_t{20});
+    QCOMPARE(reader.issues().back().line, std::int64_t{20});
+    QCOMPARE(reader.issues().back().reason, std::string("empty line"));
+    auto r = test::runCli({"--events", "jsonl", "corpus", "scan", "corpus"}, dir);
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    for (const std::string& line : lines(r.out)) {
+      const Json event = Json::parse(line);
+      if (event["event"] != "result" || event["name"] != "corpus-file") continue;
+      QCOMPARE(event["data"]["documents"].get<int>(), 1);
+      QCOMPARE(event["data"]["bad_lines"].get<int>(), 100000);
+      QCOMPARE(event["data"]["bad_line_examples"].size(), std::size_t{20});
+      QCOMPARE(event["data"]["bad_line_examples"][19], (Json{{"line", 20}, {"reason", "empty line"}}));
+    }
+    QVERIFY_CONTAINS(r.out, "\"bad_lines\":100000");
+  }
+
+  // Issue #35 case 15: `corpus scan` lists only <id>.jsonl, .jsonl.gz,
+  // .jsonl.zst and .json files that are JSON lines under a language id; the
+  // project file, a stats file, hidden and other files are skipped, said once.
+  void scanListsOnlyLanguageFiles() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    test::writeText(dir / "corpus/fr.jsonl", "{\"text\":\"Bonjour\"}\n");
+    writeBytes(dir / "corpus/de.jsonl.gz", gzipMember("{\"text\":\"Hallo\"}\n"));
+    test::writeText(dir / "corpus/it.json", "{\"text\":\"Ciao\"}\n");
+    test::writeText(dir / "corpus/p.dmoe.json", Json{{"format", "dmoe-project/1"}, {"name", "p"}}.dump(2));
+    test::writeText(dir / "corpus/stats.json", Json{{"total", {{"documents", 3}}}}.dump(2));
+    test::writeText(dir / "corpus/config.json", Json{{"model_type", "llama"}}.dump());
+    test::writeText(dir / "corpus/.hidden.jsonl", "{\"text\":\"x\"}\n");
+    test::writeText(dir / "corpus/README.md", "notes");
+    auto r = test::runCli({"--events", "jsonl", "corpus", "scan", "corpus"}, dir);
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    std::vector<std::string> ids, logs;
+    for (const std::string& line : lines(r.out)) {
+      const Json event = Json::parse(line);
+      if (event["event"] == "result" && event["name"] == "corpus-folder")
+        for (const Json& f : event["data"]) ids.push_back(f["id"]);
+      if (event["event"] == "log") logs.push_back(event["message"]);
+    }
+    QCOMPARE(ids, (std::vector<std::string>{"de", "fr", "it"}));
+    QCOMPARE(logs.size(), std::size_t{1});
+    for (const char* skipped : {"p.dmoe.json", "stats.json", "config.json", ".hidden.jsonl", "README.md"})
+      QVERIFY_CONTAINS(logs[0], skipped);
+  }
+
   // A project finds <id>.jsonl.gz and <id>.jsonl.zst; with two files for one
   // language it reads the plain one and warns; with none the error lists them all.
   void projectFindsCompressedCorpusFiles() {
@@ -529,6 +647,27 @@ class TestCorpus : public QObject {
     QCOMPARE(saved["total"]["issues"].get<int>(), 1);
     QCOMPARE(saved, stats.toJson());
     QCOMPARE(eventsOfKind(sink, "result")[0]["data"], saved);
+  }
+
+  // Issue #35 case 13, the other readers: `corpus stats` counts every bad
+  // line (25 here, more than the reader keeps) and warns about the first few.
+  void statsCountEveryBadLine() {
+    QTemporaryDir tmp;
+    const fs::path dir = tmp.path().toStdString();
+    const fs::path file = writeUdhrProject(dir);
+    std::string bad;
+    for (int i = 0; i < 25; ++i) bad += "oops\n";
+    test::writeText(dir / "corpus" / "xmp.jsonl", bad + "{\"text\":\"fin\"}\n");
+    test::writeText(dir / "corpus" / "ymp.jsonl", "{\"text\":\"x\"}\n");
+    test::writeText(dir / "corpus" / "zmp.jsonl", "{\"text\":\"y\"}\n");
+    CollectingSink sink;
+    Reporter r(sink, "corpus");
+    const CorpusStats stats = computeCorpusStats(Project::load(file), r);
+    QCOMPARE(stats.languages[0].counts.issues, std::int64_t{25});
+    QCOMPARE(stats.total.issues, std::int64_t{25});
+    const std::vector<Json> warnings = eventsOfKind(sink, "warning");
+    QVERIFY(!warnings.empty() && warnings.size() <= kCorpusIssueExamples + 1);
+    QCOMPARE(warnings[0]["where"].get<std::string>(), (dir / "corpus" / "xmp.jsonl").string() + ":1");
   }
 
   void realPackageFrenchAndChinese() {

@@ -1,5 +1,6 @@
 // The event stream: JSON-lines shape, and the terminal progress line.
 #include <QtTest>
+#include <cmath>
 #include <sstream>
 
 #include "events/event_sink.h"
@@ -43,6 +44,33 @@ class TestEvents : public QObject {
     Reporter(sink, "corpus").warning("bad bytes \xff\xfe here");
     Json e = Json::parse(out.str());
     QVERIFY(e["message"].get<std::string>().find("bad bytes") == 0);
+  }
+
+  // A number that is NaN or ±inf would be written as null, which readers take
+  // for "no value" (or fail on): it is refused, naming its JSON path, by the
+  // Reporter whatever the sink, and by the shared writer of files and event
+  // lines (dumpJson). Deliberate nulls stay.
+  void aNumberThatIsNotFiniteIsNeverWrittenAsNull() {
+    std::ostringstream out;
+    JsonLinesSink sink(out);
+    Reporter r(sink, "train");
+    try {
+      r.metrics(3, {{"loss", 2.5}, {"eval_ppl", {{"fr", std::nan("")}}}});
+      QFAIL("expected an error");
+    } catch (const std::runtime_error& e) {
+      QVERIFY2(std::string(e.what()).find("/values/eval_ppl/fr is nan") != std::string::npos, e.what());
+    }
+    QCOMPARE(out.str(), std::string());
+    CollectingSink kept;  // any sink: the Reporter refuses it
+    QVERIFY_THROWS_EXCEPTION(std::runtime_error, Reporter(kept, "x").result("table", {{"r", INFINITY}}));
+    QVERIFY(kept.events.empty());
+    try {
+      dumpJson(Json{{"a/b", Json::array({1.0, -INFINITY})}});
+      QFAIL("expected an error");
+    } catch (const std::runtime_error& e) {
+      QVERIFY2(std::string(e.what()).find("/a~1b/1 is -inf") != std::string::npos, e.what());
+    }
+    QCOMPARE(dumpJson(Json{{"ppl", nullptr}, {"x", 1.5}}, 1), Json({{"ppl", nullptr}, {"x", 1.5}}).dump(1));
   }
 
   void progressLineShowsPercentRateAndEta() {

@@ -4,7 +4,9 @@
 // logits, loss and per-tensor gradient norms within 1e-4 relative in fp32,
 // with max |diff| printed per quantity (llm.c's test_gpt2). The comparison
 // itself is shown to fail where it should: a changed weight, one gradient
-// norm or one logit off, a tensor one side lacks, a malformed reference.
+// norm or one logit off, a tensor one side lacks, a malformed reference; the
+// command lists the failing rows first, and refuses a config.json that
+// disagrees with the weights by key.
 // LibTorch headers before QtTest: Qt's `slots` macro breaks ATen's headers.
 #include "checkpoint/hf_checkpoint.h"
 #include "model/causal_lm.h"
@@ -194,6 +196,65 @@ class TestHfParity : public QObject {
     QCOMPARE(r.exitCode, 0);
     r = test::runCli({"parity", fixture.string(), "--expected", (root / "absent.safetensors").string()});
     QCOMPARE(r.exitCode, 2);
+  }
+
+  // A failing run lists the failing rows first, before the full table (a
+  // long table used to hide them behind "64 of 76 quantities within 1e-4"),
+  // and the error line names them.
+  void failingRowsAreListedFirst() {
+    const fs::path fixture = exportFixture();
+    QTemporaryDir tmp;
+    const fs::path moved = fs::path(tmp.path().toStdString()) / "moved.safetensors";
+    ParityOutputs reference = readParityOutputs(fixture / "expected.safetensors");
+    const std::string name = std::next(reference.gradNorms.begin())->first;
+    reference.gradNorms[name] *= 1 + 3 * kTolerance;  // one row of many outside the tolerance
+    writeParityOutputs(moved, reference, reference.metadata);
+    const test::CliResult r = test::runCli({"parity", fixture.string(), "--expected", moved.string()});
+    QCOMPARE(r.exitCode, 1);
+    const ParityReport report = checkParity(fixture, "cpu", kTolerance, moved);
+    const std::vector<std::string> failed = failing(report);
+    QCOMPARE(failed, std::vector<std::string>{"grad_norm/" + name});
+    QVERIFY(report.rows.size() > 10);
+    QVERIFY2(r.out.rfind("failing (" + std::to_string(failed.size()) + " of " + std::to_string(report.rows.size()) + "):\n", 0) == 0,
+             r.out.c_str());
+    const size_t all = r.out.find("\nall quantities:\n");
+    QVERIFY2(all != std::string::npos, r.out.c_str());
+    const std::string first = r.out.substr(0, all), table = r.out.substr(all);
+    for (const ParityRow& row : report.rows) {
+      QVERIFY_CONTAINS(table, row.quantity);
+      QVERIFY2((first.find(row.quantity + " ") != std::string::npos) == !row.ok, (row.quantity + "\n" + first).c_str());
+    }
+    QVERIFY_CONTAINS(r.err, "quantities outside 0.0001: " + failed.front());
+  }
+
+  // A config.json that disagrees with the reference's checkpoint: 10⁹ experts
+  // (a segfault) and top-k above the expert count (silently clamped) exit 2
+  // naming config.json and the key, before any model is built.
+  void aConfigThatLiesIsRefusedByKey_data() {
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<int>("value");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("num_experts") << "num_experts" << 1000000000
+                                 << "\"num_experts\": 1000000000, but layer 1 of the weights holds experts 0 to 2";
+    QTest::newRow("num_hidden_layers") << "num_hidden_layers" << 1000000000
+                                       << "\"num_hidden_layers\": 1000000000, but the weights hold layers 0 to 3";
+    QTest::newRow("top-k") << "num_experts_per_tok" << 5
+                           << "\"num_experts_per_tok\": 5 is more than the 3 experts of \"num_experts\"";
+  }
+
+  void aConfigThatLiesIsRefusedByKey() {
+    QFETCH(QString, key);
+    QFETCH(int, value);
+    QFETCH(QString, expected);
+    QTemporaryDir tmp;
+    const fs::path dir = fs::path(tmp.path().toStdString()) / "lies";
+    fs::copy(exportFixture(), dir, fs::copy_options::recursive);
+    Json config = Json::parse(test::readText(dir / "config.json"));
+    config[key.toStdString()] = value;
+    test::writeText(dir / "config.json", config.dump(2));
+    const test::CliResult r = test::runCli({"parity", dir.string()}, {}, 60000);
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY_CONTAINS(r.err, (dir / "config.json").string() + ": " + expected.toStdString());
   }
 
   // The routing margin by hand: a dense model has none (+∞); zero router

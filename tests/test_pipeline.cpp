@@ -283,14 +283,25 @@ class TestPipeline : public QObject {
       QVERIFY2(r.err.find(expected) != std::string::npos, r.err.c_str());
       QVERIFY(fs::last_write_time(runs() / "report/report.md") == before);
     }
-    // Scratch files an interrupted command left (atomic writes, the tokenizer's sample) go when the lock is taken.
-    test::writeText(runs() / "eval/perplexity.json.tmp-4194303", "{");
-    test::writeText(runs() / "tokenizer/.training-4194303/sample.txt", "text");
+    // Scratch files a dead command left in the folders dmoe made (atomic
+    // writes, the tokenizer's sample) go when the lock is taken; a live
+    // process's scratch, a user's file that merely looks like one, and
+    // scratch names in a folder dmoe did not make stay.
+    const std::string dead = ".dmoe-tmp-4194303-", alive = ".dmoe-tmp-" + std::to_string(::getpid()) + "-";
+    test::writeText(runs() / "eval" / (dead + "perplexity.json"), "{");
+    test::writeText(runs() / "tokenizer" / (dead + "training") / "sample.txt", "text");
+    test::writeText(runs() / "eval" / (alive + "perplexity.json"), "{");
+    test::writeText(runs() / "thesis.tmp-2024", "my thesis");
+    test::writeText(runs() / "mine" / (dead + "notes.md"), "mine");
     auto r = test::runCli({"run", project_.string(), "--until", "corpus"}, root());
     QVERIFY2(r.exitCode == 0, r.err.c_str());
     QVERIFY2(r.err.find("removed 2 scratch files or folders left by interrupted commands") != std::string::npos, r.err.c_str());
-    QVERIFY(!fs::exists(runs() / "eval/perplexity.json.tmp-4194303"));
-    QVERIFY(!fs::exists(runs() / "tokenizer/.training-4194303"));
+    QVERIFY(!fs::exists(runs() / "eval" / (dead + "perplexity.json")));
+    QVERIFY(!fs::exists(runs() / "tokenizer" / (dead + "training")));
+    QVERIFY(fs::exists(runs() / "eval" / (alive + "perplexity.json")));
+    QCOMPARE(test::readText(runs() / "thesis.tmp-2024"), std::string("my thesis"));
+    QCOMPARE(test::readText(runs() / "mine" / (dead + "notes.md")), std::string("mine"));
+    fs::remove(runs() / "eval" / (alive + "perplexity.json"));
     QVERIFY(fs::exists(runs() / "eval/perplexity.json"));
   }
 

@@ -1,6 +1,7 @@
 // Project file: defaults, validation (every error kind, all reported at once),
 // atomic minimal saving that keeps unknown keys and key order.
 #include <QtTest>
+#include <cmath>
 #include <filesystem>
 #include <set>
 
@@ -251,6 +252,39 @@ class TestProject : public QObject {
     doc["grouping"]["groups"] = 2.2e67;
     QVERIFY(hasProblem(problemsOf(doc, dir / "p.dmoe.json"), "/grouping/groups", "integer"));
     doc["grouping"]["groups"] = 2.0;  // an integral float is an integer
+    QVERIFY(problemsOf(doc, dir / "p.dmoe.json").empty());
+  }
+
+  // Every number setting is read as a float by the trainer or a model: a value
+  // beyond float's range (learning_rate 1e300 failed inside LibTorch, "cannot be
+  // converted to type float without overflow", without a path) or not finite
+  // (NaN, ±inf: only a program builds those, e.g. `project new --epsilon nan`,
+  // whose NaN passed every range check and was written as null) is a validation
+  // error at its path, from the file and from a built document alike.
+  void aNumberBeyondFloatRangeOrNotFiniteIsAValidationError() {
+    QTemporaryDir tmp;
+    fs::path dir = tmp.path().toStdString();
+    makeCorpus(dir, {"fr", "de", "it", "nl"});
+    test::writeText(dir / "p.dmoe.json", R"({"format": "dmoe-project/1", "languages": [{"id": "fr"}],
+                                             "deviation": {"learning_rate": 1e300}})");
+    try {
+      Project::load(dir / "p.dmoe.json");
+      QFAIL("expected a ValidationError");
+    } catch (const ValidationError& e) {
+      QVERIFY(findProblem(e, "/deviation/learning_rate", "a finite number within float's range"));
+      QVERIFY(findProblem(e, "/deviation/learning_rate", "got 1e+300"));
+    }
+    Json doc = minimalProject();
+    doc["layer_selection"] = {{"epsilon", std::nan("")}};
+    doc["corpus"]["heldout"] = {{"fraction", INFINITY}};
+    doc["train"] = {{"stage1", {{"learning_rate", -3.5e38}}}};
+    const std::vector<Problem> problems = problemsOf(doc, dir / "p.dmoe.json");
+    QVERIFY(hasProblem(problems, "/layer_selection/epsilon", "got nan"));
+    QVERIFY(hasProblem(problems, "/corpus/heldout/fraction", "got inf"));
+    QVERIFY(hasProblem(problems, "/train/stage1/learning_rate", "float's range"));
+    QCOMPARE(problems.size(), size_t{3});  // one problem each (no range check on top)
+    doc = minimalProject();
+    doc["deviation"] = {{"learning_rate", 3.4e38}};  // within float's range: a (terrible) valid setting
     QVERIFY(problemsOf(doc, dir / "p.dmoe.json").empty());
   }
 

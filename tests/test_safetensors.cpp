@@ -1,9 +1,14 @@
 // safetensors reader and writer: round trip of every dtype (0-rank and empty
 // tensors too), the writer's exact byte layout, one hand-crafted file per
-// malformed kind with its named error, and a seeded fuzz of header mutations.
+// malformed kind with its named error, a FIFO, folder or device in a file's
+// place refused by name, and a seeded fuzz of header mutations.
 // LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
 #include "checkpoint/safetensors.h"
 #include "checkpoint/tensor_bridge.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <QtTest>
 #include <cctype>
@@ -200,6 +205,26 @@ class TestSafetensors : public QObject {
     } catch (const InputError& e) {
       QVERIFY(std::string(e.what()).find("/nonexistent/x.safetensors") != std::string::npos);
     }
+  }
+
+  // A FIFO, a folder or a device in a file's place: refused by name before it
+  // is read (a FIFO used to block the open forever, or read as 0 bytes).
+  // A writer holds the FIFO open, so the old blocking open would return here
+  // and the test fail on its message instead of hanging.
+  void readerRefusesNonRegularFiles() {
+    QTemporaryDir tmp;
+    const fs::path fifo = fs::path(tmp.path().toStdString()) / "model.safetensors";
+    QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
+    const int writer = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK);
+    QVERIFY(writer >= 0);
+    const std::string message = test::inputErrorOf([&] { safetensors::Reader reader(fifo); });
+    ::close(writer);
+    QCOMPARE(message, fifo.string() + ": not a regular file (a FIFO)");
+    const fs::path folder = fs::path(tmp.path().toStdString()) / "folder.safetensors";
+    fs::create_directory(folder);
+    QCOMPARE(test::inputErrorOf([&] { safetensors::Reader reader(folder); }), folder.string() + ": not a regular file (a folder)");
+    QCOMPARE(test::inputErrorOf([&] { safetensors::Reader reader("/dev/null"); }), std::string("/dev/null: not a regular file (a device)"));
+    QCOMPARE(test::inputErrorOf([&] { MappedFile map(fifo); }), fifo.string() + ": not a regular file (a FIFO)");
   }
 
   void writerRejectsInconsistentInput() {

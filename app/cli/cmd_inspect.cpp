@@ -3,12 +3,16 @@
 // pattern, dtypes, weight files — read from the safetensors headers only
 // (no tensor data is loaded). Module kinds come from the family's tensor table
 // (model/model_family.h); a model_type without a row is described without them.
+// For a family the workbench loads, config.json is checked against the
+// weights as a load would check it (model/load_model.h) and any disagreement
+// shown; the rest of config.json is shown as written, whatever its types.
 #include <iomanip>
 #include <map>
 #include <regex>
 #include <set>
 
 #include "checkpoint/hf_checkpoint.h"
+#include "model/load_model.h"
 #include "model/model_family.h"
 #include "cli_context.h"
 #include "util/text.h"
@@ -24,6 +28,28 @@ std::string humanCount(std::int64_t n) {
   return n < 1000 ? std::to_string(n) : std::to_string(n) + " (" + shortCount(static_cast<double>(n)) + ")";
 }
 
+// config.json's `key` when it is a string, else "" (a file may hold anything there).
+std::string stringKey(const Json& config, const std::string& key) {
+  const auto it = config.find(key);
+  return it != config.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// A JSON value as text: a string without its quotes, anything else as written.
+std::string text(const Json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
+
+// Why a family the workbench loads could not be built from this config.json
+// (a missing key, a size the weights disagree with); null when it could, or
+// when the family is not one the workbench loads. Memory is not considered.
+Json configProblem(const HfCheckpoint& checkpoint) {
+  if (!findModelFamily(stringKey(checkpoint.config, "model_type"))) return nullptr;
+  try {
+    readModelConfig(checkpoint, -1);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return nullptr;
+}
+
 Json inspect(const HfCheckpoint& checkpoint) {
   static const std::regex layerIndex(R"((^|\.)(layers|h|blocks)\.(\d+)\.)");
   std::int64_t total = 0, bytes = 0;
@@ -31,7 +57,7 @@ Json inspect(const HfCheckpoint& checkpoint) {
   std::map<std::string, std::int64_t> byKind;
   Json dtypes = Json::object();
   std::map<std::string, Json> patterns;  // "model.layers.N.mlp.up_proj.weight|F32|[..]" → row
-  const std::string modelType = checkpoint.config.value("model_type", "");
+  const std::string modelType = stringKey(checkpoint.config, "model_type");
   const ModelFamily* family = findModelFamily(modelType);
   for (const std::string& name : checkpoint.tensors.names()) {
     const safetensors::TensorEntry& e = checkpoint.tensors.entry(name);
@@ -62,10 +88,14 @@ Json inspect(const HfCheckpoint& checkpoint) {
   for (const fs::path& f : checkpoint.tensors.files()) files.push_back(f.filename().string());
   Json rows = Json::array();
   for (auto& [key, row] : patterns) rows.push_back(row);
+  Json architectures = Json::array();
+  if (checkpoint.config.contains("architectures") && checkpoint.config["architectures"].is_array())
+    for (const Json& a : checkpoint.config["architectures"]) architectures.push_back(text(a));
   return {{"dir", checkpoint.dir.string()},
           {"model_type", modelType},
           {"supported", family != nullptr},
-          {"architectures", checkpoint.config.value("architectures", Json::array())},
+          {"config_problem", configProblem(checkpoint)},
+          {"architectures", architectures},
           {"total_parameters", total},
           {"tensors", checkpoint.tensors.names().size()},
           {"bytes", bytes},
@@ -74,7 +104,7 @@ Json inspect(const HfCheckpoint& checkpoint) {
           {"dtypes", dtypes},
           {"files", files},
           {"patterns", rows},
-          {"dmoe", checkpoint.config.value("dmoe", Json())}};
+          {"dmoe", checkpoint.config.contains("dmoe") ? checkpoint.config["dmoe"] : Json()}};
 }
 
 }  // namespace
@@ -97,16 +127,22 @@ void addInspectCommand(CLI::App& app, CliContext& ctx) {
         << "  parameters:   " << humanCount(info["total_parameters"].get<std::int64_t>()) << " in "
         << info["tensors"].get<std::size_t>() << " tensors, " << info["bytes"].get<std::int64_t>() << " bytes\n"
         << "  layers:       " << info["layers"].get<std::size_t>() << '\n';
-    if (info["dmoe"].is_object()) {  // docs/dmoe-checkpoint.md
+    if (!info["config_problem"].is_null())
+      out << "  loading:      refused: "
+          << info["config_problem"].get<std::string>() << '\n';
+    if (info["dmoe"].is_object()) {  // docs/dmoe-checkpoint.md; shown as written (the check above validates it)
       const Json& d = info["dmoe"];
+      auto field = [&](const char* key) { return d.contains(key) ? text(d[key]) : std::string("?"); };
       std::string layers;
-      for (const Json& l : d.value("moe_layers", Json::array())) layers += (layers.empty() ? "" : ",") + l.dump();
-      out << "  DMoE:         MoE layers " << layers << "; " << d.value("num_experts", 0) << " experts, top-"
-          << d.value("num_experts_per_tok", 0) << " routing\n";
-      const Json experts = d.value("experts", Json::array());
+      if (d.contains("moe_layers") && d["moe_layers"].is_array())
+        for (const Json& l : d["moe_layers"]) layers += (layers.empty() ? "" : ",") + l.dump();
+      out << "  DMoE:         MoE layers " << layers << "; " << field("num_experts") << " experts, top-"
+          << field("num_experts_per_tok") << " routing\n";
+      const Json experts = d.contains("experts") && d["experts"].is_array() ? d["experts"] : Json::array();
       for (size_t e = 0; e < experts.size(); ++e) {
         std::string members;
-        for (const Json& id : experts[e]) members += " " + id.get<std::string>();
+        if (experts[e].is_array())
+          for (const Json& id : experts[e]) members += " " + text(id);
         out << "    expert " << e << ":" << members << '\n';
       }
     }

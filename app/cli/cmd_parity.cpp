@@ -1,7 +1,9 @@
 // `dmoe parity <checkpoint dir>`: the workbench's logits, loss and gradient
 // norms against a reference recorded by another implementation
-// (train/parity.h), one row per quantity with max |diff| — or, with
-// --record, the workbench's own outputs written in that format.
+// (train/parity.h), one row per quantity with max |diff|, the failing rows
+// listed first — or, with --record, the workbench's own outputs written in
+// that format.
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <map>
@@ -38,13 +40,36 @@ Json toJson(const ParityReport& report) {
   return json;
 }
 
-void printReport(std::ostream& out, const ParityReport& report) {
+// The rows as a table; `failingOnly`: just those outside the tolerance.
+void printRows(std::ostream& out, const ParityReport& report, bool failingOnly) {
   std::vector<std::vector<std::string>> rows{{"quantity", "reference", "workbench", "max |diff|", "relative", ""}};
   for (const ParityRow& r : report.rows)
-    rows.push_back({r.quantity, r.note.empty() ? number(r.reference) : "", r.note.empty() ? number(r.actual) : "",
-                    r.note.empty() ? number(r.maxAbsDiff, 3) : "", r.note.empty() ? number(r.relative, 3) : "",
-                    r.ok ? "ok" : "FAIL" + (r.note.empty() ? std::string() : ": " + r.note)});
+    if (!failingOnly || !r.ok)
+      rows.push_back({r.quantity, r.note.empty() ? number(r.reference) : "", r.note.empty() ? number(r.actual) : "",
+                      r.note.empty() ? number(r.maxAbsDiff, 3) : "", r.note.empty() ? number(r.relative, 3) : "",
+                      r.ok ? "ok" : "FAIL" + (r.note.empty() ? std::string() : ": " + r.note)});
   printTable(out, rows, 1);
+}
+
+// "logits, loss, grad_norm/… and 4 more": the failing quantities for the error line.
+std::string failingNames(const ParityReport& report, std::size_t shown = 3) {
+  std::vector<std::string> names;
+  for (const ParityRow& r : report.rows)
+    if (!r.ok) names.push_back(r.quantity);
+  std::string text;
+  for (std::size_t i = 0; i < std::min(shown, names.size()); ++i) text += (i == 0 ? "" : ", ") + names[i];
+  if (names.size() > shown) text += " and " + std::to_string(names.size() - shown) + " more";
+  return text;
+}
+
+// The failing rows first (a long table hides them), then every row, then the verdict.
+void printReport(std::ostream& out, const ParityReport& report) {
+  if (!report.ok()) {
+    out << "failing (" << report.failures() << " of " << report.rows.size() << "):\n";
+    printRows(out, report, true);
+    out << "\nall quantities:\n";
+  }
+  printRows(out, report, false);
   out << (report.ok() ? "parity: all " : "parity: " + std::to_string(report.failures()) + " of ")
       << report.rows.size() << " quantities within " << number(report.tolerance, 3)
       << " (logits: max |diff| / max |reference|; loss, gradient norms: |diff| / |reference|)\n";
@@ -65,7 +90,8 @@ void addParityCommand(CLI::App& app, CliContext& ctx) {
       "scripts/device/make_hf_fixtures.py) holds input_ids [B,T], logits [B,T,V], loss (the token mean of\n"
       "-log p(id[t+1] | ids[..t]), transformers' loss with labels = ids) and grad_norm/<tensor> per checkpoint\n"
       "tensor. The workbench loads the folder as every stage does, runs those ids in fp32, backpropagates the\n"
-      "loss, and prints max |diff| per quantity. Exit 0 when every quantity is within the tolerance, 1 when not.\n"
+      "loss, and prints max |diff| per quantity, the failing ones first. Exit 0 when every quantity is within the\n"
+      "tolerance, 1 when not.\n"
       "--record FILE writes the workbench's own outputs in that format instead: ids drawn with --seed, the\n"
       "pad id left out; for a mixture of experts the first seed from --seed on whose every top-k router\n"
       "choice wins by at least 1e-3 in probability (as make_hf_fixtures.py), so no rounding flips a route.");
@@ -115,7 +141,8 @@ void addParityCommand(CLI::App& app, CliContext& ctx) {
       printReport(ctx.out(), report);
       if (!report.ok())
         throw std::runtime_error("parity: " + std::to_string(report.failures()) + " of " +
-                                 std::to_string(report.rows.size()) + " quantities outside " + number(*tolerance, 3));
+                                 std::to_string(report.rows.size()) + " quantities outside " + number(*tolerance, 3) +
+                                 ": " + failingNames(report));
       r.finished("done");
     });
   });

@@ -28,7 +28,8 @@ void addNewProjectCommand(CLI::App& project, CliContext& ctx) {
   cmd->footer(
       "Languages are the corpus files' stems (`dmoe corpus scan FOLDER` lists them). Without --languages every\n"
       "language of the folder not given to --new trains. Every other setting keeps its default (`dmoe project\n"
-      "describe`); the file is validated as on load and written only then. The corpus folder is never written to.\n"
+      "describe`); the file is validated as on load (the numbers' ranges included) and written only then. The corpus\n"
+      "folder is never written to.\n"
       "Example: dmoe project new mine.dmoe.json --corpus ~/madlad --new be,mr --base ~/models/Qwen2-0.5B --groups 4");
   auto o = std::make_shared<NewProjectOptions>();
   auto file = std::make_shared<std::string>(), corpus = std::make_shared<std::string>(),
@@ -44,16 +45,16 @@ void addNewProjectCommand(CLI::App& project, CliContext& ctx) {
   cmd->add_option("--vocab-size", o->vocabSize, "Tokenizer to train when there is no --base")->capture_default_str();
   cmd->add_option("--groups", o->groups, "G, language groups = experts per MoE layer (default: min(6, languages))");
   cmd->add_option("--epsilon", o->epsilon, "ε: layers whose normalized deviation score reaches it become MoE layers")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str();
   cmd->add_option("--heldout", o->heldoutFraction, "Share of each language's documents held out for evaluation")
-      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
+      ->capture_default_str();
   cmd->add_option("--pretrain-fraction", o->pretrainFraction,
                   "Share of the rest that pretrains the base (no --base); the remainder is the continual data")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+      ->capture_default_str();
   cmd->add_option("--text-key", o->textKey, "Key of the document text in each line")->capture_default_str();
   cmd->add_option("--name", o->name, "Shown in the window title and reports (default: the file's stem)");
   cmd->add_option("--runs-dir", *runs, "Where stages write (default: runs/<stem> beside the file)");
-  cmd->add_flag("--force", *force, "Replace an existing project file");
+  cmd->add_flag("--force", *force, "Replace an existing project file (any other file is never replaced)");
   cmd->callback([&ctx, o, file, corpus, base, runs, force] {
     o->file = *file;
     o->corpus = *corpus;

@@ -1,7 +1,6 @@
 // `dmoe tokenizer train`, `dmoe corpus tokenize` and `dmoe tokenize`: train the
 // project's sentencepiece model, build the tokenized corpus cache, and show
 // how any tokenizer splits a text.
-#include <fstream>
 #include <sstream>
 
 #include "util/text.h"
@@ -10,6 +9,7 @@
 #include "project/project.h"
 #include "stages/tokenizer_training.h"
 #include "runtime/runs_lock.h"
+#include "util/atomic_file.h"
 
 namespace dmoe::cli {
 
@@ -78,6 +78,7 @@ void addTokenizerCommands(CLI::App& app, CliContext& ctx) {
   tokenize->add_flag("--force", *tokenizeForce, "Rebuild every language's shards (the tokenizer only if out of date)");
   tokenize->callback([&ctx, tokenizeProject, tokenizeForce] {
     Project project = Project::load(*tokenizeProject);
+    const auto lock = lockRunsFolder(project.runsDir());  // it writes there: the folder is claimed and locked first
     Reporter tokenizerReporter = ctx.reporter("tokenizer");
     trainTokenizer(project, tokenizerReporter);
     std::unique_ptr<Tokenizer> tokenizer = loadProjectTokenizer(project);
@@ -106,8 +107,7 @@ void addTokenizerCommands(CLI::App& app, CliContext& ctx) {
     std::unique_ptr<Tokenizer> tokenizer = openTokenizer(*source);
     Reporter reporter = ctx.reporter("tokenize");
     if (textOption->count() > 0) return printTokens(ctx, reporter, *tokenizer, *text, *special);
-    std::ifstream in(*file, std::ios::binary);
-    if (!in) throw InputError("cannot read " + *file);
+    std::istringstream in(readFile(*file));  // a regular file only: a FIFO would wait forever
     for (std::string line; std::getline(in, line);) printTokens(ctx, reporter, *tokenizer, line, *special);
   });
 }

@@ -22,10 +22,10 @@ std::ostream& CliContext::out() {
   return jsonl() || jobRank() != 0 ? null : std::cout;  // rank 0 reports a job
 }
 
-std::unique_ptr<RunsFolderLock> lockRunsFolder(const std::filesystem::path& runsDir) {
+LockedRunsFolder lockRunsFolder(const std::filesystem::path& runsDir) {
   std::unique_ptr<RunsFolderLock> lock;
   runOnMain("taking the lock of " + runsDir.string(), [&] { lock = std::make_unique<RunsFolderLock>(runsDir); });
-  return lock;
+  return LockedRunsFolder(std::move(lock));
 }
 
 void checkCommandRunsInJob(const std::string& command) {

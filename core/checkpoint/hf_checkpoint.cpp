@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <regex>
 #include <set>
 #include <stdexcept>
 
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/owned_paths.h"
 #include "util/text.h"
 
 namespace fs = std::filesystem;
@@ -25,11 +25,6 @@ namespace {
 
 const char* kSingleFile = "model.safetensors";
 const char* kIndexFile = "model.safetensors.index.json";
-
-bool isWeightFile(const std::string& name) {
-  static const std::regex shard(R"(model-\d+-of-\d+\.safetensors)");
-  return name == kSingleFile || name == kIndexFile || std::regex_match(name, shard);
-}
 
 Json readJsonObject(const fs::path& file) {
   const Json json = readJsonFile(file);
@@ -198,27 +193,10 @@ std::optional<std::string> uniformTorchDtype(const NamedTensors& tensors) {
   }
 }
 
-// Moves the files built in `staging` into `dir`, weights index (or single file)
-// last, then removes weight files of an earlier save that the new one lacks.
-void moveInto(const fs::path& staging, const fs::path& dir, const std::vector<std::string>& files) {
-  if (!fs::exists(dir)) {
-    if (dir.has_parent_path()) fs::create_directories(dir.parent_path());
-    fs::rename(staging, dir);
-    return;
-  }
-  for (const std::string& f : files) fs::rename(staging / f, dir / f);
-  std::set<std::string> kept(files.begin(), files.end());
-  for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
-    std::string name = e.path().filename().string();
-    if (isWeightFile(name) && !kept.count(name)) fs::remove(e.path());
-  }
-  fs::remove_all(staging);
-}
-
 }  // namespace
 
-void saveCheckpoint(const fs::path& target, const Json& config, const NamedTensors& tensors,
-                    const SaveOptions& options) {
+std::optional<fs::path> saveCheckpoint(const fs::path& target, const Json& config, const NamedTensors& tensors,
+                                       const SaveOptions& options) {
   fs::path dir = target.has_filename() ? target : target.parent_path();
   NamedTensors sorted;
   for (const auto& [name, t] : tensors)
@@ -242,39 +220,48 @@ void saveCheckpoint(const fs::path& target, const Json& config, const NamedTenso
     totalBytes += bytes;
   }
 
-  fs::path staging = dir;
-  staging += ".tmp-" + std::to_string(::getpid());
-  fs::remove_all(staging);
-  fs::create_directories(staging);
-  std::vector<std::string> files;  // in the order they are moved in
+  // Built whole in a marked scratch folder beside `dir`, then swapped in
+  // (util/owned_paths.h): `dir` is always the old or the new checkpoint.
+  if (!options.setAsideForeign) refuseUnlessReplaceable(dir, options.kind);  // before any work
+  removeDeadStaging(dir);
+  const fs::path staging = scratchPath(dir);
+  removeMade(staging);
+  markMade(staging, options.kind);
+  struct Unwind {
+    const fs::path& staging;
+    bool done = false;
+    ~Unwind() {
+      if (done) return;
+      try {
+        removeMade(staging);  // this process's scratch
+      } catch (const std::exception&) {
+        // a leftover is removed by the next save of the same folder
+      }
+    }
+  } unwind{staging};
 
   Json savedConfig = config;
   if (auto dtype = uniformTorchDtype(sorted)) savedConfig["torch_dtype"] = *dtype;
-  writeFileAtomic(staging / "config.json", savedConfig.dump(2) + "\n");
-  files.push_back("config.json");
+  writeFileAtomic(staging / "config.json", dumpJson(savedConfig, 2) + "\n");
   if (!options.tokenizerSource.empty())
     for (const std::string& f : kTokenizerFiles)
-      if (fs::exists(options.tokenizerSource / f)) {
-        fs::copy_file(options.tokenizerSource / f, staging / f, fs::copy_options::overwrite_existing);
-        files.push_back(f);
-      }
+      if (fs::is_regular_file(options.tokenizerSource / f)) fs::copy_file(options.tokenizerSource / f, staging / f);
 
   if (shards.size() == 1) {
     writeTensors(staging / kSingleFile, shards[0]);
-    files.push_back(kSingleFile);
   } else {
     Json weightMap = Json::object();
     for (std::size_t i = 0; i < shards.size(); ++i) {
       std::string name = shardName(i, shards.size());
       writeTensors(staging / name, shards[i]);
-      files.push_back(name);
       for (const auto& named : shards[i]) weightMap[named.first] = name;
     }
     Json index = {{"metadata", {{"total_size", totalBytes}}}, {"weight_map", weightMap}};
-    writeFileAtomic(staging / kIndexFile, index.dump(2) + "\n");
-    files.push_back(kIndexFile);
+    writeFileAtomic(staging / kIndexFile, dumpJson(index, 2) + "\n");
   }
-  moveInto(staging, dir, files);
+  std::optional<fs::path> aside = replaceFolder(staging, dir, options.kind, options.setAsideForeign);
+  unwind.done = true;
+  return aside;
 }
 
 void saveStateDict(const torch::nn::Module& module, const fs::path& dir, const Json& config,

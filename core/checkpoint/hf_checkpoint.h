@@ -100,16 +100,22 @@ struct SaveOptions {
   std::uint64_t maxShardBytes = 5'000'000'000;  // shard above this many bytes (HF's 5 GB)
   std::filesystem::path tokenizerSource;        // copy kTokenizerFiles found here; empty = none
   std::optional<torch::ScalarType> dtype;       // cast floating tensors on save (e.g. kBFloat16)
+  std::string kind = "model";                   // the .dmoe-made kind of the folder ("export" for dmoe export)
+  bool setAsideForeign = false;                 // a folder dmoe did not write is renamed aside, not refused
 };
 
 // Writes <dir>/config.json, the tokenizer files and the weights: one
 // model.safetensors, or shards model-0000i-of-0000N.safetensors filled in name
-// order plus model.safetensors.index.json. Files are built in a sibling
-// temporary folder and moved in (weights index last); stale weight files of an
-// earlier save are then removed. Sets config "torch_dtype" when the floating
-// tensors share one dtype.
-void saveCheckpoint(const std::filesystem::path& dir, const Json& config, const NamedTensors& tensors,
-                    const SaveOptions& options = {});
+// order plus model.safetensors.index.json. Sets config "torch_dtype" when the
+// floating tensors share one dtype. The folder is built whole in a marked
+// scratch folder beside `dir` and swapped in (util/owned_paths.h replaceFolder),
+// so `dir` always holds the old or the new checkpoint, never a mix; a killed
+// save's scratch folder is removed by the next save of `dir`. A `dir` that
+// exists, is not empty and was not written as `options.kind` by dmoe is
+// refused before any work (InputError), or with `setAsideForeign` renamed
+// whole to "<dir>.before-dmoe-<n>", which is returned.
+std::optional<std::filesystem::path> saveCheckpoint(const std::filesystem::path& dir, const Json& config,
+                                                    const NamedTensors& tensors, const SaveOptions& options = {});
 
 // saveCheckpoint of the module's parameters (buffers are not part of HF
 // checkpoints); with config tie_word_embeddings true, lm_head.weight is left out.

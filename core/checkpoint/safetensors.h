@@ -82,7 +82,8 @@ struct Header {
 Header parseHeader(std::string_view fileBytes, const std::string& source);
 
 // A mapped, validated file. Tensor bytes are views into the map: they live
-// as long as the reader.
+// as long as the reader. A FIFO, device or folder in the file's place is an
+// InputError naming it (util/mapped_file.h), never waited on.
 class Reader {
  public:
   explicit Reader(const std::filesystem::path& file);  // throws InputError / FormatError

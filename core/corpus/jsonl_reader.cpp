@@ -54,6 +54,13 @@ std::string withoutExceptionPrefix(const std::string& message) {
   return end == std::string::npos ? message : message.substr(end + 2);
 }
 
+// A raw line without its "\r" (CRLF) and, on line 1, a UTF-8 byte-order mark.
+std::string_view lineContent(std::string_view line, std::int64_t number) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (number == 1 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
+  return line;
+}
+
 }  // namespace
 
 std::size_t firstInvalidUtf8(std::string_view bytes) {
@@ -92,12 +99,10 @@ Compression JsonlReader::compression() const { return in_->compression(); }
 bool JsonlReader::next(Document& document) {
   while (in_->next(buffer_)) {
     ++line_;
-    std::string_view line = buffer_;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line_ == 1 && line.substr(0, 3) == "\xEF\xBB\xBF") line.remove_prefix(3);
-    std::string reason = parseCorpusLine(line, textKey_, document.text);
+    std::string reason = parseCorpusLine(lineContent(buffer_, line_), textKey_, document.text);
     if (!reason.empty()) {
-      issues_.push_back({file_, line_, std::move(reason)});
+      ++issueCount_;
+      if (issues_.size() < kCorpusIssueExamples) issues_.push_back({file_, line_, std::move(reason)});
       continue;
     }
     document.line = line_;
@@ -124,6 +129,13 @@ std::string parseCorpusLine(std::string_view line, const std::string& textKey, s
   text = found->get_ref<const std::string&>();
   if (isBlankText(text)) return text.empty() ? "empty text" : "text is only whitespace";
   return {};
+}
+
+std::string firstLineProblem(const std::filesystem::path& file, const std::string& textKey) {
+  LineStream in(file);
+  std::string line, text;
+  if (!in.next(line)) return "empty file";
+  return parseCorpusLine(lineContent(line, 1), textKey, text);
 }
 
 }  // namespace dmoe

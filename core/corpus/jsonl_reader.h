@@ -4,11 +4,14 @@
 // multi-gigabyte files never sit in memory. A truncated or damaged compressed
 // file is an InputError naming the file and the line it broke after.
 //
-// Bad lines never stop a read and are never dropped silently: each becomes a
-// CorpusIssue (file, 1-based line, reason) — empty line, invalid UTF-8, not
-// JSON, not an object, no text key, text not a string, empty text.
+// Bad lines never stop a read and are never dropped silently: each is counted
+// (issueCount) and the first kCorpusIssueExamples become CorpusIssues (file,
+// 1-based line, reason) — empty line, invalid UTF-8, not JSON, not an object,
+// no text key, text not a string, empty text. Later ones are counted only:
+// memory does not grow with the number of bad lines.
 // Lines may end in LF or CRLF; a UTF-8 byte-order mark before line 1 is skipped.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -20,6 +23,9 @@ namespace dmoe {
 
 class LineStream;
 enum class Compression;
+
+// How many bad lines of a file are kept as examples (the rest are counted).
+constexpr std::size_t kCorpusIssueExamples = 20;
 
 struct CorpusIssue {
   std::filesystem::path file;
@@ -39,14 +45,22 @@ struct Document {
 // string, blank text). Never throws for any bytes.
 std::string parseCorpusLine(std::string_view line, const std::string& textKey, std::string& text);
 
+// The problem of the file's first line as a corpus line ("" when it is a
+// document), reading that line only: tells a JSON-lines file from another
+// JSON file. InputError when the file cannot be read.
+std::string firstLineProblem(const std::filesystem::path& file, const std::string& textKey);
+
 class JsonlReader {
  public:
   // Throws InputError naming the file if it cannot be opened.
   JsonlReader(std::filesystem::path file, std::string textKey = "text");
   ~JsonlReader();
-  // Next valid document; false at the end. Bad lines are skipped into issues().
+  // Next valid document; false at the end. Bad lines are skipped into issueCount().
   bool next(Document& document);
+  // The first kCorpusIssueExamples bad lines read so far, in file order.
   const std::vector<CorpusIssue>& issues() const { return issues_; }
+  // Every bad line read so far.
+  std::int64_t issueCount() const { return issueCount_; }
   const std::filesystem::path& file() const { return file_; }
   Compression compression() const;
 
@@ -55,7 +69,7 @@ class JsonlReader {
   std::string textKey_;
   std::unique_ptr<LineStream> in_;
   std::string buffer_;
-  std::int64_t line_ = 0, index_ = 0;
+  std::int64_t line_ = 0, index_ = 0, issueCount_ = 0;
   std::vector<CorpusIssue> issues_;
 };
 

@@ -54,26 +54,51 @@ class PlainSource : public LineStream::Source {
   std::ifstream in_;
 };
 
+// Every member in turn (zlib's gzread would end quietly at bytes after a
+// member that do not start another one): whatever follows a member must be a
+// whole member too, or the file is damaged or truncated.
 class GzipSource : public LineStream::Source {
  public:
-  explicit GzipSource(const std::filesystem::path& file) : gz_(gzopen(file.c_str(), "rb")) {
-    if (!gz_) throw InputError("cannot open corpus file " + file.string());
-    gzbuffer(gz_, kChunk);
+  explicit GzipSource(const std::filesystem::path& file) : in_(file, std::ios::binary), input_(kChunk) {
+    if (!in_) throw InputError("cannot open corpus file " + file.string());
+    if (inflateInit2(&z_, 15 + 16) != Z_OK) throw std::bad_alloc();  // 15 + 16: gzip members only
   }
-  ~GzipSource() override { gzclose(gz_); }
+  ~GzipSource() override { inflateEnd(&z_); }
   size_t read(char* out, size_t size) override {
-    const int got = gzread(gz_, out, static_cast<unsigned>(size));
-    int code = Z_OK;
-    const char* message = gzerror(gz_, &code);
-    // zlib reports a file that ends inside a member as Z_BUF_ERROR once the member's bytes are used up.
-    if (got < 0 || (code != Z_OK && code != Z_STREAM_END))
-      throw InputError(code == Z_BUF_ERROR ? "gzip data is truncated" : std::string("damaged gzip data (") + message + ")");
-    return static_cast<size_t>(got);
+    z_.next_out = reinterpret_cast<Bytef*>(out);
+    z_.avail_out = static_cast<uInt>(size);
+    while (z_.avail_out == size) {
+      if (z_.avail_in == 0 && !fileEnded_) refill();
+      if (z_.avail_in == 0 && !memberOpen_) return 0;
+      if (!memberOpen_) {
+        inflateReset(&z_);
+        memberOpen_ = true;
+      }
+      const int code = inflate(&z_, Z_NO_FLUSH);
+      const bool wantsInput = code == Z_BUF_ERROR && z_.avail_in == 0;  // no progress without more bytes
+      if (code == Z_STREAM_END) memberOpen_ = false;
+      else if (wantsInput && fileEnded_) throw InputError("gzip data is truncated");
+      else if (code == Z_MEM_ERROR) throw std::bad_alloc();
+      else if (code != Z_OK && !wantsInput)
+        throw InputError(std::string("damaged gzip data (") + (z_.msg ? z_.msg : "zlib code " + std::to_string(code)) + ")");
+    }
+    return size - z_.avail_out;
   }
   Compression kind() const override { return Compression::Gzip; }
 
  private:
-  gzFile gz_;
+  void refill() {
+    in_.read(input_.data(), static_cast<std::streamsize>(input_.size()));
+    z_.next_in = reinterpret_cast<Bytef*>(input_.data());
+    z_.avail_in = static_cast<uInt>(in_.gcount());
+    fileEnded_ = z_.avail_in == 0;
+  }
+
+  std::ifstream in_;
+  std::vector<char> input_;
+  z_stream z_{};
+  bool memberOpen_ = false;  // inside a member: the file may not end here
+  bool fileEnded_ = false;
 };
 
 class ZstdSource : public LineStream::Source {

@@ -6,7 +6,9 @@
 //
 // A damaged or truncated compressed file is an InputError naming the file
 // and the last whole line read before it ("…: gzip data is truncated after
-// line 41"), never a crash or a silently shortened corpus; so is a line
+// line 41"), never a crash or a silently shortened corpus: bytes after a
+// gzip member or zstd frame must be another whole one (a damaged header, or
+// trailing garbage, is "damaged gzip data (…) after line 60"); so is a line
 // longer than 256 MiB (a decompression bomb cannot take all memory).
 //
 // Not here: what a line means (corpus/jsonl_reader.h).

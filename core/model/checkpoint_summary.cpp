@@ -25,7 +25,7 @@ std::int64_t integerOr(const Json& config, const std::string& key, std::int64_t 
 std::vector<fs::path> weightFilesOf(const fs::path& dir) {
   std::vector<fs::path> files;
   const fs::path index = dir / "model.safetensors.index.json";
-  if (fs::is_regular_file(index)) {
+  if (fs::exists(index)) {
     const Json j = readJsonFile(index);
     if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
       throw InputError(index.string() + ": expected an object with a \"weight_map\" object");
@@ -33,7 +33,7 @@ std::vector<fs::path> weightFilesOf(const fs::path& dir) {
       if (!file.is_string()) throw InputError(index.string() + ": /weight_map/" + name + ": expected a file name");
       files.push_back(dir / file.get<std::string>());
     }
-  } else if (fs::is_regular_file(dir / "model.safetensors")) {
+  } else if (fs::exists(dir / "model.safetensors")) {
     files.push_back(dir / "model.safetensors");
   } else {
     std::error_code ec;
@@ -50,7 +50,7 @@ std::vector<fs::path> weightFilesOf(const fs::path& dir) {
 
 CheckpointSummary summarizeCheckpoint(const fs::path& dir) {
   const fs::path configFile = dir / "config.json";
-  if (!fs::is_regular_file(configFile))
+  if (!fs::exists(configFile))
     throw InputError(dir.string() + ": no config.json (expected a Hugging Face checkpoint folder)");
   const Json config = readJsonFile(configFile);
   if (!config.is_object()) throw InputError(configFile.string() + ": expected a JSON object");

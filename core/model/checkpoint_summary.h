@@ -36,8 +36,9 @@ struct CheckpointSummary {
   std::string line() const;
 };
 
-// InputError naming the folder: no config.json, config.json unreadable, no
-// *.safetensors file, a damaged safetensors header.
+// InputError naming the folder or file: no config.json, config.json
+// unreadable, no *.safetensors file, a damaged safetensors header, any of
+// these files not a regular file (a FIFO is refused, never waited on).
 CheckpointSummary summarizeCheckpoint(const std::filesystem::path& dir);
 
 }  // namespace dmoe

@@ -19,6 +19,15 @@ std::int64_t integerKey(const Json& raw, const std::string& key, std::int64_t fa
   return v.get<std::int64_t>();
 }
 
+// k experts of `experts` per token: k ≤ E, or the router would choose experts that do not exist
+// (never clamped silently: a config that asks for more is refused by name).
+void checkTopK(const HubMoeLayout& layout, const std::string& expertsKey, const std::string& source) {
+  if (layout.experts > 0 && layout.topK > layout.experts)
+    throw InputError(source + ": \"num_experts_per_tok\": " + std::to_string(layout.topK) + " is more than the " +
+                     std::to_string(layout.experts) + " experts of \"" + expertsKey +
+                     "\" (each token is routed to k of them)");
+}
+
 bool booleanKey(const Json& raw, const std::string& key, bool fallback, const std::string& source) {
   if (!raw.contains(key) || raw.at(key).is_null()) return fallback;
   if (!raw.at(key).is_boolean()) throw InputError(source + ": \"" + key + "\": expected true or false");
@@ -40,6 +49,7 @@ std::optional<HubMoeLayout> readHubMoeLayout(const ModelConfig& config, const st
       layout.expertWidth = integerKey(raw, "moe_intermediate_size", 1408, 1, source);
       layout.sharedWidth = integerKey(raw, "shared_expert_intermediate_size", 5632, 0, source);
       layout.normalizeTopK = booleanKey(raw, "norm_topk_prob", false, source);
+      checkTopK(layout, "num_experts", source);
       const std::int64_t step = integerKey(raw, "decoder_sparse_step", 1, 1, source);
       std::vector<std::int64_t> denseOnly;
       if (raw.contains("mlp_only_layers") && !raw.at("mlp_only_layers").is_null()) {
@@ -60,6 +70,7 @@ std::optional<HubMoeLayout> readHubMoeLayout(const ModelConfig& config, const st
         throw InputError(source + ": \"sliding_window\": sliding-window attention is not supported");
       layout.experts = integerKey(raw, "num_local_experts", 8, 1, source);
       layout.topK = integerKey(raw, "num_experts_per_tok", 2, 1, source);
+      checkTopK(layout, "num_local_experts", source);
       layout.expertWidth = config.intermediate_size;
       for (std::int64_t l = 0; l < config.num_hidden_layers; ++l) layout.layers.push_back(l);
       return layout;

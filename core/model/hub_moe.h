@@ -33,8 +33,10 @@ struct HubMoeLayout {
 };
 
 // The layout of a qwen2_moe or mixtral config (none for other families).
-// InputError naming `source` and the key for a value out of range or a
-// feature the workbench does not run (Mixtral's sliding window).
+// InputError naming `source` and the key for a value out of range (a top-k
+// below 1 or above the expert count: never clamped) or a feature the
+// workbench does not run (Mixtral's sliding window). The counts are not yet
+// checked against the weights: load_model.h does that before building.
 std::optional<HubMoeLayout> readHubMoeLayout(const ModelConfig& config, const std::string& source);
 
 // Turns the dense model built from such a config into the checkpoint's

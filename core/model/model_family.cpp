@@ -2,6 +2,7 @@
 #include "model/model_family.h"
 
 #include <cctype>
+#include <charconv>
 
 #include "util/error.h"
 
@@ -69,16 +70,17 @@ bool applies(const ModelFamily& family, const TensorInfo& entry, bool tiedEmbedd
 
 bool perLayer(const std::string& name) { return name.find(".N.") != std::string::npos; }
 
-// `name` with its first ".<digits>." replaced by ".N.", and the digits; layer −1 when there are none.
+// `name` with its first ".<digits>." replaced by ".N.", and the digits; layer −1 when there are none
+// (digits beyond int64, as a damaged or hostile header may hold, are no layer index).
 std::string layerTemplate(const std::string& name, std::int64_t& layer) {
   layer = -1;
   for (size_t dot = name.find('.'); dot != std::string::npos; dot = name.find('.', dot + 1)) {
     size_t end = dot + 1;
     while (end < name.size() && std::isdigit(static_cast<unsigned char>(name[end]))) ++end;
-    if (end > dot + 1 && end < name.size() && name[end] == '.') {
-      layer = std::stoll(name.substr(dot + 1, end - dot - 1));
+    if (end > dot + 1 && end < name.size() && name[end] == '.' &&
+        std::from_chars(name.data() + dot + 1, name.data() + end, layer).ec == std::errc())
       return name.substr(0, dot) + ".N" + name.substr(end);
-    }
+    layer = -1;
   }
   return name;
 }

@@ -7,6 +7,7 @@
 #include "model/model_family.h"
 #include "model/moe_layout.h"
 #include "util/error.h"
+#include "util/owned_paths.h"
 
 namespace dmoe {
 
@@ -61,10 +62,16 @@ torch::Tensor zeros(std::vector<std::int64_t> shape) { return torch::zeros(shape
 
 }  // namespace
 
-MoeExportReport exportQwen2Moe(const fs::path& modelDir, const fs::path& outDir, std::uint64_t maxShardBytes) {
+MoeExportReport exportQwen2Moe(const fs::path& modelDir, const fs::path& outDir, std::uint64_t maxShardBytes,
+                               bool force) {
   std::error_code ec;
   if (fs::equivalent(modelDir, outDir, ec))
     throw InputError(outDir.string() + " is the model's own folder: export into another one");
+  const fs::path inside = fs::weakly_canonical(modelDir, ec).lexically_relative(fs::weakly_canonical(outDir, ec));
+  if (!inside.empty() && *inside.begin() != "..")
+    throw InputError(outDir.string() + " contains the model being exported (" + modelDir.string() +
+                     "): export into a folder outside it");
+  if (!force) refuseUnlessReplaceable(outDir, "export");  // before the model is read
   const std::shared_ptr<CausalLMImpl> model = loadCausalLM(modelDir);
   const ModelConfig& config = model->config();
   const std::optional<MoeLayout> layout = readMoeLayout(config, (modelDir / "config.json").string());
@@ -98,7 +105,9 @@ MoeExportReport exportQwen2Moe(const fs::path& modelDir, const fs::path& outDir,
   SaveOptions options;
   options.maxShardBytes = maxShardBytes;
   options.tokenizerSource = modelDir;
-  saveCheckpoint(outDir, qwen2MoeConfig(config, *layout), tensors, options);
+  options.kind = "export";
+  options.setAsideForeign = force;
+  report.setAside = saveCheckpoint(outDir, qwen2MoeConfig(config, *layout), tensors, options);
   report.tensors = static_cast<std::int64_t>(tensors.size());
   report.moeLayers = static_cast<std::int64_t>(layout->layers.size());
   report.experts = layout->numExperts;

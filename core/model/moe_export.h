@@ -19,17 +19,23 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 
 namespace dmoe {
 
 struct MoeExportReport {
   std::int64_t tensors = 0, addedTensors = 0;  // written; of which zero-filled additions (biases, shared expert)
   std::int64_t moeLayers = 0, experts = 0;
+  std::optional<std::filesystem::path> setAside;  // with `force`: where the folder dmoe had not written now is
 };
 
-// Reads the DMoE at `modelDir`, writes the Qwen2-MoE checkpoint into `outDir`
-// (atomically; `outDir` must not be `modelDir`).
+// Reads the DMoE at `modelDir`, writes the Qwen2-MoE checkpoint into `outDir`.
+// `outDir` is replaced whole and atomically (checkpoint/hf_checkpoint.h
+// saveCheckpoint): it must be absent, empty or an earlier export of dmoe's
+// (.dmoe-made of kind "export"); any other folder is refused before any work,
+// or with `force` kept whole under a new name (MoeExportReport::setAside).
+// `outDir` must neither be nor contain `modelDir`.
 MoeExportReport exportQwen2Moe(const std::filesystem::path& modelDir, const std::filesystem::path& outDir,
-                               std::uint64_t maxShardBytes = 5'000'000'000);
+                               std::uint64_t maxShardBytes = 5'000'000'000, bool force = false);
 
 }  // namespace dmoe

@@ -84,7 +84,7 @@ Json newProjectDocument(const NewProjectOptions& o) {
   if (o.textKey != "text") corpus["text_key"] = o.textKey;
   if (o.checkpoint.empty()) corpus["pretrain"] = {{"fraction", o.pretrainFraction}};
   const std::int64_t groups = o.groups > 0 ? o.groups : std::min<std::int64_t>(6, static_cast<std::int64_t>(o.languages.size()));
-  return {{"format", "dmoe-project/1"},
+  return {{"format", kProjectFormat},
           {"name", o.name.empty() ? stem : o.name},
           {"languages", languageList(o.languages)},
           {"new_languages", languageList(o.newLanguages)},
@@ -98,12 +98,16 @@ Json newProjectDocument(const NewProjectOptions& o) {
 
 Project writeNewProject(const NewProjectOptions& options, bool overwrite) {
   std::error_code ec;
-  if (!overwrite && fs::exists(options.file, ec))
-    throw InputError(options.file.string() + " exists (choose another name, or replace it on purpose)");
+  if (fs::exists(options.file, ec)) {
+    if (!overwrite) throw InputError(options.file.string() + " exists (choose another name, or replace it on purpose)");
+    if (const std::string why = whyNotAProjectFile(options.file); !why.empty())
+      throw InputError(options.file.string() + " is not a project file (" + why +
+                       "): only a project file is replaced; choose another name");
+  }
   const Json document = newProjectDocument(options);
   Project project = Project::fromJson(document, options.file);  // ValidationError: nothing written
   fs::create_directories(fs::absolute(options.file).parent_path());
-  writeFileAtomic(options.file, document.dump(2) + "\n");
+  writeFileAtomic(options.file, dumpJson(document, 2) + "\n");
   return project;
 }
 

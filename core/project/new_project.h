@@ -51,8 +51,10 @@ Json newProjectDocument(const NewProjectOptions& options);
 
 // Writes the document atomically after validating it as a load does
 // (ValidationError with every JSON path — a language without a corpus file or
-// in both lists, G above the languages, … — and nothing written). An existing file is replaced
-// only with `overwrite`; InputError otherwise. Returns the loaded project.
+// in both lists, G above the languages, a number that is NaN, … — and nothing written).
+// An existing file is replaced only with `overwrite`, and only when it is a
+// project file (whyNotAProjectFile: a corpus file or any other file never is);
+// InputError naming it otherwise. Returns the loaded project.
 Project writeNewProject(const NewProjectOptions& options, bool overwrite);
 
 }  // namespace dmoe

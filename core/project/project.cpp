@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <set>
 #include <type_traits>
 
 #include "project/corpus_layout.h"
+#include "project/runs_place.h"
 #include "project/schema.h"
 #include "results/groups_file.h"
 #include "util/atomic_file.h"
@@ -550,6 +552,10 @@ Project Project::fromJson(const Json& document, const fs::path& file) {
   const Json r = schema.withDefaults(document);
   const fs::path absolute = fs::absolute(file).lexically_normal();
   checkSemantics(r, absolute.parent_path(), errors, warnings);
+  const char* home = std::getenv("HOME");
+  checkRunsFolderPlace(resolveAgainst(absolute.parent_path(), str(at(r, {"runs_dir"}), "runs")), absolute.parent_path(),
+                       resolveAgainst(absolute.parent_path(), str(at(r, {"corpus", "root"}), "corpus")),
+                       at(r, {"corpus", "source"}) != nullptr, home ? fs::path(home) : fs::path(), errors);
   if (!errors.empty()) throw ValidationError(file.string(), errors);
 
   Project p;
@@ -584,18 +590,28 @@ Json Project::toJson() const {
   for (const Language& l : new_languages) fresh.push_back(writeLanguage(l));
   const Json settings = writeValue(*this);
   // The schema's order, so keys a save adds land where a reader expects them.
-  Json full{{"format", "dmoe-project/1"}, {"name", settings.at("name")}, {"description", settings.at("description")},
+  Json full{{"format", kProjectFormat}, {"name", settings.at("name")}, {"description", settings.at("description")},
             {"languages", langs},         {"new_languages", fresh}};
   full.update(settings);
 
-  const Json defaults = Schema::project().withDefaults(Json{{"format", "dmoe-project/1"}});
+  const Json defaults = Schema::project().withDefaults(Json{{"format", kProjectFormat}});
   Json out = document.is_object() ? document : Json::object();
   mergeChanged(out, full, &defaults);
   return out;
 }
 
-void Project::save() const {
-  writeFileAtomic(file, toJson().dump(2, ' ', false, Json::error_handler_t::strict) + "\n");
+void Project::save() const { writeFileAtomic(file, dumpJson(toJson(), 2) + "\n"); }
+
+std::string whyNotAProjectFile(const fs::path& file) {
+  constexpr std::uintmax_t kLargest = std::uintmax_t{16} << 20;  // far above any project file
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) return "not a file";  // a folder, a FIFO, a device
+  if (fs::file_size(file, ec) > kLargest) return "over 16 MiB";
+  const Json j = Json::parse(readFile(file), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return "not JSON";
+  if (!j.is_object() || j.value("format", Json()) != kProjectFormat)
+    return std::string("no \"format\": \"") + kProjectFormat + "\"";
+  return "";
 }
 
 Project Project::relocated(const fs::path& newFile) const {
@@ -662,7 +678,7 @@ Json describeProjectSettings() { return Schema::project().leaves(); }
 
 template <class Settings>
 Settings settingsDefaults(const std::string& pointer) {
-  Json document{{"format", "dmoe-project/1"}};
+  Json document{{"format", kProjectFormat}};
   document[Json::json_pointer(pointer)] = Json::object();
   Settings settings{};
   readValue(Schema::project().withDefaults(document).at(Json::json_pointer(pointer)), settings);

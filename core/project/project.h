@@ -1,7 +1,8 @@
 // The project file (*.dmoe.json, format "dmoe-project/1"): the one validated
 // configuration every stage, the CLI and the GUI read.
 //
-// Loading = schema check (types, ranges, enums; resources/project.schema.json)
+// Loading = schema check (types, ranges, enums, every number finite and within
+// float's range; resources/project.schema.json)
 // + defaults + cross-field checks (groups, corpus files, model shape), with
 // EVERY problem reported at once as a ValidationError (JSON path + reason).
 // Saving is atomic and minimal: keys the file had, or values that differ from
@@ -217,6 +218,14 @@ class Project {
   std::string runs_dir, device, precision;
   std::int64_t threads = 0, checkpoints_kept = 0;
 };
+
+// The format marker every project file carries: "format": "dmoe-project/1".
+inline constexpr const char* kProjectFormat = "dmoe-project/1";
+
+// Why `file` is not a project file — not a regular file, over 16 MiB, not
+// JSON, or JSON without the format marker — or "" when it is one (valid or
+// not: only the marker is read). What may be replaced as a project file.
+std::string whyNotAProjectFile(const std::filesystem::path& file);
 
 // The settings as the project file spells them (saved into run folders and manifests).
 Json toJson(const TrainingSettings& settings);

@@ -1,6 +1,7 @@
 #include "project/schema.h"
 
 #include <cctype>
+#include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <regex>
@@ -46,14 +47,10 @@ std::string article(const std::string& type) {
 }
 
 std::string shortValue(const Json& v) {
+  if (v.is_number_float() && !std::isfinite(v.get<double>()))  // dump() would say null
+    return nonFiniteText(v.get<double>());
   std::string text = v.dump(-1, ' ', false, Json::error_handler_t::replace);
   return text.size() > 40 ? text.substr(0, 37) + "..." : text;
-}
-
-std::string escapePointer(const std::string& key) {
-  std::string out;
-  for (char c : key) out += c == '~' ? "~0" : c == '/' ? "~1" : std::string(1, c);
-  return out;
 }
 
 }  // namespace
@@ -139,6 +136,10 @@ void Schema::validateNode(const Json& rawNode, const Json& value, const std::str
       return;
     }
   }
+  if (value.is_number_float() && !(std::abs(value.get<double>()) <= FLT_MAX)) {
+    errors.push_back({where, "expected a finite number within float's range (±3.4e38), got " + shortValue(value)});
+    return;
+  }
   if (value.is_number()) {
     double x = value.get<double>();
     if (node.contains("minimum") && x < node["minimum"].get<double>())
@@ -171,7 +172,7 @@ void Schema::validateNode(const Json& rawNode, const Json& value, const std::str
       if (!value.contains(key.get<std::string>()))
         errors.push_back({path + "/" + key.get<std::string>(), "required, missing"});
     for (auto it = value.begin(); it != value.end(); ++it) {
-      const std::string child = path + "/" + escapePointer(it.key());
+      const std::string child = path + "/" + jsonPointerToken(it.key());
       if (properties.contains(it.key()))
         validateNode(properties[it.key()], it.value(), child, errors, warnings);
       else if (node.contains("properties"))

@@ -7,6 +7,9 @@
 // definition's property defaults at the place of use). `properties` next to
 // a $ref add to the definition's properties at that place only.
 // Unknown object keys are warnings, not errors: they are kept on save.
+// Every number must be finite and within float's range (the trainer and the
+// models compute in float; NaN would pass any range check): one rule, for a
+// loaded file and a built document (`project new`) alike.
 //
 // The same description drives CLI help (`dmoe project describe`) and GUI forms.
 #pragma once

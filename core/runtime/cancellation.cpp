@@ -1,9 +1,11 @@
-// The cancellation flag and its signal handlers (see the header).
+// The cancellation flag, the cancellable phases and the signal handlers (see the header).
 #include "runtime/cancellation.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstddef>
 
 #include "util/error.h"
 
@@ -12,9 +14,25 @@ namespace dmoe {
 namespace {
 
 std::atomic<int> cancelledBy{0};
-static_assert(std::atomic<int>::is_always_lock_free, "the signal handler may only touch a lock-free atomic");
+std::atomic<int> cancellableDepth{0};  // live CancellableScopes
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler may only touch lock-free atomics");
 
-extern "C" void onCancelSignal(int signal) { cancelledBy.store(signal, std::memory_order_relaxed); }
+// "cancelled by signal <n>" on stderr, then exit 128 + n; async-signal-safe (write, _exit).
+[[noreturn]] void endNow(int signal) {
+  char message[32] = "cancelled by signal ";
+  std::size_t length = sizeof "cancelled by signal " - 1;
+  if (signal >= 10) message[length++] = static_cast<char>('0' + signal / 10);  // signal numbers are below 100
+  message[length++] = static_cast<char>('0' + signal % 10);
+  message[length++] = '\n';
+  const ssize_t ignored = ::write(STDERR_FILENO, message, length);
+  (void)ignored;  // nothing to do about a closed stderr: the exit code still says it
+  ::_exit(128 + signal);
+}
+
+extern "C" void onCancelSignal(int signal) {
+  if (cancellableDepth.load(std::memory_order_relaxed) == 0) endNow(signal);
+  cancelledBy.store(signal, std::memory_order_relaxed);
+}
 
 }  // namespace
 
@@ -36,5 +54,8 @@ void installCancelSignalHandlers(bool oneShot) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 }
+
+CancellableScope::CancellableScope() { cancellableDepth.fetch_add(1, std::memory_order_relaxed); }
+CancellableScope::~CancellableScope() { cancellableDepth.fetch_sub(1, std::memory_order_relaxed); }
 
 }  // namespace dmoe

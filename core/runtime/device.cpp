@@ -12,6 +12,7 @@
 #include "runtime/process_environment.h"
 #include "torch_compat.h"
 #include "util/error.h"
+#include "util/system_memory.h"
 
 namespace dmoe {
 
@@ -99,14 +100,7 @@ void configureCompute(const Project& project) {
 }
 
 std::int64_t availableMemoryBytes(const std::string& device) {
-  if (device.rfind("cpu", 0) != 0) return -1;
-  std::ifstream meminfo("/proc/meminfo");
-  std::string key;
-  std::int64_t kib = 0;
-  std::string unit;
-  while (meminfo >> key >> kib >> unit)
-    if (key == "MemAvailable:") return kib * 1024;
-  return -1;
+  return device.rfind("cpu", 0) == 0 ? availableRamBytes() : -1;
 }
 
 void checkTrainingMemory(std::int64_t parameters, const std::string& device, const std::string& what) {

@@ -3,15 +3,16 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <string>
-#include <vector>
 
 #include "util/error.h"
+#include "util/owned_paths.h"
 
 namespace fs = std::filesystem;
 
@@ -28,40 +29,26 @@ std::string holderOf(int fd) {
   return pid;
 }
 
-// "<anything>.tmp-<digits>" or ".training-<digits>": a scratch name of this program.
-bool isScratchName(const std::string& name) {
-  for (const std::string& marker : {std::string(".tmp-"), std::string(".training-")}) {
-    const size_t at = name.rfind(marker);
-    if (at == std::string::npos || at + marker.size() == name.size()) continue;
-    if (marker == ".training-" && at != 0) continue;
-    if (name.find_first_not_of("0123456789", at + marker.size()) == std::string::npos) return true;
-  }
-  return false;
-}
-
-int removeScratch(const fs::path& runsDir) {
-  std::vector<fs::path> found;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(runsDir, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec))
-    if (isScratchName(it->path().filename().string())) {
-      found.push_back(it->path());
-      if (it->is_directory()) it.disable_recursion_pending();
-    }
-  for (const fs::path& path : found) fs::remove_all(path, ec);
-  return static_cast<int>(found.size());
+// Opens the lock file without blocking (a FIFO in its place would), and only
+// a regular one: -1 with errno EINVAL for anything else.
+int openLockFile(const fs::path& file, int flags) {
+  const int fd = ::open(file.c_str(), flags | O_NONBLOCK | O_CLOEXEC, 0644);
+  struct stat status {};
+  if (fd < 0 || (::fstat(fd, &status) == 0 && S_ISREG(status.st_mode))) return fd;
+  ::close(fd);
+  errno = EINVAL;
+  return -1;
 }
 
 }  // namespace
 
 RunsFolderLock::RunsFolderLock(const fs::path& runsDir) {
-  std::error_code made;
-  fs::create_directories(runsDir, made);  // an existing folder on a read-only file system is fine
+  claimRunsFolder(runsDir);  // a new, empty or marked folder only: the workbench's own
   const fs::path file = runsDir / ".lock";
-  fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  fd_ = openLockFile(file, O_RDWR | O_CREAT);
   if (fd_ < 0 && (errno == EROFS || errno == EACCES)) {
     // flock works on a read-only descriptor: a lock file we may not write still locks.
-    fd_ = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    fd_ = openLockFile(file, O_RDONLY);
     if (fd_ < 0 && fs::is_directory(runsDir) && ::access(runsDir.c_str(), W_OK) != 0) {
       // No lock file and a folder nobody here can write: no other writer to keep
       // out. Stages that are up to date are read as they are; one that is not
@@ -70,6 +57,8 @@ RunsFolderLock::RunsFolderLock(const fs::path& runsDir) {
       return;
     }
   }
+  if (fd_ < 0 && errno == EINVAL)
+    throw InputError(file.string() + ": not a regular file (the runs folder's lock file must be one; remove it)");
   if (fd_ < 0) throw InputError("cannot open " + file.string() + ": " + std::strerror(errno));
   // A moment's wait: the GUI's probe (runsFolderHolder) holds the lock for microseconds.
   int cause = 0;
@@ -97,11 +86,11 @@ RunsFolderLock::RunsFolderLock(const fs::path& runsDir) {
   // The PID only serves a second command's message: the lock holds whether or not it is written.
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, pid.data(), pid.size(), 0);
-  removed_ = removeScratch(runsDir);
+  removed_ = removeDeadScratch(runsDir);
 }
 
 std::optional<RunsFolderHolder> runsFolderHolder(const fs::path& runsDir) {
-  const int fd = ::open((runsDir / ".lock").c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = openLockFile(runsDir / ".lock", O_RDONLY);
   if (fd < 0) return std::nullopt;
   if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
     ::close(fd);  // free: closing drops the probe's lock

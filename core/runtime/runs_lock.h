@@ -3,9 +3,12 @@
 // command on the same project cannot "resume" from the first one's
 // in-progress checkpoints. The lock file names the holder's PID; the kernel
 // drops the lock when its process ends, however it ends, so a stale lock of a
-// dead process is simply taken. Once it holds the lock, nothing else writes
-// in the folder, so the scratch files of interrupted commands (atomic writes'
-// "<name>.tmp-<pid>", the tokenizer trainer's ".training-<pid>/") are removed.
+// dead process is simply taken. Before the lock, the folder is claimed
+// (util/owned_paths.h): a new or empty folder is marked as the workbench's,
+// and a non-empty folder it did not make is refused. Once it holds the lock,
+// the scratch entries of dead processes (".dmoe-tmp-<pid>-<name>": atomic
+// writes, staging and training-sample folders) are removed from the runs
+// folder's root and from the folders the workbench made in it; nothing else.
 //
 // A folder that cannot be written is locked only when its lock file exists (see readOnly()).
 //
@@ -23,7 +26,7 @@ class RunsFolderLock {
   // Takes the lock or throws InputError naming the folder and the PID that holds it.
   explicit RunsFolderLock(const std::filesystem::path& runsDir);
   ~RunsFolderLock();
-  // How many leftover scratch files or folders taking the lock removed.
+  // How many scratch files or folders of dead processes taking the lock removed.
   int removedScratch() const { return removed_; }
   // The folder exists but cannot be written (read-only file system, no
   // permission): the lock is taken when its file exists (flock works on a

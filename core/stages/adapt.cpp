@@ -147,6 +147,7 @@ void adaptInto(const Project& project, const std::vector<std::string>& newIds, R
       return grad;
     });
   TrainerOptions options = stageTrainerOptions(project, settings, dir / "train", device);
+  options.settingsPointer = "/adaptation";
   options.trainable = [&](const std::string& name) { return isRouterTensorName(name) || expertOfTensorName(name) >= oldExperts; };
   options.trainableDescription = "new experts (index ≥ " + std::to_string(oldExperts) + ") and router rows";
   options.decays = [&](const std::string& name) { return !isRouterTensorName(name) && expertOfTensorName(name) >= oldExperts; };
@@ -220,7 +221,7 @@ void adaptInto(const Project& project, const std::vector<std::string>& newIds, R
   const Json report = out.toJson();
   if (isMainProcess()) {  // of a job, every process trained and measured the same; rank 0 writes
     saveStateDict(*model, RunLayout::modelIn(dir), moeConfigJson(model->config(), layout), save);
-    writeFileAtomic(runs.adaptationFile(), report.dump(1) + "\n");
+    writeFileAtomic(runs.adaptationFile(), dumpJson(report, 1) + "\n");
   }
   reporter.artifact(RunLayout::modelIn(dir), "model");
   reporter.artifact(runs.adaptationFile(), "adaptation");

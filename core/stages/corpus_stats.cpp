@@ -56,7 +56,7 @@ LanguageCorpusStats languageStats(const Project& project, const Language& langua
       c.heldout_characters += characters[i];
     }
   }
-  c.issues = static_cast<std::int64_t>(reader.issues().size());
+  c.issues = reader.issueCount();
   std::optional<LanguageTokenCounts> tokens;
   if (tokenizer) tokens = currentTokenCounts(project, *tokenizer, language.id);
   if (tokens) {
@@ -67,6 +67,10 @@ LanguageCorpusStats languageStats(const Project& project, const Language& langua
     c.heldout_tokens = tokens->heldout.tokens;
   }
   for (const CorpusIssue& issue : reader.issues()) reporter.warning(issue.reason, issue.where());
+  if (c.issues > static_cast<std::int64_t>(reader.issues().size()))
+    reporter.warning(std::to_string(c.issues - static_cast<std::int64_t>(reader.issues().size())) +
+                         " more bad lines (the first " + std::to_string(reader.issues().size()) + " are listed)",
+                     stats.file.string());
   return stats;
 }
 
@@ -127,7 +131,7 @@ CorpusStats computeCorpusStats(const Project& project, Reporter& reporter) {
   Json document = stats.toJson();
   fs::path file = project.layout().corpusStatsFile();
   // Unchanged statistics are not rewritten: a copied or read-only runs folder stays as it is.
-  if (writeFileAtomicIfChanged(file, document.dump(2) + "\n")) reporter.artifact(file, "stats");
+  if (writeFileAtomicIfChanged(file, dumpJson(document, 2) + "\n")) reporter.artifact(file, "stats");
   reporter.result("corpus_stats", document);
   reporter.finished("done");
   return stats;

@@ -20,6 +20,7 @@
 #include "train/trainer.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/owned_paths.h"
 
 namespace fs = std::filesystem;
 
@@ -133,9 +134,8 @@ Json measureStationarity(CausalLMImpl& model, const Project& project, const Trai
                std::to_string(orthogonal) +
                " (above: the languages' data pulls the base the same way; below: the pulls cancel, the base "
                "converged on this data)");
-  auto number = [](double v) { return std::isfinite(v) ? Json(v) : Json(); };
-  return Json{{"r", number(r)},
-              {"r_orthogonal", number(orthogonal)},
+  return Json{{"r", numberOrNull(r)},
+              {"r_orthogonal", numberOrNull(orthogonal)},
               {"finite", ratio.finite()},
               {"slice", slice},
               {"layers", keep},
@@ -152,7 +152,7 @@ void addMissingStationarity(const fs::path& file, CausalLMImpl& model, const Pro
   if (tables.contains("stationarity")) return;
   reporter.log("measuring the stationarity diagnostic this deviation.json was written without");
   tables["stationarity"] = measureStationarity(model, project, settings, keep, "continual", reporter);
-  writeFileAtomic(file, tables.dump(1) + "\n");
+  writeFileAtomic(file, dumpJson(tables, 1) + "\n");
 }
 
 void writeTables(const fs::path& dir, const Project& project, std::int64_t layers, const Json& stationarity) {
@@ -175,12 +175,12 @@ void writeTables(const fs::path& dir, const Project& project, std::int64_t layer
     }
   }
   writeFileAtomic(project.layout().deviationFile(),
-                  Json{{"languages", ids},
-                       {"labels", labels},
-                       {"layers", layers},
-                       {"modules", modules},
-                       {"stationarity", stationarity}}
-                      .dump(1) + "\n");
+                  dumpJson(Json{{"languages", ids},
+                                {"labels", labels},
+                                {"layers", layers},
+                                {"modules", modules},
+                                {"stationarity", stationarity}},
+                           1) + "\n");
   writeFileAtomic(dir / "deviation.csv", csv.str());
 }
 
@@ -206,7 +206,7 @@ Json computeDeviation(const Project& project, const std::shared_ptr<CausalLMImpl
       reporter.log(language.id + ": done in an earlier run");
       continue;
     }
-    fs::remove_all(languageDir);  // a fine-tune interrupted mid-way starts over
+    removeMade(languageDir);  // a fine-tune interrupted mid-way starts over (inside the marked stage folder)
     {
       torch::NoGradGuard noGrad;
       for (auto& p : model->named_parameters(true)) p.value().copy_(base.at(p.key()));
@@ -216,6 +216,8 @@ Json computeDeviation(const Project& project, const std::shared_ptr<CausalLMImpl
     TrainerOptions options;
     options.settings = settings;
     options.runDir = languageDir;
+    options.projectFile = project.file;
+    options.settingsPointer = "/deviation";
     options.device = device;
     options.checkpoints = false;  // 10-step runs: the language is the unit of resumption
     options.extraSettings = {{"stage", "deviation"}, {"language", language.id}};
@@ -230,7 +232,7 @@ Json computeDeviation(const Project& project, const std::shared_ptr<CausalLMImpl
     for (const std::string& kind : deviationKinds()) norms[kind] = roots(d.squared[kind]);
     norms["other"] = d.other;
     norms["final_loss"] = result.losses.empty() ? Json() : Json(result.losses.back());
-    writeFileAtomic(languageDir / "norms.json", norms.dump(1) + "\n");  // last: the language is done
+    writeFileAtomic(languageDir / "norms.json", dumpJson(norms, 1) + "\n");  // last: the language is done
     reporter.log(language.id + ": mean FFN deviation " +
                  std::to_string(std::accumulate(norms["ffn"].begin(), norms["ffn"].end(), 0.0,
                                                 [](double a, const Json& v) { return a + v.get<double>(); }) /

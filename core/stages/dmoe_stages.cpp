@@ -41,7 +41,7 @@ bool evaluateInto(const Project& project, const fs::path& dir, const fs::path& m
   const fs::path file = RunLayout::perplexityIn(dir);
   return folder.run(force, reporter, "perplexities", file, [&] {
     const Json table = evaluateModel(project, modelDir, reporter);  // every process of a job scores its languages
-    if (isMainProcess()) writeFileAtomic(file, table.dump(1) + "\n");
+    if (isMainProcess()) writeFileAtomic(file, dumpJson(table, 1) + "\n");
     reporter.artifact(file, "perplexity");
     return Json::object();
   });
@@ -71,7 +71,7 @@ void runEval(const Project& project, Reporter& reporter, bool force) {
                    std::to_string(table["soft"].value("average", 0.0)) + " (learned router), " +
                    std::to_string(table["hard"].value("average", 0.0)) + " (group oracle)");
     }
-    if (isMainProcess()) writeFileAtomic(file, table.dump(1) + "\n");
+    if (isMainProcess()) writeFileAtomic(file, dumpJson(table, 1) + "\n");
     reporter.artifact(file, "perplexity");
     reporter.result("eval", table);
     return Json::object();
@@ -104,6 +104,7 @@ static bool runDenseContinue(const Project& project, Reporter& reporter, bool fo
     LanguageShards all = openShards(project, languageIds(project.languages));
     SequenceSampler mixed(all.streams(), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
     TrainerOptions options = stageTrainerOptions(project, settings, runs.trainDir(), device);
+    options.settingsPointer = "/train";
     options.evaluateEvery = project.evaluation.every_steps;
     options.evaluate = heldoutEvaluation(project, *model, languageIds(project.languages));
     options.extraSettings = {{"stage", RunLayout::kDenseContinue}, {"token_budget", budget}};
@@ -138,7 +139,7 @@ static bool runVariantBaseline(const Project& project, const std::string& name, 
   bool computed = false;
   runOnMain("merging the " + name + " baseline", [&] {
     fs::create_directories(dir);
-    writeFileAtomicIfChanged(dir / "groups.json", v.groups.toJson().dump(2) + "\n");
+    writeFileAtomicIfChanged(dir / "groups.json", dumpJson(v.groups.toJson(), 2) + "\n");
     computed = mergeVariant(project, v, r, force);
   });
   computed = agreeWithMain(computed);

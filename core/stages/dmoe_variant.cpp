@@ -122,6 +122,7 @@ Json trainStages(const Project& project, const DmoeVariant& variant, Reporter& r
   GroupBatchSource groupBatches(groupStreams, groupWeights, s1.seq_len, static_cast<std::uint64_t>(s1.seed));
   const std::vector<std::int64_t> streamExpert = groupBatches.streamGroup();  // group g is expert g
   TrainerOptions o1 = stageTrainerOptions(project, s1, RunLayout::trainingStageIn(variant.trainDir, 1), device);
+  o1.settingsPointer = "/train/stage1";
   o1.beforeForward = [&](const TrainBatch& batch) { routing->hardRows(rowExperts(batch, streamExpert)); };
   // Held-out PPL with the learned router; beforeForward sets the hard rows again before the next step.
   const auto learnedRouterEvaluation = heldoutEvaluation(project, *model, languageIds(project.languages), [&](const Language&) {
@@ -144,6 +145,7 @@ Json trainStages(const Project& project, const DmoeVariant& variant, Reporter& r
   SequenceSampler mixed(all.streams(), s2.seq_len, static_cast<std::uint64_t>(s2.seed));
   routing->soft();
   TrainerOptions o2 = stageTrainerOptions(project, s2, RunLayout::trainingStageIn(variant.trainDir, 2), device);
+  o2.settingsPointer = "/train/stage2";
   o2.evaluateEvery = project.evaluation.every_steps;
   o2.evaluate = learnedRouterEvaluation;
   o2.extraSettings = {{"stage", "dmoe-stage2"}, {"variant", variant.name}, {"routing", "soft top-k"}, {"layout", layout.toJson()}};

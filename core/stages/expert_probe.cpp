@@ -109,7 +109,7 @@ Json runProbe(const Project& project, Reporter& reporter, std::vector<std::strin
   const Json out = table.toJson();
   const fs::path file = project.layout().probeFile();
   fs::create_directories(file.parent_path());
-  writeFileAtomic(file, out.dump(1) + "\n");
+  writeFileAtomic(file, dumpJson(out, 1) + "\n");
   reporter.artifact(file, "probe");
   reporter.result("probe", out);
   reporter.finished("done");

@@ -114,7 +114,7 @@ void runGroup(const Project& project, Reporter& reporter, bool force) {
   const bool done = folder.run(force, reporter, "groups", runs.groupsFile(), [&] {
     const LanguageGroups groups = computeGroups(project, project.grouping.method);
     logGroups(groups, reporter, [&](const std::string& id) { return project.findLanguage(id)->label(); });
-    writeFileAtomic(runs.groupsFile(), groups.toJson().dump(2) + "\n");
+    writeFileAtomic(runs.groupsFile(), dumpJson(groups.toJson(), 2) + "\n");
     reporter.artifact(runs.groupsFile(), "groups");
     reporter.result("groups", groups.toJson());
     return Json{{"groups", groups.groups.size()}};

@@ -176,7 +176,7 @@ void runLayerMoeSimilarity(const Project& project, Reporter& reporter, bool forc
                           {"max_document_tokens", project.layermoe.max_document_tokens}});
   const bool done = folder.run(force, reporter, "layer similarity", runs.layerSimilarityFile(), [&] {
     const LayerSimilarity s = measureLayerSimilarity(project, languages, reporter);
-    if (isMainProcess()) writeFileAtomic(runs.layerSimilarityFile(), s.toJson().dump(1) + "\n");
+    if (isMainProcess()) writeFileAtomic(runs.layerSimilarityFile(), dumpJson(s.toJson(), 1) + "\n");
     std::string line = "S_i per layer:";
     for (double v : s.combined) line += " " + fixedDecimals(v, 3);
     reporter.log(line);
@@ -201,7 +201,7 @@ void runLayerMoeAllocate(const Project& project, Reporter& reporter, bool force)
   StageFolder folder(runs.layermoeDir("allocate"), inputs);
   const bool done = folder.run(force, reporter, "expert allocation", runs.allocationFile(), [&] {
     const ExpertAllocation a = allocate(project, LayerSimilarity::read(runs.layerSimilarityFile()), reporter);
-    writeFileAtomic(runs.allocationFile(), a.toJson().dump(1) + "\n");
+    writeFileAtomic(runs.allocationFile(), dumpJson(a.toJson(), 1) + "\n");
     reporter.log(a.allocation + " allocation, " + std::to_string(a.newExperts()) + " new experts (budget " +
                  std::to_string(a.budget) + ", from " + a.budgetSource + ")" +
                  (std::isfinite(a.delta) ? ", δ = " + fixedDecimals(a.delta, 3) : std::string()) + ": N_i = " + joined(a.experts));

@@ -297,6 +297,7 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
   LanguageShards fresh = openShards(project, newIds);
   SequenceSampler newWindows(fresh.streams(), s1.seq_len, static_cast<std::uint64_t>(s1.seed));
   TrainerOptions o1 = stageTrainerOptions(project, s1, RunLayout::trainingStageIn(dir, 1), device);
+  o1.settingsPointer = "/layermoe/stage1";
   o1.trainable = [isAdded](const std::string& n) { return isAdded(n) || isRouterTensorName(n); };
   o1.trainableDescription = "new experts (generation " + std::to_string(lineage.newest) + ") and routers";
   o1.evaluateEvery = project.evaluation.every_steps;
@@ -331,6 +332,7 @@ LayerMoeExpansion expandAndTrain(const Project& project, const Expansion& expans
   const torch::Tensor streamGeneration = reviewStreamGenerations(lineage, newIds.size(), out.replayShare);
   SequenceSampler reviewWindows(reviewed, s2.seq_len, static_cast<std::uint64_t>(s2.seed));
   TrainerOptions o2 = stageTrainerOptions(project, s2, RunLayout::trainingStageIn(dir, 2), device);
+  o2.settingsPointer = "/layermoe/stage2";
   const auto classified = addClassifiers(*model, layout, project, lineage.newest);
   o2.trainable = [](const std::string& n) { return isRouterTensorName(n) || isClassifierTensorName(n); };
   o2.trainableDescription = classified.empty() ? "routers" : "routers and classifiers";
@@ -391,7 +393,7 @@ bool runExpansion(const Project& project, const Expansion& expansion, Reporter& 
   const bool trained = folder.run(force, reporter, expansion.allocation + " expansion", file, [&] {
     const LayerMoeExpansion result = expandAndTrain(project, expansion, lineage, dir, reporter);
     const Json j = result.toJson();
-    if (isMainProcess()) writeFileAtomic(file, j.dump(1) + "\n");
+    if (isMainProcess()) writeFileAtomic(file, dumpJson(j, 1) + "\n");
     reporter.artifact(file, "expansion");
     reporter.result("layermoe-expansion", j);
     return Json::object();

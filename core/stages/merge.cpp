@@ -50,6 +50,8 @@ std::vector<std::vector<std::shared_ptr<FeedForwardImpl>>> trainGroupExperts(con
     TrainerOptions options;
     options.settings = settings;
     options.runDir = variant.mergeDir / ("branch-" + std::to_string(g));
+    options.projectFile = project.file;
+    options.settingsPointer = "/train/stage1";
     options.device = device;
     options.checkpoints = false;
     options.extraSettings = {{"stage", "branch-train-mix"}, {"group", variant.groups.groups[g]}};

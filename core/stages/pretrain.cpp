@@ -71,6 +71,7 @@ Json pretrainInto(const Project& project, const ModelConfig& config, const Train
   model->to(torch::Device(device));
 
   TrainerOptions trainerOptions = stageTrainerOptions(project, settings, pretrainDir(project), device);
+  trainerOptions.settingsPointer = "/base_model/pretrain";
   trainerOptions.resume = options.resume;
   trainerOptions.logEvery = options.logEvery;
   trainerOptions.extraSettings = {{"stage", "pretrain"}, {"model", config.toHfJson()}, {"sampling", "∝ tokens"}};

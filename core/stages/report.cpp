@@ -366,7 +366,7 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
                     {"perplexity", pplJson}, {"adaptation", adaptation ? adaptation->toJson() : Json()}};
   if (!expansion.is_null()) report["expansion"] = expansion;
   writeFileAtomic(runs.reportFile(), markdown);
-  writeFileAtomic(dir / "report.json", report.dump(1) + "\n");
+  writeFileAtomic(dir / "report.json", dumpJson(report, 1) + "\n");
   reporter.artifact(runs.reportFile(), "report");
   reporter.result("report", report);
 }

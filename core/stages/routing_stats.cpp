@@ -126,7 +126,7 @@ RoutingTable runRouting(const Project& project, Reporter& reporter, fs::path mod
   table.model = routingModelName(project.runsDir(), modelDir);
   const fs::path file = routingFileFor(project.runsDir(), modelDir);
   fs::create_directories(file.parent_path());
-  writeFileAtomic(file, table.toJson().dump(1) + "\n");
+  writeFileAtomic(file, dumpJson(table.toJson(), 1) + "\n");
   reporter.artifact(file, "routing");
   reporter.result("routing", table.toJson());
   reporter.finished("done");

@@ -94,7 +94,7 @@ void runSelectLayers(const Project& project, Reporter& reporter, bool force) {
   const bool done = folder.run(force, reporter, "layer selection", runs.selectionFile(), [&] {
     recordBaseSizes(project, s);
     logSelection(s, reporter);
-    writeFileAtomic(runs.selectionFile(), s.toJson().dump(2) + "\n");
+    writeFileAtomic(runs.selectionFile(), dumpJson(s.toJson(), 2) + "\n");
     reporter.result("selection", s.toJson());
     return Json{{"layers", s.layers}};
   });

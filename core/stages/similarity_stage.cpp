@@ -46,7 +46,7 @@ void writeSimilarity(const Project& project, const std::vector<std::int64_t>& la
   result.clusterOrder = tree.leafOrder;
   result.dendrogram = tree.merges;
   const Json j = result.toJson();
-  writeFileAtomic(runs.similarityFile(), j.dump(1) + "\n");
+  writeFileAtomic(runs.similarityFile(), dumpJson(j, 1) + "\n");
   writeFileAtomic(runs.similarityCsvFile(), result.toCsv());
   reporter.artifact(runs.similarityFile(), "similarity");
   reporter.result("similarity", j);

@@ -9,6 +9,7 @@
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/hash.h"
+#include "util/owned_paths.h"
 
 namespace fs = std::filesystem;
 
@@ -41,7 +42,7 @@ Json outputFiles(const fs::path& dir) {
       if (name == "checkpoints" || name.rfind(".", 0) == 0 || fs::exists(path / "manifest.json")) it.disable_recursion_pending();
       continue;
     }
-    if (!it->is_regular_file() || name.find(".tmp-") != std::string::npos) continue;
+    if (!it->is_regular_file() || isScratchName(name) || name == kMadeMarker) continue;
     const fs::path relative = path.lexically_relative(dir);
     if (relative == "manifest.json" || relative == "inputs.json") continue;
     // Training logs carry wall-clock speeds: recording them would make the
@@ -92,18 +93,19 @@ bool StageFolder::upToDate() const {
 
 void StageFolder::begin(bool force, Reporter& reporter) {
   const bool sameRun = readJsonOrNull(dir_ / "inputs.json") == inputs_;
-  if (fs::exists(dir_) && (force || !sameRun)) {
-    if (!force && !fs::is_empty(dir_)) reporter.log("inputs changed since the last run: recomputing " + dir_.string());
-    fs::remove_all(dir_);
+  if (force || !sameRun) {
+    // Only a folder the workbench made is cleared (util/owned_paths.h); anything else is refused.
+    if (clearMadeFolder(dir_, "stage") && !force) reporter.log("inputs changed since the last run: recomputing " + dir_.string());
+  } else if (!isMade(dir_)) {
+    markMade(dir_, "stage");  // an interrupted run of an earlier version, resumed: its inputs.json is the proof
   }
-  fs::create_directories(dir_);
-  fs::remove(dir_ / "manifest.json");
-  writeFileAtomic(dir_ / "inputs.json", inputs_.dump(2) + "\n");
+  removeMade(dir_ / "manifest.json");
+  writeFileAtomic(dir_ / "inputs.json", dumpJson(inputs_, 2) + "\n");
 }
 
 void StageFolder::complete(const Json& outputs) const {
   writeFileAtomic(dir_ / "manifest.json",
-                  Json{{"inputs", inputs_}, {"outputs", outputs}, {"files", outputFiles(dir_)}}.dump(2) + "\n");
+                  dumpJson(Json{{"inputs", inputs_}, {"outputs", outputs}, {"files", outputFiles(dir_)}}, 2) + "\n");
 }
 
 bool StageFolder::current(bool force, const fs::path& product, std::string* changed) const {

@@ -4,7 +4,10 @@
 //
 //   inputs.json   — the inputs of the run that is filling the folder (written
 //                   when it starts): an interrupted run resumes only into a
-//                   folder of the same inputs; otherwise the folder is cleared.
+//                   folder of the same inputs; otherwise the folder is cleared
+//                   — only when the workbench made it (.dmoe-made, see
+//                   util/owned_paths.h; a non-empty folder it did not make
+//                   is refused, never deleted).
 //   manifest.json — {inputs, outputs, files}, written last: its presence with
 //                   equal inputs, and every file of "files" ({relative path:
 //                   {bytes, fnv1a64}}: all outputs but training logs,
@@ -40,8 +43,9 @@ class StageFolder {
   // The skeleton every stage shares. When the folder is current (not `force`,
   // manifest.json records exactly these inputs, `product` exists) logs "<what>
   // is up to date: <product>" and returns false. Otherwise prepares the
-  // folder — clears it when `force` or when it holds results of other inputs
-  // (logged), keeps an interrupted run of the same inputs for resuming,
+  // folder — marks it as the workbench's, clears it when `force` or when it
+  // holds results of other inputs (logged; a folder the workbench did not
+  // make is refused), keeps an interrupted run of the same inputs for resuming,
   // writes inputs.json, removes manifest.json — runs `compute` (writes the
   // outputs, returns what the manifest records of them), writes manifest.json
   // atomically, and returns true. The caller reports started/finished.

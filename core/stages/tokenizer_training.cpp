@@ -16,6 +16,7 @@
 #include "tokenizer/sentencepiece_backend.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "util/atomic_file.h"
+#include "util/owned_paths.h"
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/text.h"
@@ -150,13 +151,17 @@ void writeSample(const std::vector<LanguageSample>& sample, const fs::path& file
   if (!out) throw std::runtime_error("cannot write the tokenizer training sample " + file.string() + ": " + std::strerror(errno));
 }
 
-// A scratch folder beside the outputs (same file system, so renames are atomic), removed on exit.
+// A scratch folder of this process beside the outputs (same file system, so
+// renames are atomic; util/owned_paths.h names it), removed on exit.
 struct ScratchDir {
   fs::path path;
-  explicit ScratchDir(fs::path p) : path(std::move(p)) { fs::create_directories(path); }
+  explicit ScratchDir(const fs::path& beside) : path(scratchPath(beside)) { fs::create_directories(path); }
   ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
+    try {
+      removeMade(path);  // this process's scratch: nothing else can pass its check
+    } catch (const std::exception&) {
+      // a leftover is removed by the next command that takes the runs folder's lock
+    }
   }
 };
 
@@ -253,8 +258,8 @@ TokenizerBuild trainTokenizer(const Project& project, Reporter& reporter, bool f
     return {model, false, tokenizer.vocabSize()};
   }
 
-  fs::create_directories(dir);
-  ScratchDir scratch(dir / (".training-" + std::to_string(::getpid())));
+  if (!isMade(dir)) markMade(dir, "tokenizer");  // inside the claimed runs folder: the workbench's
+  ScratchDir scratch(dir / "training");
   const fs::path sampleFile = scratch.path / "sample.txt";
   writeSample(sample, sampleFile);
   std::map<std::string, std::string> options = trainerSettings(project.tokenizer);
@@ -280,7 +285,7 @@ TokenizerBuild trainTokenizer(const Project& project, Reporter& reporter, bool f
                                {"documents", perLanguage}}},
                    {"model", {{"file", model.filename().string()}, {"hash", tokenizer.fingerprint()}}},
                    {"vocab_size", tokenizer.vocabSize()}};
-  writeFileAtomic(manifestFile, manifest.dump(2) + "\n");
+  writeFileAtomic(manifestFile, dumpJson(manifest, 2) + "\n");
   if (tokenizer.vocabSize() < project.tokenizer.vocab_size)
     reporter.warning("the corpus supports only " + std::to_string(tokenizer.vocabSize()) + " of the " +
                          std::to_string(project.tokenizer.vocab_size) + " pieces asked for",

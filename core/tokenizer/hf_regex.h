@@ -3,6 +3,13 @@
 // Patterns are written for Rust's regex crate (the one the `tokenizers`
 // library uses); hfPattern() turns a {"String"| "Regex"} object into PCRE2
 // syntax, rewriting the few constructs PCRE2 reads differently.
+//
+// PCRE2 backtracks where Rust's regex crate does not, so a pattern can give
+// up on a text (match, depth or heap limit, JIT stack): that is an InputError
+// naming the file, the JSON path and the pattern, never a shorter list of
+// matches. The limits leave room for the real tokenizers' patterns on any
+// text (see kMatchLimitPerByte in hf_regex.cpp); exponential backtracking
+// such as "(x|x)+y" still reaches them within a fraction of a second.
 #pragma once
 #include <cstddef>
 #include <memory>
@@ -25,7 +32,8 @@ class Regex {
   Regex& operator=(const Regex&) = delete;
 
   // Non-overlapping matches, left to right, as [begin, end) byte offsets of
-  // `text` (valid UTF-8). An empty match advances by one code point.
+  // `text`. An empty match advances by one code point. InputError naming the
+  // source and the pattern when PCRE2 gives up or `text` is not valid UTF-8.
   std::vector<std::pair<std::size_t, std::size_t>> findAll(std::string_view text) const;
 
   // `text` with every match replaced by `replacement` (taken literally).
@@ -34,6 +42,8 @@ class Regex {
  private:
   struct Compiled;
   std::unique_ptr<Compiled> compiled_;
+  std::string pattern_;
+  ConfigSource source_;
 };
 
 // PCRE2 pattern for a tokenizer.json pattern object: {"String": s} matches s

@@ -8,7 +8,9 @@
 // tokens and does no clean-up of spaces, so decode(encode(x)) == x except
 // where the file's normalizer changes the text (NFC; Llama-2/Gemma turn "▁"
 // into a space; Llama-2 prepends "▁" to text after a special token) or the
-// input was not valid UTF-8.
+// input was not valid UTF-8. A Split/Replace pattern that PCRE2 gives up on
+// for a text (its match limit, e.g. "(x|x)+y" on 40 x's) makes encode() throw
+// an InputError naming the file and the pattern (see hf_regex.h).
 #pragma once
 #include <filesystem>
 #include <memory>

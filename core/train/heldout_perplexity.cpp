@@ -22,8 +22,6 @@ double meanPerplexity(const std::vector<const LanguagePerplexity*>& rows) {
   return n ? sum / n : std::numeric_limits<double>::quiet_NaN();
 }
 
-Json number(double v) { return std::isfinite(v) ? Json(v) : Json(); }
-
 }  // namespace
 
 Json HeldoutPerplexity::toJson() const {
@@ -36,10 +34,10 @@ Json HeldoutPerplexity::toJson() const {
                     {"documents", l.documents},
                     {"tokens", l.total.tokens},
                     {"nll", l.total.nll},
-                    {"ppl", number(l.total.perplexity())}});
+                    {"ppl", numberOrNull(l.total.perplexity())}});
   Json tiers = Json::object();
-  for (const auto& [tier, ppl] : tierAverages) tiers[tier] = number(ppl);
-  return Json{{"languages", rows}, {"average", number(average)}, {"new_average", number(newAverage)}, {"tiers", tiers}};
+  for (const auto& [tier, ppl] : tierAverages) tiers[tier] = numberOrNull(ppl);
+  return Json{{"languages", rows}, {"average", numberOrNull(average)}, {"new_average", numberOrNull(newAverage)}, {"tiers", tiers}};
 }
 
 HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl& model, Reporter& reporter,
@@ -85,6 +83,10 @@ HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl
                            static_cast<std::int64_t>(share[static_cast<std::int64_t>(i)][0]), {}};
     row.total.tokens = static_cast<std::int64_t>(share[static_cast<std::int64_t>(i)][1]);
     row.total.nll = share[static_cast<std::int64_t>(i)][2];
+    if (!std::isfinite(row.total.nll))
+      throw InputError("held-out perplexity: the model's NLL on " + l.id + " is not finite (" +
+                       std::to_string(row.total.nll) + " over " + std::to_string(row.total.tokens) +
+                       " tokens): its weights are not finite, or it diverged");
     out.languages.push_back(row);
   }
   std::vector<const LanguagePerplexity*> known, fresh;

@@ -30,7 +30,9 @@ struct HeldoutPerplexity {
   Json toJson() const;
 };
 
-// Reads <runs_dir>/tokens/<lang>/heldout.* (throws InputError naming a missing shard).
+// Reads <runs_dir>/tokens/<lang>/heldout.* (throws InputError naming a missing
+// shard, or a language whose NLL is not finite: a broken model, never a null).
+// A PPL that is not finite (unscored, or beyond double's range) is written null.
 // Reports progress per language and the table as result "perplexity".
 // `beforeLanguage` (optional) runs before each language is scored, e.g. to set
 // an MoE model's routing for it; returning false leaves the language unscored

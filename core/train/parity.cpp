@@ -130,13 +130,14 @@ ParityIds drawParityIds(const fs::path& checkpointDir, std::int64_t batch, std::
 }
 
 ParityOutputs computeParityOutputs(const fs::path& checkpointDir, const torch::Tensor& inputIds,
-                                   const std::string& device) {
+                                   const std::string& device, const fs::path& idsSource) {
   std::shared_ptr<CausalLMImpl> model = loadCausalLM(checkpointDir, device);
   const ModelConfig& config = model->config();
   const std::int64_t lo = inputIds.min().item<std::int64_t>(), hi = inputIds.max().item<std::int64_t>();
   if (lo < 0 || hi >= config.vocab_size)
     throw InputError(checkpointDir.string() + ": input ids range over [" + std::to_string(lo) + ", " +
-                     std::to_string(hi) + "], outside the vocabulary of " + std::to_string(config.vocab_size));
+                     std::to_string(hi) + "], outside the vocabulary of " + std::to_string(config.vocab_size) +
+                     (idsSource.empty() ? std::string() : " (ids from " + idsSource.string() + ")"));
   model->zero_grad();
   const torch::Tensor ids = inputIds.to(torch::Device(device));
   const torch::Tensor logits = model->forward(ids);
@@ -214,12 +215,7 @@ ParityReport checkParity(const fs::path& checkpointDir, const std::string& devic
                          const fs::path& expectedFile) {
   const fs::path file = expectedFile.empty() ? checkpointDir / "expected.safetensors" : expectedFile;
   const ParityOutputs expected = readParityOutputs(file);
-  ParityOutputs actual;
-  try {
-    actual = computeParityOutputs(checkpointDir, expected.inputIds, device);
-  } catch (const InputError& e) {
-    throw InputError(std::string(e.what()) + " (ids from " + file.string() + ")");
-  }
+  const ParityOutputs actual = computeParityOutputs(checkpointDir, expected.inputIds, device, file);
   ParityReport report = compareParityOutputs(expected, actual, tolerance);
   report.minRouterMargin = actual.minRouterMargin;
   return report;

@@ -71,9 +71,11 @@ void writeParityOutputs(const std::filesystem::path& file, const ParityOutputs& 
 
 // One forward of `inputIds` through the model loaded from `checkpointDir`
 // (on `device`, fp32), the loss and one backward; gradient norms by the
-// checkpoint's tensor names. InputError when an id is outside the vocabulary.
+// checkpoint's tensor names. InputError when an id is outside the vocabulary
+// (naming `idsSource`, the file they came from, when given), or when the
+// folder does not load (model/load_model.h).
 ParityOutputs computeParityOutputs(const std::filesystem::path& checkpointDir, const torch::Tensor& inputIds,
-                                   const std::string& device = "cpu");
+                                   const std::string& device = "cpu", const std::filesystem::path& idsSource = {});
 
 struct ParityRow {
   std::string quantity;        // "logits", "loss", "grad_norm/<name>"

@@ -2,9 +2,11 @@
 #include "train/trainer.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -15,6 +17,7 @@
 #include "train/token_loss.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/owned_paths.h"
 
 namespace fs = std::filesystem;
 
@@ -58,6 +61,12 @@ void writeBytes(const fs::path& file, const std::vector<char>& bytes) {
   writeFileAtomic(file, std::string_view(bytes.data(), bytes.size()));
 }
 
+std::string shortNumber(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
+}
+
 }  // namespace
 
 struct Trainer::State {
@@ -67,10 +76,15 @@ struct Trainer::State {
   Reporter reporter;
   torch::Device device{torch::kCPU};
   std::vector<torch::Tensor> trainable;
+  std::vector<std::string> trainableNames;  // of `trainable`, in its order
   std::unique_ptr<torch::optim::AdamW> optimizer;
   std::vector<LossTerm> terms;
   std::int64_t step = 0;  // optimizer steps done
   std::int64_t resumedFrom = 0;
+  // On the device: the first step whose loss, a loss term or gradient norm was
+  // not finite; 0 while none was. Updated without a host sync, read where the trainer reads anyway.
+  torch::Tensor firstNonFiniteStep;
+  std::int64_t weightsCheckedAt = -1;  // the step after which the weights were last found finite
 
   State(std::shared_ptr<CausalLMImpl> m, BatchSource& d, TrainerOptions o, Reporter r)
       : model(std::move(m)), data(&d), options(std::move(o)), reporter(std::move(r)), device(options.device) {}
@@ -90,15 +104,97 @@ struct Trainer::State {
     return n;
   }
 
+  // "/base_model/pretrain/learning_rate in p.dmoe.json", or "learning_rate of the training settings".
+  std::string settingPath(const std::string& key) const {
+    if (options.settingsPointer.empty()) return key + " of the training settings";
+    return options.settingsPointer + "/" + key +
+           (options.projectFile.empty() ? "" : " in " + options.projectFile.string());
+  }
+
+  std::string stepOf(std::int64_t n) const {
+    return "step " + std::to_string(n) + " of " + std::to_string(options.settings.steps);
+  }
+
+  // AdamW multiplies float tensors by lr / (1 − β1) (its first step, the
+  // largest) and by 1 − lr · weight_decay: LibTorch throws on a factor beyond
+  // float's range without naming a setting.
+  void checkAdamFitsFloat() const {
+    const TrainingSettings& t = options.settings;
+    auto refuse = [&](const std::string& what, double value) {
+      throw InputError("training settings: " + what + " = " + shortNumber(value) + " is beyond float's range (" +
+                       shortNumber(FLT_MAX) + "), in which AdamW applies it; lower the learning rate");
+    };
+    const double firstStep = t.learning_rate / (1.0 - t.adam_beta1);
+    if (!(std::abs(firstStep) <= FLT_MAX))
+      refuse(settingPath("learning_rate") + " " + shortNumber(t.learning_rate) + " / (1 − adam_beta1 " +
+                 shortNumber(t.adam_beta1) + ")", firstStep);
+    const double decay = t.learning_rate * t.weight_decay;
+    if (!(std::abs(decay) <= FLT_MAX))
+      refuse(settingPath("learning_rate") + " " + shortNumber(t.learning_rate) + " × weight_decay " +
+                 shortNumber(t.weight_decay), decay);
+  }
+
+  [[noreturn]] void diverged(const std::string& what) const {
+    const TrainingSettings& t = options.settings;
+    throw InputError("training diverged: " + what + " (" + options.runDir.string() +
+                     "); nothing from that step on is saved. Look at the learning rate (" +
+                     shortNumber(t.learning_rate) + ", " + settingPath("learning_rate") +
+                     "): lower it, or warm up longer (" + settingPath("warmup_fraction") +
+                     "); the gradient clipping (" + shortNumber(t.grad_clip) + ", " + settingPath("grad_clip") +
+                     "); and the precision (" + (computesInBf16(options.device) ? "bf16" : "fp32") + ", /precision).");
+  }
+
+  // Notes `step` in firstNonFiniteStep when it is the first whose loss, loss
+  // terms or gradient norm hold a NaN or ±inf: on the device, no host sync.
+  void recordNonFinite(const torch::Tensor& stepLoss, const std::vector<torch::Tensor>& stepTerms,
+                       const torch::Tensor& gradNorm) {
+    std::vector<torch::Tensor> values{stepLoss.reshape({1}).to(torch::kFloat32), gradNorm.reshape({1}).to(torch::kFloat32)};
+    for (const torch::Tensor& term : stepTerms)
+      if (term.defined()) values.push_back(term.reshape({1}).to(torch::kFloat32));
+    const torch::Tensor first = torch::isfinite(torch::cat(values)).all().logical_not().logical_and(firstNonFiniteStep == 0);
+    firstNonFiniteStep.masked_fill_(first, step);
+  }
+
+  // Throws when a step so far was not finite (reads the record back: a host sync).
+  void stopIfDiverged() const {
+    const std::int64_t first = firstNonFiniteStep.item<std::int64_t>();
+    if (first > 0) diverged("the loss, a loss term or the gradient norm is not finite at " + stepOf(first));
+  }
+
+  // stopIfDiverged, and throws when a trainable weight is not finite after
+  // this step (one host read; once per step): before anything is saved.
+  void stopIfNotFinite() {
+    stopIfDiverged();
+    if (weightsCheckedAt == step) return;
+    std::vector<torch::Tensor> finite;
+    for (const torch::Tensor& p : trainable) finite.push_back(torch::isfinite(p.detach()).all());
+    const torch::Tensor ok = torch::stack(finite).cpu();
+    for (std::size_t i = 0; i < trainable.size(); ++i)
+      if (!ok[static_cast<std::int64_t>(i)].item<bool>())
+        diverged("the weights are not finite after " + stepOf(step) + " (" + trainableNames[i] + ")");
+    weightsCheckedAt = step;
+  }
+
+  // The run's checkpoints folder, the trainer's own (util/owned_paths.h):
+  // marked when made (or first used), so that only folders inside it are ever removed.
+  fs::path checkpointsFolder() const {
+    const fs::path checkpoints = options.runDir / "checkpoints";
+    if (!isMade(checkpoints)) markMade(checkpoints, "checkpoints");
+    return checkpoints;
+  }
+
   // A failed save (full disk, …) removes the incomplete folder and throws.
   void saveCheckpoint(const Json& settings) {
-    const fs::path dir = options.runDir / "checkpoints" / stepDirName(step);
-    fs::remove_all(dir);  // a stale, incomplete save of the same step
+    const fs::path dir = checkpointsFolder() / stepDirName(step);
+    removeMade(dir);  // a stale, incomplete save of the same step
     try {
       writeCheckpoint(dir, settings);
     } catch (...) {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
+      try {
+        removeMade(dir);
+      } catch (const std::exception&) {
+        // the save's own error is the one to report
+      }
       throw;
     }
     reporter.artifact(dir, "checkpoint");
@@ -115,10 +211,12 @@ struct Trainer::State {
     for (fs::path& dir : Trainer::completeCheckpoints(options.runDir))
       if (stepOfDirName(dir.filename().string()) <= step) all.push_back(std::move(dir));
     for (size_t i = all.size(); i-- > static_cast<size_t>(options.checkpointsKept);) {
-      std::error_code ec;
-      fs::remove(all[i] / "complete", ec);  // first: a half-removed folder is never taken for a checkpoint
-      fs::remove_all(all[i], ec);
-      if (ec) reporter.warning("cannot remove the old checkpoint " + all[i].string() + ": " + ec.message());
+      try {
+        removeMade(all[i] / "complete");  // first: a half-removed folder is never taken for a checkpoint
+        removeMade(all[i]);
+      } catch (const std::exception& e) {
+        reporter.warning("cannot remove the old checkpoint " + all[i].string() + ": " + e.what());
+      }
     }
   }
 
@@ -141,8 +239,8 @@ struct Trainer::State {
     }
     writeBytes(dir / "rng.pt", torch::pickle_save(rng));
     writeFileAtomic(dir / "trainer_state.json",
-                    Json{{"step", step}, {"seed", options.settings.seed}, {"data", data->state()}}.dump(2));
-    writeFileAtomic(dir / "settings.json", settings.dump(2));
+                    dumpJson(Json{{"step", step}, {"seed", options.settings.seed}, {"data", data->state()}}, 2));
+    writeFileAtomic(dir / "settings.json", dumpJson(settings, 2));
     writeFileAtomic(dir / "complete", "");  // last: only now is the checkpoint usable
   }
 
@@ -221,7 +319,10 @@ struct Trainer::State {
   }
 
   [[noreturn]] void stopCancelled(const Json& settings, bool checkpointSaved) {
-    if (options.checkpoints && !checkpointSaved && isMainProcess()) saveCheckpoint(settings);  // a resume continues exactly here
+    if (options.checkpoints && !checkpointSaved) {
+      stopIfNotFinite();
+      if (isMainProcess()) saveCheckpoint(settings);  // a resume continues exactly here
+    }
     // No process ends before it is complete (their exit would make the launcher stop rank 0 mid-save).
     barrier("saving the cancelled run's checkpoint", /*cancellable=*/false);
     reporter.log("cancelled after step " + std::to_string(step) +
@@ -307,6 +408,7 @@ Trainer::Trainer(std::shared_ptr<CausalLMImpl> model, BatchSource& data, Trainer
   if (t.steps < 0 || t.batch_sequences < 1 || t.micro_batch < 1 || s_->options.logEvery < 1)
     throw InputError("training settings: steps ≥ 0, batch_sequences ≥ 1, micro_batch ≥ 1 and log_every ≥ 1 are required");
   lrAt(t, 0);  // rejects an unknown schedule before any work
+  s_->checkAdamFitsFloat();
 
   std::vector<torch::Tensor> decay, noDecay;
   for (const auto& p : s_->model->named_parameters(true)) {
@@ -314,6 +416,7 @@ Trainer::Trainer(std::shared_ptr<CausalLMImpl> model, BatchSource& data, Trainer
     p.value().set_requires_grad(train);
     if (!train) continue;
     s_->trainable.push_back(p.value());
+    s_->trainableNames.push_back(p.key());
     const bool decays = s_->options.decays ? s_->options.decays(p.key()) : p.value().dim() >= 2;
     (decays ? decay : noDecay).push_back(p.value());
   }
@@ -357,6 +460,7 @@ TrainerOptions stageTrainerOptions(const Project& project, const TrainingSetting
   options.device = std::move(device);
   options.resume = true;
   options.checkpointsKept = project.checkpoints_kept;
+  options.projectFile = project.file;
   return options;
 }
 
@@ -419,8 +523,9 @@ TrainResult Trainer::run() {
   s.truncateMetrics(metricsFile, result);
   std::ofstream metrics;
   if (writes) {
-    fs::create_directories(s.options.checkpoints ? s.options.runDir / "checkpoints" : s.options.runDir);
-    writeFileAtomic(s.options.runDir / "settings.json", settings.dump(2));
+    if (s.options.checkpoints) s.checkpointsFolder();
+    else fs::create_directories(s.options.runDir);
+    writeFileAtomic(s.options.runDir / "settings.json", dumpJson(settings, 2));
     metrics.open(metricsFile, std::ios::app | std::ios::binary);
     if (!metrics) throw std::runtime_error("cannot open " + metricsFile.string() + " for appending");
   }
@@ -436,6 +541,7 @@ TrainResult Trainer::run() {
   std::vector<torch::Tensor> windowTerms(s.terms.size());
   const auto deviceLong = torch::TensorOptions().dtype(torch::kInt64).device(s.device);
   const auto ownRows = s.ownRows();
+  s.firstNonFiniteStep = torch::zeros({}, deviceLong);
 
   while (s.step < t.steps) {
     const double lr = lrAt(t, s.step);
@@ -489,6 +595,7 @@ TrainResult Trainer::run() {
     torch::Tensor gradNorm = s.clipGradients();
     s.optimizer->step();
     ++s.step;
+    s.recordNonFinite(stepLoss, stepTerms, gradNorm);
     ++windowSteps;
     windowLoss = windowLoss.defined() ? windowLoss + stepLoss : stepLoss;
 
@@ -496,7 +603,8 @@ TrainResult Trainer::run() {
     const bool evaluates = s.options.evaluateEvery > 0 && s.options.evaluate &&
                            (s.step % s.options.evaluateEvery == 0 || last);
     if (s.step % s.options.logEvery == 0 || last || evaluates) {
-      const double loss = windowLoss.item<double>() / static_cast<double>(windowSteps);  // the one host sync
+      s.stopIfDiverged();  // the host sync of a logged step
+      const double loss = windowLoss.item<double>() / static_cast<double>(windowSteps);
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - windowStart).count();
       Json m{{"step", s.step},
@@ -509,11 +617,16 @@ TrainResult Trainer::run() {
         m[s.terms[i].name] = windowTerms[i].item<double>() / static_cast<double>(windowSteps);
       if (evaluates) {
         try {
+          s.stopIfNotFinite();  // the evaluation scores the weights after this step
           const Json ppl = s.evaluateHeldout();
           double sum = 0;
           int n = 0;
-          for (const auto& [id, value] : ppl.items())
-            if (value.is_number()) sum += value.get<double>(), ++n;
+          for (const auto& [id, value] : ppl.items()) {
+            if (!value.is_number()) continue;
+            if (!std::isfinite(value.get<double>()))
+              s.diverged("the held-out perplexity of " + id + " is not finite at " + s.stepOf(s.step));
+            sum += value.get<double>(), ++n;
+          }
           m["eval_ppl"] = ppl;
           m["eval_ppl_mean"] = n ? Json(sum / n) : Json();
         } catch (const Cancelled&) {
@@ -522,7 +635,7 @@ TrainResult Trainer::run() {
         }
       }
       s.reporter.metrics(s.step, m, runFolder);
-      if (writes) metrics << m.dump() << '\n' << std::flush;
+      if (writes) metrics << dumpJson(m) << '\n' << std::flush;
       s.reporter.progress(s.step, t.steps, "steps");
       result.losses.push_back(loss);
       result.loggedSteps.push_back(s.step);
@@ -532,9 +645,11 @@ TrainResult Trainer::run() {
       for (torch::Tensor& term : windowTerms) term = torch::Tensor();
     }
     const bool checkpointDue = s.options.checkpoints && (last || (t.checkpoint_every > 0 && s.step % t.checkpoint_every == 0));
+    if (checkpointDue) s.stopIfNotFinite();  // every process, before rank 0 saves
     if (checkpointDue && writes) s.saveCheckpoint(settings);
     if (processCount() > 1 ? cancelled : cancelRequested()) s.stopCancelled(settings, checkpointDue);
   }
+  s.stopIfNotFinite();  // what the caller saves next is finite
   s.model->eval();
   barrier("the end of training");  // rank 0's last checkpoint is complete for every process
   result.steps = s.step;

@@ -46,8 +46,19 @@
 // `precision`), the forward and backward run under autocast with bf16 compute
 // while parameters, grads and optimizer state stay fp32 (master weights);
 // otherwise everything is fp32.
-// Host syncs: one per logged step (the metrics), none otherwise; several
-// processes add one per step (the all-reduce's flags).
+// Divergence: a step whose LM loss, a loss term or gradient norm is NaN or
+// ±inf is recorded on the device (the first such step, without a host sync)
+// and the record is read back at each logged step, before each checkpoint and
+// at the end; the trainable weights before each checkpoint, evaluation and
+// the end; held-out perplexities (evaluate) as they are logged. Any of
+// these stops the run with an InputError naming the step and the settings to
+// look at (learning rate, gradient clipping, precision; with their JSON paths
+// when projectFile/settingsPointer say where the settings come from). So a
+// run() that returns leaves finite weights, and no checkpoint or metrics line
+// holds a non-finite value. A learning rate AdamW cannot apply in float
+// (lr / (1 − β1), lr · weight_decay) is refused by the constructor.
+// Host syncs: one per logged step (the metrics), one per checkpoint, none
+// otherwise; several processes add one per step (the all-reduce's flags).
 // Metrics events carry the run folder (absolute) as "run"; metrics.jsonl
 // lines do not (the file is in that folder).
 #pragma once
@@ -107,6 +118,11 @@ struct TrainerOptions {
   // random numbers, so training is the same with and without it.
   std::int64_t evaluateEvery = 0;
   std::function<Json()> evaluate;
+  // Where `settings` come from, for messages: the project file and the JSON
+  // pointer of the settings object ("/base_model/pretrain"). Empty: a message
+  // names "<key> of the training settings". stageTrainerOptions sets projectFile.
+  std::filesystem::path projectFile;
+  std::string settingsPointer;
 };
 
 struct TrainResult {
@@ -119,19 +135,22 @@ struct TrainResult {
 
 // The options a stage's checkpointed training starts from: its settings, run
 // folder and device, resuming from the newest complete checkpoint, keeping
-// the project's checkpoints_kept.
+// the project's checkpoints_kept; projectFile is the project's (the stage sets
+// settingsPointer).
 TrainerOptions stageTrainerOptions(const Project& project, const TrainingSettings& settings,
                                    std::filesystem::path runDir, std::string device);
 
 class Trainer {
  public:
-  // Throws InputError for inconsistent settings, and when the run folder
-  // already has checkpoints but resume is false (it never overwrites a run).
+  // Throws InputError for inconsistent settings (a learning rate beyond what
+  // AdamW applies in float included), and when the run folder already has
+  // checkpoints but resume is false (it never overwrites a run).
   Trainer(std::shared_ptr<CausalLMImpl> model, BatchSource& data, TrainerOptions options, Reporter reporter);
   ~Trainer();
 
   void addLossTerm(LossTerm term);
   // Trains up to settings.steps, checkpointing every checkpoint_every steps and at the end.
+  // InputError when the run diverges (see "Divergence" above).
   TrainResult run();
 
   // Newest checkpoint folder with a `complete` marker; empty if none.

@@ -5,10 +5,11 @@
 
 #include <cstring>
 #include <set>
-#include <sstream>
 #include <system_error>
 
 #include "util/error.h"
+#include "util/owned_paths.h"
+#include "util/regular_file.h"
 
 namespace fs = std::filesystem;
 
@@ -25,8 +26,7 @@ static bool syncPath(const fs::path& path) {
 
 AtomicFileWriter::AtomicFileWriter(fs::path target) : target_(std::move(target)) {
   if (target_.has_parent_path()) fs::create_directories(target_.parent_path());
-  temp_ = target_;
-  temp_ += ".tmp-" + std::to_string(::getpid());
+  temp_ = scratchPath(target_);
   out_.open(temp_, std::ios::binary | std::ios::trunc);
   if (!out_) throw std::runtime_error("cannot write " + target_.string() + ": " + std::strerror(errno));
 }
@@ -81,15 +81,7 @@ bool writeFileAtomicIfChanged(const fs::path& target, std::string_view data) {
   return true;
 }
 
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError("cannot read " + path.string() + ": " + std::strerror(errno));
-  if (fs::is_directory(path)) throw InputError("cannot read " + path.string() + ": it is a folder");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw InputError("error while reading " + path.string() + ": " + std::strerror(errno));
-  return buffer.str();
-}
+std::string readFile(const fs::path& path) { return RegularFile(path).readAll(); }
 
 namespace {
 
@@ -130,13 +122,6 @@ Json readJsonFile(const std::filesystem::path& path) { return parseJsonText(read
 
 namespace {
 
-// "~" and "/" escaped as RFC 6901 asks.
-std::string pointerToken(const std::string& key) {
-  std::string out;
-  for (char c : key) out += c == '~' ? std::string("~0") : c == '/' ? std::string("~1") : std::string(1, c);
-  return out;
-}
-
 // SAX events → the pointer of each repeated key. A container frame holds the
 // keys seen (objects) or the next index (arrays); `pending` is the token of the
 // value about to start.
@@ -157,7 +142,7 @@ class DuplicateKeyFinder {
   bool end_array() { return close(); }
   bool key(Json::string_t& k) {
     Frame& f = frames_.back();
-    pending_ = pointerToken(k);
+    pending_ = jsonPointerToken(k);
     const std::string pointer = pointerOfChild();
     if (!f.keys.insert(k).second && reported_.insert(pointer).second) found.push_back(pointer);
     return true;

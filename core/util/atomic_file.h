@@ -1,4 +1,4 @@
-// Atomic file writes: data goes to "<name>.tmp-<pid>" in the same folder, is
+// Atomic file writes: data goes to ".dmoe-tmp-<pid>-<name>" (util/owned_paths.h) in the same folder, is
 // flushed to disk, then renamed over the target. A crash never leaves a
 // half-written file under the real name; readers see the old or the new file.
 #pragma once
@@ -38,6 +38,8 @@ class AtomicFileWriter {
   bool committed_ = false;
 };
 
+// The whole file; InputError naming it unless it is a regular file that can
+// be read (a FIFO is refused, never waited on: util/regular_file.h).
 std::string readFile(const std::filesystem::path& path);
 // JSON text from `source` (a file name, for messages); a syntax error or a number
 // out of range throws InputError "<source>:<line>:<column>: not valid JSON …".

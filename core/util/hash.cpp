@@ -1,10 +1,9 @@
 #include "util/hash.h"
 
 #include <cstdio>
-#include <fstream>
 #include <vector>
 
-#include "util/error.h"
+#include "util/regular_file.h"
 
 namespace dmoe {
 
@@ -23,14 +22,9 @@ Hasher& Hasher::add(std::uint64_t value) {
 }
 
 Hasher& Hasher::addFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in || std::filesystem::is_directory(path)) throw InputError("cannot read " + path.string());
+  RegularFile file(path);
   std::vector<char> buffer(1 << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    add(std::string_view(buffer.data(), static_cast<size_t>(in.gcount())));
-  }
-  if (in.bad()) throw InputError("error while reading " + path.string());
+  while (const std::size_t n = file.read(buffer.data(), buffer.size())) add(std::string_view(buffer.data(), n));
   return *this;
 }
 

@@ -12,7 +12,8 @@ class Hasher {
  public:
   Hasher& add(std::string_view bytes);
   Hasher& add(std::uint64_t value);
-  // Adds the file's bytes (streamed, any size).
+  // Adds the file's bytes (streamed, any size); InputError unless it is a
+  // regular file (util/regular_file.h) that can be read.
   Hasher& addFile(const std::filesystem::path& path);
   std::uint64_t value() const { return state_; }
   std::string hex() const;

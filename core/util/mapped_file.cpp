@@ -1,36 +1,49 @@
 #include "util/mapped_file.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include "util/error.h"
+#include "util/regular_file.h"
 
 namespace dmoe {
 
-MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw InputError("cannot open " + path.string() + ": " + std::strerror(errno));
+namespace {
+
+// What a non-regular file is, for the message ("a FIFO"); empty for a regular file.
+const char* nonRegularKind(mode_t mode) {
+  if (S_ISREG(mode)) return "";
+  if (S_ISDIR(mode)) return "a folder";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  return "not a file";
+}
+
+}  // namespace
+
+void requireRegularFile(const std::filesystem::path& path) {
   struct stat info {};
-  if (::fstat(fd, &info) != 0) {
-    ::close(fd);
-    throw InputError("cannot stat " + path.string() + ": " + std::strerror(errno));
-  }
+  if (::stat(path.c_str(), &info) != 0) throw InputError("cannot open " + path.string() + ": " + std::strerror(errno));
+  const std::string kind = nonRegularKind(info.st_mode);
+  if (!kind.empty()) throw InputError(path.string() + ": not a regular file (" + kind + ")");
+}
+
+MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
+  const RegularFile file(path);  // a FIFO or a device is refused by name, never waited on
+  struct stat info {};
+  if (::fstat(file.fd(), &info) != 0) throw InputError("cannot stat " + path.string() + ": " + std::strerror(errno));
   size_ = static_cast<std::size_t>(info.st_size);
   if (size_ > 0) {
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      ::close(fd);
-      throw InputError("cannot map " + path.string() + ": " + std::strerror(errno));
-    }
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, file.fd(), 0);
+    if (p == MAP_FAILED) throw InputError("cannot map " + path.string() + ": " + std::strerror(errno));
     data_ = static_cast<const unsigned char*>(p);
   }
-  ::close(fd);
 }
 
 MappedFile::~MappedFile() { release(); }

@@ -1,5 +1,8 @@
-// Read-only memory map of a whole file (token shards, safetensors).
-// The mapping lives as long as the object; moving transfers it.
+// Read-only memory map of a whole regular file (token shards, safetensors),
+// and the check every reader of a user's file makes first: only a regular
+// file is opened (util/regular_file.h), so a FIFO, device or socket in a
+// file's place is a named error instead of a read that blocks forever (or
+// never ends). The mapping lives as long as the object; moving transfers it.
 #pragma once
 #include <cstddef>
 #include <filesystem>
@@ -7,10 +10,16 @@
 
 namespace dmoe {
 
+// Throws InputError "<path>: not a regular file (a FIFO)" unless `path`,
+// symbolic links followed, is a regular file; "cannot open <path>: …" when it
+// cannot be examined (absent, no permission). Nothing is opened.
+void requireRegularFile(const std::filesystem::path& path);
+
 class MappedFile {
  public:
   MappedFile() = default;
-  explicit MappedFile(const std::filesystem::path& path);  // throws InputError naming the file
+  // Throws InputError naming the file: absent, not a regular file, unreadable.
+  explicit MappedFile(const std::filesystem::path& path);
   ~MappedFile();
   MappedFile(MappedFile&& other) noexcept;
   MappedFile& operator=(MappedFile&& other) noexcept;
