@@ -48,7 +48,7 @@ std::string changes(const Hashes& before, const Hashes& now) {
   std::string out;
   for (const auto& [path, hash] : before) {
     auto it = now.find(path);
-    if (it == now.end()) out += "deleted: " + path + "\n";
+    if (it == now.end() || it->second == "(missing)") out += "deleted: " + path + "\n";
     else if (it->second != hash) out += "changed: " + path + "\n";
   }
   return out;

@@ -86,7 +86,7 @@ static bool runDenseContinue(const Project& project, Reporter& reporter, bool fo
   const RunLayout runs(project.layout().baselineDir(RunLayout::kDenseContinue));
   const std::string device = resolveDevice(project.device);
   const fs::path baseDir = baseModelDir(project);
-  const ModelConfig config = ModelConfig::fromHfJson(HfCheckpoint::open(baseDir).config, (baseDir / "config.json").string());
+  const ModelConfig config = readModelConfig(HfCheckpoint::open(baseDir));  // checked against its weights first
   TrainingSettings settings = cappedToContext(project.train.stage2, config.max_position_embeddings);
   const std::int64_t budget = dmoeTrainingTokens(project, config.max_position_embeddings);
   const std::int64_t perStep = settings.batch_sequences * settings.seq_len;

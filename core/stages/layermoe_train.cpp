@@ -62,7 +62,7 @@ struct Lineage {
 Lineage lineageOf(const Project& project) {
   const fs::path dir = baseModelDir(project);
   const std::string source = (dir / "config.json").string();
-  const ModelConfig config = ModelConfig::fromHfJson(HfCheckpoint::open(dir).config, source);
+  const ModelConfig config = readModelConfig(HfCheckpoint::open(dir));  // checked against its weights first
   Lineage out;
   out.previous = readMoeLayout(config, source);
   out.previousExperts = expertsPerModelLayer(out.previous, config.num_hidden_layers, source);
