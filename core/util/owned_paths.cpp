@@ -46,10 +46,9 @@ bool emptyFolder(const fs::path& dir) {
   return fs::is_directory(dir, ec) && fs::is_empty(dir, ec);
 }
 
-// A stage folder of a version before .dmoe-made: it holds the records only a stage writes.
-bool earlierStageFolder(const fs::path& dir) {
-  return regularFile(dir / "inputs.json") || regularFile(dir / "manifest.json");
-}
+// A stage folder of a version before .dmoe-made: it holds inputs.json, the
+// record a stage writes first (manifest.json alone is too common a name to prove it).
+bool earlierStageFolder(const fs::path& dir) { return regularFile(dir / "inputs.json"); }
 
 // A scratch entry this process may remove: its own, or a dead process's.
 bool removableScratch(const std::string& name) {

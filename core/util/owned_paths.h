@@ -53,8 +53,8 @@ void removeMade(const std::filesystem::path& path);
 
 // Prepares `dir` for outputs made from scratch: creates and marks it when
 // absent or empty; clears and re-marks it when it is marked (or is a stage
-// folder of an earlier version: it holds inputs.json or manifest.json, files
-// only the workbench writes there). A non-empty folder the workbench did not
+// folder of an earlier version: it holds inputs.json, the record a stage
+// writes first). A non-empty folder the workbench did not
 // make is refused with an InputError naming it. Returns whether it removed anything.
 bool clearMadeFolder(const std::filesystem::path& dir, const std::string& kind);
 
