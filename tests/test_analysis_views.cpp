@@ -3,7 +3,10 @@
 // values on viridis, tooltips, module switch, project / group / clustered
 // order, the ε line of the layer profile, chosen layers highlighted) and the
 // similarity matrix (clustered order, dendrogram beside the rows, per-layer
-// switch, click → pair and groups); the readers' errors name the file; missing
+// switch, click → pair and groups; the fingerprint diagnostics: split-half
+// reliability on the diagonal, the reading as a warning or not, the family
+// scores, the per-layer reliability, the source; a file without them as
+// before); the readers' errors name the file; missing
 // artifacts say which stage to run; CSV / SVG / PNG export; the main window's
 // tabs. Screenshots go to DMOE_TEST_OUTPUT.
 #include <QApplication>
@@ -12,6 +15,7 @@
 #include <QHelpEvent>
 #include <QLabel>
 #include <QStackedWidget>
+#include <QTableWidget>
 #include <QTabWidget>
 #include <QToolTip>
 #include <QtTest>
@@ -26,6 +30,7 @@
 #include "line_chart.h"
 #include "project_document.h"
 #include "main_window.h"
+#include "methods/clustering.h"
 #include "project/project.h"
 #include "routing_view.h"
 #include "similarity_view.h"
@@ -88,6 +93,73 @@ void writeFixtures(const fs::path& runs) {
 }
 
 fs::path runsIn(const QTemporaryDir& dir) { return fs::path(dir.path().toStdString()) / "runs"; }
+
+// A synthetic similarity.json with the fingerprint diagnostics, shaped like
+// issue 33's split-half run: 10 languages (de nl sv da es it pt ru cs ja),
+// off-diagonal cosines 0.03·cos(1.7 (i+1)(j+1)) (plus 0.25 for same-family
+// pairs when `structure`), split-half reliabilities
+//   de .41 nl .38 sv .44 da .40 es .43 it .37 pt .42 ru .12 cs .39 ja .45,
+// ru's own half not its nearest (9 of 10: reliable, ≥ 90 %), layers 1–3 with
+// mean reliabilities .39 .41 .44. Without `structure` the halves' pair
+// pattern does not repeat (r 0.03, p 0.412) and neither labelling separates
+// (family p 0.58, script p 0.31): the reading warns that groups will be
+// arbitrary. With it, r 0.55 (p 0.002) and family p 0.001: no warning.
+const std::vector<double> kReliability{0.41, 0.38, 0.44, 0.40, 0.43, 0.37, 0.42, 0.12, 0.39, 0.45};
+constexpr int kRu = 7;
+
+void writeFingerprintFixture(const fs::path& runs, bool structure, const std::string& source = "weights") {
+  const std::vector<std::string> languages{"de", "nl", "sv", "da", "es", "it", "pt", "ru", "cs", "ja"};
+  const std::vector<std::string> family{"Germanic", "Germanic", "Germanic", "Germanic", "Romance",
+                                        "Romance",  "Romance",  "Slavic",   "Slavic",   "Japonic"};
+  const std::vector<std::string> script{"Latin", "Latin", "Latin", "Latin",    "Latin",
+                                        "Latin", "Latin", "Cyrillic", "Latin", "Japanese"};
+  const size_t n = languages.size();
+  SimilarityMatrix combined(n, std::vector<double>(n, 1.0));
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < n; ++j)
+      if (i != j)
+        combined[i][j] = 0.03 * std::cos(1.7 * double((i + 1) * (j + 1))) + (structure && family[i] == family[j] ? 0.25 : 0);
+  // The halves: own other half at the reliability, other languages' halves at 0.8 × their cosine.
+  SimilarityMatrix halves(2 * n, std::vector<double>(2 * n));
+  for (size_t a = 0; a < 2 * n; ++a)
+    for (size_t b = 0; b < 2 * n; ++b)
+      halves[a][b] = a == b ? 1.0 : a / 2 == b / 2 ? kReliability[a / 2] : 0.8 * combined[a / 2][b / 2];
+  Json nearest = Json::array();
+  for (size_t i = 0; i < n; ++i) nearest.push_back(int(i) != kRu);
+  const Dendrogram tree = averageLinkage(similarityToDistance(combined));
+  Json merges = Json::array();
+  for (const ClusterMerge& m : tree.merges)
+    merges.push_back({{"left", m.left}, {"right", m.right}, {"height", m.height}, {"size", m.size}});
+  Json perLayer = Json::array();
+  for (int layer : {1, 2, 3}) perLayer.push_back({{"layer", layer}, {"matrix", combined}});
+  const Json families = Json::array(
+      {{{"labelling", "family"}, {"labels", family}, {"within", structure ? 0.214 : 0.004},
+        {"across", structure ? 0.004 : 0.005}, {"gap", structure ? 0.21 : -0.001}, {"p_value", structure ? 0.001 : 0.58},
+        {"permutations", 999}, {"cluster_ari", structure ? 0.62 : -0.05}, {"relatives_on_top", structure ? 8 : 2},
+        {"with_relatives", 9}, {"relatives_on_top_by_chance", 2.222}},
+       {{"labelling", "script"}, {"labels", script}, {"within", 0.006}, {"across", 0.002}, {"gap", 0.004},
+        {"p_value", 0.31}, {"permutations", 999}, {"cluster_ari", 0.08}, {"relatives_on_top", 6},
+        {"with_relatives", 8}, {"relatives_on_top_by_chance", 6.222}}});
+  test::writeText(runs / "similarity" / "similarity.json",
+                  Json{{"method", "exact"},
+                       {"source", source},
+                       {"languages", languages},
+                       {"layers", {1, 2, 3}},
+                       {"matrix", combined},
+                       {"per_layer", perLayer},
+                       {"cluster_order", tree.leafOrder},
+                       {"dendrogram", merges},
+                       {"split_half",
+                        {{"halves", halves},
+                         {"reliability", kReliability},
+                         {"own_half_nearest", nearest},
+                         {"layer_reliability", {0.39, 0.41, 0.44}},
+                         {"structure_r", structure ? 0.55 : 0.03},
+                         {"structure_p", structure ? 0.002 : 0.412},
+                         {"permutations", 999}}},
+                       {"families", families}}
+                      .dump());
+}
 
 // A point inside a cell clear of the value written at its centre.
 QPoint cellCorner(const HeatmapWidget& heatmap, int row, int column) {
@@ -279,6 +351,15 @@ class TestAnalysisViews : public QObject {
     QCOMPARE(image.pixelColor(cellCorner(heatmap, 0, 2)).name(), viridis(1).name());
     QCOMPARE(image.pixelColor(cellCorner(heatmap, 2, 1)).name(), viridis(0).name());
     QCOMPARE(heatmap.toolTipText(0, 2), QString("ar–ur: 0.83"));
+    // No diagnostics in this file: the diagonal is the matrix's 1 (the top of the scale), no reading, no scores.
+    QVERIFY(!heatmap.cellOverride(0, 0));
+    QCOMPARE(image.pixelColor(cellCorner(heatmap, 1, 1)).name(), viridis(1).name());
+    QCOMPARE(heatmap.toolTipText(1, 1), QString("fr–fr: 1"));
+    QVERIFY(view.readingText().isEmpty());
+    QVERIFY(!view.readingWarns());
+    QVERIFY(view.findChild<QLabel*>("similarityReading")->isHidden());
+    QVERIFY(view.findChild<QWidget*>("fingerprintDiagnostics")->isHidden());
+    QCOMPARE(view.titleText(), QString("Fingerprints: weights (each language's fine-tuning deviation Δθ, layers 1, 2)"));
 
     // Leaves beside their rows, top to bottom ar, ur, fr, de; the root at the left edge.
     DendrogramWidget& tree = *view.dendrogram();
@@ -304,6 +385,100 @@ class TestAnalysisViews : public QObject {
     QCOMPARE(heatmap.rowOrder(), std::vector<int>({0, 2, 1, 3}));
     view.showPair(0, 2);
     QCOMPARE(view.pairText(), QString("ar–ur: 0.50 · groups 0 and 0"));
+  }
+
+  // Issue 33's diagnostics: the reliabilities on the combined matrix's
+  // diagonal (own grey scale, the data and the scale unchanged), ru outlined;
+  // the reading warns without shared structure and not with it; the family
+  // scores per labelling; the per-layer reliability; the source in the title.
+  void similarityFingerprintDiagnostics() {
+    QTemporaryDir tmp;
+    writeFingerprintFixture(runsIn(tmp), false);
+    SimilarityView view;
+    view.resize(1000, 860);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.reload(runsIn(tmp));
+    QVERIFY(view.hasData());
+    HeatmapWidget& heatmap = *view.heatmap();
+    QCoreApplication::processEvents();
+    const QImage image = heatmap.grab().toImage();
+    for (int i = 0; i < 10; ++i) {
+      const HeatmapWidget::CellOverride* diagonal = heatmap.cellOverride(i, i);
+      QVERIFY2(diagonal, qPrintable(QString::number(i)));
+      QCOMPARE(diagonal->value, kReliability[size_t(i)]);
+      QCOMPARE(diagonal->outline.isValid(), i == kRu);
+      QCOMPARE(heatmap.value(i, i), 1.0);  // the data keeps the matrix
+    }
+    QVERIFY(!heatmap.cellOverride(0, 1));
+    // nl's cell in its grey (0.3 + 0.62 · 0.38 ≈ 0.536), ru's outlined red; off-diagonal cells on viridis as before.
+    QCOMPARE(image.pixelColor(cellCorner(heatmap, 1, 1)).name(), SimilarityView::reliabilityColour(0.38).name());
+    QCOMPARE(SimilarityView::reliabilityColour(0.38).name(), QColor::fromRgbF(0.5356f, 0.5356f, 0.5356f).name());
+    QCOMPARE(SimilarityView::reliabilityColour(-0.2).name(), SimilarityView::reliabilityColour(0).name());
+    QCOMPARE(image.pixelColor(heatmap.cellRect(kRu, kRu).topLeft().toPoint() + QPoint(1, 1)).name(), QString("#d62728"));
+    const auto [low, high] = heatmap.valueRange();
+    QVERIFY(high < 0.031 && low > -0.031);  // the off-diagonal cosines span the scale, not the reliabilities
+    QCOMPARE(heatmap.toolTipText(0, 0), QString("de: split-half reliability: cos(half a, half b) = +0.41; own half nearest: yes"));
+    QCOMPARE(heatmap.toolTipText(kRu, kRu), QString("ru: split-half reliability: cos(half a, half b) = +0.12; own half nearest: no"));
+    QVERIFY(heatmap.toolTipText(0, 1).startsWith("de–nl: "));
+    view.showPair(kRu, kRu);
+    QCOMPARE(view.pairText(), QString("ru: split-half reliability: cos(half a, half b) = +0.12; own half nearest: no · "
+                                      "no groups yet (run `dmoe group`)"));
+    QVERIFY2(view.findChild<QLabel*>("similarityNote")->text().contains("outlined red: own half not nearest (1 language)"),
+             qPrintable(view.findChild<QLabel*>("similarityNote")->text()));
+    // The CSV export is the matrix, diagonal 1s, so that it reads back as one.
+    QCOMPARE(view.table().rows.front()[1], QString("1"));
+
+    // Reliable fingerprints, no shared structure: the warning.
+    QVERIFY2(view.readingText().contains("groups built on them will be arbitrary"), qPrintable(view.readingText()));
+    QVERIFY(view.readingText().contains("Fingerprints are reliable"));
+    QVERIFY(view.readingWarns());
+    auto* reading = view.findChild<QLabel*>("similarityReading");
+    QVERIFY(reading->isVisible());
+    QVERIFY(reading->text().startsWith("⚠ "));
+    QVERIFY(reading->styleSheet().contains("rgba(255, 170, 0"));
+    QCOMPARE(view.titleText(), QString("Fingerprints: weights (each language's fine-tuning deviation Δθ, layers 1, 2, 3)"));
+
+    // One row per labelling.
+    QTableWidget& families = *view.familyTable();
+    QCOMPARE(families.rowCount(), 2);
+    QCOMPARE(families.item(0, 0)->text(), QString("family"));
+    QCOMPARE(families.item(0, 0)->toolTip(), QString("Germanic: de, nl, sv, da · Japonic: ja · Romance: es, it, pt · Slavic: ru, cs"));
+    QCOMPARE(families.item(0, 1)->text(), QString("-0.001"));
+    QCOMPARE(families.item(0, 1)->toolTip(), QString("within +0.004, across +0.005"));
+    QCOMPARE(families.item(0, 2)->text(), QString("0.580"));
+    QCOMPARE(families.item(0, 3)->text(), QString("-0.05"));
+    QCOMPARE(families.item(0, 4)->text(), QString("2 of 9 (chance 2.2)"));
+    QCOMPARE(families.item(1, 0)->text(), QString("script"));
+    QCOMPARE(families.item(1, 4)->text(), QString("6 of 8 (chance 6.2)"));
+    QVERIFY(families.isVisible());
+
+    // The per-layer reliability, x = the layer.
+    QCOMPARE(view.layerChart()->lines().size(), 1);
+    QCOMPARE(view.layerChart()->lines().front().points,
+             (QVector<QPointF>{QPointF(1, 0.39), QPointF(2, 0.41), QPointF(3, 0.44)}));
+    QVERIFY(test::saveScreenshot(view, "similarity-diagnostics.png"));
+
+    // One layer alone: its own matrix with the trivial diagonal (the reliability is over the layer set).
+    view.setMatrixChoice(1);
+    QVERIFY(!heatmap.cellOverride(0, 0));
+    QVERIFY(view.findChild<QLabel*>("similarityNote")->text().contains("split-half reliability on the combined matrix's diagonal"));
+    view.setMatrixChoice(0);
+    QVERIFY(heatmap.cellOverride(0, 0));
+
+    // Shared structure (the halves' pairs repeat, the families separate): no warning.
+    writeFingerprintFixture(runsIn(tmp), true, "activations");
+    view.reload(runsIn(tmp));
+    QVERIFY2(!view.readingText().contains("arbitrary"), qPrintable(view.readingText()));
+    QVERIFY(view.readingText().contains("repeat between halves"));
+    QVERIFY(!view.readingWarns());
+    QVERIFY(!reading->text().startsWith("⚠"));
+    QVERIFY(!reading->styleSheet().contains("rgba(255, 170, 0"));
+    QCOMPARE(families.item(0, 1)->text(), QString("+0.210"));
+    QCOMPARE(families.item(0, 2)->text(), QString("0.001"));
+    QCOMPARE(families.item(0, 4)->text(), QString("8 of 9 (chance 2.2)"));
+    QCOMPARE(view.titleText(), QString("Fingerprints: activations (each language's mean FFN input, layers 1, 2, 3)"));
+    QCOMPARE(heatmap.cellOverride(2, 2)->value, 0.44);
   }
 
   void missingAndBrokenArtifactsSayWhatToRun() {

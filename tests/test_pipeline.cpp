@@ -13,8 +13,10 @@
 #include "corpus/token_shard.h"
 #include "results/allocation_file.h"
 #include "results/expansion_file.h"
+#include "results/groups_file.h"
 #include "results/layer_similarity_file.h"
 #include "results/routing_file.h"
+#include "results/similarity_file.h"
 #include "train/trainer.h"
 #include "util/hash.h"
 #include "util/json.h"
@@ -152,6 +154,17 @@ class TestPipeline : public QObject {
     }
     QCOMPARE(stage2Events, std::int64_t{6});
 
+    // The split-half check is on by default: each language's halves are
+    // fine-tuned too, and the matrix carries their diagnostics and the reading.
+    for (const char* half : {"half_a", "half_b"})
+      QVERIFY(fs::exists(runs() / "deviation/en" / half / "ffn_delta.safetensors"));
+    const SimilarityResult similarity = SimilarityResult::read(runs() / "similarity/similarity.json");
+    QVERIFY(similarity.splitHalf);
+    QCOMPARE(similarity.splitHalf->halves.size(), size_t{10});
+    QCOMPARE(similarity.splitHalf->reliability.size(), size_t{5});
+    QCOMPARE(similarity.splitHalf->layerReliability.size(), size_t{2});  // last_n 2
+    QVERIFY(!similarity.reading().empty());
+
     // Groups: 5 languages in 2 balanced groups (3 + 2), every language once.
     const Json groups = Json::parse(test::readText(runs() / "group/groups.json"));
     QCOMPARE(groups["groups"].size(), size_t{2});
@@ -167,6 +180,8 @@ class TestPipeline : public QObject {
     std::snprintf(stationarityLine, sizeof stationarityLine, "continual data: r = %.2f (FFN gradients",
                   stationarity.at("r").get<double>());
     QVERIFY2(report.find(stationarityLine) != std::string::npos, report.c_str());
+    QVERIFY2(report.find("## Fingerprints\n\nSource: weights (similarity.source). " + similarity.reading()) != std::string::npos,
+             report.c_str());
 
     // Merge counts the DMoE's parameters for its E and top-k: the total is the merged checkpoint's own
     // count, and the report's table shows it.
@@ -351,6 +366,54 @@ class TestPipeline : public QObject {
       QVERIFY2(statuses.at(stage) == "skipped", summary(statuses).c_str());
     for (const char* stage : {"select-layers", "merge", "train", "eval", "baselines", "adapt", "report"})
       QVERIFY2(statuses.at(stage) == "done", summary(statuses).c_str());
+  }
+
+  // A labelling gives the family score and the groups' ARI; the activations
+  // fingerprint needs no split fine-tunes (the deviation stage then runs
+  // without them) and writes its centred fingerprints; switching the source
+  // recomputes the similarity alone.
+  void familyScoreAndTheActivationsFingerprint() {
+    Json p = Json::parse(test::readText(project_));
+    p["runs_dir"] = "runs-fingerprints";
+    p["similarity"]["labelling"] = "micro.labels.csv";
+    p["similarity"]["source"] = "activations";
+    p["similarity"]["activation_tokens"] = 400;
+    const fs::path file = root() / "fingerprints.dmoe.json";
+    test::writeText(file, p.dump(2));
+    test::writeText(root() / "micro.labels.csv", "language,family,script\nen,germanic,latin\nnl,germanic,latin\n"
+                                                 "de,germanic,latin\nru,slavic,cyrillic\nuk,slavic,cyrillic\n");
+    auto r = test::runCli({"--events", "jsonl", "run", "--until", "group", file.string()}, root(), 180000);
+    QVERIFY2(r.exitCode == 0, (r.err + r.out.substr(r.out.size() > 1500 ? r.out.size() - 1500 : 0)).c_str());
+    const fs::path runs = root() / "runs-fingerprints";
+    QVERIFY(!fs::exists(runs / "deviation/en/half_a"));
+    for (const char* name : {"en", "en.a", "en.b", "uk.b"})
+      QVERIFY2(fs::exists(runs / "similarity/fingerprints" / (std::string(name) + ".safetensors")), name);
+    const SimilarityResult s = SimilarityResult::read(runs / "similarity/similarity.json");
+    QCOMPARE(s.source, std::string("activations"));
+    QVERIFY(s.splitHalf);
+    QCOMPARE(s.families.size(), size_t{2});
+    QCOMPARE(s.families[0].labelling, std::string("family"));
+    QCOMPARE(s.families[1].labels, (std::vector<std::string>{"latin", "latin", "latin", "cyrillic", "cyrillic"}));
+    QCOMPARE(s.families[0].withRelatives, 5);
+    QVERIFY(s.families[0].pValue > 0 && s.families[0].pValue <= 1);
+    const LanguageGroups groups = LanguageGroups::read(runs / "group/groups.json");
+    QCOMPARE(groups.labellingAri.size(), size_t{2});
+    QVERIFY(groups.labellingAri.at("family") >= -1 && groups.labellingAri.at("family") <= 1);
+
+    p["similarity"]["source"] = "weights";
+    p["similarity"]["split_half"] = false;
+    test::writeText(file, p.dump(2));
+    r = test::runCli({"--events", "jsonl", "run", "--until", "similarity", file.string()}, root(), 180000);
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const auto statuses = stageStatuses(r.out);
+    QCOMPARE(statuses.at("deviation"), std::string("skipped"));
+    QCOMPARE(statuses.at("similarity"), std::string("done"));
+    QVERIFY(!SimilarityResult::read(runs / "similarity/similarity.json").splitHalf);
+
+    test::writeText(root() / "micro.labels.csv", "language,family\nen,germanic\n");
+    r = test::runCli({"similarity", file.string()}, root());
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.find("micro.labels.csv: no row for nl, de, ru, uk") != std::string::npos, r.err.c_str());
   }
 
   // select-layers reads ε and the mode only; an ε that expands no layer fails

@@ -258,7 +258,7 @@ class ResultsTest : public QObject {
     r.clusterOrder = {0, 1, 2};
     r.dendrogram = {{0, 1, 0.5, 2}, {2, 3, 0.85, 3}};
     json = r.toJson();
-    const std::vector<std::string> keys = {"method", "languages", "layers", "matrix", "per_layer", "labels",
+    const std::vector<std::string> keys = {"method", "source", "languages", "layers", "matrix", "per_layer", "labels",
                                            "cluster_order", "dendrogram"};
     std::vector<std::string> written;
     for (const auto& [key, value] : json.items()) written.push_back(key);

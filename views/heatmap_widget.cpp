@@ -53,6 +53,7 @@ void HeatmapWidget::setData(const QStringList& rowLabels, const QStringList& col
   rowOrder_ = identity(rows());
   columnOrder_ = identity(columns());
   selected_.reset();
+  overrides_.clear();
   updateGeometry();
   update();
 }
@@ -87,6 +88,21 @@ void HeatmapWidget::setToolTipFormatter(ToolTipFormatter formatter) { formatter_
 void HeatmapWidget::setSelectedCell(std::optional<std::pair<int, int>> cell) {
   selected_ = cell;
   update();
+}
+
+void HeatmapWidget::setCellOverride(int row, int column, CellOverride cell) {
+  overrides_[{row, column}] = std::move(cell);
+  update();
+}
+
+void HeatmapWidget::clearCellOverrides() {
+  overrides_.clear();
+  update();
+}
+
+const HeatmapWidget::CellOverride* HeatmapWidget::cellOverride(int row, int column) const {
+  const auto found = overrides_.find({row, column});
+  return found == overrides_.end() ? nullptr : &found->second;
 }
 
 std::pair<double, double> HeatmapWidget::valueRange() const {
@@ -150,6 +166,7 @@ std::optional<std::pair<int, int>> HeatmapWidget::cellAt(const QPointF& point) c
 }
 
 QString HeatmapWidget::toolTipText(int row, int column) const {
+  if (const CellOverride* o = cellOverride(row, column); o && !o->toolTip.isEmpty()) return o->toolTip;
   const double v = value(row, column);
   if (formatter_) return formatter_(row, column, v);
   return QStringLiteral("%1 – %2: %3").arg(rowLabels_.value(row), columnLabels_.value(column), QString::number(v, 'g', 6));
@@ -216,19 +233,31 @@ void HeatmapWidget::paintEvent(QPaintEvent*) {
   const QFontMetricsF fm(font());
 
   // Cells, with the value written in when it fits (black or white, whichever reads on the colour).
+  std::vector<std::pair<QRectF, QColor>> outlines;  // of cells drawn apart, drawn over their neighbours
   for (int dr = 0; dr < rows(); ++dr)
     for (int dc = 0; dc < columns(); ++dc) {
       const int r = rowOrder_[size_t(dr)], c = columnOrder_[size_t(dc)];
       const QRectF cell(l.grid.left() + dc * l.cellWidth, l.grid.top() + dr * l.cellHeight, l.cellWidth, l.cellHeight);
-      const QColor colour = colorOf(value(r, c));
+      const CellOverride* apart = cellOverride(r, c);
+      const double shown = apart ? apart->value : value(r, c);
+      const QColor colour = apart ? apart->colour : colorOf(shown);
       p.fillRect(cell, colour);
-      const QString number = QString::number(value(r, c), 'g', 3);
+      if (apart && apart->outline.isValid()) outlines.emplace_back(cell, apart->outline);
+      const QString number = QString::number(shown, 'g', 3);
       if (fm.horizontalAdvance(number) + 4 < cell.width() && fm.height() + 2 < cell.height()) {
         const double luminance = 0.2126 * colour.redF() + 0.7152 * colour.greenF() + 0.0722 * colour.blueF();
         p.setPen(luminance > 0.45 ? Qt::black : Qt::white);
         p.drawText(cell, Qt::AlignCenter, number);
       }
     }
+
+  // Inside the cell, a pen at most a third of it wide: tiny cells (128 languages) stay visible.
+  p.setBrush(Qt::NoBrush);
+  for (const auto& [cell, colour] : outlines) {
+    const double pen = std::min(3.0, std::min(cell.width(), cell.height()) / 3);
+    p.setPen(QPen(colour, pen));
+    p.drawRect(cell.adjusted(pen / 2, pen / 2, -pen / 2, -pen / 2));
+  }
 
   p.setPen(text);
   const int rowStride = labelStride(l.cellHeight, fm.height());

@@ -1,7 +1,9 @@
 // HeatmapWidget: a matrix of numbers drawn with QPainter — row and column
 // labels, cells coloured on the viridis map, the colour scale with its legend
 // on the right, a tooltip with the exact value, an optional display order of
-// rows and columns, and a click signal. Shared by the deviation heatmap and
+// rows and columns, a click signal, and cells drawn apart from the matrix
+// (their own number, colour, tooltip and outline: the similarity's diagonal
+// shows the split-half reliability there). Shared by the deviation heatmap and
 // the similarity matrix; it knows nothing about either. Text and background
 // come from the palette, so it reads in light and dark themes.
 #pragma once
@@ -9,6 +11,7 @@
 #include <QStringList>
 #include <QWidget>
 #include <functional>
+#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -24,6 +27,15 @@ class HeatmapWidget : public QWidget {
   Q_OBJECT
  public:
   using ToolTipFormatter = std::function<QString(int row, int column, double value)>;
+  // A cell drawn apart from the matrix, for display only (value(), table(), the
+  // scale and clicks keep the data): its own number, colour and tooltip, and
+  // an outline when `outline` is valid.
+  struct CellOverride {
+    double value = 0;
+    QColor colour;
+    QString toolTip;
+    QColor outline;  // invalid: none
+  };
 
   explicit HeatmapWidget(QWidget* parent = nullptr);
 
@@ -39,6 +51,10 @@ class HeatmapWidget : public QWidget {
   // Tooltip text; the default is "<row> – <column>: <value>".
   void setToolTipFormatter(ToolTipFormatter formatter);
   void setSelectedCell(std::optional<std::pair<int, int>> cell);
+  // Data indices; setData clears them all.
+  void setCellOverride(int row, int column, CellOverride cell);
+  void clearCellOverrides();
+  const CellOverride* cellOverride(int row, int column) const;  // null: the cell shows the data
 
   int rows() const { return int(values_.size()); }
   // Every how many rows (columns) a label is drawn: 1 while a label's line
@@ -87,6 +103,7 @@ class HeatmapWidget : public QWidget {
   bool square_ = false;
   ToolTipFormatter formatter_;
   std::optional<std::pair<int, int>> selected_;
+  std::map<std::pair<int, int>, CellOverride> overrides_;
 };
 
 }  // namespace dmoe::views

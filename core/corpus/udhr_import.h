@@ -6,14 +6,14 @@
 //   <html data-code data-iso6393 lang dir><title>name</title> … <h1>title</h1>
 //   <header><h2>Preamble</h2><p>…</p></header>
 //   <article data-number="1"><h2>Article 1</h2><p>…</p> | <ol><li><p>…</p></li></ol></article>
+// One of the corpus sources (corpus_sources.h), kind "udhr".
 #pragma once
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "events/event_sink.h"
-#include "project/project.h"
+#include "corpus/corpus_sources.h"
 
 namespace dmoe {
 
@@ -55,26 +55,11 @@ std::vector<UdhrDeclaration> listUdhrDeclarations(const std::filesystem::path& p
 // (where scripts/setup.sh unpacks it).
 std::filesystem::path defaultUdhrDir();
 
-struct ImportOptions {
-  std::filesystem::path udhrDir;  // empty: defaultUdhrDir()
-  std::string unit;               // empty: the project's corpus.source.unit, else "paragraph"
-  bool force = false;             // rewrite files that are up to date
-};
-
-struct ImportedLanguage {
-  std::string id;
-  std::filesystem::path file;
-  std::int64_t documents = 0;
-  bool upToDate = false;  // skipped: same source, unit and output as last time
-};
-
 // Imports every language of the project (languages, then new_languages) from
-// the UDHR package into the corpus root, atomically, one file per language,
-// and records <root>/.import.json (package, unit, per-code source and output
-// hashes) so that an unchanged language is skipped. Checks first that every
-// declaration exists: InputError naming each missing file. Reports progress
-// per language, an artifact per written file and a result "corpus_import".
-std::vector<ImportedLanguage> importCorpus(const Project& project, Reporter& reporter,
-                                           const ImportOptions& options = {});
+// the UDHR package (options.sourceDir, else defaultUdhrDir()) in the unit
+// options.unit, else the project's corpus.source.unit, through runImport
+// (corpus_import.h). Checks first that every declaration exists: a
+// ValidationError naming each missing file. importCorpus calls it for kind "udhr".
+std::vector<ImportedLanguage> importUdhrCorpus(const Project& project, Reporter& reporter, const ImportOptions& options);
 
 }  // namespace dmoe

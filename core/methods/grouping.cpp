@@ -121,7 +121,7 @@ GroupingResult groupLanguages(const DistanceMatrix& distance, const GroupingOpti
   result.methodUsed = options.method;
   if (options.method == "random") {
     SplitMix64 random(options.seed);
-    for (size_t i = pool.size(); i > 1; --i) std::swap(pool[i - 1], pool[random.next() % i]);
+    seededShuffle(pool, random);
     size_t at = 0;
     for (int size : sizes) {
       std::vector<int> group(pool.begin() + static_cast<std::ptrdiff_t>(at), pool.begin() + static_cast<std::ptrdiff_t>(at + size));

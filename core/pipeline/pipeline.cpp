@@ -6,7 +6,7 @@
 #include "pipeline/stage_catalog.h"
 #include "stages/corpus_stats.h"
 #include "corpus/token_cache.h"
-#include "corpus/udhr_import.h"
+#include "corpus/corpus_sources.h"
 #include "runtime/cancellation.h"
 #include "runtime/distributed.h"
 #include "stages/tokenizer_training.h"
@@ -64,7 +64,8 @@ const std::map<std::string, StageRun>& stageRunners() {
            return;
          }
          ImportOptions import;
-         import.udhrDir = o.udhrDir;
+         // `dmoe run --udhr-dir`; the other sources take their folder from the environment or the cache.
+         if (p.corpus.source->kind == "udhr") import.sourceDir = o.udhrDir;
          import.force = o.force;
          importCorpus(p, r, import);
        }},

@@ -4,7 +4,7 @@ namespace dmoe {
 
 const std::vector<StageInfo>& stageCatalog() {
   static const std::vector<StageInfo> stages = {
-      {"corpus", "Create the corpus from its source (UDHR import) when the project names one"},
+      {"corpus", "Create the corpus from its source (corpus.source.kind: udhr, libreoffice-help) when the project names one"},
       {"tokenizer", "Train the shared sentencepiece model on a language-balanced sample (or check the given one)"},
       {"tokens", "Tokenize every language once into memory-mapped train/held-out shards"},
       {"stats", "Corpus statistics per language: documents, characters, tokens, held-out size"},

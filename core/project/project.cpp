@@ -164,6 +164,11 @@ void fields(SimilaritySettings& s, F&& f) {
   f("sketch_dim", s.sketch_dim);
   f("sketch_seed", s.sketch_seed);
   f("sketch_check_pairs", s.sketch_check_pairs);
+  f("source", s.source);
+  f("split_half", s.split_half);
+  f("activation_tokens", s.activation_tokens);
+  f("labelling", s.labelling);
+  f("permutations", s.permutations);
 }
 
 template <class F>

@@ -101,6 +101,11 @@ struct SimilaritySettings {
   std::int64_t last_n = 0;
   std::vector<std::int64_t> layers;
   std::int64_t sketch_dim = 0, sketch_seed = 0, sketch_check_pairs = 0;
+  std::string source;     // weights | activations
+  bool split_half = false;
+  std::int64_t activation_tokens = 0;
+  std::string labelling;  // CSV path as written (resolve against the project file's folder); empty: none
+  std::int64_t permutations = 0;
 };
 
 struct GroupingSettings {

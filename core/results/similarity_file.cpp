@@ -8,7 +8,9 @@
 
 #include "results/json_reader.h"
 #include "util/atomic_file.h"
+#include "util/csv.h"
 #include "util/error.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 
@@ -20,13 +22,6 @@ Json matrixToJson(const SimilarityMatrix& m) {
   Json rows = Json::array();
   for (const auto& row : m) rows.push_back(row);
   return rows;
-}
-
-std::string csvField(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
 }
 
 std::string shortest(double value) {
@@ -85,10 +80,87 @@ std::vector<ClusterMerge> readDendrogram(const JsonReader& in, size_t n) {
   return out;
 }
 
+Json splitHalfToJson(const SplitHalf& h) {
+  Json nearest = Json::array();
+  for (bool b : h.ownHalfNearest) nearest.push_back(b);
+  return Json{{"halves", matrixToJson(h.halves)},
+              {"reliability", h.reliability},
+              {"own_half_nearest", nearest},
+              {"layer_reliability", h.layerReliability},
+              {"structure_r", numberOrNull(h.structureR)},
+              {"structure_p", numberOrNull(h.structureP)},
+              {"permutations", h.permutations}};
+}
+
+std::optional<SplitHalf> readSplitHalf(const JsonReader& in, size_t n, size_t layers) {
+  if (!in.root().contains("split_half")) return std::nullopt;
+  const Json& j = in.root()["split_half"];
+  const std::string p = "/split_half";
+  auto field = [&](const char* key) -> const Json& { return in.at(j, key, p); };
+  SplitHalf h;
+  h.halves = in.matrix(field("halves"), p + "/halves", 2 * n, 2 * n);
+  h.reliability = in.numbers(field("reliability"), p + "/reliability", n);
+  const Json& nearest = field("own_half_nearest");
+  if (!nearest.is_array() || nearest.size() != n) in.fail(p + "/own_half_nearest", std::to_string(n) + " booleans");
+  for (size_t i = 0; i < n; ++i) h.ownHalfNearest.push_back(in.boolean(nearest[i], p + "/own_half_nearest/" + std::to_string(i)));
+  h.layerReliability = in.numbers(field("layer_reliability"), p + "/layer_reliability", layers);
+  h.structureR = in.numberOrNull(field("structure_r"), p + "/structure_r");
+  h.structureP = in.numberOrNull(field("structure_p"), p + "/structure_p");
+  h.permutations = in.integer(field("permutations"), p + "/permutations");
+  return h;
+}
+
+Json familyToJson(const FamilyScore& f) {
+  return Json{{"labelling", f.labelling},
+              {"labels", f.labels},
+              {"within", numberOrNull(f.within)},
+              {"across", numberOrNull(f.across)},
+              {"gap", numberOrNull(f.gap)},
+              {"p_value", numberOrNull(f.pValue)},
+              {"permutations", f.permutations},
+              {"cluster_ari", numberOrNull(f.clusterAri)},
+              {"relatives_on_top", f.relativesOnTop},
+              {"with_relatives", f.withRelatives},
+              {"relatives_on_top_by_chance", f.relativesOnTopByChance}};
+}
+
+std::vector<FamilyScore> readFamilies(const JsonReader& in, size_t n) {
+  if (!in.root().contains("families")) return {};
+  const Json& all = in.root()["families"];
+  if (!all.is_array()) in.fail("/families", "a list of family scores");
+  std::vector<FamilyScore> out;
+  for (size_t k = 0; k < all.size(); ++k) {
+    const std::string p = "/families/" + std::to_string(k);
+    auto field = [&](const char* key) -> const Json& { return in.at(all[k], key, p); };
+    FamilyScore f;
+    f.labelling = in.string(field("labelling"), p + "/labelling");
+    f.labels = in.strings(field("labels"), p + "/labels");
+    if (f.labels.size() != n) in.fail(p + "/labels", std::to_string(n) + " labels, one per language");
+    f.within = in.numberOrNull(field("within"), p + "/within");
+    f.across = in.numberOrNull(field("across"), p + "/across");
+    f.gap = in.numberOrNull(field("gap"), p + "/gap");
+    f.pValue = in.numberOrNull(field("p_value"), p + "/p_value");
+    f.permutations = in.integer(field("permutations"), p + "/permutations");
+    f.clusterAri = in.numberOrNull(field("cluster_ari"), p + "/cluster_ari");
+    f.relativesOnTop = static_cast<int>(in.integer(field("relatives_on_top"), p + "/relatives_on_top"));
+    f.withRelatives = static_cast<int>(in.integer(field("with_relatives"), p + "/with_relatives"));
+    f.relativesOnTopByChance = in.number(field("relatives_on_top_by_chance"), p + "/relatives_on_top_by_chance");
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+std::string signedText(double v) { return (v >= 0 ? "+" : "") + fixedDecimals(v, 3); }
+
+std::string pText(double p) {
+  if (!std::isfinite(p)) return "p undefined";
+  return p < 0.001 ? "p < 0.001" : "p = " + fixedDecimals(p, 3);
+}
+
 }  // namespace
 
 Json SimilarityResult::toJson() const {
-  Json json{{"method", sketch ? "sketch" : "exact"}, {"languages", languages}, {"layers", layers}, {"matrix", matrixToJson(combined)}};
+  Json json{{"method", sketch ? "sketch" : "exact"}, {"source", source}, {"languages", languages}, {"layers", layers}, {"matrix", matrixToJson(combined)}};
   Json layerMatrices = Json::array();
   for (size_t l = 0; l < perLayer.size(); ++l)
     layerMatrices.push_back(Json{{"layer", layers[l]}, {"matrix", matrixToJson(perLayer[l])}});
@@ -110,6 +182,13 @@ Json SimilarityResult::toJson() const {
       merges.push_back({{"left", m.left}, {"right", m.right}, {"height", m.height}, {"size", m.size}});
     json["dendrogram"] = std::move(merges);
   }
+  if (splitHalf) json["split_half"] = splitHalfToJson(*splitHalf);
+  if (!families.empty()) {
+    json["families"] = Json::array();
+    for (const FamilyScore& f : families) json["families"].push_back(familyToJson(f));
+  }
+  const std::string text = reading();
+  if (!text.empty()) json["reading"] = text;
   return json;
 }
 
@@ -134,6 +213,12 @@ SimilarityResult SimilarityResult::fromJson(const Json& json, const std::string&
   if (json.contains("labels")) r.labels = in.labels(r.languages);
   r.clusterOrder = readClusterOrder(in, n);
   r.dendrogram = readDendrogram(in, n);
+  if (json.contains("source")) {
+    r.source = in.string(json["source"], "/source");
+    if (r.source != "weights" && r.source != "activations") in.fail("/source", "\"weights\" or \"activations\"");
+  }
+  r.splitHalf = readSplitHalf(in, n, r.layers.size());
+  r.families = readFamilies(in, n);
   return r;
 }
 
@@ -148,32 +233,6 @@ std::string SimilarityResult::toCsv() const {
   }
   return csv;
 }
-
-namespace {
-std::vector<std::string> splitCsvLine(std::string line) {
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  std::vector<std::string> cells;
-  std::string cell;
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') cell += c, ++i;
-      else if (c == '"') quoted = false;
-      else cell += c;
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      cells.push_back(cell);
-      cell.clear();
-    } else {
-      cell += c;
-    }
-  }
-  cells.push_back(cell);
-  return cells;
-}
-}  // namespace
 
 SimilarityResult SimilarityResult::fromCsv(const std::string& text, const std::string& source) {
   std::istringstream in(text);
@@ -240,6 +299,90 @@ SimilarityResult SimilarityResult::importFile(const fs::path& file) {
   if (file.extension() == ".csv") return fromCsv(readFile(file), file.string());
   if (file.extension() == ".json") return fromJson(readJsonFile(file), file.string());
   throw InputError(file.string() + ": expected a similarity matrix as .csv (language,<id>,...) or .json (similarity.json)");
+}
+
+int SplitHalf::ownHalfNearestCount() const {
+  return static_cast<int>(std::count(ownHalfNearest.begin(), ownHalfNearest.end(), true));
+}
+
+double SplitHalf::medianReliability() const {
+  if (reliability.empty()) return std::nan("");
+  std::vector<double> sorted = reliability;
+  std::sort(sorted.begin(), sorted.end());
+  const size_t m = sorted.size() / 2;
+  return sorted.size() % 2 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+}
+
+// The thresholds the reading uses, each declared once with its reason:
+//  - reliable: both halves of at least 90 % of the languages find each other
+//    first (issue 33's target: a matrix that cannot tell a language from its
+//    own other half cannot tell relatives apart either);
+//  - shared structure: p < 0.05, the conventional level, for the halves' pair
+//    pattern or for some labelling's within − across gap.
+namespace {
+constexpr double kReliableShare = 0.9;
+constexpr double kSignificance = 0.05;
+
+// What the diagnostics decide, before any wording.
+struct Verdict {
+  bool reliable = true;    // no split half: not known to be unreliable
+  bool tested = false;     // a structure test could be made
+  bool structure = false;  // some test found shared structure
+};
+
+Verdict verdictOf(const SimilarityResult& r) {
+  Verdict v;
+  if (r.splitHalf && !r.splitHalf->reliability.empty()) {
+    const SplitHalf& h = *r.splitHalf;
+    v.reliable = h.ownHalfNearestCount() >= kReliableShare * static_cast<double>(h.reliability.size());
+    if (std::isfinite(h.structureR)) v.tested = true, v.structure = h.structureP < kSignificance;
+  }
+  for (const FamilyScore& f : r.families)
+    if (std::isfinite(f.gap)) v.tested = true, v.structure = v.structure || f.pValue < kSignificance;
+  return v;
+}
+}  // namespace
+
+bool SimilarityResult::readingWarns() const {
+  const Verdict v = verdictOf(*this);
+  return (splitHalf && !v.reliable) || (v.tested && !v.structure);
+}
+
+std::string SimilarityResult::reading() const {
+  std::vector<std::string> sentences;
+  const Verdict v = verdictOf(*this);
+  if (splitHalf && !splitHalf->reliability.empty()) {
+    const SplitHalf& h = *splitHalf;
+    const int own = h.ownHalfNearestCount(), n = static_cast<int>(h.reliability.size());
+    const bool reliable = v.reliable;
+    const std::string counts = std::to_string(own) + " of " + std::to_string(n) +
+                               " languages (median half–half cosine " + signedText(h.medianReliability()) + ")";
+    sentences.push_back(reliable ? "Fingerprints are reliable: own half nearest for " + counts
+                                 : "Fingerprints are unreliable: own half nearest for only " + counts +
+                                       "; the matrix is mostly sampling noise, and more tokens per deviation step "
+                                       "(batch_sequences × seq_len) or more steps make it less so");
+    if (std::isfinite(h.structureR)) {
+      const bool structure = h.structureP < kSignificance;
+      sentences.push_back(std::string(structure ? "The pairs' similarities repeat between halves"
+                                                : "The pairs' similarities do not repeat between halves") +
+                          " (r = " + fixedDecimals(h.structureR, 2) + ", " + pText(h.structureP) + ")");
+    }
+  }
+  for (const FamilyScore& f : families) {
+    if (!std::isfinite(f.gap)) continue;
+    sentences.push_back("By " + f.labelling + ": within − across " + signedText(f.gap) + " (" + pText(f.pValue) +
+                        "), relatives on top " + std::to_string(f.relativesOnTop) + " of " + std::to_string(f.withRelatives) +
+                        " (chance " + fixedDecimals(f.relativesOnTopByChance, 1) + "), ARI of the tree " +
+                        fixedDecimals(f.clusterAri, 2));
+  }
+  if (v.tested && !v.structure)
+    sentences.push_back(v.reliable && splitHalf ? "They tell each language apart but show no structure shared between "
+                                                "languages: groups built on them will be arbitrary"
+                                              : "No structure shared between languages: groups built on this matrix "
+                                                "will be arbitrary");
+  std::string text;
+  for (const std::string& s : sentences) text += (text.empty() ? "" : " ") + s + ".";
+  return text;
 }
 
 }  // namespace dmoe

@@ -39,7 +39,50 @@ struct SketchCheck {
   double expectedStdError = 0;
 };
 
+// Split-half reliability (similarity.split_half): each language's continual
+// slice split by alternate documents into halves a and b, each fingerprinted
+// as the whole is (methods/fingerprint_diagnostics.h computes these).
+struct SplitHalf {
+  // The halves' cosine matrix over the layer set, 2n × 2n: row 2i is language
+  // i's half a, row 2i + 1 its half b.
+  SimilarityMatrix halves;
+  std::vector<double> reliability;   // per language: cos(half a, half b)
+  std::vector<bool> ownHalfNearest;  // per language: each of its halves' most similar other half is its own
+  std::vector<double> layerReliability;  // per layer of the layer set: the languages' mean reliability
+  // Do the pairs' similarities repeat between halves? Pearson r over pairs
+  // i < j of cos(aᵢ, aⱼ) against cos(bᵢ, bⱼ) (disjoint data), and its
+  // permutation p (languages of the b side relabelled; a Mantel test). NaN
+  // with fewer than 3 languages.
+  double structureR = 0, structureP = 0;
+  std::int64_t permutations = 0;
+
+  int ownHalfNearestCount() const;
+  double medianReliability() const;
+};
+
+// How well the matrix matches one labelling of the languages (families, scripts).
+struct FamilyScore {
+  std::string labelling;            // its name, e.g. "family"
+  std::vector<std::string> labels;  // per language
+  // Mean cosine of the pairs with the same label, of the pairs with different
+  // labels, and their difference; NaN when either kind of pair is absent.
+  double within = 0, across = 0, gap = 0;
+  // Share of label permutations whose gap is at least the observed one,
+  // (count + 1)/(permutations + 1).
+  double pValue = 0;
+  std::int64_t permutations = 0;
+  // ARI of the average-linkage tree cut into as many clusters as the labelling
+  // has classes, against the labelling.
+  double clusterAri = 0;
+  // Languages with a relative (same label) whose most similar other language is
+  // one, out of the languages that have a relative; and how many a matrix of
+  // ties broken at random would get on average (Σ relatives/(n − 1)).
+  int relativesOnTop = 0, withRelatives = 0;
+  double relativesOnTopByChance = 0;
+};
+
 struct SimilarityResult {
+  std::string source = "weights";  // the fingerprint: weights | activations
   std::vector<std::string> languages;
   std::vector<std::int64_t> layers;
   SimilarityMatrix combined;               // cosine of the concatenation over `layers`
@@ -49,12 +92,30 @@ struct SimilarityResult {
   std::vector<std::string> labels;         // one per language
   std::vector<int> clusterOrder;           // average-linkage leaf order, top to bottom
   std::vector<ClusterMerge> dendrogram;    // scipy numbering, n − 1 merges
+  // The diagnostics (absent in a CSV and in files from before them):
+  std::optional<SplitHalf> splitHalf;
+  std::vector<FamilyScore> families;       // one per labelling of similarity.labelling
+
+  // What the diagnostics say, in one or two sentences for people (the report
+  // and the Similarity tab say the same): whether the fingerprints are
+  // reliable, whether they show shared structure, and, when they are reliable
+  // without it, that groups built on them will be arbitrary. Empty without
+  // diagnostics.
+  std::string reading() const;
+  // Whether the reading is a warning: the fingerprints are unreliable, or
+  // they were tested and show no shared structure (groups will be arbitrary).
+  bool readingWarns() const;
 
   // The label of language i (its id when there are no labels).
   const std::string& label(size_t i) const { return labels.empty() ? languages[i] : labels[i]; }
 
-  // {"method": "exact"|"sketch", "languages", "layers", "matrix", "per_layer":
-  //  [{"layer", "matrix"}], "sketch"?, "labels"?, "cluster_order"?, "dendrogram"?}.
+  // {"method": "exact"|"sketch", "source", "languages", "layers", "matrix", "per_layer":
+  //  [{"layer", "matrix"}], "sketch"?, "labels"?, "cluster_order"?, "dendrogram"?,
+  //  "split_half"?: {"halves", "reliability", "own_half_nearest",
+  //  "layer_reliability", "structure_r", "structure_p", "permutations"},
+  //  "families"?: [{"labelling", "labels", "within", "across", "gap", "p_value",
+  //  "permutations", "cluster_ari", "relatives_on_top", "with_relatives",
+  //  "relatives_on_top_by_chance"}], "reading"?}. NaN is written as null.
   Json toJson() const;
   // The inverse; the display fields are checked when present (labels one per
   // language, the order a permutation, merges of earlier clusters). Errors

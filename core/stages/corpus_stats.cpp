@@ -34,7 +34,7 @@ LanguageCorpusStats languageStats(const Project& project, const Language& langua
   LanguageCorpusStats stats{language.id, language.tag, language.name, isNew, project.corpusFile(language.id), {}};
   if (!fs::is_regular_file(stats.file))
     throw InputError("missing corpus file " + stats.file.string() + " for language '" + language.id +
-                     "' (create it, or import it: dmoe corpus import-udhr " + project.file.string() + ")");
+                     "' (create it, or import it: dmoe corpus import " + project.file.string() + ")");
   JsonlReader reader(stats.file, project.corpus.text_key);
   // Characters per document, kept until the split (which needs the count) is known.
   std::vector<std::int64_t> characters;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "checkpoint/tensor_bridge.h"
+#include "corpus/token_cache.h"
 #include "methods/similarity.h"
 #include "model/model_family.h"
 #include "stages/stage_folder.h"
@@ -44,6 +45,15 @@ std::vector<std::int64_t> deltaLayersToKeep(const Project& project, std::int64_t
     for (std::int64_t l = 0; l < numLayers; ++l) layers.push_back(l);
   }
   return layers;
+}
+
+bool deviationSplitsHalves(const Project& project) {
+  return project.similarity.split_half && project.similarity.source == "weights";
+}
+
+fs::path deltaFile(const Project& project, const std::string& language, int half) {
+  const fs::path dir = project.layout().deviationDir() / language;
+  return (half < 0 ? dir : dir / (std::string("half_") + halfName(half))) / "ffn_delta.safetensors";
 }
 
 namespace {
@@ -184,14 +194,58 @@ void writeTables(const fs::path& dir, const Project& project, std::int64_t layer
   writeFileAtomic(dir / "deviation.csv", csv.str());
 }
 
+// One fine-tune from the base θ on `streams` into `runDir` (settings.json,
+// metrics.jsonl); the model is left at the fine-tuned θ'.
+TrainResult fineTune(const std::shared_ptr<CausalLMImpl>& model, const std::map<std::string, torch::Tensor>& base,
+                     std::vector<TokenStream> streams, const Project& project, const std::string& device,
+                     const TrainingSettings& settings, const fs::path& runDir, Json extraSettings, Reporter& reporter) {
+  {
+    torch::NoGradGuard noGrad;
+    for (auto& p : model->named_parameters(true)) p.value().copy_(base.at(p.key()));
+  }
+  SequenceSampler sampler(std::move(streams), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
+  TrainerOptions options;
+  options.settings = settings;
+  options.runDir = runDir;
+  options.projectFile = project.file;
+  options.settingsPointer = "/deviation";
+  options.device = device;
+  options.checkpoints = false;  // 10-step runs: the language is the unit of resumption
+  options.extraSettings = std::move(extraSettings);
+  torch::manual_seed(static_cast<std::uint64_t>(settings.seed));
+  Trainer trainer(model, sampler, options, reporter);
+  return trainer.run();
+}
+
+// The split-half fine-tunes of one language (similarity.split_half): the same
+// settings and seed on each half of its continual slice, each half's FFN
+// deltas written to deltaFile(…, half).
+void fineTuneHalves(const std::shared_ptr<CausalLMImpl>& model, const std::map<std::string, torch::Tensor>& base,
+                    const Project& project, const Language& language, const std::string& device,
+                    const TrainingSettings& settings, const std::vector<std::int64_t>& keep, Reporter& reporter) {
+  const TokenShard shard(tokenShardFile(project, language.id, "continual"));
+  for (int half = 0; half < kSplitHalves; ++half) {
+    throwIfCancelled();
+    const std::vector<std::uint32_t> tokens = halfTokens(shard, half, language.id);
+    const std::string name = language.id + " (half " + halfName(half) + ")";
+    const fs::path file = deltaFile(project, language.id, half);
+    Reporter halfReporter = reporter.forStage("deviation:" + language.id + ":" + halfName(half));
+    fineTune(model, base, {TokenStream{name, tokens.data(), static_cast<std::int64_t>(tokens.size()), 1.0}}, project,
+             device, settings, file.parent_path(),
+             {{"stage", "deviation"}, {"language", language.id}, {"half", halfName(half)}}, halfReporter);
+    writeTensors(file, measure(*model, base, keep).ffnDeltas);
+  }
+}
+
 // Fine-tunes each language not done yet in `dir` (an interrupted run resumes
-// at the first language without norms.json), then the tables and the
-// stationarity diagnostic; returns what the manifest records. Of several
-// processes, process r fine-tunes languages r, r + N, r + 2N, … alone (each
-// the same computation as in one process) and rank 0 then writes the tables.
+// at the first language without norms.json), with its split halves when
+// asked, then the tables and the stationarity diagnostic; returns what the
+// manifest records. Of several processes, process r fine-tunes languages r,
+// r + N, r + 2N, … alone (each the same computation as in one process) and
+// rank 0 then writes the tables.
 Json computeDeviation(const Project& project, const std::shared_ptr<CausalLMImpl>& model, const std::string& device,
-                      const TrainingSettings& settings, const std::vector<std::int64_t>& keep, const fs::path& dir,
-                      Reporter& reporter) {
+                      const TrainingSettings& settings, const std::vector<std::int64_t>& keep, bool splitHalf,
+                      const fs::path& dir, Reporter& reporter) {
   const ModelConfig& config = model->config();
   std::map<std::string, torch::Tensor> base;  // θ, on the CPU in fp32, to reset each fine-tune and subtract
   for (const auto& p : model->named_parameters(true)) base[p.key()] = p.value().detach().to(torch::kCPU, torch::kFloat32).clone();
@@ -207,27 +261,13 @@ Json computeDeviation(const Project& project, const std::shared_ptr<CausalLMImpl
       continue;
     }
     removeMade(languageDir);  // a fine-tune interrupted mid-way starts over (inside the marked stage folder)
-    {
-      torch::NoGradGuard noGrad;
-      for (auto& p : model->named_parameters(true)) p.value().copy_(base.at(p.key()));
-    }
     LanguageShards shards = openShards(project, {language.id});
-    SequenceSampler sampler(shards.streams(), settings.seq_len, static_cast<std::uint64_t>(settings.seed));
-    TrainerOptions options;
-    options.settings = settings;
-    options.runDir = languageDir;
-    options.projectFile = project.file;
-    options.settingsPointer = "/deviation";
-    options.device = device;
-    options.checkpoints = false;  // 10-step runs: the language is the unit of resumption
-    options.extraSettings = {{"stage", "deviation"}, {"language", language.id}};
-    torch::manual_seed(static_cast<std::uint64_t>(settings.seed));
     Reporter trainReporter = reporter.forStage("deviation:" + language.id);
-    Trainer trainer(model, sampler, options, trainReporter);
-    TrainResult result = trainer.run();
-
+    TrainResult result = fineTune(model, base, shards.streams(), project, device, settings, languageDir,
+                                  {{"stage", "deviation"}, {"language", language.id}}, trainReporter);
     LanguageDeviation d = measure(*model, base, keep);
-    writeTensors(languageDir / "ffn_delta.safetensors", d.ffnDeltas);
+    writeTensors(deltaFile(project, language.id), d.ffnDeltas);
+    if (splitHalf) fineTuneHalves(model, base, project, language, device, settings, keep, reporter);
     Json norms{{"language", language.id}, {"layers", config.num_hidden_layers}};
     for (const std::string& kind : deviationKinds()) norms[kind] = roots(d.squared[kind]);
     norms["other"] = d.other;
@@ -263,14 +303,18 @@ void runDeviation(const Project& project, Reporter& reporter, bool force) {
   const ModelConfig& config = model->config();
   const TrainingSettings settings = cappedToContext(project.deviation, config.max_position_embeddings);
   const std::vector<std::int64_t> keep = deltaLayersToKeep(project, config.num_hidden_layers);
+  const bool splitHalf = deviationSplitsHalves(project);
 
-  StageFolder folder(project.layout().deviationDir(), Json{{"training", toJson(settings)},
-                                                 {"base_model", baseModelFingerprint(project)},
-                                                 {"shards", shardsFingerprint(project, project.languages)},
-                                                 {"languages", languageIds(project.languages)},
-                                                 {"delta_layers", keep}});
-  const bool done = folder.run(force, reporter, "deviation table", project.layout().deviationFile(),
-                               [&] { return computeDeviation(project, model, device, settings, keep, folder.dir(), reporter); });
+  Json inputs{{"training", toJson(settings)},
+              {"base_model", baseModelFingerprint(project)},
+              {"shards", shardsFingerprint(project, project.languages)},
+              {"languages", languageIds(project.languages)},
+              {"delta_layers", keep}};
+  if (splitHalf) inputs["split_half"] = true;  // absent when off: runs from before the check stay valid
+  StageFolder folder(project.layout().deviationDir(), inputs);
+  const bool done = folder.run(force, reporter, "deviation table", project.layout().deviationFile(), [&] {
+    return computeDeviation(project, model, device, settings, keep, splitHalf, folder.dir(), reporter);
+  });
   // Tables written before the stationarity diagnostic existed get it, in place.
   if (!done)
     runOnMain("the stationarity diagnostic", [&] {

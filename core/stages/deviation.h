@@ -10,8 +10,13 @@
 //     concatenated in registration order) of the layers the similarity stage
 //     needs, one safetensors tensor "layers.<l>" per layer — on disk, not in memory.
 //
+// With similarity.split_half (and the weights fingerprint) each language is
+// also fine-tuned on each half of its continual slice (alternate documents;
+// same settings, budget and seed), for the similarity stage's reliability check.
+//
 // Output <runs_dir>/deviation/: <lang>/{settings.json, metrics.jsonl,
-// ffn_delta.safetensors, norms.json (written last: the language is done)},
+// ffn_delta.safetensors, half_a/ and half_b/ (settings.json, metrics.jsonl,
+// ffn_delta.safetensors) when split, norms.json (written last: the language is done)},
 // deviation.json + deviation.csv (the languages × layers tables; format and
 // reader: results/deviation_file.h), manifest.json.
 // deviation.json also holds "stationarity" (train/stationarity.h): r and r⊥
@@ -37,6 +42,14 @@ namespace dmoe {
 // The layers whose FFN deltas are kept for the similarity stage (similarity.layer_set
 // last / list: those layers; all / selected: every layer).
 std::vector<std::int64_t> deltaLayersToKeep(const Project& project, std::int64_t numLayers);
+
+// Whether the stage also fine-tunes each language's two halves
+// (similarity.split_half with the weights fingerprint): two more fine-tunes
+// per language, so the stage takes 3× as long.
+bool deviationSplitsHalves(const Project& project);
+// A language's FFN deltas: <deviation>/<lang>/ffn_delta.safetensors, or with
+// half 0 / 1 its split half's, <lang>/half_a|half_b/ffn_delta.safetensors.
+std::filesystem::path deltaFile(const Project& project, const std::string& language, int half = -1);
 
 void runDeviation(const Project& project, Reporter& reporter, bool force);
 

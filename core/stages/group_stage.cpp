@@ -7,6 +7,7 @@
 #include <functional>
 #include <set>
 
+#include "methods/fingerprint_diagnostics.h"
 #include "methods/grouping.h"
 #include "methods/grouping_methods.h"
 #include "methods/similarity.h"
@@ -64,6 +65,10 @@ LanguageGroups groupSimilarity(const SimilarityResult& sim, const GroupingSettin
     for (int i : indices[g]) out.groups.back().push_back(sim.languages[static_cast<size_t>(i)]);
     out.minSimilarity.push_back(1.0 - largest[g]);
   }
+  std::vector<int> expertOfLanguage(sim.languages.size());
+  for (size_t g = 0; g < indices.size(); ++g)
+    for (int i : indices[g]) expertOfLanguage[static_cast<size_t>(i)] = static_cast<int>(g);
+  for (const FamilyScore& f : sim.families) out.labellingAri[f.labelling] = adjustedRandIndex(expertOfLanguage, classIds(f.labels));
   return out;
 }
 
@@ -84,6 +89,8 @@ void logGroups(const LanguageGroups& groups, Reporter& reporter, const std::func
     for (const std::string& id : groups.groups[g]) line += " " + label(id);
     reporter.log(line + "   (min similarity " + std::to_string(groups.minSimilarity[g]) + ")");
   }
+  for (const auto& [name, ari] : groups.labellingAri)
+    reporter.log("ARI of the groups against the " + name + " labelling: " + std::to_string(ari));
 }
 }  // namespace
 

@@ -5,6 +5,7 @@
 // other stages' outputs only; a stage that has not run is left out with a note.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <iomanip>
 #include <optional>
 #include <sstream>
@@ -13,6 +14,7 @@
 #include "results/adaptation_file.h"
 #include "results/deviation_file.h"
 #include "results/expansion_file.h"
+#include "results/similarity_file.h"
 #include "stages/stage_folder.h"
 #include "stages/stage_inputs.h"
 #include "stages/stages.h"
@@ -216,6 +218,46 @@ Json writeExpansionComparison(const Project& project, const std::optional<Adapta
   return rows;
 }
 
+// The "Fingerprints" section: the similarity stage's reading, each
+// language's split-half reliability and each labelling's family score.
+void writeFingerprints(const SimilarityResult& similarity, const std::function<std::string(const std::string&)>& label,
+                       std::ostringstream& md) {
+  md << "## Fingerprints\n\nSource: " << similarity.source << " (similarity.source).";
+  const std::string reading = similarity.reading();
+  if (!reading.empty()) md << " " << reading;
+  md << "\n\n";
+  if (similarity.splitHalf) {
+    const SplitHalf& h = *similarity.splitHalf;
+    md << "| language | split-half cosine | own half nearest |\n|---|---:|:---:|\n";
+    for (size_t i = 0; i < similarity.languages.size(); ++i)
+      md << "| " << label(similarity.languages[i]) << " | " << fixedDecimals(h.reliability[i], 3) << " | "
+         << (h.ownHalfNearest[i] ? "yes" : "no") << " |\n";
+    md << "\n";
+  }
+  if (!similarity.families.empty()) {
+    md << "| labelling | within | across | within − across | p | relatives on top | by chance | ARI of the tree |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const FamilyScore& f : similarity.families)
+      md << "| " << f.labelling << " | " << fixedDecimals(f.within, 3) << " | " << fixedDecimals(f.across, 3) << " | "
+         << fixedDecimals(f.gap, 3) << " | " << fixedDecimals(f.pValue, 4) << " | " << f.relativesOnTop << " of "
+         << f.withRelatives << " | " << fixedDecimals(f.relativesOnTopByChance, 1) << " | " << fixedDecimals(f.clusterAri, 2)
+         << " |\n";
+    md << "\n";
+  }
+}
+
+// report.json's "fingerprints": the diagnostics without the matrices.
+Json fingerprintsJson(const SimilarityResult& similarity) {
+  Json j = similarity.toJson();
+  Json out{{"source", similarity.source}, {"reading", similarity.reading()}};
+  if (j.contains("split_half")) {
+    j["split_half"].erase("halves");
+    out["split_half"] = j["split_half"];
+  }
+  if (j.contains("families")) out["families"] = j["families"];
+  return out;
+}
+
 // Writes report.md and report.json from the stages' result files (a stage that has not completed is said so).
 void writeReport(const Project& project, const std::optional<DeviationTable::Stationarity>& stationarity,
                  Reporter& reporter) {
@@ -225,6 +267,7 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
   const fs::path &denseEval = baselineEvals[0], &randomEval = baselineEvals[1], &btmEval = baselineEvals[2];
   const Json stationarityRecord = stationarity ? stationarity->record : Json();
   const auto groups = readIfComplete<LanguageGroups>(runs.groupsFile());
+  const auto similarity = readIfComplete<SimilarityResult>(runs.similarityFile());
   const auto selection = readIfComplete<LayerSelection>(runs.selectionFile());
   const Json merge = fs::exists(runs.mergeDir() / "manifest.json") ? StageFolder(runs.mergeDir(), Json()).outputs() : Json();
   const Json eval = readIfComplete(RunLayout::perplexityIn(runs.evalDir()));
@@ -241,6 +284,7 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
   md << "# " << (project.name.empty() ? project.file.filename().string() : project.name) << " — DMoE report\n\n";
 
   if (stationarity && !stationarity->reading().empty()) md << stationarity->reading() << "\n\n";
+  if (similarity) writeFingerprints(*similarity, label, md);
   md << "## Groups\n\n";
   if (groups) {
     md << "Method: " << groups->method;
@@ -251,6 +295,8 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
       for (const std::string& id : groups->groups[g]) members += (members.empty() ? "" : " ") + label(id);
       md << "| " << g << " | " << members << " | " << fixedDecimals(groups->minSimilarity[g], 3) << " |\n";
     }
+    for (const auto& [name, ari] : groups->labellingAri)
+      md << "\nARI of the groups against the " << name << " labelling: " << fixedDecimals(ari, 2) << ".\n";
   } else {
     md << "_The group stage has not run._\n";
   }
@@ -360,6 +406,7 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
   const std::string markdown = md.str();
   Json report{{"project", project.name},
                     {"stationarity", stationarityRecord},
+                    {"fingerprints", similarity ? fingerprintsJson(*similarity) : Json()},
                     {"groups", groups ? groups->toJson() : Json()},
                     {"selection", selection ? selection->toJson() : Json()},
                     {"merge", merge},
@@ -377,7 +424,7 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   reporter.started();
   const RunLayout runs = project.layout();
   const fs::path dir = runs.reportDir();
-  std::vector<fs::path> upstream = {runs.deviationDir(), runs.groupDir(), runs.selectionDir(), runs.mergeDir(),
+  std::vector<fs::path> upstream = {runs.deviationDir(), runs.similarityDir(), runs.groupDir(), runs.selectionDir(), runs.mergeDir(),
                                     runs.evalDir()};
   for (const fs::path& eval : baselineEvalDirs(runs)) upstream.push_back(eval);
   upstream.push_back(runs.adaptDir());

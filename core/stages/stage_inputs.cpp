@@ -101,6 +101,19 @@ std::vector<std::string> languageIds(const std::vector<Language>& languages) {
   return ids;
 }
 
+std::vector<std::uint32_t> halfTokens(const TokenShard& shard, int half, const std::string& language) {
+  if (shard.documentCount() < kSplitHalves)
+    throw InputError(language + ": its continual slice (" + shard.file().string() + ") has " +
+                     std::to_string(shard.documentCount()) +
+                     " document(s); the split-half check needs two or more (or set similarity.split_half to false)");
+  std::vector<std::uint32_t> tokens;
+  for (std::int64_t d = half; d < shard.documentCount(); d += kSplitHalves) {
+    const TokenSpan span = shard.document(d);
+    tokens.insert(tokens.end(), span.begin(), span.end());
+  }
+  return tokens;
+}
+
 TrainingSettings cappedToContext(TrainingSettings settings, std::int64_t context) {
   settings.seq_len = std::min(settings.seq_len, context);
   return settings;

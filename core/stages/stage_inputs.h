@@ -45,6 +45,17 @@ LanguageShards openShards(const Project& project, const std::vector<std::string>
 
 std::vector<std::string> languageIds(const std::vector<Language>& languages);
 
+// Split half (similarity.split_half): document d of a language's continual
+// slice belongs to half d % 2 (alternate documents, so both halves span the
+// corpus order alike). "a" and "b" name halves 0 and 1 in files and messages.
+constexpr int kSplitHalves = 2;
+inline int documentHalf(std::int64_t document) { return static_cast<int>(document % kSplitHalves); }
+inline const char* halfName(int half) { return half == 0 ? "a" : "b"; }
+// The tokens of one half, documents back to back (a copy: halves are not
+// contiguous in the shard). Throws InputError naming the language when the
+// slice has fewer than two documents.
+std::vector<std::uint32_t> halfTokens(const TokenShard& shard, int half, const std::string& language);
+
 // Training settings with seq_len capped at the model's context.
 TrainingSettings cappedToContext(TrainingSettings settings, std::int64_t context);
 

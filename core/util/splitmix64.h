@@ -3,6 +3,8 @@
 // not). Data slices, grouping, samplers, sketches and the BLAS check draw from it.
 #pragma once
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace dmoe {
 
@@ -19,5 +21,11 @@ class SplitMix64 {
  private:
   std::uint64_t state_;
 };
+
+// Fisher–Yates shuffle of `items` drawing from `random` (the same order on every platform).
+template <class T>
+void seededShuffle(std::vector<T>& items, SplitMix64& random) {
+  for (size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[random.next() % i]);
+}
 
 }  // namespace dmoe
