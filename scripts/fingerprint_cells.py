@@ -5,7 +5,8 @@
         CELLS.json: {"bases": {BASE: PATCH, ...}, "cells": {CELL: {"base": BASE, "patch": PATCH}, ...}}.
         Each base is the project with PATCH merged in (RFC 7396: null deletes)
         and its own runs folder DIR/runs-BASE; its cells run one after the
-        other in that folder (`dmoe run --until group`), so the tokenizer,
+        other in that folder (`dmoe run --until group`; an activations cell
+        runs to the base, then similarity and group), so the tokenizer,
         token cache and pretrained base are made once per base and each cell
         recomputes only the stages its patch changes (deviation, similarity,
         group). After each cell, its similarity.json, groups.json and event
@@ -16,12 +17,14 @@
         reliability (own half nearest, median half–half cosine), whether the
         pairs repeat between halves (r, p), the family score against the
         labelling (within − across, p, relatives on top, ARI of the tree), the
-        ARI of the groups, and the seconds of deviation + similarity. For each
+        ARI of the groups against it, and the seconds of the deviation and
+        similarity stages when the cell computed them ("(skipped)" when an
+        earlier cell of its base left them up to date). For each
         --seeds-of PREFIX, the mean pairwise ARI between the groups of the cells
         whose names start with PREFIX (the between-seed ARI).
 
-The numbers are the stages' own (similarity.json's split_half and families,
-groups.json's labelling_ari); this script only runs and tabulates. Standard
+The numbers are the stages' own (similarity.json's split_half and families;
+the groups' ARI as the report computes it); this script only runs and tabulates. Standard
 library only.
 """
 import argparse
@@ -64,6 +67,7 @@ def base_project(project: Path, base: str, patch, out: Path) -> dict:
 
 
 def stage_seconds(events_text):
+    """{stage: seconds} of the stages that computed (done); skipped ones are left out."""
     started, seconds = {}, {}
     for line in events_text.splitlines():
         e = json.loads(line)
@@ -72,7 +76,9 @@ def stage_seconds(events_text):
         if e["status"] == "started":
             started[e["stage"]] = e["t"]
         elif e["stage"] in started:
-            seconds[e["stage"]] = round(e["t"] - started.pop(e["stage"]), 1)
+            t = started.pop(e["stage"])
+            if e["status"] == "done":
+                seconds[e["stage"]] = round(e["t"] - t, 1)
     return seconds
 
 
@@ -92,20 +98,34 @@ def run(args):
         target = out / f"{base}.dmoe.json"
         target.write_text(json.dumps(p, indent=2) + "\n")
         print(f"==> {name} (base {base})", flush=True)
-        result = subprocess.run([args.dmoe, "--events", "jsonl", "run", "--until", "group", str(target)],
-                                stdout=subprocess.PIPE, text=True)
-        if result.returncode != 0:
-            sys.stderr.write(result.stdout[-3000:])
-            fail(f"{name}: dmoe run exited with {result.returncode}")
+        # The activations fingerprint needs the base, not the deviation stage:
+        # its cells run the pipeline to the base, then similarity and group.
+        similarity = p.get("similarity", {})
+        activations = similarity.get("source") == "activations" and similarity.get("layer_set") != "selected"
+        commands = ([["run", "--until", "pretrain"], ["run", "--from", "similarity", "--until", "group"]]
+                    if activations else [["run", "--until", "group"]])
+        events = ""
+        for command in commands:
+            result = subprocess.run([args.dmoe, "--events", "jsonl", *command, str(target)], stdout=subprocess.PIPE, text=True)
+            events += result.stdout
+            if result.returncode != 0:
+                sys.stderr.write(result.stdout[-3000:])
+                fail(f"{name}: dmoe {' '.join(command)} exited with {result.returncode}")
         runs = Path(p["runs_dir"])
         kept.mkdir(parents=True, exist_ok=True)
-        for f in ("similarity/similarity.json", "group/groups.json", "deviation/deviation.json"):
+        for f in ("similarity/similarity.json", "group/groups.json"):
             shutil.copy(runs / f, kept / Path(f).name)
-        (kept / "events.jsonl").write_text(result.stdout)
-        cell_record = {"base": base, "patch": cell.get("patch", {}), "seconds": stage_seconds(result.stdout),
+        (kept / "events.jsonl").write_text(events)
+        cell_record = {"base": base, "patch": cell.get("patch", {}), "seconds": stage_seconds(events),
                        "project": p}
         (kept / "cell.json").write_text(json.dumps(cell_record, indent=1) + "\n")
         print(f"    seconds: {cell_record['seconds']}", flush=True)
+
+
+def median(values):
+    v = sorted(values)
+    m = len(v) // 2
+    return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2
 
 
 def fmt(v, digits=2, signed=False):
@@ -120,8 +140,8 @@ def tabulate(args):
     if not cells:
         fail(f"{out / 'cells'}: no kept cells")
     print("| cell | source | own half nearest | median half–half | pairs repeat r (p) | within − across (p) "
-          "| relatives on top (chance) | ARI tree | ARI groups | s deviation + similarity |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| relatives on top (chance) | ARI tree | ARI groups | s deviation | s similarity |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     groups_of = {}
     for c in cells:
         sim = read_json(c / "similarity.json")
@@ -129,16 +149,18 @@ def tabulate(args):
         record = read_json(c / "cell.json")
         h = sim.get("split_half")
         fam = next((f for f in sim.get("families", []) if f["labelling"] == args.labelling), None)
-        seconds = record["seconds"].get("deviation", 0) + record["seconds"].get("similarity", 0)
+        seconds = {k: (f"{record['seconds'][k]:.0f}" if k in record["seconds"] else "(skipped)")
+                   for k in ("deviation", "similarity")}
         groups_of[c.name] = {l: g for g, group in enumerate(groups["groups"]) for l in group["languages"]}
+        group_ari = ari(groups_of[c.name], dict(zip(sim["languages"], fam["labels"]))) if fam else None
         own = f"{sum(h['own_half_nearest'])}/{len(h['own_half_nearest'])}" if h else "–"
-        median = fmt(sorted(h["reliability"])[len(h["reliability"]) // 2], 2, True) if h else "–"
+        half_median = fmt(median(h["reliability"]), 3, True) if h else "–"
         repeat = f"{fmt(h['structure_r'])} ({fmt(h['structure_p'], 3)})" if h else "–"
         score = f"{fmt(fam['gap'], 3, True)} ({fmt(fam['p_value'], 3)})" if fam else "–"
         top = f"{fam['relatives_on_top']}/{fam['with_relatives']} ({fam['relatives_on_top_by_chance']:.1f})" if fam else "–"
-        print(f"| {c.name} | {sim.get('source', 'weights')} | {own} | {median} | {repeat} | {score} | {top} | "
-              f"{fmt(fam['cluster_ari']) if fam else '–'} | {fmt(groups.get('labelling_ari', {}).get(args.labelling))} | "
-              f"{seconds:.0f} |")
+        print(f"| {c.name} | {sim.get('source', 'weights')} | {own} | {half_median} | {repeat} | {score} | {top} | "
+              f"{fmt(fam['cluster_ari']) if fam else '–'} | {fmt(group_ari)} | {seconds['deviation']} | "
+              f"{seconds['similarity']} |")
     for prefix in args.seeds_of or []:
         names = [n for n in groups_of if n.startswith(prefix)]
         scores = [ari(groups_of[a], groups_of[b]) for a, b in itertools.combinations(names, 2)]

@@ -105,7 +105,11 @@ fetch_libreoffice_help() {
     # Downloaded and unpacked in a temporary folder, then moved into place:
     # an interrupted fetch never leaves a partial package that looks complete.
     local tmp; tmp=$(mktemp -d "$cache/libreoffice-help.XXXXXX")
-    (cd "$tmp" && apt-get download -qq "libreoffice-help-$lang" && dpkg-deb -x libreoffice-help-"$lang"_*.deb unpacked)
+    if ! (cd "$tmp" && apt-get download -qq "libreoffice-help-$lang" && dpkg-deb -x libreoffice-help-"$lang"_*.deb unpacked); then
+      rm -rf "$tmp"
+      echo "setup.sh: could not fetch libreoffice-help-$lang (apt-get download)" >&2
+      exit 1
+    fi
     rm -rf "${dir:?}/$lang"
     mv "$tmp/unpacked" "$dir/$lang"
     rm -rf "$tmp"

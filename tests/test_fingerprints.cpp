@@ -160,6 +160,50 @@ class TestFingerprints : public QObject {
     QVERIFY(result.readingWarns());
   }
 
+  // The halves' pair test ignores what belongs to one language alone: a b side
+  // equal to the a side plus αᵢ + αⱼ (each language's own offset) repeats it
+  // exactly, r = 1 (to rounding: the fit converges alike on both sides).
+  void pairTestRemovesEachLanguagesOwnEffect() {
+    const size_t n = 6;
+    const std::vector<double> offset{0.3, -0.2, 0.1, 0.25, -0.15, 0.05};
+    SimilarityMatrix halves(2 * n, std::vector<double>(2 * n, 0.0));
+    SplitMix64 random(9);
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = i; j < n; ++j) {
+        const double a = i == j ? 1.0 : 0.08 * normal(random);
+        const double b = i == j ? 1.0 : a + offset[i] + offset[j];
+        halves[2 * i][2 * j] = halves[2 * j][2 * i] = a;
+        halves[2 * i + 1][2 * j + 1] = halves[2 * j + 1][2 * i + 1] = b;
+        halves[2 * i][2 * j + 1] = halves[2 * j + 1][2 * i] = halves[2 * i + 1][2 * j] = halves[2 * j][2 * i + 1] =
+            i == j ? 0.9 : 0.0;
+      }
+    const SplitHalf h = splitHalfDiagnostics(halves, {}, 99, 1);
+    QVERIFY2(std::abs(h.structureR - 1.0) < 1e-9, std::to_string(h.structureR).c_str());
+  }
+
+  // A direction every language shares, taken by each to its own degree (the
+  // common pull of the deviations), makes every cosine cᵢcⱼ: reproducible
+  // between halves, but not structure between languages. With no family
+  // component it must not count as shared structure.
+  void aCommonDirectionIsNotSharedStructure() {
+    const size_t n = 12, block = 50, d = n * block;
+    SplitMix64 random(21);
+    const Vector common = gaussian(random, d, 1.0);
+    std::vector<Vector> halves;
+    for (size_t i = 0; i < n; ++i) {
+      const double share = 0.3 + 0.1 * double(i);  // 0.3 … 1.4
+      Vector language(d, 0.0);
+      const Vector own = gaussian(random, block, std::sqrt(double(d) / double(block)));
+      std::copy(own.begin(), own.end(), language.begin() + static_cast<std::ptrdiff_t>(i * block));
+      for (size_t k = 0; k < d; ++k) language[k] += share * common[k];
+      halves.push_back(plus(language, gaussian(random, d, 0.5)));
+      halves.push_back(plus(language, gaussian(random, d, 0.5)));
+    }
+    const SplitHalf h = splitHalfDiagnostics(cosines(halves), {}, 999, 1);
+    QCOMPARE(h.ownHalfNearestCount(), 12);
+    QVERIFY2(h.structureP > 0.05, (std::to_string(h.structureR) + " p " + std::to_string(h.structureP)).c_str());
+  }
+
   // Planted structure: the reading says it repeats and does not warn.
   void readingWithStructureDoesNotWarn() {
     const Synthetic s = synthetic(1.0, 1.0, 0.3, 7);
@@ -273,6 +317,9 @@ class TestFingerprints : public QObject {
     QCOMPARE(l.at(1).name, std::string("script"));
     QVERIFY_CONTAINS(inputErrorOf([&] { f.forLanguages({"de", "fr", "xx"}); }), "l.csv: no row for fr, xx");
     QVERIFY_CONTAINS(inputErrorOf([] { LabellingFile::fromCsv("lang,family\n", "l.csv"); }), "l.csv:1: expected a header row");
+    QVERIFY_CONTAINS(inputErrorOf([] { LabellingFile::fromCsv("lang,family\n", "l.csv"); }), "found \"lang,family\"");
+    QCOMPARE(LabellingFile::fromCsv("\xEF\xBB\xBFlanguage,family\nde,germanic\n", "bom.csv").names,
+             (std::vector<std::string>{"family"}));
     QVERIFY_CONTAINS(inputErrorOf([] { LabellingFile::fromCsv("language,family\nde\n", "l.csv"); }), "l.csv:2: expected 2 cells");
     QVERIFY_CONTAINS(inputErrorOf([] { LabellingFile::fromCsv("language,family\nde,\n", "l.csv"); }), "l.csv:2: column 2: empty cell");
     QVERIFY_CONTAINS(inputErrorOf([] { LabellingFile::fromCsv("language,family\nde,a\nde,b\n", "l.csv"); }), "l.csv:3: column 1: language 'de' has a row already");

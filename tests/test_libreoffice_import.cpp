@@ -1,7 +1,7 @@
 // The LibreOffice-help corpus source on a small synthetic tree of help pages
 // written here (the real packages are not needed): the paragraph extractor
 // (entities, inner tags, the macOS key spelling, nested paragraphs, what lies
-// outside the DisplayArea), the length rule in code points, paragraphs found
+// outside the DisplayArea), the length rule in display columns, paragraphs found
 // in en-US dropped as untranslated, an empty page counted, bad pages named,
 // the counts, the up-to-date skip, the missing-package messages, the
 // corpus-source registry against the schema, and `dmoe corpus import`.

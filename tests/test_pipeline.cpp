@@ -10,12 +10,15 @@
 // (evaluation.every_steps); `dmoe probe` alone; adaptation of chosen languages;
 // LayerMoE's similarity and allocation when the project asks for them.
 #include "checkpoint/hf_checkpoint.h"
+#include "checkpoint/safetensors.h"
+#include "checkpoint/tensor_bridge.h"
 #include "corpus/token_shard.h"
 #include "results/allocation_file.h"
 #include "results/expansion_file.h"
 #include "results/groups_file.h"
 #include "results/layer_similarity_file.h"
 #include "results/routing_file.h"
+#include "stages/stage_inputs.h"
 #include "results/similarity_file.h"
 #include "train/trainer.h"
 #include "util/hash.h"
@@ -164,6 +167,22 @@ class TestPipeline : public QObject {
     QCOMPARE(similarity.splitHalf->reliability.size(), size_t{5});
     QCOMPARE(similarity.splitHalf->layerReliability.size(), size_t{2});  // last_n 2
     QVERIFY(!similarity.reading().empty());
+    // The halves are the alternate documents of the continual slice.
+    const TokenShard shard(runs() / "tokens/en/continual.bin");
+    for (int half = 0; half < 2; ++half) {
+      std::vector<std::uint32_t> expected;
+      for (std::int64_t d = half; d < shard.documentCount(); d += 2)
+        expected.insert(expected.end(), shard.document(d).begin(), shard.document(d).end());
+      QVERIFY(halfTokens(shard, half, "en") == expected);
+    }
+    const fs::path single = root() / "one-document.bin";  // tokens 1 2, offsets 0 2
+    const std::uint32_t tokens[] = {1, 2};
+    const std::uint64_t offsets[] = {0, 2};
+    test::writeText(single, std::string(reinterpret_cast<const char*>(tokens), sizeof tokens));
+    test::writeText(tokenIndexFile(single), std::string(reinterpret_cast<const char*>(offsets), sizeof offsets));
+    const std::string error = test::inputErrorOf([&] { halfTokens(TokenShard(single), 0, "xx"); });
+    QVERIFY2(error.find("xx: its continual slice") != std::string::npos && error.find("1 document(s)") != std::string::npos,
+             error.c_str());
 
     // Groups: 5 languages in 2 balanced groups (3 + 2), every language once.
     const Json groups = Json::parse(test::readText(runs() / "group/groups.json"));
@@ -396,9 +415,31 @@ class TestPipeline : public QObject {
     QCOMPARE(s.families[1].labels, (std::vector<std::string>{"latin", "latin", "latin", "cyrillic", "cyrillic"}));
     QCOMPARE(s.families[0].withRelatives, 5);
     QVERIFY(s.families[0].pValue > 0 && s.families[0].pValue <= 1);
-    const LanguageGroups groups = LanguageGroups::read(runs / "group/groups.json");
-    QCOMPARE(groups.labellingAri.size(), size_t{2});
-    QVERIFY(groups.labellingAri.at("family") >= -1 && groups.labellingAri.at("family") <= 1);
+    // The fingerprints are centred: per layer they sum to zero over the languages.
+    for (const std::string layer : {"layers.2", "layers.3"}) {
+      torch::Tensor sum;
+      for (const char* id : {"en", "nl", "de", "ru", "uk"}) {
+        const safetensors::Reader file(runs / "similarity/fingerprints" / (std::string(id) + ".safetensors"));
+        const torch::Tensor v = readTensor(file, *file.find(layer)).to(torch::kFloat64);
+        QCOMPARE(v.numel(), std::int64_t{32});  // hidden_size
+        sum = sum.defined() ? sum + v : v;
+      }
+      QVERIFY2(sum.abs().max().item<double>() < 1e-5, layer.c_str());
+    }
+    // The report scores the groups against each labelling.
+    r = test::runCli({"--events", "jsonl", "report", file.string()}, root());
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    const Json ari = Json::parse(test::readText(runs / "report/report.json")).at("fingerprints").at("groups_ari");
+    QCOMPARE(ari.size(), size_t{2});
+    QVERIFY(ari.at("family").get<double>() >= -1 && ari.at("family").get<double>() <= 1);
+    // A new labelling column rescoring the same matrix leaves the groups (and all after them) as they are.
+    test::writeText(root() / "micro.labels.csv", "language,family,script,area\nen,germanic,latin,west\nnl,germanic,latin,west\n"
+                                                 "de,germanic,latin,west\nru,slavic,cyrillic,east\nuk,slavic,cyrillic,east\n");
+    r = test::runCli({"--events", "jsonl", "run", "--until", "group", file.string()}, root(), 180000);
+    QVERIFY2(r.exitCode == 0, r.err.c_str());
+    QCOMPARE(stageStatuses(r.out).at("similarity"), std::string("done"));
+    QCOMPARE(stageStatuses(r.out).at("group"), std::string("skipped"));
+    QCOMPARE(SimilarityResult::read(runs / "similarity/similarity.json").families.size(), size_t{3});
 
     p["similarity"]["source"] = "weights";
     p["similarity"]["split_half"] = false;

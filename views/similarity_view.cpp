@@ -27,13 +27,8 @@ constexpr int kDiagnosticsHeight = 200;
 
 QString fromUtf8(const std::string& s) { return QString::fromStdString(s); }
 
-// "+0.040", "-0.120"; "–" when not finite.
-QString signedNumber(double v, int decimals) { return fromUtf8((v >= 0 ? "+" : "") + fixedDecimals(v, decimals)); }
+QString signedNumber(double v, int decimals) { return fromUtf8(signedDecimals(v, decimals)); }
 
-QString pValueText(double p) { return std::isfinite(p) && p < 0.001 ? QStringLiteral("< 0.001") : fromUtf8(fixedDecimals(p, 3)); }
-
-// Whether the reading warns. Its own words decide ("unreliable" fingerprints,
-// groups that "will be arbitrary"), so the tab never disagrees with the report.
 // "Germanic: de, nl, sv · Romance: es, it": a labelling's classes and their members.
 QString membersByLabel(const SimilarityResult& d, const FamilyScore& f) {
   std::map<std::string, QStringList> members;
@@ -359,7 +354,7 @@ void SimilarityView::showDiagnostics() {
     families_->setItem(row, 0, tableItem(fromUtf8(f.labelling), membersByLabel(d, f)));
     const QString means = tr("within %1, across %2").arg(signedNumber(f.within, 3), signedNumber(f.across, 3));
     families_->setItem(row, 1, tableItem(signedNumber(f.gap, 3), means));
-    families_->setItem(row, 2, tableItem(pValueText(f.pValue), tr("%1 label permutations").arg(f.permutations)));
+    families_->setItem(row, 2, tableItem(fromUtf8(pValueText(f.pValue)), tr("%1 label permutations").arg(f.permutations)));
     families_->setItem(row, 3, tableItem(signedNumber(f.clusterAri, 2)));
     families_->setItem(row, 4, tableItem(tr("%1 of %2 (chance %3)")
                                              .arg(f.relativesOnTop)

@@ -45,6 +45,13 @@ std::vector<ImportedLanguage> runImport(const Project& project, Reporter& report
                      ? recorded
                      : Json::object();
 
+  // Written after every language, so an interrupted import resumes: the
+  // languages done are recorded, and the ones not reached yet keep their
+  // earlier record (their files stay replaceable).
+  auto record = [&](const Json& languagesRecord) {
+    writeFileAtomic(manifestFile,
+                    dumpJson(Json{{"package", plan.package}, {"unit", plan.unit}, {"languages", languagesRecord}}, 2) + "\n");
+  };
   std::vector<ImportedLanguage> imported;
   Json table = Json::array();
   bool wroteAny = false;
@@ -70,6 +77,9 @@ std::vector<ImportedLanguage> runImport(const Project& project, Reporter& report
       reporter.artifact(result.file, "corpus");
       reporter.log(id + ": " + text.summary);
       wroteAny = true;
+      Json sofar = recorded;
+      sofar.update(entries);
+      record(sofar);
     }
     Json row = {{"id", id},
                 {"file", result.file.string()},
@@ -81,14 +91,18 @@ std::vector<ImportedLanguage> runImport(const Project& project, Reporter& report
     reporter.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(languages.size()), "languages");
   }
   if (wroteAny || recorded != entries) {
-    writeFileAtomic(manifestFile,
-                    dumpJson(Json{{"package", plan.package}, {"unit", plan.unit}, {"languages", entries}}, 2) + "\n");
+    record(entries);
     reporter.artifact(manifestFile, "manifest");
   }
   reporter.result("corpus_import",
                   {{"package", plan.package}, {"unit", plan.unit}, {"root", root.string()}, {"languages", table}});
   reporter.finished(wroteAny ? "done" : "skipped");
   return imported;
+}
+
+std::string languageIdPointer(const Project& project, std::size_t i) {
+  const bool isNew = i >= project.languages.size();
+  return (isNew ? "/new_languages/" : "/languages/") + std::to_string(isNew ? i - project.languages.size() : i) + "/id";
 }
 
 fs::path workbenchCacheDir() {

@@ -61,4 +61,8 @@ std::vector<ImportedLanguage> runImport(const Project& project, Reporter& report
 // ${XDG_CACHE_HOME:-$HOME/.cache}/dmoe-workbench: where scripts/setup.sh puts downloads.
 std::filesystem::path workbenchCacheDir();
 
+// The JSON path of language i of project.allLanguages(): "/languages/<i>/id"
+// or, past the training languages, "/new_languages/<j>/id".
+std::string languageIdPointer(const Project& project, std::size_t i);
+
 }  // namespace dmoe

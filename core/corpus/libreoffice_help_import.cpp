@@ -272,9 +272,7 @@ std::vector<ImportedLanguage> importLibreOfficeHelpCorpus(const Project& project
     try {
       folders[languages[i].id] = libreOfficeHelpFolder(dir, languages[i].id);
     } catch (const InputError& e) {
-      bool isNew = i >= project.languages.size();
-      std::size_t at = isNew ? i - project.languages.size() : i;
-      missing.push_back({(isNew ? "/new_languages/" : "/languages/") + std::to_string(at) + "/id", e.what()});
+      missing.push_back({languageIdPointer(project, i), e.what()});
     }
   }
   if (!missing.empty()) throw ValidationError(project.file.string(), missing);

@@ -22,7 +22,9 @@
 //     <table><tr><td><p>…</p></td></tr></table> <ol><li><p>…</p></li></ol> … </div>
 //   <footer>…debug info…</footer>
 // A paragraph is the text of a <p>, <h1>–<h6>, <li>, <td> or <th> inside the
-// DisplayArea (before <footer>); a nested one ends its parent's text, so an
+// page from <div id="DisplayArea"> to <footer> (the DisplayArea's end is not
+// tracked: in Debian 12's pages only the empty SearchFrame and DonationFrame
+// divs lie between them); a nested one ends its parent's text, so an
 // <li>'s own text and its <p>s are separate paragraphs; other block tags end a
 // paragraph too, <br> is a space. Entities are decoded, inner tags stripped,
 // whitespace collapsed. The macOS spelling of a key (<span class="MAC">, the

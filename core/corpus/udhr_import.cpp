@@ -193,9 +193,7 @@ std::vector<ImportedLanguage> importUdhrCorpus(const Project& project, Reporter&
   for (std::size_t i = 0; i < languages.size(); ++i) {
     fs::path file = declaration(languages[i].id);
     if (!fs::is_regular_file(file)) {
-      bool isNew = i >= project.languages.size();
-      std::size_t at = isNew ? i - project.languages.size() : i;
-      missing.push_back({(isNew ? "/new_languages/" : "/languages/") + std::to_string(at) + "/id",
+      missing.push_back({languageIdPointer(project, i),
                          "no UDHR declaration for '" + languages[i].id + "': " + file.string() +
                              " does not exist (`dmoe corpus list-udhr` lists the available codes)"});
     }

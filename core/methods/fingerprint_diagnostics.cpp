@@ -49,6 +49,61 @@ double pearson(const std::vector<double>& x, const std::vector<double>& y) {
   return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : std::nan("");
 }
 
+// The pair values of a symmetric n × n matrix (diagonal ignored) less their
+// least-squares fit μ + αᵢ + αⱼ + uᵢuⱼ over i ≠ j: what belongs to one
+// language alone — an offset (αᵢ: e.g. its distance from the languages' mean
+// after centring) or its share uᵢ of a direction every language shares (the
+// deviations' common pull makes every cosine ≈ uᵢuⱼ) — is removed, and what
+// remains is particular to the pair. Fitted by alternating the additive part
+// (closed form: μ the mean over pairs, αᵢ = (Rᵢ − (n − 1)μ)/(n − 2), Rᵢ row
+// i's sum, from the normal equations with Σα = 0) and the one factor
+// (Gauss–Seidel: uᵢ = Σⱼ zᵢⱼuⱼ / Σⱼ uⱼ²) for kFitRounds rounds.
+constexpr int kFitRounds = 200;
+// The fit has 2n parameters for n(n − 1)/2 pairs: below 6 languages (15
+// pairs, 12 parameters) too few pairs are left over to correlate.
+constexpr size_t kPairTestLanguages = 6;
+
+SimilarityMatrix pairResiduals(const SimilarityMatrix& m) {
+  const size_t n = m.size();
+  std::vector<double> alpha(n, 0.0), u(n, 0.1);
+  double mu = 0;
+  SimilarityMatrix z(n, std::vector<double>(n, 0.0));
+  for (int round = 0; round < kFitRounds; ++round) {
+    double total = 0;
+    std::vector<double> rows(n, 0.0);
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < n; ++j)
+        if (i != j) {
+          const double y = m[i][j] - u[i] * u[j];
+          rows[i] += y, total += y;
+        }
+    mu = total / double(n * (n - 1));
+    for (size_t i = 0; i < n; ++i) alpha[i] = (rows[i] - double(n - 1) * mu) / double(n - 2);
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < n; ++j) z[i][j] = i == j ? 0.0 : m[i][j] - mu - alpha[i] - alpha[j];
+    for (size_t i = 0; i < n; ++i) {
+      double num = 0, den = 0;
+      for (size_t j = 0; j < n; ++j)
+        if (j != i) num += z[i][j] * u[j], den += u[j] * u[j];
+      u[i] = den > 0 ? num / den : 0.0;
+    }
+  }
+  SimilarityMatrix out(n, std::vector<double>(n, 0.0));
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < n; ++j)
+      if (i != j) out[i][j] = z[i][j] - u[i] * u[j];
+  return out;
+}
+
+// One half's n × n block (half 0: a, 1: b) of the halves' 2n × 2n matrix.
+SimilarityMatrix halfBlock(const SimilarityMatrix& halves, size_t half) {
+  const size_t n = halves.size() / 2;
+  SimilarityMatrix out(n, std::vector<double>(n));
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < n; ++j) out[i][j] = halves[2 * i + half][2 * j + half];
+  return out;
+}
+
 void checkSquare(const SimilarityMatrix& s, size_t n, const std::string& what) {
   if (s.size() != n) throw InputError(what + ": expected " + std::to_string(n) + " rows, found " + std::to_string(s.size()));
   for (const auto& row : s)
@@ -68,6 +123,7 @@ double adjustedRandIndex(const std::vector<int>& a, const std::vector<int>& b) {
   if (a.size() != b.size() || a.empty())
     throw InputError("adjusted Rand index: expected two partitions of the same items, found " + std::to_string(a.size()) +
                      " and " + std::to_string(b.size()));
+  if (a.size() < 2) return 1.0;  // one item: its partitions are identical
   std::map<std::pair<int, int>, double> cells;
   std::map<int, double> rows, columns;
   for (size_t i = 0; i < a.size(); ++i) ++cells[{a[i], b[i]}], ++rows[a[i]], ++columns[b[i]];
@@ -158,25 +214,26 @@ SplitHalf splitHalfDiagnostics(const SimilarityMatrix& halves, const std::vector
     h.layerReliability.push_back(sum / static_cast<double>(n));
   }
   h.structureR = h.structureP = std::nan("");
-  if (n < 3) return h;
-  // x: cos(aᵢ, aⱼ); y: cos(b_π(i), b_π(j)) for a relabelling π of the b side.
-  auto pairsOf = [&](const std::vector<size_t>& order, size_t half) {
+  if (n < kPairTestLanguages) return h;
+  // x: residual of aᵢ–aⱼ; y: residual of b_π(i)–b_π(j) for a relabelling π of the b side.
+  const SimilarityMatrix ra = pairResiduals(halfBlock(halves, 0)), rb = pairResiduals(halfBlock(halves, 1));
+  auto pairsOf = [&](const SimilarityMatrix& r, const std::vector<size_t>& order) {
     std::vector<double> v;
     for (size_t i = 0; i < n; ++i)
-      for (size_t j = i + 1; j < n; ++j) v.push_back(halves[2 * order[i] + half][2 * order[j] + half]);
+      for (size_t j = i + 1; j < n; ++j) v.push_back(r[order[i]][order[j]]);
     return v;
   };
   std::vector<size_t> identity(n);
   std::iota(identity.begin(), identity.end(), 0);
-  const std::vector<double> x = pairsOf(identity, 0);
-  h.structureR = pearson(x, pairsOf(identity, 1));
+  const std::vector<double> x = pairsOf(ra, identity);
+  h.structureR = pearson(x, pairsOf(rb, identity));
   if (!std::isfinite(h.structureR)) return h;
   SplitMix64 random(seed);
   std::vector<size_t> order = identity;
   std::int64_t atLeast = 0;
   for (std::int64_t p = 0; p < permutations; ++p) {
     seededShuffle(order, random);
-    const double r = pearson(x, pairsOf(order, 1));
+    const double r = pearson(x, pairsOf(rb, order));
     if (std::isfinite(r) && r >= h.structureR - 1e-12) ++atLeast;
   }
   h.structureP = static_cast<double>(atLeast + 1) / static_cast<double>(permutations + 1);

@@ -5,9 +5,12 @@
 //   split half  — each language fingerprinted twice, on disjoint halves of its
 //                 data: the halves' cosine (reliability), whether each half's
 //                 most similar other half is its own, and whether the pairs'
-//                 similarities repeat between the halves (Pearson r of
-//                 cos(aᵢ, aⱼ) against cos(bᵢ, bⱼ) over i < j, with a
-//                 permutation p-value: the Mantel test).
+//                 similarities repeat between the halves: Pearson r over
+//                 i < j of cos(aᵢ, aⱼ) against cos(bᵢ, bⱼ), each less its
+//                 fit μ + αᵢ + αⱼ + uᵢuⱼ (so what belongs to one language
+//                 alone — an offset, its share of a direction all languages
+//                 share — does not count as shared structure), with a
+//                 permutation p-value (the Mantel test); n ≥ 6.
 //   family score — against a labelling (families, scripts): mean within-class
 //                 minus mean across-class cosine with a label-permutation
 //                 p-value, the ARI of the average-linkage tree cut into as many

@@ -47,9 +47,7 @@ Json LanguageGroups::toJson() const {
   Json list = Json::array();
   for (size_t g = 0; g < groups.size(); ++g)
     list.push_back({{"expert", g}, {"languages", groups[g]}, {"min_similarity", minSimilarity[g]}});
-  Json json{{"method", method}, {"method_used", methodUsed}, {"groups", list}};
-  if (!labellingAri.empty()) json["labelling_ari"] = labellingAri;
-  return json;
+  return Json{{"method", method}, {"method_used", methodUsed}, {"groups", list}};
 }
 
 LanguageGroups LanguageGroups::fromJson(const Json& json, const std::string& source) {
@@ -66,11 +64,6 @@ LanguageGroups LanguageGroups::fromJson(const Json& json, const std::string& sou
       in.fail(path + "/expert", std::to_string(g) + " (group g is expert g)");
     out.groups.push_back(in.strings(in.at(groups[g], "languages", path), path + "/languages"));
     out.minSimilarity.push_back(in.numberOrNull(in.at(groups[g], "min_similarity", path), path + "/min_similarity"));
-  }
-  if (json.contains("labelling_ari")) {
-    const Json& ari = json["labelling_ari"];
-    if (!ari.is_object()) in.fail("/labelling_ari", "an object of labelling name → ARI");
-    for (const auto& [name, value] : ari.items()) out.labellingAri[name] = in.number(value, "/labelling_ari/" + name);
   }
   return out;
 }

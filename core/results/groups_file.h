@@ -7,7 +7,6 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <functional>
 #include <string>
 #include <vector>
@@ -36,14 +35,11 @@ struct LanguageGroups {
   std::string method, methodUsed;
   std::vector<std::vector<std::string>> groups;  // language ids; group g = expert g
   std::vector<double> minSimilarity;             // per group (1 for a single language; NaN when the file has null)
-  // The adjusted Rand index of the groups against each labelling of the
-  // similarity stage's family scores (similarity.labelling), by name; empty without one.
-  std::map<std::string, double> labellingAri;
 
   // The expert (group index) of `language`, or −1 when no group lists it.
   std::int64_t expertOf(const std::string& language) const { return dmoe::expertOf(groups, language); }
 
-  // {method, method_used, groups: [{expert, languages, min_similarity}], labelling_ari?: {name: ARI}}
+  // {method, method_used, groups: [{expert, languages, min_similarity}]}
   Json toJson() const;
   // Errors name `source` and the JSON path; "expert" must be the group's index when given.
   static LanguageGroups fromJson(const Json& json, const std::string& source);

@@ -19,10 +19,12 @@ LabellingFile LabellingFile::fromCsv(const std::string& text, const std::string&
   auto where = [&](size_t column) { return source + ":" + std::to_string(lineNo) + ": column " + std::to_string(column + 1); };
   while (std::getline(in, line)) {
     ++lineNo;
+    if (lineNo == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // a UTF-8 byte-order mark (spreadsheets write one)
     const std::vector<std::string> cells = splitCsvLine(line);
     if (lineNo == 1) {
       if (cells.size() < 2 || cells[0] != "language")
-        throw InputError(source + ":1: expected a header row \"language,<labelling>[,<labelling>…]\", e.g. \"language,family,script\"");
+        throw InputError(source + ":1: expected a header row \"language,<labelling>[,<labelling>…]\", e.g. \"language,family,script\"; found \"" +
+                         line.substr(0, 80) + "\"");
       for (size_t c = 1; c < cells.size(); ++c) {
         if (cells[c].empty()) throw InputError(where(c) + ": empty labelling name in the header");
         if (std::find(file.names.begin(), file.names.end(), cells[c]) != file.names.end())

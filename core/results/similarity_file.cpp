@@ -150,11 +150,10 @@ std::vector<FamilyScore> readFamilies(const JsonReader& in, size_t n) {
   return out;
 }
 
-std::string signedText(double v) { return (v >= 0 ? "+" : "") + fixedDecimals(v, 3); }
-
+// "p = 0.123", "p < 0.001".
 std::string pText(double p) {
-  if (!std::isfinite(p)) return "p undefined";
-  return p < 0.001 ? "p < 0.001" : "p = " + fixedDecimals(p, 3);
+  const std::string text = pValueText(p);
+  return "p " + (text[0] == '<' ? text : "= " + text);
 }
 
 }  // namespace
@@ -317,71 +316,99 @@ double SplitHalf::medianReliability() const {
 //  - reliable: both halves of at least 90 % of the languages find each other
 //    first (issue 33's target: a matrix that cannot tell a language from its
 //    own other half cannot tell relatives apart either);
-//  - shared structure: p < 0.05, the conventional level, for the halves' pair
-//    pattern or for some labelling's within − across gap.
+//  - shared structure: p < 0.05, the conventional level, Bonferroni-corrected
+//    over the tests made (the halves' pair pattern and each labelling's
+//    within − across gap), so adding labellings does not make structure
+//    easier to find by chance.
 namespace {
 constexpr double kReliableShare = 0.9;
 constexpr double kSignificance = 0.05;
 
 // What the diagnostics decide, before any wording.
 struct Verdict {
-  bool reliable = true;    // no split half: not known to be unreliable
-  bool tested = false;     // a structure test could be made
-  bool structure = false;  // some test found shared structure
+  bool split = false;         // split halves measured
+  bool reliable = true;       // no split half: not known to be unreliable
+  bool pairsTested = false;   // the labelling-free test could be made (n ≥ 4)
+  bool pairsRepeat = false;
+  std::vector<std::string> labellingsTested;
+  bool labellingMatches = false;
+  double level = kSignificance;  // the corrected per-test level
+  bool structure() const { return pairsRepeat || labellingMatches; }
+  bool tested() const { return pairsTested || !labellingsTested.empty(); }
 };
 
 Verdict verdictOf(const SimilarityResult& r) {
   Verdict v;
-  if (r.splitHalf && !r.splitHalf->reliability.empty()) {
+  v.split = r.splitHalf && !r.splitHalf->reliability.empty();
+  int tests = 0;
+  if (v.split) {
     const SplitHalf& h = *r.splitHalf;
     v.reliable = h.ownHalfNearestCount() >= kReliableShare * static_cast<double>(h.reliability.size());
-    if (std::isfinite(h.structureR)) v.tested = true, v.structure = h.structureP < kSignificance;
+    v.pairsTested = std::isfinite(h.structureR) && std::isfinite(h.structureP);
+    tests += v.pairsTested;
   }
   for (const FamilyScore& f : r.families)
-    if (std::isfinite(f.gap)) v.tested = true, v.structure = v.structure || f.pValue < kSignificance;
+    if (std::isfinite(f.gap)) v.labellingsTested.push_back(f.labelling), ++tests;
+  v.level = kSignificance / std::max(1, tests);
+  if (v.pairsTested) v.pairsRepeat = r.splitHalf->structureP < v.level;
+  for (const FamilyScore& f : r.families)
+    if (std::isfinite(f.gap) && f.pValue < v.level) v.labellingMatches = true;
   return v;
+}
+
+std::string joinedNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i) out += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  return out;
 }
 }  // namespace
 
 bool SimilarityResult::readingWarns() const {
   const Verdict v = verdictOf(*this);
-  return (splitHalf && !v.reliable) || (v.tested && !v.structure);
+  return (v.split && !v.reliable) || (v.tested() && !v.structure());
 }
 
 std::string SimilarityResult::reading() const {
   std::vector<std::string> sentences;
   const Verdict v = verdictOf(*this);
-  if (splitHalf && !splitHalf->reliability.empty()) {
+  if (v.split) {
     const SplitHalf& h = *splitHalf;
     const int own = h.ownHalfNearestCount(), n = static_cast<int>(h.reliability.size());
-    const bool reliable = v.reliable;
     const std::string counts = std::to_string(own) + " of " + std::to_string(n) +
-                               " languages (median half–half cosine " + signedText(h.medianReliability()) + ")";
-    sentences.push_back(reliable ? "Fingerprints are reliable: own half nearest for " + counts
-                                 : "Fingerprints are unreliable: own half nearest for only " + counts +
-                                       "; the matrix is mostly sampling noise, and more tokens per deviation step "
-                                       "(batch_sequences × seq_len) or more steps make it less so");
-    if (std::isfinite(h.structureR)) {
-      const bool structure = h.structureP < kSignificance;
-      sentences.push_back(std::string(structure ? "The pairs' similarities repeat between halves"
-                                                : "The pairs' similarities do not repeat between halves") +
-                          " (r = " + fixedDecimals(h.structureR, 2) + ", " + pText(h.structureP) + ")");
-    }
+                               " languages (median half–half cosine " + signedDecimals(h.medianReliability(), 3) + ")";
+    sentences.push_back(v.reliable ? "Fingerprints are reliable: own half nearest for " + counts
+                                   : "Fingerprints are unreliable: own half nearest for only " + counts +
+                                         "; the matrix is mostly sampling noise, and more tokens per deviation step "
+                                         "(batch_sequences × seq_len) or more steps make it less so");
+    if (v.pairsTested)
+      sentences.push_back(std::string(v.pairsRepeat ? "The pairs' similarities repeat between halves"
+                                                    : "The pairs' similarities do not repeat between halves") +
+                          " (r = " + fixedDecimals(h.structureR, 2) + ", " + pText(h.structureP) +
+                          ", beyond each language's own effect)");
   }
   for (const FamilyScore& f : families) {
     if (!std::isfinite(f.gap)) continue;
-    sentences.push_back("By " + f.labelling + ": within − across " + signedText(f.gap) + " (" + pText(f.pValue) +
+    sentences.push_back("By " + f.labelling + ": within − across " + signedDecimals(f.gap, 3) + " (" + pText(f.pValue) +
                         "), relatives on top " + std::to_string(f.relativesOnTop) + " of " + std::to_string(f.withRelatives) +
                         " (chance " + fixedDecimals(f.relativesOnTopByChance, 1) + "), ARI of the tree " +
                         fixedDecimals(f.clusterAri, 2));
   }
-  if (v.tested && !v.structure)
-    sentences.push_back(v.reliable && splitHalf ? "They tell each language apart but show no structure shared between "
-                                                "languages: groups built on them will be arbitrary"
-                                              : "No structure shared between languages: groups built on this matrix "
-                                                "will be arbitrary");
+  if (v.tested() && !v.structure()) {
+    if (v.pairsTested)
+      sentences.push_back(v.reliable ? "They tell each language apart but show no structure shared between "
+                                       "languages: groups built on them will be arbitrary"
+                                     : "No structure shared between languages: groups built on this matrix will "
+                                       "be arbitrary");
+    else
+      sentences.push_back("No structure matching the " + joinedNames(v.labellingsTested) + " labelling" +
+                          (v.labellingsTested.size() > 1 ? "s" : "") + ": groups built on this matrix will not follow " +
+                          (v.labellingsTested.size() > 1 ? "them" : "it"));
+  }
+  if (v.tested() && v.level < kSignificance)
+    sentences.push_back("Significance at p < " + fixedDecimals(v.level, 4) + " (0.05 over " +
+                        std::to_string(static_cast<int>(std::lround(kSignificance / v.level))) + " tests)");
   std::string text;
-  for (const std::string& s : sentences) text += (text.empty() ? "" : " ") + s + ".";
+  for (const std::string& sentence : sentences) text += (text.empty() ? "" : " ") + sentence + ".";
   return text;
 }
 

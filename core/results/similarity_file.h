@@ -50,9 +50,10 @@ struct SplitHalf {
   std::vector<bool> ownHalfNearest;  // per language: each of its halves' most similar other half is its own
   std::vector<double> layerReliability;  // per layer of the layer set: the languages' mean reliability
   // Do the pairs' similarities repeat between halves? Pearson r over pairs
-  // i < j of cos(aᵢ, aⱼ) against cos(bᵢ, bⱼ) (disjoint data), and its
+  // i < j of cos(aᵢ, aⱼ) against cos(bᵢ, bⱼ) (disjoint data), each less its
+  // per-language fit (an offset and a share of a common direction), and its
   // permutation p (languages of the b side relabelled; a Mantel test). NaN
-  // with fewer than 3 languages.
+  // with fewer than 6 languages.
   double structureR = 0, structureP = 0;
   std::int64_t permutations = 0;
 

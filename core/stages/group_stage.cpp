@@ -7,7 +7,6 @@
 #include <functional>
 #include <set>
 
-#include "methods/fingerprint_diagnostics.h"
 #include "methods/grouping.h"
 #include "methods/grouping_methods.h"
 #include "methods/similarity.h"
@@ -16,6 +15,7 @@
 #include "stages/stages.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/hash.h"
 
 namespace fs = std::filesystem;
 
@@ -30,6 +30,11 @@ SimilarityResult readSimilarity(const Project& project) {
   if (m.languages != languageIds(project.languages))
     throw InputError(file.string() + ": its languages differ from the project's; re-run `dmoe similarity`");
   return m;
+}
+
+// Identity of the matrix the groups are formed on: its languages and values.
+std::string matrixFingerprint(const SimilarityResult& similarity) {
+  return hashHex(Json{{"languages", similarity.languages}, {"matrix", similarity.combined}}.dump());
 }
 
 }  // namespace
@@ -65,10 +70,6 @@ LanguageGroups groupSimilarity(const SimilarityResult& sim, const GroupingSettin
     for (int i : indices[g]) out.groups.back().push_back(sim.languages[static_cast<size_t>(i)]);
     out.minSimilarity.push_back(1.0 - largest[g]);
   }
-  std::vector<int> expertOfLanguage(sim.languages.size());
-  for (size_t g = 0; g < indices.size(); ++g)
-    for (int i : indices[g]) expertOfLanguage[static_cast<size_t>(i)] = static_cast<int>(g);
-  for (const FamilyScore& f : sim.families) out.labellingAri[f.labelling] = adjustedRandIndex(expertOfLanguage, classIds(f.labels));
   return out;
 }
 
@@ -89,8 +90,6 @@ void logGroups(const LanguageGroups& groups, Reporter& reporter, const std::func
     for (const std::string& id : groups.groups[g]) line += " " + label(id);
     reporter.log(line + "   (min similarity " + std::to_string(groups.minSimilarity[g]) + ")");
   }
-  for (const auto& [name, ari] : groups.labellingAri)
-    reporter.log("ARI of the groups against the " + name + " labelling: " + std::to_string(ari));
 }
 }  // namespace
 
@@ -116,8 +115,10 @@ void runGroup(const Project& project, Reporter& reporter, bool force) {
   const Json grouping = toJson(project.grouping);
   Json settings{{"method", project.grouping.method}, {"groups", project.grouping.groups}};
   for (const std::string& key : groupingMethod(project.grouping.method).settings) settings[key] = grouping.at(key);
-  StageFolder folder(runs.groupDir(), Json{{"settings", settings},
-                                          {"similarity", StageFolder::fingerprint(runs.similarityDir(), "dmoe similarity")}});
+  // The groups depend on the matrix alone, not on the similarity stage's
+  // diagnostics: a new labelling or split-half setting leaves them (and the
+  // merge and training after them) as they are.
+  StageFolder folder(runs.groupDir(), Json{{"settings", settings}, {"similarity", matrixFingerprint(readSimilarity(project))}});
   const bool done = folder.run(force, reporter, "groups", runs.groupsFile(), [&] {
     const LanguageGroups groups = computeGroups(project, project.grouping.method);
     logGroups(groups, reporter, [&](const std::string& id) { return project.findLanguage(id)->label(); });

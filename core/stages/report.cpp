@@ -7,9 +7,11 @@
 #include <cmath>
 #include <functional>
 #include <iomanip>
+#include <map>
 #include <optional>
 #include <sstream>
 
+#include "methods/fingerprint_diagnostics.h"
 #include "methods/layer_selection.h"
 #include "results/adaptation_file.h"
 #include "results/deviation_file.h"
@@ -246,8 +248,18 @@ void writeFingerprints(const SimilarityResult& similarity, const std::function<s
   }
 }
 
-// report.json's "fingerprints": the diagnostics without the matrices.
-Json fingerprintsJson(const SimilarityResult& similarity) {
+// The adjusted Rand index of the groups against each labelling the
+// similarity stage scored (its languages and labels), by name.
+std::map<std::string, double> groupsAri(const LanguageGroups& groups, const SimilarityResult& similarity) {
+  std::map<std::string, double> out;
+  std::vector<int> expert;
+  for (const std::string& id : similarity.languages) expert.push_back(static_cast<int>(groups.expertOf(id)));
+  for (const FamilyScore& f : similarity.families) out[f.labelling] = adjustedRandIndex(expert, classIds(f.labels));
+  return out;
+}
+
+// report.json's "fingerprints": the diagnostics without the matrices, and the groups' ARI.
+Json fingerprintsJson(const SimilarityResult& similarity, const std::optional<LanguageGroups>& groups) {
   Json j = similarity.toJson();
   Json out{{"source", similarity.source}, {"reading", similarity.reading()}};
   if (j.contains("split_half")) {
@@ -255,6 +267,7 @@ Json fingerprintsJson(const SimilarityResult& similarity) {
     out["split_half"] = j["split_half"];
   }
   if (j.contains("families")) out["families"] = j["families"];
+  if (groups && !similarity.families.empty()) out["groups_ari"] = groupsAri(*groups, similarity);
   return out;
 }
 
@@ -295,8 +308,9 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
       for (const std::string& id : groups->groups[g]) members += (members.empty() ? "" : " ") + label(id);
       md << "| " << g << " | " << members << " | " << fixedDecimals(groups->minSimilarity[g], 3) << " |\n";
     }
-    for (const auto& [name, ari] : groups->labellingAri)
-      md << "\nARI of the groups against the " << name << " labelling: " << fixedDecimals(ari, 2) << ".\n";
+    if (similarity)
+      for (const auto& [name, ari] : groupsAri(*groups, *similarity))
+        md << "\nARI of the groups against the " << name << " labelling: " << fixedDecimals(ari, 2) << ".\n";
   } else {
     md << "_The group stage has not run._\n";
   }
@@ -406,7 +420,7 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
   const std::string markdown = md.str();
   Json report{{"project", project.name},
                     {"stationarity", stationarityRecord},
-                    {"fingerprints", similarity ? fingerprintsJson(*similarity) : Json()},
+                    {"fingerprints", similarity ? fingerprintsJson(*similarity, groups) : Json()},
                     {"groups", groups ? groups->toJson() : Json()},
                     {"selection", selection ? selection->toJson() : Json()},
                     {"merge", merge},

@@ -17,6 +17,7 @@
 //                 documents), centred over the halves, so they cost nothing
 //                 extra. Written to <similarity>/fingerprints/ in the
 //                 deltas' format, so one reader computes both matrices.
+#include "checkpoint/hf_checkpoint.h"
 #include "checkpoint/tensor_bridge.h"
 #include "corpus/token_cache.h"
 #include "methods/clustering.h"
@@ -83,7 +84,8 @@ HalfMeans measureHalves(const Project& project, const std::string& id, FfnInputM
   HalfMeans out;
   for (int half = 0; half < kSplitHalves; ++half) {
     means.reset();
-    for (std::int64_t d = half; d < shard.documentCount() && means.tokens() < target; d += kSplitHalves) {
+    for (std::int64_t d : halfDocuments(shard.documentCount(), half)) {
+      if (means.tokens() >= target) break;
       throwIfCancelled();
       means.addDocument(shard.document(d), std::min(perDocument, target - means.tokens()));
     }
@@ -216,12 +218,17 @@ void runSimilarity(const Project& project, Reporter& reporter, bool force) {
   reporter.started();
   const RunLayout runs = project.layout();
   const SimilaritySettings& s = project.similarity;
-  const fs::path deviation = runs.deviationDir();
-  const Json deviationOutputs = StageFolder(deviation, Json()).outputs();
-  const auto numLayers = deviationOutputs.at("layers").get<std::int64_t>();
+  Json inputs{{"settings", similaritySettings(project)}};
+  std::int64_t numLayers = 0;
+  if (s.source == "activations") {  // from the base alone (its fingerprint is in the settings)
+    numLayers = readModelConfig(HfCheckpoint::open(baseModelDir(project))).num_hidden_layers;
+  } else {
+    const fs::path deviation = runs.deviationDir();
+    numLayers = StageFolder(deviation, Json()).outputs().at("layers").get<std::int64_t>();
+    inputs["deviation"] = StageFolder::fingerprint(deviation, "dmoe deviation");
+  }
 
   std::vector<std::int64_t> layers;
-  Json inputs{{"settings", similaritySettings(project)}, {"deviation", StageFolder::fingerprint(deviation, "dmoe deviation")}};
   if (s.layer_set == "selected") {
     layers = LayerSelection::read(runs.selectionFile()).layers;
     inputs["selection"] = StageFolder::fingerprint(runs.selectionDir(), "dmoe select-layers");

@@ -101,13 +101,19 @@ std::vector<std::string> languageIds(const std::vector<Language>& languages) {
   return ids;
 }
 
+std::vector<std::int64_t> halfDocuments(std::int64_t documents, int half) {
+  std::vector<std::int64_t> out;
+  for (std::int64_t d = half; d < documents; d += kSplitHalves) out.push_back(d);
+  return out;
+}
+
 std::vector<std::uint32_t> halfTokens(const TokenShard& shard, int half, const std::string& language) {
   if (shard.documentCount() < kSplitHalves)
     throw InputError(language + ": its continual slice (" + shard.file().string() + ") has " +
                      std::to_string(shard.documentCount()) +
                      " document(s); the split-half check needs two or more (or set similarity.split_half to false)");
   std::vector<std::uint32_t> tokens;
-  for (std::int64_t d = half; d < shard.documentCount(); d += kSplitHalves) {
+  for (std::int64_t d : halfDocuments(shard.documentCount(), half)) {
     const TokenSpan span = shard.document(d);
     tokens.insert(tokens.end(), span.begin(), span.end());
   }

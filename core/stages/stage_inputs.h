@@ -49,7 +49,7 @@ std::vector<std::string> languageIds(const std::vector<Language>& languages);
 // slice belongs to half d % 2 (alternate documents, so both halves span the
 // corpus order alike). "a" and "b" name halves 0 and 1 in files and messages.
 constexpr int kSplitHalves = 2;
-inline int documentHalf(std::int64_t document) { return static_cast<int>(document % kSplitHalves); }
+std::vector<std::int64_t> halfDocuments(std::int64_t documents, int half);  // half, half + 2, … below `documents`
 inline const char* halfName(int half) { return half == 0 ? "a" : "b"; }
 // The tokens of one half, documents back to back (a copy: halves are not
 // contiguous in the shard). Throws InputError naming the language when the

@@ -27,6 +27,14 @@ inline std::string fixedDecimals(double v, int digits) {
   return s.str();
 }
 
+// v with `digits` decimals and its sign, "+0.040", "-0.120"; "–" when v is not finite.
+inline std::string signedDecimals(double v, int digits) {
+  return (std::isfinite(v) && v >= 0 ? "+" : "") + fixedDecimals(v, digits);
+}
+
+// A p-value as tables show it: "< 0.001" below that, else 3 decimals; "–" when not finite.
+inline std::string pValueText(double p) { return std::isfinite(p) && p < 0.001 ? "< 0.001" : fixedDecimals(p, 3); }
+
 // The first `limit` code points of UTF-8 `text`, with "…" when it was longer; never cuts inside a character.
 inline std::string firstCodePoints(std::string_view text, std::size_t limit) {
   std::size_t points = 0, i = 0;
