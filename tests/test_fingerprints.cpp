@@ -255,6 +255,12 @@ class TestFingerprints : public QObject {
     stolen[1][2] = stolen[2][1] = 0.7;
     stolen[2][3] = stolen[3][2] = 0.9;
     QCOMPARE(splitHalfDiagnostics(stolen, {}, 99, 1).ownHalfNearest, (std::vector<bool>{false, true}));
+    SimilarityResult half;  // one of two: below 90 %, not below half
+    half.languages = {"xx", "yy"};
+    half.splitHalf = splitHalfDiagnostics(stolen, {}, 99, 1);
+    QVERIFY_CONTAINS(half.reading(), "Fingerprints are not reliable enough: own half nearest for only 1 of 2 languages "
+                                     "(median half–half cosine +0.750) (not for xx)");
+    QVERIFY(half.readingWarns());
     QVERIFY_CONTAINS(inputErrorOf([] { splitHalfDiagnostics({{1, 0.5, 0.1}, {0.5, 1, 0.1}, {0.1, 0.1, 1}}, {}, 99, 1); }),
                      "even number of rows");
   }

@@ -376,10 +376,19 @@ std::string SimilarityResult::reading() const {
     const int own = h.ownHalfNearestCount(), n = static_cast<int>(h.reliability.size());
     const std::string counts = std::to_string(own) + " of " + std::to_string(n) +
                                " languages (median half–half cosine " + signedDecimals(h.medianReliability(), 3) + ")";
-    sentences.push_back(v.reliable ? "Fingerprints are reliable: own half nearest for " + counts
-                                   : "Fingerprints are unreliable: own half nearest for only " + counts +
-                                         "; the matrix is mostly sampling noise, and more tokens per deviation step "
-                                         "(batch_sequences × seq_len) or more steps make it less so");
+    std::string apart;  // the languages whose halves do not find each other
+    for (size_t i = 0; i < h.ownHalfNearest.size() && i < languages.size(); ++i)
+      if (!h.ownHalfNearest[i]) apart += (apart.empty() ? "" : ", ") + label(i);
+    if (v.reliable)
+      sentences.push_back("Fingerprints are reliable: own half nearest for " + counts);
+    else if (own * 2 < n)
+      sentences.push_back("Fingerprints are unreliable: own half nearest for only " + counts +
+                          "; the matrix is mostly sampling noise, and more tokens per deviation step "
+                          "(batch_sequences × seq_len) or more steps make it less so");
+    else
+      sentences.push_back("Fingerprints are not reliable enough: own half nearest for only " + counts + " (not for " +
+                          apart + "); more tokens per deviation step (batch_sequences × seq_len) or more steps make "
+                          "them more so");
     if (v.pairsTested)
       sentences.push_back(std::string(v.pairsRepeat ? "The pairs' similarities repeat between halves"
                                                     : "The pairs' similarities do not repeat between halves") +

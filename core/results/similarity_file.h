@@ -97,11 +97,11 @@ struct SimilarityResult {
   std::optional<SplitHalf> splitHalf;
   std::vector<FamilyScore> families;       // one per labelling of similarity.labelling
 
-  // What the diagnostics say, in one or two sentences for people (the report
-  // and the Similarity tab say the same): whether the fingerprints are
-  // reliable, whether they show shared structure, and, when they are reliable
-  // without it, that groups built on them will be arbitrary. Empty without
-  // diagnostics.
+  // What the diagnostics say, in a few sentences for people (the report and
+  // the Similarity tab say the same): whether the fingerprints are reliable
+  // (naming the languages whose halves do not find each other), whether they
+  // show shared structure, and, when they do not, that groups built on them
+  // will be arbitrary. Empty without diagnostics.
   std::string reading() const;
   // Whether the reading is a warning: the fingerprints are unreliable, or
   // they were tested and show no shared structure (groups will be arbitrary).
