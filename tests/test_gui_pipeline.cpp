@@ -188,7 +188,9 @@ class TestGuiPipeline : public QObject {
       deviationDone |= stage == "deviation" && event.value("status") == "done";
     }
     QVERIFY(deviationDone);
-    QCOMPARE(fineTuned, QStringList({"deviation:en", "deviation:de", "deviation:uk"}));  // rank 0's share
+    // Rank 0's share, each language with its split halves (similarity.split_half is on by default).
+    QCOMPARE(fineTuned, QStringList({"deviation:en", "deviation:en:a", "deviation:en:b", "deviation:de", "deviation:de:a",
+                                     "deviation:de:b", "deviation:uk", "deviation:uk:a", "deviation:uk:b"}));
     QVERIFY(fs::exists(project.parent_path() / "runs" / "deviation" / "nl" / "norms.json"));  // rank 1's
 
     finished.clear();
