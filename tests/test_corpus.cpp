@@ -16,6 +16,7 @@
 #include "corpus/line_stream.h"
 #include "corpus/udhr_import.h"
 #include "project/project.h"
+#include "collected_events.h"
 #include "test_support.h"
 #include "util/atomic_file.h"
 
@@ -54,12 +55,6 @@ std::vector<std::string> lines(const std::string& text) {
   return out;
 }
 
-std::vector<Json> eventsOfKind(const CollectingSink& sink, const std::string& kind) {
-  std::vector<Json> out;
-  for (const Json& e : sink.events)
-    if (e["event"] == kind) out.push_back(e);
-  return out;
-}
 
 std::string mask(const std::vector<bool>& m) {
   std::string s;
@@ -553,8 +548,8 @@ class TestCorpus : public QObject {
     Json manifest = Json::parse(test::readText(dir / "corpus" / ".import.json"));
     QCOMPARE(manifest["unit"].get<std::string>(), std::string("paragraph"));
     QCOMPARE(manifest["languages"]["zmp"]["documents"].get<int>(), 3);
-    QCOMPARE(eventsOfKind(sink, "artifact").size(), std::size_t{4});  // three corpora + manifest
-    QCOMPARE(eventsOfKind(sink, "progress").back()["done"].get<int>(), 3);
+    QCOMPARE(test::eventsOfKind(sink, "artifact").size(), std::size_t{4});  // three corpora + manifest
+    QCOMPARE(test::eventsOfKind(sink, "progress").back()["done"].get<int>(), 3);
 
     // Unchanged: nothing is written.
     CollectingSink again;
@@ -562,8 +557,8 @@ class TestCorpus : public QObject {
     std::vector<ImportedLanguage> second = importCorpus(project, r2, {fixturePackage(), "", false});
     QVERIFY(second[0].upToDate && second[2].upToDate);
     QCOMPARE(second[0].documents, std::int64_t{5});
-    QVERIFY(eventsOfKind(again, "artifact").empty());
-    QCOMPARE(eventsOfKind(again, "stage").back()["status"].get<std::string>(), std::string("skipped"));
+    QVERIFY(test::eventsOfKind(again, "artifact").empty());
+    QCOMPARE(test::eventsOfKind(again, "stage").back()["status"].get<std::string>(), std::string("skipped"));
 
     // An edited output file, --force, or another unit: written again.
     test::writeText(dir / "corpus" / "ymp.jsonl", "{\"text\":\"edited\"}\n");
@@ -639,14 +634,14 @@ class TestCorpus : public QObject {
     QCOMPARE(stats.total.documents, std::int64_t{6});
     QCOMPARE(stats.total.characters, std::int64_t{13});
 
-    std::vector<Json> warnings = eventsOfKind(sink, "warning");
+    std::vector<Json> warnings = test::eventsOfKind(sink, "warning");
     QCOMPARE(warnings.size(), std::size_t{1});
     QCOMPARE(warnings[0]["where"].get<std::string>(), (dir / "corpus" / "xmp.jsonl").string() + ":3");
     Json saved = Json::parse(test::readText(dir / "runs" / "corpus" / "stats.json"));
     QCOMPARE(saved["languages"][0]["characters"].get<int>(), 8);
     QCOMPARE(saved["total"]["issues"].get<int>(), 1);
     QCOMPARE(saved, stats.toJson());
-    QCOMPARE(eventsOfKind(sink, "result")[0]["data"], saved);
+    QCOMPARE(test::eventsOfKind(sink, "result")[0]["data"], saved);
   }
 
   // Issue #35 case 13, the other readers: `corpus stats` counts every bad
@@ -665,7 +660,7 @@ class TestCorpus : public QObject {
     const CorpusStats stats = computeCorpusStats(Project::load(file), r);
     QCOMPARE(stats.languages[0].counts.issues, std::int64_t{25});
     QCOMPARE(stats.total.issues, std::int64_t{25});
-    const std::vector<Json> warnings = eventsOfKind(sink, "warning");
+    const std::vector<Json> warnings = test::eventsOfKind(sink, "warning");
     QVERIFY(!warnings.empty() && warnings.size() <= kCorpusIssueExamples + 1);
     QCOMPARE(warnings[0]["where"].get<std::string>(), (dir / "corpus" / "xmp.jsonl").string() + ":1");
   }

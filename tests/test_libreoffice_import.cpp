@@ -12,6 +12,7 @@
 #include "corpus/corpus_sources.h"
 #include "corpus/libreoffice_help_import.h"
 #include "project/project.h"
+#include "collected_events.h"
 #include "test_support.h"
 #include "util/atomic_file.h"
 
@@ -82,12 +83,6 @@ fs::path writeProject(const fs::path& dir, const std::vector<std::string>& ids) 
   return file;
 }
 
-std::vector<Json> eventsOfKind(const CollectingSink& sink, const std::string& kind) {
-  std::vector<Json> out;
-  for (const Json& e : sink.events)
-    if (e["event"] == kind) out.push_back(e);
-  return out;
-}
 
 }  // namespace
 
@@ -150,18 +145,18 @@ class TestLibreOfficeImport : public QObject {
     QCOMPARE(counts.dump(), expectedCounts.dump());
 
     // The bad pages are named; the empty one is named in the language's log line.
-    std::vector<Json> warnings = eventsOfKind(sink, "warning");
+    std::vector<Json> warnings = test::eventsOfKind(sink, "warning");
     QCOMPARE(warnings.size(), std::size_t{2});
     QCOMPARE(warnings[0]["where"].get<std::string>(), pageFile(dir / "help", "pt-br", "pt-BR", "shared/c.html").string());
     QVERIFY_CONTAINS(warnings[0]["message"].get<std::string>(), "not a LibreOffice help page");
     QCOMPARE(warnings[1]["where"].get<std::string>(), pageFile(dir / "help", "pt-br", "pt-BR", "shared/d.html").string());
     QVERIFY_CONTAINS(warnings[1]["message"].get<std::string>(), "unreadable help page");
     std::string logs;
-    for (const Json& e : eventsOfKind(sink, "log")) logs += e["message"].get<std::string>() + "\n";
+    for (const Json& e : test::eventsOfKind(sink, "log")) logs += e["message"].get<std::string>() + "\n";
     QVERIFY_CONTAINS(logs, "pt-br: 2 documents from 5 pages (1 with no kept paragraph, e.g. text/shared/b.html; 2 bad)");
     QVERIFY_CONTAINS(logs, "7 kept, 2 untranslated (as in en-US), 6 under 20 columns");
-    QCOMPARE(eventsOfKind(sink, "result").back()["data"]["languages"][0]["counts"]["paragraphs"].get<int>(), 7);
-    QCOMPARE(eventsOfKind(sink, "artifact").size(), std::size_t{2});  // the corpus and .import.json
+    QCOMPARE(test::eventsOfKind(sink, "result").back()["data"]["languages"][0]["counts"]["paragraphs"].get<int>(), 7);
+    QCOMPARE(test::eventsOfKind(sink, "artifact").size(), std::size_t{2});  // the corpus and .import.json
 
     // Unchanged: skipped, nothing written.
     CollectingSink again;
@@ -169,8 +164,8 @@ class TestLibreOfficeImport : public QObject {
     imported = importCorpus(project, r2, {dir / "help", "", false});
     QVERIFY(imported[0].upToDate);
     QCOMPARE(imported[0].documents, std::int64_t{2});
-    QVERIFY(eventsOfKind(again, "artifact").empty());
-    QCOMPARE(eventsOfKind(again, "stage").back()["status"].get<std::string>(), std::string("skipped"));
+    QVERIFY(test::eventsOfKind(again, "artifact").empty());
+    QCOMPARE(test::eventsOfKind(again, "stage").back()["status"].get<std::string>(), std::string("skipped"));
 
     // A changed page, or a changed reference, is imported again.
     test::writeText(pageFile(dir / "help", "pt-br", "pt-BR", "shared/b.html"), page("<p>Agora traduzido e longo o bastante.</p>"));

@@ -310,7 +310,7 @@ void runDeviation(const Project& project, Reporter& reporter, bool force) {
               {"shards", shardsFingerprint(project, project.languages)},
               {"languages", languageIds(project.languages)},
               {"delta_layers", keep}};
-  if (splitHalf) inputs["split_half"] = true;  // absent when off: runs from before the check stay valid
+  if (splitHalf) inputs["split_half"] = true;  // absent when off: a run without the halves stays valid
   StageFolder folder(project.layout().deviationDir(), inputs);
   const bool done = folder.run(force, reporter, "deviation table", project.layout().deviationFile(), [&] {
     return computeDeviation(project, model, device, settings, keep, splitHalf, folder.dir(), reporter);
