@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Seed-to-seed spread of a project's results (not part of CI: hours on a CPU).
 
-    scripts/demo_seeds.py run PROJECT --seeds 2 3 [--out DIR]
+    scripts/demo_seeds.py run PROJECT --seeds 2 3 [--out DIR] [--patch JSON]
         writes DIR/<name>-seed<S>.dmoe.json for each seed — the project with
         every training seed (base pretraining, deviation, the router
         initialisation of merge, DMoE stages 1 and 2,
         adaptation, random grouping) set to S and its own runs folder; the data
         slices, tokenizer and held-out documents stay those of the project —
-        and runs `dmoe run` on each, one after the other.
+        and runs `dmoe run` on each, one after the other. --patch merges a
+        JSON merge patch (RFC 7396) into every seed's project first, e.g.
+        '{"precision": "bf16"}' for the same seeds in another precision (give
+        each variant its own --out).
     scripts/demo_seeds.py tabulate RUNS_DIR [RUNS_DIR ...]
         reads report/report.json (when the run got that far), group/groups.json
         and similarity/similarity.json of each runs folder and prints, per
@@ -50,14 +53,36 @@ FAMILIES = {"ru": "slavic", "uk": "slavic", "de": "germanic", "nl": "germanic", 
             "th": "southeast-asian", "vi": "southeast-asian", "ar": "semitic"}
 
 
-def seeded_project(project: Path, seed: int, out: Path) -> Path:
-    p = json.loads(project.read_text())
-    base = project.parent
-    for key in ("runs_dir",):
-        p[key] = str(out / f"runs-seed{seed}")
+def merge_patch(target, patch):
+    """RFC 7396: objects merge key by key, null deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    target = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            target.pop(k, None)
+        else:
+            target[k] = merge_patch(target.get(k), v)
+    return target
+
+
+def relocated(p: dict, project: Path, runs: Path, corpus_root: Path) -> dict:
+    """The project p (read from `project`) written elsewhere: its own runs folder;
+    an imported corpus (corpus.source) under corpus_root, given files where they are;
+    the labelling CSV found where the original names it."""
+    p = dict(p)
+    p["runs_dir"] = str(runs)
     corpus = p.setdefault("corpus", {})
-    corpus["root"] = str(out / f"runs-seed{seed}" / "corpus") if "source" in corpus else str(
-        (base / corpus.get("root", "corpus")).resolve())
+    corpus["root"] = str(corpus_root) if "source" in corpus else str((project.parent / corpus.get("root", "corpus")).resolve())
+    labelling = p.get("similarity", {}).get("labelling")
+    if labelling:
+        p["similarity"] = dict(p["similarity"], labelling=str((project.parent / labelling).resolve()))
+    return p
+
+
+def seeded_project(project: Path, seed: int, out: Path, patch=None) -> Path:
+    runs = out / f"runs-seed{seed}"
+    p = relocated(merge_patch(json.loads(project.read_text()), patch or {}), project, runs, runs / "corpus")
     for path in SEEDED:
         node = p
         for k in path:
@@ -73,7 +98,7 @@ def run(args):
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
-        target = seeded_project(Path(args.project).resolve(), seed, out)
+        target = seeded_project(Path(args.project).resolve(), seed, out, json.loads(args.patch) if args.patch else None)
         print(f"==> {target}", flush=True)
         code = subprocess.call([args.dmoe, "run", str(target)])
         if code != 0:
@@ -240,6 +265,7 @@ def main():
     r.add_argument("project")
     r.add_argument("--seeds", type=int, nargs="+", required=True)
     r.add_argument("--out", default="seed-runs")
+    r.add_argument("--patch", help="JSON merge patch applied to every seed's project, e.g. '{\"precision\": \"bf16\"}'")
     r.add_argument("--dmoe", default=os.environ.get("DMOE_CLI", "build/app/dmoe"))
     t = sub.add_parser("tabulate", help="mean ± spread over finished runs folders")
     t.add_argument("runs", nargs="+")

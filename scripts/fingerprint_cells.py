@@ -36,34 +36,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from demo_seeds import ari, fail, read_json
+from demo_seeds import ari, fail, merge_patch, read_json, relocated
 
 HERE = Path(__file__).resolve().parent
 
 
-def merge_patch(target, patch):
-    if not isinstance(patch, dict):
-        return patch
-    target = dict(target) if isinstance(target, dict) else {}
-    for k, v in patch.items():
-        if v is None:
-            target.pop(k, None)
-        else:
-            target[k] = merge_patch(target.get(k), v)
-    return target
-
-
 def base_project(project: Path, base: str, patch, out: Path) -> dict:
-    p = merge_patch(json.loads(project.read_text()), patch)
-    runs = out / f"runs-{base}"
-    p["runs_dir"] = str(runs)
-    corpus = p.setdefault("corpus", {})
     # An imported corpus is shared by every base (same source); given files stay where they are.
-    corpus["root"] = str(out / "corpus") if "source" in corpus else str((project.parent / corpus.get("root", "corpus")).resolve())
-    labelling = p.get("similarity", {}).get("labelling")
-    if labelling:
-        p["similarity"]["labelling"] = str((project.parent / labelling).resolve())
-    return p
+    return relocated(merge_patch(json.loads(project.read_text()), patch), project, out / f"runs-{base}", out / "corpus")
 
 
 def stage_seconds(events_text):

@@ -1,6 +1,7 @@
 // Held-out perplexity: sliding windows score every token but the first exactly
 // once; uniform logits give PPL = vocabulary size; windowed scoring of a model
-// without positional dependence equals one full-context pass.
+// without positional dependence equals one full-context pass; a token budget
+// (evaluations during training) scores exactly the first tokens it names.
 // LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
 #include "bigram_lm.h"
 #include "train/perplexity.h"
@@ -96,6 +97,30 @@ class TestPerplexity : public QObject {
     PerplexityOptions small;
     small.window = 3;  // stride 1
     QCOMPARE(documentsNll(model, spans, small).tokens, expectedTokens);
+  }
+
+  void aTokenBudgetTakesTheFirstTokensInOrder() {
+    std::vector<std::uint32_t> a = tokens(5, 23, 0), one = tokens(1, 23, 1), b = tokens(10, 23, 2), c = tokens(4, 23, 3);
+    const std::vector<TokenSpan> docs{{a.data(), a.size()}, {one.data(), one.size()}, {b.data(), b.size()},
+                                      {c.data(), c.size()}};
+    // a scores 4 tokens; the 1-token document none (skipped); b is cut to 3 tokens = 2 scored; c is left out.
+    std::vector<TokenSpan> six = leadingTokens(docs, 6);
+    QCOMPARE(six.size(), std::size_t{2});
+    QCOMPARE(six[0].data, a.data());
+    QCOMPARE(six[0].size, std::size_t{5});
+    QCOMPARE(six[1].data, b.data());
+    QCOMPARE(six[1].size, std::size_t{3});
+    QCOMPARE(leadingTokens(docs, 4).size(), std::size_t{1});  // a exactly: nothing of b
+    QCOMPARE(leadingTokens(docs, 0).size(), docs.size());     // 0 = all, as given
+    QCOMPARE(leadingTokens(docs, 1000).size(), std::size_t{3});  // more than there is: every scorable document
+
+    // The budget is the number of tokens scored, and they are the same tokens a full pass scores first.
+    test::BigramLMImpl model(23, 8, 9);
+    const NllTotal cut = documentsNll(model, six, {});
+    QCOMPARE(cut.tokens, std::int64_t{6});
+    std::vector<std::uint32_t> bHead(b.begin(), b.begin() + 3);
+    const double expected = fullPassNll(model, a) + fullPassNll(model, bHead);
+    QVERIFY2(std::abs(cut.nll - expected) < 1e-4 * expected, (std::to_string(cut.nll) + " vs " + std::to_string(expected)).c_str());
   }
 };
 

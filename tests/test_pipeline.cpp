@@ -195,6 +195,13 @@ class TestPipeline : public QObject {
     for (const char* row : {"| Base |", "| +Pre-train (dense-continue) |", "| DMoE, random groups |", "| DMoE |"})
       QVERIFY2(report.find(row) != std::string::npos, row);
     QVERIFY2(report.find("routed top-1 to its new expert (over MoE layers): ") != std::string::npos, report.c_str());
+    // It names the precision each stage ran in (the tests run fp32), read from the stages' manifests.
+    QVERIFY2(report.find("Computed in fp32 in every stage that ran (pretrain, deviation, similarity, train, eval, "
+                         "baselines/dense-continue/train, baselines/dense-continue/eval, baselines/random-groups/train, "
+                         "baselines/random-groups/eval, adapt).") != std::string::npos,
+             report.c_str());
+    const Json reportJson = Json::parse(test::readText(runs() / "report/report.json"));
+    QCOMPARE(reportJson.at("precision").at("train").get<std::string>(), std::string("fp32"));
     char stationarityLine[64];
     std::snprintf(stationarityLine, sizeof stationarityLine, "continual data: r = %.2f (FFN gradients",
                   stationarity.at("r").get<double>());

@@ -205,6 +205,7 @@ void fields(EvaluationSettings& e, F&& f) {
   f("window", e.window);
   f("max_documents_per_language", e.max_documents_per_language);
   f("every_steps", e.every_steps);
+  f("tokens_during_training", e.tokens_during_training);
 }
 
 template <class F>

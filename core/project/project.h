@@ -132,6 +132,7 @@ struct MergeSettings {
 struct EvaluationSettings {
   std::int64_t window = 0, max_documents_per_language = 0;
   std::int64_t every_steps = 0;  // held-out PPL during training runs; observation only, in no stage's inputs
+  std::int64_t tokens_during_training = 0;  // of each language, for those evaluations (0 = all); observation only
 };
 
 // The adaptation run: its training settings and which new languages it adds.

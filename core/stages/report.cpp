@@ -272,6 +272,40 @@ Json fingerprintsJson(const SimilarityResult& similarity, const std::optional<La
 }
 
 // Writes report.md and report.json from the stages' result files (a stage that has not completed is said so).
+// Which precision computed each stage behind the report's figures, from the
+// precision its manifest records ("bf16", or none for fp32): {folder: "bf16" | "fp32"}
+// of those that completed, in pipeline order.
+Json stagePrecisions(const RunLayout& runs) {
+  std::vector<fs::path> stages{runs.pretrainDir(), runs.deviationDir(), runs.similarityDir(), runs.trainDir(),
+                               runs.evalDir()};
+  for (const char* name : {RunLayout::kDenseContinue, RunLayout::kRandomGroups, RunLayout::kBranchTrainMix}) {
+    const RunLayout baseline(runs.baselineDir(name));
+    stages.push_back(baseline.trainDir());
+    stages.push_back(baseline.evalDir());
+  }
+  stages.push_back(runs.adaptDir());
+  Json out = Json::object();
+  for (const fs::path& dir : stages)
+    if (fs::exists(dir / "manifest.json"))
+      out[dir.lexically_relative(runs.root()).generic_string()] =
+          StageFolder(dir, Json()).recordedInputs().value("precision", std::string("fp32"));
+  return out;
+}
+
+// "Computed in bf16 …" or which stages ran in which precision.
+std::string precisionLine(const Json& precisions) {
+  std::map<std::string, std::string> byPrecision;
+  for (const auto& [stage, precision] : precisions.items())
+    byPrecision[precision.get<std::string>()] += (byPrecision[precision.get<std::string>()].empty() ? "" : ", ") + stage;
+  const std::string meaning = "bf16: bf16 matrix products, fp32 weights, optimizer state and losses (`precision`)";
+  if (byPrecision.size() == 1)
+    return "Computed in " + byPrecision.begin()->first + " in every stage that ran (" + byPrecision.begin()->second + ")" +
+           (byPrecision.count("bf16") ? "; " + meaning : "") + ".";
+  std::string line = "Computed in mixed precision:";
+  for (const auto& [precision, stages] : byPrecision) line += " " + precision + " in " + stages + ";";
+  return line + " " + meaning + ".";
+}
+
 void writeReport(const Project& project, const std::optional<DeviationTable::Stationarity>& stationarity,
                  Reporter& reporter) {
   const RunLayout runs = project.layout();
@@ -296,6 +330,8 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
   std::ostringstream md;
   md << "# " << (project.name.empty() ? project.file.filename().string() : project.name) << " — DMoE report\n\n";
 
+  const Json precisions = stagePrecisions(runs);
+  if (!precisions.empty()) md << precisionLine(precisions) << "\n\n";
   if (stationarity && !stationarity->reading().empty()) md << stationarity->reading() << "\n\n";
   if (similarity) writeFingerprints(*similarity, label, md);
   md << "## Groups\n\n";
@@ -419,6 +455,7 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
                              : Json();
   const std::string markdown = md.str();
   Json report{{"project", project.name},
+                    {"precision", precisions},
                     {"stationarity", stationarityRecord},
                     {"fingerprints", similarity ? fingerprintsJson(*similarity, groups) : Json()},
                     {"groups", groups ? groups->toJson() : Json()},

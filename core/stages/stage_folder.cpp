@@ -84,6 +84,13 @@ std::string changedOutput(const fs::path& dir, const Json& manifest) {
   }
   return {};
 }
+
+Json completedManifest(const fs::path& dir) {
+  Json manifest = readJsonOrNull(dir / "manifest.json");
+  if (!manifest.is_object()) throw InputError((dir / "manifest.json").string() + ": the stage has not completed");
+  return manifest;
+}
+
 }  // namespace
 
 bool StageFolder::upToDate() const {
@@ -132,11 +139,9 @@ bool StageFolder::run(bool force, Reporter& reporter, const std::string& what, c
   return true;
 }
 
-Json StageFolder::outputs() const {
-  Json manifest = readJsonOrNull(dir_ / "manifest.json");
-  if (!manifest.is_object()) throw InputError((dir_ / "manifest.json").string() + ": the stage has not completed");
-  return manifest.value("outputs", Json::object());
-}
+Json StageFolder::outputs() const { return completedManifest(dir_).value("outputs", Json::object()); }
+
+Json StageFolder::recordedInputs() const { return completedManifest(dir_).value("inputs", Json::object()); }
 
 std::string StageFolder::fingerprint(const fs::path& dir, const std::string& makerCommand) {
   const fs::path manifest = dir / "manifest.json";

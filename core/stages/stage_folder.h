@@ -39,6 +39,8 @@ class StageFolder {
   const Json& inputs() const { return inputs_; }
   // The outputs recorded by the last completed run; throws InputError when the stage has not completed.
   Json outputs() const;
+  // The inputs that run recorded (its settings, upstream fingerprints, "precision"); throws likewise.
+  Json recordedInputs() const;
 
   // The skeleton every stage shares. When the folder is current (not `force`,
   // manifest.json records exactly these inputs, `product` exists) logs "<what>

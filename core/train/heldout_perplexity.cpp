@@ -41,7 +41,8 @@ Json HeldoutPerplexity::toJson() const {
 }
 
 HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl& model, Reporter& reporter,
-                                            const std::function<bool(const Language&)>& beforeLanguage) {
+                                            const std::function<bool(const Language&)>& beforeLanguage,
+                                            std::int64_t tokensPerLanguage) {
   PerplexityOptions options;
   options.window = project.evaluation.window;
   if (options.window > model.config().max_position_embeddings)
@@ -67,7 +68,9 @@ HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl
     if (project.evaluation.max_documents_per_language > 0) n = std::min(n, project.evaluation.max_documents_per_language);
     std::vector<TokenSpan> documents;
     for (std::int64_t d = 0; d < n; ++d) documents.push_back(shard.document(d));
-    LanguagePerplexity row{l.id, l.label(), l.tier, i >= project.languages.size(), n, documentsNll(model, documents, options)};
+    documents = leadingTokens(documents, tokensPerLanguage);
+    LanguagePerplexity row{l.id, l.label(), l.tier, i >= project.languages.size(),
+                           static_cast<std::int64_t>(documents.size()), documentsNll(model, documents, options)};
     if (scored)
       reporter.log(row.label + ": PPL " + std::to_string(row.total.perplexity()) + " over " +
                    std::to_string(row.total.tokens) + " tokens");
@@ -114,7 +117,7 @@ std::function<Json()> heldoutEvaluation(const Project& project, CausalLMImpl& mo
     Reporter reporter(quiet, "evaluation");
     const HeldoutPerplexity table = evaluateHeldoutPerplexity(project, model, reporter, [&](const Language& l) {
       return std::find(ids.begin(), ids.end(), l.id) != ids.end() && (!beforeLanguage || beforeLanguage(l));
-    });
+    }, project.evaluation.tokens_during_training);
     Json ppl = Json::object();
     for (const LanguagePerplexity& l : table.languages)
       if (l.total.tokens > 0) ppl[l.id] = l.total.perplexity();

@@ -37,15 +37,19 @@ struct HeldoutPerplexity {
 // `beforeLanguage` (optional) runs before each language is scored, e.g. to set
 // an MoE model's routing for it; returning false leaves the language unscored
 // (its row stays, with 0 tokens and PPL null).
+// `tokensPerLanguage` > 0 scores only each language's first that many
+// held-out tokens (leadingTokens); 0, the results' case, scores them all.
 // Of a job (runtime/distributed.h, outside a SoloScope) every process must
 // call it: the languages split over the processes (beforeLanguage runs only
 // for a process's own), and every process returns the whole table.
 HeldoutPerplexity evaluateHeldoutPerplexity(const Project& project, CausalLMImpl& model, Reporter& reporter,
-                                            const std::function<bool(const Language&)>& beforeLanguage = {});
+                                            const std::function<bool(const Language&)>& beforeLanguage = {},
+                                            std::int64_t tokensPerLanguage = 0);
 
 // For TrainerOptions::evaluate (evaluation.every_steps): the same table for
-// the languages `languageIds` (beforeLanguage as above), reporting nothing,
-// as {language id: PPL} of those scored. `project` and `model` must outlive it.
+// the languages `languageIds` (beforeLanguage as above) on each one's first
+// evaluation.tokens_during_training held-out tokens, reporting nothing, as
+// {language id: PPL} of those scored. `project` and `model` must outlive it.
 std::function<Json()> heldoutEvaluation(const Project& project, CausalLMImpl& model, std::vector<std::string> languageIds,
                                         std::function<bool(const Language&)> beforeLanguage = {});
 

@@ -30,6 +30,20 @@ std::vector<ScoringWindow> slidingWindows(std::int64_t length, std::int64_t wind
   return windows;
 }
 
+std::vector<TokenSpan> leadingTokens(const std::vector<TokenSpan>& documents, std::int64_t budget) {
+  if (budget <= 0) return documents;
+  std::vector<TokenSpan> out;
+  for (const TokenSpan& doc : documents) {
+    if (budget == 0) break;
+    const auto size = static_cast<std::int64_t>(doc.size);
+    if (size < 2) continue;
+    const std::int64_t taken = std::min(size, budget + 1);
+    out.push_back({doc.data, static_cast<std::size_t>(taken)});
+    budget -= taken - 1;
+  }
+  return out;
+}
+
 NllTotal documentsNll(CausalLMImpl& model, const std::vector<TokenSpan>& documents, const PerplexityOptions& options) {
   const std::int64_t window = options.window > 0 ? options.window : model.config().max_position_embeddings;
   const std::int64_t stride = options.stride > 0 ? options.stride : window / 2;

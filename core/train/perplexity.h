@@ -40,6 +40,12 @@ struct NllTotal {
   double perplexity() const;  // exp(nll / tokens); NaN when nothing was scored
 };
 
+// The first `budget` scorable tokens of `documents` in order (a document's
+// first token is never scored): whole documents while they fit, the next one
+// cut to what is left, none after; documents shorter than 2 tokens are
+// skipped. budget 0 = every document as it is.
+std::vector<TokenSpan> leadingTokens(const std::vector<TokenSpan>& documents, std::int64_t budget);
+
 // Σ NLL over every document; the model's parameters decide the device.
 NllTotal documentsNll(CausalLMImpl& model, const std::vector<TokenSpan>& documents, const PerplexityOptions& options);
 

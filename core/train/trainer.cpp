@@ -618,7 +618,9 @@ TrainResult Trainer::run() {
       if (evaluates) {
         try {
           s.stopIfNotFinite();  // the evaluation scores the weights after this step
+          const auto evaluationStart = std::chrono::steady_clock::now();
           const Json ppl = s.evaluateHeldout();
+          m["eval_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - evaluationStart).count();
           double sum = 0;
           int n = 0;
           for (const auto& [id, value] : ppl.items()) {
