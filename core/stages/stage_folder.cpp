@@ -85,6 +85,34 @@ std::string changedOutput(const fs::path& dir, const Json& manifest) {
   return {};
 }
 
+// `from`'s files into `to` (created), hard-linked where possible: all but
+// dot-files (the marker, scratch), inputs.json (the record of a run in
+// progress), checkpoints and nested stage folders.
+void copyStageFiles(const fs::path& from, const fs::path& to) {
+  fs::create_directories(to);
+  for (auto it = fs::recursive_directory_iterator(from); it != fs::recursive_directory_iterator(); ++it) {
+    const fs::path& path = it->path();
+    const std::string name = path.filename().string();
+    const fs::path relative = path.lexically_relative(from);
+    if (it->is_directory()) {
+      if (name == "checkpoints" || name.rfind(".", 0) == 0 || fs::exists(path / "manifest.json"))
+        it.disable_recursion_pending();
+      else
+        fs::create_directories(to / relative);
+      continue;
+    }
+    if (!it->is_regular_file() || name.rfind(".", 0) == 0 || relative == "inputs.json") continue;
+    std::error_code linkError;
+    fs::create_hard_link(path, to / relative, linkError);
+    if (linkError) fs::copy_file(path, to / relative, fs::copy_options::overwrite_existing);
+  }
+}
+
+fs::path& cacheRoot() {
+  static fs::path root;
+  return root;
+}
+
 Json completedManifest(const fs::path& dir) {
   Json manifest = readJsonOrNull(dir / "manifest.json");
   if (!manifest.is_object()) throw InputError((dir / "manifest.json").string() + ": the stage has not completed");
@@ -127,16 +155,65 @@ bool StageFolder::run(bool force, Reporter& reporter, const std::string& what, c
   // Of several processes (runtime/distributed.h), rank 0 decides, prepares
   // and completes the folder; all of them compute.
   std::string changed;
-  if (agreeWithMain(isMainProcess() && current(force, product, &changed))) {  // only rank 0 reads the folder
-    reporter.log(what + " is up to date: " + product.string());
+  bool restored = false;
+  // Only rank 0 reads the folder and the cache.
+  if (agreeWithMain(isMainProcess() &&
+                    (current(force, product, &changed) || (!force && (restored = restoreFromCache(product)))))) {
+    reporter.log(what + (restored ? " restored from the stage cache (" + cacheEntry().string() + "): "
+                                  : " is up to date: ") + product.string());
     return false;
   }
   if (!changed.empty()) reporter.warning(changed + " since the stage completed: recomputing " + dir_.string(), "");
   runOnMain("preparing " + dir_.string(), [&] { begin(force, reporter); });
   const Json outputs = compute();
   barrier("computing " + what);
-  runOnMain("completing " + dir_.string(), [&] { complete(outputs); });
+  runOnMain("completing " + dir_.string(), [&] {
+    complete(outputs);
+    keepInCache(reporter);
+  });
   return true;
+}
+
+void StageFolder::setCache(const fs::path& dir) { cacheRoot() = dir.empty() ? dir : fs::absolute(dir); }
+
+const fs::path& StageFolder::cache() { return cacheRoot(); }
+
+fs::path StageFolder::cacheEntry() const {
+  return cacheRoot() / (dir_.filename().string() + "-" + hashHex(dumpJson(inputs_, -1)).substr(0, 16));
+}
+
+bool StageFolder::restoreFromCache(const fs::path& product) const {
+  if (cacheRoot().empty()) return false;
+  const fs::path entry = cacheEntry();
+  const Json manifest = readJsonOrNull(entry / "manifest.json");
+  if (!manifest.is_object() || manifest.value("inputs", Json()) != inputs_) return false;
+  clearMadeFolder(dir_, "stage");  // a folder the workbench did not make is refused, as when computing
+  try {
+    copyStageFiles(entry, dir_);
+  } catch (const fs::filesystem_error&) {
+    return false;  // computed instead; begin() clears the partial copy
+  }
+  return current(false, product);
+}
+
+void StageFolder::keepInCache(Reporter& reporter) const {
+  if (cacheRoot().empty()) return;
+  const fs::path entry = cacheEntry();
+  const fs::path staging = scratchPath(entry);
+  try {
+    if (fs::exists(entry / "manifest.json")) return;
+    fs::create_directories(cacheRoot());
+    if (fs::exists(entry)) removeMade(entry);  // an entry without its manifest: incomplete
+    copyStageFiles(dir_, staging);
+    markMade(staging, "stage");
+    fs::rename(staging, entry);
+  } catch (const std::exception& e) {
+    std::error_code ignored;
+    fs::remove_all(staging, ignored);  // this process's own scratch copy
+    // The stage itself completed; only its copy for other runs folders failed.
+    reporter.warning("could not keep " + dir_.string() + " in the stage cache " + cacheRoot().string() + ": " + e.what(),
+                     "");
+  }
 }
 
 Json StageFolder::outputs() const { return completedManifest(dir_).value("outputs", Json::object()); }

@@ -21,6 +21,16 @@
 // and the fingerprints of the upstream folders it reads (fingerprint()), plus
 // "precision": "bf16" when the command computes in bf16 (runtime/device.h; fp32
 // adds nothing, so manifests written before the setting existed stay current).
+//
+// The stage cache (`dmoe run --stage-cache DIR`, the sweep's runs folders):
+// each completed stage folder is also kept under DIR, named by its folder name
+// and the hash of its inputs; a stage of another runs folder with exactly those
+// inputs takes a copy instead of computing — the sweep's cells that share a
+// base, tokens or deviation compute them once. Copies are hard links where the
+// file system allows: outputs are only ever replaced (util/atomic_file.h), never
+// rewritten in place, and a copy holds no inputs.json, so a stage that computes
+// again into it clears it first. Checkpoints and nested stage folders are not
+// kept (a completed stage reads neither; nested ones are cached on their own).
 #pragma once
 #include <filesystem>
 #include <functional>
@@ -67,8 +77,15 @@ class StageFolder {
   // manifest. Throws InputError naming the folder and the command that makes it.
   static std::string fingerprint(const std::filesystem::path& dir, const std::string& makerCommand);
 
+  // The stage cache of this process (see above); empty = none, the default.
+  static void setCache(const std::filesystem::path& dir);
+  static const std::filesystem::path& cache();
+
  private:
   bool upToDate() const;
+  std::filesystem::path cacheEntry() const;
+  bool restoreFromCache(const std::filesystem::path& product) const;
+  void keepInCache(Reporter& reporter) const;
   void begin(bool force, Reporter& reporter);
   void complete(const Json& outputs) const;
 
