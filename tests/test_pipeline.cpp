@@ -196,7 +196,7 @@ class TestPipeline : public QObject {
       QVERIFY2(report.find(row) != std::string::npos, row);
     QVERIFY2(report.find("routed top-1 to its new expert (over MoE layers): ") != std::string::npos, report.c_str());
     // It names the precision each stage ran in (the tests run fp32), read from the stages' manifests.
-    QVERIFY2(report.find("Computed in fp32 in every stage that ran (pretrain, deviation, similarity, train, eval, "
+    QVERIFY2(report.find("Computed in fp32 (pretrain, deviation, similarity, merge, train, eval, "
                          "baselines/dense-continue/train, baselines/dense-continue/eval, baselines/random-groups/train, "
                          "baselines/random-groups/eval, adapt).") != std::string::npos,
              report.c_str());
@@ -394,10 +394,6 @@ class TestPipeline : public QObject {
       QVERIFY2(statuses.at(stage) == "done", summary(statuses).c_str());
   }
 
-  // A labelling gives the family score and the groups' ARI; the activations
-  // fingerprint needs no split fine-tunes (the deviation stage then runs
-  // without them) and writes its centred fingerprints; switching the source
-  // recomputes the similarity alone.
   // Two runs folders of one project with a stage cache: the second computes
   // neither the base nor the deviation, and its manifests equal the first's.
   // The tokenizer and token shards keep records of their own, not stage
@@ -429,6 +425,10 @@ class TestPipeline : public QObject {
     QVERIFY(!fs::exists(runs[1] / "pretrain/checkpoints"));
   }
 
+  // A labelling gives the family score and the groups' ARI; the activations
+  // fingerprint needs no split fine-tunes (the deviation stage then runs
+  // without them) and writes its centred fingerprints; switching the source
+  // recomputes the similarity alone.
   void familyScoreAndTheActivationsFingerprint() {
     Json p = Json::parse(test::readText(project_));
     p["runs_dir"] = "runs-fingerprints";

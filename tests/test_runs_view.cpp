@@ -1,7 +1,9 @@
 // The Runs tab and the adaptation wizard, offscreen, on fixtures the test
 // writes itself: metrics.jsonl files read in pipeline order (a malformed line
 // named by file:line), a restarted run replacing its later points, ticked runs
-// drawn and two runs overlaid, a recorded event stream played by a stand-in
+// drawn and two runs overlaid, the training-token x axis (stage 2 placed after
+// stage 1, the default when the DMoE faces the dense baseline, a run without
+// settings.json left at its steps), a recorded event stream played by a stand-in
 // `dmoe` through the real StageRunner → queue → charts path, the queue's order
 // and its stop after a failure, cancel reaching the running command, and the
 // wizard's probe table (nearest expert highlighted), the adaptation.languages
@@ -62,6 +64,33 @@ void writeMetricsFixtures(const fs::path& runs) {
                   "\"eval_ppl\":{\"fra\":20,\"deu_1996\":30},\"eval_ppl_mean\":25}\n");
   test::writeText(runs / "deviation/fra/metrics.jsonl",
                   "{\"step\":1,\"loss\":4.1,\"lr\":0.0001}\n{bad\n{\"step\":3,\"loss\":4.0}\n{\"step\":4,\"lo");
+}
+
+std::string settingsJson(int steps, int batchSequences, int seqLen) {
+  return Json{{"training", {{"steps", steps}, {"batch_sequences", batchSequences}, {"seq_len", seqLen}}},
+              {"device", "cpu"}}
+      .dump();
+}
+
+// Training tokens by hand: train/stage1 16 a step (2 × 8), 4 steps = 64 tokens; train/stage2 16 a step
+// (4 × 4) from 64 on, so its step 1 is token 80 and its step 2 token 96; dense-continue 32 a step (2 × 16)
+// from 0, its 3 steps the same 96 tokens; pretrain 8 a step; deviation/fra has no settings.json.
+void writeTokenFixtures(const fs::path& runs) {
+  test::writeText(runs / "train/stage1/settings.json", settingsJson(4, 2, 8));
+  test::writeText(runs / "train/stage1/metrics.jsonl",
+                  "{\"step\":2,\"loss\":5,\"router_loss\":1.0,\"eval_ppl_mean\":40}\n"
+                  "{\"step\":4,\"loss\":4,\"router_loss\":0.5,\"eval_ppl_mean\":30}\n");
+  test::writeText(runs / "train/stage2/settings.json", settingsJson(2, 4, 4));
+  test::writeText(runs / "train/stage2/metrics.jsonl",
+                  "{\"step\":1,\"loss\":3.5,\"balance_loss\":1.2,\"eval_ppl\":{\"fra\":25},\"eval_ppl_mean\":25}\n"
+                  "{\"step\":2,\"loss\":3,\"balance_loss\":1.1,\"eval_ppl\":{\"fra\":20},\"eval_ppl_mean\":20}\n");
+  test::writeText(runs / "baselines/dense-continue/train/settings.json", settingsJson(3, 2, 16));
+  test::writeText(runs / "baselines/dense-continue/train/metrics.jsonl",
+                  "{\"step\":1,\"loss\":5.5}\n{\"step\":2,\"loss\":4.5,\"eval_ppl_mean\":35}\n"
+                  "{\"step\":3,\"loss\":4,\"eval_ppl_mean\":28}\n");
+  test::writeText(runs / "pretrain/settings.json", settingsJson(3, 1, 8));
+  test::writeText(runs / "pretrain/metrics.jsonl", "{\"step\":1,\"loss\":7}\n{\"step\":2,\"loss\":6}\n{\"step\":3,\"loss\":5.5}\n");
+  test::writeText(runs / "deviation/fra/metrics.jsonl", "{\"step\":1,\"loss\":4.1}\n{\"step\":2,\"loss\":4.0}\n");
 }
 
 fs::path copyDemoProject(const QTemporaryDir& tmp) {
@@ -154,6 +183,142 @@ class TestRunsView : public QObject {
     QCOMPARE(added.at(0).at(0).toString(), QString("adapt/train"));
     QCOMPARE(updated.count(), 2);
     QCOMPARE(metrics.run("adapt/train")->scalars.value("loss"), points({{1, 2}, {2, 1}}));
+  }
+
+  void trainingTokensChainStage1AndStage2() {
+    QTemporaryDir tmp;
+    const fs::path runs = fs::path(tmp.path().toStdString()) / "runs";
+    writeTokenFixtures(runs);
+    RunMetrics metrics;
+    metrics.load(runs);
+    const RunCurves* stage1 = metrics.run("train/stage1");
+    const RunCurves* stage2 = metrics.run("train/stage2");
+    QVERIFY(stage1->knowsTokens() && stage2->knowsTokens());
+    QCOMPARE(stage1->tokensPerStep, 16.0);
+    QCOMPARE(stage1->tokenOffset, 0.0);
+    QCOMPARE(stage2->tokenOffset, 64.0);  // stage 1's 4 steps × 16
+    QCOMPARE(stage2->tokensAt(1), 80.0);
+    QCOMPARE(metrics.run("baselines/dense-continue/train")->tokensAt(3), 96.0);  // the budget of stage 1 + 2
+    QCOMPARE(metrics.earlierStage("train/stage2"), QString("train/stage1"));
+    QCOMPARE(metrics.earlierStage("train/stage1"), QString());
+    QCOMPARE(metrics.earlierStage("baselines/dense-continue/train"), QString());
+
+    QCOMPARE(metrics.tokenCurves("train/stage2", false)->scalars.value("loss"), points({{80, 3.5}, {96, 3}}));
+    QCOMPARE(metrics.tokenCurves("train/stage2", false)->evalPpl.value("fra"), points({{80, 25}, {96, 20}}));
+    const std::optional<RunCurves> chained = metrics.tokenCurves("train/stage2", true);
+    QCOMPARE(chained->scalars.value("loss"), points({{32, 5}, {64, 4}, {80, 3.5}, {96, 3}}));
+    QCOMPARE(chained->scalars.value("router_loss"), points({{32, 1.0}, {64, 0.5}}));  // stage 1's only
+    QCOMPARE(chained->scalars.value("eval_ppl_mean"), points({{32, 40}, {64, 30}, {80, 25}, {96, 20}}));
+    QCOMPARE(stage2->scalars.value("loss"), points({{1, 3.5}, {2, 3}}));  // stored by step
+    QCOMPARE(metrics.tokenCurves("baselines/dense-continue/train", true)->scalars.value("loss"),
+             points({{32, 5.5}, {64, 4.5}, {96, 4}}));
+
+    // No settings.json: steps only, and the note says why.
+    const RunCurves* fra = metrics.run("deviation/fra");
+    QVERIFY(!fra->knowsTokens());
+    QVERIFY(!metrics.tokenCurves("deviation/fra", true));
+    QVERIFY2(fra->tokensNote.contains("settings.json is missing"), qPrintable(fra->tokensNote));
+
+    // A stage 2 whose stage 1 has unreadable settings is not placed at all (rather than at 0).
+    test::writeText(runs / "layermoe/uniform/stage1/settings.json", "{\"training\":{\"steps\":4}}");
+    test::writeText(runs / "layermoe/uniform/stage2/settings.json", settingsJson(2, 4, 4));
+    test::writeText(runs / "layermoe/uniform/stage2/metrics.jsonl", "{\"step\":1,\"loss\":3}\n");
+    metrics.load(runs);
+    const RunCurves* layermoe = metrics.run("layermoe/uniform/stage2");
+    QVERIFY(!layermoe->knowsTokens());
+    QVERIFY2(layermoe->tokensNote.contains("layermoe/uniform/stage1") &&
+                 layermoe->tokensNote.contains("/training/batch_sequences: expected a positive integer"),
+             qPrintable(layermoe->tokensNote));
+
+    // Live: a stage 2's first event reads its settings.json and its stage 1's (40 tokens, no metrics yet).
+    test::writeText(runs / "baselines/random-groups/train/stage1/settings.json", settingsJson(5, 1, 8));
+    test::writeText(runs / "baselines/random-groups/train/stage2/settings.json", settingsJson(2, 2, 8));
+    auto event = [&](const std::string& run, int step) {
+      metrics.addEvent(QJsonObject{{"event", "metrics"}, {"step", step}, {"run", QString::fromStdString((runs / run).string())},
+                                   {"values", QJsonObject{{"step", step}, {"loss", 3.0}}}});
+    };
+    event("baselines/random-groups/train/stage2", 1);
+    QCOMPARE(metrics.tokenCurves("baselines/random-groups/train/stage2", true)->scalars.value("loss"), points({{56, 3}}));
+    // A live run whose settings.json appears late is read again at its next event.
+    event("adapt/train", 1);
+    QVERIFY(!metrics.run("adapt/train")->knowsTokens());
+    test::writeText(runs / "adapt/train/settings.json", settingsJson(10, 1, 4));
+    event("adapt/train", 2);
+    QCOMPARE(metrics.tokenCurves("adapt/train", false)->scalars.value("loss"), points({{4, 3}, {8, 3}}));
+  }
+
+  // The Runs tab's x axis: training tokens when the DMoE meets the dense baseline, steps otherwise.
+  void tokensAxisLinesUpTheDmoeAndTheBaseline() {
+    QTemporaryDir tmp;
+    const fs::path file = copyDemoProject(tmp);
+    writeTokenFixtures(Project::load(file).runsDir());
+    MainWindow window;
+    window.resize(1400, 900);
+    QVERIFY(window.openProject(QString::fromStdString(file.string())));
+    RunsView& view = window.runsView();
+    window.findChild<QTabWidget*>("centralTabs")->setCurrentWidget(&view);
+    window.show();
+    auto* axisBox = view.findChild<QComboBox*>("xAxisBox");
+    auto* axisNote = view.findChild<QLabel*>("xAxisNote");
+    const QString dense = "baselines/dense-continue/train";
+
+    // Opened on the DMoE's stage 2 and the dense baseline: training tokens, stage 1 drawn before stage 2.
+    QCOMPARE(view.checkedRuns(), QStringList({"train/stage2", dense}));
+    QCOMPARE(view.xAxis(), RunsView::XAxis::Tokens);
+    QCOMPARE(axisBox->currentText(), QString("training tokens"));
+    QCOMPARE(labelsOf(*view.pplChart()), QStringList({"train/stage1 → stage2 · mean", dense + " · mean"}));
+    QCOMPARE(view.pplChart()->lines()[0].points, points({{32, 40}, {64, 30}, {80, 25}, {96, 20}}));
+    QCOMPARE(view.pplChart()->lines()[1].points, points({{64, 35}, {96, 28}}));
+    QCOMPARE(view.lossChart()->lines()[0].points, points({{32, 5}, {64, 4}, {80, 3.5}, {96, 3}}));
+    QCOMPARE(view.lossChart()->lines()[1].points, points({{32, 5.5}, {64, 4.5}, {96, 4}}));
+    const QPointF x = view.pplChart()->xRange();
+    QVERIFY2(x.x() <= 32 && x.y() >= 96 && x.y() < 200, "the token axis covers tokens 32–96");
+    QVERIFY(!axisNote->isVisibleTo(&view));
+    const CsvTable csv = view.pplChart()->table();  // the export carries the x the chart shows
+    QCOMPARE(csv.header, QStringList({"line", "training tokens", "perplexity"}));
+    QCOMPARE(csv.rows[2], QStringList({"train/stage1 → stage2 · mean", "80", "25"}));
+    QVERIFY(test::saveScreenshot(view, "runs-view-tokens.png"));
+
+    // Stage 1 ticked as well: two runs of their own, stage 2 from token 64 on.
+    view.setChecked("train/stage1", true);
+    view.redrawNow();
+    QCOMPARE(labelsOf(*view.lossChart()), QStringList({"train/stage1", "train/stage2", dense}));
+    QCOMPARE(view.lossChart()->lines()[0].points, points({{32, 5}, {64, 4}}));
+    QCOMPARE(view.lossChart()->lines()[1].points, points({{80, 3.5}, {96, 3}}));
+
+    // One pretraining run, then stage 2 alone: steps.
+    for (const QString& id : view.checkedRuns()) view.setChecked(id, false);
+    view.setChecked("pretrain", true);
+    view.redrawNow();
+    QCOMPARE(view.xAxis(), RunsView::XAxis::Steps);
+    QCOMPARE(view.lossChart()->lines()[0].points, points({{1, 7}, {2, 6}, {3, 5.5}}));
+    QCOMPARE(view.lossChart()->table().header[1], QString("step"));
+    view.setChecked("pretrain", false);
+    view.setChecked("train/stage2", true);
+    view.redrawNow();
+    QCOMPARE(view.xAxis(), RunsView::XAxis::Steps);
+    QCOMPARE(view.pplChart()->lines()[0].points, points({{1, 25}, {2, 20}}));  // the mean, per step
+
+    // A run without settings.json stays at its steps on the token axis, and the note says so.
+    view.setChecked(dense, true);
+    view.setChecked("deviation/fra", true);
+    view.redrawNow();
+    QCOMPARE(view.xAxis(), RunsView::XAxis::Tokens);
+    QCOMPARE(labelsOf(*view.lossChart()), QStringList({"deviation/fra (by step)", "train/stage1 → stage2", dense}));
+    QCOMPARE(view.lossChart()->lines()[0].points, points({{1, 4.1}, {2, 4.0}}));
+    QVERIFY(axisNote->isVisibleTo(&view));
+    QVERIFY2(axisNote->text().contains("deviation/fra: ") && axisNote->text().contains("settings.json is missing"),
+             qPrintable(axisNote->text()));
+
+    // The user's choice sticks when the ticks change.
+    axisBox->setCurrentIndex(int(RunsView::XAxis::Steps));  // as the user picks it
+    QCOMPARE(view.lossChart()->lines()[1].points, points({{1, 3.5}, {2, 3}}));
+    QCOMPARE(view.lossChart()->table().header[1], QString("step"));
+    view.setChecked("deviation/fra", false);
+    view.redrawNow();
+    QCOMPARE(view.checkedRuns(), QStringList({"train/stage2", dense}));
+    QCOMPARE(view.xAxis(), RunsView::XAxis::Steps);
+    QVERIFY(!axisNote->isVisibleTo(&view));
   }
 
   void tickedRunsAreDrawnAndOverlaid() {

@@ -3,8 +3,10 @@
 // (equal manifests, so equal downstream fingerprints); checkpoints and the
 // record of a run in progress are not copied; a copy that computes again
 // leaves the cache and its siblings as they were (hard links are never
-// written through); other inputs compute; a folder the workbench did not make
-// is refused, not overwritten; without a cache nothing is shared.
+// written through) and replaces the entry; a damaged entry is removed and the
+// stage computes; other inputs, or another display context, compute; a folder
+// the workbench did not make is refused, not overwritten; without a cache
+// nothing is shared.
 // LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
 #include "events/event_sink.h"
 #include "stages/stage_folder.h"
@@ -73,9 +75,11 @@ class TestStageCache : public QObject {
     QVERIFY(stage.run(b, inputs, /*force=*/true));
     QCOMPARE(test::readText(b / "out.txt"), std::string("second"));
     QCOMPARE(test::readText(a / "out.txt"), std::string("first"));
+    // The entry is now the newest run of these inputs; the first folder's files are still its own.
     const fs::path c = root_ / "runs-c" / "pretrain";
     QVERIFY(!stage.run(c, inputs));
-    QCOMPARE(test::readText(c / "out.txt"), std::string("first"));
+    QCOMPARE(test::readText(c / "out.txt"), std::string("second"));
+    QCOMPARE(test::readText(a / "out.txt"), std::string("first"));
     QCOMPARE(stage.computed, 2);
   }
 
@@ -84,7 +88,25 @@ class TestStageCache : public QObject {
     QVERIFY(stage.run(root_ / "runs-a" / "pretrain", Json{{"steps", 10}}));
     QVERIFY(stage.run(root_ / "runs-b" / "pretrain", Json{{"steps", 20}}));
     QVERIFY(stage.run(root_ / "runs-c" / "deviation", Json{{"steps", 10}}));  // another stage, equal inputs
-    QCOMPARE(stage.computed, 3);
+    StageFolder::setCache(root_ / "cache", "[[\"en\",\"English\",\"\"]]");  // languages named otherwise
+    QVERIFY(stage.run(root_ / "runs-d" / "pretrain", Json{{"steps", 10}}));
+    QCOMPARE(stage.computed, 4);
+  }
+
+  void aDamagedEntryIsRemovedAndTheStageComputes() {
+    CountingStage stage;
+    const Json inputs{{"steps", 10}};
+    QVERIFY(stage.run(root_ / "runs-a" / "pretrain", inputs));
+    fs::path entry;
+    for (const auto& e : fs::directory_iterator(root_ / "cache")) entry = e.path();
+    QVERIFY(fs::exists(entry / "manifest.json"));
+    fs::remove(entry / "out.txt");
+    QVERIFY(stage.run(root_ / "runs-b" / "pretrain", inputs));  // computed: the copy failed its check
+    QCOMPARE(stage.computed, 2);
+    QCOMPARE(test::readText(root_ / "runs-b" / "pretrain" / "out.txt"), std::string("first"));
+    QVERIFY(fs::exists(entry / "out.txt"));  // and kept again, whole
+    QVERIFY(!stage.run(root_ / "runs-c" / "pretrain", inputs));
+    QCOMPARE(stage.computed, 2);
   }
 
   void aFolderTheWorkbenchDidNotMakeIsRefused() {

@@ -1,7 +1,8 @@
 // LineChart: the one adapter between DMoE Workbench and the chart library —
-// a titled x/y line chart (steps on x; linear or log y) fed with whole lines
-// of points. Only line_chart.cpp includes Qt Charts (deprecated upstream after
-// Qt 6.10): replacing the library means rewriting that one file.
+// a titled x/y line chart (steps or training tokens on x; linear or log y)
+// fed with whole lines of points. Only line_chart.cpp includes Qt Charts
+// (deprecated upstream after Qt 6.10): replacing the library means rewriting
+// that one file.
 //
 // It keeps no data model of its own: callers (the Runs view) own the series
 // and hand over complete lines; setLines() reuses the drawn series by key, so

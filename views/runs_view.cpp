@@ -40,6 +40,45 @@ QColor languageColor(int index, int count) {
 
 QString formatValue(double v) { return std::isfinite(v) ? QLocale().toString(v, 'g', 4) : QStringLiteral("–"); }
 
+// A run id: the run folder's path under the runs folder.
+QString runId(const std::filesystem::path& relative) { return QString::fromStdString(relative.generic_string()); }
+
+const RunLayout& relativeLayout() {
+  static const RunLayout layout{std::filesystem::path()};  // run ids are paths under the runs folder
+  return layout;
+}
+
+QString denseBaselineRun() { return runId(RunLayout(relativeLayout().baselineDir(RunLayout::kDenseContinue)).trainDir()); }
+
+// Run `id` as the charts draw it. On the tokens axis, in training tokens when they are known, a stage 2
+// ticked without its stage 1 preceded by stage 1's points ("…/stage1 → stage2"); else at its steps,
+// labelled "(by step)" on the tokens axis. RunCurves share their points: the copy is cheap.
+struct DrawnRun {
+  RunCurves curves;
+  QString name;
+  bool inTokens = false;
+};
+
+DrawnRun drawnRun(const RunMetrics& metrics, const QString& id, bool tokens, const QSet<QString>& ticked) {
+  if (!tokens) return {*metrics.run(id), id};
+  const QString before = metrics.earlierStage(id);
+  const bool chain = !before.isEmpty() && !ticked.contains(before) && metrics.run(before)->knowsTokens();
+  if (std::optional<RunCurves> inTokens = metrics.tokenCurves(id, chain))
+    return {*inTokens, chain ? before + QStringLiteral(" → ") + id.section('/', -1) : id, true};
+  return {*metrics.run(id), RunsView::tr("%1 (by step)").arg(id)};
+}
+
+// Whether the ticked runs compare a DMoE training stage (the DMoE's or a variant baseline's) with the dense baseline.
+bool comparesDmoeWithDense(const QSet<QString>& ticked) {
+  if (!ticked.contains(denseBaselineRun())) return false;
+  const RunLayout& runs = relativeLayout();
+  for (const std::filesystem::path& train : {runs.trainDir(), RunLayout(runs.baselineDir(RunLayout::kRandomGroups)).trainDir(),
+                                             RunLayout(runs.baselineDir(RunLayout::kBranchTrainMix)).trainDir()})
+    for (int stage : {1, 2})
+      if (ticked.contains(runId(RunLayout::trainingStageIn(train, stage)))) return true;
+  return false;
+}
+
 }  // namespace
 
 RunsView::RunsView(ProjectDocument& document, RunMetrics& metrics, StageQueue& queue, QWidget* parent)
@@ -116,20 +155,33 @@ RunsView::RunsView(ProjectDocument& document, RunMetrics& metrics, StageQueue& q
   // ---- charts
   lossChart_ = new LineChart(tr("Loss"), this);
   lossChart_->setObjectName("lossChart");
-  lossChart_->setAxisTitles(tr("step"), tr("LM loss (nats/token)"));
   routerChart_ = new LineChart(tr("Router losses"), this);
   routerChart_->setObjectName("routerChart");
-  routerChart_->setAxisTitles(tr("step"), tr("loss"));
   lrChart_ = new LineChart(tr("Learning rate"), this);
   lrChart_->setObjectName("lrChart");
-  lrChart_->setAxisTitles(tr("step"), tr("lr"));
   pplChart_ = new LineChart(tr("Held-out PPL"), this);
   pplChart_->setObjectName("pplChart");
-  pplChart_->setAxisTitles(tr("step"), tr("perplexity"));
   pplChart_->setLogY(true);
+  setAxisTitles(tr("step"));
   charts_ = new QWidget(this);
   charts_->setObjectName("runCharts");
-  auto* grid = new QGridLayout(charts_);
+  xAxisBox_ = new QComboBox(charts_);
+  xAxisBox_->setObjectName("xAxisBox");
+  xAxisBox_->addItems({tr("optimizer steps"), tr("training tokens")});  // XAxis order
+  xAxisBox_->setToolTip(tr("The x axis of the four charts. Training tokens (batch_sequences × seq_len per step, "
+                           "from each run's settings.json; a stage 2 continues where its stage 1 ended) put "
+                           "runs of different batch sizes and stages at equal data."));
+  xAxisNote_ = new QLabel(charts_);
+  xAxisNote_->setObjectName("xAxisNote");
+  xAxisNote_->setWordWrap(true);
+  xAxisNote_->setTextFormat(Qt::PlainText);
+  xAxisNote_->hide();
+  auto* axisBar = new QHBoxLayout;
+  axisBar->addWidget(new QLabel(tr("x axis:"), charts_));
+  axisBar->addWidget(xAxisBox_);
+  axisBar->addWidget(xAxisNote_, 1);
+  axisBar->addStretch(0);  // takes the room only while the note is hidden
+  auto* grid = new QGridLayout;
   grid->setContentsMargins(0, 0, 0, 0);
   grid->addWidget(chartPanel(lossChart_, "loss"), 0, 0);
   grid->addWidget(chartPanel(routerChart_, "router-losses"), 0, 1);
@@ -139,6 +191,10 @@ RunsView::RunsView(ProjectDocument& document, RunMetrics& metrics, StageQueue& q
     grid->setColumnStretch(i, 1);
     grid->setRowStretch(i, 1);
   }
+  auto* chartsLayout = new QVBoxLayout(charts_);
+  chartsLayout->setContentsMargins(0, 0, 0, 0);
+  chartsLayout->addLayout(axisBar);
+  chartsLayout->addLayout(grid, 1);
 
   auto* splitter = new QSplitter(Qt::Horizontal, this);
   splitter->setObjectName("runsSplitter");
@@ -181,6 +237,10 @@ RunsView::RunsView(ProjectDocument& document, RunMetrics& metrics, StageQueue& q
     else checked_.remove(id);
     if (id == autoChecked_) autoChecked_.clear();  // the user took over
     scheduleRedraw();
+  });
+  connect(xAxisBox_, &QComboBox::currentIndexChanged, this, [this] {  // the defaults are set with signals blocked
+    xAxisChosen_ = true;
+    redrawNow();
   });
   connect(&metrics_, &RunMetrics::reset, this, &RunsView::rebuildTree);
   connect(&metrics_, &RunMetrics::runAdded, this, &RunsView::onRunAdded);
@@ -264,15 +324,9 @@ void RunsView::rebuildTree() {
   QSet<QString> present(ids.begin(), ids.end());
   checked_.intersect(present);
   // Something worth seeing first: the DMoE's stage 2 against the dense baseline of the same token budget.
-  if (checked_.isEmpty()) {
-    const RunLayout relative{std::filesystem::path()};  // run ids are paths under the runs folder
-    for (const std::filesystem::path& run :
-         {RunLayout::trainingStageIn(relative.trainDir(), 2),
-          RunLayout(relative.baselineDir(RunLayout::kDenseContinue)).trainDir()}) {
-      const QString id = QString::fromStdString(run.generic_string());
+  if (checked_.isEmpty())
+    for (const QString& id : {runId(RunLayout::trainingStageIn(relativeLayout().trainDir(), 2)), denseBaselineRun()})
       if (present.contains(id)) checked_.insert(id);
-    }
-  }
   if (checked_.isEmpty() && !ids.isEmpty()) checked_.insert(ids.back());
   for (const QString& id : ids) addRunItem(id);
   tree_->expandAll();
@@ -366,23 +420,47 @@ void RunsView::redrawNow() {
   redraw();
 }
 
+RunsView::XAxis RunsView::xAxis() const { return XAxis(xAxisBox_->currentIndex()); }
+
+// Until the user picks an axis: training tokens while a DMoE stage is compared with the dense baseline, else steps.
+void RunsView::applyDefaultXAxis() {
+  if (xAxisChosen_) return;
+  const QSignalBlocker block(xAxisBox_);
+  xAxisBox_->setCurrentIndex(int(comparesDmoeWithDense(checked_) ? XAxis::Tokens : XAxis::Steps));
+}
+
+void RunsView::setAxisTitles(const QString& x) {
+  lossChart_->setAxisTitles(x, tr("LM loss (nats/token)"));
+  routerChart_->setAxisTitles(x, tr("loss"));
+  lrChart_->setAxisTitles(x, tr("lr"));
+  pplChart_->setAxisTitles(x, tr("perplexity"));
+}
+
 void RunsView::redraw() {
+  applyDefaultXAxis();
+  const bool tokens = xAxis() == XAxis::Tokens;
   const QStringList runs = checkedRuns();
   QList<ChartLine> loss, router, lr, ppl;
+  QStringList bySteps;  // on the tokens axis: "run: why" of the runs drawn at their steps
+  bool anyInTokens = false;
   for (const QString& id : runs) {
-    const RunCurves* run = metrics_.run(id);
-    if (!run) continue;
+    if (!metrics_.run(id)) continue;
+    const DrawnRun drawn = drawnRun(metrics_, id, tokens, checked_);
+    if (tokens && !drawn.inTokens) bySteps << id + ": " + metrics_.run(id)->tokensNote;
+    anyInTokens = anyInTokens || drawn.inTokens;
+    const RunCurves* run = &drawn.curves;
+    const QString& name = drawn.name;
     const QColor color = runColor(id);
-    if (run->scalars.contains("loss")) loss.push_back({id + "|loss", id, run->scalars.value("loss"), color});
-    if (run->scalars.contains("lr")) lr.push_back({id + "|lr", id, run->scalars.value("lr"), color});
+    if (run->scalars.contains("loss")) loss.push_back({id + "|loss", name, run->scalars.value("loss"), color});
+    if (run->scalars.contains("lr")) lr.push_back({id + "|lr", name, run->scalars.value("lr"), color});
     if (run->scalars.contains("router_loss"))
-      router.push_back({id + "|router_loss", id + tr(" · router (L_RC)"), run->scalars.value("router_loss"), color});
+      router.push_back({id + "|router_loss", name + tr(" · router (L_RC)"), run->scalars.value("router_loss"), color});
     if (run->scalars.contains("balance_loss"))
-      router.push_back({id + "|balance_loss", id + tr(" · balance"), run->scalars.value("balance_loss"), color,
+      router.push_back({id + "|balance_loss", name + tr(" · balance"), run->scalars.value("balance_loss"), color,
                         Qt::DashLine});
     if (runs.size() > 1) {
       if (run->scalars.contains("eval_ppl_mean"))
-        ppl.push_back({id + "|ppl_mean", id + tr(" · mean"), run->scalars.value("eval_ppl_mean"), color, Qt::SolidLine, 2});
+        ppl.push_back({id + "|ppl_mean", name + tr(" · mean"), run->scalars.value("eval_ppl_mean"), color, Qt::SolidLine, 2});
       continue;
     }
     // One run: every language, in project order, and the mean on top.
@@ -411,6 +489,9 @@ void RunsView::redraw() {
   pplChart_->setEmptyText(none.isEmpty() ? tr("No held-out evaluations in the ticked runs: set "
                                               "evaluation.every_steps in the project to evaluate while training.")
                                          : none);
+  setAxisTitles(anyInTokens ? tr("training tokens") : tr("step"));
+  xAxisNote_->setVisible(!bySteps.isEmpty());
+  xAxisNote_->setText(tr("Drawn at their steps, their training tokens unknown: %1").arg(bySteps.join("; ")));
   lossChart_->setLines(loss);
   routerChart_->setLines(router);
   lrChart_->setLines(lr);

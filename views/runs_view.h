@@ -9,7 +9,21 @@
 // queue of launched commands. Right: four charts —
 // LM loss, router losses (router_loss of stage 1, balance_loss of stage 2),
 // learning rate, held-out PPL (per language for one run, the mean per run when
-// several are compared) — each exportable as PNG, SVG and CSV.
+// several are compared) — each exportable as PNG, SVG and CSV (the CSV's x is
+// the charts' x).
+//
+// Above the charts, their x axis: optimizer steps or training tokens
+// (RunMetrics places each run's steps in tokens). Training tokens are the
+// default while the ticked runs compare a DMoE training stage (the DMoE's or a
+// variant baseline's train/stage1 or stage2) with the dense baseline
+// (baselines/dense-continue/train), whose single run spends the tokens of both
+// stages: equal x is then equal data. Otherwise steps; once the user picks an
+// axis, it stays. On the tokens axis a stage 2 ticked without its stage 1 is
+// drawn as one line from token 0, stage 1's points then stage 2's (labelled
+// "…/stage1 → stage2"), so the DMoE's whole training faces the baseline's;
+// ticking stage 1 as well draws the two as separate runs. A run whose tokens
+// are unknown (no readable settings.json) stays at its steps, its label says
+// "(by step)" and the note above the charts names it and why.
 //
 // The data live in RunMetrics (files + live events); this view only draws,
 // batching redraws with a short timer so a fast event stream costs little.
@@ -42,6 +56,8 @@ struct RunCurves;
 class RunsView : public QWidget {
   Q_OBJECT
  public:
+  enum class XAxis { Steps, Tokens };  // the order of the x-axis box's entries
+
   RunsView(ProjectDocument& document, RunMetrics& metrics, StageQueue& queue, QWidget* parent = nullptr);
 
   // The ticked runs, drawn on the charts (in list order).
@@ -52,6 +68,8 @@ class RunsView : public QWidget {
   LineChart* lrChart() const { return lrChart_; }
   LineChart* pplChart() const { return pplChart_; }
   QWidget* chartsArea() const { return charts_; }
+  // The charts' x axis: the user's choice once made, else the default for the ticked runs (applied at each redraw).
+  XAxis xAxis() const;
   // Redraws now instead of at the next timer tick (tests, exports).
   void redrawNow();
 
@@ -72,6 +90,8 @@ class RunsView : public QWidget {
   void onRunUpdated(const QString& id);
   void scheduleRedraw();
   void redraw();
+  void applyDefaultXAxis();
+  void setAxisTitles(const QString& x);
   void rebuildQueueList();
   void updateButtons();
   QString selectedStage() const;
@@ -89,6 +109,9 @@ class RunsView : public QWidget {
   QListWidget* queueList_;
   QPushButton *removeButton_, *clearButton_;
   QLabel* note_;
+  QComboBox* xAxisBox_;
+  QLabel* xAxisNote_;  // the runs drawn at their steps on the tokens axis
+  bool xAxisChosen_ = false;
   QWidget* charts_;
   LineChart *lossChart_, *routerChart_, *lrChart_, *pplChart_;
   QHash<QString, QTreeWidgetItem*> items_;  // run id → its tree item

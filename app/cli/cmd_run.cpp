@@ -40,7 +40,9 @@ void addRunCommand(CLI::App& app, CliContext& ctx) {
       r.log(project.runsDir().string() + " cannot be written: stages that are up to date are shown, none can be recomputed");
     for (const Problem& w : project.warnings) r.warning(w.message, w.where);
     configureCompute(project);
-    StageFolder::setCache(*cache);
+    Json languages = Json::array();  // as the results display them
+    for (const Language& l : project.allLanguages()) languages.push_back({l.id, l.label(), l.tier});
+    StageFolder::setCache(*cache, dumpJson(languages));
     options->udhrDir = *udhr;
     runPipeline(project, *ctx.sink, *options);
     // The closing summary: the corpus as the model saw it, then the report.

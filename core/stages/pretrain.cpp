@@ -114,7 +114,7 @@ fs::path runPretrain(const Project& project, Reporter& reporter, const PretrainO
                     {"shards", shards}};
   StageFolder folder(dir, inputs);
   // When it will train, before the folder is touched: a model this machine cannot hold is a settings error.
-  if (!folder.current(options.force, modelDir))
+  if (!folder.current(options.force, modelDir) && !folder.inCache(options.force))
     checkTrainingMemory(config.parameterCount(), resolveDevice(project.device),
                         project.file.string() + " /base_model/config (hidden_size " + std::to_string(config.hidden_size) +
                             ", intermediate_size " + std::to_string(config.intermediate_size) + ", num_hidden_layers " +

@@ -271,24 +271,32 @@ Json fingerprintsJson(const SimilarityResult& similarity, const std::optional<La
   return out;
 }
 
-// Writes report.md and report.json from the stages' result files (a stage that has not completed is said so).
 // Which precision computed each stage behind the report's figures, from the
 // precision its manifest records ("bf16", or none for fp32): {folder: "bf16" | "fp32"}
-// of those that completed, in pipeline order.
+// of those that completed, in pipeline order; a manifest that cannot be read is left out.
 Json stagePrecisions(const RunLayout& runs) {
-  std::vector<fs::path> stages{runs.pretrainDir(), runs.deviationDir(), runs.similarityDir(), runs.trainDir(),
-                               runs.evalDir()};
+  std::vector<fs::path> stages{runs.pretrainDir(), runs.deviationDir(), runs.similarityDir(), runs.mergeDir(),
+                               runs.trainDir(),    runs.evalDir()};
   for (const char* name : {RunLayout::kDenseContinue, RunLayout::kRandomGroups, RunLayout::kBranchTrainMix}) {
     const RunLayout baseline(runs.baselineDir(name));
     stages.push_back(baseline.trainDir());
     stages.push_back(baseline.evalDir());
   }
   stages.push_back(runs.adaptDir());
+  for (const char* name : {"layer-wise", "uniform"}) {
+    stages.push_back(runs.layermoeDir(name));
+    stages.push_back(runs.layermoeDir(name) / "eval");
+  }
   Json out = Json::object();
-  for (const fs::path& dir : stages)
-    if (fs::exists(dir / "manifest.json"))
+  for (const fs::path& dir : stages) {
+    if (!fs::exists(dir / "manifest.json")) continue;
+    try {
       out[dir.lexically_relative(runs.root()).generic_string()] =
           StageFolder(dir, Json()).recordedInputs().value("precision", std::string("fp32"));
+    } catch (const InputError&) {
+      // damaged: the stage recomputes at its next run, and the report says nothing of it
+    }
+  }
   return out;
 }
 
@@ -299,13 +307,14 @@ std::string precisionLine(const Json& precisions) {
     byPrecision[precision.get<std::string>()] += (byPrecision[precision.get<std::string>()].empty() ? "" : ", ") + stage;
   const std::string meaning = "bf16: bf16 matrix products, fp32 weights, optimizer state and losses (`precision`)";
   if (byPrecision.size() == 1)
-    return "Computed in " + byPrecision.begin()->first + " in every stage that ran (" + byPrecision.begin()->second + ")" +
+    return "Computed in " + byPrecision.begin()->first + " (" + byPrecision.begin()->second + ")" +
            (byPrecision.count("bf16") ? "; " + meaning : "") + ".";
   std::string line = "Computed in mixed precision:";
   for (const auto& [precision, stages] : byPrecision) line += " " + precision + " in " + stages + ";";
   return line + " " + meaning + ".";
 }
 
+// Writes report.md and report.json from the stages' result files (a stage that has not completed is said so).
 void writeReport(const Project& project, const std::optional<DeviationTable::Stationarity>& stationarity,
                  Reporter& reporter) {
   const RunLayout runs = project.layout();
@@ -491,7 +500,9 @@ std::string runReport(const Project& project, Reporter& reporter, bool force) {
   const auto stationarity = stationarityOf(project);
   // Added to deviation.json by a later run, so not in the deviation stage's manifest.
   inputs["stationarity"] = stationarity ? stationarity->record : Json();
-  const bool done = StageFolder(dir, inputs).run(force, reporter, "report", runs.reportFile(), [&] {
+  StageFolder folder(dir, inputs);
+  folder.keepOutOfCache();  // it names its project, which its inputs do not
+  const bool done = folder.run(force, reporter, "report", runs.reportFile(), [&] {
     writeReport(project, stationarity, reporter);
     return Json::object();
   });

@@ -104,14 +104,21 @@ void copyStageFiles(const fs::path& from, const fs::path& to) {
     if (!it->is_regular_file() || name.rfind(".", 0) == 0 || relative == "inputs.json") continue;
     std::error_code linkError;
     fs::create_hard_link(path, to / relative, linkError);
-    if (linkError) fs::copy_file(path, to / relative, fs::copy_options::overwrite_existing);
+    // Another file system, or links refused: a copy. Never over an existing file (it could be a link).
+    if (linkError && linkError != std::errc::file_exists) fs::copy_file(path, to / relative);
+    else if (linkError) throw fs::filesystem_error("stage cache copy", to / relative, linkError);
   }
 }
 
-fs::path& cacheRoot() {
-  static fs::path root;
-  return root;
+struct Cache {
+  fs::path root;
+  std::string context;
+};
+Cache& cacheSetting() {
+  static Cache cache;
+  return cache;
 }
+const fs::path& cacheRoot() { return cacheSetting().root; }
 
 Json completedManifest(const fs::path& dir) {
   Json manifest = readJsonOrNull(dir / "manifest.json");
@@ -155,13 +162,17 @@ bool StageFolder::run(bool force, Reporter& reporter, const std::string& what, c
   // Of several processes (runtime/distributed.h), rank 0 decides, prepares
   // and completes the folder; all of them compute.
   std::string changed;
-  bool restored = false;
-  // Only rank 0 reads the folder and the cache.
-  if (agreeWithMain(isMainProcess() &&
-                    (current(force, product, &changed) || (!force && (restored = restoreFromCache(product)))))) {
-    reporter.log(what + (restored ? " restored from the stage cache (" + cacheEntry().string() + "): "
-                                  : " is up to date: ") + product.string());
+  if (agreeWithMain(isMainProcess() && current(force, product, &changed))) {  // only rank 0 reads the folder
+    reporter.log(what + " is up to date: " + product.string());
     return false;
+  }
+  if (agreeWithMain(isMainProcess() && inCache(force))) {  // rank 0's cache decides
+    bool restored = false;
+    runOnMain("restoring " + dir_.string() + " from the stage cache", [&] { restored = restoreFromCache(product, reporter); });
+    if (agreeWithMain(isMainProcess() && restored)) {
+      reporter.log(what + " restored from the stage cache (" + cacheEntry().string() + "): " + product.string());
+      return false;
+    }
   }
   if (!changed.empty()) reporter.warning(changed + " since the stage completed: recomputing " + dir_.string(), "");
   runOnMain("preparing " + dir_.string(), [&] { begin(force, reporter); });
@@ -174,38 +185,49 @@ bool StageFolder::run(bool force, Reporter& reporter, const std::string& what, c
   return true;
 }
 
-void StageFolder::setCache(const fs::path& dir) { cacheRoot() = dir.empty() ? dir : fs::absolute(dir); }
+void StageFolder::setCache(const fs::path& dir, const std::string& context) {
+  cacheSetting() = {dir.empty() ? dir : fs::absolute(dir), context};
+}
 
 const fs::path& StageFolder::cache() { return cacheRoot(); }
 
 fs::path StageFolder::cacheEntry() const {
-  return cacheRoot() / (dir_.filename().string() + "-" + hashHex(dumpJson(inputs_, -1)).substr(0, 16));
+  return cacheRoot() / (dir_.filename().string() + "-" + hashHex(dumpJson(inputs_, -1) + cacheSetting().context));
 }
 
-bool StageFolder::restoreFromCache(const fs::path& product) const {
-  if (cacheRoot().empty()) return false;
+bool StageFolder::inCache(bool force) const {
+  if (force || !cacheable_ || cacheRoot().empty()) return false;
+  const Json manifest = readJsonOrNull(cacheEntry() / "manifest.json");
+  return manifest.is_object() && manifest.value("inputs", Json()) == inputs_;
+}
+
+bool StageFolder::restoreFromCache(const fs::path& product, Reporter& reporter) const {
   const fs::path entry = cacheEntry();
-  const Json manifest = readJsonOrNull(entry / "manifest.json");
-  if (!manifest.is_object() || manifest.value("inputs", Json()) != inputs_) return false;
   clearMadeFolder(dir_, "stage");  // a folder the workbench did not make is refused, as when computing
   try {
     copyStageFiles(entry, dir_);
-  } catch (const fs::filesystem_error&) {
+    if (current(false, product)) return true;
+  } catch (const fs::filesystem_error& e) {
+    reporter.warning(std::string("could not copy from the stage cache: ") + e.what(), "");
     return false;  // computed instead; begin() clears the partial copy
   }
-  return current(false, product);
+  reporter.warning(entry.string() + " does not hold what its manifest records: removed from the stage cache", "");
+  removeMade(entry);
+  return false;
 }
 
 void StageFolder::keepInCache(Reporter& reporter) const {
-  if (cacheRoot().empty()) return;
+  if (!cacheable_ || cacheRoot().empty()) return;
   const fs::path entry = cacheEntry();
   const fs::path staging = scratchPath(entry);
   try {
-    if (fs::exists(entry / "manifest.json")) return;
+    const fs::path kept = entry / "manifest.json";
+    if (fs::exists(kept) && readFile(kept) == readFile(dir_ / "manifest.json")) return;
     fs::create_directories(cacheRoot());
-    if (fs::exists(entry)) removeMade(entry);  // an entry without its manifest: incomplete
+    fs::remove_all(staging);  // left by a dead process that had this PID
     copyStageFiles(dir_, staging);
     markMade(staging, "stage");
+    if (fs::exists(entry)) removeMade(entry);  // another run of these inputs, or an incomplete entry: replaced
     fs::rename(staging, entry);
   } catch (const std::exception& e) {
     std::error_code ignored;

@@ -24,13 +24,19 @@
 //
 // The stage cache (`dmoe run --stage-cache DIR`, the sweep's runs folders):
 // each completed stage folder is also kept under DIR, named by its folder name
-// and the hash of its inputs; a stage of another runs folder with exactly those
-// inputs takes a copy instead of computing — the sweep's cells that share a
-// base, tokens or deviation compute them once. Copies are hard links where the
-// file system allows: outputs are only ever replaced (util/atomic_file.h), never
-// rewritten in place, and a copy holds no inputs.json, so a stage that computes
-// again into it clears it first. Checkpoints and nested stage folders are not
-// kept (a completed stage reads neither; nested ones are cached on their own).
+// and the hash of its inputs and of the project's languages as displayed (id,
+// name, tier: results carry those labels, the inputs do not); a stage of
+// another runs folder with exactly those inputs takes a copy instead of
+// computing — the sweep's cells that share a base, tokens or deviation compute
+// them once. Copies are hard links where the file system allows: outputs are
+// only ever replaced (util/atomic_file.h), never rewritten in place — the one
+// append, a training run's metrics.jsonl, follows the trainer's atomic rewrite
+// of that file (train/trainer.cpp truncateMetrics) — and a copy holds no
+// inputs.json, so a stage that computes again into it clears it first.
+// Checkpoints and nested stage folders are not kept (a completed stage reads
+// neither; nested ones are cached on their own). An entry that fails its check
+// after a copy is removed; a stage that computes again replaces its entry.
+// The report is not cached: it names its project.
 #pragma once
 #include <filesystem>
 #include <functional>
@@ -78,19 +84,25 @@ class StageFolder {
   static std::string fingerprint(const std::filesystem::path& dir, const std::string& makerCommand);
 
   // The stage cache of this process (see above); empty = none, the default.
-  static void setCache(const std::filesystem::path& dir);
+  // `context`: the project's languages as displayed (part of every entry's name).
+  static void setCache(const std::filesystem::path& dir, const std::string& context = {});
   static const std::filesystem::path& cache();
+  // Whether the cache holds this stage with these inputs (run() would take it), not forced.
+  bool inCache(bool force) const;
+  // This stage is neither taken from nor kept in the cache (the report).
+  void keepOutOfCache() { cacheable_ = false; }
 
  private:
   bool upToDate() const;
   std::filesystem::path cacheEntry() const;
-  bool restoreFromCache(const std::filesystem::path& product) const;
+  bool restoreFromCache(const std::filesystem::path& product, Reporter& reporter) const;
   void keepInCache(Reporter& reporter) const;
   void begin(bool force, Reporter& reporter);
   void complete(const Json& outputs) const;
 
   std::filesystem::path dir_;
   Json inputs_;
+  bool cacheable_ = true;
 };
 
 }  // namespace dmoe
