@@ -180,6 +180,8 @@ int main(int argc, char** argv) {
     SequenceSampler sampler({{"random", tokens.data(), static_cast<std::int64_t>(tokens.size()), 1.0}}, seq, 1);
 
     TrainerOptions o;
+    // The schema's defaults first (AdamW's β 0.9, 0.999 and ε 1e-8, as the peer's), then the bench's own.
+    o.settings = settingsDefaults<TrainingSettings>("/base_model/pretrain");
     o.settings.steps = warmup + steps;
     o.settings.learning_rate = 1e-3;
     o.settings.schedule = "cosine";
