@@ -559,6 +559,9 @@ class TestTrainer : public QObject {
     o.settings.learning_rate = 1e30;  // 1e31 after the bias correction: fits
     o.settings.weight_decay = 1e10;   // but 1e40 does not
     QVERIFY_CONTAINS(test::inputErrorOf([&] { Trainer(model, data, o, Reporter(sink, "train")); }), "weight_decay");
+    o.settings.weight_decay = 0.1;
+    o.settings.adam_eps = 0;  // settings built in code from zeros: 0/0 for a weight that never had a gradient
+    QVERIFY_CONTAINS(test::inputErrorOf([&] { Trainer(model, data, o, Reporter(sink, "train")); }), "adam_eps 0");
   }
 
   // Exact resume whatever takes part in a step: the parameter idle in the first

@@ -132,6 +132,12 @@ struct Trainer::State {
     if (!(std::abs(decay) <= FLT_MAX))
       refuse(settingPath("learning_rate") + " " + shortNumber(t.learning_rate) + " × weight_decay " +
                  shortNumber(t.weight_decay), decay);
+    // Settings built in code rather than read from a project (the schema refuses these) could hold zeros:
+    // ε = 0 makes the update of a weight whose gradient was always zero 0/0 = NaN.
+    if (!(t.adam_eps > 0) || !(t.adam_beta1 >= 0 && t.adam_beta1 < 1) || !(t.adam_beta2 >= 0 && t.adam_beta2 < 1))
+      throw InputError("training settings: AdamW needs adam_eps > 0 and adam_beta1, adam_beta2 in [0, 1) (" +
+                       settingPath("adam_eps") + " " + shortNumber(t.adam_eps) + ", adam_beta1 " +
+                       shortNumber(t.adam_beta1) + ", adam_beta2 " + shortNumber(t.adam_beta2) + ")");
   }
 
   [[noreturn]] void diverged(const std::string& what) const {
