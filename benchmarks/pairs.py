@@ -59,7 +59,11 @@ def measure(command, env=None):
     result = subprocess.run(command, stdout=subprocess.PIPE, text=True, env=env)
     if result.returncode != 0:
         fail(f"{' '.join(command)} exited with {result.returncode}")
-    return json.loads(result.stdout[result.stdout.index("{"):])
+    start = result.stdout.find("{")
+    try:
+        return json.loads(result.stdout[start:]) if start >= 0 else fail(f"{' '.join(command)} printed no JSON")
+    except json.JSONDecodeError as e:
+        fail(f"{' '.join(command)} printed JSON that does not parse: {e}")
 
 
 def main():

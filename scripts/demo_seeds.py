@@ -96,9 +96,15 @@ def seeded_project(project: Path, seed: int, out: Path, patch=None) -> Path:
 
 def run(args):
     out = Path(args.out).resolve()
+    try:
+        patch = json.loads(args.patch) if args.patch else None
+    except json.JSONDecodeError as e:
+        fail(f"--patch: not JSON ({e})")
+    if patch is not None and not isinstance(patch, dict):
+        fail("--patch: expected a JSON object (a merge patch of the project)")
     out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
-        target = seeded_project(Path(args.project).resolve(), seed, out, json.loads(args.patch) if args.patch else None)
+        target = seeded_project(Path(args.project).resolve(), seed, out, patch)
         print(f"==> {target}", flush=True)
         code = subprocess.call([args.dmoe, "run", str(target)])
         if code != 0:
