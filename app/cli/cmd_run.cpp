@@ -4,12 +4,12 @@
 
 #include "cli_context.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/sweep.h"
 #include "project/project.h"
 #include "runtime/device.h"
 #include "text_table.h"
 #include "util/atomic_file.h"
 #include "runtime/runs_lock.h"
-#include "stages/stage_folder.h"
 
 namespace dmoe::cli {
 
@@ -40,9 +40,7 @@ void addRunCommand(CLI::App& app, CliContext& ctx) {
       r.log(project.runsDir().string() + " cannot be written: stages that are up to date are shown, none can be recomputed");
     for (const Problem& w : project.warnings) r.warning(w.message, w.where);
     configureCompute(project);
-    Json languages = Json::array();  // as the results display them
-    for (const Language& l : project.allLanguages()) languages.push_back({l.id, l.label(), l.tier});
-    StageFolder::setCache(*cache, dumpJson(languages));
+    useStageCache(*cache, project);
     options->udhrDir = *udhr;
     runPipeline(project, *ctx.sink, *options);
     // The closing summary: the corpus as the model saw it, then the report.

@@ -17,6 +17,8 @@
 
 namespace dmoe::cli {
 
+void addSweepCommand(CLI::App& app, CliContext& ctx);  // cmd_sweep.cpp: a project over cells x seeds
+
 std::ostream& CliContext::out() {
   static std::ostream null(nullptr);
   return jsonl() || jobRank() != 0 ? null : std::cout;  // rank 0 reports a job
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
 
   cli::addInfoCommand(app, ctx);
   cli::addRunCommand(app, ctx);
+  cli::addSweepCommand(app, ctx);
   cli::addProjectCommands(app, ctx);
   cli::addInspectCommand(app, ctx);
   cli::addCorpusCommands(app, ctx);
