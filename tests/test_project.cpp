@@ -119,12 +119,16 @@ class TestProject : public QObject {
     QTemporaryDir tmp;
     fs::path dir = tmp.path().toStdString();
     makeCorpus(dir, {"fr", "de", "it", "nl"});
-    Project p = Project::fromJson(minimalProject(), dir / "p.dmoe.json");
+    test::writeText(dir / "labels.csv", "language,family\nfr,romance\nde,germanic\nit,romance\nnl,germanic\n");
+    Json doc = minimalProject();
+    doc["similarity"] = {{"labelling", "labels.csv"}};
+    Project p = Project::fromJson(doc, dir / "p.dmoe.json");
     p.saveAs(dir / "sub" / "copy.dmoe.json");
     QCOMPARE(p.file, dir / "p.dmoe.json");  // the original is untouched
     Json saved = Json::parse(test::readText(dir / "sub" / "copy.dmoe.json"));
     QCOMPARE(saved["corpus"]["root"].get<std::string>(), std::string("../corpus"));
     QCOMPARE(saved["runs_dir"].get<std::string>(), std::string("../runs"));
+    QCOMPARE(saved["similarity"]["labelling"].get<std::string>(), std::string("../labels.csv"));
     Project copy = Project::load(dir / "sub" / "copy.dmoe.json");
     QCOMPARE(copy.corpusRoot(), p.corpusRoot());
     QCOMPARE(copy.runsDir(), p.runsDir());

@@ -80,5 +80,6 @@ void addProbeCommand(CLI::App& app, CliContext& ctx);  // the adaptation's exper
 void addExportCommand(CLI::App& app, CliContext& ctx);  // a DMoE as a Qwen2-MoE checkpoint
 void addParityCommand(CLI::App& app, CliContext& ctx);  // logits, loss, gradient norms against a reference
 void addRoutingCommand(CLI::App& app, CliContext& ctx);  // routing shares of a trained MoE per language and layer
+void addSweepCommand(CLI::App& app, CliContext& ctx);    // a project over cells × seeds (cmd_sweep.cpp)
 
 }  // namespace dmoe::cli

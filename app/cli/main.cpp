@@ -17,8 +17,6 @@
 
 namespace dmoe::cli {
 
-void addSweepCommand(CLI::App& app, CliContext& ctx);  // cmd_sweep.cpp: a project over cells x seeds
-
 std::ostream& CliContext::out() {
   static std::ostream null(nullptr);
   return jsonl() || jobRank() != 0 ? null : std::cout;  // rank 0 reports a job

@@ -183,6 +183,25 @@ std::string runHeading(const SweepPlan& plan, const SweepRun& run) {
          " of " + std::to_string(plan.sweep.seeds.size()) + ")";
 }
 
+// Runs one run of the plan and records how it ended: completed (with its
+// seconds when it computed) or failed (reported, and the sweep goes on).
+void runAndRecord(const SweepPlan& plan, const SweepRun& run, EventSink& sink, Reporter& sweep, SweepState& state,
+                  SweepOutcome& outcome) {
+  sweep.log(runHeading(plan, run) + ": " + run.projectFile.string());
+  try {
+    const std::optional<double> seconds = runOne(run, plan.stageCache(), sink, sweep);
+    state.completed[{run.cell, run.seed}] = seconds;
+    sweep.log(runName(run) + (seconds ? ": finished in " + fixedDecimals(*seconds, 1) + " s" : ": up to date"));
+  } catch (const Cancelled&) {
+    throw;
+  } catch (const std::exception& e) {
+    outcome.failuresAreInputErrors = outcome.failuresAreInputErrors && dynamic_cast<const InputError*>(&e) != nullptr;
+    state.failures[{run.cell, run.seed}] = e.what();
+    outcome.failures.push_back(runName(run) + ": " + e.what());
+    sweep.warning(runName(run) + " failed: " + e.what(), run.projectFile.string());
+  }
+}
+
 // Clears the process's stage cache when the sweep ends, however it ends.
 struct StageCacheReset {
   ~StageCacheReset() { StageFolder::setCache({}); }
@@ -255,23 +274,9 @@ SweepOutcome runSweep(const SweepPlan& plan, EventSink& sink, const SweepOptions
   const auto total = static_cast<std::int64_t>(plan.runs.size());
   try {
     for (size_t i = 0; i < plan.runs.size(); ++i) {
-      const SweepRun& run = plan.runs[i];
-      if (!selected(options, run.cell)) continue;
+      if (!selected(options, plan.runs[i].cell)) continue;
       sweep.progress(static_cast<std::int64_t>(i), total, "runs");
-      sweep.log(runHeading(plan, run) + ": " + run.projectFile.string());
-      try {
-        const std::optional<double> seconds = runOne(run, plan.stageCache(), sink, sweep);
-        state.completed[{run.cell, run.seed}] = seconds;
-        sweep.log(runName(run) + (seconds ? ": finished in " + fixedDecimals(*seconds, 1) + " s" : ": up to date"));
-      } catch (const Cancelled&) {
-        throw;
-      } catch (const std::exception& e) {
-        const bool input = dynamic_cast<const InputError*>(&e) != nullptr;
-        outcome.failuresAreInputErrors = outcome.failuresAreInputErrors && input;
-        state.failures[{run.cell, run.seed}] = e.what();
-        outcome.failures.push_back(runName(run) + ": " + e.what());
-        sweep.warning(runName(run) + " failed: " + e.what(), run.projectFile.string());
-      }
+      runAndRecord(plan, plan.runs[i], sink, sweep, state, outcome);
       writeTables(plan, state, sweep);
     }
   } catch (const Cancelled&) {

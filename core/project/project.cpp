@@ -633,6 +633,7 @@ Project Project::relocated(const fs::path& newFile) const {
   rebase(p.runs_dir);
   rebase(p.tokenizer.path);
   rebase(p.base_model.path);
+  rebase(p.similarity.labelling);
   return p;
 }
 

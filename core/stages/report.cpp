@@ -17,6 +17,7 @@
 #include "results/deviation_file.h"
 #include "results/expansion_file.h"
 #include "results/similarity_file.h"
+#include "results/report_file.h"
 #include "stages/stage_folder.h"
 #include "stages/stage_inputs.h"
 #include "stages/stages.h"
@@ -125,7 +126,7 @@ Json writeExpansionComparison(const Project& project, const std::optional<Adapta
   const std::int64_t baseActive = !selection && !expansions.empty() && expansions.front().first.baseActiveParameters >= 0
                                        ? expansions.front().first.baseActiveParameters
                                        : base;
-  if (eval.is_object()) methods.push_back({"Base", pplOf(eval["base"]), 0, base, baseActive, 0});
+  if (eval.is_object()) methods.push_back({kBaseMethod, pplOf(eval["base"]), 0, base, baseActive, 0});
   if (adaptation && selection && merge.contains("layout") && eval.contains("soft")) {
     // The adaptation's starting point: the trained DMoE, before any new expert.
     const Json& layout = merge.at("layout");
@@ -189,7 +190,7 @@ Json writeExpansionComparison(const Project& project, const std::optional<Adapta
        << expansion.frozenTensorsChecked << " frozen tensors verified bit-identical).\n";
     const std::vector<std::vector<Language>> byGeneration = languagesByGeneration(project, project.languages);
     if (byGeneration.size() < 2) continue;
-    const auto baseRow = std::find_if(methods.begin(), methods.end(), [](const Method& x) { return x.name == "Base"; });
+    const auto baseRow = std::find_if(methods.begin(), methods.end(), [](const Method& x) { return x.name == kBaseMethod; });
     md << "By generation of the old languages (the base's PPL → after this expansion):";
     for (size_t g = 0; g < byGeneration.size(); ++g) {
       std::string ids;
@@ -391,14 +392,14 @@ void writeReport(const Project& project, const std::optional<DeviationTable::Sta
     std::map<std::string, double> ppl;
   };
   std::vector<Row> rows;
-  if (eval.is_object()) rows.push_back({"Base", pplOf(eval["base"])});
-  if (dense.is_object()) rows.push_back({"+Pre-train (dense-continue)", pplOf(dense["dense"])});
-  if (random.is_object()) rows.push_back({"DMoE, random groups", pplOf(random["soft"])});
+  if (eval.is_object()) rows.push_back({kBaseMethod, pplOf(eval["base"])});
+  if (dense.is_object()) rows.push_back({kDenseContinueMethod, pplOf(dense["dense"])});
+  if (random.is_object()) rows.push_back({kRandomGroupsMethod, pplOf(random["soft"])});
   if (btm.is_object() && project.baselines.branch_train_mix)
     rows.push_back({"DMoE, Branch-Train-Mix init", pplOf(btm["soft"])});
   if (eval.contains("soft")) {
-    rows.push_back({"DMoE", pplOf(eval["soft"])});
-    rows.push_back({"DMoE, group-oracle routing", pplOf(eval["hard"])});
+    rows.push_back({kDmoeMethod, pplOf(eval["soft"])});
+    rows.push_back({kOracleRoutingMethod, pplOf(eval["hard"])});
   }
   Json pplJson = Json::array();
   if (rows.empty()) {
