@@ -67,6 +67,7 @@ std::string metricsWithoutTimings(const fs::path& file) {
     Json values = Json::parse(line);
     values.erase("tokens_per_s");
     values.erase("step_time_s");
+    values.erase("eval_s");
     out += values.dump() + "\n";
   }
   return out;

@@ -35,7 +35,7 @@ CliResult runCli(const std::vector<std::string>& args, const std::filesystem::pa
                  int timeoutMs = 120000);
 
 // A training run's metrics.jsonl as compared between runs: every line without
-// its wall-clock speed fields (tokens_per_s, step_time_s), which differ between any two runs.
+// its wall-clock fields (tokens_per_s, step_time_s, eval_s), which differ between any two runs.
 std::string metricsWithoutTimings(const std::filesystem::path& file);
 
 // The message of the dmoe::InputError `f` throws, or "(no InputError)".
