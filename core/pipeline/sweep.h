@@ -1,7 +1,8 @@
 // `dmoe sweep`: one project run over a sweep file's cells (settings patches,
 // results/sweep_file.h) × seeds, each run a whole pipeline in its own runs
-// folder, all sharing one stage cache, so a base, token shards or deviation
-// the cells have in common is computed once; after each run the tables
+// folder, all sharing one stage cache, so a base or deviation the cells have
+// in common is computed once (the tokenizer and token shards keep records of
+// their own and are made again, identically); after each run the tables
 // (results/sweep_table.h) are rewritten from the report.json files present.
 //
 // The output folder:
@@ -14,8 +15,9 @@
 // An interrupted sweep resumes when run again: finished runs find every
 // stage up to date. A report counts in the tables once a run completed from
 // the run's current project, in this command or an earlier one (sweep.json
-// records each completed run's project hash and wall time, which carry over). A run that fails is reported as a warning with its cell
-// and seed and the sweep goes on; the outcome lists the failures.
+// records each completed run's project hash and wall time, which carry
+// over). A run that fails is reported as a warning with its cell and seed
+// and the sweep goes on; the outcome lists the failures.
 //
 // Not here: reading the sweep file or the tables' arithmetic (results/), the
 // stages themselves (pipeline/pipeline.h), the command line (app/cli/cmd_sweep.cpp).
