@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """dmoe-bench against the Python peer in alternating pairs, in the same environment (not part of CI).
 
-    python3 benchmarks/pairs.py [--pairs 6] [--steps 15] [--warmup 3] [--precision fp32|bf16]
+    /usr/bin/python3 benchmarks/pairs.py [--pairs 6] [--steps 15] [--warmup 3] [--precision fp32|bf16]
                                 [--bench build/benchmarks/dmoe-bench] [--dmoe build/app/dmoe] [--json FILE]
 
 A CPU VM's speed drifts by tens of percent within minutes, so one run of each
@@ -13,7 +13,8 @@ environment dmoe gives itself (core/runtime/process_environment.h), read from
 OPENBLAS_CORETYPE when dmoe chose the core (values already in this process's
 environment are kept). The heading names the machine (CPU, bf16 matrix units,
 OpenBLAS core, threads), so a figure always says where it came from. Run it
-on an idle machine. Standard library only.
+on an idle machine, with the Python that has torch (Debian's python3-torch:
+/usr/bin/python3): the peer runs under this interpreter. Standard library only.
 """
 import argparse
 import json
@@ -79,6 +80,9 @@ def main():
     if a.pairs < 1:
         fail("--pairs must be at least 1")
 
+    if subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode != 0:
+        fail(f"{sys.executable} cannot import torch, which the peer needs: run this script with /usr/bin/python3 "
+             "(Debian's python3-torch)")
     info = runtime(a.dmoe)
     env = peer_environment(info)
     common = ["--steps", str(a.steps), "--warmup", str(a.warmup), "--precision", a.precision]

@@ -5,8 +5,8 @@
 // leaves the cache and its siblings as they were (hard links are never
 // written through) and replaces the entry; a damaged entry is removed and the
 // stage computes; other inputs, or another display context, compute; a folder
-// the workbench did not make is refused, not overwritten; without a cache
-// nothing is shared.
+// the workbench did not make is refused, not overwritten, in the runs folder
+// and in the cache; without a cache nothing is shared.
 // LibTorch before Qt: Qt's `slots` macro breaks ATen headers parsed after it.
 #include "events/event_sink.h"
 #include "stages/stage_folder.h"
@@ -118,6 +118,25 @@ class TestStageCache : public QObject {
     QVERIFY(!test::inputErrorOf([&] { stage.run(user, inputs); }).empty());
     QCOMPARE(test::readText(user / "notes.txt"), std::string("the user's"));
     QVERIFY(!fs::exists(user / "out.txt"));
+  }
+
+  // A folder in the cache that the workbench did not mark, under an entry's name, is never removed or
+  // replaced: keeping the recomputed stage fails with a warning, and the stage itself completes.
+  void anUnmarkedFolderInTheCacheIsLeftAlone() {
+    CountingStage stage;
+    const Json inputs{{"steps", 10}};
+    const fs::path a = root_ / "runs-a" / "pretrain";
+    QVERIFY(stage.run(a, inputs));
+    fs::path entry;
+    for (const auto& e : fs::directory_iterator(root_ / "cache")) entry = e.path();
+    fs::remove(entry / kMadeMarker);  // now a folder someone else made
+    test::writeText(entry / "notes.txt", "the user's");
+    stage.content = "second";
+    QVERIFY(stage.run(a, inputs, /*force=*/true));
+    QCOMPARE(test::readText(a / "out.txt"), std::string("second"));
+    QCOMPARE(test::readText(entry / "notes.txt"), std::string("the user's"));
+    QCOMPARE(test::readText(entry / "out.txt"), std::string("first"));
+    QVERIFY(!fs::exists(scratchPath(entry)));  // the staged copy did not stay behind
   }
 
   void withoutACacheNothingIsShared() {

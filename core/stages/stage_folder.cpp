@@ -211,8 +211,12 @@ bool StageFolder::restoreFromCache(const fs::path& product, Reporter& reporter) 
     reporter.warning(std::string("could not copy from the stage cache: ") + e.what(), "");
     return false;  // computed instead; begin() clears the partial copy
   }
-  reporter.warning(entry.string() + " does not hold what its manifest records: removed from the stage cache", "");
-  removeMade(entry);
+  try {
+    removeMade(entry);  // marked when kept; anything else is refused, and the stage simply computes
+    reporter.warning(entry.string() + " does not hold what its manifest records: removed from the stage cache", "");
+  } catch (const std::exception& e) {
+    reporter.warning(entry.string() + " does not hold what its manifest records (not removed: " + e.what() + ")", "");
+  }
   return false;
 }
 
@@ -224,14 +228,16 @@ void StageFolder::keepInCache(Reporter& reporter) const {
     const fs::path kept = entry / "manifest.json";
     if (fs::exists(kept) && readFile(kept) == readFile(dir_ / "manifest.json")) return;
     fs::create_directories(cacheRoot());
-    fs::remove_all(staging);  // left by a dead process that had this PID
-    copyStageFiles(dir_, staging);
+    // Only folders marked as ours are ever removed here: a copy a dead process with this PID left is
+    // marked (marked before anything goes in), anything else of that name is refused.
+    if (fs::exists(staging)) removeMade(staging);
     markMade(staging, "stage");
+    copyStageFiles(dir_, staging);
     if (fs::exists(entry)) removeMade(entry);  // another run of these inputs, or an incomplete entry: replaced
     fs::rename(staging, entry);
   } catch (const std::exception& e) {
     std::error_code ignored;
-    fs::remove_all(staging, ignored);  // this process's own scratch copy
+    if (isMade(staging)) fs::remove_all(staging, ignored);  // this process's own copy
     // The stage itself completed; only its copy for other runs folders failed.
     reporter.warning("could not keep " + dir_.string() + " in the stage cache " + cacheRoot().string() + ": " + e.what(),
                      "");
