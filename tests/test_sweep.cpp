@@ -404,6 +404,15 @@ class TestSweep : public QObject {
     r = test::runCli({"sweep", file.string(), "--only", "medium"}, dir);
     QCOMPARE(r.exitCode, 2);
     QVERIFY_CONTAINS(r.err, "no cell 'medium' (cells: short, long)");
+
+    // An --out that holds someone else's files is refused, and they are left as they were.
+    const fs::path theirs = dir / "theirs";
+    test::writeText(theirs / "sweep.json", "their notes");
+    r = test::runCli({"sweep", file.string(), "--tabulate-only", "--out", theirs.string()}, dir);
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY_CONTAINS(r.err, "is not empty and is not a runs folder of dmoe-workbench");
+    QCOMPARE(test::readText(theirs / "sweep.json"), std::string("their notes"));
+    QVERIFY(!fs::exists(theirs / "cells"));
   }
 };
 

@@ -10,7 +10,9 @@
 //   cells/<cell>/seed-<S>/            its runs folder
 //   stage-cache/                      the shared stage cache (stages/stage_folder.h)
 //   sweep.json, sweep.csv, sweep-cells.csv
-// Runs go in cell order, then seed order, and report through the event
+// The output folder is held like a runs folder (runtime/runs_lock.h, by the
+// command): marked as dmoe's when new or empty, a non-empty folder dmoe did
+// not mark refused before anything is written. Runs go in cell order, then seed order, and report through the event
 // stream ("sweep": a progress event and a log line per run, "cell i of n").
 // An interrupted sweep resumes when run again: finished runs find every
 // stage up to date. A report counts in the tables once a run completed from
